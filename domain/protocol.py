@@ -1,0 +1,301 @@
+"""The trial protocol as one versioned, frozen definition: every number the software knows has its home here.
+
+An amendment is a new `TrialProtocol` built by changing parameters (see `amend`); running patients keep the
+version they were enrolled under, which every event records.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class FrozenModel(BaseModel):
+    """Immutable, strict-shaped model: the base of every domain contract."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------- eligibility and consent
+
+
+class EligibilityRules(FrozenModel):
+    """Inclusion and exclusion thresholds checked at screening."""
+
+    regimen: str = "CCCG-ALL"
+    risk_group: str = "intermediate"
+    mrd_induction_day: int = 46
+    mrd_positive_min_percent: float = 0.01  # >= 10^-4 by flow cytometry
+    min_age_years: int = 1
+    max_age_years_exclusive: int = 18
+    karnofsky_from_age_years: int = 16  # Lansky below this age, Karnofsky from it
+    min_performance_score: int = 50
+    schwartz_k: float = 0.413  # bedside Schwartz: eGFR = k x height(cm) / creatinine(mg/dL)
+    min_egfr_ml_min_173m2: float = 60.0
+    min_lvef_percent: float = 50.0
+    min_shortening_fraction_percent: float = 28.0
+    min_spo2_room_air_percent_exclusive: float = 92.0  # SpO2 must be above this
+    max_bilirubin_x_uln: float = 3.0
+    max_alt_x_uln: float = 5.0
+    max_ast_x_uln: float = 5.0
+    cns3_min_csf_wbc_per_ul: float = 5.0  # with blasts in the CSF
+
+
+class ConsentRules(FrozenModel):
+    assent_from_age_years: int = 8
+
+
+# ---------------------------------------------------------------- lymphodepletion, product, infusion
+
+
+class LymphodepletingDrug(FrozenModel):
+    name: str
+    mg_per_m2_per_day: float = Field(gt=0)
+    days: int = Field(ge=1)
+    rounding_mg: float = Field(gt=0)  # doses are prescribed to this step
+
+
+class RenalAdjustmentTier(FrozenModel):
+    """Fludarabine reduction suggested when creatinine clearance is at or below (or below) `crcl_upper`."""
+
+    crcl_upper: float
+    upper_inclusive: bool
+    reduction_fraction: float = Field(gt=0, lt=1)
+
+    def applies_to(self, crcl_ml_min_173m2: float) -> bool:
+        if self.upper_inclusive:
+            return crcl_ml_min_173m2 <= self.crcl_upper
+        return crcl_ml_min_173m2 < self.crcl_upper
+
+
+class LymphodepletionRegimen(FrozenModel):
+    """The FC regimen; BSA by Mosteller."""
+
+    fludarabine: LymphodepletingDrug = LymphodepletingDrug(
+        name="fludarabine", mg_per_m2_per_day=30, days=4, rounding_mg=0.1
+    )
+    cyclophosphamide: LymphodepletingDrug = LymphodepletingDrug(
+        name="cyclophosphamide", mg_per_m2_per_day=500, days=2, rounding_mg=1
+    )
+    # Fludarabine label: CrCl 30-70 -> -20 %, < 30 -> -50 %. The most severe matching tier wins.
+    fludarabine_renal_tiers: tuple[RenalAdjustmentTier, ...] = (
+        RenalAdjustmentTier(crcl_upper=70, upper_inclusive=True, reduction_fraction=0.20),
+        RenalAdjustmentTier(crcl_upper=30, upper_inclusive=False, reduction_fraction=0.50),
+    )
+    # A recorded dose further than this from the prescribed one needs a stated deviation reason.
+    administered_dose_tolerance_fraction: float = 0.10
+
+    @property
+    def drugs(self) -> tuple[LymphodepletingDrug, ...]:
+        return (self.fludarabine, self.cyclophosphamide)
+
+
+class CellDoseRules(FrozenModel):
+    """CAR+ viable cells per kg of the weight recorded at lymphodepletion."""
+
+    target_cells_per_kg: float = 3e6
+    min_cells_per_kg: float = 2e6
+    max_cells_per_kg: float = 4e6
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CellDoseRules:
+        if not self.min_cells_per_kg <= self.target_cells_per_kg <= self.max_cells_per_kg:
+            raise ValueError("cell dose must satisfy minimum <= target <= maximum")
+        return self
+
+
+class InfusionRules(FrozenModel):
+    min_days_after_lymphodepletion: int = 2
+    max_days_after_lymphodepletion: int = 14
+    min_fever_free_hours: int = 24
+    min_tocilizumab_doses_on_site: int = 2
+
+
+class ManufacturingRules(FrozenModel):
+    manufacturer: str = "Shenzhen Cell Valley"
+    max_recollections: int = 1
+
+
+# ---------------------------------------------------------------- toxicity and safety reporting
+
+
+class CrsCriteria(FrozenModel):
+    """ASTCT 2019 CRS grading."""
+
+    fever_min_celsius: float = 38.0
+    low_flow_oxygen_max_l_per_min: float = 6.0
+
+
+class IcansCriteria(FrozenModel):
+    """ASTCT 2019 ICANS grading: ICE from this age, CAPD below it."""
+
+    ice_from_age_years: int = 12
+    ice_max: int = 10
+    ice_grade1_min: int = 7  # 7-9
+    ice_grade2_min: int = 3  # 3-6; 0-2 is grade 3
+    capd_max: int = 32
+    capd_grade3_min: int = 9  # 1-8 is grade 1 (consciousness tells 1 from 2)
+    prolonged_seizure_minutes: int = 5
+
+
+class SafetyReporting(FrozenModel):
+    expedited_report_hours: int = 24
+    expedited_min_crs_grade: int = 3
+    expedited_min_icans_grade: int = 3
+    ctcae_version: str = "5.0"
+    ctcae_max_grade: int = 5
+    # CRS and ICANS are assessed at least daily up to this day after infusion, then at visits.
+    daily_toxicity_assessment_until_day: int = 14
+
+
+# ---------------------------------------------------------------- response
+
+
+class ResponseCriteria(FrozenModel):
+    """NCCN ALL 2024.V5 response, pediatric consensus relapse."""
+
+    cr_max_marrow_blasts_percent_exclusive: float = 5.0
+    cr_min_neutrophils_10e9_per_l: float = 1.0
+    cr_min_platelets_10e9_per_l: float = 100.0
+    mrd_negative_below_percent: float = 0.01
+    relapse_marrow_blasts_alone_percent: float = 25.0
+    relapse_marrow_blasts_with_one_test_percent: float = 5.0
+    relapse_marrow_blasts_with_two_tests_percent: float = 1.0
+    relapse_other_test_min_percent: float = 1.0
+    primary_endpoint_months: int = 12
+    confidence_level: float = 0.95
+
+
+# ---------------------------------------------------------------- schedule
+
+
+class VisitSeries(FrozenModel):
+    """A run of follow-up visits at `first, first+step, ... last` units after infusion (day 0)."""
+
+    name: str
+    unit: Literal["day", "month", "year"]
+    offsets: tuple[int, ...]
+    window_days: int  # the visit may be done this many days either side of its target date
+    remind_before_open_days: int
+    closing_soon_days: int  # "closing soon" from this many days before the window closes
+
+
+def _every(first: int, last: int, step: int) -> tuple[int, ...]:
+    return tuple(range(first, last + 1, step))
+
+
+class ScheduleRules(FrozenModel):
+    """Visit calendar from the infusion date. Where two series share a date, the first series keeps it."""
+
+    follow_up_series: tuple[VisitSeries, ...] = (
+        VisitSeries(
+            name="first month",
+            unit="day",
+            offsets=(7, 14, 21, 30),
+            window_days=1,
+            remind_before_open_days=2,
+            closing_soon_days=0,
+        ),
+        VisitSeries(
+            name="monthly",
+            unit="month",
+            offsets=_every(2, 6, 1),
+            window_days=7,
+            remind_before_open_days=7,
+            closing_soon_days=2,
+        ),
+        VisitSeries(
+            name="every 3 months",
+            unit="month",
+            offsets=_every(6, 24, 3),  # month 6 is the monthly series' last visit: counted once
+            window_days=14,
+            remind_before_open_days=7,
+            closing_soon_days=3,
+        ),
+        VisitSeries(
+            name="yearly",
+            unit="year",
+            offsets=_every(3, 5, 1),
+            window_days=30,
+            remind_before_open_days=14,
+            closing_soon_days=7,
+        ),
+        VisitSeries(
+            name="long-term follow-up",
+            unit="year",
+            offsets=_every(6, 15, 1),
+            window_days=60,
+            remind_before_open_days=30,
+            closing_soon_days=14,
+        ),
+    )
+    mrd_evaluation_day: int = 28
+    mrd_evaluation_window_days: int = 3
+    chemotherapy_resumption_months: int = 1
+    chemotherapy_resumption_window_days: int = 7
+    chemotherapy_resumption_step: str = "CCCG-ALL consolidation, second high-dose methotrexate"
+    follow_up_years: int = 5  # efficacy follow-up; long-term follow-up runs to the last series' end
+
+
+# ---------------------------------------------------------------- stopping rule
+
+
+class StoppingRule(FrozenModel):
+    """Bayesian beta-binomial toxicity monitoring: pause when P(rate > threshold | data) > probability."""
+
+    prior_alpha: float = Field(default=0.4, gt=0)
+    prior_beta: float = Field(default=1.6, gt=0)
+    toxicity_rate_threshold: float = Field(default=0.20, gt=0, lt=1)
+    posterior_probability_threshold: float = Field(default=0.90, gt=0, lt=1)
+    dlt_min_crs_grade: int = 3
+    dlt_min_icans_grade: int = 3
+
+
+# ---------------------------------------------------------------- the protocol
+
+
+class TrialProtocol(FrozenModel):
+    version: str
+    title: str = "CD19/CD22 CAR-T cell therapy in MRD-positive B-lineage ALL in children"
+    eligibility: EligibilityRules = EligibilityRules()
+    consent: ConsentRules = ConsentRules()
+    lymphodepletion: LymphodepletionRegimen = LymphodepletionRegimen()
+    cell_dose: CellDoseRules = CellDoseRules()
+    infusion: InfusionRules = InfusionRules()
+    manufacturing: ManufacturingRules = ManufacturingRules()
+    crs: CrsCriteria = CrsCriteria()
+    icans: IcansCriteria = IcansCriteria()
+    safety: SafetyReporting = SafetyReporting()
+    response: ResponseCriteria = ResponseCriteria()
+    schedule: ScheduleRules = ScheduleRules()
+    stopping_rule: StoppingRule = StoppingRule()
+
+
+PROTOCOL_V1 = TrialProtocol(version="1.0")
+
+PROTOCOLS: dict[str, TrialProtocol] = {PROTOCOL_V1.version: PROTOCOL_V1}
+CURRENT_PROTOCOL = PROTOCOL_V1
+
+
+def amend(base: TrialProtocol, version: str, **sections: dict[str, Any]) -> TrialProtocol:
+    """A new protocol version: `amend(PROTOCOL_V1, "1.1", infusion={"max_days_after_lymphodepletion": 10})`.
+
+    Every changed value is validated as if the protocol were written anew.
+    """
+    data = base.model_dump()
+    data["version"] = version
+    for section, changes in sections.items():
+        if section not in data or not isinstance(data[section], dict):
+            raise ValueError(f"unknown protocol section {section!r}")
+        data[section] = {**data[section], **changes}
+    return TrialProtocol.model_validate(data)
+
+
+def protocol_for_version(version: str) -> TrialProtocol:
+    try:
+        return PROTOCOLS[version]
+    except KeyError:
+        raise ValueError(
+            f"unknown protocol version {version!r}; known: {', '.join(sorted(PROTOCOLS))}"
+        ) from None

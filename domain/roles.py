@@ -1,0 +1,30 @@
+"""Who may act: the study roles and the actor every command and event names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from domain.protocol import FrozenModel
+
+
+class Role(StrEnum):
+    RESEARCH_COORDINATOR = "research_coordinator"
+    INVESTIGATOR = "investigator"
+    APHERESIS_UNIT = "apheresis_unit"
+    CELL_LAB = "cell_lab"
+    LABORATORY = "laboratory"  # the hospital lab: bone-marrow MRD and counts
+    PHARMACY = "pharmacy"
+    NURSE = "nurse"
+    PHYSICIAN = "physician"
+    SUPERVISOR = "supervisor"  # reads everything, records nothing
+    SYSTEM = "system"  # the workflow itself: timers that expire, visits that pass unmade
+
+
+class Actor(FrozenModel):
+    user_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    role: Role
+
+
+SYSTEM_ACTOR = Actor(user_id="trialflow", role=Role.SYSTEM)
