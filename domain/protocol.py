@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class FrozenModel(BaseModel):
     """Immutable, strict-shaped model: the base of every domain contract."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and infinity are never clinical values: refuse them everywhere.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- eligibility and consent
@@ -232,10 +233,17 @@ class ScheduleRules(FrozenModel):
     )
     mrd_evaluation_day: int = 28
     mrd_evaluation_window_days: int = 3
+    mrd_evaluation_remind_before_open_days: int = 7
+    mrd_evaluation_closing_soon_days: int = 1
     chemotherapy_resumption_months: int = 1
     chemotherapy_resumption_window_days: int = 7
+    chemotherapy_resumption_remind_before_open_days: int = 7
+    chemotherapy_resumption_closing_soon_days: int = 2
     chemotherapy_resumption_step: str = "CCCG-ALL consolidation, second high-dose methotrexate"
     follow_up_years: int = 5  # efficacy follow-up; long-term follow-up runs to the last series' end
+    # Dates in the trial are the site's calendar dates. The site (China) keeps one offset all year.
+    site_utc_offset_minutes: int = 480
+    reminder_local_hour: int = Field(default=8, ge=0, le=23)  # reminders go out at this local hour
 
 
 # ---------------------------------------------------------------- stopping rule

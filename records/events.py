@@ -1,0 +1,94 @@
+"""The envelope the trial record stores, and what it answers: plain facts, no domain semantics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, Field, JsonValue, field_validator
+
+from domain.identifiers import StudyId
+from domain.protocol import FrozenModel
+from records.hashing import canonical_json
+
+# Identifiers in the envelope are plain tokens: they end up in indexes, logs and audit exports.
+EVENT_TYPE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.:-]*$"
+ACTOR_USER_ID_PATTERN = r"^[A-Za-z0-9._@-]+$"
+ACTOR_ROLE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+PROTOCOL_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
+
+
+class RecordedEvent(FrozenModel):
+    """One fact of one patient's journey, as the trial record keeps it. `(study_id, sequence)` is its key."""
+
+    study_id: StudyId
+    sequence: int = Field(ge=1)
+    event_type: str = Field(min_length=1, max_length=100, pattern=EVENT_TYPE_PATTERN)
+    occurred_at: AwareDatetime
+    actor_user_id: str = Field(min_length=1, max_length=64, pattern=ACTOR_USER_ID_PATTERN)
+    actor_role: str = Field(min_length=1, max_length=64, pattern=ACTOR_ROLE_PATTERN)
+    protocol_version: str = Field(min_length=1, max_length=32, pattern=PROTOCOL_VERSION_PATTERN)
+    payload: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _stored_as_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @field_validator("payload")
+    @classmethod
+    def _plain_json(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        try:
+            canonical_json(value)
+        except ValueError as error:  # NaN or infinity: not JSON, and not comparable
+            raise ValueError(f"the payload must be plain JSON ({error})") from error
+        return value
+
+    @property
+    def payload_json(self) -> str:
+        return canonical_json(self.payload)
+
+    def content(self) -> dict[str, Any]:
+        """Every field in its stored spelling: two events are the same fact exactly when these are equal."""
+        return {
+            "study_id": self.study_id,
+            "sequence": self.sequence,
+            "event_type": self.event_type,
+            "occurred_at": self.occurred_at.isoformat(timespec="microseconds"),
+            "actor_user_id": self.actor_user_id,
+            "actor_role": self.actor_role,
+            "protocol_version": self.protocol_version,
+            "payload": self.payload_json,
+        }
+
+
+class EventKey(FrozenModel):
+    """Where an event sits in the record, and the hash that seals it."""
+
+    study_id: str
+    sequence: int
+    hash: str
+
+
+class StoredEvent(FrozenModel):
+    """An event as stored: the envelope plus when the record received it and its place in the hash chain."""
+
+    event: RecordedEvent
+    recorded_at: AwareDatetime
+    previous_hash: str
+    hash: str
+
+
+class AppendResult(FrozenModel):
+    """What one append did: events newly written, and events that were already there, identical."""
+
+    recorded: tuple[EventKey, ...] = ()
+    already_recorded: tuple[EventKey, ...] = ()
+
+
+class ChainHead(FrozenModel):
+    """The last event of a patient's chain: publish it elsewhere to detect a truncated record later."""
+
+    study_id: str
+    sequence: int
+    hash: str

@@ -1,0 +1,59 @@
+"""Canonical JSON and the SHA-256 chain that makes every stored event tamper-evident.
+
+The hashed document is plain JSON with sorted keys, so any language can recompute it for an audit:
+{"actor_role", "actor_user_id", "event_type", "format", "occurred_at", "payload", "previous_hash",
+ "protocol_version", "recorded_at", "sequence", "study_id"}, with timestamps as UTC ISO-8601 with
+microseconds and a trailing Z, the payload as its stored canonical JSON text, encoded as UTF-8.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64  # the "previous hash" of each patient's first event
+HASH_FORMAT = "trialflow.trial-event.v1"  # part of every hashed document, so a future format can coexist
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per JSON value: sorted keys, no spaces, ASCII only (safe in any text column), no NaN."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """`2025-03-01T08:30:00.000000Z`: the one spelling of an instant inside the hash."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"timestamp {moment.isoformat()} has no time zone; the trial record needs one")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def event_hash(
+    *,
+    study_id: str,
+    sequence: int,
+    event_type: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    actor_user_id: str,
+    actor_role: str,
+    protocol_version: str,
+    payload_json: str,
+    previous_hash: str,
+) -> str:
+    """SHA-256 (hex) of the stored row's every field and the previous event's hash."""
+    document = {
+        "format": HASH_FORMAT,
+        "study_id": study_id,
+        "sequence": sequence,
+        "event_type": event_type,
+        "occurred_at": utc_timestamp(occurred_at),
+        "recorded_at": utc_timestamp(recorded_at),
+        "actor_user_id": actor_user_id,
+        "actor_role": actor_role,
+        "protocol_version": protocol_version,
+        "payload": payload_json,
+        "previous_hash": previous_hash,
+    }
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()

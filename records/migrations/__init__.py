@@ -1,0 +1,1 @@
+"""Alembic migrations of the trial record (run through records.migrate)."""

@@ -1,0 +1,1 @@
+"""Revisions of the trial-record schema, oldest first."""

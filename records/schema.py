@@ -1,0 +1,96 @@
+"""The trial record's tables as SQLAlchemy Core metadata (queries use these; migrations create them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+HASH_LENGTH = 64  # hex SHA-256
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that goes in time-zone aware and comes out in UTC, on SQLite (no native time zones) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"timestamp {value.isoformat()} has no time zone; the trial record needs one")
+        utc = value.astimezone(UTC)
+        # SQLite stores text without an offset: keep it UTC, read it back as UTC.
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+_ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+trial_events = Table(
+    "trial_events",
+    metadata,
+    Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+    Column("study_id", String(32), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("actor_user_id", String(64), nullable=False),
+    Column("actor_role", String(64), nullable=False),
+    Column("protocol_version", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("previous_hash", String(HASH_LENGTH), nullable=False),
+    Column("hash", String(HASH_LENGTH), nullable=False),
+    UniqueConstraint("study_id", "sequence", name="uq_trial_events_study_sequence"),
+    CheckConstraint("sequence >= 1", name="ck_trial_events_sequence_positive"),
+)
+
+patient_summaries = Table(
+    "patient_summaries",
+    metadata,
+    Column("study_id", String(32), primary_key=True),
+    Column("phase", String(64), nullable=True),
+    Column("updated_through_sequence", Integer, nullable=False),
+    Column("rebuilt_at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_patient_summaries_phase", "phase"),
+    Index("ix_patient_summaries_updated_through_sequence", "updated_through_sequence"),
+)
+
+COHORT_ROW_ID = 1  # the cohort summary is a single row
+
+cohort_summary = Table(
+    "cohort_summary",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("patient_count", Integer, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("rebuilt_at", UtcDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    CheckConstraint(f"id = {COHORT_ROW_ID}", name="ck_cohort_summary_single_row"),
+)

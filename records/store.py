@@ -1,0 +1,540 @@
+"""The permanent trial record: an append-only, hash-chained event store with rebuildable projections.
+
+Appends are idempotent on (study id, sequence) and all-or-nothing. Concurrent appends for one patient cannot
+fork or corrupt the chain: the writer for a patient is serialized (a per-patient advisory transaction lock on
+PostgreSQL, BEGIN IMMEDIATE on SQLite), and UNIQUE(study_id, sequence) is the last word; a writer that loses
+that race anyway gets an IntegrityError, rolls back and re-runs its append from a fresh read, where its
+events are then either already recorded (identical), refused as conflicting, or appended after the winner's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+
+from records.engine import DEFAULT_DATABASE_URL, WRITE_TRANSACTION, create_record_engine
+from records.errors import (
+    ConcurrentAppendError,
+    ConflictingEventError,
+    DamagedRecordError,
+    ProjectionError,
+    SchemaNotReadyError,
+    SequenceGapError,
+)
+from records.events import AppendResult, ChainHead, EventKey, RecordedEvent, StoredEvent
+from records.hashing import GENESIS_HASH, canonical_json, event_hash
+from records.migrate import current_revision, head_revision, upgrade_engine_to_head
+from records.projections import (
+    PHASE_KEY,
+    CohortProjector,
+    CohortSummary,
+    PatientProjector,
+    PatientSummary,
+    ProjectionRebuild,
+)
+from records.schema import COHORT_ROW_ID, cohort_summary, patient_summaries, trial_events
+from records.verification import (
+    ChainRow,
+    VerificationProblem,
+    VerificationReport,
+    chain_problems,
+    truncation_problems,
+)
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+DEFAULT_APPEND_ATTEMPTS = 5
+_SEQUENCE_CLASH_MARKERS = ("uq_trial_events_study_sequence", "trial_events.study_id, trial_events.sequence")
+_PHASE_MAX_LENGTH = 64
+_READ_BATCH = 1000
+
+_EVENT_COLUMNS = (
+    trial_events.c.id,
+    trial_events.c.study_id,
+    trial_events.c.sequence,
+    trial_events.c.event_type,
+    trial_events.c.occurred_at,
+    trial_events.c.recorded_at,
+    trial_events.c.actor_user_id,
+    trial_events.c.actor_role,
+    trial_events.c.protocol_version,
+    trial_events.c.payload,
+    trial_events.c.previous_hash,
+    trial_events.c.hash,
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventStore:
+    """The trial record over one database (SQLite file by default, PostgreSQL by URL). Thread-safe."""
+
+    def __init__(
+        self,
+        url: str | URL = DEFAULT_DATABASE_URL,
+        *,
+        engine: Engine | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        append_attempts: int = DEFAULT_APPEND_ATTEMPTS,
+    ) -> None:
+        self._engine = engine if engine is not None else create_record_engine(url)
+        # Same pool, but its transactions announce that they write (BEGIN IMMEDIATE on SQLite).
+        self._writer = self._engine.execution_options(**{WRITE_TRANSACTION: True})
+        self._clock = clock
+        self._append_attempts = max(1, append_attempts)
+
+    # ------------------------------------------------------------------ lifecycle and schema
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (idempotent)."""
+        upgrade_engine_to_head(self._engine)
+
+    def check_schema(self) -> None:
+        """Raise SchemaNotReadyError unless the database is at the revision this code expects."""
+        current, expected = current_revision(self._engine), head_revision()
+        if current != expected:
+            raise SchemaNotReadyError(current, expected)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ appending
+
+    def append(self, events: Sequence[RecordedEvent]) -> AppendResult:
+        """Record `events` in one transaction: new ones are chained and written, identical ones already in
+        the record are reported as such. A conflicting event or a gap refuses the whole batch (nothing is
+        written)."""
+        batch = _batch_by_study(events)
+        if not batch:
+            return AppendResult()
+        for _attempt in range(self._append_attempts):
+            try:
+                with self._writer.begin() as connection:
+                    return self._append_batch(connection, batch)
+            except IntegrityError as error:
+                if not any(marker in str(error.orig) for marker in _SEQUENCE_CLASH_MARKERS):
+                    raise
+                # Another writer took one of these sequence numbers first: decide again from a fresh read.
+        raise ConcurrentAppendError(sorted(batch), self._append_attempts)
+
+    def _append_batch(self, connection: Connection, batch: Mapping[str, list[RecordedEvent]]) -> AppendResult:
+        recorded_at = self._clock()
+        recorded: list[EventKey] = []
+        already: list[EventKey] = []
+        rows: list[dict[str, Any]] = []
+        for study_id in sorted(batch):  # a fixed lock order: two multi-patient appends cannot deadlock
+            self._lock_patient(connection, study_id)
+            study_events = batch[study_id]
+            # The head first: rows at or below it are committed and stay, so the second read must find them
+            # (without the lock, under READ COMMITTED, each statement may see later commits than the last).
+            head = connection.execute(
+                select(trial_events.c.sequence, trial_events.c.hash)
+                .where(trial_events.c.study_id == study_id)
+                .order_by(trial_events.c.sequence.desc())
+                .limit(1)
+            ).first()
+            last_sequence, last_hash = (0, GENESIS_HASH) if head is None else (head.sequence, head.hash)
+            first, last = study_events[0].sequence, min(study_events[-1].sequence, last_sequence)
+            stored = {
+                row.sequence: row
+                for row in connection.execute(
+                    select(*_EVENT_COLUMNS).where(
+                        trial_events.c.study_id == study_id,
+                        trial_events.c.sequence.between(first, last),
+                    )
+                )
+            }
+
+            for event in study_events:
+                if event.sequence <= last_sequence:
+                    existing = stored.get(event.sequence)
+                    if existing is None:
+                        raise DamagedRecordError(
+                            study_id,
+                            event.sequence,
+                            f"the record has later events but no event {event.sequence}",
+                        )
+                    differences = _differences(existing, event)
+                    if differences:
+                        raise ConflictingEventError(study_id, event.sequence, differences)
+                    already.append(EventKey(study_id=study_id, sequence=event.sequence, hash=existing.hash))
+                    continue
+                if event.sequence != last_sequence + 1:
+                    raise SequenceGapError(study_id, event.sequence, last_sequence)
+                row = _row_for(event, recorded_at=recorded_at, previous_hash=last_hash)
+                rows.append(row)
+                recorded.append(EventKey(study_id=study_id, sequence=event.sequence, hash=row["hash"]))
+                last_sequence, last_hash = event.sequence, row["hash"]
+        if rows:
+            connection.execute(insert(trial_events), rows)
+        return AppendResult(recorded=tuple(recorded), already_recorded=tuple(already))
+
+    def _lock_patient(self, connection: Connection, study_id: str) -> None:
+        if self.dialect == "postgresql":
+            # Held until commit; other patients (bar a rare 64-bit hash collision) are not held up.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:study_id, 0))"), {"study_id": study_id}
+            )
+        # SQLite: BEGIN IMMEDIATE already made this the only writer of the whole database.
+
+    # ------------------------------------------------------------------ reading
+
+    def events_for(self, study_id: str, after_sequence: int = 0) -> list[RecordedEvent]:
+        """The patient's events after `after_sequence`, in sequence order."""
+        return [stored.event for stored in self.stored_events_for(study_id, after_sequence)]
+
+    def stored_events_for(self, study_id: str, after_sequence: int = 0) -> list[StoredEvent]:
+        """As `events_for`, with when each was recorded and its place in the hash chain."""
+        with self._engine.connect() as connection:
+            result = connection.execute(
+                select(*_EVENT_COLUMNS)
+                .where(trial_events.c.study_id == study_id, trial_events.c.sequence > after_sequence)
+                .order_by(trial_events.c.sequence)
+            )
+            return [_stored_event(row) for row in result]
+
+    def study_ids(self) -> list[str]:
+        """Every patient with at least one recorded event, in order."""
+        with self._engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    select(trial_events.c.study_id).distinct().order_by(trial_events.c.study_id)
+                )
+            )
+
+    def last_sequence(self, study_id: str) -> int:
+        """The highest recorded sequence of the patient, 0 when nothing is recorded."""
+        head = self.chain_head(study_id)
+        return 0 if head is None else head.sequence
+
+    def chain_head(self, study_id: str) -> ChainHead | None:
+        """The patient's last event and its hash (publish it to detect a truncated record later)."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(trial_events.c.sequence, trial_events.c.hash)
+                .where(trial_events.c.study_id == study_id)
+                .order_by(trial_events.c.sequence.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else ChainHead(study_id=study_id, sequence=row.sequence, hash=row.hash)
+
+    # ------------------------------------------------------------------ verification
+
+    def verify(
+        self, study_id: str | None = None, *, known_heads: Iterable[ChainHead] = ()
+    ) -> VerificationReport:
+        """Recompute every hash and link of one patient's chain, or of all; report every problem found.
+
+        `known_heads` (heads published earlier, e.g. by the workflow) also reveal events removed from the
+        end of a chain, which a hash chain alone cannot show; so do patient summaries built from more events
+        than the record still holds.
+        """
+        heads_by_study: dict[str, list[ChainHead]] = {}
+        for head in known_heads:
+            if study_id is None or head.study_id == study_id:
+                heads_by_study.setdefault(head.study_id, []).append(head)
+
+        problems: list[VerificationProblem] = []
+        checked_events = 0
+        checked_studies: set[str] = set()
+        with self._engine.connect() as connection:
+            summaries_query = select(
+                patient_summaries.c.study_id, patient_summaries.c.updated_through_sequence
+            )
+            if study_id is not None:
+                summaries_query = summaries_query.where(patient_summaries.c.study_id == study_id)
+            summarised = {
+                row.study_id: row.updated_through_sequence for row in connection.execute(summaries_query)
+            }
+            query = select(*_EVENT_COLUMNS).order_by(
+                trial_events.c.study_id, trial_events.c.sequence, trial_events.c.id
+            )
+            if study_id is not None:
+                query = query.where(trial_events.c.study_id == study_id)
+            result = connection.execution_options(yield_per=_READ_BATCH).execute(query)
+            for chain_study, study_rows in itertools.groupby(result, key=lambda row: row.study_id):
+                chain = [_chain_row(row) for row in study_rows]
+                checked_studies.add(chain_study)
+                checked_events += len(chain)
+                problems += chain_problems(chain_study, chain)
+                problems += truncation_problems(
+                    chain_study,
+                    chain[-1],
+                    {row.sequence: row.hash for row in chain},
+                    heads_by_study.get(chain_study, ()),
+                    summarised.get(chain_study),
+                )
+        # Patients the record no longer has at all, though a head or a summary says they had events.
+        for missing_study in sorted((set(heads_by_study) | set(summarised)) - checked_studies):
+            checked_studies.add(missing_study)
+            problems += truncation_problems(
+                missing_study, None, {}, heads_by_study.get(missing_study, ()), summarised.get(missing_study)
+            )
+        return VerificationReport(
+            checked_studies=len(checked_studies), checked_events=checked_events, problems=tuple(problems)
+        )
+
+    # ------------------------------------------------------------------ projections
+
+    def rebuild_projections(
+        self,
+        project_patient: PatientProjector,
+        project_cohort: CohortProjector,
+        *,
+        study_ids: Iterable[str] | None = None,
+    ) -> ProjectionRebuild:
+        """Recompute patient summaries from their events (all, or only `study_ids`), then the cohort summary
+        from every patient summary, replacing what was there, in one transaction."""
+        only = None if study_ids is None else sorted(set(study_ids))
+        rebuilt_at = self._clock()
+        # One snapshot for everything read (SQLite's write transaction is one already), so the summaries and
+        # the cohort's counts agree even while events are being appended.
+        writer = self._writer
+        if self.dialect == "postgresql":
+            writer = writer.execution_options(isolation_level="REPEATABLE READ")
+        with writer.begin() as connection:
+            if self.dialect == "postgresql":
+                # One rebuild at a time (taken before the snapshot); readers are not blocked.
+                connection.execute(text("LOCK TABLE patient_summaries, cohort_summary IN EXCLUSIVE MODE"))
+            query = select(*_EVENT_COLUMNS).order_by(trial_events.c.study_id, trial_events.c.sequence)
+            if only is not None:
+                query = query.where(trial_events.c.study_id.in_(only))
+            summary_rows: list[dict[str, Any]] = []
+            events_read = 0
+            for study_id, study_rows in itertools.groupby(
+                connection.execute(query), key=lambda row: row.study_id
+            ):
+                events = [_stored_event(row).event for row in study_rows]
+                events_read += len(events)
+                summary = _json_object(project_patient(study_id, events), f"patient {study_id}")
+                summary_rows.append(
+                    {
+                        "study_id": study_id,
+                        "phase": _phase_of(summary, study_id),
+                        "updated_through_sequence": events[-1].sequence,
+                        "rebuilt_at": rebuilt_at,
+                        "payload": canonical_json(summary),
+                    }
+                )
+
+            if only is None:
+                connection.execute(delete(patient_summaries))
+            else:
+                connection.execute(delete(patient_summaries).where(patient_summaries.c.study_id.in_(only)))
+            if summary_rows:
+                connection.execute(insert(patient_summaries), summary_rows)
+
+            all_summaries = [
+                json.loads(payload)
+                for payload in connection.scalars(
+                    select(patient_summaries.c.payload).order_by(patient_summaries.c.study_id)
+                )
+            ]
+            cohort = _json_object(project_cohort(all_summaries), "the cohort")
+            event_count = connection.scalar(select(func.count()).select_from(trial_events)) or 0
+            connection.execute(delete(cohort_summary))
+            connection.execute(
+                insert(cohort_summary).values(
+                    id=COHORT_ROW_ID,
+                    patient_count=len(all_summaries),
+                    event_count=event_count,
+                    rebuilt_at=rebuilt_at,
+                    payload=canonical_json(cohort),
+                )
+            )
+        return ProjectionRebuild(
+            patients_rebuilt=len(summary_rows),
+            events_read=events_read,
+            cohort_patient_count=len(all_summaries),
+        )
+
+    def patient_summary(self, study_id: str) -> PatientSummary | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(patient_summaries).where(patient_summaries.c.study_id == study_id)
+            ).first()
+        return None if row is None else _patient_summary(row)
+
+    def patient_summaries(self, phase: str | None = None) -> list[PatientSummary]:
+        """Every patient summary in study-id order, or those in `phase`."""
+        query = select(patient_summaries).order_by(patient_summaries.c.study_id)
+        if phase is not None:
+            query = query.where(patient_summaries.c.phase == phase)
+        with self._engine.connect() as connection:
+            return [_patient_summary(row) for row in connection.execute(query)]
+
+    def cohort_summary(self) -> CohortSummary | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                select(cohort_summary).where(cohort_summary.c.id == COHORT_ROW_ID)
+            ).first()
+        if row is None:
+            return None
+        return CohortSummary(
+            patient_count=row.patient_count,
+            event_count=row.event_count,
+            rebuilt_at=row.rebuilt_at,
+            summary=json.loads(row.payload),
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _batch_by_study(events: Iterable[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
+    """Events grouped per patient in sequence order; a repeat inside the batch must be identical."""
+    by_key: dict[tuple[str, int], RecordedEvent] = {}
+    for event in events:
+        key = (event.study_id, event.sequence)
+        earlier = by_key.get(key)
+        if earlier is None:
+            by_key[key] = event
+        elif earlier.content() != event.content():
+            differences = [
+                f"{name} differs"
+                for name, value in earlier.content().items()
+                if event.content()[name] != value
+            ]
+            raise ConflictingEventError(
+                event.study_id, event.sequence, [*differences, "both in the same batch"]
+            )
+    batch: dict[str, list[RecordedEvent]] = {}
+    for study_id, sequence in sorted(by_key):
+        batch.setdefault(study_id, []).append(by_key[(study_id, sequence)])
+    return batch
+
+
+def _row_for(event: RecordedEvent, *, recorded_at: datetime, previous_hash: str) -> dict[str, Any]:
+    payload_json = event.payload_json
+    return {
+        "study_id": event.study_id,
+        "sequence": event.sequence,
+        "event_type": event.event_type,
+        "occurred_at": event.occurred_at,
+        "recorded_at": recorded_at,
+        "actor_user_id": event.actor_user_id,
+        "actor_role": event.actor_role,
+        "protocol_version": event.protocol_version,
+        "payload": payload_json,
+        "previous_hash": previous_hash,
+        "hash": event_hash(
+            study_id=event.study_id,
+            sequence=event.sequence,
+            event_type=event.event_type,
+            occurred_at=event.occurred_at,
+            recorded_at=recorded_at,
+            actor_user_id=event.actor_user_id,
+            actor_role=event.actor_role,
+            protocol_version=event.protocol_version,
+            payload_json=payload_json,
+            previous_hash=previous_hash,
+        ),
+    }
+
+
+def _differences(stored: AnyRow, event: RecordedEvent) -> list[str]:
+    """What differs between a stored row and an event offered again, in words (payload values stay out)."""
+    differences = []
+    for name in ("event_type", "actor_user_id", "actor_role", "protocol_version"):
+        if getattr(stored, name) != getattr(event, name):
+            differences.append(
+                f"{name} is {getattr(stored, name)!r} in the record, {getattr(event, name)!r} now"
+            )
+    if stored.occurred_at != event.occurred_at:
+        differences.append(
+            f"occurred_at is {stored.occurred_at.isoformat()} in the record, "
+            f"{event.occurred_at.isoformat()} now"
+        )
+    if stored.payload != event.payload_json:
+        differences.append("the payload differs")
+    return differences
+
+
+def _chain_row(row: AnyRow) -> ChainRow:
+    return ChainRow(
+        row_id=row.id,
+        study_id=row.study_id,
+        sequence=row.sequence,
+        event_type=row.event_type,
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
+        actor_user_id=row.actor_user_id,
+        actor_role=row.actor_role,
+        protocol_version=row.protocol_version,
+        payload=row.payload,
+        previous_hash=row.previous_hash,
+        hash=row.hash,
+    )
+
+
+def _stored_event(row: AnyRow) -> StoredEvent:
+    event = RecordedEvent(
+        study_id=row.study_id,
+        sequence=row.sequence,
+        event_type=row.event_type,
+        occurred_at=row.occurred_at,
+        actor_user_id=row.actor_user_id,
+        actor_role=row.actor_role,
+        protocol_version=row.protocol_version,
+        payload=json.loads(row.payload),
+    )
+    return StoredEvent(
+        event=event, recorded_at=row.recorded_at, previous_hash=row.previous_hash, hash=row.hash
+    )
+
+
+def _patient_summary(row: AnyRow) -> PatientSummary:
+    return PatientSummary(
+        study_id=row.study_id,
+        phase=row.phase,
+        updated_through_sequence=row.updated_through_sequence,
+        rebuilt_at=row.rebuilt_at,
+        summary=json.loads(row.payload),
+    )
+
+
+def _json_object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProjectionError(what, f"the projector returned {type(value).__name__}, not a JSON object")
+    try:
+        canonical_json(value)
+    except (TypeError, ValueError) as error:
+        raise ProjectionError(what, f"it is not plain JSON ({error})") from error
+    return value
+
+
+def _phase_of(summary: Mapping[str, Any], study_id: str) -> str | None:
+    phase = summary.get(PHASE_KEY)
+    if phase is None:
+        return None
+    if not isinstance(phase, str) or len(phase) > _PHASE_MAX_LENGTH:
+        raise ProjectionError(
+            f"patient {study_id}", f"its {PHASE_KEY!r} must be text of at most {_PHASE_MAX_LENGTH} characters"
+        )
+    return str(phase)

@@ -1,0 +1,1 @@
+"""Tests of the trial record (records/), on SQLite and on PostgreSQL."""
