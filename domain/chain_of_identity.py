@@ -125,9 +125,7 @@ def parse_chain_of_identity(text: str) -> ChainOfIdentity:
             f"the check character of {label!r} does not match the rest of the label, so a character was "
             "misread or mistyped"
         )
-    return ChainOfIdentity(
-        study_id=study_id, collection_number=collection_number, check_character=match["check"]
-    )
+    return ChainOfIdentity(study_id=study_id, collection_number=collection_number, check_character=match["check"])
 
 
 def _study_id_from_label(printed: str) -> str:

@@ -84,6 +84,8 @@ class LymphodepletionRegimen(FrozenModel):
         RenalAdjustmentTier(crcl_upper=70, upper_inclusive=True, reduction_fraction=0.20),
         RenalAdjustmentTier(crcl_upper=30, upper_inclusive=False, reduction_fraction=0.50),
     )
+    # BSA is recorded to this step and every dose is computed from the recorded value, so it can be re-checked.
+    bsa_rounding_m2: float = Field(default=0.001, gt=0)
     # A recorded dose further than this from the prescribed one needs a stated deviation reason.
     administered_dose_tolerance_fraction: float = 0.10
 
@@ -166,6 +168,17 @@ class ResponseCriteria(FrozenModel):
     relapse_other_test_min_percent: float = 1.0
     primary_endpoint_months: int = 12
     confidence_level: float = 0.95
+
+    @model_validator(mode="after")
+    def _relapse_bands_ordered(self) -> ResponseCriteria:
+        bands = (
+            self.relapse_marrow_blasts_alone_percent,
+            self.relapse_marrow_blasts_with_one_test_percent,
+            self.relapse_marrow_blasts_with_two_tests_percent,
+        )
+        if not bands[0] >= bands[1] >= bands[2]:
+            raise ValueError("relapse thresholds must satisfy: blasts alone >= with one test >= with two tests")
+        return self
 
 
 # ---------------------------------------------------------------- schedule
@@ -304,6 +317,4 @@ def protocol_for_version(version: str) -> TrialProtocol:
     try:
         return PROTOCOLS[version]
     except KeyError:
-        raise ValueError(
-            f"unknown protocol version {version!r}; known: {', '.join(sorted(PROTOCOLS))}"
-        ) from None
+        raise ValueError(f"unknown protocol version {version!r}; known: {', '.join(sorted(PROTOCOLS))}") from None

@@ -178,9 +178,7 @@ def is_within_window(visit: ScheduledVisit, day: date) -> bool:
 def visit_status(visit: ScheduledVisit, on: date, done_on: date | None = None) -> VisitStatus:
     """The visit's status on site date `on`. A visit done outside its window is a deviation, still done."""
     if done_on is not None:
-        return (
-            VisitStatus.DONE_IN_WINDOW if is_within_window(visit, done_on) else VisitStatus.DONE_OUT_OF_WINDOW
-        )
+        return VisitStatus.DONE_IN_WINDOW if is_within_window(visit, done_on) else VisitStatus.DONE_OUT_OF_WINDOW
     if on < visit.window_opens:
         return VisitStatus.NOT_YET_OPEN
     if on > visit.window_closes:
@@ -235,13 +233,9 @@ def _series_problems(rules: ScheduleRules) -> list[str]:
             problems.append(f"the visits of {s.name!r} must be listed in increasing order")
         if any(offset <= 0 for offset in s.offsets):
             problems.append(f"every visit of {s.name!r} must come after the infusion day (day 0)")
-        if (
-            s.offsets
-            and _months_spanned(s, max(s.offsets)) > _LONGEST_CHECKED_FOLLOW_UP_YEARS * _MONTHS_PER_YEAR
-        ):
+        if s.offsets and _months_spanned(s, max(s.offsets)) > _LONGEST_CHECKED_FOLLOW_UP_YEARS * _MONTHS_PER_YEAR:
             problems.append(
-                f"the last visit of {s.name!r} is more than {_LONGEST_CHECKED_FOLLOW_UP_YEARS} years after "
-                "the infusion"
+                f"the last visit of {s.name!r} is more than {_LONGEST_CHECKED_FOLLOW_UP_YEARS} years after the infusion"
             )
         if s.window_days < 0:
             problems.append(f"the window of {s.name!r} cannot be negative ({s.window_days} days)")
@@ -280,9 +274,7 @@ def _representative_infusion_dates(rules: ScheduleRules) -> list[date]:
     four-year cycle at every phase (and examples a reader recognises); the years before the non-leap century
     year 2100 give its skipped leap day at every position (exact for follow-up up to 70 years).
     """
-    longest_months = max(
-        (_months_spanned(s, max(s.offsets)) for s in rules.follow_up_series if s.offsets), default=0
-    )
+    longest_months = max((_months_spanned(s, max(s.offsets)) for s in rules.follow_up_series if s.offsets), default=0)
     span_years = longest_months // _MONTHS_PER_YEAR + 1
     dates: list[date] = []
     for year in [*range(2024, 2028), *range(2100 - span_years - 1, 2101)]:

@@ -86,9 +86,7 @@ _HIGH_FLOW_DEVICES = frozenset(
         OxygenSupport.VENTURI_MASK,
     }
 )
-_POSITIVE_PRESSURE = frozenset(
-    {OxygenSupport.CPAP, OxygenSupport.BIPAP, OxygenSupport.MECHANICAL_VENTILATION}
-)
+_POSITIVE_PRESSURE = frozenset({OxygenSupport.CPAP, OxygenSupport.BIPAP, OxygenSupport.MECHANICAL_VENTILATION})
 
 
 class CrsFindings(FrozenModel):
@@ -169,9 +167,7 @@ def grade_crs(findings: CrsFindings, criteria: CrsCriteria) -> ToxicityGrading:
         fever_reason = f"fever {temperature} (at least {threshold})"
         graded = _graded(organ_findings, notes=(fever_reason,))
         if graded.grade == 0:
-            return ToxicityGrading(
-                grade=1, reasons=(f"{fever_reason} without hypotension or hypoxia: grade 1",)
-            )
+            return ToxicityGrading(grade=1, reasons=(f"{fever_reason} without hypotension or hypoxia: grade 1",))
         return graded
 
     if not findings.fever_masked_by_treatment:
@@ -244,9 +240,7 @@ class IcansFindings(FrozenModel):
     def _consistent(self) -> IcansFindings:
         problems: list[str] = []
         if self.ice_score is not None and self.capd_score is not None:
-            problems.append(
-                "both an ICE and a CAPD score are recorded: score only the one for the patient's age"
-            )
+            problems.append("both an ICE and a CAPD score are recorded: score only the one for the patient's age")
         if self.unable_to_perform_assessment and (self.ice_score is not None or self.capd_score is not None):
             problems.append("a score is recorded but so is 'unable to perform the assessment': keep one")
         if problems:
@@ -313,8 +307,7 @@ def icans_findings_problems(findings: IcansFindings, age_years: int, criteria: I
         problems.append(f"patient is {age_years}: score the {scale}, not the {wrong_scale}")
     elif right is None and not findings.unable_to_perform_assessment:
         problems.append(
-            f"patient is {age_years}: record the {scale} score (0–{top}) "
-            "or that the patient was unable to perform it"
+            f"patient is {age_years}: record the {scale} score (0–{top}) or that the patient was unable to perform it"
         )
     if right is not None and right > top:
         problems.append(f"the {scale} score runs from 0 to {top}: {right} is out of range")
@@ -376,9 +369,7 @@ def grade_icans(findings: IcansFindings, age_years: int, criteria: IcansCriteria
         notes=notes,
     )
     if graded.grade == 0:
-        return ToxicityGrading(
-            grade=0, reasons=(*notes, f"no ICANS: {score[1]} and no other neurological finding")
-        )
+        return ToxicityGrading(grade=0, reasons=(*notes, f"no ICANS: {score[1]} and no other neurological finding"))
     return graded
 
 
@@ -404,10 +395,7 @@ def ctcae_grade_problems(grade: int, safety: SafetyReporting) -> list[str]:
     """Why `grade` is not a CTCAE grade under this protocol; empty if it is one."""
     top = safety.ctcae_max_grade
     if grade == 0:
-        return [
-            f"CTCAE grade 0 means no adverse event: grades run from 1 to {top} "
-            f"(CTCAE v{safety.ctcae_version})"
-        ]
+        return [f"CTCAE grade 0 means no adverse event: grades run from 1 to {top} (CTCAE v{safety.ctcae_version})"]
     if not 1 <= grade <= top:
         return [f"CTCAE grades run from 1 to {top} (CTCAE v{safety.ctcae_version}): {grade} is not a grade"]
     return []
@@ -432,8 +420,7 @@ def expedited_report_reasons(
     reasons: list[str] = []
     if crs_grade is not None and crs_grade >= safety.expedited_min_crs_grade:
         reasons.append(
-            f"CRS grade {crs_grade} (grade {safety.expedited_min_crs_grade} or higher): "
-            f"report within {hours} hours"
+            f"CRS grade {crs_grade} (grade {safety.expedited_min_crs_grade} or higher): report within {hours} hours"
         )
     if icans_grade is not None and icans_grade >= safety.expedited_min_icans_grade:
         reasons.append(
@@ -449,7 +436,6 @@ def expedited_report_reasons(
             )
         elif ae.serious:
             reasons.append(
-                f"serious adverse event: {ae.term} (CTCAE grade {ae.ctcae_grade}): "
-                f"report within {hours} hours"
+                f"serious adverse event: {ae.term} (CTCAE grade {ae.ctcae_grade}): report within {hours} hours"
             )
     return tuple(reasons)

@@ -80,9 +80,7 @@ def test_protocol_worked_example_infusion_on_1_january_2026(code: str, target: d
         (date(2026, 5, 15), 0, date(2026, 5, 15)),
     ],
 )
-def test_calendar_months_fall_on_the_last_day_when_the_day_is_missing(
-    start: date, months: int, expected: date
-) -> None:
+def test_calendar_months_fall_on_the_last_day_when_the_day_is_missing(start: date, months: int, expected: date) -> None:
     assert add_months(start, months) == expected
 
 
@@ -254,9 +252,7 @@ def test_a_visit_done_outside_its_window_is_still_done_but_out_of_window(
 
 
 def test_an_amended_schedule_moves_the_calendar() -> None:
-    rules = amended_schedule(
-        mrd_evaluation_day=21, mrd_evaluation_window_days=2, chemotherapy_resumption_months=2
-    )
+    rules = amended_schedule(mrd_evaluation_day=21, mrd_evaluation_window_days=2, chemotherapy_resumption_months=2)
     assert mrd_evaluation_visit(JAN_1, rules).label == "MRD evaluation (day 21)"
     assert mrd_evaluation_visit(JAN_1, rules).window_opens == date(2026, 1, 20)
     assert chemotherapy_resumption_visit(JAN_1, rules).target_date == date(2026, 3, 1)
@@ -395,9 +391,7 @@ schedules = st.one_of(st.just(RULES), valid_schedules())
 
 
 @given(infusion=infusion_dates, rules=schedules)
-def test_calendar_is_sorted_unique_after_infusion_and_never_overlaps(
-    infusion: date, rules: ScheduleRules
-) -> None:
+def test_calendar_is_sorted_unique_after_infusion_and_never_overlaps(infusion: date, rules: ScheduleRules) -> None:
     calendar = follow_up_calendar(infusion, rules)
     targets = [v.target_date for v in calendar]
     assert targets == sorted(targets)

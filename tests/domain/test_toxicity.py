@@ -208,9 +208,7 @@ def test_crs_reasons_name_every_finding_that_sets_the_grade_and_not_the_milder_o
 
 
 def test_crs_thresholds_come_from_the_protocol() -> None:
-    amended = amend(
-        PROTOCOL_V1, "9.9", crs={"fever_min_celsius": 38.3, "low_flow_oxygen_max_l_per_min": 4.0}
-    ).crs
+    amended = amend(PROTOCOL_V1, "9.9", crs={"fever_min_celsius": 38.3, "low_flow_oxygen_max_l_per_min": 4.0}).crs
     assert grade_crs(crs(max_temperature_c=38.2), amended).grade == 0
     assert grade_crs(crs(max_temperature_c=38.3), amended).grade == 1
     assert grade_crs(crs(**oxygen(O2.NASAL_CANNULA, 4.0)), amended).grade == 2
@@ -221,9 +219,7 @@ def test_crs_thresholds_come_from_the_protocol() -> None:
 @pytest.mark.parametrize(
     ("findings", "message"),
     [
-        pytest.param(
-            {"vasopressors_excluding_vasopressin": 1}, "vasopressors are recorded but hypotension is not"
-        ),
+        pytest.param({"vasopressors_excluding_vasopressin": 1}, "vasopressors are recorded but hypotension is not"),
         pytest.param({"vasopressin": True}, "vasopressin is recorded but hypotension is not"),
         pytest.param(oxygen(O2.NASAL_CANNULA), "nasal cannula needs its flow rate"),
         pytest.param(oxygen(O2.NASAL_CANNULA, 0.0), "greater than 0"),
@@ -234,9 +230,7 @@ def test_crs_thresholds_come_from_the_protocol() -> None:
         pytest.param({"max_temperature_c": 45.1}, "less than or equal to 45"),
         pytest.param({"max_temperature_c": float("nan")}, "finite number"),
         pytest.param({"max_temperature_c": float("inf")}, "finite number"),
-        pytest.param(
-            {**hypotension(), "vasopressors_excluding_vasopressin": -1}, "greater than or equal to 0"
-        ),
+        pytest.param({**hypotension(), "vasopressors_excluding_vasopressin": -1}, "greater than or equal to 0"),
         pytest.param({**hypotension(), "vasopressors_excluding_vasopressin": 11}, "less than or equal to 10"),
         pytest.param({"oxygen": "ecmo"}, "Input should be"),
     ],
@@ -395,22 +389,16 @@ def test_the_icans_scale_follows_age(age: int, scale: str) -> None:
 
 
 def test_age_11_and_12_boundary_refuses_the_wrong_scale_and_grades_the_right_one() -> None:
-    assert icans_findings_problems(icans(ice_score=8), 11, ICANS) == [
-        "patient is 11: score the CAPD, not the ICE"
-    ]
+    assert icans_findings_problems(icans(ice_score=8), 11, ICANS) == ["patient is 11: score the CAPD, not the ICE"]
     assert icans_findings_problems(icans(capd_score=3), 11, ICANS) == []
-    assert icans_findings_problems(icans(capd_score=3), 12, ICANS) == [
-        "patient is 12: score the ICE, not the CAPD"
-    ]
+    assert icans_findings_problems(icans(capd_score=3), 12, ICANS) == ["patient is 12: score the ICE, not the CAPD"]
     assert icans_findings_problems(icans(ice_score=8), 12, ICANS) == []
     assert grade_icans(icans(capd_score=3), 11, ICANS).grade == 1
     assert grade_icans(icans(ice_score=8), 12, ICANS).grade == 1
 
 
 def test_the_protocols_example_message_for_a_nine_year_old() -> None:
-    assert icans_findings_problems(icans(ice_score=9), 9, ICANS) == [
-        "patient is 9: score the CAPD, not the ICE"
-    ]
+    assert icans_findings_problems(icans(ice_score=9), 9, ICANS) == ["patient is 9: score the CAPD, not the ICE"]
 
 
 @pytest.mark.parametrize(("age", "scale", "top"), [(9, "CAPD", 32), (14, "ICE", 10)])
@@ -437,21 +425,15 @@ def test_a_negative_age_is_a_problem() -> None:
     ("findings", "message"),
     [
         pytest.param({"ice_score": 9, "capd_score": 2}, "both an ICE and a CAPD score are recorded"),
-        pytest.param(
-            {"ice_score": 9, "unable_to_perform_assessment": True}, "unable to perform the assessment"
-        ),
-        pytest.param(
-            {"capd_score": 0, "unable_to_perform_assessment": True}, "unable to perform the assessment"
-        ),
+        pytest.param({"ice_score": 9, "unable_to_perform_assessment": True}, "unable to perform the assessment"),
+        pytest.param({"capd_score": 0, "unable_to_perform_assessment": True}, "unable to perform the assessment"),
         pytest.param({"ice_score": 11}, "less than or equal to 10"),
         pytest.param({"ice_score": -1}, "greater than or equal to 0"),
         pytest.param({"capd_score": 33}, "less than or equal to 32"),
         pytest.param({"capd_score": 0, "consciousness": "drowsy"}, "Input should be"),
     ],
 )
-def test_inconsistent_or_impossible_icans_findings_are_refused(
-    findings: dict[str, Any], message: str
-) -> None:
+def test_inconsistent_or_impossible_icans_findings_are_refused(findings: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         icans(**findings)
 
@@ -549,16 +531,10 @@ def test_other_numbers_are_not_ctcae_grades(grade: int, problem: str) -> None:
         pytest.param({}, (), id="nothing"),
         pytest.param({"crs_grade": 0}, (), id="CRS 0"),
         pytest.param({"crs_grade": 2}, (), id="CRS 2"),
-        pytest.param(
-            {"crs_grade": 3}, ("CRS grade 3 (grade 3 or higher): report within 24 hours",), id="CRS 3"
-        ),
-        pytest.param(
-            {"crs_grade": 4}, ("CRS grade 4 (grade 3 or higher): report within 24 hours",), id="CRS 4"
-        ),
+        pytest.param({"crs_grade": 3}, ("CRS grade 3 (grade 3 or higher): report within 24 hours",), id="CRS 3"),
+        pytest.param({"crs_grade": 4}, ("CRS grade 4 (grade 3 or higher): report within 24 hours",), id="CRS 4"),
         pytest.param({"icans_grade": 2}, (), id="ICANS 2"),
-        pytest.param(
-            {"icans_grade": 3}, ("ICANS grade 3 (grade 3 or higher): report within 24 hours",), id="ICANS 3"
-        ),
+        pytest.param({"icans_grade": 3}, ("ICANS grade 3 (grade 3 or higher): report within 24 hours",), id="ICANS 3"),
         pytest.param({"adverse_event": adverse_event(ctcae_grade=4)}, (), id="grade 4 AE, not serious"),
         pytest.param(
             {"adverse_event": adverse_event(ctcae_grade=1, serious=True, term="fall")},
@@ -590,9 +566,7 @@ def test_every_trigger_is_named_together() -> None:
 
 
 def test_expedited_thresholds_come_from_the_protocol() -> None:
-    amended = amend(
-        PROTOCOL_V1, "9.9", safety={"expedited_min_crs_grade": 2, "expedited_report_hours": 12}
-    ).safety
+    amended = amend(PROTOCOL_V1, "9.9", safety={"expedited_min_crs_grade": 2, "expedited_report_hours": 12}).safety
     assert expedited_report_reasons(crs_grade=2, safety=amended) == (
         "CRS grade 2 (grade 2 or higher): report within 12 hours",
     )
@@ -689,9 +663,7 @@ def test_on_the_whole_crs_grid_no_single_worsening_lowers_the_grade() -> None:
     assert checked > 2000
 
 
-@pytest.mark.parametrize(
-    ("age", "scores"), [(ICE_AGE, list(range(10, -1, -1))), (CAPD_AGE, [*range(33), "unable"])]
-)
+@pytest.mark.parametrize(("age", "scores"), [(ICE_AGE, list(range(10, -1, -1))), (CAPD_AGE, [*range(33), "unable"])])
 def test_on_the_whole_icans_grid_no_single_worsening_lowers_the_grade(age: int, scores: list[Any]) -> None:
     """Scores are listed mildest first (ICE falls, CAPD rises to 'unable to perform')."""
     field = "ice_score" if age == ICE_AGE else "capd_score"

@@ -1,0 +1,62 @@
+"""The patient's scheduled items after infusion and the start of each follow-up era, from the protocol."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from domain.journey.phases import Phase
+from domain.journey.state import JourneyState
+from domain.protocol import TrialProtocol
+from domain.roles import Role
+from domain.schedule import (
+    CHEMOTHERAPY_RESUMPTION_CODE,
+    MRD_EVALUATION_CODE,
+    ScheduledVisit,
+    chemotherapy_resumption_visit,
+    efficacy_follow_up_end,
+    follow_up_calendar,
+    mrd_evaluation_visit,
+)
+
+MRD_CODE = MRD_EVALUATION_CODE
+CHEMO_CODE = CHEMOTHERAPY_RESUMPTION_CODE
+EFFICACY_ITEMS = frozenset({MRD_CODE, CHEMO_CODE})
+# Who acts on a scheduled item; the research coordinator for every follow-up visit.
+ITEM_ROLES = {MRD_CODE: Role.LABORATORY, CHEMO_CODE: Role.PHYSICIAN}
+
+
+def scheduled_items(state: JourneyState, protocol: TrialProtocol) -> tuple[ScheduledVisit, ...]:
+    """Every item the patient is scheduled for, sorted by target date; none before infusion.
+
+    After a relapse the MRD evaluation and chemotherapy resumption no longer apply (unless already done),
+    while the follow-up visits go on as survival follow-up.
+    """
+    if state.infusion is None:
+        return ()
+    day_zero = state.infusion.day_zero
+    rules = protocol.schedule
+    items = [
+        *follow_up_calendar(day_zero, rules),
+        mrd_evaluation_visit(day_zero, rules),
+        chemotherapy_resumption_visit(day_zero, rules),
+    ]
+    if state.relapse is not None:
+        items = [i for i in items if i.code not in EFFICACY_ITEMS or state.item(i.code).done_on is not None]
+    return tuple(sorted(items, key=lambda i: (i.target_date, i.code)))
+
+
+def find_item(state: JourneyState, protocol: TrialProtocol, code: str) -> ScheduledVisit | None:
+    return next((i for i in scheduled_items(state, protocol) if i.code == code), None)
+
+
+def era_start_dates(day_zero: date, protocol: TrialProtocol) -> dict[Phase, date]:
+    """The site date each follow-up era begins on."""
+    rules = protocol.schedule
+    first_series = rules.follow_up_series[0].name
+    first_series_closes = max(v.window_closes for v in follow_up_calendar(day_zero, rules) if v.series == first_series)
+    return {
+        Phase.TOXICITY_OBSERVATION: day_zero,
+        Phase.EARLY_FOLLOW_UP: day_zero + timedelta(days=protocol.safety.daily_toxicity_assessment_until_day + 1),
+        Phase.FOLLOW_UP: first_series_closes + timedelta(days=1),
+        Phase.LONG_TERM_FOLLOW_UP: efficacy_follow_up_end(day_zero, rules) + timedelta(days=1),
+    }

@@ -1,0 +1,277 @@
+"""What people (and the workflow's own timers) ask of a patient's journey: one frozen model per command.
+
+Field validation here catches malformed values; `decide` checks everything that depends on the patient's state.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from domain.eligibility import ScreeningData
+from domain.identifiers import StudyId
+from domain.journey.phases import Phase
+from domain.protocol import FrozenModel
+from domain.response import MarrowAssessment, OtherDiseaseTest
+from domain.roles import Actor
+from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
+
+# Free text a person writes: never blank, never a novel.
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Drug = Literal["fludarabine", "cyclophosphamide"]
+
+
+class Correction(FrozenModel):
+    """Supersedes an earlier entry of the same kind; the earlier entry is kept, marked superseded."""
+
+    supersedes_sequence: int = Field(ge=1)
+    reason: Text
+
+
+class _Command(FrozenModel):
+    actor: Actor
+
+
+# ---------------------------------------------------------------- screening, consent, collection
+
+
+class EnrollPatient(_Command):
+    kind: Literal["enroll_patient"] = "enroll_patient"
+    study_id: StudyId
+    screening: ScreeningData
+
+
+class ConfirmEligibility(_Command):
+    kind: Literal["confirm_eligibility"] = "confirm_eligibility"
+
+
+class RecordConsent(_Command):
+    kind: Literal["record_consent"] = "record_consent"
+    guardian_consent_signed_on: date
+    consent_form_version: Label
+    child_assent_obtained: bool | None = None  # required from the protocol's assent age
+
+
+class RecordApheresis(_Command):
+    kind: Literal["record_apheresis"] = "record_apheresis"
+    collected_on: date
+
+
+class RecordProductRelease(_Command):
+    kind: Literal["record_product_release"] = "record_product_release"
+    product_label_coi: Label
+    lot_number: Label
+    total_viable_car_cells: float = Field(gt=0, le=1e12)
+    released_on: date
+
+
+class RecordManufacturingFailure(_Command):
+    kind: Literal["record_manufacturing_failure"] = "record_manufacturing_failure"
+    failed_on: date
+    reason: Text
+
+
+# ---------------------------------------------------------------- lymphodepletion and infusion
+
+
+class PrescribeLymphodepletion(_Command):
+    kind: Literal["prescribe_lymphodepletion"] = "prescribe_lymphodepletion"
+    height_cm: float = Field(gt=30, le=250)
+    weight_kg: float = Field(gt=2, le=250)
+    creatinine_clearance_ml_min_173m2: float = Field(gt=0, le=400)
+    # A suggested renal reduction is never applied silently: the physician accepts or declines it.
+    renal_adjustment: Literal["accept", "decline"] | None = None
+    planned_start_on: date
+
+
+class RecordLymphodepletionDose(_Command):
+    kind: Literal["record_lymphodepletion_dose"] = "record_lymphodepletion_dose"
+    drug: Drug
+    day_number: int = Field(ge=1, le=10)
+    dose_mg: float = Field(gt=0, le=10_000)
+    given_at: datetime
+    deviation_reason: Text | None = None  # needed when the dose differs from the prescription
+
+
+class DecideOutOfSpecProduct(_Command):
+    kind: Literal["decide_out_of_spec_product"] = "decide_out_of_spec_product"
+    decision: Literal["infuse_as_deviation", "remanufacture"]
+    reason: Text
+
+
+class ApproveInfusionOutsideWindow(_Command):
+    kind: Literal["approve_infusion_outside_window"] = "approve_infusion_outside_window"
+    reason: Text
+
+
+class RecordInfusion(_Command):
+    kind: Literal["record_infusion"] = "record_infusion"
+    infused_at: datetime
+    product_label_coi: Label  # scanned at the bedside from the bag
+    cells_infused: float = Field(gt=0, le=1e12)
+    # Hold criteria, checked by the physician at the bedside.
+    active_uncontrolled_infection: bool
+    hours_since_last_fever: float | None = Field(default=None, ge=0, le=100_000)  # None: no fever
+    uncontrolled_crs_from_prior_therapy: bool
+    tocilizumab_doses_on_site: int = Field(ge=0, le=100)
+
+
+class RecordInfusionNotGiven(_Command):
+    kind: Literal["record_infusion_not_given"] = "record_infusion_not_given"
+    reason: Text
+
+
+# ---------------------------------------------------------------- toxicity and safety
+
+
+class AssessCrs(_Command):
+    kind: Literal["assess_crs"] = "assess_crs"
+    assessed_at: datetime
+    findings: CrsFindings
+    correction: Correction | None = None
+
+
+class AssessIcans(_Command):
+    kind: Literal["assess_icans"] = "assess_icans"
+    assessed_at: datetime
+    findings: IcansFindings
+    correction: Correction | None = None
+
+
+class RecordAdverseEvent(_Command):
+    kind: Literal["record_adverse_event"] = "record_adverse_event"
+    adverse_event: AdverseEvent
+    correction: Correction | None = None
+
+
+class ConfirmExpeditedReport(_Command):
+    kind: Literal["confirm_expedited_report"] = "confirm_expedited_report"
+    report_id: Label
+    submitted_at: datetime
+    sponsor_reference: Label
+
+
+# ---------------------------------------------------------------- response, chemotherapy, follow-up
+
+
+class RecordDiseaseAssessment(_Command):
+    kind: Literal["record_disease_assessment"] = "record_disease_assessment"
+    marrow: MarrowAssessment
+    other_tests: tuple[OtherDiseaseTest, ...] = Field(default=(), max_length=10)
+    correction: Correction | None = None
+
+
+class RecordChemotherapyResumed(_Command):
+    kind: Literal["record_chemotherapy_resumed"] = "record_chemotherapy_resumed"
+    resumed_on: date
+    from_protocol_step: bool  # resumed from the protocol's step (second HD-MTX of consolidation)
+    deviation_reason: Text | None = None
+
+
+class RecordVisit(_Command):
+    kind: Literal["record_visit"] = "record_visit"
+    visit_code: Label
+    visit_date: date
+    correction: Correction | None = None
+
+
+# ---------------------------------------------------------------- exits
+
+
+class WithdrawConsent(_Command):
+    kind: Literal["withdraw_consent"] = "withdraw_consent"
+    withdrawn_on: date
+    reason: Text
+
+
+class RecordDeath(_Command):
+    kind: Literal["record_death"] = "record_death"
+    died_on: date
+    cause: Text
+    treatment_related: bool
+
+
+class RecordLostToFollowUp(_Command):
+    kind: Literal["record_lost_to_follow_up"] = "record_lost_to_follow_up"
+    last_contact_on: date
+    reason: Text
+
+
+class TakeOffStudy(_Command):
+    kind: Literal["take_off_study"] = "take_off_study"
+    reason: Text
+
+
+# ---------------------------------------------------------------- the workflow's own timers
+
+
+class ExpireInfusionWindow(_Command):
+    kind: Literal["expire_infusion_window"] = "expire_infusion_window"
+
+
+class MarkExpeditedReportOverdue(_Command):
+    kind: Literal["mark_expedited_report_overdue"] = "mark_expedited_report_overdue"
+    report_id: Label
+
+
+class SendVisitReminder(_Command):
+    kind: Literal["send_visit_reminder"] = "send_visit_reminder"
+    visit_code: Label
+    reminder: Literal["window_opens", "window_closing"]
+
+
+class MarkVisitMissed(_Command):
+    kind: Literal["mark_visit_missed"] = "mark_visit_missed"
+    visit_code: Label
+
+
+class StartFollowUpEra(_Command):
+    kind: Literal["start_follow_up_era"] = "start_follow_up_era"
+    era: Phase
+
+
+class CompleteJourney(_Command):
+    kind: Literal["complete_journey"] = "complete_journey"
+
+
+StaffCommand = Annotated[
+    EnrollPatient
+    | ConfirmEligibility
+    | RecordConsent
+    | RecordApheresis
+    | RecordProductRelease
+    | RecordManufacturingFailure
+    | PrescribeLymphodepletion
+    | RecordLymphodepletionDose
+    | DecideOutOfSpecProduct
+    | ApproveInfusionOutsideWindow
+    | RecordInfusion
+    | RecordInfusionNotGiven
+    | AssessCrs
+    | AssessIcans
+    | RecordAdverseEvent
+    | ConfirmExpeditedReport
+    | RecordDiseaseAssessment
+    | RecordChemotherapyResumed
+    | RecordVisit
+    | WithdrawConsent
+    | RecordDeath
+    | RecordLostToFollowUp
+    | TakeOffStudy,
+    Field(discriminator="kind"),
+]
+
+SystemCommand = Annotated[
+    ExpireInfusionWindow
+    | MarkExpeditedReportOverdue
+    | SendVisitReminder
+    | MarkVisitMissed
+    | StartFollowUpEra
+    | CompleteJourney,
+    Field(discriminator="kind"),
+]
+
+Command = Annotated[StaffCommand | SystemCommand, Field(discriminator="kind")]

@@ -1,0 +1,332 @@
+"""Facts that happened on a patient's journey, named in the past tense. Events are the record; state is derived.
+
+An `Event` is the envelope (sequence, time, actor, protocol version, why) around one payload.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from domain.dosing import ProductAssessment, RenalAdjustmentSuggestion
+from domain.eligibility import EligibilityResult, FailedCriterion, ScreeningData
+from domain.journey.phases import Phase
+from domain.protocol import FrozenModel
+from domain.response import MarrowAssessment, OtherDiseaseTest, RelapseAssessment, ResponseAssessment
+from domain.roles import Actor
+from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
+
+# ---------------------------------------------------------------- screening, consent, collection
+
+
+class PatientEnrolled(FrozenModel):
+    type: Literal["patient_enrolled"] = "patient_enrolled"
+    study_id: str
+    screening: ScreeningData
+
+
+class EligibilityAssessed(FrozenModel):
+    type: Literal["eligibility_assessed"] = "eligibility_assessed"
+    result: EligibilityResult
+
+
+class ScreenFailed(FrozenModel):
+    type: Literal["screen_failed"] = "screen_failed"
+    failed: tuple[FailedCriterion, ...]
+
+
+class EligibilityConfirmed(FrozenModel):
+    type: Literal["eligibility_confirmed"] = "eligibility_confirmed"
+
+
+class ConsentSigned(FrozenModel):
+    type: Literal["consent_signed"] = "consent_signed"
+    signed_on: date
+    consent_form_version: str
+    child_assent_obtained: bool | None
+    age_years: int
+
+
+class ApheresisCollected(FrozenModel):
+    type: Literal["apheresis_collected"] = "apheresis_collected"
+    collected_on: date
+    collection_number: int
+    chain_of_identity: str
+
+
+class ProductReleased(FrozenModel):
+    type: Literal["product_released"] = "product_released"
+    chain_of_identity: str
+    lot_number: str
+    total_viable_car_cells: float
+    released_on: date
+
+
+class ManufacturingFailed(FrozenModel):
+    type: Literal["manufacturing_failed"] = "manufacturing_failed"
+    failed_on: date
+    reason: str
+    recollection_allowed: bool  # False: the patient goes off study
+
+
+# ---------------------------------------------------------------- lymphodepletion and infusion
+
+
+class LymphodepletionPrescribed(FrozenModel):
+    type: Literal["lymphodepletion_prescribed"] = "lymphodepletion_prescribed"
+    height_cm: float
+    weight_kg: float
+    bsa_m2: float
+    creatinine_clearance_ml_min_173m2: float
+    renal_suggestion: RenalAdjustmentSuggestion | None
+    renal_adjustment: Literal["accept", "decline"] | None
+    daily_dose_mg: dict[str, float]  # drug -> prescribed mg per day
+    days: dict[str, int]  # drug -> number of days
+    planned_start_on: date
+    product: ProductAssessment  # the released product against this weight's allowed range
+
+
+class LymphodepletionDoseGiven(FrozenModel):
+    type: Literal["lymphodepletion_dose_given"] = "lymphodepletion_dose_given"
+    drug: str
+    day_number: int
+    dose_mg: float
+    prescribed_mg: float
+    given_at: datetime
+    deviation_reason: str | None
+
+
+class LymphodepletionCompleted(FrozenModel):
+    type: Literal["lymphodepletion_completed"] = "lymphodepletion_completed"
+    last_dose_on: date
+    infusion_window_opens: date
+    infusion_window_closes: date
+
+
+class OutOfSpecProductDecided(FrozenModel):
+    type: Literal["out_of_spec_product_decided"] = "out_of_spec_product_decided"
+    decision: Literal["infuse_as_deviation", "remanufacture"]
+    reason: str
+
+
+class InfusionWindowDeviationApproved(FrozenModel):
+    type: Literal["infusion_window_deviation_approved"] = "infusion_window_deviation_approved"
+    reason: str
+
+
+class InfusionWindowExpired(FrozenModel):
+    type: Literal["infusion_window_expired"] = "infusion_window_expired"
+    window_closed_on: date
+
+
+class CellsInfused(FrozenModel):
+    type: Literal["cells_infused"] = "cells_infused"
+    infused_at: datetime
+    day_zero: date
+    chain_of_identity: str
+    cells_infused: float
+    cells_per_kg: float
+    weight_kg: float
+    deviations: tuple[str, ...]  # approved departures from the protocol, in words
+
+
+class InfusionNotGiven(FrozenModel):
+    type: Literal["infusion_not_given"] = "infusion_not_given"
+    on: date
+    reason: str
+
+
+# ---------------------------------------------------------------- toxicity and safety
+
+
+class CrsAssessed(FrozenModel):
+    type: Literal["crs_assessed"] = "crs_assessed"
+    assessed_at: datetime
+    findings: CrsFindings
+    grade: int
+    reasons: tuple[str, ...]
+    supersedes: int | None = None
+
+
+class IcansAssessed(FrozenModel):
+    type: Literal["icans_assessed"] = "icans_assessed"
+    assessed_at: datetime
+    findings: IcansFindings
+    age_years: int
+    grade: int
+    reasons: tuple[str, ...]
+    supersedes: int | None = None
+
+
+class AdverseEventRecorded(FrozenModel):
+    type: Literal["adverse_event_recorded"] = "adverse_event_recorded"
+    adverse_event: AdverseEvent
+    supersedes: int | None = None
+
+
+class ExpeditedReportOpened(FrozenModel):
+    type: Literal["expedited_report_opened"] = "expedited_report_opened"
+    report_id: str
+    trigger_sequence: int
+    reasons: tuple[str, ...]
+    due_at: datetime
+
+
+class ExpeditedReportSubmitted(FrozenModel):
+    type: Literal["expedited_report_submitted"] = "expedited_report_submitted"
+    report_id: str
+    submitted_at: datetime
+    sponsor_reference: str
+    on_time: bool
+
+
+class ExpeditedReportOverdue(FrozenModel):
+    type: Literal["expedited_report_overdue"] = "expedited_report_overdue"
+    report_id: str
+    due_at: datetime
+
+
+# ---------------------------------------------------------------- response, chemotherapy, follow-up
+
+
+class DiseaseAssessed(FrozenModel):
+    type: Literal["disease_assessed"] = "disease_assessed"
+    marrow: MarrowAssessment
+    other_tests: tuple[OtherDiseaseTest, ...]
+    response: ResponseAssessment
+    relapse: RelapseAssessment
+    fulfils: tuple[str, ...]  # scheduled items this assessment completes, e.g. ("MRD",)
+    in_window: bool | None = None  # for what it fulfils
+    supersedes: int | None = None
+
+
+class RelapseDiagnosed(FrozenModel):
+    type: Literal["relapse_diagnosed"] = "relapse_diagnosed"
+    diagnosed_on: date
+    reason: str
+
+
+class ChemotherapyResumed(FrozenModel):
+    type: Literal["chemotherapy_resumed"] = "chemotherapy_resumed"
+    resumed_on: date
+    from_protocol_step: bool
+    deviation_reason: str | None
+    in_window: bool
+
+
+class VisitCompleted(FrozenModel):
+    type: Literal["visit_completed"] = "visit_completed"
+    visit_code: str
+    visit_date: date
+    in_window: bool  # outside the window is a protocol deviation: recorded, not refused
+    supersedes: int | None = None
+
+
+class VisitReminderIssued(FrozenModel):
+    type: Literal["visit_reminder_issued"] = "visit_reminder_issued"
+    visit_code: str
+    reminder: Literal["window_opens", "window_closing"]
+    window_opens: date
+    window_closes: date
+
+
+class VisitMissed(FrozenModel):
+    type: Literal["visit_missed"] = "visit_missed"
+    visit_code: str
+    window_closed_on: date
+
+
+class FollowUpEraStarted(FrozenModel):
+    type: Literal["follow_up_era_started"] = "follow_up_era_started"
+    era: Phase
+    started_on: date
+
+
+# ---------------------------------------------------------------- exits and the end
+
+
+class ConsentWithdrawn(FrozenModel):
+    type: Literal["consent_withdrawn"] = "consent_withdrawn"
+    withdrawn_on: date
+    reason: str
+
+
+class PatientDied(FrozenModel):
+    type: Literal["patient_died"] = "patient_died"
+    died_on: date
+    cause: str
+    treatment_related: bool
+
+
+class LostToFollowUp(FrozenModel):
+    type: Literal["lost_to_follow_up"] = "lost_to_follow_up"
+    last_contact_on: date
+    reason: str
+
+
+class TakenOffStudy(FrozenModel):
+    type: Literal["taken_off_study"] = "taken_off_study"
+    on: date
+    reason: str
+
+
+class JourneyCompleted(FrozenModel):
+    type: Literal["journey_completed"] = "journey_completed"
+    completed_on: date
+
+
+EventPayload = Annotated[
+    PatientEnrolled
+    | EligibilityAssessed
+    | ScreenFailed
+    | EligibilityConfirmed
+    | ConsentSigned
+    | ApheresisCollected
+    | ProductReleased
+    | ManufacturingFailed
+    | LymphodepletionPrescribed
+    | LymphodepletionDoseGiven
+    | LymphodepletionCompleted
+    | OutOfSpecProductDecided
+    | InfusionWindowDeviationApproved
+    | InfusionWindowExpired
+    | CellsInfused
+    | InfusionNotGiven
+    | CrsAssessed
+    | IcansAssessed
+    | AdverseEventRecorded
+    | ExpeditedReportOpened
+    | ExpeditedReportSubmitted
+    | ExpeditedReportOverdue
+    | DiseaseAssessed
+    | RelapseDiagnosed
+    | ChemotherapyResumed
+    | VisitCompleted
+    | VisitReminderIssued
+    | VisitMissed
+    | FollowUpEraStarted
+    | ConsentWithdrawn
+    | PatientDied
+    | LostToFollowUp
+    | TakenOffStudy
+    | JourneyCompleted,
+    Field(discriminator="type"),
+]
+
+
+class Event(FrozenModel):
+    """One entry of the trial record: who, when, under which protocol, why (for corrections), and what."""
+
+    study_id: str
+    sequence: int = Field(ge=1)
+    occurred_at: datetime  # workflow time when it was recorded, never the wall clock
+    actor: Actor
+    protocol_version: str
+    reason: str | None = None
+    payload: EventPayload
+
+    @property
+    def type(self) -> str:
+        return self.payload.type

@@ -1,0 +1,245 @@
+"""evolve(state, event) -> state: total and side-effect free; fold replays a whole record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import reduce
+from typing import Any, TypeVar
+
+from domain.journey import events as ev
+from domain.journey.events import Event
+from domain.journey.phases import ExitReason, Phase
+from domain.journey.state import (
+    Collection,
+    DiseaseAssessmentRecord,
+    DoseRecord,
+    ExitRecord,
+    ExpeditedReport,
+    GradedAssessment,
+    Infusion,
+    JourneyState,
+    Product,
+    RecordedAdverseEvent,
+    ScheduledItemRecord,
+)
+
+
+def fold(state: JourneyState, events: Iterable[Event]) -> JourneyState:
+    return reduce(evolve, events, state)
+
+
+def evolve(state: JourneyState, event: Event) -> JourneyState:
+    """Apply one recorded fact. Never fails: the decider has already accepted it."""
+    changes = _changes(state, event)
+    changes["last_sequence"] = max(state.last_sequence, event.sequence)
+    return state.model_copy(update=changes)
+
+
+def _off_study(reason: ExitReason, on: Any, details: str) -> dict[str, Any]:
+    return {"phase": Phase.OFF_STUDY, "exit": ExitRecord(reason=reason, on=on, details=details)}
+
+
+_Superseded = TypeVar("_Superseded", GradedAssessment, RecordedAdverseEvent, DiseaseAssessmentRecord)
+
+
+def _supersede(entries: tuple[_Superseded, ...], superseded: int | None, by: int) -> tuple[_Superseded, ...]:
+    if superseded is None:
+        return entries
+    return tuple(e.model_copy(update={"superseded_by": by}) if e.sequence == superseded else e for e in entries)
+
+
+def _with_item(state: JourneyState, code: str, **changes: Any) -> dict[str, Any]:
+    items = dict(state.scheduled)
+    items[code] = state.item(code).model_copy(update=changes)
+    return {"scheduled": items}
+
+
+def _changes(state: JourneyState, event: Event) -> dict[str, Any]:
+    p = event.payload
+    seq = event.sequence
+    match p:
+        case ev.PatientEnrolled():
+            return {
+                "study_id": p.study_id,
+                "protocol_version": event.protocol_version,
+                "phase": Phase.SCREENING,
+                "screening_date": p.screening.screening_date,
+                "date_of_birth": p.screening.date_of_birth,
+            }
+        case ev.EligibilityAssessed():
+            return {"eligibility": p.result}
+        case ev.ScreenFailed():
+            details = "; ".join(f.reason for f in p.failed)
+            return _off_study(ExitReason.SCREEN_FAILURE, state.screening_date, details)
+        case ev.EligibilityConfirmed():
+            return {"phase": Phase.CONSENT}
+        case ev.ConsentSigned():
+            return {"consent": p, "phase": Phase.APHERESIS}
+        case ev.ApheresisCollected():
+            collection = Collection(
+                collection_number=p.collection_number,
+                collected_on=p.collected_on,
+                chain_of_identity=p.chain_of_identity,
+            )
+            return {"collections": (*state.collections, collection), "phase": Phase.MANUFACTURING}
+        case ev.ProductReleased():
+            product = Product(
+                chain_of_identity=p.chain_of_identity,
+                lot_number=p.lot_number,
+                total_viable_car_cells=p.total_viable_car_cells,
+                released_on=p.released_on,
+            )
+            return {"product": product, "phase": Phase.LYMPHODEPLETION}
+        case ev.ManufacturingFailed():
+            if not p.recollection_allowed:
+                return _off_study(ExitReason.MANUFACTURING_FAILURE, p.failed_on, p.reason)
+            return {
+                "phase": Phase.APHERESIS,
+                "manufacturing_retries_used": state.manufacturing_retries_used + 1,
+            }
+        case ev.LymphodepletionPrescribed():
+            return {"lymphodepletion": p}
+        case ev.LymphodepletionDoseGiven():
+            dose = DoseRecord(
+                drug=p.drug,
+                day_number=p.day_number,
+                dose_mg=p.dose_mg,
+                prescribed_mg=p.prescribed_mg,
+                given_at=p.given_at,
+                deviation_reason=p.deviation_reason,
+            )
+            return {"doses_given": (*state.doses_given, dose)}
+        case ev.LymphodepletionCompleted():
+            return {"lymphodepletion_completed": p, "phase": Phase.INFUSION}
+        case ev.OutOfSpecProductDecided():
+            if p.decision == "remanufacture":
+                # A new product from the same collection; lymphodepletion is planned again for it.
+                return {
+                    "phase": Phase.MANUFACTURING,
+                    "manufacturing_retries_used": state.manufacturing_retries_used + 1,
+                    "product": None,
+                    "lymphodepletion": None,
+                    "doses_given": (),
+                    "lymphodepletion_completed": None,
+                    "out_of_spec_decision": None,
+                    "infusion_window_deviation_approved": False,
+                    "infusion_window_expired": False,
+                }
+            return {"out_of_spec_decision": p.decision}
+        case ev.InfusionWindowDeviationApproved():
+            return {"infusion_window_deviation_approved": True}
+        case ev.InfusionWindowExpired():
+            return {"infusion_window_expired": True}
+        case ev.CellsInfused():
+            infusion = Infusion(
+                infused_at=p.infused_at,
+                day_zero=p.day_zero,
+                chain_of_identity=p.chain_of_identity,
+                cells_infused=p.cells_infused,
+                cells_per_kg=p.cells_per_kg,
+                deviations=p.deviations,
+            )
+            return {
+                "infusion": infusion,
+                "phase": Phase.TOXICITY_OBSERVATION,
+                "era": Phase.TOXICITY_OBSERVATION,
+            }
+        case ev.InfusionNotGiven():
+            return _off_study(ExitReason.INFUSION_NOT_GIVEN, p.on, p.reason)
+        case ev.CrsAssessed():
+            entry = GradedAssessment(sequence=seq, assessed_at=p.assessed_at, grade=p.grade)
+            return {"crs": (*_supersede(state.crs, p.supersedes, seq), entry)}
+        case ev.IcansAssessed():
+            entry = GradedAssessment(sequence=seq, assessed_at=p.assessed_at, grade=p.grade)
+            return {"icans": (*_supersede(state.icans, p.supersedes, seq), entry)}
+        case ev.AdverseEventRecorded():
+            ae = RecordedAdverseEvent(sequence=seq, adverse_event=p.adverse_event)
+            return {"adverse_events": (*_supersede(state.adverse_events, p.supersedes, seq), ae)}
+        case ev.ExpeditedReportOpened():
+            report = ExpeditedReport(
+                report_id=p.report_id, trigger_sequence=p.trigger_sequence, reasons=p.reasons, due_at=p.due_at
+            )
+            return {"expedited_reports": (*state.expedited_reports, report)}
+        case ev.ExpeditedReportSubmitted():
+            return {
+                "expedited_reports": tuple(
+                    r.model_copy(update={"submitted_at": p.submitted_at, "sponsor_reference": p.sponsor_reference})
+                    if r.report_id == p.report_id
+                    else r
+                    for r in state.expedited_reports
+                )
+            }
+        case ev.ExpeditedReportOverdue():
+            return {
+                "expedited_reports": tuple(
+                    r.model_copy(update={"overdue": True}) if r.report_id == p.report_id else r
+                    for r in state.expedited_reports
+                )
+            }
+        case ev.DiseaseAssessed():
+            record = DiseaseAssessmentRecord(
+                sequence=seq,
+                assessed_on=p.marrow.assessed_on,
+                category=p.response.category,
+                mrd_negative=p.response.mrd_negative,
+                relapse=p.relapse.relapse,
+                fulfils=p.fulfils,
+            )
+            changes: dict[str, Any] = {
+                "disease_assessments": (*_supersede(state.disease_assessments, p.supersedes, seq), record)
+            }
+            if p.supersedes is not None:
+                changes.update(_undo_fulfilment(state, p.supersedes))
+            for code in p.fulfils:
+                items = dict(changes.get("scheduled", state.scheduled))
+                items[code] = (items.get(code) or ScheduledItemRecord(code=code)).model_copy(
+                    update={"done_on": p.marrow.assessed_on, "done_sequence": seq, "in_window": p.in_window}
+                )
+                changes["scheduled"] = items
+            return changes
+        case ev.RelapseDiagnosed():
+            return {"relapse": p, "phase": Phase.SURVIVAL_FOLLOW_UP}
+        case ev.ChemotherapyResumed():
+            changes = {"chemotherapy": p}
+            changes.update(_with_item(state, "CHEMO", done_on=p.resumed_on, done_sequence=seq, in_window=p.in_window))
+            return changes
+        case ev.VisitCompleted():
+            base = state
+            if p.supersedes is not None:
+                base = state.model_copy(update=_undo_fulfilment(state, p.supersedes))
+            return _with_item(base, p.visit_code, done_on=p.visit_date, done_sequence=seq, in_window=p.in_window)
+        case ev.VisitReminderIssued():
+            item = state.item(p.visit_code)
+            return _with_item(state, p.visit_code, reminders=(*item.reminders, p.reminder))
+        case ev.VisitMissed():
+            return _with_item(state, p.visit_code, missed=True)
+        case ev.FollowUpEraStarted():
+            phase = state.phase if state.phase is Phase.SURVIVAL_FOLLOW_UP else p.era
+            return {"era": p.era, "phase": phase}
+        case ev.ConsentWithdrawn():
+            return _off_study(ExitReason.CONSENT_WITHDRAWN, p.withdrawn_on, p.reason)
+        case ev.PatientDied():
+            return {
+                **_off_study(ExitReason.DEATH, p.died_on, p.cause),
+                "treatment_related_death": p.treatment_related,
+            }
+        case ev.LostToFollowUp():
+            return _off_study(ExitReason.LOST_TO_FOLLOW_UP, p.last_contact_on, p.reason)
+        case ev.TakenOffStudy():
+            return _off_study(ExitReason.INVESTIGATOR_DECISION, p.on, p.reason)
+        case ev.JourneyCompleted():
+            return {"phase": Phase.COMPLETED, "completed_on": p.completed_on}
+    return {}
+
+
+def _undo_fulfilment(state: JourneyState, superseded_sequence: int) -> dict[str, Any]:
+    """A corrected entry no longer completes what it completed; its replacement says what it completes now."""
+    items = {
+        code: (
+            item.model_copy(update={"done_on": None, "done_sequence": None, "in_window": None})
+            if item.done_sequence == superseded_sequence
+            else item
+        )
+        for code, item in state.scheduled.items()
+    }
+    return {"scheduled": items}

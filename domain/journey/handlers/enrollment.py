@@ -1,0 +1,101 @@
+"""Screening, consent, apheresis and manufacturing: from enrollment to a released product."""
+
+from __future__ import annotations
+
+from domain.chain_of_identity import (
+    chain_of_identity_mismatch,
+    issue_chain_of_identity,
+    parse_chain_of_identity,
+)
+from domain.eligibility import assess_eligibility
+from domain.journey import commands as cmd
+from domain.journey import events as ev
+from domain.journey.context import Context
+from domain.journey.phases import Phase
+
+
+def enroll_patient(ctx: Context, c: cmd.EnrollPatient) -> list[ev.EventPayload]:
+    if ctx.state.phase is not Phase.NOT_ENROLLED:
+        ctx.refuse(f"{c.study_id} is already enrolled")
+        return []
+    if c.study_id != ctx.state.study_id:
+        ctx.refuse(f"this journey belongs to {ctx.state.study_id}, not to {c.study_id}")
+    ctx.check_day(c.screening.screening_date, "the screening date")
+    result = assess_eligibility(c.screening, ctx.protocol.eligibility)
+    payloads: list[ev.EventPayload] = [
+        ev.PatientEnrolled(study_id=c.study_id, screening=c.screening),
+        ev.EligibilityAssessed(result=result),
+    ]
+    if not result.eligible:
+        payloads.append(ev.ScreenFailed(failed=result.failed))
+    return payloads
+
+
+def confirm_eligibility(ctx: Context, c: cmd.ConfirmEligibility) -> list[ev.EventPayload]:
+    if not ctx.require_phase({Phase.SCREENING}, "confirm eligibility"):
+        return []
+    return [ev.EligibilityConfirmed()]
+
+
+def record_consent(ctx: Context, c: cmd.RecordConsent) -> list[ev.EventPayload]:
+    if not ctx.require_phase({Phase.CONSENT}, "record consent"):
+        return []
+    ctx.check_day(c.guardian_consent_signed_on, "the consent date", (ctx.state.screening_date, "screening"))
+    age = ctx.age_on(c.guardian_consent_signed_on)
+    assent_age = ctx.protocol.consent.assent_from_age_years
+    if age >= assent_age and c.child_assent_obtained is not True:
+        ctx.refuse(
+            f"the child is {age} years old: the child's own assent is required from age {assent_age}; "
+            "record the assent, or record consent withdrawn if the child declines"
+        )
+    return [
+        ev.ConsentSigned(
+            signed_on=c.guardian_consent_signed_on,
+            consent_form_version=c.consent_form_version,
+            child_assent_obtained=c.child_assent_obtained,
+            age_years=age,
+        )
+    ]
+
+
+def record_apheresis(ctx: Context, c: cmd.RecordApheresis) -> list[ev.EventPayload]:
+    if not ctx.require_phase({Phase.APHERESIS}, "record apheresis"):
+        return []
+    consent = ctx.state.consent
+    ctx.check_day(c.collected_on, "the collection date", (consent.signed_on if consent else None, "consent"))
+    collection_number = len(ctx.state.collections) + 1
+    coi = issue_chain_of_identity(ctx.patient, collection_number)
+    return [
+        ev.ApheresisCollected(
+            collected_on=c.collected_on, collection_number=collection_number, chain_of_identity=str(coi)
+        )
+    ]
+
+
+def record_product_release(ctx: Context, c: cmd.RecordProductRelease) -> list[ev.EventPayload]:
+    if not ctx.require_phase({Phase.MANUFACTURING}, "record a product release"):
+        return []
+    expected = ctx.state.chain_of_identity
+    assert expected is not None  # manufacturing follows a collection
+    mismatch = chain_of_identity_mismatch(c.product_label_coi, parse_chain_of_identity(expected))
+    if mismatch:
+        ctx.refuse(f"the product label does not match this patient's cells: {mismatch}")
+    collected = ctx.state.collections[-1].collected_on
+    ctx.check_day(c.released_on, "the release date", (collected, "the collection"))
+    return [
+        ev.ProductReleased(
+            chain_of_identity=expected,
+            lot_number=c.lot_number,
+            total_viable_car_cells=c.total_viable_car_cells,
+            released_on=c.released_on,
+        )
+    ]
+
+
+def record_manufacturing_failure(ctx: Context, c: cmd.RecordManufacturingFailure) -> list[ev.EventPayload]:
+    if not ctx.require_phase({Phase.MANUFACTURING}, "record a manufacturing failure"):
+        return []
+    collected = ctx.state.collections[-1].collected_on
+    ctx.check_day(c.failed_on, "the failure date", (collected, "the collection"))
+    allowed = ctx.state.manufacturing_retries_used < ctx.protocol.manufacturing.max_recollections
+    return [ev.ManufacturingFailed(failed_on=c.failed_on, reason=c.reason, recollection_allowed=allowed)]

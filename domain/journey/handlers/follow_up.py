@@ -1,0 +1,187 @@
+"""After infusion: response, chemotherapy resumption, visits, and the items the workflow's timers close."""
+
+from __future__ import annotations
+
+from domain.journey import commands as cmd
+from domain.journey import events as ev
+from domain.journey.calendar import (
+    CHEMO_CODE,
+    EFFICACY_ITEMS,
+    MRD_CODE,
+    era_start_dates,
+    find_item,
+    scheduled_items,
+)
+from domain.journey.context import Context
+from domain.journey.phases import FOLLOW_UP_ERAS, POST_INFUSION_PHASES, Phase
+from domain.response import OtherDiseaseTest, assess_relapse, classify_response
+from domain.schedule import is_within_window
+from domain.site_time import end_of_site_day, site_moment
+
+
+def record_disease_assessment(ctx: Context, c: cmd.RecordDiseaseAssessment) -> list[ev.EventPayload]:
+    if not ctx.require_phase(POST_INFUSION_PHASES, "record a disease assessment"):
+        return []
+    state = ctx.state
+    infusion = state.infusion
+    assessed_on = c.marrow.assessed_on
+    ctx.check_day(assessed_on, "the assessment date", (infusion.day_zero if infusion else None, "infusion"))
+    supersedes = None
+    if c.correction is not None:
+        supersedes = c.correction.supersedes_sequence
+        target = next((a for a in state.disease_assessments if a.sequence == supersedes), None)
+        if target is None or target.superseded_by is not None:
+            ctx.refuse(f"entry {supersedes} is not a current disease assessment of this patient")
+        elif target.relapse and state.relapse is not None:
+            ctx.refuse(
+                "this assessment diagnosed the relapse: a relapse diagnosis is not withdrawn by a correction; "
+                "the investigator must review it"
+            )
+    response_criteria = ctx.protocol.response
+    response = classify_response(c.marrow, response_criteria)
+    relapse = assess_relapse(c.marrow.marrow_blasts_percent, _confirming_tests(c), response_criteria)
+    mrd = find_item(state, ctx.protocol, MRD_CODE)
+    mrd_record = state.item(MRD_CODE)
+    # An assessment before the MRD window opens is not the protocol's MRD evaluation; one after it is, late.
+    fulfils_mrd = (
+        mrd is not None
+        and assessed_on >= mrd.window_opens
+        and c.marrow.mrd_flow_percent is not None
+        and (mrd_record.done_on is None or mrd_record.done_sequence == supersedes)
+        and not mrd_record.missed
+    )
+    payloads: list[ev.EventPayload] = [
+        ev.DiseaseAssessed(
+            marrow=c.marrow,
+            other_tests=c.other_tests,
+            response=response,
+            relapse=relapse,
+            fulfils=(MRD_CODE,) if fulfils_mrd else (),
+            in_window=is_within_window(mrd, assessed_on) if fulfils_mrd and mrd else None,
+            supersedes=supersedes,
+        )
+    ]
+    if relapse.relapse and state.relapse is None:
+        payloads.append(ev.RelapseDiagnosed(diagnosed_on=assessed_on, reason=relapse.reason))
+    return payloads
+
+
+def _confirming_tests(c: cmd.RecordDiseaseAssessment) -> tuple[OtherDiseaseTest, ...]:
+    """The other tests, with the marrow's own flow MRD among them: the consensus counts it as confirmation."""
+    mrd = c.marrow.mrd_flow_percent
+    if mrd is None or any(t.method == "flow_cytometry" for t in c.other_tests):
+        return c.other_tests
+    return (*c.other_tests, OtherDiseaseTest(method="flow_cytometry", leukemia_percent=mrd))
+
+
+def record_chemotherapy_resumed(ctx: Context, c: cmd.RecordChemotherapyResumed) -> list[ev.EventPayload]:
+    if not ctx.require_phase(POST_INFUSION_PHASES - {Phase.SURVIVAL_FOLLOW_UP}, "record chemotherapy resumption"):
+        return []
+    state = ctx.state
+    if state.chemotherapy is not None:
+        ctx.refuse(f"chemotherapy resumption was already recorded on {state.chemotherapy.resumed_on.isoformat()}")
+    infusion = state.infusion
+    ctx.check_day(c.resumed_on, "the resumption date", (infusion.day_zero if infusion else None, "infusion"))
+    step = ctx.protocol.schedule.chemotherapy_resumption_step
+    if not c.from_protocol_step and c.deviation_reason is None:
+        ctx.refuse(f"the protocol resumes chemotherapy from {step}: give the reason for resuming elsewhere")
+    item = find_item(state, ctx.protocol, CHEMO_CODE)
+    return [
+        ev.ChemotherapyResumed(
+            resumed_on=c.resumed_on,
+            from_protocol_step=c.from_protocol_step,
+            deviation_reason=c.deviation_reason,
+            in_window=is_within_window(item, c.resumed_on) if item else False,
+        )
+    ]
+
+
+def record_visit(ctx: Context, c: cmd.RecordVisit) -> list[ev.EventPayload]:
+    if not ctx.require_phase(POST_INFUSION_PHASES, "record a follow-up visit"):
+        return []
+    state = ctx.state
+    code = c.visit_code.strip().upper()
+    item = find_item(state, ctx.protocol, code)
+    if item is None or code in EFFICACY_ITEMS:
+        visits = [i.code for i in scheduled_items(state, ctx.protocol) if i.code not in EFFICACY_ITEMS]
+        ctx.refuse(f"{c.visit_code!r} is not a follow-up visit of this patient; visits are {', '.join(visits)}")
+        return []
+    supersedes = c.correction.supersedes_sequence if c.correction else None
+    record = state.item(code)
+    if supersedes is None and record.done_on is not None:
+        ctx.refuse(f"visit {code} was already recorded on {record.done_on.isoformat()}")
+    if supersedes is not None and not any(r.done_sequence == supersedes for r in state.scheduled.values()):
+        ctx.refuse(f"entry {supersedes} is not a recorded visit of this patient: nothing to correct")
+    infusion = state.infusion
+    ctx.check_day(c.visit_date, "the visit date", (infusion.day_zero if infusion else None, "infusion"))
+    return [
+        ev.VisitCompleted(
+            visit_code=code,
+            visit_date=c.visit_date,
+            in_window=is_within_window(item, c.visit_date),
+            supersedes=supersedes,
+        )
+    ]
+
+
+# ---------------------------------------------------------------- timer commands
+
+
+def send_visit_reminder(ctx: Context, c: cmd.SendVisitReminder) -> list[ev.EventPayload]:
+    item = find_item(ctx.state, ctx.protocol, c.visit_code)
+    record = ctx.state.item(c.visit_code)
+    if ctx.state.is_final or item is None or record.resolved or c.reminder in record.reminders:
+        ctx.refuse(f"no {c.reminder.replace('_', ' ')} reminder is pending for {c.visit_code}")
+        return []
+    day = item.remind_on if c.reminder == "window_opens" else item.closing_soon_from
+    due = site_moment(day, ctx.protocol.schedule.reminder_local_hour, ctx.protocol.schedule)
+    if ctx.now < due:
+        ctx.refuse(f"the reminder for {c.visit_code} is not due until {due.isoformat()}")
+    return [
+        ev.VisitReminderIssued(
+            visit_code=item.code,
+            reminder=c.reminder,
+            window_opens=item.window_opens,
+            window_closes=item.window_closes,
+        )
+    ]
+
+
+def mark_visit_missed(ctx: Context, c: cmd.MarkVisitMissed) -> list[ev.EventPayload]:
+    item = find_item(ctx.state, ctx.protocol, c.visit_code)
+    if ctx.state.is_final or item is None or ctx.state.item(c.visit_code).resolved:
+        ctx.refuse(f"{c.visit_code} is not pending")
+        return []
+    if ctx.now < end_of_site_day(item.window_closes, ctx.protocol.schedule):
+        ctx.refuse(f"the window of {c.visit_code} is open until {item.window_closes.isoformat()}")
+    return [ev.VisitMissed(visit_code=item.code, window_closed_on=item.window_closes)]
+
+
+def start_follow_up_era(ctx: Context, c: cmd.StartFollowUpEra) -> list[ev.EventPayload]:
+    state = ctx.state
+    if state.is_final or state.infusion is None or state.era is None:
+        ctx.refuse(f"{ctx.patient} is not in follow-up")
+        return []
+    current = FOLLOW_UP_ERAS.index(state.era)
+    if c.era not in FOLLOW_UP_ERAS or FOLLOW_UP_ERAS.index(c.era) != current + 1:
+        ctx.refuse(f"{c.era} does not follow {state.era}")
+        return []
+    starts_on = era_start_dates(state.infusion.day_zero, ctx.protocol)[c.era]
+    if ctx.today < starts_on:
+        ctx.refuse(f"{c.era} starts on {starts_on.isoformat()}")
+    return [ev.FollowUpEraStarted(era=c.era, started_on=starts_on)]
+
+
+def complete_journey(ctx: Context, c: cmd.CompleteJourney) -> list[ev.EventPayload]:
+    state = ctx.state
+    if not ctx.require_phase(POST_INFUSION_PHASES, "complete the journey"):
+        return []
+    items = scheduled_items(state, ctx.protocol)
+    pending = [i.code for i in items if not state.item(i.code).resolved]
+    if pending:
+        ctx.refuse(f"scheduled items are still pending: {', '.join(pending)}")
+    if state.era is not FOLLOW_UP_ERAS[-1]:
+        ctx.refuse("long-term follow-up has not started")
+    if state.open_expedited_reports:
+        ctx.refuse("expedited reports are still open")
+    return [ev.JourneyCompleted(completed_on=ctx.today)]

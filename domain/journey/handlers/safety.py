@@ -1,0 +1,164 @@
+"""CRS, ICANS and adverse events: grades are computed, never typed, and every serious finding opens a 24 h report."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from domain.journey import commands as cmd
+from domain.journey import events as ev
+from domain.journey.context import Context
+from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, Phase
+from domain.journey.state import GradedAssessment, RecordedAdverseEvent
+from domain.toxicity import expedited_report_reasons, grade_crs, grade_icans, icans_findings_problems
+
+_RELATED = frozenset({"possible", "probable", "definite"})
+
+
+def report_id_for(trigger_sequence: int) -> str:
+    return f"ER-{trigger_sequence:05d}"
+
+
+def _open_report(ctx: Context, trigger_sequence: int, reasons: tuple[str, ...], aware_at: datetime) -> ev.EventPayload:
+    due = aware_at + timedelta(hours=ctx.protocol.safety.expedited_report_hours)
+    return ev.ExpeditedReportOpened(
+        report_id=report_id_for(trigger_sequence),
+        trigger_sequence=trigger_sequence,
+        reasons=reasons,
+        due_at=due,
+    )
+
+
+def _check_correction(
+    ctx: Context,
+    correction: cmd.Correction | None,
+    entries: tuple[GradedAssessment, ...] | tuple[RecordedAdverseEvent, ...],
+    what: str,
+) -> bool:
+    """True when the correction targets a current entry of the same kind. The earlier entry stays on record."""
+    if correction is None:
+        return True
+    target = next((e for e in entries if e.sequence == correction.supersedes_sequence), None)
+    if target is None:
+        ctx.refuse(f"entry {correction.supersedes_sequence} is not a {what} of this patient: nothing to correct")
+        return False
+    if target.superseded_by is not None:
+        ctx.refuse(
+            f"entry {correction.supersedes_sequence} was already corrected by entry {target.superseded_by}: "
+            "correct the latest one"
+        )
+        return False
+    return True
+
+
+def _triggered_report(ctx: Context, sequence: int | None) -> bool:
+    return sequence is not None and any(r.trigger_sequence == sequence for r in ctx.state.expedited_reports)
+
+
+def assess_crs(ctx: Context, c: cmd.AssessCrs) -> list[ev.EventPayload]:
+    if not ctx.require_phase(POST_INFUSION_PHASES, "assess CRS"):
+        return []
+    infusion = ctx.state.infusion
+    ctx.check_instant(c.assessed_at, "the assessment time", (infusion.infused_at if infusion else None, "infusion"))
+    _check_correction(ctx, c.correction, ctx.state.crs, "CRS assessment")
+    grading = grade_crs(c.findings, ctx.protocol.crs)
+    sequence = ctx.state.last_sequence + 1
+    supersedes = c.correction.supersedes_sequence if c.correction else None
+    payloads: list[ev.EventPayload] = [
+        ev.CrsAssessed(
+            assessed_at=c.assessed_at,
+            findings=c.findings,
+            grade=grading.grade,
+            reasons=grading.reasons,
+            supersedes=supersedes,
+        )
+    ]
+    reasons = expedited_report_reasons(crs_grade=grading.grade, safety=ctx.protocol.safety)
+    if reasons and not _triggered_report(ctx, supersedes):
+        payloads.append(_open_report(ctx, sequence, reasons, c.assessed_at))
+    return payloads
+
+
+def assess_icans(ctx: Context, c: cmd.AssessIcans) -> list[ev.EventPayload]:
+    if not ctx.require_phase(POST_INFUSION_PHASES, "assess ICANS"):
+        return []
+    infusion = ctx.state.infusion
+    if not ctx.check_instant(
+        c.assessed_at, "the assessment time", (infusion.infused_at if infusion else None, "infusion")
+    ):
+        return []
+    _check_correction(ctx, c.correction, ctx.state.icans, "ICANS assessment")
+    age = ctx.age_on(ctx.site_date_of(c.assessed_at))
+    problems = icans_findings_problems(c.findings, age, ctx.protocol.icans)
+    for problem in problems:
+        ctx.refuse(problem)
+    if problems:
+        return []
+    grading = grade_icans(c.findings, age, ctx.protocol.icans)
+    sequence = ctx.state.last_sequence + 1
+    supersedes = c.correction.supersedes_sequence if c.correction else None
+    payloads: list[ev.EventPayload] = [
+        ev.IcansAssessed(
+            assessed_at=c.assessed_at,
+            findings=c.findings,
+            age_years=age,
+            grade=grading.grade,
+            reasons=grading.reasons,
+            supersedes=supersedes,
+        )
+    ]
+    reasons = expedited_report_reasons(icans_grade=grading.grade, safety=ctx.protocol.safety)
+    if reasons and not _triggered_report(ctx, supersedes):
+        payloads.append(_open_report(ctx, sequence, reasons, c.assessed_at))
+    return payloads
+
+
+_AE_PHASES = frozenset(Phase) - FINAL_PHASES - {Phase.NOT_ENROLLED, Phase.SCREENING, Phase.CONSENT}
+
+
+def record_adverse_event(ctx: Context, c: cmd.RecordAdverseEvent) -> list[ev.EventPayload]:
+    if not ctx.require_phase(_AE_PHASES, "record an adverse event"):
+        return []
+    ae = c.adverse_event
+    consent = ctx.state.consent
+    ctx.check_day(ae.onset_date, "the onset date", (consent.signed_on if consent else None, "consent"))
+    _check_correction(ctx, c.correction, ctx.state.adverse_events, "adverse event")
+    sequence = ctx.state.last_sequence + 1
+    supersedes = c.correction.supersedes_sequence if c.correction else None
+    payloads: list[ev.EventPayload] = [ev.AdverseEventRecorded(adverse_event=ae, supersedes=supersedes)]
+    reasons = expedited_report_reasons(adverse_event=ae, safety=ctx.protocol.safety)
+    if reasons and not _triggered_report(ctx, supersedes):
+        payloads.append(_open_report(ctx, sequence, reasons, ctx.now))
+    if ae.ctcae_grade == ctx.protocol.safety.ctcae_max_grade:  # grade 5 is death
+        payloads.append(
+            ev.PatientDied(died_on=ae.onset_date, cause=ae.term, treatment_related=ae.related_to_car_t in _RELATED)
+        )
+    return payloads
+
+
+def confirm_expedited_report(ctx: Context, c: cmd.ConfirmExpeditedReport) -> list[ev.EventPayload]:
+    report = ctx.state.report(c.report_id)
+    if report is None:
+        known = ", ".join(r.report_id for r in ctx.state.open_expedited_reports) or "none"
+        ctx.refuse(f"there is no expedited report {c.report_id} for {ctx.patient} (open reports: {known})")
+        return []
+    if not report.is_open:
+        ctx.refuse(f"expedited report {c.report_id} was already submitted ({report.sponsor_reference})")
+    ctx.check_instant(c.submitted_at, "the submission time")
+    return [
+        ev.ExpeditedReportSubmitted(
+            report_id=c.report_id,
+            submitted_at=c.submitted_at,
+            sponsor_reference=c.sponsor_reference,
+            on_time=c.submitted_at <= report.due_at,
+        )
+    ]
+
+
+def mark_expedited_report_overdue(ctx: Context, c: cmd.MarkExpeditedReportOverdue) -> list[ev.EventPayload]:
+    report = ctx.state.report(c.report_id)
+    if report is None or not report.is_open or report.overdue:
+        ctx.refuse(f"expedited report {c.report_id} is not open and pending")
+        return []
+    if ctx.now < report.due_at:
+        ctx.refuse(f"expedited report {c.report_id} is not due until {report.due_at.isoformat()}")
+    return [ev.ExpeditedReportOverdue(report_id=c.report_id, due_at=report.due_at)]

@@ -1,0 +1,182 @@
+"""A patient's journey as folded from its events. Nothing here is stored for its own sake: it is all derived."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from domain.eligibility import EligibilityResult
+from domain.journey.events import (
+    ChemotherapyResumed,
+    ConsentSigned,
+    LymphodepletionCompleted,
+    LymphodepletionPrescribed,
+    RelapseDiagnosed,
+)
+from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, ExitReason, Phase
+from domain.protocol import FrozenModel
+from domain.response import ResponseCategory
+from domain.toxicity import AdverseEvent
+
+
+class Collection(FrozenModel):
+    collection_number: int
+    collected_on: date
+    chain_of_identity: str
+
+
+class Product(FrozenModel):
+    chain_of_identity: str
+    lot_number: str
+    total_viable_car_cells: float
+    released_on: date
+
+
+class DoseRecord(FrozenModel):
+    drug: str
+    day_number: int
+    dose_mg: float
+    prescribed_mg: float
+    given_at: datetime
+    deviation_reason: str | None
+
+
+class Infusion(FrozenModel):
+    infused_at: datetime
+    day_zero: date
+    chain_of_identity: str
+    cells_infused: float
+    cells_per_kg: float
+    deviations: tuple[str, ...]
+
+
+class GradedAssessment(FrozenModel):
+    sequence: int
+    assessed_at: datetime
+    grade: int
+    superseded_by: int | None = None
+
+
+class RecordedAdverseEvent(FrozenModel):
+    sequence: int
+    adverse_event: AdverseEvent
+    superseded_by: int | None = None
+
+
+class ExpeditedReport(FrozenModel):
+    report_id: str
+    trigger_sequence: int
+    reasons: tuple[str, ...]
+    due_at: datetime
+    overdue: bool = False
+    submitted_at: datetime | None = None
+    sponsor_reference: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.submitted_at is None
+
+
+class DiseaseAssessmentRecord(FrozenModel):
+    sequence: int
+    assessed_on: date
+    category: ResponseCategory
+    mrd_negative: bool | None
+    relapse: bool
+    fulfils: tuple[str, ...]
+    superseded_by: int | None = None
+
+
+class ScheduledItemRecord(FrozenModel):
+    """What has happened to one scheduled item (a visit, the MRD evaluation, chemotherapy resumption)."""
+
+    code: str
+    done_on: date | None = None
+    done_sequence: int | None = None
+    in_window: bool | None = None
+    missed: bool = False
+    reminders: tuple[str, ...] = ()
+
+    @property
+    def resolved(self) -> bool:
+        return self.done_on is not None or self.missed
+
+
+class ExitRecord(FrozenModel):
+    reason: ExitReason
+    on: date
+    details: str
+
+
+class JourneyState(FrozenModel):
+    study_id: str
+    protocol_version: str = ""
+    phase: Phase = Phase.NOT_ENROLLED
+    last_sequence: int = 0
+    screening_date: date | None = None
+    date_of_birth: date | None = None  # PHI: ages only; never shown in views, ids or logs
+    eligibility: EligibilityResult | None = None
+    consent: ConsentSigned | None = None
+    collections: tuple[Collection, ...] = ()
+    manufacturing_retries_used: int = 0
+    product: Product | None = None
+    lymphodepletion: LymphodepletionPrescribed | None = None
+    doses_given: tuple[DoseRecord, ...] = ()
+    lymphodepletion_completed: LymphodepletionCompleted | None = None
+    out_of_spec_decision: Literal["infuse_as_deviation", "remanufacture"] | None = None
+    infusion_window_deviation_approved: bool = False
+    infusion_window_expired: bool = False
+    infusion: Infusion | None = None
+    crs: tuple[GradedAssessment, ...] = ()
+    icans: tuple[GradedAssessment, ...] = ()
+    adverse_events: tuple[RecordedAdverseEvent, ...] = ()
+    expedited_reports: tuple[ExpeditedReport, ...] = ()
+    disease_assessments: tuple[DiseaseAssessmentRecord, ...] = ()
+    relapse: RelapseDiagnosed | None = None
+    chemotherapy: ChemotherapyResumed | None = None
+    scheduled: dict[str, ScheduledItemRecord] = Field(default_factory=dict)
+    era: Phase | None = None
+    exit: ExitRecord | None = None
+    treatment_related_death: bool = False
+    completed_on: date | None = None
+
+    # ------------------------------------------------------------ derived views of the folded facts
+
+    @property
+    def is_final(self) -> bool:
+        return self.phase in FINAL_PHASES
+
+    @property
+    def is_post_infusion(self) -> bool:
+        return self.phase in POST_INFUSION_PHASES
+
+    @property
+    def chain_of_identity(self) -> str | None:
+        return self.collections[-1].chain_of_identity if self.collections else None
+
+    @property
+    def highest_crs_grade(self) -> int:
+        return max((a.grade for a in self.crs if a.superseded_by is None), default=0)
+
+    @property
+    def highest_icans_grade(self) -> int:
+        return max((a.grade for a in self.icans if a.superseded_by is None), default=0)
+
+    @property
+    def open_expedited_reports(self) -> tuple[ExpeditedReport, ...]:
+        return tuple(r for r in self.expedited_reports if r.is_open)
+
+    def report(self, report_id: str) -> ExpeditedReport | None:
+        return next((r for r in self.expedited_reports if r.report_id == report_id), None)
+
+    def item(self, code: str) -> ScheduledItemRecord:
+        return self.scheduled.get(code) or ScheduledItemRecord(code=code)
+
+    def dose_given(self, drug: str, day_number: int) -> DoseRecord | None:
+        return next((d for d in self.doses_given if d.drug == drug and d.day_number == day_number), None)
+
+
+def initial_state(study_id: str) -> JourneyState:
+    return JourneyState(study_id=study_id)

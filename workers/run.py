@@ -1,0 +1,112 @@
+"""`make run` (`python -m workers.run`): the embedded stack, until Ctrl-C or SIGTERM, then a clean stop.
+
+Today the stack is the persistent Temporal dev server with its Web UI. The worker and the API join it as
+services: an async function `service(stack)` that runs until cancelled, added to `SERVICES`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from observability.logging import configure_logging, get_logger
+from workers.dev_server import DevServer, DevServerError
+from workers.settings import Settings, SettingsError, load_settings
+
+log = get_logger("workers.run")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What a service needs to know about the running stack."""
+
+    settings: Settings
+    temporal_address: str  # the embedded server's, which may differ from settings.temporal_address
+    temporal_namespace: str
+    temporal_ui_url: str
+
+
+# Runs until cancelled; cancellation is the signal to shut down cleanly (`async with` inside it does that).
+Service = Callable[[Stack], Coroutine[Any, Any, None]]
+
+# The journey issue adds the worker here, the interfaces issue the API.
+SERVICES: list[Service] = []
+
+
+def describe(stack: Stack) -> str:
+    """The lines `make run` prints once everything is up."""
+    settings = stack.settings
+    return "\n".join(
+        [
+            "trialflow is running. Ctrl-C to stop.",
+            f"  Temporal gRPC:    {stack.temporal_address}  (namespace {stack.temporal_namespace})",
+            f"  Temporal Web UI:  {stack.temporal_ui_url}",
+            f"  Data directory:   {settings.data_dir}  (Temporal: {settings.temporal_db_file.name})",
+        ]
+    )
+
+
+async def run_stack(
+    settings: Settings,
+    stop: asyncio.Event,
+    services: Sequence[Service] = SERVICES,
+    announce: Callable[[str], None] = lambda text: print(text, flush=True),
+) -> None:
+    """Start the dev server, then every service; when `stop` is set, stop them in reverse order."""
+    async with DevServer.from_settings(settings) as server:
+        stack = Stack(
+            settings=settings,
+            temporal_address=server.address,
+            temporal_namespace=server.namespace,
+            temporal_ui_url=server.ui_url,
+        )
+        # A failing service cancels its siblings and the wait below; the server still stops on the way out.
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(service(stack), name=getattr(service, "__name__", "service")) for service in services
+            ]
+            announce(describe(stack))
+            await stop.wait()
+            log.info("stopping")
+            for task in tasks:
+                task.cancel()
+
+
+async def _serve(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop(received: signal.Signals) -> None:
+        if stop.is_set():
+            log.info("already_stopping", signal=received.name)
+        stop.set()
+
+    # SIGHUP too: a closed terminal must not leave the server (in its own session) running.
+    for received in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(received, request_stop, received)
+    try:
+        await run_stack(settings, stop)
+    except DevServerError as error:
+        log.error("dev_server_failed", error=str(error))
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
+    log.info("stopped")
+    return 0
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    return asyncio.run(_serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

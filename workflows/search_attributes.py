@@ -1,0 +1,50 @@
+"""The custom search attributes of a patient's journey: defined once, registered on every server from here.
+
+Search attributes are never encrypted by a payload codec: they hold the phase, dates, flags and grades only,
+never a name or a birth date (the workflow id is the study id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
+
+TRIAL_PHASE = SearchAttributeKey.for_keyword("TrialPhase")
+NEXT_DUE_DATE = SearchAttributeKey.for_datetime("NextDueDate")
+OVERDUE = SearchAttributeKey.for_bool("Overdue")
+EXPEDITED_REPORT_OPEN = SearchAttributeKey.for_bool("ExpeditedReportOpen")
+HIGHEST_CRS_GRADE = SearchAttributeKey.for_int("HighestCrsGrade")
+HIGHEST_ICANS_GRADE = SearchAttributeKey.for_int("HighestIcansGrade")
+PROTOCOL_VERSION = SearchAttributeKey.for_keyword("ProtocolVersion")
+
+JOURNEY_SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
+    TRIAL_PHASE,
+    NEXT_DUE_DATE,
+    OVERDUE,
+    EXPEDITED_REPORT_OPEN,
+    HIGHEST_CRS_GRADE,
+    HIGHEST_ICANS_GRADE,
+    PROTOCOL_VERSION,
+)
+
+# The type names `temporal server start-dev --search-attribute NAME=TYPE` and `temporal operator` accept.
+CLI_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {
+    SearchAttributeIndexedValueType.TEXT: "Text",
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.INT: "Int",
+    SearchAttributeIndexedValueType.DOUBLE: "Double",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+}
+
+
+def search_attribute_cli_flags(
+    keys: tuple[SearchAttributeKey[Any], ...] = JOURNEY_SEARCH_ATTRIBUTES,
+) -> list[str]:
+    """`--search-attribute NAME=TYPE` pairs for the Temporal CLI dev server."""
+    flags: list[str] = []
+    for key in keys:
+        flags += ["--search-attribute", f"{key.name}={CLI_TYPE_NAMES[key.indexed_value_type]}"]
+    return flags
