@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
-DEFAULT_DATABASE_URL = "sqlite:///.data/trial-record.sqlite3"
+# The one name of the SQLite trial record; workers/settings.py puts it under its data directory.
+DEFAULT_DATABASE_FILE = "trial-record.db"
+DEFAULT_DATABASE_URL = f"sqlite:///.data/{DEFAULT_DATABASE_FILE}"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Execution option marking a transaction that will write: on SQLite it starts with BEGIN IMMEDIATE, taking
 # the write lock first, so two writers queue on the busy timeout instead of one failing mid-transaction.

@@ -63,9 +63,7 @@ class ProjectionError(RecordStoreError):
 
     def __init__(self, what: str, problem: str) -> None:
         self.what = what
-        super().__init__(
-            f"the projection of {what} could not be stored: {problem}; projections are unchanged"
-        )
+        super().__init__(f"the projection of {what} could not be stored: {problem}; projections are unchanged")
 
 
 class SchemaNotReadyError(RecordStoreError):

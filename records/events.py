@@ -16,6 +16,9 @@ EVENT_TYPE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.:-]*$"
 ACTOR_USER_ID_PATTERN = r"^[A-Za-z0-9._@-]+$"
 ACTOR_ROLE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
 PROTOCOL_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"
+REASON_MAX_LENGTH = 2000
+# Control characters other than tab and line breaks: invisible on screen, and NUL is refused by PostgreSQL.
+_UNPRINTABLE = frozenset(chr(code) for code in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 
 
 class RecordedEvent(FrozenModel):
@@ -29,6 +32,8 @@ class RecordedEvent(FrozenModel):
     actor_role: str = Field(min_length=1, max_length=64, pattern=ACTOR_ROLE_PATTERN)
     protocol_version: str = Field(min_length=1, max_length=32, pattern=PROTOCOL_VERSION_PATTERN)
     payload: dict[str, JsonValue] = Field(default_factory=dict)
+    # Why the person made this correction or decision, in their words; None when they gave no reason.
+    reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
 
     @field_validator("occurred_at")
     @classmethod
@@ -43,6 +48,15 @@ class RecordedEvent(FrozenModel):
         except ValueError as error:  # NaN or infinity: not JSON, and not comparable
             raise ValueError(f"the payload must be plain JSON ({error})") from error
         return value
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_as_written(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # a blank reason is no reason: one spelling for "none given"
+        if any(character in _UNPRINTABLE for character in value):
+            raise ValueError("the reason contains an invisible control character; type it as plain text")
+        return value  # as written: not trimmed, not normalized (the record keeps the person's words)
 
     @property
     def payload_json(self) -> str:
@@ -59,6 +73,7 @@ class RecordedEvent(FrozenModel):
             "actor_role": self.actor_role,
             "protocol_version": self.protocol_version,
             "payload": self.payload_json,
+            "reason": self.reason,
         }
 
 

@@ -2,8 +2,9 @@
 
 The hashed document is plain JSON with sorted keys, so any language can recompute it for an audit:
 {"actor_role", "actor_user_id", "event_type", "format", "occurred_at", "payload", "previous_hash",
- "protocol_version", "recorded_at", "sequence", "study_id"}, with timestamps as UTC ISO-8601 with
-microseconds and a trailing Z, the payload as its stored canonical JSON text, encoded as UTF-8.
+ "protocol_version", "reason", "recorded_at", "sequence", "study_id"}, with timestamps as UTC ISO-8601 with
+microseconds and a trailing Z, the payload as its stored canonical JSON text, the reason as its stored text
+(null when none was given), encoded as UTF-8.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def event_hash(
     actor_role: str,
     protocol_version: str,
     payload_json: str,
+    reason: str | None,
     previous_hash: str,
 ) -> str:
     """SHA-256 (hex) of the stored row's every field and the previous event's hash."""
@@ -54,6 +56,7 @@ def event_hash(
         "actor_role": actor_role,
         "protocol_version": protocol_version,
         "payload": payload_json,
+        "reason": reason,
         "previous_hash": previous_hash,
     }
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()

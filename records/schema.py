@@ -64,6 +64,7 @@ trial_events = Table(
     Column("actor_role", String(64), nullable=False),
     Column("protocol_version", String(32), nullable=False),
     Column("payload", Text, nullable=False),
+    Column("reason", Text, nullable=True),  # why, in the person's words; NULL when none was given
     Column("previous_hash", String(HASH_LENGTH), nullable=False),
     Column("hash", String(HASH_LENGTH), nullable=False),
     UniqueConstraint("study_id", "sequence", name="uq_trial_events_study_sequence"),

@@ -69,6 +69,7 @@ _EVENT_COLUMNS = (
     trial_events.c.actor_role,
     trial_events.c.protocol_version,
     trial_events.c.payload,
+    trial_events.c.reason,
     trial_events.c.previous_hash,
     trial_events.c.hash,
 )
@@ -223,9 +224,7 @@ class EventStore:
         """Every patient with at least one recorded event, in order."""
         with self._engine.connect() as connection:
             return list(
-                connection.scalars(
-                    select(trial_events.c.study_id).distinct().order_by(trial_events.c.study_id)
-                )
+                connection.scalars(select(trial_events.c.study_id).distinct().order_by(trial_events.c.study_id))
             )
 
     def last_sequence(self, study_id: str) -> int:
@@ -246,9 +245,7 @@ class EventStore:
 
     # ------------------------------------------------------------------ verification
 
-    def verify(
-        self, study_id: str | None = None, *, known_heads: Iterable[ChainHead] = ()
-    ) -> VerificationReport:
+    def verify(self, study_id: str | None = None, *, known_heads: Iterable[ChainHead] = ()) -> VerificationReport:
         """Recompute every hash and link of one patient's chain, or of all; report every problem found.
 
         `known_heads` (heads published earlier, e.g. by the workflow) also reveal events removed from the
@@ -264,14 +261,10 @@ class EventStore:
         checked_events = 0
         checked_studies: set[str] = set()
         with self._engine.connect() as connection:
-            summaries_query = select(
-                patient_summaries.c.study_id, patient_summaries.c.updated_through_sequence
-            )
+            summaries_query = select(patient_summaries.c.study_id, patient_summaries.c.updated_through_sequence)
             if study_id is not None:
                 summaries_query = summaries_query.where(patient_summaries.c.study_id == study_id)
-            summarised = {
-                row.study_id: row.updated_through_sequence for row in connection.execute(summaries_query)
-            }
+            summarised = {row.study_id: row.updated_through_sequence for row in connection.execute(summaries_query)}
             query = select(*_EVENT_COLUMNS).order_by(
                 trial_events.c.study_id, trial_events.c.sequence, trial_events.c.id
             )
@@ -327,9 +320,7 @@ class EventStore:
                 query = query.where(trial_events.c.study_id.in_(only))
             summary_rows: list[dict[str, Any]] = []
             events_read = 0
-            for study_id, study_rows in itertools.groupby(
-                connection.execute(query), key=lambda row: row.study_id
-            ):
+            for study_id, study_rows in itertools.groupby(connection.execute(query), key=lambda row: row.study_id):
                 events = [_stored_event(row).event for row in study_rows]
                 events_read += len(events)
                 summary = _json_object(project_patient(study_id, events), f"patient {study_id}")
@@ -376,9 +367,7 @@ class EventStore:
 
     def patient_summary(self, study_id: str) -> PatientSummary | None:
         with self._engine.connect() as connection:
-            row = connection.execute(
-                select(patient_summaries).where(patient_summaries.c.study_id == study_id)
-            ).first()
+            row = connection.execute(select(patient_summaries).where(patient_summaries.c.study_id == study_id)).first()
         return None if row is None else _patient_summary(row)
 
     def patient_summaries(self, phase: str | None = None) -> list[PatientSummary]:
@@ -391,9 +380,7 @@ class EventStore:
 
     def cohort_summary(self) -> CohortSummary | None:
         with self._engine.connect() as connection:
-            row = connection.execute(
-                select(cohort_summary).where(cohort_summary.c.id == COHORT_ROW_ID)
-            ).first()
+            row = connection.execute(select(cohort_summary).where(cohort_summary.c.id == COHORT_ROW_ID)).first()
         if row is None:
             return None
         return CohortSummary(
@@ -417,13 +404,9 @@ def _batch_by_study(events: Iterable[RecordedEvent]) -> dict[str, list[RecordedE
             by_key[key] = event
         elif earlier.content() != event.content():
             differences = [
-                f"{name} differs"
-                for name, value in earlier.content().items()
-                if event.content()[name] != value
+                f"{name} differs" for name, value in earlier.content().items() if event.content()[name] != value
             ]
-            raise ConflictingEventError(
-                event.study_id, event.sequence, [*differences, "both in the same batch"]
-            )
+            raise ConflictingEventError(event.study_id, event.sequence, [*differences, "both in the same batch"])
     batch: dict[str, list[RecordedEvent]] = {}
     for study_id, sequence in sorted(by_key):
         batch.setdefault(study_id, []).append(by_key[(study_id, sequence)])
@@ -442,6 +425,7 @@ def _row_for(event: RecordedEvent, *, recorded_at: datetime, previous_hash: str)
         "actor_role": event.actor_role,
         "protocol_version": event.protocol_version,
         "payload": payload_json,
+        "reason": event.reason,
         "previous_hash": previous_hash,
         "hash": event_hash(
             study_id=event.study_id,
@@ -453,27 +437,36 @@ def _row_for(event: RecordedEvent, *, recorded_at: datetime, previous_hash: str)
             actor_role=event.actor_role,
             protocol_version=event.protocol_version,
             payload_json=payload_json,
+            reason=event.reason,
             previous_hash=previous_hash,
         ),
     }
 
 
 def _differences(stored: AnyRow, event: RecordedEvent) -> list[str]:
-    """What differs between a stored row and an event offered again, in words (payload values stay out)."""
+    """What differs between a stored row and an event offered again, in words (payload and reason stay out)."""
     differences = []
     for name in ("event_type", "actor_user_id", "actor_role", "protocol_version"):
         if getattr(stored, name) != getattr(event, name):
-            differences.append(
-                f"{name} is {getattr(stored, name)!r} in the record, {getattr(event, name)!r} now"
-            )
+            differences.append(f"{name} is {getattr(stored, name)!r} in the record, {getattr(event, name)!r} now")
     if stored.occurred_at != event.occurred_at:
         differences.append(
-            f"occurred_at is {stored.occurred_at.isoformat()} in the record, "
-            f"{event.occurred_at.isoformat()} now"
+            f"occurred_at is {stored.occurred_at.isoformat()} in the record, {event.occurred_at.isoformat()} now"
         )
     if stored.payload != event.payload_json:
         differences.append("the payload differs")
+    if stored.reason != event.reason:
+        differences.append(_reason_difference(stored.reason, event.reason))
     return differences
+
+
+def _reason_difference(recorded: str | None, offered: str | None) -> str:
+    """Like the payload, the reason's words stay out of error messages and logs."""
+    if recorded is None:
+        return "the reason differs: the record has none, one is given now"
+    if offered is None:
+        return "the reason differs: the record has one, none is given now"
+    return "the reason differs"
 
 
 def _chain_row(row: AnyRow) -> ChainRow:
@@ -488,6 +481,7 @@ def _chain_row(row: AnyRow) -> ChainRow:
         actor_role=row.actor_role,
         protocol_version=row.protocol_version,
         payload=row.payload,
+        reason=row.reason,
         previous_hash=row.previous_hash,
         hash=row.hash,
     )
@@ -503,10 +497,9 @@ def _stored_event(row: AnyRow) -> StoredEvent:
         actor_role=row.actor_role,
         protocol_version=row.protocol_version,
         payload=json.loads(row.payload),
+        reason=row.reason,
     )
-    return StoredEvent(
-        event=event, recorded_at=row.recorded_at, previous_hash=row.previous_hash, hash=row.hash
-    )
+    return StoredEvent(event=event, recorded_at=row.recorded_at, previous_hash=row.previous_hash, hash=row.hash)
 
 
 def _patient_summary(row: AnyRow) -> PatientSummary:

@@ -68,6 +68,7 @@ class ChainRow:
     actor_role: str
     protocol_version: str
     payload: str
+    reason: str | None
     previous_hash: str
     hash: str
 
@@ -82,6 +83,7 @@ class ChainRow:
             actor_role=self.actor_role,
             protocol_version=self.protocol_version,
             payload_json=self.payload,
+            reason=self.reason,
             previous_hash=self.previous_hash,
         )
 
@@ -91,18 +93,14 @@ def chain_problems(study_id: str, rows: Iterable[ChainRow]) -> list[Verification
     problems: list[VerificationProblem] = []
 
     def problem(sequence: int, kind: ProblemKind, description: str) -> None:
-        problems.append(
-            VerificationProblem(study_id=study_id, sequence=sequence, kind=kind, description=description)
-        )
+        problems.append(VerificationProblem(study_id=study_id, sequence=sequence, kind=kind, description=description))
 
     expected_sequence = 1
     previous: ChainRow | None = None
     for row in rows:
         sequence = row.sequence
         if previous is not None and sequence == previous.sequence:
-            problem(
-                sequence, ProblemKind.DUPLICATED, f"event {sequence} of {study_id} is stored more than once"
-            )
+            problem(sequence, ProblemKind.DUPLICATED, f"event {sequence} of {study_id} is stored more than once")
         elif sequence > expected_sequence:
             missing = (
                 f"event {expected_sequence} is"

@@ -324,7 +324,7 @@ class Event(FrozenModel):
     occurred_at: datetime  # workflow time when it was recorded, never the wall clock
     actor: Actor
     protocol_version: str
-    reason: str | None = None
+    reason: str | None = Field(default=None, max_length=2000)
     payload: EventPayload
 
     @property

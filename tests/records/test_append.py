@@ -16,6 +16,7 @@ from records import (
     RecordedEvent,
     SequenceGapError,
 )
+from records.events import REASON_MAX_LENGTH
 from records.schema import trial_events
 from tests.records.conftest import OTHER_STUDY, RECORDED_AT, STUDY, FixedClock, make_event, make_events
 
@@ -130,6 +131,88 @@ def test_a_different_event_under_a_recorded_sequence_is_refused_and_nothing_is_w
     assert store.stored_events_for(STUDY) == before
 
 
+REASON = "Dose reduced to 80 %: grade 3 neutropenia, decided with the PI"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        None,
+        REASON,
+        "Réduction de dose décidée avec l'investigateur principal — 用量减少 — 👩‍⚕️ 🧪",
+        "e\u0301 (combining accent) and ﬁ ligature: kept exactly as typed",
+        "Two lines:\nfirst the finding,\r\nthen the decision\t(tab kept)",
+        "  leading and trailing spaces kept  ",
+        "x" * REASON_MAX_LENGTH,
+        "€" * REASON_MAX_LENGTH,  # the limit counts characters, not bytes
+    ],
+)
+def test_the_reason_reads_back_exactly_as_given(store: EventStore, reason: str | None) -> None:
+    event = make_event(1, reason=reason)
+    store.append([event, make_event(2)])
+
+    stored = store.stored_events_for(STUDY)
+
+    assert stored[0].event.reason == reason
+    assert stored[0].event == event
+    assert stored[1].event.reason is None  # no reason given: None, not inherited from the event before
+    assert store.events_for(STUDY) == [event, make_event(2)]
+    assert store.verify().ok
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(trial_events.c.reason).where(trial_events.c.sequence == 1)) == reason
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\n\t "])
+def test_a_blank_reason_is_no_reason(store: EventStore, blank: str) -> None:
+    assert make_event(1, reason=blank).reason is None
+    store.append([make_event(1)])
+
+    result = store.append([make_event(1, reason=blank)])  # a retry from a form left empty
+
+    assert [key.sequence for key in result.already_recorded] == [1]
+    assert store.events_for(STUDY)[0].reason is None
+
+
+def test_an_identical_reason_offered_again_is_already_recorded(store: EventStore) -> None:
+    store.append([make_event(1, reason=REASON)])
+    result = store.append([make_event(1, reason=REASON), make_event(2, reason=REASON)])
+
+    assert [key.sequence for key in result.already_recorded] == [1]
+    assert [key.sequence for key in result.recorded] == [2]
+
+
+@pytest.mark.parametrize(
+    ("recorded_reason", "offered_reason", "said"),
+    [
+        (REASON, "Dose reduced to 80 %: grade 3 neutropenia", "the reason differs"),
+        (REASON, REASON + " ", "the reason differs"),
+        (REASON, None, "the reason differs: the record has one, none is given now"),
+        (None, REASON, "the reason differs: the record has none, one is given now"),
+    ],
+)
+def test_a_different_reason_under_a_recorded_sequence_is_refused_and_nothing_is_written(
+    store: EventStore, recorded_reason: str | None, offered_reason: str | None, said: str
+) -> None:
+    store.append([make_event(1, reason=recorded_reason)])
+    before = store.stored_events_for(STUDY)
+
+    with pytest.raises(ConflictingEventError) as refused:
+        store.append([make_event(2), make_event(1, reason=offered_reason)])
+
+    assert (refused.value.study_id, refused.value.sequence) == (STUDY, 1)
+    assert refused.value.differences == [said]
+    assert "event 1 of TF-001 is already recorded with different content" in str(refused.value)
+    assert "neutropenia" not in str(refused.value)  # the words themselves stay out of errors and logs
+    assert store.stored_events_for(STUDY) == before
+
+
+def test_two_reasons_for_one_sequence_in_one_batch_are_refused(store: EventStore) -> None:
+    with pytest.raises(ConflictingEventError, match="event 1 of TF-001") as refused:
+        store.append([make_event(1, reason=REASON), make_event(1, reason="another reason")])
+    assert refused.value.differences == ["reason differs", "both in the same batch"]
+    assert row_count(store) == 0
+
+
 def test_the_same_instant_in_another_time_zone_is_the_same_event(store: EventStore) -> None:
     event = make_event(1)
     store.append([event])
@@ -190,6 +273,10 @@ def test_an_empty_batch_is_a_no_op(store: EventStore) -> None:
         {"payload": {"temperature": float("nan")}},
         {"event_type": ""},
         {"actor_user_id": "nurse lee"},
+        {"reason": "x" * (REASON_MAX_LENGTH + 1)},
+        {"reason": "dose held\x00"},  # NUL: PostgreSQL cannot store it
+        {"reason": "dose\x1bheld"},  # an invisible control character
+        {"reason": "dose held \ud83d"},  # half of an emoji: not text (pydantic refuses it)
     ],
 )
 def test_the_envelope_refuses_what_the_record_cannot_keep(changes: dict[str, object]) -> None:

@@ -22,9 +22,7 @@ class UnlockedStore(EventStore):
         pass
 
 
-@pytest.mark.parametrize(
-    "writer_class", [EventStore, UnlockedStore], ids=["locked", "unique-constraint-only"]
-)
+@pytest.mark.parametrize("writer_class", [EventStore, UnlockedStore], ids=["locked", "unique-constraint-only"])
 def test_concurrent_appends_for_one_patient_keep_one_unbroken_chain(
     store: EventStore, clock: FixedClock, writer_class: type[EventStore]
 ) -> None:

@@ -84,9 +84,7 @@ def test_workers_starting_together_migrate_once_without_tripping_over_each_other
     database_url: str | URL,
 ) -> None:
     """Three processes at once: two through Python, one through the documented alembic command line."""
-    url = (
-        database_url.render_as_string(hide_password=False) if isinstance(database_url, URL) else database_url
-    )
+    url = database_url.render_as_string(hide_password=False) if isinstance(database_url, URL) else database_url
     python_upgrade = [
         sys.executable,
         "-c",
@@ -104,9 +102,7 @@ def test_workers_starting_together_migrate_once_without_tripping_over_each_other
         "head",
     ]
     processes = [
-        subprocess.Popen(
-            command_line, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        subprocess.Popen(command_line, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for command_line in (python_upgrade, python_upgrade, alembic_upgrade)
     ]
     outputs = [process.communicate(timeout=60)[0] for process in processes]

@@ -51,11 +51,7 @@ def test_any_appends_with_retries_leave_a_contiguous_verified_chain(
             assert store.last_sequence(study) == recorded_through[study]
 
     for study in studies:  # complete each chain, in one go, from the start: only the rest is new
-        store.append(
-            [make_event(sequence, study) for sequence in range(1, max(total, recorded_through[study]) + 1)]
-        )
-        expected = [
-            make_event(sequence, study) for sequence in range(1, max(total, recorded_through[study]) + 1)
-        ]
+        store.append([make_event(sequence, study) for sequence in range(1, max(total, recorded_through[study]) + 1)])
+        expected = [make_event(sequence, study) for sequence in range(1, max(total, recorded_through[study]) + 1)]
         assert store.events_for(study) == expected
         assert store.verify(study).ok

@@ -91,11 +91,10 @@ def test_an_edited_payload_is_detected_at_its_sequence(recorded: EventStore) -> 
         ("actor_role", "investigator"),
         ("protocol_version", "9.9"),
         ("payload", "{}"),
+        ("reason", "added after the fact"),
     ],
 )
-def test_an_edit_of_any_field_is_detected_at_its_sequence(
-    recorded: EventStore, column: str, value: object
-) -> None:
+def test_an_edit_of_any_field_is_detected_at_its_sequence(recorded: EventStore, column: str, value: object) -> None:
     if isinstance(value, datetime):
         value = as_stored(recorded, value)
     with guards_lifted(recorded) as connection:
@@ -105,6 +104,37 @@ def test_an_edit_of_any_field_is_detected_at_its_sequence(
         )
 
     assert flagged(recorded.verify()) == {3: {ProblemKind.ALTERED}}
+
+
+REASON = "Creatinine repeated: the first sample was haemolysed"
+
+
+@pytest.mark.parametrize(
+    ("sequence", "new_reason"),
+    [
+        (2, "Creatinine repeated: the first sample was haemolysed."),  # one character added
+        (2, "Physician's decision"),  # replaced
+        (2, None),  # erased
+        (2, ""),  # blanked
+        (3, "Weight re-measured"),  # a reason slipped in where none was given
+    ],
+)
+def test_an_edited_reason_is_detected_naming_its_sequence(
+    store: EventStore, sequence: int, new_reason: str | None
+) -> None:
+    store.append([make_event(1), make_event(2, reason=REASON), make_event(3)])
+    assert store.verify().ok
+
+    with guards_lifted(store) as connection:
+        connection.execute(
+            text(f"UPDATE trial_events SET reason = :reason WHERE {SAME_PATIENT} AND sequence = :sequence"),
+            {"reason": new_reason, "sequence": sequence},
+        )
+
+    report = store.verify()
+
+    assert flagged(report) == {sequence: {ProblemKind.ALTERED}}
+    assert f"event {sequence} of TF-001 was changed after it was recorded" in report.describe()
 
 
 def test_a_deleted_event_in_the_middle_is_detected(recorded: EventStore) -> None:
@@ -185,6 +215,7 @@ def test_a_forged_event_inserted_in_the_middle_is_detected_even_with_a_well_comp
         actor_role=forged.actor_role,
         protocol_version=forged.protocol_version,
         payload_json=forged.payload_json,
+        reason=forged.reason,
         previous_hash=genuine[1].hash,
     )
     with guards_lifted(recorded) as connection:
@@ -204,6 +235,7 @@ def test_a_forged_event_inserted_in_the_middle_is_detected_even_with_a_well_comp
                 actor_role=forged.actor_role,
                 protocol_version=forged.protocol_version,
                 payload=forged.payload_json,
+                reason=forged.reason,
                 previous_hash=genuine[1].hash,
                 hash=forged_hash,
             )
@@ -258,10 +290,7 @@ def test_events_cut_from_the_end_are_detected_against_the_patient_summary(record
     report = recorded.verify()
 
     assert flagged(report) == {4: {ProblemKind.TRUNCATED}}
-    assert (
-        "the summary of TF-001 was built from events up to 4, but the record ends at event 3"
-        in report.describe()
-    )
+    assert "the summary of TF-001 was built from events up to 4, but the record ends at event 3" in report.describe()
 
 
 def test_verifying_one_patient_reports_only_that_patient(recorded: EventStore) -> None:

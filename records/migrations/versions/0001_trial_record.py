@@ -53,9 +53,7 @@ _SQLITE_GUARDS = [
 def upgrade() -> None:
     op.create_table(
         "trial_events",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
         sa.Column("study_id", sa.String(32), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=False),
         sa.Column("event_type", sa.String(100), nullable=False),
@@ -65,6 +63,7 @@ def upgrade() -> None:
         sa.Column("actor_role", sa.String(64), nullable=False),
         sa.Column("protocol_version", sa.String(32), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("previous_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.UniqueConstraint("study_id", "sequence", name="uq_trial_events_study_sequence"),
@@ -79,9 +78,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False),
     )
     op.create_index("ix_patient_summaries_phase", "patient_summaries", ["phase"])
-    op.create_index(
-        "ix_patient_summaries_updated_through_sequence", "patient_summaries", ["updated_through_sequence"]
-    )
+    op.create_index("ix_patient_summaries_updated_through_sequence", "patient_summaries", ["updated_through_sequence"])
     op.create_table(
         "cohort_summary",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
@@ -92,9 +89,7 @@ def upgrade() -> None:
         sa.CheckConstraint("id = 1", name="ck_cohort_summary_single_row"),
     )
     dialect = op.get_bind().dialect.name
-    for statement in (
-        _POSTGRESQL_GUARDS if dialect == "postgresql" else _SQLITE_GUARDS if dialect == "sqlite" else []
-    ):
+    for statement in _POSTGRESQL_GUARDS if dialect == "postgresql" else _SQLITE_GUARDS if dialect == "sqlite" else []:
         op.execute(statement)
 
 

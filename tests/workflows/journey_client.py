@@ -1,0 +1,161 @@
+"""Drives one PatientJourneyWorkflow from a test: staff updates, queries, and the server's skipped time."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from domain.journey import commands as cmd
+from domain.journey.views import PatientStatus
+from domain.protocol import PROTOCOL_V1
+from domain.site_time import site_date, site_moment
+from tests.domain.journey_driver import (
+    APHERESIS,
+    CELL_LAB,
+    COORDINATOR,
+    INVESTIGATOR,
+    PHARMACY,
+    PHYSICIAN,
+    screening,
+)
+from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, journey_workflow_id
+from workflows.patient_journey import PatientJourneyWorkflow
+
+RULES = PROTOCOL_V1.schedule
+
+
+class JourneyClient:
+    def __init__(self, client: Client, task_queue: str, study_id: str, env: WorkflowEnvironment | None = None) -> None:
+        self.client = client
+        self.env = env
+        self.task_queue = task_queue
+        self.study_id = study_id
+        self.handle: WorkflowHandle[PatientJourneyWorkflow, JourneySummary] = client.get_workflow_handle_for(
+            PatientJourneyWorkflow.run, journey_workflow_id(study_id)
+        )
+
+    # ------------------------------------------------------------ time
+
+    async def now(self) -> datetime:
+        assert self.env is not None
+        return await self.env.get_current_time()
+
+    async def today(self) -> date:
+        return site_date(await self.now(), RULES)
+
+    async def move_to(self, day: date, hour: int = 9) -> None:
+        """Skip the server's clock to `hour`:00 at the site on `day`; the workflow's timers fire on the way."""
+        assert self.env is not None
+        delta = site_moment(day, hour, RULES) - await self.now()
+        if delta > timedelta(0):
+            await self.env.sleep(delta)
+
+    # ------------------------------------------------------------ messages
+
+    async def start(self, **screening_overrides: Any) -> None:
+        today = await self.today() if self.env else site_date(datetime.now(UTC), RULES)
+        enrollment = cmd.EnrollPatient(
+            actor=COORDINATOR,
+            study_id=self.study_id,
+            # Nine years old on the server's today: the shared time-skipping clock moves on from test to test.
+            screening=screening(
+                screening_date=today, date_of_birth=today - timedelta(days=9 * 365 + 30), **screening_overrides
+            ),
+        )
+        await self.client.start_workflow(
+            PatientJourneyWorkflow.run,
+            JourneyInput(study_id=self.study_id, enrollment=enrollment),
+            id=journey_workflow_id(self.study_id),
+            task_queue=self.task_queue,
+        )
+        # Not the handle start_workflow returns: that one is pinned to the first run, and journeys continue-as-new.
+
+    async def do(self, command: cmd.StaffCommand, update_id: str | None = None) -> RecordResult:
+        """Send a command; resent with the same id if it reached a run that had just continued-as-new."""
+        update_id = update_id or str(uuid.uuid4())
+        for attempt in range(3):
+            try:
+                return await self.handle.execute_update(PatientJourneyWorkflow.record, command, id=update_id)
+            except RPCError as error:
+                if error.status is not RPCStatusCode.NOT_FOUND or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def status(self) -> PatientStatus:
+        return await self.handle.query(PatientJourneyWorkflow.status)
+
+    # ------------------------------------------------------------ the path to infusion
+
+    async def to_infusion(self) -> None:
+        await self.start()
+        today = await self.today()
+        await self.do(cmd.ConfirmEligibility(actor=INVESTIGATOR))
+        await self.do(
+            cmd.RecordConsent(
+                actor=INVESTIGATOR,
+                guardian_consent_signed_on=today,
+                consent_form_version="ICF v2.1",
+                child_assent_obtained=True,
+            )
+        )
+        await self.move_to(today + timedelta(days=1))
+        await self.do(cmd.RecordApheresis(actor=APHERESIS, collected_on=await self.today()))
+        await self.move_to(today + timedelta(days=21))
+        status = await self.status()
+        assert status.chain_of_identity is not None
+        await self.do(
+            cmd.RecordProductRelease(
+                actor=CELL_LAB,
+                product_label_coi=status.chain_of_identity,
+                lot_number="SCV-2026-0042",
+                total_viable_car_cells=2.0e8,
+                released_on=await self.today(),
+            )
+        )
+        start = today + timedelta(days=22)
+        await self.do(
+            cmd.PrescribeLymphodepletion(
+                actor=PHYSICIAN,
+                height_cm=120,
+                weight_kg=22,
+                creatinine_clearance_ml_min_173m2=110,
+                planned_start_on=start,
+            )
+        )
+        for day in range(1, 5):
+            await self.move_to(start + timedelta(days=day - 1), hour=10)
+            doses = [("fludarabine", 25.7)] + ([("cyclophosphamide", 428.0)] if day <= 2 else [])
+            for drug, mg in doses:
+                await self.do(
+                    cmd.RecordLymphodepletionDose(
+                        actor=PHARMACY, drug=drug, day_number=day, dose_mg=mg, given_at=await self.now()
+                    )
+                )
+
+    def infusion(self, coi: str, at: datetime, **overrides: Any) -> cmd.RecordInfusion:
+        values: dict[str, Any] = {
+            "actor": PHYSICIAN,
+            "infused_at": at,
+            "product_label_coi": coi,
+            "cells_infused": 6.6e7,
+            "active_uncontrolled_infection": False,
+            "hours_since_last_fever": None,
+            "uncontrolled_crs_from_prior_therapy": False,
+            "tocilizumab_doses_on_site": 2,
+        }
+        values.update(overrides)
+        return cmd.RecordInfusion(**values)
+
+    async def infuse(self, days_after_lymphodepletion: int = 2) -> date:
+        status = await self.status()
+        infusion_item = next(d for d in status.due if d.code == "INFUSION")
+        assert infusion_item.window_opens is not None and status.chain_of_identity is not None
+        last_dose_on = infusion_item.window_opens - timedelta(days=PROTOCOL_V1.infusion.min_days_after_lymphodepletion)
+        await self.move_to(last_dose_on + timedelta(days=days_after_lymphodepletion))
+        await self.do(self.infusion(status.chain_of_identity, await self.now()))
+        return await self.today()

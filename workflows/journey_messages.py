@@ -1,0 +1,74 @@
+"""The contracts of PatientJourneyWorkflow: its input, what it carries across continue-as-new, its results."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import Field
+
+from domain.journey.commands import EnrollPatient
+from domain.journey.events import Event
+from domain.journey.phases import Phase
+from domain.journey.state import ExitRecord, JourneyState
+from domain.protocol import FrozenModel
+
+WORKFLOW_ID_PREFIX = "patient-journey-"
+TASK_QUEUE = "trialflow-journeys"
+
+# Retried commands are answered from memory; Temporal itself deduplicates update ids only within one run.
+RECENT_UPDATES_KEPT = 200
+
+
+def journey_workflow_id(study_id: str) -> str:
+    """Derived from the study id only: workflow ids are never encrypted, so they never carry PHI."""
+    return f"{WORKFLOW_ID_PREFIX}{study_id}"
+
+
+class TimelineEntry(FrozenModel):
+    sequence: int
+    occurred_at: datetime
+    type: str
+    actor_user_id: str
+    actor_role: str
+    reason: str | None = None
+
+
+class RecordResult(FrozenModel):
+    """What an accepted command produced."""
+
+    events: tuple[Event, ...]
+
+
+class RecentUpdate(FrozenModel):
+    update_id: str
+    result: RecordResult
+
+
+class CarriedState(FrozenModel):
+    """Everything a new run needs: the folded state, the timeline, and the recent update ids."""
+
+    state: JourneyState
+    timeline: tuple[TimelineEntry, ...] = ()
+    recent_updates: tuple[RecentUpdate, ...] = ()
+    runs: int = 1
+
+
+class JourneyInput(FrozenModel):
+    study_id: str
+    enrollment: EnrollPatient | None = None  # the first run only
+    carried: CarriedState | None = None  # every later run
+
+
+class JourneySummary(FrozenModel):
+    """How a journey ended: returned when the workflow closes."""
+
+    study_id: str
+    phase: Phase
+    exit: ExitRecord | None
+    infused_on: date | None
+    completed_on: date | None
+    highest_crs_grade: int
+    highest_icans_grade: int
+    primary_endpoint: str
+    events_recorded: int
+    runs: int = Field(ge=1)

@@ -1,0 +1,310 @@
+"""PatientJourneyWorkflow: one durable workflow per enrolled patient, a thin shell around the domain decider.
+
+Staff commands arrive as Updates (validated by the decider, so a refusal changes nothing); the main loop
+sleeps until the domain's next timer, fires it through the decider, and continues-as-new at each follow-up
+era or when Temporal suggests it. Every accepted event is appended to the permanent trial record first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.journey_activities import AppendEventsInput
+    from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
+    from domain.journey.commands import Command, StaffCommand
+    from domain.journey.events import Event
+    from domain.journey.notifications import Notification, notifications_for
+    from domain.journey.phases import Phase
+    from domain.journey.timers import due_timers, pending_timers
+    from domain.journey.views import PatientStatus, due_items, patient_status
+    from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
+    from domain.site_time import end_of_site_day, site_moment
+    from workflows import search_attributes as sa
+    from workflows.journey_messages import (
+        RECENT_UPDATES_KEPT,
+        CarriedState,
+        JourneyInput,
+        JourneySummary,
+        RecentUpdate,
+        RecordResult,
+        TimelineEntry,
+    )
+
+COMMAND_REJECTED = "CommandRejected"
+
+# The permanent record must take every event: keep retrying while the database is away.
+RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5))
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+# Stay far below Temporal's per-run limits (2,000 updates, 51,200 events) even before it suggests a new run.
+MAX_UPDATES_PER_RUN = 500
+MAX_HISTORY_EVENTS_PER_RUN = 1_200
+# Long-term follow-up lasts ten years: a new run each year keeps every run short and its history small.
+MAX_RUN_AGE = timedelta(days=365)
+
+
+def rejection_error(rejection: CommandRejected) -> ApplicationError:
+    """A refusal as the caller sees it: every reason in the message and, one by one, in the details."""
+    return ApplicationError("; ".join(rejection.reasons), *rejection.reasons, type=COMMAND_REJECTED, non_retryable=True)
+
+
+@workflow.defn
+class PatientJourneyWorkflow:
+    @workflow.init
+    def __init__(self, journey: JourneyInput) -> None:
+        carried = journey.carried
+        self._state: JourneyState = carried.state if carried else initial_state(journey.study_id)
+        self._timeline: list[TimelineEntry] = list(carried.timeline) if carried else []
+        self._recent: dict[str, RecordResult] = (
+            {u.update_id: u.result for u in carried.recent_updates} if carried else {}
+        )
+        self._runs = carried.runs if carried else 1
+        self._lock = asyncio.Lock()
+        self._woken = False
+        self._era_at_start = self._state.era
+        self._updates_this_run = 0
+        self._notifications: set[asyncio.Task[None]] = set()
+        self._search_attributes: dict[str, object] = {}
+        # Enrollment is decided here, so the first staff command can be validated against an enrolled patient;
+        # run() records it before any command is applied (`_ready`).
+        self._enrollment: tuple[Event, ...] = ()
+        self._enrollment_refused: CommandRejected | None = None
+        self._ready = carried is not None
+        if journey.enrollment is not None and self._state.phase is Phase.NOT_ENROLLED:
+            try:
+                self._enrollment = tuple(decide(self._state, journey.enrollment, workflow.now(), self._protocol))
+            except CommandRejected as rejection:
+                self._enrollment_refused = rejection
+            self._state = fold(self._state, self._enrollment)
+
+    @property
+    def _protocol(self) -> TrialProtocol:
+        return protocol_for_version(self._state.protocol_version or CURRENT_PROTOCOL.version)
+
+    # ------------------------------------------------------------ main loop
+
+    @workflow.run
+    async def run(self, journey: JourneyInput) -> JourneySummary:
+        if self._enrollment_refused is not None:
+            raise rejection_error(self._enrollment_refused)
+        async with self._lock:
+            await self._record(self._enrollment)
+            self._announce(self._enrollment)
+            self._ready = True
+        self._upsert_search_attributes()
+        while True:
+            await self._fire_due_timers()
+            self._upsert_search_attributes()
+            if self._finished():
+                break
+            if self._time_for_a_new_run():
+                await self._drain()
+                workflow.continue_as_new(self._carry())
+            await self._sleep_until_next_wake()
+        await self._drain()
+        return self._summary()
+
+    async def _sleep_until_next_wake(self) -> None:
+        self._woken = False
+        wake_at = self._next_wake()
+        if wake_at is None:
+            await workflow.wait_condition(self._should_wake)
+            return
+        delay = (wake_at - workflow.now()).total_seconds()
+        if delay <= 0:
+            return
+        with contextlib.suppress(TimeoutError):  # the timer came due: the loop fires it
+            await workflow.wait_condition(self._should_wake, timeout=delay)
+
+    def _should_wake(self) -> bool:
+        return self._woken or workflow.info().is_continue_as_new_suggested()
+
+    def _next_wake(self) -> datetime | None:
+        """The next timer, or the moment something becomes overdue (so the search attributes follow)."""
+        now = workflow.now()
+        moments = [t.due_at for t in pending_timers(self._state, self._protocol)]
+        moments.append(workflow.info().start_time + MAX_RUN_AGE)
+        rules = self._protocol.schedule
+        for item in due_items(self._state, self._protocol, now):
+            last_day = item.window_closes or item.due_on
+            if last_day is not None and not item.overdue:
+                moments.append(end_of_site_day(last_day, rules))
+        future = [m for m in moments if m > now]
+        return min(future) if future else None
+
+    async def _fire_due_timers(self) -> None:
+        async with self._lock:
+            while due := due_timers(self._state, self._protocol, workflow.now()):
+                try:
+                    await self._apply(due[0].command)
+                except CommandRejected as rejection:  # the domain promises this cannot happen; never loop on it
+                    workflow.logger.error("timer command refused: %s", "; ".join(rejection.reasons))
+                    return
+
+    def _finished(self) -> bool:
+        # An ended journey stays open until its safety reports are confirmed: none may be forgotten.
+        return self._state.is_final and not self._state.open_expedited_reports
+
+    def _time_for_a_new_run(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or self._state.era != self._era_at_start
+            or self._updates_this_run >= MAX_UPDATES_PER_RUN
+            or info.get_current_history_length() >= MAX_HISTORY_EVENTS_PER_RUN
+            or workflow.now() - info.start_time >= MAX_RUN_AGE
+        )
+
+    async def _drain(self) -> None:
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._notifications)
+
+    def _carry(self) -> JourneyInput:
+        recent = list(self._recent.items())[-RECENT_UPDATES_KEPT:]
+        return JourneyInput(
+            study_id=self._state.study_id,
+            carried=CarriedState(
+                state=self._state,
+                timeline=tuple(self._timeline),
+                recent_updates=tuple(RecentUpdate(update_id=k, result=v) for k, v in recent),
+                runs=self._runs + 1,
+            ),
+        )
+
+    # ------------------------------------------------------------ applying a command
+
+    async def _apply(self, command: Command) -> tuple[Event, ...]:
+        """Decide, record permanently, then fold. Call with the lock held, so commands apply one at a time."""
+        events = tuple(decide(self._state, command, workflow.now(), self._protocol))
+        await self._record(events)
+        self._state = fold(self._state, events)
+        self._announce(events)
+        return events
+
+    async def _record(self, events: tuple[Event, ...]) -> None:
+        """Append to the permanent trial record; retried until the record has them."""
+        if events:
+            await workflow.execute_activity(
+                "append_events",
+                AppendEventsInput(events=events),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RECORD_RETRY,
+            )
+
+    def _announce(self, events: tuple[Event, ...]) -> None:
+        """After recording: the timeline, the staff who must act, the supervisors' search attributes."""
+        for event in events:
+            self._timeline.append(
+                TimelineEntry(
+                    sequence=event.sequence,
+                    occurred_at=event.occurred_at,
+                    type=event.type,
+                    actor_user_id=event.actor.user_id,
+                    actor_role=event.actor.role.value,
+                    reason=event.reason,
+                )
+            )
+            for notification in notifications_for(event):
+                self._send(notification)
+        self._upsert_search_attributes()
+
+    def _send(self, notification: Notification) -> None:
+        task = asyncio.create_task(self._deliver(notification))
+        self._notifications.add(task)
+        task.add_done_callback(self._notifications.discard)
+
+    async def _deliver(self, notification: Notification) -> None:
+        await workflow.execute_activity(
+            "notify", notification, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=NOTIFY_RETRY
+        )
+
+    # ------------------------------------------------------------ staff commands
+
+    @workflow.update
+    async def record(self, command: StaffCommand) -> RecordResult:
+        update_id = workflow.current_update_info().id  # type: ignore[union-attr]
+        if update_id in self._recent:
+            return self._recent[update_id]
+        await workflow.wait_condition(lambda: self._ready)
+        async with self._lock:
+            try:
+                events = await self._apply(command)
+            except CommandRejected as rejection:  # the state moved on since validation
+                raise rejection_error(rejection) from None
+        result = RecordResult(events=events)
+        self._recent[update_id] = result
+        self._updates_this_run += 1
+        self._woken = True
+        return result
+
+    @record.validator
+    def validate_record(self, command: StaffCommand) -> None:
+        info = workflow.current_update_info()
+        if info is not None and info.id in self._recent:
+            return  # a retry of a command already applied: answered again, never applied twice
+        try:
+            decide(self._state, command, workflow.now(), self._protocol)
+        except CommandRejected as rejection:
+            raise rejection_error(rejection) from None
+
+    # ------------------------------------------------------------ queries
+
+    @workflow.query
+    def status(self) -> PatientStatus:
+        return patient_status(self._state, self._protocol, workflow.now())
+
+    @workflow.query
+    def timeline(self) -> list[TimelineEntry]:
+        return list(self._timeline)
+
+    # ------------------------------------------------------------ visibility and the end
+
+    def _upsert_search_attributes(self) -> None:
+        if self._state.phase is Phase.NOT_ENROLLED:
+            return
+        status = patient_status(self._state, self._protocol, workflow.now())
+        wanted: dict[str, object] = {
+            sa.TRIAL_PHASE.name: status.phase.value,
+            sa.OVERDUE.name: status.overdue,
+            sa.EXPEDITED_REPORT_OPEN.name: bool(status.open_expedited_reports),
+            sa.HIGHEST_CRS_GRADE.name: status.highest_crs_grade,
+            sa.HIGHEST_ICANS_GRADE.name: status.highest_icans_grade,
+            sa.PROTOCOL_VERSION.name: status.protocol_version,
+            sa.NEXT_DUE_DATE.name: (
+                site_moment(status.next_due.due_on, 0, self._protocol.schedule)
+                if status.next_due and status.next_due.due_on
+                else None
+            ),
+        }
+        changed = {k: v for k, v in wanted.items() if self._search_attributes.get(k, ...) != v}
+        if not changed:
+            return
+        updates = []
+        for key in sa.JOURNEY_SEARCH_ATTRIBUTES:
+            if key.name in changed:
+                value = changed[key.name]
+                updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[arg-type]
+        workflow.upsert_search_attributes(updates)
+        self._search_attributes.update(changed)
+
+    def _summary(self) -> JourneySummary:
+        status = patient_status(self._state, self._protocol, workflow.now())
+        return JourneySummary(
+            study_id=self._state.study_id,
+            phase=self._state.phase,
+            exit=self._state.exit,
+            infused_on=status.infused_on,
+            completed_on=self._state.completed_on,
+            highest_crs_grade=status.highest_crs_grade,
+            highest_icans_grade=status.highest_icans_grade,
+            primary_endpoint=status.primary_endpoint,
+            events_recorded=self._state.last_sequence,
+            runs=self._runs,
+        )
