@@ -9,6 +9,7 @@ from __future__ import annotations
 import structlog
 from temporalio import activity
 
+from activities.projections import project_cohort, project_patient
 from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
@@ -49,6 +50,8 @@ class JourneyActivities:
     @activity.defn(name="append_events")
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
         result = self._store.append([to_recorded_event(e) for e in request.events])
+        # The supervisors' read models follow the record: rebuilt from its events, never edited.
+        self._store.rebuild_projections(project_patient, project_cohort, study_ids={e.study_id for e in request.events})
         log.info(
             "events appended",
             study_id=request.events[0].study_id if request.events else None,

@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -48,8 +49,17 @@ def find_temporal_binary() -> Path:
     )
 
 
-def dev_server_command(binary: Path, *, db_file: Path, ip: str, port: int, ui_port: int, namespace: str) -> list[str]:
-    """The `temporal server start-dev` command line, search attributes included."""
+def dev_server_command(
+    binary: Path,
+    *,
+    db_file: Path,
+    ip: str,
+    port: int,
+    ui_port: int,
+    namespace: str,
+    extra_args: Sequence[str] = (),
+) -> list[str]:
+    """The `temporal server start-dev` command line, search attributes included, then `extra_args`."""
     return [
         str(binary),
         "server",
@@ -65,6 +75,7 @@ def dev_server_command(binary: Path, *, db_file: Path, ip: str, port: int, ui_po
         "--namespace",
         namespace,
         *search_attribute_cli_flags(),
+        *extra_args,
     ]
 
 
@@ -98,6 +109,8 @@ class DevServer:
     binary: Path | None = None
     startup_timeout: float = 30.0
     stop_timeout: float = 10.0
+    # Appended to the command line, e.g. ("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60").
+    extra_args: Sequence[str] = ()
     _process: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
     _output_tail: deque[str] = field(default_factory=lambda: deque(maxlen=40), init=False, repr=False)
     _readers: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
@@ -148,6 +161,7 @@ class DevServer:
             port=self.port,
             ui_port=self.ui_port,
             namespace=self.namespace,
+            extra_args=self.extra_args,
         )
         log.info("dev_server_starting", grpc=self.address, ui=self.ui_url, db_file=str(self.db_file))
         self._process = await asyncio.create_subprocess_exec(

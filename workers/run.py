@@ -1,7 +1,7 @@
 """`make run` (`python -m workers.run`): the embedded stack, until Ctrl-C or SIGTERM, then a clean stop.
 
-Today the stack is the persistent Temporal dev server with its Web UI. The worker and the API join it as
-services: an async function `service(stack)` that runs until cancelled, added to `SERVICES`.
+The stack is the persistent Temporal dev server with its Web UI and the journey worker; the API joins it as
+a service: an async function `service(stack)` that runs until cancelled, added to `SERVICES`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import make_url
+
 from observability.logging import configure_logging, get_logger
 from workers.dev_server import DevServer, DevServerError
 from workers.settings import Settings, SettingsError, load_settings
+from workers.worker import run_worker
+from workflows.journey_messages import TASK_QUEUE
 
 log = get_logger("workers.run")
 
@@ -33,8 +37,14 @@ class Stack:
 # Runs until cancelled; cancellation is the signal to shut down cleanly (`async with` inside it does that).
 Service = Callable[[Stack], Coroutine[Any, Any, None]]
 
-# The journey issue adds the worker here, the interfaces issue the API.
-SERVICES: list[Service] = []
+
+async def journey_worker_service(stack: Stack) -> None:
+    """The journey worker against the embedded server, appending to the embedded trial record."""
+    await run_worker(stack.settings, asyncio.Event(), address=stack.temporal_address)
+
+
+# The interfaces issue adds the API here.
+SERVICES: list[Service] = [journey_worker_service]
 
 
 def describe(stack: Stack) -> str:
@@ -46,6 +56,8 @@ def describe(stack: Stack) -> str:
             f"  Temporal gRPC:    {stack.temporal_address}  (namespace {stack.temporal_namespace})",
             f"  Temporal Web UI:  {stack.temporal_ui_url}",
             f"  Data directory:   {settings.data_dir}  (Temporal: {settings.temporal_db_file.name})",
+            f"  Trial record:     {make_url(settings.database_url).render_as_string(hide_password=True)}",
+            f"  Journey worker:   task queue {TASK_QUEUE}",
         ]
     )
 

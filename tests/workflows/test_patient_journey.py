@@ -90,6 +90,13 @@ async def test_the_complete_five_and_fifteen_year_journey(journey_env: Env) -> N
     assert "visit_missed" not in types
     eras = [e.payload["era"] for e in recorded if e.event_type == "follow_up_era_started"]
     assert eras == ["early_follow_up", "follow_up", "long_term_follow_up"]
+    # The supervisors' projection is rebuilt from the record, and agrees with the workflow.
+    projected = store.patient_summary("TF-101")
+    assert projected is not None and projected.phase == "completed"
+    assert projected.updated_through_sequence == summary.events_recorded
+    assert projected.summary["primary_endpoint"] == "cr"
+    cohort = store.cohort_summary()
+    assert cohort is not None and cohort.summary["by_phase"]["completed"] >= 1
 
 
 async def test_a_refused_command_names_every_reason_and_changes_nothing(journey_env: Env) -> None:
