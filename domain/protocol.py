@@ -310,7 +310,13 @@ def amend(base: TrialProtocol, version: str, **sections: dict[str, Any]) -> Tria
         if section not in data or not isinstance(data[section], dict):
             raise ValueError(f"unknown protocol section {section!r}")
         data[section] = {**data[section], **changes}
-    return TrialProtocol.model_validate(data)
+    amended = TrialProtocol.model_validate(data)
+    from domain.schedule import calendar_problems  # here, not at the top: schedule.py builds on this module
+
+    problems = calendar_problems(amended.schedule)
+    if problems:
+        raise ValueError("the amended visit schedule is unsafe: " + "; ".join(problems))
+    return amended
 
 
 def protocol_for_version(version: str) -> TrialProtocol:

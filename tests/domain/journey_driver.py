@@ -7,25 +7,17 @@ from typing import Any
 
 import pytest
 
-from domain.eligibility import ScreeningData
 from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
 from domain.journey import commands as cmd
 from domain.journey.events import Event
 from domain.journey.phases import Phase
 from domain.journey.timers import due_timers
 from domain.protocol import PROTOCOL_V1, TrialProtocol
-from domain.response import MarrowAssessment
 from domain.roles import Actor, Role
 from domain.site_time import site_date, site_moment
-from domain.toxicity import (
-    CerebralEdema,
-    Consciousness,
-    CrsFindings,
-    IcansFindings,
-    MotorFinding,
-    OxygenSupport,
-    Seizure,
-)
+from tests.domain.examples import crs_findings, icans_findings, marrow, screening
+
+__all__ = ["crs_findings", "icans_findings", "marrow", "screening"]  # re-exported for the journey tests
 
 # 09:00 at the site (UTC+8) on Monday 5 January 2026.
 START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
@@ -44,83 +36,6 @@ PHARMACY = actor(Role.PHARMACY)
 NURSE = actor(Role.NURSE)
 PHYSICIAN = actor(Role.PHYSICIAN)
 SUPERVISOR = actor(Role.SUPERVISOR)
-
-
-def screening(**overrides: Any) -> ScreeningData:
-    """An eligible 9-year-old, 120 cm and 22 kg (the protocol's worked dosing example)."""
-    values: dict[str, Any] = {
-        "screening_date": date(2026, 1, 5),
-        "date_of_birth": date(2016, 3, 10),
-        "regimen": "CCCG-ALL",
-        "risk_group": "intermediate",
-        "induction_day46_mrd_percent": 0.5,
-        "cd19_expressed": True,
-        "cd22_expressed": True,
-        "performance_score": 80,
-        "height_cm": 120.0,
-        "weight_kg": 22.0,
-        "serum_creatinine_mg_dl": 0.4,
-        "lvef_percent": 62.0,
-        "shortening_fraction_percent": 34.0,
-        "spo2_room_air_percent": 98.0,
-        "bilirubin_x_uln": 0.5,
-        "alt_x_uln": 1.0,
-        "ast_x_uln": 1.0,
-        "csf_wbc_per_ul": 0.0,
-        "csf_blasts_present": False,
-        "clinical_cns_signs": False,
-        "prior_allogeneic_hsct": False,
-        "active_gvhd": False,
-        "uncontrolled_infection": False,
-        "active_hbv": False,
-        "active_hcv": False,
-        "hiv_positive": False,
-        "prior_car_t": False,
-        "pregnant": False,
-    }
-    values.update(overrides)
-    return ScreeningData(**values)
-
-
-def crs_findings(**overrides: Any) -> CrsFindings:
-    values: dict[str, Any] = {
-        "max_temperature_c": 37.0,
-        "fever_masked_by_treatment": False,
-        "hypotension": False,
-        "vasopressors_excluding_vasopressin": 0,
-        "vasopressin": False,
-        "oxygen": OxygenSupport.NONE,
-        "oxygen_flow_l_per_min": None,
-    }
-    values.update(overrides)
-    return CrsFindings(**values)
-
-
-def icans_findings(**overrides: Any) -> IcansFindings:
-    values: dict[str, Any] = {
-        "ice_score": None,
-        "capd_score": 0,
-        "consciousness": Consciousness.ALERT,
-        "seizure": Seizure.NONE,
-        "motor": MotorFinding.NONE,
-        "cerebral_edema": CerebralEdema.NONE,
-    }
-    values.update(overrides)
-    return IcansFindings(**values)
-
-
-def marrow(assessed_on: date, **overrides: Any) -> MarrowAssessment:
-    values: dict[str, Any] = {
-        "assessed_on": assessed_on,
-        "marrow_blasts_percent": 0.5,
-        "circulating_blasts": False,
-        "extramedullary_disease": False,
-        "neutrophils_10e9_per_l": 1.8,
-        "platelets_10e9_per_l": 150.0,
-        "mrd_flow_percent": 0.001,
-    }
-    values.update(overrides)
-    return MarrowAssessment(**values)
 
 
 class JourneyDriver:

@@ -22,6 +22,7 @@ from domain.eligibility import (
     performance_scale_for_age,
 )
 from domain.protocol import PROTOCOL_V1, amend
+from tests.domain.examples import screening
 
 RULES = PROTOCOL_V1.eligibility
 SCREENED_ON = date(2026, 1, 5)
@@ -32,42 +33,6 @@ EXCLUSION = CriterionKind.EXCLUSION
 def born_years_before(years: int, days: int = 0) -> date:
     """The date of birth of a child who turns `years` old `days` after the screening date."""
     return date(SCREENED_ON.year - years, SCREENED_ON.month, SCREENED_ON.day + days)
-
-
-def screening(**overrides: Any) -> ScreeningData:
-    """An eligible 9-year-old (120 cm, creatinine 0.4: eGFR 123.9), unless told otherwise."""
-    values: dict[str, Any] = {
-        "screening_date": SCREENED_ON,
-        "date_of_birth": date(2016, 3, 10),
-        "regimen": "CCCG-ALL",
-        "risk_group": "intermediate",
-        "induction_day46_mrd_percent": 0.5,
-        "cd19_expressed": True,
-        "cd22_expressed": True,
-        "performance_score": 80,
-        "height_cm": 120.0,
-        "weight_kg": 22.0,
-        "serum_creatinine_mg_dl": 0.4,
-        "lvef_percent": 62.0,
-        "shortening_fraction_percent": 34.0,
-        "spo2_room_air_percent": 98.0,
-        "bilirubin_x_uln": 0.5,
-        "alt_x_uln": 1.0,
-        "ast_x_uln": 1.0,
-        "csf_wbc_per_ul": 0.0,
-        "csf_blasts_present": False,
-        "clinical_cns_signs": False,
-        "prior_allogeneic_hsct": False,
-        "active_gvhd": False,
-        "uncontrolled_infection": False,
-        "active_hbv": False,
-        "active_hcv": False,
-        "hiv_positive": False,
-        "prior_car_t": False,
-        "pregnant": False,
-    }
-    values.update(overrides)
-    return ScreeningData(**values)
 
 
 def assess(**overrides: Any) -> EligibilityResult:

@@ -53,3 +53,10 @@ def test_the_protocols_worked_numbers_are_its_defaults() -> None:
     assert p.safety.expedited_report_hours == 24
     assert (p.stopping_rule.prior_alpha, p.stopping_rule.prior_beta) == (0.4, 1.6)
     assert p.response.mrd_negative_below_percent == 0.01
+
+
+def test_an_amendment_whose_visit_windows_would_overlap_is_refused() -> None:
+    series = list(PROTOCOL_V1.schedule.follow_up_series)
+    series[1] = series[1].model_copy(update={"window_days": 20})  # monthly +-20 days: month 2 meets month 3
+    with pytest.raises(ValueError, match="the amended visit schedule is unsafe"):
+        amend(PROTOCOL_V1, "9.8", schedule={"follow_up_series": [s.model_dump() for s in series]})

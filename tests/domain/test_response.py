@@ -22,26 +22,12 @@ from domain.response import (
     classify_response,
     is_mrd_negative,
 )
+from tests.domain.examples import marrow
 
 CRITERIA = PROTOCOL_V1.response
 CR = ResponseCategory.CR
 CRI = ResponseCategory.CRI
 NONE = ResponseCategory.NO_REMISSION
-
-
-def marrow(**overrides: Any) -> MarrowAssessment:
-    """A child in CR with recovered counts and negative MRD, unless told otherwise."""
-    values: dict[str, Any] = {
-        "assessed_on": date(2026, 1, 29),
-        "marrow_blasts_percent": 0.5,
-        "circulating_blasts": False,
-        "extramedullary_disease": False,
-        "neutrophils_10e9_per_l": 1.8,
-        "platelets_10e9_per_l": 150.0,
-        "mrd_flow_percent": 0.001,
-    }
-    values.update(overrides)
-    return MarrowAssessment(**values)
 
 
 def pcr(percent: float) -> OtherDiseaseTest:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.protocol import PROTOCOL_V1, ScheduleRules, VisitSeries, amend
+from domain.protocol import PROTOCOL_V1, ScheduleRules, VisitSeries
 from domain.schedule import (
     ScheduledVisit,
     VisitStatus,
@@ -35,7 +35,8 @@ def calendar_on(infusion: date, rules: ScheduleRules = RULES) -> dict[str, Sched
 
 
 def amended_schedule(**changes: Any) -> ScheduleRules:
-    return amend(PROTOCOL_V1, "test", schedule=changes).schedule
+    """Schedule rules as an amendment would write them, unchecked: `amend` itself refuses unsafe ones."""
+    return ScheduleRules.model_validate({**RULES.model_dump(), **changes})
 
 
 def amended_series(index: int, **changes: Any) -> ScheduleRules:

@@ -62,7 +62,13 @@ async def test_the_worker_process_serves_a_journey_and_stops_on_sigterm(tmp_path
             status = await _poll(journey.status)
             assert status.phase is Phase.SCREENING
             store = EventStore(f"sqlite:///{data_dir / 'trial-record.db'}")
-            assert [e.event_type for e in store.events_for("TF-201")] == ["patient_enrolled", "eligibility_assessed"]
+
+            async def recorded() -> list[str]:
+                types = [e.event_type for e in store.events_for("TF-201")]
+                assert types, "not appended yet"
+                return types
+
+            assert await _poll(recorded) == ["patient_enrolled", "eligibility_assessed"]
             store.close()
         finally:
             worker.send_signal(signal.SIGTERM)
