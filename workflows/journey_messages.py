@@ -16,7 +16,8 @@ WORKFLOW_ID_PREFIX = "patient-journey-"
 TASK_QUEUE = "trialflow-journeys"
 
 # Retried commands are answered from memory; Temporal itself deduplicates update ids only within one run.
-RECENT_UPDATES_KEPT = 200
+# Clients retry within minutes: the last few results are enough, and every new run carries them.
+RECENT_UPDATES_KEPT = 20
 
 
 def journey_workflow_id(study_id: str) -> str:

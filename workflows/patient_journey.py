@@ -47,8 +47,9 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Stay far below Temporal's per-run limits (2,000 updates, 51,200 events) even before it suggests a new run.
 MAX_UPDATES_PER_RUN = 500
 MAX_HISTORY_EVENTS_PER_RUN = 1_200
-# Long-term follow-up lasts ten years: a new run each year keeps every run short and its history small.
-MAX_RUN_AGE = timedelta(days=365)
+# Long-term follow-up lasts ten years: no run outlives this (servers may cap a run's age), and each
+# new run costs its carried state twice in history, so not much more often either.
+MAX_RUN_AGE = timedelta(days=5 * 365)
 
 
 def rejection_error(rejection: CommandRejected) -> ApplicationError:

@@ -1,0 +1,229 @@
+"""Records the workflow histories that guard running patients: four representative journeys, every run of each.
+
+Run `.venv/bin/python -m tests.histories.generate`; README.md says when to regenerate (never to make a replay pass).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain.journey import commands as cmd
+from records import EventStore
+from tests.domain.journey_driver import (
+    COORDINATOR,
+    INVESTIGATOR,
+    LAB,
+    NURSE,
+    PHYSICIAN,
+    crs_findings,
+    icans_findings,
+    marrow,
+)
+from tests.workflows.conftest import register_search_attributes, wheel_binary
+from tests.workflows.journey_client import JourneyClient
+from workers.worker import journey_worker
+from workflows.journey_messages import journey_workflow_id
+
+HISTORIES_DIR = Path(__file__).parent
+
+# scenario -> study id. The file names carry the scenario; the replay test derives the workflow id from here.
+SCENARIOS: dict[str, str] = {
+    "full-journey": "TF-901",
+    "screen-failure": "TF-902",
+    "crs-death": "TF-903",
+    "relapse-lost": "TF-904",
+}
+
+
+def workflow_id_of(scenario: str) -> str:
+    return journey_workflow_id(SCENARIOS[scenario])
+
+
+def history_file(scenario: str, run: int, directory: Path = HISTORIES_DIR) -> Path:
+    return directory / f"{scenario}-run{run:02d}.json"
+
+
+def scenario_of(path: Path) -> str:
+    return path.stem.rsplit("-run", 1)[0]
+
+
+# ---------------------------------------------------------------- the journeys
+# Staff act at 09:00 or 10:00 at the site, never at 00:00 or 08:00: an update landing at the very instant a
+# workflow timer fires is refused by the time-skipping server ("invalid history builder state for action").
+
+
+async def record_scheduled_item(journey: JourneyClient, code: str) -> None:
+    """What the site records on a scheduled item's target day, as the five-and-fifteen-year test does."""
+    today = await journey.today()
+    if code == "MRD":
+        await journey.do(cmd.RecordDiseaseAssessment(actor=LAB, marrow=marrow(today)))
+    elif code == "CHEMO":
+        await journey.do(cmd.RecordChemotherapyResumed(actor=PHYSICIAN, resumed_on=today, from_protocol_step=True))
+    else:
+        await journey.do(cmd.RecordVisit(actor=COORDINATOR, visit_code=code, visit_date=today))
+        if code == "M12":
+            await journey.do(cmd.RecordDiseaseAssessment(actor=PHYSICIAN, marrow=marrow(today)))
+
+
+async def assess_first_week(journey: JourneyClient, day_zero: date) -> None:
+    """Daily CRS and ICANS at 09:00 on days 1 to 6, a fever on day 1 (grade 1 CRS)."""
+    for day in range(1, 7):
+        await journey.move_to(day_zero + timedelta(days=day), hour=9)
+        now = await journey.now()
+        temperature = 38.3 if day == 1 else 36.8
+        await journey.do(
+            cmd.AssessCrs(actor=NURSE, assessed_at=now, findings=crs_findings(max_temperature_c=temperature))
+        )
+        await journey.do(cmd.AssessIcans(actor=NURSE, assessed_at=now, findings=icans_findings()))
+
+
+async def full_journey(journey: JourneyClient) -> None:
+    """Enrollment to completion at year 15: every visit in its window, MRD, chemotherapy, the M12 assessment."""
+    await journey.to_infusion()
+    await assess_first_week(journey, await journey.infuse())
+    items = sorted((await journey.status()).visits, key=lambda v: (v.target_date, v.code))
+    for item in items:
+        await journey.move_to(item.target_date, hour=10)
+        await record_scheduled_item(journey, item.code)
+    await journey.move_to(max(v.window_closes for v in items) + timedelta(days=2))
+
+
+async def screen_failure(journey: JourneyClient) -> None:
+    await journey.start(prior_car_t=True, spo2_room_air_percent=90.0)
+
+
+async def crs_report_overdue_then_death(journey: JourneyClient) -> None:
+    """Grade 3 CRS on day 3, its expedited report escalated overdue and sent late; death on day 6, reported."""
+    await journey.to_infusion()
+    day_zero = await journey.infuse()
+    await journey.move_to(day_zero + timedelta(days=3), hour=9)
+    result = await journey.do(
+        cmd.AssessCrs(
+            actor=PHYSICIAN,
+            assessed_at=await journey.now(),
+            findings=crs_findings(max_temperature_c=39.4, hypotension=True, vasopressors_excluding_vasopressin=1),
+        )
+    )
+    crs_report = result.events[-1].payload.report_id  # type: ignore[union-attr]
+    await journey.move_to(day_zero + timedelta(days=5), hour=10)  # the report fell overdue on day 4
+    await journey.do(
+        cmd.ConfirmExpeditedReport(
+            actor=INVESTIGATOR, report_id=crs_report, submitted_at=await journey.now(), sponsor_reference="SP-H31"
+        )
+    )
+    await journey.move_to(day_zero + timedelta(days=6), hour=10)
+    result = await journey.do(
+        cmd.RecordDeath(actor=PHYSICIAN, died_on=await journey.today(), cause="refractory CRS", treatment_related=True)
+    )
+    death_report = result.events[-1].payload.report_id  # type: ignore[union-attr]
+    await journey.move_to(day_zero + timedelta(days=6), hour=15)
+    await journey.do(
+        cmd.ConfirmExpeditedReport(
+            actor=INVESTIGATOR, report_id=death_report, submitted_at=await journey.now(), sponsor_reference="SP-H32"
+        )
+    )
+
+
+async def relapse_then_lost(journey: JourneyClient) -> None:
+    """Visits to month 3, relapse found there; survival follow-up: M4 seen, M5 missed, then lost to follow-up."""
+    await journey.to_infusion()
+    await journey.infuse()
+    items = sorted((await journey.status()).visits, key=lambda v: (v.target_date, v.code))
+    for item in items:
+        await journey.move_to(item.target_date, hour=10)
+        await record_scheduled_item(journey, item.code)
+        if item.code == "M3":
+            break
+    await journey.do(
+        cmd.RecordDiseaseAssessment(actor=PHYSICIAN, marrow=marrow(await journey.today(), marrow_blasts_percent=30.0))
+    )
+    m4, m5 = (next(v for v in items if v.code == code) for code in ("M4", "M5"))
+    await journey.move_to(m4.target_date, hour=10)
+    await record_scheduled_item(journey, "M4")
+    await journey.move_to(m5.window_closes + timedelta(days=3), hour=10)  # M5 reminded twice, then missed
+    await journey.do(
+        cmd.RecordLostToFollowUp(
+            actor=COORDINATOR, last_contact_on=m4.target_date, reason="family moved; no contact after month 4"
+        )
+    )
+
+
+JOURNEYS: dict[str, Callable[[JourneyClient], Awaitable[None]]] = {
+    "full-journey": full_journey,
+    "screen-failure": screen_failure,
+    "crs-death": crs_report_overdue_then_death,
+    "relapse-lost": relapse_then_lost,
+}
+
+
+# ---------------------------------------------------------------- histories
+
+
+async def every_run(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Each run's history, first to last, following the continue-as-new chain (the test server cannot list)."""
+    latest = await client.get_workflow_handle(workflow_id).fetch_history()
+    run_id = latest.events[0].workflow_execution_started_event_attributes.first_execution_run_id
+    histories: list[WorkflowHistory] = []
+    while True:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        if not last.HasField("workflow_execution_continued_as_new_event_attributes"):
+            return histories
+        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+
+
+def write_histories(scenario: str, histories: list[WorkflowHistory], directory: Path) -> list[Path]:
+    for stale in directory.glob(f"{scenario}-run*.json"):
+        stale.unlink()
+    written = []
+    for run, history in enumerate(histories, start=1):
+        path = history_file(scenario, run, directory)
+        path.write_text(history.to_json() + "\n")
+        written.append(path)
+    return written
+
+
+async def generate(directory: Path = HISTORIES_DIR) -> dict[str, list[Path]]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=wheel_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    written: dict[str, list[Path]] = {}
+    async with env:
+        await register_search_attributes(env.client)
+        with tempfile.TemporaryDirectory() as record_dir:
+            store = EventStore(f"sqlite:///{Path(record_dir) / 'trial-record.db'}")
+            store.migrate()
+            try:
+                task_queue = f"histories-{uuid.uuid4()}"
+                async with journey_worker(env.client, store, task_queue=task_queue):
+                    for scenario, drive in JOURNEYS.items():
+                        journey = JourneyClient(env.client, task_queue, SCENARIOS[scenario], env=env)
+                        await drive(journey)
+                        await journey.handle.result()  # every scenario ends its journey: histories are complete
+                        histories = await every_run(env.client, workflow_id_of(scenario))
+                        written[scenario] = write_histories(scenario, histories, directory)
+            finally:
+                store.close()
+    return written
+
+
+def main() -> None:
+    written = asyncio.run(generate())
+    for scenario, paths in written.items():
+        for path in paths:
+            history = WorkflowHistory.from_json(workflow_id_of(scenario), path.read_text())
+            print(f"{path.name:28} {len(history.events):5} events {path.stat().st_size:9,} bytes")
+
+
+if __name__ == "__main__":
+    main()
