@@ -38,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 COMMAND_REJECTED = "CommandRejected"
+# Sent while a run is handing over to the next: the client resends the same update id, which the new run takes.
+RESEND_TO_NEW_RUN = "ResendToNewRun"
 
 # The permanent record must take every event: keep retrying while the database is away.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -79,6 +81,7 @@ class PatientJourneyWorkflow:
         self._enrollment: tuple[Event, ...] = ()
         self._enrollment_refused: CommandRejected | None = None
         self._ready = carried is not None
+        self._moving_to_new_run = False
         if journey.enrollment is not None and self._state.phase is Phase.NOT_ENROLLED:
             try:
                 self._enrollment = tuple(decide(self._state, journey.enrollment, workflow.now(), self._protocol))
@@ -107,6 +110,7 @@ class PatientJourneyWorkflow:
             if self._finished():
                 break
             if self._time_for_a_new_run():
+                self._moving_to_new_run = True  # no new commands here, or a busy patient would never move on
                 await self._drain()
                 workflow.continue_as_new(self._carry())
             await self._sleep_until_next_wake()
@@ -250,6 +254,8 @@ class PatientJourneyWorkflow:
         info = workflow.current_update_info()
         if info is not None and info.id in self._recent:
             return  # a retry of a command already applied: answered again, never applied twice
+        if self._moving_to_new_run:
+            raise ApplicationError("the journey is moving to a new run: resend this command", type=RESEND_TO_NEW_RUN)
         try:
             decide(self._state, command, workflow.now(), self._protocol)
         except CommandRejected as rejection:
@@ -291,7 +297,7 @@ class PatientJourneyWorkflow:
         for key in sa.JOURNEY_SEARCH_ATTRIBUTES:
             if key.name in changed:
                 value = changed[key.name]
-                updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[arg-type]
+                updates.append(key.value_unset() if value is None else key.value_set(value))
         workflow.upsert_search_attributes(updates)
         self._search_attributes.update(changed)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,7 +26,7 @@ from tests.domain.journey_driver import (
     screening,
 )
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, journey_workflow_id
-from workflows.patient_journey import PatientJourneyWorkflow
+from workflows.patient_journey import RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
 RULES = PROTOCOL_V1.schedule
 
@@ -78,12 +80,17 @@ class JourneyClient:
     async def do(self, command: cmd.StaffCommand, update_id: str | None = None) -> RecordResult:
         """Send a command; resent with the same id if it reached a run that had just continued-as-new."""
         update_id = update_id or str(uuid.uuid4())
-        for attempt in range(3):
+        for attempt in range(5):
             try:
                 return await self.handle.execute_update(PatientJourneyWorkflow.record, command, id=update_id)
             except RPCError as error:
-                if error.status is not RPCStatusCode.NOT_FOUND or attempt == 2:
+                if error.status is not RPCStatusCode.NOT_FOUND or attempt == 4:
                     raise
+            except WorkflowUpdateFailedError as error:
+                cause = error.cause
+                if not isinstance(cause, ApplicationError) or cause.type != RESEND_TO_NEW_RUN or attempt == 4:
+                    raise
+                await asyncio.sleep(0.1)
         raise AssertionError("unreachable")
 
     async def status(self) -> PatientStatus:
