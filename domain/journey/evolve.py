@@ -54,6 +54,11 @@ def _with_item(state: JourneyState, code: str, **changes: Any) -> dict[str, Any]
     return {"scheduled": items}
 
 
+def _with_report(state: JourneyState, report_id: str, **changes: Any) -> dict[str, Any]:
+    reports = tuple(r.model_copy(update=changes) if r.report_id == report_id else r for r in state.expedited_reports)
+    return {"expedited_reports": reports}
+
+
 def _changes(state: JourneyState, event: Event) -> dict[str, Any]:
     p = event.payload
     seq = event.sequence
@@ -161,21 +166,9 @@ def _changes(state: JourneyState, event: Event) -> dict[str, Any]:
             )
             return {"expedited_reports": (*state.expedited_reports, report)}
         case ev.ExpeditedReportSubmitted():
-            return {
-                "expedited_reports": tuple(
-                    r.model_copy(update={"submitted_at": p.submitted_at, "sponsor_reference": p.sponsor_reference})
-                    if r.report_id == p.report_id
-                    else r
-                    for r in state.expedited_reports
-                )
-            }
+            return _with_report(state, p.report_id, submitted_at=p.submitted_at, sponsor_reference=p.sponsor_reference)
         case ev.ExpeditedReportOverdue():
-            return {
-                "expedited_reports": tuple(
-                    r.model_copy(update={"overdue": True}) if r.report_id == p.report_id else r
-                    for r in state.expedited_reports
-                )
-            }
+            return _with_report(state, p.report_id, overdue=True)
         case ev.DiseaseAssessed():
             record = DiseaseAssessmentRecord(
                 sequence=seq,

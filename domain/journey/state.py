@@ -75,7 +75,7 @@ class ExpeditedReport(FrozenModel):
     sponsor_reference: str | None = None
 
     @property
-    def is_open(self) -> bool:
+    def awaiting_submission(self) -> bool:
         return self.submitted_at is None
 
 
@@ -166,7 +166,7 @@ class JourneyState(FrozenModel):
 
     @property
     def open_expedited_reports(self) -> tuple[ExpeditedReport, ...]:
-        return tuple(r for r in self.expedited_reports if r.is_open)
+        return tuple(r for r in self.expedited_reports if r.awaiting_submission)
 
     def report(self, report_id: str) -> ExpeditedReport | None:
         return next((r for r in self.expedited_reports if r.report_id == report_id), None)

@@ -29,6 +29,7 @@ from domain.toxicity import (
     icans_findings_problems,
     icans_scale_for_age,
 )
+from tests.domain.examples import crs_findings, icans_findings
 
 CRS = PROTOCOL_V1.crs
 ICANS = PROTOCOL_V1.icans
@@ -39,29 +40,12 @@ O2 = OxygenSupport
 
 def crs(**overrides: Any) -> CrsFindings:
     """A child with fever 38.5 °C and nothing else, unless told otherwise."""
-    values: dict[str, Any] = {
-        "max_temperature_c": 38.5,
-        "fever_masked_by_treatment": False,
-        "hypotension": False,
-        "vasopressors_excluding_vasopressin": 0,
-        "vasopressin": False,
-        "oxygen": O2.NONE,
-        "oxygen_flow_l_per_min": None,
-    }
-    values.update(overrides)
-    return CrsFindings(**values)
+    return crs_findings(**{"max_temperature_c": 38.5, **overrides})
 
 
 def icans(**overrides: Any) -> IcansFindings:
     """No neurological finding; the score is given by each test."""
-    values: dict[str, Any] = {
-        "consciousness": Consciousness.ALERT,
-        "seizure": Seizure.NONE,
-        "motor": MotorFinding.NONE,
-        "cerebral_edema": CerebralEdema.NONE,
-    }
-    values.update(overrides)
-    return IcansFindings(**values)
+    return icans_findings(**{"capd_score": None, **overrides})
 
 
 def hypotension(pressors: int = 0, vasopressin: bool = False) -> dict[str, Any]:

@@ -141,7 +141,7 @@ def confirm_expedited_report(ctx: Context, c: cmd.ConfirmExpeditedReport) -> lis
         known = ", ".join(r.report_id for r in ctx.state.open_expedited_reports) or "none"
         ctx.refuse(f"there is no expedited report {c.report_id} for {ctx.patient} (open reports: {known})")
         return []
-    if not report.is_open:
+    if not report.awaiting_submission:
         ctx.refuse(f"expedited report {c.report_id} was already submitted ({report.sponsor_reference})")
     ctx.check_instant(c.submitted_at, "the submission time")
     return [
@@ -156,7 +156,7 @@ def confirm_expedited_report(ctx: Context, c: cmd.ConfirmExpeditedReport) -> lis
 
 def mark_expedited_report_overdue(ctx: Context, c: cmd.MarkExpeditedReportOverdue) -> list[ev.EventPayload]:
     report = ctx.state.report(c.report_id)
-    if report is None or not report.is_open or report.overdue:
+    if report is None or not report.awaiting_submission or report.overdue:
         ctx.refuse(f"expedited report {c.report_id} is not open and pending")
         return []
     if ctx.now < report.due_at:
