@@ -1,0 +1,62 @@
+"""Why the trial client refused or could not answer, in plain words naming the study id.
+
+Each error has a stable `code` (for problem details and exit codes) and every reason listed in `reasons`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class TrialError(Exception):
+    """Base of everything the trial client refuses; nothing was changed when one is raised."""
+
+    code = "trial_error"
+
+    def __init__(self, study_id: str, message: str, reasons: Sequence[str] = ()) -> None:
+        self.study_id = study_id
+        self.message = message
+        self.reasons: tuple[str, ...] = tuple(reasons) or (message,)
+        super().__init__(message)
+
+
+class AlreadyEnrolled(TrialError):
+    code = "already_enrolled"
+
+    def __init__(self, study_id: str) -> None:
+        super().__init__(
+            study_id,
+            f"{study_id} is already enrolled: a study id belongs to one patient only, "
+            "and its journey is never started twice",
+        )
+
+
+class UnknownPatient(TrialError):
+    code = "unknown_patient"
+
+    def __init__(self, study_id: str) -> None:
+        super().__init__(study_id, f"no patient with study id {study_id} is enrolled in the trial")
+
+
+class CommandRefused(TrialError):
+    """The protocol refused the command; `reasons` names every problem found."""
+
+    code = "command_refused"
+
+    def __init__(self, study_id: str, reasons: Sequence[str]) -> None:
+        listed = tuple(reasons) or ("the command was refused without a reason",)
+        super().__init__(study_id, f"refused for {study_id}: " + "; ".join(listed), listed)
+
+
+class JourneyClosed(TrialError):
+    """The journey has ended: its record can be read, nothing more can be recorded in it."""
+
+    code = "journey_closed"
+
+    def __init__(self, study_id: str, phase: str | None = None) -> None:
+        where = f" ({phase.replace('_', ' ')})" if phase else ""
+        super().__init__(
+            study_id,
+            f"the journey of {study_id} has ended{where}: nothing more can be recorded for this patient; "
+            "its trial record can still be read",
+        )

@@ -1,0 +1,83 @@
+"""What the trial client answers: the JSON contract shared by the CLI and the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from domain.eligibility import FailedCriterion
+from domain.journey.phases import ExitReason, Phase
+from domain.protocol import FrozenModel
+from domain.statistics import ProportionEstimate, StoppingRuleStatus
+from workflows.journey_messages import TimelineEntry
+
+
+class EnrollmentResult(FrozenModel):
+    """A journey started: eligible patients go on to the investigator's confirmation, screen failures end."""
+
+    study_id: str
+    workflow_id: str
+    eligible: bool
+    failed_criteria: tuple[FailedCriterion, ...]
+    phase: Phase
+
+
+class Timeline(FrozenModel):
+    """Every recorded event of one patient, oldest first: from the workflow while it runs, else the record."""
+
+    study_id: str
+    source: Literal["workflow", "record"]
+    entries: tuple[TimelineEntry, ...]
+
+
+class PatientListing(FrozenModel):
+    """One journey as Temporal's visibility index has it (eventually consistent, kept until retention)."""
+
+    study_id: str
+    workflow_id: str
+    running: bool
+    phase: Phase | None
+    next_due_on: date | None
+    overdue: bool
+    expedited_report_open: bool
+    highest_crs_grade: int
+    highest_icans_grade: int
+    protocol_version: str | None
+
+
+class EnrollmentSummary(FrozenModel):
+    patients: int = Field(ge=0)  # every journey started, screen failures included
+    by_phase: dict[Phase, int]  # every phase a journey can be in, zeros included
+    screen_failures: int = Field(ge=0)
+    exits_by_reason: dict[ExitReason, int]
+
+
+class PrimaryEndpointReport(FrozenModel):
+    """CR at one year among infused patients whose one-year outcome is known (deaths and departures fail)."""
+
+    infused: int = Field(ge=0)  # the evaluable patients
+    assessed: int = Field(ge=0)  # infused, with the one-year outcome known
+    complete_responses: int = Field(ge=0)
+    pending: int = Field(ge=0)  # infused, not yet at the one-year assessment
+    cr_rate: ProportionEstimate  # complete_responses / assessed, exact Clopper-Pearson interval
+
+
+class ToxicitySummary(FrozenModel):
+    """Each infused patient counted once, at their highest grade (0: none)."""
+
+    patients: int = Field(ge=0)
+    highest_crs_grade: dict[int, int]
+    highest_icans_grade: dict[int, int]
+    dose_limiting_toxicities: int = Field(ge=0)
+
+
+class TrialReport(FrozenModel):
+    """The trial as a whole, computed from the permanent trial record's patient summaries."""
+
+    protocol_version: str
+    enrollment: EnrollmentSummary
+    primary_endpoint: PrimaryEndpointReport
+    toxicity: ToxicitySummary
+    stopping_rule: StoppingRuleStatus

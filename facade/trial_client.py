@@ -1,0 +1,268 @@
+"""The one client of the trial: enroll, record, read one patient, list, report, verify. The CLI and the HTTP API
+both call it, so what they do and the errors they give are the same.
+
+Running journeys are asked through Temporal; the permanent trial record answers for journeys that have ended
+(Temporal forgets a closed run after its retention period) and for every trial-level count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.projections import domain_event
+from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
+from domain.journey.commands import EnrollPatient, StaffCommand
+from domain.journey.phases import Phase
+from domain.journey.views import PatientStatus, patient_status
+from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
+from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, UnknownPatient
+from facade.listing import journeys_query, listing_from
+from facade.models import EnrollmentResult, PatientListing, Timeline, TrialReport
+from facade.report import build_report, status_from_summary
+from records import EventStore, RecordedEvent, VerificationReport
+from workflows.journey_messages import (
+    TASK_QUEUE,
+    JourneyInput,
+    JourneySummary,
+    RecordResult,
+    TimelineEntry,
+    journey_workflow_id,
+)
+from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
+
+# A command reaching a run that is handing over to the next (turned away, or NOT_FOUND once it has gone) is
+# resent with the same update id until the new run takes it; the handover waits for in-flight activities.
+RESEND_WITHIN = timedelta(seconds=30)
+RESEND_FIRST_DELAY_SECONDS = 0.05
+RESEND_MAX_DELAY_SECONDS = 1.0
+
+JourneyHandle = WorkflowHandle[PatientJourneyWorkflow, JourneySummary]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timeline_entry(event: RecordedEvent) -> TimelineEntry:
+    """A recorded event as the workflow's timeline shows it."""
+    return TimelineEntry(
+        sequence=event.sequence,
+        occurred_at=event.occurred_at,
+        type=event.event_type,
+        actor_user_id=event.actor_user_id,
+        actor_role=event.actor_role,
+        reason=event.reason,
+    )
+
+
+class TrialClient:
+    """Operations of operators, staff and supervisors over one Temporal client and one trial record."""
+
+    def __init__(
+        self,
+        temporal: Client,
+        store: EventStore,
+        protocol: TrialProtocol = CURRENT_PROTOCOL,
+        *,
+        task_queue: str = TASK_QUEUE,
+        clock: Callable[[], datetime] = _utc_now,
+        resend_within: timedelta = RESEND_WITHIN,
+    ) -> None:
+        self._temporal = temporal
+        self._store = store
+        self._protocol = protocol
+        self._task_queue = task_queue
+        self._clock = clock
+        self._resend_within = resend_within
+
+    @property
+    def temporal(self) -> Client:
+        return self._temporal
+
+    @property
+    def store(self) -> EventStore:
+        return self._store
+
+    @property
+    def protocol(self) -> TrialProtocol:
+        return self._protocol
+
+    def _handle(self, study_id: str) -> JourneyHandle:
+        # The workflow id, never a run id: a journey continues-as-new, and its newest run is the one to ask.
+        return self._temporal.get_workflow_handle_for(PatientJourneyWorkflow.run, journey_workflow_id(study_id))
+
+    # ------------------------------------------------------------ operators
+
+    async def enroll(self, command: EnrollPatient) -> EnrollmentResult:
+        """Start the patient's journey. A screen failure is enrolled too: recorded with every reason, then ended.
+
+        Raises CommandRefused (the enrollment itself is refused: nothing started) or AlreadyEnrolled.
+        """
+        study_id = command.study_id
+        # Decided here first, as the workflow will decide it: a refusal lists every reason and starts nothing.
+        try:
+            events = decide(initial_state(study_id), command, self._clock(), self._protocol)
+        except CommandRejected as rejection:
+            raise CommandRefused(study_id, rejection.reasons) from None
+        # The record remembers every patient for ever; Temporal forgets a closed journey after its retention.
+        if await asyncio.to_thread(self._store.last_sequence, study_id):
+            raise AlreadyEnrolled(study_id)
+        try:
+            await self._temporal.start_workflow(
+                PatientJourneyWorkflow.run,
+                JourneyInput(study_id=study_id, enrollment=command),
+                id=journey_workflow_id(study_id),
+                task_queue=self._task_queue,
+                # Never a second journey under one study id, even once the first has ended.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+        except WorkflowAlreadyStartedError:
+            raise AlreadyEnrolled(study_id) from None
+        state = fold(initial_state(study_id), events)
+        return EnrollmentResult(
+            study_id=study_id,
+            workflow_id=journey_workflow_id(study_id),
+            eligible=state.eligibility is not None and state.eligibility.eligible,
+            failed_criteria=state.eligibility.failed if state.eligibility else (),
+            phase=state.phase,
+        )
+
+    # ------------------------------------------------------------ staff
+
+    async def record(self, study_id: str, command: StaffCommand, update_id: str | None = None) -> RecordResult:
+        """Apply a staff command. Resending with the same `update_id` is answered again, never applied twice.
+
+        Raises CommandRefused (every reason; nothing changed), UnknownPatient or JourneyClosed.
+        """
+        update_id = update_id or str(uuid.uuid4())
+        handle = self._handle(study_id)
+        deadline = time.monotonic() + self._resend_within.total_seconds()
+        delay = RESEND_FIRST_DELAY_SECONDS
+        while True:
+            try:
+                return await handle.execute_update(PatientJourneyWorkflow.record, command, id=update_id)
+            except WorkflowUpdateFailedError as error:
+                cause = error.cause
+                if isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED:
+                    raise CommandRefused(study_id, tuple(str(reason) for reason in cause.details)) from None
+                # The run is handing over to the next one: the new run takes the same update id.
+                if not (isinstance(cause, ApplicationError) and cause.type == RESEND_TO_NEW_RUN):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise
+            except RPCError as error:
+                if error.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                # No journey, an ended one, or a run that has just continued-as-new: only the last is resent.
+                await self._require_running(study_id, handle)
+                if time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESEND_MAX_DELAY_SECONDS)
+
+    async def _require_running(self, study_id: str, handle: JourneyHandle) -> None:
+        try:
+            description = await handle.describe()
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            # Unknown to Temporal: never enrolled, or ended and past the retention period.
+            summary = await asyncio.to_thread(self._store.patient_summary, study_id)
+            if summary is None and not await asyncio.to_thread(self._store.last_sequence, study_id):
+                raise UnknownPatient(study_id) from None
+            raise JourneyClosed(study_id, summary.phase if summary else None) from None
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            summary = await asyncio.to_thread(self._store.patient_summary, study_id)
+            raise JourneyClosed(study_id, summary.phase if summary else None)
+
+    # ------------------------------------------------------------ supervisors: one patient
+
+    async def status(self, study_id: str) -> PatientStatus:
+        """Where the patient stands now: from the running journey, else folded from the trial record."""
+        try:
+            return await self._handle(study_id).query(
+                PatientJourneyWorkflow.status, reject_condition=QueryRejectCondition.NOT_OPEN
+            )
+        except WorkflowQueryRejectedError:
+            pass  # the journey has ended: the record answers
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+        state, protocol = await self._recorded_state(study_id)
+        return patient_status(state, protocol, self._clock())
+
+    async def timeline(self, study_id: str) -> Timeline:
+        """Every event of the patient, oldest first."""
+        try:
+            entries = await self._handle(study_id).query(
+                PatientJourneyWorkflow.timeline, reject_condition=QueryRejectCondition.NOT_OPEN
+            )
+            return Timeline(study_id=study_id, source="workflow", entries=tuple(entries))
+        except WorkflowQueryRejectedError:
+            pass
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+        events = await self._recorded_events(study_id)
+        return Timeline(study_id=study_id, source="record", entries=tuple(_timeline_entry(e) for e in events))
+
+    async def _recorded_events(self, study_id: str) -> Sequence[RecordedEvent]:
+        events = await asyncio.to_thread(self._store.events_for, study_id)
+        if not events:
+            raise UnknownPatient(study_id)
+        return events
+
+    async def _recorded_state(self, study_id: str) -> tuple[JourneyState, TrialProtocol]:
+        events = await self._recorded_events(study_id)
+        state = fold(initial_state(study_id), (domain_event(e) for e in events))
+        return state, protocol_for_version(state.protocol_version or self._protocol.version)
+
+    # ------------------------------------------------------------ supervisors: the trial
+
+    async def list_patients(
+        self, phase: Phase | str | None = None, overdue: bool | None = None, expedited_report_open: bool | None = None
+    ) -> list[PatientListing]:
+        """Journeys matching every filter given, by study id, from Temporal's visibility index.
+
+        The index is eventually consistent (a change shows within a second or so) and keeps an ended journey
+        only for the retention period; the trial record (`report`) counts every patient for ever.
+        """
+        query = journeys_query(phase, overdue, expedited_report_open)
+        newest: dict[str, tuple[datetime, PatientListing]] = {}
+        async for execution in self._temporal.list_workflows(query):
+            # Briefly, the index may show a run that has continued-as-new beside its successor: keep the newest.
+            started = execution.start_time
+            earlier = newest.get(execution.id)
+            if earlier is None or started > earlier[0]:
+                newest[execution.id] = (started, listing_from(execution, self._protocol))
+        return sorted((listing for _, listing in newest.values()), key=lambda listing: listing.study_id)
+
+    async def report(self) -> TrialReport:
+        """The trial-level report, computed from the trial record's patient summaries.
+
+        The record, not Temporal's index, is the source: it keeps every patient for ever (the index forgets
+        ended journeys after retention), it is hash-chained and audited, and its summaries are rebuilt from
+        the events in the same step that appends them, so the report is reproducible from the record alone.
+        """
+        summaries = await asyncio.to_thread(self._store.patient_summaries)
+        return build_report((status_from_summary(s) for s in summaries), self._protocol)
+
+    async def verify(self) -> VerificationReport:
+        """Recompute the trial record's hash chain and report every problem found."""
+        return await asyncio.to_thread(self._store.verify)
