@@ -1,4 +1,6 @@
-"""`trial`: the command line of trialflow. Today: the version and the protocol definition."""
+"""`trial`: the command line of trialflow. The version and the protocol live here; each group of commands
+(cli/calculators.py today; staff and supervisor commands later) lives in its own small module and is added below.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cli import calculators
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, TrialProtocol, protocol_for_version
 
 app = typer.Typer(
@@ -21,6 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+# Without a name, a module's commands join the top level: `trial dose`, `trial grade crs`, ...
+app.add_typer(calculators.app)
 
 
 def _trialflow_version() -> str:

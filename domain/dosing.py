@@ -91,12 +91,15 @@ class LymphodepletionPlan(FrozenModel):
 
 
 def plan_lymphodepletion(
-    height_cm: float, weight_kg: float, crcl_ml_min_173m2: float, regimen: LymphodepletionRegimen
+    height_cm: float, weight_kg: float, crcl_ml_min_173m2: float | None, regimen: LymphodepletionRegimen
 ) -> LymphodepletionPlan:
-    """The protocol's example: 120 cm, 22 kg -> 0.856 m² -> fludarabine 25.7 mg, cyclophosphamide 428 mg."""
+    """The protocol's example: 120 cm, 22 kg -> 0.856 m² -> fludarabine 25.7 mg, cyclophosphamide 428 mg.
+
+    Without a creatinine clearance no renal check is made: no suggestion, and normal function is not implied.
+    """
     exact_bsa = _decimal(mosteller_bsa_m2(height_cm, weight_kg))
     bsa = float(_round_half_up(exact_bsa, _decimal(regimen.bsa_rounding_m2)))
-    suggestion = fludarabine_renal_adjustment(crcl_ml_min_173m2, regimen)
+    suggestion = None if crcl_ml_min_173m2 is None else fludarabine_renal_adjustment(crcl_ml_min_173m2, regimen)
     return LymphodepletionPlan(
         height_cm=height_cm,
         weight_kg=weight_kg,

@@ -388,3 +388,9 @@ def test_classification_is_consistent_with_the_range(available: float, weight: f
         assert dose.min_cells <= assessment.cells_to_infuse <= dose.max_cells
     if expected is ProductClassification.IN_RANGE:
         assert assessment.cells_to_infuse == min(available, dose.target_cells)
+
+
+def test_without_a_creatinine_clearance_no_renal_check_is_made() -> None:
+    plan = plan_lymphodepletion(120, 22, None, REGIMEN)
+    assert plan.renal_suggestion is None and plan.fludarabine_adjusted_daily_mg is None
+    assert (plan.fludarabine_daily_mg, plan.cyclophosphamide_daily_mg) == (25.7, 428.0)

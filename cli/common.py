@@ -1,0 +1,298 @@
+"""What every `trial` command shares: the --protocol-version and --json options, JSON output, and input problems.
+
+A command collects every problem with its input (unknown options included), reports them all at once in plain
+words, and exits 2, the usage-error code; nothing is calculated from input that has a problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import types
+from collections.abc import Mapping
+from enum import Enum
+from typing import Annotated, Any, Final, Literal, TypeVar, Union, get_args, get_origin
+
+import typer
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol, protocol_for_version
+
+USAGE_ERROR_EXIT_CODE: Final = 2
+
+# The parser would refuse the first unknown option alone; the command reports it with every other problem.
+COLLECT_UNKNOWN_OPTIONS: Final[dict[str, Any]] = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+ProtocolVersionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--protocol-version",
+        metavar="VERSION",
+        help=f"Protocol version the calculation follows; the current one ({CURRENT_PROTOCOL.version}) if omitted.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print the result as JSON (its shape is given above); problems go to stderr as JSON."),
+]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class InputProblem(FrozenModel):
+    """One thing wrong with the input: the option or field it concerns (None: the input as a whole)."""
+
+    field: str | None
+    message: str
+
+
+class InputProblems(FrozenModel):
+    """What `--json` prints on stderr when the input is refused."""
+
+    problems: tuple[InputProblem, ...]
+
+
+def print_json(model: BaseModel) -> None:
+    typer.echo(json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+def json_help(model: type[BaseModel]) -> str:
+    """The --json paragraph of a command's help, written from the model itself so it cannot drift from it."""
+    return (
+        f"JSON (--json): {model.__name__}.model_dump(mode='json') ({model.__module__}), shaped "
+        f"{json_shape(model)}. Dates are YYYY-MM-DD; numbers are plain JSON numbers."
+    )
+
+
+def json_shape(model: type[BaseModel]) -> str:
+    """{field, field: {nested fields}, field: a|b|c, ...}: the keys `model_dump(mode="json")` writes."""
+    return "{" + ", ".join(name + _value_shape(field.annotation) for name, field in model.model_fields.items()) + "}"
+
+
+def _value_shape(annotation: Any) -> str:
+    origin, arguments = get_origin(annotation), get_args(annotation)
+    if origin in (Union, types.UnionType):
+        present = [argument for argument in arguments if argument is not type(None)]
+        shape = _value_shape(present[0]) if len(present) == 1 else ""
+        if len(present) == len(arguments):
+            return shape
+        return f"{shape} or null" if shape else " (or null)"
+    if origin is Literal:
+        return ": " + "|".join(str(argument) for argument in arguments)
+    if origin in (tuple, list) and arguments:
+        item = _value_shape(arguments[0])
+        return f": list of {item.removeprefix(': ')}" if item else ": list"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return ": " + json_shape(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return ": " + "|".join(str(member.value) for member in annotation)
+    return ""
+
+
+class Problems:
+    """Collects every problem with a command's input; `exit_if_any` reports them all and stops the command."""
+
+    def __init__(self) -> None:
+        self.found: list[InputProblem] = []
+
+    def add(self, field: str | None, message: str) -> None:
+        self.found.append(InputProblem(field=field, message=message))
+
+    def protocol(self, version: str | None) -> TrialProtocol | None:
+        """The protocol the command follows: `version`, or the current one."""
+        if version is None:
+            return CURRENT_PROTOCOL
+        try:
+            return protocol_for_version(version)
+        except ValueError as error:
+            self.add("--protocol-version", str(error))
+            return None
+
+    def validated(
+        self,
+        model: type[ModelT],
+        values: Mapping[str, Any],
+        *,
+        labels: Mapping[str, str] | None = None,
+        echo_input: bool = False,
+        stand_ins: Mapping[str, Any] | None = None,
+    ) -> ModelT | None:
+        """`values` as a `model`, or None with every validation problem added.
+
+        `labels` names a field as the user knows it (its option). A value is quoted back only with `echo_input`,
+        and only from `values`: never from the error, which may carry the whole input (PHI such as a birth date).
+        A model checks consistency between its fields only once each field is valid; `stand_ins` (a valid value
+        for each field that may be refused) let that check run now, so its problems are named in the same report.
+        """
+        try:
+            return model.model_validate(dict(values))
+        except ValidationError as error:
+            for detail in error.errors(include_url=False, include_input=False):
+                self._add_validation_error(model, detail, values, labels or {}, echo_input)
+            consistency = _with_stand_ins(model, values, stand_ins or {}, error)
+            if isinstance(consistency, ValidationError):
+                for detail in consistency.errors(include_url=False, include_input=False):
+                    if not detail["loc"]:
+                        self._add_validation_error(model, detail, values, labels or {}, echo_input)
+            return None
+
+    def _add_validation_error(
+        self,
+        model: type[BaseModel],
+        detail: ErrorDetails,
+        values: Mapping[str, Any],
+        labels: Mapping[str, str],
+        echo_input: bool,
+    ) -> None:
+        location = detail["loc"]
+        field = None
+        if location:
+            head = str(location[0])
+            field = ".".join([labels.get(head, head), *(str(part) for part in location[1:])])
+        if detail["type"] == "value_error":
+            # A model's consistency check joins its problems with "; ": one line each.
+            for message in str(detail.get("ctx", {}).get("error", detail["msg"])).split("; "):
+                self.add(field, message)
+            return
+        message = plain_validation_message(detail)
+        if detail["type"] == "extra_forbidden" and location:
+            close = difflib.get_close_matches(str(location[0]), list(model.model_fields), n=1)
+            message += f" (did you mean {close[0]}?)" if close else ""
+        elif echo_input and len(location) == 1 and values.get(str(location[0])) is not None:
+            message += f"; given {str(values[str(location[0])])!r}"
+        self.add(field, message)
+
+    def unknown_arguments(self, context: typer.Context) -> None:
+        """Each option the command does not have (with the closest one it has), and each stray argument."""
+        known = [name for param in context.command.get_params(context) for name in (*param.opts, *param.secondary_opts)]
+        tokens = list(context.args)
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            if token.startswith("-") and not _is_number(token):
+                name = token.split("=", 1)[0]
+                close = difflib.get_close_matches(name, known, n=1)
+                self.add(name, "no such option" + (f" (did you mean {close[0]}?)" if close else ""))
+                following = tokens[index + 1] if index + 1 < len(tokens) else None
+                if "=" not in token and following is not None and not following.startswith("--"):
+                    index += 1  # the unknown option's value: not a second problem
+            else:
+                self.add(None, f"unexpected argument {token!r}: every value is given with its option")
+            index += 1
+
+    def exit_if_any(self, as_json: bool) -> None:
+        """Report every problem found on stderr and exit 2; return quietly when there is none."""
+        if not self.found:
+            return
+        if as_json:
+            typer.echo(
+                json.dumps(InputProblems(problems=tuple(self.found)).model_dump(mode="json"), indent=2), err=True
+            )
+        else:
+            count = len(self.found)
+            typer.echo(
+                f"Error: {count} problem{'' if count == 1 else 's'} with the input; nothing was calculated.", err=True
+            )
+            for problem in self.found:
+                typer.echo(
+                    f"  {problem.field}: {problem.message}" if problem.field else f"  {problem.message}", err=True
+                )
+        raise typer.Exit(USAGE_ERROR_EXIT_CODE)
+
+
+def validated_with_stand_ins(
+    model: type[ModelT], values: Mapping[str, Any], stand_ins: Mapping[str, Any]
+) -> ModelT | None:
+    """`values` as a `model` once each refused field is replaced by its stand-in; None if that is still invalid.
+
+    For checks that need a whole model (ICANS scale against age) while another field is being refused.
+    """
+    try:
+        return model.model_validate(dict(values))
+    except ValidationError as error:
+        result = _with_stand_ins(model, values, stand_ins, error)
+        return result if isinstance(result, model) else None
+
+
+def _with_stand_ins(
+    model: type[ModelT], values: Mapping[str, Any], stand_ins: Mapping[str, Any], error: ValidationError
+) -> ModelT | ValidationError | None:
+    """Validate again with stand-ins for the fields `error` refused: the model, its new error, or None (no stand-in)."""
+    refused = {
+        str(detail["loc"][0]) for detail in error.errors(include_url=False, include_input=False) if detail["loc"]
+    }
+    if not refused or not refused <= stand_ins.keys():
+        return None
+    try:
+        return model.model_validate({**values, **{field: stand_ins[field] for field in refused}})
+    except ValidationError as consistency:
+        return consistency
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+_DATE_ERRORS = {"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact", "date_future"}
+_NUMBER_ERRORS = {"float_type", "float_parsing", "decimal_parsing", "decimal_type"}
+_WHOLE_NUMBER_ERRORS = {"int_type", "int_parsing", "int_from_float", "int_parsing_size"}
+
+
+def plain_validation_message(detail: ErrorDetails) -> str:
+    """A pydantic error in words a nurse understands: "must be greater than 0", not "Input should be ..."."""
+    kind, context = detail["type"], detail.get("ctx", {})
+    bounds = {
+        "greater_than": ("must be greater than", "gt"),
+        "greater_than_equal": ("must be at least", "ge"),
+        "less_than": ("must be less than", "lt"),
+        "less_than_equal": ("must be at most", "le"),
+        "multiple_of": ("must be a multiple of", "multiple_of"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"{words} {_shown(context[key])}"
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind in ("enum", "literal_error"):
+        return "must be one of: " + ", ".join(re.findall(r"'([^']*)'", str(context.get("expected", ""))))
+    if kind in _NUMBER_ERRORS:
+        return "must be a number"
+    if kind == "finite_number":
+        return "must be a finite number"
+    if kind in _WHOLE_NUMBER_ERRORS:
+        return "must be a whole number"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind in _DATE_ERRORS:
+        why = str(context.get("error", ""))
+        # "month value is outside expected range of 1-12" helps; "input is too short" does not.
+        return "must be a real date written YYYY-MM-DD" + (f" ({why})" if "range" in why else "")
+    if kind == "string_too_short":
+        return (
+            "must not be empty"
+            if context.get("min_length") == 1
+            else f"must have at least {context['min_length']} characters"
+        )
+    if kind == "string_too_long":
+        return f"must have at most {context['max_length']} characters"
+    if kind == "string_type":
+        return "must be text"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "must be a JSON object of named fields"
+    message = detail["msg"].replace("Input should be", "must be")
+    return message[:1].lower() + message[1:]
