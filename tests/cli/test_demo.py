@@ -1,0 +1,306 @@
+"""`trial demo`: the cohort plan is varied and deterministic, its clinical data grade as planned, and the report
+the demo prints after driving the cohort on a time-skipping server matches the cohort it generated."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from typer.testing import CliRunner
+
+from cli.common import USAGE_ERROR_EXIT_CODE
+from cli.demo import DemoResult, compare, drive_in_time_order, report_lines, report_tables, run_demo
+from cli.demo_cohort import (
+    MAX_COHORT,
+    MIN_COHORT,
+    CohortPlan,
+    Outcome,
+    crs_findings_for,
+    expected_report,
+    icans_findings_for,
+    marrow_for,
+    plan_cohort,
+    screening_for,
+)
+from cli.main import app
+from domain.eligibility import assess_eligibility
+from domain.journey.phases import ExitReason, Phase
+from domain.protocol import PROTOCOL_V1, amend
+from domain.response import ResponseCategory, assess_relapse, classify_response
+from domain.toxicity import grade_crs, grade_icans
+
+SEED = 11
+SCREENED_ON = date(2026, 1, 5)
+seeds = st.integers(min_value=0, max_value=2**32)
+sizes = st.integers(min_value=MIN_COHORT, max_value=MAX_COHORT)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+@given(seed=seeds, size=sizes)
+@settings(max_examples=60, deadline=None)
+def test_every_cohort_tells_the_whole_story(seed: int, size: int) -> None:
+    plan = plan_cohort(seed, size, PROTOCOL_V1)
+    patients = plan.patients
+    outcomes = Counter(p.outcome for p in patients)
+    infused = [p for p in patients if p.infused]
+    assert len(patients) == size
+    assert len({p.study_id for p in patients}) == size
+    assert outcomes[Outcome.SCREEN_FAILURE] == 2
+    assert outcomes[Outcome.RELAPSE] == outcomes[Outcome.DEATH] == outcomes[Outcome.LOST_TO_FOLLOW_UP] == 1
+    assert outcomes[Outcome.CR_AT_ONE_YEAR] >= 1 and outcomes[Outcome.NOT_CR_AT_ONE_YEAR] >= 1
+    assert all(p.failed_criteria for p in patients if not p.infused)
+    assert [p.crs_grade for p in infused].count(3) == 1  # exactly one 24 h report from CRS
+    assert {1, 2} <= {p.crs_grade for p in infused}
+    assert sum(1 for p in infused if p.icans_grade) == 1
+    recollected = [p for p in patients if p.manufacturing_failure]
+    assert len(recollected) == 1 and recollected[0].outcome is Outcome.CR_AT_ONE_YEAR
+    endpoint = f"M{PROTOCOL_V1.response.primary_endpoint_months}"
+    assert all(endpoint not in p.missed_visits and "MRD" not in p.missed_visits for p in patients)
+    assert all(p.event_month is not None for p in patients if p.outcome in (Outcome.RELAPSE, Outcome.DEATH))
+    days = [p.enrolled_on_day for p in patients]
+    assert days == sorted(days) and len(set(days)) == size
+
+
+@given(seed=seeds)
+@settings(max_examples=20, deadline=None)
+def test_the_same_seed_gives_the_same_cohort(seed: int) -> None:
+    assert plan_cohort(seed, 10, PROTOCOL_V1) == plan_cohort(seed, 10, PROTOCOL_V1)
+
+
+def test_other_seeds_give_other_cohorts() -> None:
+    plans = {plan_cohort(seed, 10, PROTOCOL_V1).model_dump_json(exclude={"seed"}) for seed in range(10)}
+    assert len(plans) == 10
+
+
+@pytest.mark.parametrize("size", [MIN_COHORT - 1, MAX_COHORT + 1])
+def test_a_cohort_too_small_for_the_story_or_too_big_is_refused(size: int) -> None:
+    with pytest.raises(ValueError, match="patients"):
+        plan_cohort(SEED, size, PROTOCOL_V1)
+
+
+def test_the_expected_report_counts_the_plan() -> None:
+    plan = plan_cohort(SEED, 12, PROTOCOL_V1)
+    expected = expected_report(plan, PROTOCOL_V1)
+    completers = [p for p in plan.patients if p.outcome in (Outcome.CR_AT_ONE_YEAR, Outcome.NOT_CR_AT_ONE_YEAR)]
+    assert expected.patients == 12 and expected.screen_failures == 2 and expected.infused == expected.assessed == 10
+    assert expected.by_phase[Phase.FOLLOW_UP] == len(completers)
+    assert expected.by_phase[Phase.SURVIVAL_FOLLOW_UP] == 1
+    assert expected.by_phase[Phase.OFF_STUDY] == 4  # two screen failures, the death, the departure
+    assert expected.exits_by_reason[ExitReason.DEATH] == expected.exits_by_reason[ExitReason.LOST_TO_FOLLOW_UP] == 1
+    assert sum(expected.highest_crs_grade.values()) == sum(expected.highest_icans_grade.values()) == 10
+    death = next(p for p in plan.patients if p.outcome is Outcome.DEATH)
+    assert expected.dose_limiting_toxicities == 1 + death.death_treatment_related
+
+
+def test_a_treatment_related_death_is_a_dose_limiting_toxicity() -> None:
+    plan = plan_cohort(SEED, 10, PROTOCOL_V1)
+    related, unrelated = (
+        CohortPlan(
+            seed=plan.seed,
+            patients=tuple(
+                p.model_copy(update={"death_treatment_related": flag}) if p.outcome is Outcome.DEATH else p
+                for p in plan.patients
+            ),
+        )
+        for flag in (True, False)
+    )
+    assert (
+        expected_report(related, PROTOCOL_V1).dose_limiting_toxicities
+        == expected_report(unrelated, PROTOCOL_V1).dose_limiting_toxicities + 1
+    )
+
+
+# ---------------------------------------------------------------- the clinical data grade as planned
+
+
+@pytest.mark.parametrize("grade", [0, 1, 2, 3])
+def test_crs_findings_grade_as_planned(grade: int) -> None:
+    assert grade_crs(crs_findings_for(grade, PROTOCOL_V1), PROTOCOL_V1.crs).grade == grade
+
+
+@pytest.mark.parametrize("grade", [0, 1, 2])
+@pytest.mark.parametrize("age", [4, 11])
+def test_icans_findings_grade_as_planned(grade: int, age: int) -> None:
+    assert grade_icans(icans_findings_for(grade), age, PROTOCOL_V1.icans).grade == grade
+
+
+@pytest.mark.parametrize(
+    ("response", "category", "relapse"),
+    [
+        ("cr", ResponseCategory.CR, False),
+        ("counts_not_recovered", ResponseCategory.CRI, False),
+        ("relapse", None, True),
+    ],
+)
+def test_marrows_read_as_planned(response: str, category: ResponseCategory | None, relapse: bool) -> None:
+    marrow = marrow_for(SCREENED_ON, PROTOCOL_V1, response=response)
+    if category is not None:
+        assert classify_response(marrow, PROTOCOL_V1.response).category is category
+    assert assess_relapse(marrow.marrow_blasts_percent, (), PROTOCOL_V1.response).relapse is relapse
+
+
+@given(seed=seeds)
+@settings(max_examples=30, deadline=None)
+def test_screening_fails_exactly_where_the_plan_says(seed: int) -> None:
+    for patient in plan_cohort(seed, 10, PROTOCOL_V1).patients:
+        result = assess_eligibility(screening_for(patient, SCREENED_ON, PROTOCOL_V1), PROTOCOL_V1.eligibility)
+        assert result.eligible is patient.infused
+        assert len(result.failed) == len(patient.failed_criteria)
+
+
+def test_screen_failures_follow_an_amended_threshold() -> None:
+    amended = amend(PROTOCOL_V1, "9.9-demo", eligibility={"min_performance_score": 70})
+    patient = next(
+        p
+        for seed in range(100)
+        for p in plan_cohort(seed, 10, amended).patients
+        if p.failed_criteria == ("performance_score",)
+    )
+    data = screening_for(patient, SCREENED_ON, amended)
+    assert data.performance_score < 70
+    assert not assess_eligibility(data, amended.eligibility).eligible
+
+
+# ---------------------------------------------------------------- the demo on a time-skipping server
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def demo_run() -> AsyncIterator[tuple[DemoResult, list[str]]]:
+    lines: list[str] = []
+    result = await run_demo(seed=SEED, patients=10, say=lines.append)
+    yield result, lines
+
+
+def test_the_report_matches_the_cohort_the_demo_generated(demo_run: tuple[DemoResult, list[str]]) -> None:
+    result, _ = demo_run
+    plan, report = result.cohort, result.report
+    assert plan == plan_cohort(SEED, 10, PROTOCOL_V1)
+    infused = [p for p in plan.patients if p.infused]
+    outcomes = Counter(p.outcome for p in plan.patients)
+
+    assert report.enrollment.patients == 10
+    assert report.enrollment.screen_failures == outcomes[Outcome.SCREEN_FAILURE] == 2
+    assert report.enrollment.by_phase == expected_report(plan, PROTOCOL_V1).by_phase
+    assert report.enrollment.by_phase[Phase.OFF_STUDY] == 4
+    assert report.enrollment.by_phase[Phase.SURVIVAL_FOLLOW_UP] == 1
+    assert report.enrollment.exits_by_reason[ExitReason.LOST_TO_FOLLOW_UP] == 1
+
+    endpoint = report.primary_endpoint
+    assert endpoint.infused == endpoint.assessed == len(infused) == 8
+    assert endpoint.pending == 0
+    assert endpoint.complete_responses == outcomes[Outcome.CR_AT_ONE_YEAR]
+    assert endpoint.cr_rate.successes == outcomes[Outcome.CR_AT_ONE_YEAR] and endpoint.cr_rate.total == 8
+
+    crs, icans = Counter(p.crs_grade for p in infused), Counter(p.icans_grade for p in infused)
+    assert {g: n for g, n in report.toxicity.highest_crs_grade.items() if n} == dict(crs)
+    assert {g: n for g, n in report.toxicity.highest_icans_grade.items() if n} == dict(icans)
+    death = next(p for p in plan.patients if p.outcome is Outcome.DEATH)
+    assert report.toxicity.dose_limiting_toxicities == 1 + death.death_treatment_related
+    assert report.stopping_rule.patients == 8
+    assert result.report_matches_cohort and result.mismatches == ()
+
+
+def test_progress_names_study_ids_only(demo_run: tuple[DemoResult, list[str]]) -> None:
+    result, lines = demo_run
+    study_ids = {p.study_id for p in result.cohort.patients}
+    assert all(any(f"  {s}  " in line for s in study_ids) for line in lines)
+    assert {s for s in study_ids if any(f"  {s}  " in line for line in lines)} == study_ids
+    birth_dates = set()
+    for patient in result.cohort.patients:
+        screened_on = next(
+            date.fromisoformat(line[:10]) for line in lines if f"  {patient.study_id}  " in line
+        )  # the first line is the screening day
+        birth_dates.add(screening_for(patient, screened_on, PROTOCOL_V1).date_of_birth.isoformat())
+    assert not any(b in line for b in birth_dates for line in lines)
+    assert sum("screen failure:" in line for line in lines) == 2
+    assert sum("sent to the sponsor on time" in line for line in lines) == 2  # the grade 3 CRS and the death
+    assert any("manufacturing failed" in line for line in lines)
+    assert any(re.search(r"M\d+ missed", line) for line in lines)
+    dates = [date.fromisoformat(line[:10]) for line in lines]
+    assert dates == sorted(dates)
+    assert dates[-1] - dates[0] > timedelta(days=365)
+
+
+def test_a_report_that_differs_from_the_cohort_is_caught(demo_run: tuple[DemoResult, list[str]]) -> None:
+    result, _ = demo_run
+    report = result.report
+    wrong = report.model_copy(
+        update={
+            "toxicity": report.toxicity.model_copy(
+                update={"dose_limiting_toxicities": report.toxicity.dose_limiting_toxicities + 1}
+            ),
+            "enrollment": report.enrollment.model_copy(update={"screen_failures": 3}),
+        }
+    )
+    mismatches = compare(result.expected, wrong)
+    assert len(mismatches) == 2
+    assert any(m.startswith("dose-limiting toxicities") for m in mismatches)
+    assert any(m.startswith("screen failures: planned 2, reported 3") for m in mismatches)
+
+
+def test_the_report_is_printed_and_its_json_reads_back(demo_run: tuple[DemoResult, list[str]]) -> None:
+    result, _ = demo_run
+    console = Console(record=True, width=200)
+    for table in report_tables(result):
+        console.print(table)
+    for line in report_lines(result):
+        console.print(line, markup=False)
+    text = console.export_text()
+    rate = result.report.primary_endpoint.cr_rate
+    assert f"{rate.ci_low:.0%}–{rate.ci_high:.0%}" in text
+    assert f"Dose-limiting toxicities: {result.report.toxicity.dose_limiting_toxicities} of 8 infused" in text
+    assert "survival follow up" in text
+    assert DemoResult.model_validate_json(result.model_dump_json()) == result
+
+
+def test_the_command_refuses_a_cohort_too_small_for_the_story() -> None:
+    outcome = CliRunner().invoke(app, ["demo", "--patients", str(MIN_COHORT - 1)])
+    assert outcome.exit_code == USAGE_ERROR_EXIT_CODE
+
+
+class DriftingClock:
+    """A stand-in for the server clock: each move lands a few milliseconds late, as real time runs on."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.moves: list[datetime] = []
+
+    async def move_to(self, moment: datetime) -> None:
+        self.moves.append(moment)
+        self.now = max(self.now, moment) + timedelta(milliseconds=5)
+
+
+async def test_steps_run_in_time_order_even_when_a_script_asks_twice_for_one_moment() -> None:
+    start = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+    clock = DriftingClock(start)
+    done: list[tuple[str, datetime]] = []
+
+    async def script(name: str, hours: list[int]) -> AsyncIterator[datetime]:
+        for hour in hours:
+            yield start + timedelta(hours=hour)
+            done.append((name, clock.now))
+
+    await drive_in_time_order([script("a", [1, 1, 3]), script("b", [0, 2])], clock)  # type: ignore[arg-type]
+    assert [name for name, _ in done] == ["b", "a", "a", "b", "a"]
+    assert clock.moves == sorted(clock.moves)
+    assert len(set(clock.moves)) == 4  # the two steps of one moment: one move
+
+
+async def test_a_script_asking_for_an_earlier_moment_is_a_bug() -> None:
+    start = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+
+    async def backwards() -> AsyncIterator[datetime]:
+        yield start + timedelta(hours=2)
+        yield start + timedelta(hours=1)
+
+    with pytest.raises(AssertionError, match="before"):
+        await drive_in_time_order([backwards()], DriftingClock(start))  # type: ignore[arg-type]
