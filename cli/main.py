@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cli import calculators
+from cli import calculators, staff, supervisor
 from cli import demo as demo_commands
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, TrialProtocol, protocol_for_version
 
@@ -28,6 +28,8 @@ app = typer.Typer(
 # Without a name, a module's commands join the top level: `trial dose`, `trial grade crs`, ...
 app.add_typer(calculators.app)
 app.add_typer(demo_commands.app)
+app.add_typer(staff.app)
+app.add_typer(supervisor.app)
 
 
 def _trialflow_version() -> str:

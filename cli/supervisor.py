@@ -1,0 +1,281 @@
+"""`trial status`, `list`, `timeline`, `report` and `verify`: what supervisors read, through the one facade.
+
+Readable tables, or with `--json` the facade model's own JSON; errors as plain words with the study id (exit 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Annotated
+
+import typer
+from pydantic import RootModel
+from rich.table import Table
+from rich.text import Text
+
+from cli.common import JsonOption, Problems, json_help, print_json
+from cli.staff import REFUSED_EXIT_CODE, checked_study_id, console, run_with_trial
+from domain.journey.phases import Phase
+from domain.journey.views import PatientStatus
+from domain.statistics import ProportionEstimate
+from facade import PatientListing, Timeline, TrialReport
+from records import VerificationReport
+
+PANEL = "Supervisors (server needed)"
+
+app = typer.Typer()
+
+
+class PatientList(RootModel[tuple[PatientListing, ...]]):
+    """`trial list --json`: a JSON array of PatientListing."""
+
+
+def _facts(title: str, rows: Iterable[tuple[str, str | Text]]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("Item", style="bold", no_wrap=True)
+    table.add_column("Value", overflow="fold")
+    for label, value in rows:
+        table.add_row(label, value if isinstance(value, Text) else Text(value))
+    return table
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value else "-"
+
+
+def _words(phase: Phase | None) -> str:
+    return phase.value.replace("_", " ") if phase else "-"
+
+
+def _due_text(what: str, by: date | None) -> str:
+    return f"{what} (by {by.isoformat()})" if by else what
+
+
+def _yes(flag: bool) -> Text:
+    return Text("YES", style="bold red") if flag else Text("no")
+
+
+# ---------------------------------------------------------------- one patient
+
+
+def _status_output(status: PatientStatus) -> list[Table]:
+    next_due = status.next_due
+    rows: list[tuple[str, str | Text]] = [
+        ("Phase", _words(status.phase)),
+        ("Protocol", status.protocol_version),
+        ("Chain of identity", status.chain_of_identity or "-"),
+        ("Next due", _due_text(next_due.what, next_due.due_on or next_due.window_closes) if next_due else "-"),
+        ("Overdue", _yes(status.overdue)),
+        ("Highest CRS / ICANS grade", f"{status.highest_crs_grade} / {status.highest_icans_grade}"),
+        ("Infused on", _day(status.infused_on)),
+        ("Primary endpoint", status.primary_endpoint.replace("_", " ")),
+        ("Dose-limiting toxicity", _yes(status.dose_limiting_toxicity)),
+        ("Last event", str(status.last_sequence)),
+    ]
+    if status.failed_criteria:
+        rows.append(("Failed criteria", "\n".join(status.failed_criteria)))
+    if status.deviations:
+        rows.append(("Deviations", "\n".join(status.deviations)))
+    if status.exit is not None:
+        rows.append(("Exit", f"{status.exit.reason.value.replace('_', ' ')} on {_day(status.exit.on)}"))
+    tables = [_facts(f"Patient {status.study_id}", rows)]
+    if status.open_expedited_reports:
+        reports = Table(title="Open expedited reports", title_justify="left")
+        for column in ("Report", "Due at", "Overdue", "Reasons"):
+            reports.add_column(column, overflow="fold")
+        for report in status.open_expedited_reports:
+            reports.add_row(
+                Text(report.report_id), report.due_at.isoformat(), _yes(report.overdue), Text("; ".join(report.reasons))
+            )
+        tables.append(reports)
+    if status.due:
+        due = Table(title="Due", title_justify="left")
+        for column in ("Item", "What", "Who", "Due", "Window", "Overdue"):
+            due.add_column(column, overflow="fold")
+        for item in status.due:
+            window = f"{_day(item.window_opens)} to {_day(item.window_closes)}" if item.window_opens else "-"
+            due.add_row(
+                Text(item.code), Text(item.what), item.responsible.value, _day(item.due_on), window, _yes(item.overdue)
+            )
+        tables.append(due)
+    return tables
+
+
+@app.command(rich_help_panel=PANEL, help="Where one patient stands now.\n\n" + json_help(PatientStatus))
+def status(
+    study_id: Annotated[str, typer.Argument(metavar="STUDY_ID", help="The patient's study id.")],
+    as_json: JsonOption = False,
+) -> None:
+    problems = Problems()
+    checked_study_id(study_id, problems)
+    problems.exit_if_any(as_json)
+    answer = run_with_trial(lambda trial: trial.status(study_id), as_json)
+    if as_json:
+        print_json(answer)
+        return
+    out = console()
+    for table in _status_output(answer):
+        out.print(table)
+
+
+@app.command(rich_help_panel=PANEL, help="Every recorded event of one patient, oldest first.\n\n" + json_help(Timeline))
+def timeline(
+    study_id: Annotated[str, typer.Argument(metavar="STUDY_ID", help="The patient's study id.")],
+    as_json: JsonOption = False,
+) -> None:
+    problems = Problems()
+    checked_study_id(study_id, problems)
+    problems.exit_if_any(as_json)
+    answer = run_with_trial(lambda trial: trial.timeline(study_id), as_json)
+    if as_json:
+        print_json(answer)
+        return
+    table = Table(title=f"Timeline of {answer.study_id} (from the {answer.source})", title_justify="left")
+    for column in ("#", "At (UTC)", "Event", "By", "Role", "Reason"):
+        table.add_column(column, overflow="fold")
+    for entry in answer.entries:
+        table.add_row(
+            str(entry.sequence),
+            entry.occurred_at.strftime("%Y-%m-%d %H:%M"),
+            Text(entry.type),
+            Text(entry.actor_user_id),
+            Text(entry.actor_role),
+            Text(entry.reason or ""),
+        )
+    console().print(table)
+
+
+# ---------------------------------------------------------------- the trial
+
+
+@app.command(
+    "list",
+    rich_help_panel=PANEL,
+    help=(
+        "The journeys matching every filter given, by study id (Temporal's index: a change shows within a second "
+        "or so; an ended journey is kept for the retention period).\n\n" + json_help(PatientListing) + " (a list)"
+    ),
+)
+def list_patients(
+    phase: Annotated[Phase | None, typer.Option("--phase", help="Only journeys in this phase.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only journeys with something overdue.")] = False,
+    open_report: Annotated[
+        bool, typer.Option("--open-report", help="Only journeys with an expedited report open.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    # A flag not given is no filter, never "only those without".
+    listings = run_with_trial(lambda trial: trial.list_patients(phase, overdue or None, open_report or None), as_json)
+    if as_json:
+        print_json(PatientList(tuple(listings)))
+        return
+    table = Table(title=f"Patients ({len(listings)})", title_justify="left")
+    for column in ("Study id", "Phase", "Running", "Next due", "Overdue", "Report open", "CRS", "ICANS", "Protocol"):
+        table.add_column(column, overflow="fold")
+    for row in listings:
+        table.add_row(
+            Text(row.study_id),
+            _words(row.phase),
+            "yes" if row.running else "ended",
+            _day(row.next_due_on),
+            _yes(row.overdue),
+            _yes(row.expedited_report_open),
+            str(row.highest_crs_grade),
+            str(row.highest_icans_grade),
+            row.protocol_version or "-",
+        )
+    console().print(table)
+
+
+def _rate(estimate: ProportionEstimate) -> str:
+    if estimate.rate is None:
+        return f"none assessed yet ({estimate.successes}/{estimate.total})"
+    return (
+        f"{estimate.rate:.1%} ({estimate.successes}/{estimate.total}), {estimate.confidence:.0%} CI "
+        f"{estimate.ci_low:.1%} to {estimate.ci_high:.1%} (Clopper-Pearson)"
+    )
+
+
+def _grade_counts(counts: dict[int, int]) -> str:
+    return ", ".join(f"grade {grade}: {count}" for grade, count in sorted(counts.items())) or "-"
+
+
+def _report_output(report: TrialReport) -> list[Table]:
+    enrollment, endpoint, toxicity, rule = (
+        report.enrollment,
+        report.primary_endpoint,
+        report.toxicity,
+        report.stopping_rule,
+    )
+    by_phase = Table(title=f"Enrollment: {enrollment.patients} patients", title_justify="left")
+    by_phase.add_column("Phase")
+    by_phase.add_column("Patients", justify="right")
+    for phase, count in enrollment.by_phase.items():
+        by_phase.add_row(_words(phase), str(count))
+    by_phase.add_row(Text("screen failures", style="italic"), str(enrollment.screen_failures))
+    for reason, count in enrollment.exits_by_reason.items():
+        by_phase.add_row(Text(f"exits: {reason.value.replace('_', ' ')}", style="italic"), str(count))
+    efficacy = _facts(
+        "Primary endpoint: complete response at 1 year",
+        [
+            ("Infused (evaluable)", str(endpoint.infused)),
+            ("One-year outcome known", str(endpoint.assessed)),
+            ("Pending", str(endpoint.pending)),
+            ("CR rate", _rate(endpoint.cr_rate)),
+        ],
+    )
+    safety = _facts(
+        f"Toxicity: {toxicity.patients} infused patients, each at their highest grade",
+        [
+            ("CRS", _grade_counts(toxicity.highest_crs_grade)),
+            ("ICANS", _grade_counts(toxicity.highest_icans_grade)),
+            ("Dose-limiting toxicities", str(toxicity.dose_limiting_toxicities)),
+        ],
+    )
+    stopping = _facts(
+        "Stopping rule",
+        [
+            ("Status", Text("PAUSED: enrollment stops", style="bold red") if rule.paused else Text("not triggered")),
+            ("Toxicities / patients", f"{rule.toxicities} / {rule.patients}"),
+            ("Boundary at this size", "-" if rule.boundary is None else str(rule.boundary)),
+            ("Explanation", rule.explanation),
+        ],
+    )
+    return [by_phase, efficacy, safety, stopping]
+
+
+@app.command(
+    rich_help_panel=PANEL,
+    help=(
+        "The trial report from the trial record: enrollment by phase, CR rate at 1 year with its Clopper-Pearson "
+        "confidence interval, CRS/ICANS grade counts, the stopping rule.\n\n" + json_help(TrialReport)
+    ),
+)
+def report(as_json: JsonOption = False) -> None:
+    answer = run_with_trial(lambda trial: trial.report(), as_json)
+    if as_json:
+        print_json(answer)
+        return
+    out = console()
+    out.print(Text(f"Trial report (protocol {answer.protocol_version})", style="bold"))
+    for table in _report_output(answer):
+        out.print(table)
+
+
+@app.command(
+    rich_help_panel=PANEL,
+    help=(
+        "Recompute the trial record's hash chain: exit 0 when intact, 1 when any event was altered, deleted, "
+        "inserted or reordered (each problem named).\n\n" + json_help(VerificationReport)
+    ),
+)
+def verify(as_json: JsonOption = False) -> None:
+    answer = run_with_trial(lambda trial: trial.verify(), as_json)
+    if as_json:
+        print_json(answer)
+    else:
+        described = answer.describe()
+        typer.echo(described[:1].upper() + described[1:])
+    if not answer.ok:
+        raise typer.Exit(REFUSED_EXIT_CODE)
