@@ -241,6 +241,7 @@ def run_environment(tmp_path: Path) -> dict[str, str]:
         "TRIALFLOW_DATA_DIR": str(tmp_path / "data"),
         "TRIALFLOW_TEMPORAL_PORT": str(free_port()),
         "TRIALFLOW_TEMPORAL_UI_PORT": str(free_port()),
+        "TRIALFLOW_API_PORT": str(free_port()),
         "TRIALFLOW_LOG_FORMAT": "json",
     }
     return environment

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import make_url
 
+from api.service import api_service, api_url
 from observability.logging import configure_logging, get_logger
 from workers.dev_server import DevServer, DevServerError
 from workers.settings import Settings, SettingsError, load_settings
@@ -43,8 +44,7 @@ async def journey_worker_service(stack: Stack) -> None:
     await run_worker(stack.settings, asyncio.Event(), address=stack.temporal_address)
 
 
-# The interfaces issue adds the API here.
-SERVICES: list[Service] = [journey_worker_service]
+SERVICES: list[Service] = [journey_worker_service, api_service]
 
 
 def describe(stack: Stack) -> str:
@@ -58,6 +58,7 @@ def describe(stack: Stack) -> str:
             f"  Data directory:   {settings.data_dir}  (Temporal: {settings.temporal_db_file.name})",
             f"  Trial record:     {make_url(settings.database_url).render_as_string(hide_password=True)}",
             f"  Journey worker:   task queue {TASK_QUEUE}",
+            f"  HTTP API:         {api_url(settings.api_port)}  (OpenAPI docs: /docs)",
         ]
     )
 

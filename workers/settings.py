@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")  # the dev server's database and the SQLite trial record
     temporal_port: Port = 7233  # the embedded dev server's gRPC port
     temporal_ui_port: Port = 8233  # the embedded dev server's Web UI
+    api_port: Port = 8000  # the HTTP API, on 127.0.0.1
     # Empty means the SQLite file under data_dir; PostgreSQL in production.
     database_url: str = ""
     log_format: Literal["auto", "json", "console"] = "auto"

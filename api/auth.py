@@ -1,0 +1,135 @@
+"""Who is calling the API: a bearer token mapped to an Actor (user id and role) by configuration.
+
+Only SHA-256 hashes of the tokens are configured, never the tokens themselves. The configuration is JSON or TOML:
+`{"tokens": [{"sha256": "<hex>", "user_id": "nurse.lee", "role": "nurse"}, ...]}` (a bare JSON list works too),
+from `TRIALFLOW_API_TOKENS` (the document itself) or the file named by `TRIALFLOW_API_TOKENS_FILE`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
+
+from domain.protocol import FrozenModel
+from domain.roles import Actor, Role
+
+TOKENS_ENV = "TRIALFLOW_API_TOKENS"
+TOKENS_FILE_ENV = "TRIALFLOW_API_TOKENS_FILE"
+
+
+class TokenConfigurationError(ValueError):
+    """The token configuration is invalid; the message names every problem."""
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 of a token: what the configuration stores."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random token to hand to one user (its hash goes into the configuration)."""
+    return secrets.token_urlsafe(32)
+
+
+class TokenEntry(FrozenModel):
+    """One configured credential: the token's hash and whom it identifies."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    user_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    role: Role
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("role")
+    @classmethod
+    def _people_only(cls, role: Role) -> Role:
+        # The system role belongs to the workflow's own timers: no credential may act as it.
+        if role is Role.SYSTEM:
+            raise ValueError("no API credential may act as the system: its commands are the workflow's own")
+        return role
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user_id=self.user_id, role=self.role)
+
+
+_ENTRIES = TypeAdapter(tuple[TokenEntry, ...])
+
+
+class TokenAuthenticator:
+    """Maps a presented bearer token to its Actor, comparing hashes in constant time."""
+
+    def __init__(self, entries: Sequence[TokenEntry]) -> None:
+        hashes = [entry.sha256 for entry in entries]
+        if len(set(hashes)) != len(hashes):
+            raise TokenConfigurationError("the same token hash is configured twice: one token, one user")
+        self._entries = tuple(entries)
+
+    @property
+    def configured(self) -> int:
+        return len(self._entries)
+
+    def actor_for(self, token: str | None) -> Actor | None:
+        """The actor the token identifies, or None for a missing or unknown token."""
+        if not token:
+            return None
+        presented = hash_token(token).encode("ascii")
+        found: Actor | None = None
+        # Every entry is compared, so the time taken does not tell how far a guess got.
+        for entry in self._entries:
+            if hmac.compare_digest(presented, entry.sha256.encode("ascii")):
+                found = entry.actor
+        return found
+
+    @classmethod
+    def from_document(cls, document: Any) -> TokenAuthenticator:
+        """From a parsed configuration: `{"tokens": [...]}` or a bare list of entries."""
+        entries = document.get("tokens", []) if isinstance(document, Mapping) else document
+        try:
+            return cls(_ENTRIES.validate_python(entries))
+        except ValidationError as error:
+            problems = [
+                f"tokens.{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
+                for issue in error.errors(include_url=False, include_input=False)
+            ]
+            raise TokenConfigurationError("invalid API token configuration:\n  " + "\n  ".join(problems)) from None
+
+    @classmethod
+    def from_text(cls, text: str, toml: bool = False) -> TokenAuthenticator:
+        try:
+            document = tomllib.loads(text) if toml else json.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+            raise TokenConfigurationError(
+                f"the API token configuration is not valid {'TOML' if toml else 'JSON'}: {error}"
+            ) from None
+        return cls.from_document(document)
+
+    @classmethod
+    def from_file(cls, path: Path) -> TokenAuthenticator:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise TokenConfigurationError(f"cannot read the API token file {path}: {error.strerror}") from None
+        return cls.from_text(text, toml=path.suffix.lower() == ".toml")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> TokenAuthenticator:
+        """From TRIALFLOW_API_TOKENS (the document) or TRIALFLOW_API_TOKENS_FILE; none configured: no one gets in."""
+        environ = os.environ if environ is None else environ
+        if text := environ.get(TOKENS_ENV, "").strip():
+            return cls.from_text(text)
+        if path := environ.get(TOKENS_FILE_ENV, "").strip():
+            return cls.from_file(Path(path))
+        return cls(())

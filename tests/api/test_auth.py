@@ -1,0 +1,94 @@
+"""Bearer tokens to actors: only hashes configured, from JSON, TOML or the environment; every problem named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api.auth import (
+    TOKENS_ENV,
+    TOKENS_FILE_ENV,
+    TokenAuthenticator,
+    TokenConfigurationError,
+    TokenEntry,
+    hash_token,
+    new_token,
+)
+from domain.roles import Actor, Role
+
+NURSE_TOKEN, PHYSICIAN_TOKEN = "nurse-token-123", "physician-token-456"
+ENTRIES = [
+    {"sha256": hash_token(NURSE_TOKEN), "user_id": "nurse.lee", "role": "nurse"},
+    {"sha256": hash_token(PHYSICIAN_TOKEN).upper(), "user_id": "dr.chen", "role": "physician"},
+]
+
+
+def test_a_token_maps_to_its_actor_and_nothing_else_does() -> None:
+    auth = TokenAuthenticator.from_text(json.dumps({"tokens": ENTRIES}))
+    assert auth.configured == 2
+    assert auth.actor_for(NURSE_TOKEN) == Actor(user_id="nurse.lee", role=Role.NURSE)
+    assert auth.actor_for(PHYSICIAN_TOKEN) == Actor(user_id="dr.chen", role=Role.PHYSICIAN)
+    for wrong in ("", None, NURSE_TOKEN + " ", NURSE_TOKEN.upper(), hash_token(NURSE_TOKEN)):
+        assert auth.actor_for(wrong) is None
+
+
+def test_the_sha256_is_of_the_utf8_token() -> None:
+    assert hash_token("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert new_token() != new_token() and len(new_token()) >= 40
+
+
+def test_a_bare_list_and_a_toml_file_work_too(tmp_path: Path) -> None:
+    assert TokenAuthenticator.from_text(json.dumps(ENTRIES)).actor_for(NURSE_TOKEN) is not None
+    toml = tmp_path / "tokens.toml"
+    toml.write_text(f'[[tokens]]\nsha256 = "{hash_token(NURSE_TOKEN)}"\nuser_id = "nurse.lee"\nrole = "nurse"\n')
+    assert TokenAuthenticator.from_file(toml).actor_for(NURSE_TOKEN) == Actor(user_id="nurse.lee", role=Role.NURSE)
+
+
+def test_the_environment_gives_the_document_or_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    path.write_text(json.dumps({"tokens": ENTRIES[:1]}))
+    from_file = TokenAuthenticator.from_environment({TOKENS_FILE_ENV: str(path)})
+    assert from_file.configured == 1
+    both = TokenAuthenticator.from_environment({TOKENS_ENV: json.dumps(ENTRIES), TOKENS_FILE_ENV: str(path)})
+    assert both.configured == 2  # the document itself wins over the file
+    nothing = TokenAuthenticator.from_environment({})
+    assert nothing.configured == 0 and nothing.actor_for(NURSE_TOKEN) is None
+
+
+def test_every_problem_in_the_configuration_is_named() -> None:
+    bad = [
+        {"sha256": "abc", "user_id": "nurse lee", "role": "nurse"},
+        {"sha256": hash_token("x"), "user_id": "timer", "role": "system"},
+        {"sha256": hash_token("y"), "user_id": "boss", "role": "dean"},
+    ]
+    with pytest.raises(TokenConfigurationError) as raised:
+        TokenAuthenticator.from_text(json.dumps(bad))
+    message = str(raised.value)
+    for where in ("tokens.0.sha256", "tokens.0.user_id", "tokens.1.role", "tokens.2.role"):
+        assert where in message, message
+    assert "no API credential may act as the system" in message
+    assert hash_token("x") not in message  # nothing of the input is echoed
+
+
+def test_one_token_belongs_to_one_user() -> None:
+    twice = [ENTRIES[0], {**ENTRIES[0], "user_id": "nurse.kim"}]
+    with pytest.raises(TokenConfigurationError, match="configured twice"):
+        TokenAuthenticator.from_text(json.dumps(twice))
+
+
+@pytest.mark.parametrize(("text", "toml", "kind"), [("{not json", False, "JSON"), ("tokens = [", True, "TOML")])
+def test_a_document_that_does_not_parse_is_named(text: str, toml: bool, kind: str) -> None:
+    with pytest.raises(TokenConfigurationError, match=f"not valid {kind}"):
+        TokenAuthenticator.from_text(text, toml=toml)
+
+
+def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(TokenConfigurationError, match="cannot read the API token file"):
+        TokenAuthenticator.from_file(tmp_path / "missing.json")
+
+
+def test_entries_are_frozen_models() -> None:
+    entry = TokenEntry(sha256=hash_token(NURSE_TOKEN), user_id="nurse.lee", role=Role.NURSE)
+    assert entry.actor == Actor(user_id="nurse.lee", role=Role.NURSE)
