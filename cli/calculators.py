@@ -25,6 +25,7 @@ from cli.common import (
     JsonOption,
     Problems,
     ProtocolVersionOption,
+    failed_criteria_table,
     json_help,
     print_json,
     validated_with_stand_ins,
@@ -778,13 +779,7 @@ def _eligibility_output(report: EligibilityReport, protocol: TrialProtocol) -> l
     )
     if result.eligible:
         return [summary]
-    failed = Table(title="Failed criteria", title_justify="left")
-    failed.add_column("Kind", no_wrap=True)
-    failed.add_column("Criterion", no_wrap=True)
-    failed.add_column("Reason", overflow="fold")
-    for criterion in result.failed:
-        failed.add_row(Text(criterion.kind.value), Text(criterion.code), Text(criterion.reason))
-    return [summary, failed]
+    return [summary, failed_criteria_table(result.failed)]
 
 
 @app.command(

@@ -10,14 +10,17 @@ import difflib
 import json
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Annotated, Any, Final, Literal, TypeVar, Union, get_args, get_origin
 
 import typer
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from rich.table import Table
+from rich.text import Text
 
+from domain.eligibility import FailedCriterion
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol, protocol_for_version
 
 USAGE_ERROR_EXIT_CODE: Final = 2
@@ -296,3 +299,14 @@ def plain_validation_message(detail: ErrorDetails) -> str:
         return "must be a JSON object of named fields"
     message = detail["msg"].replace("Input should be", "must be")
     return message[:1].lower() + message[1:]
+
+
+def failed_criteria_table(criteria: Iterable[FailedCriterion]) -> Table:
+    """Every failed eligibility criterion with its reason, as `trial eligibility` and `trial enroll` show them."""
+    failed = Table(title="Failed criteria", title_justify="left")
+    failed.add_column("Kind", no_wrap=True)
+    failed.add_column("Criterion", no_wrap=True)
+    failed.add_column("Reason", overflow="fold")
+    for criterion in criteria:
+        failed.add_row(Text(criterion.kind.value), Text(criterion.code), Text(criterion.reason))
+    return failed

@@ -22,7 +22,7 @@ from rich.text import Text
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.calculators import _read_text, _screening_document
-from cli.common import COLLECT_UNKNOWN_OPTIONS, JsonOption, Problems, json_help, print_json
+from cli.common import COLLECT_UNKNOWN_OPTIONS, JsonOption, Problems, failed_criteria_table, json_help, print_json
 from domain.identifiers import StudyId
 from domain.journey.commands import EnrollPatient, StaffCommand
 from domain.roles import Actor, Role
@@ -176,13 +176,7 @@ def _enrollment_output(result: EnrollmentResult) -> list[Table]:
     facts.add_row("Workflow", Text(result.workflow_id))
     if result.eligible:
         return [facts]
-    failed = Table(title="Failed criteria", title_justify="left")
-    failed.add_column("Kind", no_wrap=True)
-    failed.add_column("Criterion", no_wrap=True)
-    failed.add_column("Reason", overflow="fold")
-    for criterion in result.failed_criteria:
-        failed.add_row(Text(criterion.kind.value), Text(criterion.code), Text(criterion.reason))
-    return [facts, failed]
+    return [facts, failed_criteria_table(result.failed_criteria)]
 
 
 @app.command(
