@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from records.engine import DEFAULT_DATABASE_FILE
@@ -16,7 +16,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-_NEVER_ECHOED = {"database_url"}
+_NEVER_ECHOED = {"database_url", "temporal_api_key"}
 
 
 class SettingsError(ValueError):
@@ -30,6 +30,13 @@ class Settings(BaseSettings):
 
     temporal_address: str = Field(default="localhost:7233", min_length=1)  # what clients and workers dial
     temporal_namespace: str = Field(default="default", min_length=1)
+    # An existing cluster (self-hosted with mTLS, or Temporal Cloud) is configuration, not code:
+    temporal_tls: bool = False  # TLS without a client certificate (implied by a certificate or an API key)
+    temporal_tls_cert: FilePath | None = None  # client certificate (PEM) for mTLS
+    temporal_tls_key: FilePath | None = None  # its private key (PEM)
+    temporal_tls_server_ca: FilePath | None = None  # the server's CA (PEM), when not a public one
+    temporal_tls_server_name: str | None = None  # SNI override, when the address is not the certificate's name
+    temporal_api_key: SecretStr | None = None  # Temporal Cloud API key
     data_dir: Path = Path(".data")  # the dev server's database and the SQLite trial record
     temporal_port: Port = 7233  # the embedded dev server's gRPC port
     temporal_ui_port: Port = 8233  # the embedded dev server's Web UI
@@ -50,11 +57,21 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
+    def _certificate_with_its_key(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("a client certificate needs its key: set both TLS_CERT and TLS_KEY, or neither")
+        return self
+
+    @model_validator(mode="after")
     def _default_database_under_data_dir(self) -> Settings:
         if not self.database_url:
             default_url = f"sqlite:///{self.data_dir.as_posix()}/{DEFAULT_DATABASE_FILE}"
             object.__setattr__(self, "database_url", default_url)
         return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.temporal_tls or self.temporal_tls_cert or self.temporal_tls_server_ca or self.temporal_api_key)
 
     @property
     def temporal_db_file(self) -> Path:

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
@@ -28,11 +29,26 @@ log = get_logger("workers.worker")
 ACTIVITY_THREADS = 16
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS as configured: mTLS with a client certificate, a private CA, or plain TLS (for Cloud API keys)."""
+    if not settings.uses_tls:
+        return False
+    return TLSConfig(
+        client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
+        client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
+        server_root_ca_cert=settings.temporal_tls_server_ca.read_bytes() if settings.temporal_tls_server_ca else None,
+        domain=settings.temporal_tls_server_name,
+    )
+
+
 async def connect(settings: Settings, address: str | None = None) -> Client:
+    """A client for the configured cluster: the embedded dev server, a self-hosted one, or Temporal Cloud."""
     return await Client.connect(
         address or settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        tls=tls_config(settings),
+        api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
     )
 
 

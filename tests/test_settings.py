@@ -1,0 +1,56 @@
+"""Settings: another Temporal cluster (mTLS or Temporal Cloud) is configuration; bad values are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.service import TLSConfig
+
+from workers.settings import SettingsError, load_settings
+from workers.worker import tls_config
+
+
+def test_the_embedded_default_dials_without_tls() -> None:
+    settings = load_settings()
+    assert settings.uses_tls is False
+    assert tls_config(settings) is False
+
+
+def test_a_client_certificate_and_key_give_mutual_tls(tmp_path: Path) -> None:
+    cert, key, ca = tmp_path / "client.pem", tmp_path / "client.key", tmp_path / "ca.pem"
+    cert.write_bytes(b"CERT")
+    key.write_bytes(b"KEY")
+    ca.write_bytes(b"CA")
+    settings = load_settings(
+        temporal_address="trial.tmprl.cloud:7233",
+        temporal_tls_cert=cert,
+        temporal_tls_key=key,
+        temporal_tls_server_ca=ca,
+        temporal_tls_server_name="trial.tmprl.cloud",
+    )
+    tls = tls_config(settings)
+    assert isinstance(tls, TLSConfig)
+    assert (tls.client_cert, tls.client_private_key, tls.server_root_ca_cert) == (b"CERT", b"KEY", b"CA")
+    assert tls.domain == "trial.tmprl.cloud"
+
+
+def test_an_api_key_implies_tls_and_is_never_echoed_in_errors() -> None:
+    settings = load_settings(temporal_api_key="secret-key-value")
+    assert settings.uses_tls
+    assert tls_config(settings) == TLSConfig()
+    assert "secret-key-value" not in repr(settings)
+
+
+def test_every_bad_tls_setting_is_named_at_once(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings(temporal_tls_cert=tmp_path / "missing.pem", temporal_tls_key=tmp_path / "missing.key")
+    message = str(refused.value)
+    assert "TRIALFLOW_TEMPORAL_TLS_CERT" in message and "TRIALFLOW_TEMPORAL_TLS_KEY" in message
+
+
+def test_a_certificate_without_its_key_is_refused(tmp_path: Path) -> None:
+    cert = tmp_path / "client.pem"
+    cert.write_bytes(b"CERT")
+    with pytest.raises(SettingsError, match="needs its key"):
+        load_settings(temporal_tls_cert=cert)
