@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model
 
-from api.auth import TokenAuthenticator
+from api.auth import Authenticator
 from api.problems import (
     EXCEPTION_HANDLERS,
     PROBLEM_MEDIA_TYPE,
@@ -105,7 +105,7 @@ async def authenticated_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
     """The actor of the bearer token, or 401: the one source of who acts."""
-    auth: TokenAuthenticator = request.app.state.authenticator
+    auth: Authenticator = request.app.state.authenticator
     found = auth.actor_for(credentials.credentials if credentials else None)
     if found is None:
         why = "no bearer token was given" if credentials is None else "the bearer token is not recognised"
@@ -138,7 +138,7 @@ StudyIdPath = Annotated[
 # ---------------------------------------------------------------- the app
 
 
-def create_app(trial: TrialSource, auth: TokenAuthenticator) -> FastAPI:
+def create_app(trial: TrialSource, auth: Authenticator) -> FastAPI:
     """The API over `trial` (a TrialClient, or a function giving one per request), with `auth`'s tokens."""
     app = FastAPI(
         title=API_TITLE,

@@ -2,7 +2,7 @@
 
 Only SHA-256 hashes of the tokens are configured, never the tokens themselves. The configuration is JSON or TOML:
 `{"tokens": [{"sha256": "<hex>", "user_id": "nurse.lee", "role": "nurse"}, ...]}` (a bare JSON list works too),
-from `TRIALFLOW_API_TOKENS` (the document itself) or the file named by `TRIALFLOW_API_TOKENS_FILE`.
+from `TRIALFLOW_API_TOKENS` (the document itself) or a token file (`api/token_file.py`).
 """
 
 from __future__ import annotations
@@ -10,20 +10,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
-
-TOKENS_ENV = "TRIALFLOW_API_TOKENS"
-TOKENS_FILE_ENV = "TRIALFLOW_API_TOKENS_FILE"
 
 
 class TokenConfigurationError(ValueError):
@@ -68,6 +64,15 @@ class TokenEntry(FrozenModel):
 _ENTRIES = TypeAdapter(tuple[TokenEntry, ...])
 
 
+class Authenticator(Protocol):
+    """What the API asks of its credentials: whom a bearer token identifies."""
+
+    @property
+    def configured(self) -> int: ...
+
+    def actor_for(self, token: str | None) -> Actor | None: ...
+
+
 class TokenAuthenticator:
     """Maps a presented bearer token to its Actor, comparing hashes in constant time."""
 
@@ -80,6 +85,10 @@ class TokenAuthenticator:
     @property
     def configured(self) -> int:
         return len(self._entries)
+
+    @property
+    def entries(self) -> tuple[TokenEntry, ...]:
+        return self._entries
 
     def actor_for(self, token: str | None) -> Actor | None:
         """The actor the token identifies, or None for a missing or unknown token."""
@@ -123,13 +132,3 @@ class TokenAuthenticator:
         except OSError as error:
             raise TokenConfigurationError(f"cannot read the API token file {path}: {error.strerror}") from None
         return cls.from_text(text, toml=path.suffix.lower() == ".toml")
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> TokenAuthenticator:
-        """From TRIALFLOW_API_TOKENS (the document) or TRIALFLOW_API_TOKENS_FILE; none configured: no one gets in."""
-        environ = os.environ if environ is None else environ
-        if text := environ.get(TOKENS_ENV, "").strip():
-            return cls.from_text(text)
-        if path := environ.get(TOKENS_FILE_ENV, "").strip():
-            return cls.from_file(Path(path))
-        return cls(())

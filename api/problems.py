@@ -16,11 +16,11 @@ from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.common import plain_validation_message
 from domain.identifiers import study_id_problem
 from domain.journey.commands import StaffCommand
 from domain.protocol import FrozenModel
 from facade import AlreadyEnrolled, CommandRefused, JourneyClosed, TrialError, UnknownPatient
+from facade.plain_words import plain_validation_message
 from observability.logging import get_logger
 
 log = get_logger("api")

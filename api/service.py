@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.auth import TokenAuthenticator
+from api.token_file import authenticator_for
 from facade import open_trial_client
 from observability.logging import get_logger
 
@@ -68,14 +68,14 @@ def api_url(port: int, host: str = DEFAULT_API_HOST) -> str:
     return f"http://{host}:{port}"
 
 
-async def api_service(stack: Stack) -> None:
+async def api_service(stack: Stack, ready: asyncio.Event | None = None) -> None:
     """The HTTP API over a trial client of the embedded stack, until cancelled."""
     settings = stack.settings
     port = settings.api_port
-    auth = TokenAuthenticator.from_environment()
+    auth = authenticator_for(settings)
     if not auth.configured:
-        log.warning("api_no_tokens", hint="set TRIALFLOW_API_TOKENS or TRIALFLOW_API_TOKENS_FILE; every request is 401")
+        log.warning("api_no_tokens", hint="`trial token new --user <id> --role <role>` makes one; until then, 401")
     # The embedded server's address, which may differ from the configured one.
     settings = settings.model_copy(update={"temporal_address": stack.temporal_address})
     async with open_trial_client(settings) as trial:
-        await serve(create_app(trial, auth), DEFAULT_API_HOST, port)
+        await serve(create_app(trial, auth), DEFAULT_API_HOST, port, started=ready)

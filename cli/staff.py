@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Annotated, Any, Final, TypeVar, get_args
@@ -27,6 +28,7 @@ from domain.identifiers import StudyId
 from domain.journey.commands import EnrollPatient, StaffCommand
 from domain.roles import Actor, Role
 from facade import EnrollmentResult, TrialClient, TrialError, open_trial_client
+from observability.logging import configure_logging
 from workers.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from workflows.journey_messages import RecordResult
 
@@ -82,6 +84,8 @@ def acting_user(by: str | None, role: str | None, problems: Problems) -> Actor |
         return None
     if role_value == Role.SYSTEM.value:
         problems.add("--role", "system is the workflow's own role: no person acts as it")
+        # The user id is still checked, with a stand-in role, so every problem is named at once.
+        problems.validated(Actor, {"user_id": user_id, "role": Role.NURSE}, labels={"user_id": "--by"}, echo_input=True)
         return None
     return problems.validated(
         Actor, {"user_id": user_id, "role": role_value}, labels={"user_id": "--by", "role": "--role"}, echo_input=True
@@ -133,6 +137,8 @@ def print_trial_error(error: TrialError, as_json: bool) -> None:
 def run_with_trial(call: Callable[[TrialClient], Awaitable[T]], as_json: bool) -> T:
     """`call` on a trial client from the settings; every failure becomes plain words and an exit code."""
     settings = loaded_settings()
+    # Log lines go to stderr, so `--json` output on stdout stays pure; routine lines only when debugging.
+    configure_logging(settings.log_format, "DEBUG" if settings.log_level == "DEBUG" else "WARNING", stream=sys.stderr)
 
     async def connected() -> T:
         async with open_trial_client(settings) as trial:

@@ -343,7 +343,7 @@ async def test_a_failing_service_stops_the_stack_and_the_server(tmp_path: Path) 
     )
     seen: list[run_module.Stack] = []
 
-    async def broken_worker(stack: run_module.Stack) -> None:
+    async def broken_worker(stack: run_module.Stack, ready: asyncio.Event) -> None:
         seen.append(stack)
         raise RuntimeError("worker could not start")
 

@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import make_url
 
+from api.auth import TokenConfigurationError
 from api.service import api_service, api_url
+from api.token_file import authenticator_for
 from observability.logging import configure_logging, get_logger
 from workers.dev_server import DevServer, DevServerError
 from workers.settings import Settings, SettingsError, load_settings
@@ -35,12 +37,14 @@ class Stack:
     temporal_ui_url: str
 
 
-# Runs until cancelled; cancellation is the signal to shut down cleanly (`async with` inside it does that).
-Service = Callable[[Stack], Coroutine[Any, Any, None]]
+# Sets `ready` once it serves, then runs until cancelled; cancellation is the signal to shut down cleanly
+# (`async with` inside it does that).
+Service = Callable[[Stack, asyncio.Event], Coroutine[Any, Any, None]]
 
 
-async def journey_worker_service(stack: Stack) -> None:
+async def journey_worker_service(stack: Stack, ready: asyncio.Event) -> None:
     """The journey worker against the embedded server, appending to the embedded trial record."""
+    ready.set()  # nothing waits on it: work sent before it polls waits in its task queue, never lost
     await run_worker(stack.settings, asyncio.Event(), address=stack.temporal_address)
 
 
@@ -69,7 +73,7 @@ async def run_stack(
     services: Sequence[Service] = SERVICES,
     announce: Callable[[str], None] = lambda text: print(text, flush=True),
 ) -> None:
-    """Start the dev server, then every service; when `stop` is set, stop them in reverse order."""
+    """Start the dev server, then every service; announce once all serve; when `stop` is set, stop them all."""
     async with DevServer.from_settings(settings) as server:
         stack = Stack(
             settings=settings,
@@ -79,10 +83,21 @@ async def run_stack(
         )
         # A failing service cancels its siblings and the wait below; the server still stops on the way out.
         async with asyncio.TaskGroup() as group:
+            readiness = [asyncio.Event() for _ in services]
             tasks = [
-                group.create_task(service(stack), name=getattr(service, "__name__", "service")) for service in services
+                group.create_task(service(stack, ready), name=getattr(service, "__name__", "service"))
+                for service, ready in zip(services, readiness, strict=True)
             ]
-            announce(describe(stack))
+            # The addresses are printed only when they answer (Ctrl-C while starting stops at once).
+            all_ready = asyncio.ensure_future(asyncio.gather(*(ready.wait() for ready in readiness)))
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait([all_ready, stopping], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                all_ready.cancel()
+                stopping.cancel()
+            if not stop.is_set():
+                announce(describe(stack))
             await stop.wait()
             log.info("stopping")
             for task in tasks:
@@ -114,7 +129,8 @@ async def _serve(settings: Settings) -> int:
 def main() -> int:
     try:
         settings = load_settings()
-    except SettingsError as error:
+        authenticator_for(settings)  # a broken token configuration stops the start, naming every problem
+    except (SettingsError, TokenConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     configure_logging(settings.log_format, settings.log_level)

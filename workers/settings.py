@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     temporal_port: Port = 7233  # the embedded dev server's gRPC port
     temporal_ui_port: Port = 8233  # the embedded dev server's Web UI
     api_port: Port = 8000  # the HTTP API, on 127.0.0.1
+    # Bearer tokens by their SHA-256 hashes (api/auth.py): the JSON document itself, or a file that is read again
+    # whenever it changes (default: api-tokens.json under data_dir, written by `trial token new`).
+    api_tokens: str = ""
+    api_tokens_file: Path | None = None
     # Empty means the SQLite file under data_dir; PostgreSQL in production.
     database_url: str = ""
     log_format: Literal["auto", "json", "console"] = "auto"

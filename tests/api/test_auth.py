@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from api.auth import (
-    TOKENS_ENV,
-    TOKENS_FILE_ENV,
     TokenAuthenticator,
     TokenConfigurationError,
     TokenEntry,
@@ -44,17 +42,6 @@ def test_a_bare_list_and_a_toml_file_work_too(tmp_path: Path) -> None:
     toml = tmp_path / "tokens.toml"
     toml.write_text(f'[[tokens]]\nsha256 = "{hash_token(NURSE_TOKEN)}"\nuser_id = "nurse.lee"\nrole = "nurse"\n')
     assert TokenAuthenticator.from_file(toml).actor_for(NURSE_TOKEN) == Actor(user_id="nurse.lee", role=Role.NURSE)
-
-
-def test_the_environment_gives_the_document_or_a_file(tmp_path: Path) -> None:
-    path = tmp_path / "tokens.json"
-    path.write_text(json.dumps({"tokens": ENTRIES[:1]}))
-    from_file = TokenAuthenticator.from_environment({TOKENS_FILE_ENV: str(path)})
-    assert from_file.configured == 1
-    both = TokenAuthenticator.from_environment({TOKENS_ENV: json.dumps(ENTRIES), TOKENS_FILE_ENV: str(path)})
-    assert both.configured == 2  # the document itself wins over the file
-    nothing = TokenAuthenticator.from_environment({})
-    assert nothing.configured == 0 and nothing.actor_for(NURSE_TOKEN) is None
 
 
 def test_every_problem_in_the_configuration_is_named() -> None:

@@ -1,5 +1,5 @@
 """`api_service`, the API as `make run` runs it: uvicorn on loopback over the stack's own Temporal and record,
-tokens from the environment, stopped by cancellation."""
+tokens from the settings, stopped by cancellation."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.auth import TOKENS_ENV, TokenConfigurationError, hash_token
+from api.auth import TokenConfigurationError, hash_token
 from api.service import api_service, api_url
 from tests.facade.conftest import Stack
 from tests.facade.journeys import enrollment, poll
 from tests.test_dev_server import free_port, port_accepts_connections
 from workers import run as run_module
 from workers.run import Stack as RunningStack
-from workers.settings import Settings, load_settings
+from workers.settings import ENV_PREFIX, Settings, load_settings
+
+TOKENS_ENV_NAME = f"{ENV_PREFIX}API_TOKENS"
 
 
 def running_stack(stack: Stack, port: int) -> RunningStack:
@@ -34,7 +36,7 @@ def running_stack(stack: Stack, port: int) -> RunningStack:
 
 async def test_the_service_serves_until_cancelled(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     entries = [{"sha256": hash_token("s3cret-supervisor"), "user_id": "supervisor.ng", "role": "supervisor"}]
-    monkeypatch.setenv(TOKENS_ENV, json.dumps({"tokens": entries}))
+    monkeypatch.setenv(TOKENS_ENV_NAME, json.dumps({"tokens": entries}))
     port = free_port()
     service = asyncio.create_task(api_service(running_stack(stack, port)))
     try:
@@ -61,7 +63,7 @@ async def test_the_service_serves_until_cancelled(stack: Stack, monkeypatch: pyt
 
 
 async def test_an_invalid_token_configuration_stops_the_service(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TOKENS_ENV, json.dumps([{"sha256": "not-a-hash", "user_id": "x", "role": "system"}]))
+    monkeypatch.setenv(TOKENS_ENV_NAME, json.dumps([{"sha256": "not-a-hash", "user_id": "x", "role": "system"}]))
     with pytest.raises(TokenConfigurationError) as raised:
         await api_service(running_stack(stack, free_port()))
     assert "tokens.0.sha256" in str(raised.value) and "tokens.0.role" in str(raised.value)
@@ -74,7 +76,7 @@ async def test_the_stack_with_the_api_enrolls_and_stops_cleanly(
     entries = [
         {"sha256": hash_token("coordinator-token"), "user_id": "coordinator.kim", "role": "research_coordinator"}
     ]
-    monkeypatch.setenv(TOKENS_ENV, json.dumps(entries))
+    monkeypatch.setenv(TOKENS_ENV_NAME, json.dumps(entries))
     port = free_port()
     settings = Settings(
         _env_file=None, data_dir=tmp_path / "data", temporal_port=free_port(), temporal_ui_port=free_port()

@@ -1,0 +1,107 @@
+"""The API's token file: read again whenever it changes (a new user's token works without a restart), and written
+by `trial token new` / `trial token revoke`. It holds token hashes only; the token itself is shown once, to its owner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from api.auth import Authenticator, TokenAuthenticator, TokenConfigurationError, TokenEntry, hash_token, new_token
+from domain.roles import Actor
+from observability.logging import get_logger
+from workers.settings import Settings
+
+log = get_logger("api.token_file")
+
+DEFAULT_TOKEN_FILE_NAME = "api-tokens.json"  # under the data directory, when no token configuration is given
+
+
+class TokenFile:
+    """A JSON token file `{"tokens": [...]}`; absent means no tokens (every request is refused)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the version loaded
+        self._authenticator = TokenAuthenticator(())
+
+    # ------------------------------------------------------------ reading (the API, on every request)
+
+    def entries(self) -> tuple[TokenEntry, ...]:
+        if not self.path.exists():
+            return ()
+        return TokenAuthenticator.from_file(self.path).entries
+
+    @property
+    def configured(self) -> int:
+        return self._current().configured
+
+    def actor_for(self, token: str | None) -> Actor | None:
+        return self._current().actor_for(token)
+
+    def _current(self) -> TokenAuthenticator:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self._seen, self._authenticator = None, TokenAuthenticator(())
+            return self._authenticator
+        version = (stat.st_mtime_ns, stat.st_size)
+        if version != self._seen:
+            try:
+                self._authenticator = TokenAuthenticator.from_file(self.path)
+            except TokenConfigurationError as error:
+                # Fail closed: a broken file must not leave a revoked token working.
+                log.error("api_token_file_invalid", path=str(self.path), error=str(error))
+                self._authenticator = TokenAuthenticator(())
+            self._seen = version
+        return self._authenticator
+
+    # ------------------------------------------------------------ writing (`trial token ...`)
+
+    def add(self, actor: Actor) -> str:
+        """A new token for `actor`, its hash stored; the token itself is returned once and never stored."""
+        token = new_token()
+        entry = TokenEntry(sha256=hash_token(token), user_id=actor.user_id, role=actor.role)
+        self._write((*self.entries(), entry))
+        return token
+
+    def revoke(self, user_id: str) -> int:
+        """Remove every token of `user_id`; how many were removed."""
+        entries = self.entries()
+        kept = tuple(entry for entry in entries if entry.user_id != user_id)
+        if len(kept) != len(entries):
+            self._write(kept)
+        return len(entries) - len(kept)
+
+    def _write(self, entries: tuple[TokenEntry, ...]) -> None:
+        """Atomically (a reader sees the old file or the new one), readable by its owner only."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"tokens": [entry.model_dump(mode="json") for entry in entries]}
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(document, stream, indent=2)
+                stream.write("\n")
+            os.chmod(temporary, 0o600)
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def token_file_path(settings: Settings) -> Path:
+    return settings.api_tokens_file or settings.data_dir / DEFAULT_TOKEN_FILE_NAME
+
+
+def authenticator_for(settings: Settings) -> Authenticator:
+    """The configured tokens: the document in TRIALFLOW_API_TOKENS if set, else the token file (read when changed).
+
+    Raises TokenConfigurationError at start-up when either is invalid, naming every problem.
+    """
+    if settings.api_tokens.strip():
+        return TokenAuthenticator.from_text(settings.api_tokens)
+    token_file = TokenFile(token_file_path(settings))
+    token_file.entries()  # refuse to start on a broken file
+    return token_file
