@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
+from cli.synthetic import eligible_screening_values
 from domain.eligibility import ScreeningData
 from domain.journey.phases import ExitReason, Phase
 from domain.protocol import FrozenModel, TrialProtocol
@@ -216,37 +217,7 @@ def expected_report(plan: CohortPlan, protocol: TrialProtocol) -> ExpectedReport
 
 def screening_for(patient: PatientPlan, screened_on: date, protocol: TrialProtocol) -> ScreeningData:
     """An eligible child of the planned age and size, changed where the plan says screening fails."""
-    e = protocol.eligibility
-    values: dict[str, Any] = {
-        "screening_date": screened_on,
-        "date_of_birth": screened_on - timedelta(days=patient.age_years * 365 + 100),
-        "regimen": e.regimen,
-        "risk_group": e.risk_group,
-        "induction_day46_mrd_percent": e.mrd_positive_min_percent * 50,
-        "cd19_expressed": True,
-        "cd22_expressed": True,
-        "performance_score": 90,
-        "height_cm": patient.height_cm,
-        "weight_kg": patient.weight_kg,
-        "serum_creatinine_mg_dl": 0.4,
-        "lvef_percent": e.min_lvef_percent + 12,
-        "shortening_fraction_percent": e.min_shortening_fraction_percent + 6,
-        "spo2_room_air_percent": 98.0,
-        "bilirubin_x_uln": 0.5,
-        "alt_x_uln": 1.0,
-        "ast_x_uln": 1.0,
-        "csf_wbc_per_ul": 0.0,
-        "csf_blasts_present": False,
-        "clinical_cns_signs": False,
-        "prior_allogeneic_hsct": False,
-        "active_gvhd": False,
-        "uncontrolled_infection": False,
-        "active_hbv": False,
-        "active_hcv": False,
-        "hiv_positive": False,
-        "prior_car_t": False,
-        "pregnant": False,
-    }
+    values = eligible_screening_values(screened_on, patient.age_years, patient.height_cm, patient.weight_kg, protocol)
     failures = _screen_failures(protocol)
     for criterion in patient.failed_criteria:
         values.update(failures[criterion])

@@ -155,9 +155,10 @@ def run_with_trial(call: Callable[[TrialClient], Awaitable[T]], as_json: bool) -
         typer.echo(_unreachable(settings), err=True)
         raise typer.Exit(REFUSED_EXIT_CODE) from None
     except RPCError as error:
-        if error.status not in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise
-        typer.echo(_unreachable(settings), err=True)
+        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            typer.echo(_unreachable(settings), err=True)
+        else:
+            typer.echo(f"Error: the Temporal server could not do it ({error.status.name}): {error.message}", err=True)
         raise typer.Exit(REFUSED_EXIT_CODE) from None
 
 

@@ -34,6 +34,7 @@ from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, Unknow
 from facade.listing import journeys_query, listing_from
 from facade.models import EnrollmentResult, PatientListing, Timeline, TrialReport
 from facade.report import build_report, status_from_summary
+from observability.logging import get_logger
 from records import EventStore, RecordedEvent, VerificationReport
 from workflows.journey_messages import (
     TASK_QUEUE,
@@ -50,6 +51,11 @@ from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN, Patie
 RESEND_WITHIN = timedelta(seconds=30)
 RESEND_FIRST_DELAY_SECONDS = 0.05
 RESEND_MAX_DELAY_SECONDS = 1.0
+# Reading a patient whose workflow cannot answer: unknown to Temporal (ended and past retention), or its workflow
+# task failing (a bug an engineer must fix; nothing recorded is lost): the trial record answers instead.
+RECORD_ANSWERS_INSTEAD = frozenset({RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION})
+
+log = get_logger("facade.trial_client")
 
 JourneyHandle = WorkflowHandle[PatientJourneyWorkflow, JourneySummary]
 
@@ -202,8 +208,9 @@ class TrialClient:
         except WorkflowQueryRejectedError:
             pass  # the journey has ended: the record answers
         except RPCError as error:
-            if error.status is not RPCStatusCode.NOT_FOUND:
+            if error.status not in RECORD_ANSWERS_INSTEAD:
                 raise
+            self._log_record_answers(study_id, error)
         state, protocol = await self._recorded_state(study_id)
         return patient_status(state, protocol, self._clock())
 
@@ -217,10 +224,17 @@ class TrialClient:
         except WorkflowQueryRejectedError:
             pass
         except RPCError as error:
-            if error.status is not RPCStatusCode.NOT_FOUND:
+            if error.status not in RECORD_ANSWERS_INSTEAD:
                 raise
+            self._log_record_answers(study_id, error)
         events = await self._recorded_events(study_id)
         return Timeline(study_id=study_id, source="record", entries=tuple(_timeline_entry(e) for e in events))
+
+    @staticmethod
+    def _log_record_answers(study_id: str, error: RPCError) -> None:
+        if error.status is RPCStatusCode.FAILED_PRECONDITION:
+            # The workflow cannot answer (its task is failing): an engineer must look; the record still can.
+            log.warning("journey_cannot_answer", study_id=study_id, error=error.message)
 
     async def _recorded_events(self, study_id: str) -> Sequence[RecordedEvent]:
         events = await asyncio.to_thread(self._store.events_for, study_id)
