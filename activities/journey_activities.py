@@ -1,19 +1,26 @@
 """The journey's side effects: append events to the permanent trial record, and tell staff what to do.
 
-Both are idempotent, so Temporal may retry them freely: the record ignores an event it already holds,
-and a notification carries a key that stays the same on every retry.
+Both are idempotent, so Temporal may retry them freely: the record ignores an event it already holds, and the
+notifier skips every delivery its ledger shows as sent (the notification's key stays the same on every retry).
 """
 
 from __future__ import annotations
 
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.projections import project_cohort, project_patient
 from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
+from notifications.notifier import DeliveryOutcome, Notifier
 from records import EventStore, RecordedEvent
+from records.deliveries import DeliveryLedger
+
+# ApplicationError types the workflow sees when a notification or its escalation is not (yet) delivered.
+NOTIFICATION_UNDELIVERED = "NotificationUndelivered"
+ESCALATION_UNDELIVERED = "EscalationUndelivered"
 
 log = structlog.get_logger("trialflow.activities")
 
@@ -41,11 +48,27 @@ def to_recorded_event(event: Event) -> RecordedEvent:
     )
 
 
-class JourneyActivities:
-    """Activities bound to one trial record store (one engine, shared by the worker's activity threads)."""
+class EscalationRequest(FrozenModel):
+    """A notification the notify activity gave up on, and why (staff recipients and status codes, no PHI)."""
 
-    def __init__(self, store: EventStore) -> None:
+    notification: Notification
+    failure: str
+
+
+class EscalationResult(FrozenModel):
+    escalation_key: str
+    escalated_to: str
+    sent: int
+    already_sent: int
+
+
+class JourneyActivities:
+    """Activities bound to one trial record store (one engine, shared by the worker's activity threads) and one
+    notifier (the log channel only, unless a staff directory and channels are configured)."""
+
+    def __init__(self, store: EventStore, notifier: Notifier | None = None) -> None:
         self._store = store
+        self._notifier = notifier if notifier is not None else Notifier.log_only(DeliveryLedger(store.engine))
 
     @activity.defn(name="append_events")
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
@@ -63,7 +86,9 @@ class JourneyActivities:
 
     @activity.defn(name="notify")
     def notify(self, notification: Notification) -> None:
-        """The structured-log channel: one line per notification, keyed, with the study id and no PHI."""
+        """The log channel (one line per attempt, keyed, with the study id and no PHI), then every person holding
+        the role on each of their channels. Raises while a delivery failed, so Temporal retries with backoff;
+        deliveries already sent are skipped. Only refusals left (HTTP 4xx, SMTP 5xx): not retryable."""
         info = activity.info()
         log.info(
             "notification",
@@ -76,3 +101,26 @@ class JourneyActivities:
             body=notification.body,
             attempt=info.attempt,
         )
+        outcome = self._notifier.deliver(notification)
+        if not outcome.delivered:
+            raise _undelivered(outcome, NOTIFICATION_UNDELIVERED)
+
+    @activity.defn(name="escalate_notification")
+    def escalate_notification(self, request: EscalationRequest) -> EscalationResult:
+        """The notify activity gave up: the original's failed deliveries are marked escalated, and the role that
+        covers for its role is told. The log channel has it whatever happens; a failed escalation delivery is
+        retried (bounded by the workflow's policy) and stays in the ledger for supervisors."""
+        escalation, outcome = self._notifier.escalate(request.notification, request.failure)
+        if outcome.failures and outcome.retry_can_help:
+            raise _undelivered(outcome, ESCALATION_UNDELIVERED)
+        return EscalationResult(
+            escalation_key=escalation.key,
+            escalated_to=escalation.role.value,
+            sent=len(outcome.sent),
+            already_sent=len(outcome.already_sent),
+        )
+
+
+def _undelivered(outcome: DeliveryOutcome, error_type: str) -> ApplicationError:
+    # Only refusals left: retrying cannot help, so the workflow escalates at once.
+    return ApplicationError(outcome.failure_summary(), type=error_type, non_retryable=not outcome.retry_can_help)

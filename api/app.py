@@ -31,6 +31,7 @@ from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
 from facade import EnrollmentResult, PatientListing, Timeline, TrialClient, TrialReport
 from records import VerificationReport
+from records.deliveries import DeliveryRecord
 from workflows.journey_messages import RecordResult
 
 API_TITLE: Final = "trialflow API"
@@ -254,6 +255,20 @@ def create_app(trial: TrialSource, auth: Authenticator) -> FastAPI:
     )
     async def verify(_: Reader, client: TrialDep) -> VerificationReport:
         return await client.verify()
+
+    @app.get(
+        "/notifications/failed",
+        tags=["supervisors"],
+        response_model=list[DeliveryRecord],
+        responses=problem_responses(401, 503),
+        summary="Notifications that did not reach someone, most recent first (escalated or still retried)",
+    )
+    async def failed_notifications(
+        _: Reader,
+        client: TrialDep,
+        study_id: Annotated[str | None, Query(pattern=STUDY_ID_PATTERN, description="Only this patient's")] = None,
+    ) -> list[DeliveryRecord]:
+        return await client.failed_notifications(study_id)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -29,6 +29,7 @@ from domain.journey.commands import EnrollPatient, StaffCommand
 from domain.roles import Actor, Role
 from facade import EnrollmentResult, TrialClient, TrialError, open_trial_client
 from observability.logging import configure_logging
+from security import KeyringConfigurationError, load_keyring
 from workers.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from workflows.journey_messages import RecordResult
 
@@ -105,8 +106,10 @@ def checked_study_id(study_id: str, problems: Problems, field: str = "STUDY_ID")
 
 def loaded_settings() -> Settings:
     try:
-        return load_settings()
-    except SettingsError as error:
+        settings = load_settings()
+        load_keyring(settings.payload_keys, settings.payload_keys_file)  # what the Temporal client needs
+        return settings
+    except (SettingsError, KeyringConfigurationError) as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(CONFIGURATION_EXIT_CODE) from None
 

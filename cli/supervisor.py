@@ -21,6 +21,7 @@ from domain.journey.views import PatientStatus
 from domain.statistics import ProportionEstimate
 from facade import PatientListing, Timeline, TrialReport
 from records import VerificationReport
+from records.deliveries import DeliveryRecord
 
 PANEL = "Supervisors (server needed)"
 
@@ -279,3 +280,52 @@ def verify(as_json: JsonOption = False) -> None:
         typer.echo(described[:1].upper() + described[1:])
     if not answer.ok:
         raise typer.Exit(REFUSED_EXIT_CODE)
+
+
+# ---------------------------------------------------------------- notifications that did not arrive
+
+
+class FailedNotifications(RootModel[tuple[DeliveryRecord, ...]]):
+    """`trial notifications --json`: a JSON array of DeliveryRecord."""
+
+
+@app.command(
+    "notifications",
+    rich_help_panel=PANEL,
+    help=(
+        "Notifications that did not reach someone, most recent first: the channel, the error, and whether the "
+        "covering role was told (escalated). Exit 0 either way.\n\n" + json_help(FailedNotifications)
+    ),
+)
+def failed_notifications(
+    study_id: Annotated[
+        str | None, typer.Option("--study-id", metavar="ID", help="Only this patient's.", show_default=False)
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    problems = Problems()
+    if study_id is not None:
+        checked_study_id(study_id, problems, field="--study-id")
+    problems.exit_if_any(as_json)
+    failed = run_with_trial(lambda trial: trial.failed_notifications(study_id), as_json)
+    if as_json:
+        print_json(FailedNotifications(tuple(failed)))
+        return
+    if not failed:
+        typer.echo("Every notification was delivered" + (f" for {study_id}." if study_id else "."))
+        return
+    table = Table(title=f"Notifications not delivered ({len(failed)})", title_justify="left")
+    for column in ("Last attempt", "Notification", "Role", "Staff", "Channel", "Attempts", "Error", "Escalated"):
+        table.add_column(column, overflow="fold")
+    for record in failed:
+        table.add_row(
+            Text(record.last_attempt_at.isoformat(timespec="minutes")),
+            Text(record.notification_key),
+            Text(record.role),
+            Text(record.staff_id),
+            Text(record.channel),
+            Text(str(record.attempts)),
+            Text(record.last_error or "-"),
+            Text("yes" if record.escalated_at else "not yet"),
+        )
+    console().print(table)

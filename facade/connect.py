@@ -10,7 +10,7 @@ from domain.protocol import CURRENT_PROTOCOL, TrialProtocol
 from facade.trial_client import TrialClient
 from records import EventStore
 from workers.settings import Settings, load_settings
-from workers.worker import connect
+from workers.temporal_client import connect
 
 
 async def connect_trial_client(

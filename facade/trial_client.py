@@ -36,6 +36,7 @@ from facade.models import EnrollmentResult, PatientListing, Timeline, TrialRepor
 from facade.report import build_report, status_from_summary
 from observability.logging import get_logger
 from records import EventStore, RecordedEvent, VerificationReport
+from records.deliveries import DeliveryLedger, DeliveryRecord
 from workflows.journey_messages import (
     TASK_QUEUE,
     JourneyInput,
@@ -280,3 +281,7 @@ class TrialClient:
     async def verify(self) -> VerificationReport:
         """Recompute the trial record's hash chain and report every problem found."""
         return await asyncio.to_thread(self._store.verify)
+
+    async def failed_notifications(self, study_id: str | None = None) -> list[DeliveryRecord]:
+        """Notifications that did not reach someone (most recent first), escalated or still being retried."""
+        return await asyncio.to_thread(DeliveryLedger(self._store.engine).failed, study_id=study_id)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -94,4 +95,33 @@ cohort_summary = Table(
     Column("rebuilt_at", UtcDateTime, nullable=False),
     Column("payload", Text, nullable=False),
     CheckConstraint(f"id = {COHORT_ROW_ID}", name="ck_cohort_summary_single_row"),
+)
+
+# Staff notifications sent (or not) per recipient and channel: a retried activity skips what was sent, and
+# supervisors see what failed. Recipients are staff addresses; a webhook is stored by host and digest only,
+# since its URL is often a secret.
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+    Column("notification_key", String(200), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("study_id", String(32), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("permanent_failure", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("first_attempt_at", UtcDateTime, nullable=False),
+    Column("last_attempt_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Column("escalated_at", UtcDateTime, nullable=True),
+    Column("escalation_key", String(200), nullable=True),
+    UniqueConstraint("notification_key", "recipient", "channel", name="uq_notification_deliveries_target"),
+    CheckConstraint("status IN ('sent', 'failed')", name="ck_notification_deliveries_status"),
+    CheckConstraint("attempts >= 1", name="ck_notification_deliveries_attempts"),
+    Index("ix_notification_deliveries_status", "status", "last_attempt_at"),
+    Index("ix_notification_deliveries_study_id", "study_id"),
 )

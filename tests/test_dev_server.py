@@ -164,12 +164,11 @@ async def test_a_server_that_never_listens_times_out_and_is_stopped(tmp_path: Pa
         data_dir=tmp_path / "data", port=free_port(), ui_port=free_port(), binary=binary, startup_timeout=0.5
     )
 
-    started = time.monotonic()
+    # The script would wait a minute: only the start-up timeout can end this before the guard does.
     with pytest.raises(DevServerError, match="did not accept connections") as raised:
-        await server.start()
+        await asyncio.wait_for(server.start(), timeout=30)
     assert "waiting" in str(raised.value)
     assert not server.running
-    assert time.monotonic() - started < 5
 
 
 async def test_a_server_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from temporalio.service import TLSConfig
 
 from workers.settings import SettingsError, load_settings
-from workers.worker import tls_config
+from workers.startup import load_checked_settings
+from workers.temporal_client import tls_config
 
 
 def test_the_embedded_default_dials_without_tls() -> None:
@@ -54,3 +56,33 @@ def test_a_certificate_without_its_key_is_refused(tmp_path: Path) -> None:
     cert.write_bytes(b"CERT")
     with pytest.raises(SettingsError, match="needs its key"):
         load_settings(temporal_tls_cert=cert)
+
+
+def test_a_check_across_fields_never_echoes_the_input(tmp_path: Path) -> None:
+    cert = tmp_path / "client.pem"
+    cert.write_bytes(b"CERT")
+    with pytest.raises(SettingsError) as refused:
+        load_settings(temporal_tls_cert=cert, database_url="postgresql+psycopg://trial:S3CRETPW@db/trial_record")
+    assert "needs its key" in str(refused.value)
+    assert "S3CRETPW" not in str(refused.value)
+
+
+def test_every_configuration_file_is_checked_before_a_server_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("TRIALFLOW_"):
+            monkeypatch.delenv(name)
+    directory = tmp_path / "staff.toml"
+    directory.write_text('[[staff]]\nid = "x"\nroles = ["dean"]\n')
+    monkeypatch.setenv("TRIALFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TRIALFLOW_API_TOKENS", "{broken")
+    monkeypatch.setenv("TRIALFLOW_STAFF_DIRECTORY", str(directory))
+    monkeypatch.setenv("TRIALFLOW_PAYLOAD_KEYS", '{"active": "k9", "keys": {"k1": "short"}}')
+    with pytest.raises(SettingsError) as refused:
+        load_checked_settings()
+    message = str(refused.value)
+    assert "API token configuration" in message  # the tokens
+    assert str(directory) in message  # the staff directory
+    assert "k9" in message and "k1" in message  # the payload keys: the active one missing, k1 not a key
+    assert "short" not in message

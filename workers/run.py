@@ -15,12 +15,11 @@ from typing import Any
 
 from sqlalchemy import make_url
 
-from api.auth import TokenConfigurationError
 from api.service import api_service, api_url
-from api.token_file import authenticator_for
 from observability.logging import configure_logging, get_logger
 from workers.dev_server import DevServer, DevServerError
-from workers.settings import Settings, SettingsError, load_settings
+from workers.settings import Settings, SettingsError
+from workers.startup import load_checked_settings
 from workers.worker import run_worker
 from workflows.journey_messages import TASK_QUEUE
 
@@ -67,6 +66,11 @@ def describe(stack: Stack) -> str:
     )
 
 
+async def _all_set(events: Sequence[asyncio.Event]) -> None:
+    for event in events:
+        await event.wait()
+
+
 async def run_stack(
     settings: Settings,
     stop: asyncio.Event,
@@ -89,13 +93,14 @@ async def run_stack(
                 for service, ready in zip(services, readiness, strict=True)
             ]
             # The addresses are printed only when they answer (Ctrl-C while starting stops at once).
-            all_ready = asyncio.ensure_future(asyncio.gather(*(ready.wait() for ready in readiness)))
-            stopping = asyncio.ensure_future(stop.wait())
+            all_ready = asyncio.create_task(_all_set(readiness))
+            stopping = asyncio.create_task(stop.wait())
             try:
                 await asyncio.wait([all_ready, stopping], return_when=asyncio.FIRST_COMPLETED)
             finally:
-                all_ready.cancel()
-                stopping.cancel()
+                for waiting in (all_ready, stopping):
+                    waiting.cancel()
+                await asyncio.gather(all_ready, stopping, return_exceptions=True)
             if not stop.is_set():
                 announce(describe(stack))
             await stop.wait()
@@ -128,9 +133,8 @@ async def _serve(settings: Settings) -> int:
 
 def main() -> int:
     try:
-        settings = load_settings()
-        authenticator_for(settings)  # a broken token configuration stops the start, naming every problem
-    except (SettingsError, TokenConfigurationError) as error:
+        settings = load_checked_settings()
+    except SettingsError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     configure_logging(settings.log_format, settings.log_level)

@@ -16,7 +16,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-_NEVER_ECHOED = {"database_url", "temporal_api_key"}
+_NEVER_ECHOED = {"database_url", "temporal_api_key", "smtp_password", "webhook_signing_key", "payload_keys"}
 
 
 class SettingsError(ValueError):
@@ -49,6 +49,23 @@ class Settings(BaseSettings):
     database_url: str = ""
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: LogLevel = "INFO"
+    # Staff notifications. No directory: every notification goes to the log channel only (the dev stack).
+    staff_directory: FilePath | None = None  # TOML: who holds each role and their channels
+    smtp_host: str = ""  # empty: no e-mail channel
+    smtp_port: Port = 587
+    smtp_starttls: bool = True  # upgrade to TLS before logging in or sending (a plain connection only)
+    smtp_implicit_tls: bool = False  # TLS from the first byte (port 465); STARTTLS then does not apply
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "trialflow@localhost"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    smtp_ca_file: FilePath | None = None  # the SMTP server's CA (PEM), when not a public one
+    webhook_signing_key: SecretStr | None = None  # HMAC-SHA256 key; required when the directory lists webhooks
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Payload encryption (security/keys.py): the key document itself, or a file holding it; neither: payloads in
+    # clear. A Path, not a FilePath: the keyring's own loader names a missing file with the other key problems.
+    payload_keys: SecretStr | None = None
+    payload_keys_file: Path | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -64,6 +81,25 @@ class Settings(BaseSettings):
     def _certificate_with_its_key(self) -> Settings:
         if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
             raise ValueError("a client certificate needs its key: set both TLS_CERT and TLS_KEY, or neither")
+        return self
+
+    @field_validator(
+        "staff_directory",
+        "smtp_ca_file",
+        "smtp_username",
+        "smtp_password",
+        "payload_keys",
+        "payload_keys_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _smtp_login_is_complete(self) -> Settings:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("SMTP_USERNAME and SMTP_PASSWORD go together: set both, or neither")
         return self
 
     @model_validator(mode="after")
@@ -90,7 +126,8 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for issue in error.errors():
             field = ".".join(str(part) for part in issue["loc"]) or "settings"
-            # A database URL may carry a password: never echo it back.
-            shown = "" if field in _NEVER_ECHOED else f" (got {issue.get('input')!r})"
+            # A database URL may carry a password: never echo it back; nor the whole input, which a check across
+            # fields (no location) would show.
+            shown = "" if not issue["loc"] or field in _NEVER_ECHOED else f" (got {issue.get('input')!r})"
             problems.append(f"{ENV_PREFIX}{field.upper()}: {issue['msg']}{shown}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
+from notifications.from_settings import notifier_from_settings
+from notifications.notifier import Notifier
 from observability.logging import configure_logging, get_logger
 from records import EventStore
-from workers.settings import Settings, load_settings
+from records.deliveries import DeliveryLedger
+from workers.settings import Settings, SettingsError
+from workers.startup import load_checked_settings
+from workers.temporal_client import connect
 from workflows.journey_messages import TASK_QUEUE
 from workflows.patient_journey import PatientJourneyWorkflow
 
@@ -29,39 +33,24 @@ log = get_logger("workers.worker")
 ACTIVITY_THREADS = 16
 
 
-def tls_config(settings: Settings) -> TLSConfig | bool:
-    """TLS as configured: mTLS with a client certificate, a private CA, or plain TLS (for Cloud API keys)."""
-    if not settings.uses_tls:
-        return False
-    return TLSConfig(
-        client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
-        client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
-        server_root_ca_cert=settings.temporal_tls_server_ca.read_bytes() if settings.temporal_tls_server_ca else None,
-        domain=settings.temporal_tls_server_name,
-    )
-
-
-async def connect(settings: Settings, address: str | None = None) -> Client:
-    """A client for the configured cluster: the embedded dev server, a self-hosted one, or Temporal Cloud."""
-    return await Client.connect(
-        address or settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        tls=tls_config(settings),
-        api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
-    )
-
-
 @asynccontextmanager
-async def journey_worker(client: Client, store: EventStore, task_queue: str = TASK_QUEUE) -> AsyncIterator[Worker]:
-    """A running worker for journeys; shut down (activities finished) when the block ends."""
-    activities = JourneyActivities(store)
+async def journey_worker(
+    client: Client,
+    store: EventStore,
+    task_queue: str = TASK_QUEUE,
+    *,
+    notifier: Notifier | None = None,
+) -> AsyncIterator[Worker]:
+    """A running worker for journeys; shut down (activities finished) when the block ends.
+
+    `notifier`: how staff are told (default: the log channel only); `run_worker` builds it from the settings."""
+    activities = JourneyActivities(store, notifier)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
             task_queue=task_queue,
             workflows=[PatientJourneyWorkflow],
-            activities=[activities.append_events, activities.notify],
+            activities=[activities.append_events, activities.notify, activities.escalate_notification],
             activity_executor=executor,
         )
         async with worker:
@@ -73,17 +62,31 @@ async def run_worker(settings: Settings, stop: asyncio.Event, address: str | Non
     store = EventStore(settings.database_url)
     store.migrate()
     try:
-        client = await connect(settings, address)
-        async with journey_worker(client, store):
-            log.info("worker started", task_queue=TASK_QUEUE, namespace=settings.temporal_namespace)
-            await stop.wait()
-            log.info("worker stopping")
+        # The staff directory and channels first: a bad entry stops the start, naming every problem.
+        notifier = notifier_from_settings(settings, DeliveryLedger(store.engine))
+        try:
+            client = await connect(settings, address)
+            async with journey_worker(client, store, notifier=notifier):
+                log.info(
+                    "worker started",
+                    task_queue=TASK_QUEUE,
+                    namespace=settings.temporal_namespace,
+                    staff_directory=str(settings.staff_directory) if settings.staff_directory else None,
+                )
+                await stop.wait()
+                log.info("worker stopping")
+        finally:
+            notifier.close()
     finally:
         store.close()
 
 
 def main() -> int:
-    settings = load_settings()
+    try:
+        settings = load_checked_settings()  # before connecting: every bad setting, directory entry or key named
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
     configure_logging(settings.log_format, settings.log_level)
 
     async def serve() -> None:

@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journey_activities import AppendEventsInput
+    from activities.journey_activities import AppendEventsInput, EscalationRequest
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey.commands import Command, StaffCommand
     from domain.journey.events import Event
-    from domain.journey.notifications import Notification, notifications_for
+    from domain.journey.notifications import Notification, Urgency, notifications_for
     from domain.journey.phases import Phase
     from domain.journey.timers import due_timers, pending_timers
     from domain.journey.views import PatientStatus, due_items, patient_status
@@ -43,8 +43,25 @@ RESEND_TO_NEW_RUN = "ResendToNewRun"
 
 # The permanent record must take every event: keep retrying while the database is away.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=5))
+# A notification that keeps failing is escalated after its last attempt. The wait between attempts doubles from
+# 5 s to at most 5 min: 12 attempts span about half an hour (5+10+20+40+80+160 s, then 5 x 300 s); an immediate
+# one (a grade >= 3 toxicity, an overdue report, a closed infusion window) escalates after 6, about 2.5 minutes.
+NOTIFY_MAX_ATTEMPTS = 12
+IMMEDIATE_NOTIFY_MAX_ATTEMPTS = 6
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5), maximum_attempts=NOTIFY_MAX_ATTEMPTS
+)
+IMMEDIATE_NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=IMMEDIATE_NOTIFY_MAX_ATTEMPTS,
+)
+# Escalations are not escalated further: tried as long as a routine notification, then left to the log channel
+# and the delivery ledger, where supervisors see them.
+ESCALATE_RETRY = NOTIFY_RETRY
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# One notify attempt sends to every holder of a role, one channel at a time, each bounded by its own timeout.
+NOTIFY_TIMEOUT = timedelta(minutes=5)
 
 # Stay far below Temporal's per-run limits (2,000 updates, 51,200 events) even before it suggests a new run.
 MAX_UPDATES_PER_RUN = 500
@@ -52,6 +69,18 @@ MAX_HISTORY_EVENTS_PER_RUN = 1_200
 # Long-term follow-up lasts ten years: no run outlives this (servers may cap a run's age), and each
 # new run costs its carried state twice in history, so not much more often either.
 MAX_RUN_AGE = timedelta(days=5 * 365)
+
+
+def undelivered_because(failure: ActivityError) -> str:
+    """Why the notify activity gave up, in words for the escalation (its message names no patient data)."""
+    cause = failure.cause
+    if isinstance(cause, ApplicationError):
+        reason = cause.message
+    else:
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else str(failure)
+    if failure.retry_state is RetryState.MAXIMUM_ATTEMPTS_REACHED:
+        return f"still failing after the last attempt: {reason}"
+    return reason
 
 
 def rejection_error(rejection: CommandRejected) -> ApplicationError:
@@ -226,9 +255,32 @@ class PatientJourneyWorkflow:
         task.add_done_callback(self._notifications.discard)
 
     async def _deliver(self, notification: Notification) -> None:
-        await workflow.execute_activity(
-            "notify", notification, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=NOTIFY_RETRY
-        )
+        try:
+            await workflow.execute_activity(
+                "notify",
+                notification,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=self._notify_retry_policy(notification),
+            )
+        except ActivityError as failure:  # every attempt used, or refused for good: someone else must know
+            if isinstance(failure.cause, CancelledError):
+                raise
+            await self._escalate(notification, failure)
+
+    def _notify_retry_policy(self, notification: Notification) -> RetryPolicy:
+        return IMMEDIATE_NOTIFY_RETRY if notification.urgency is Urgency.IMMEDIATE else NOTIFY_RETRY
+
+    async def _escalate(self, notification: Notification, failure: ActivityError) -> None:
+        request = EscalationRequest(notification=notification, failure=undelivered_because(failure))
+        try:
+            await workflow.execute_activity(
+                "escalate_notification",
+                request,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=ESCALATE_RETRY,
+            )
+        except ActivityError:  # on the log channel and in the delivery ledger already; nothing more to try
+            workflow.logger.error("escalation of notification %s was not delivered", notification.key)
 
     # ------------------------------------------------------------ staff commands
 

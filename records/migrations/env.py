@@ -29,7 +29,9 @@ def _database_url() -> str:
 
 def _migrate(connection: Connection) -> None:
     connection.execution_options(**{WRITE_TRANSACTION: True})
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    # One transaction for the whole upgrade or downgrade on SQLite too (its DDL is transactional; Alembic assumes
+    # not and commits per migration): a refused step leaves the schema where it was, never half-way.
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, transactional_ddl=True)
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_ADVISORY_LOCK})

@@ -13,6 +13,7 @@ from api.problems import PROBLEM_MEDIA_TYPE
 from domain.journey.phases import Phase
 from domain.roles import Role
 from facade import TrialClient
+from records.deliveries import DeliveryLedger, DeliveryTarget
 from tests.api.conftest import USERS, Api, as_role, authenticator
 from tests.facade.journeys import SCREEN_FAILURE, enrollment, poll, today
 
@@ -74,6 +75,7 @@ async def test_every_operation_needs_a_recognised_bearer_token(api: Api) -> None
         ("GET", "/patients"),
         ("GET", "/report"),
         ("GET", "/verify"),
+        ("GET", "/notifications/failed"),
     ]
     for method, path in operations:
         for headers in ({}, {"Authorization": "Bearer not-a-configured-token"}, {"Authorization": "Basic eDp5"}):
@@ -94,6 +96,7 @@ async def test_the_openapi_schema_documents_every_operation_and_problem_details(
         "/patients/{study_id}/timeline",
         "/report",
         "/verify",
+        "/notifications/failed",
     }
     record_operation = schema["paths"]["/patients/{study_id}/commands"]["post"]
     assert record_operation["responses"]["409"]["content"] == {
@@ -337,3 +340,31 @@ async def test_the_app_takes_a_factory_of_trial_clients_too(api: Api) -> None:
         assert (await http.get("/report", headers=SUPERVISOR)).status_code == 200
         assert (await http.get("/healthz")).status_code == 200
     assert made == [1]  # asked for by the operation that needs it, not by the health check
+
+
+async def test_supervisors_see_the_notifications_that_did_not_arrive(api: Api) -> None:
+    ledger = DeliveryLedger(api.stack.store.engine)
+    target = DeliveryTarget(
+        notification_key="AP-1030/7/pharmacy",
+        study_id="AP-1030",
+        role="pharmacy",
+        staff_id="ph.zhou",
+        channel="email",
+        recipient="pharmacy@hospital.example",
+    )
+    ledger.record_failure(target, "SMTP 451: try again later", permanent=False)
+    elsewhere = target.model_copy(update={"notification_key": "AP-1031/2/nurse", "study_id": "AP-1031"})
+    ledger.record_sent(elsewhere)
+
+    response = await api.http.get("/notifications/failed", params={"study_id": "AP-1030"}, headers=SUPERVISOR)
+    assert response.status_code == 200, response.text
+    [failed] = response.json()
+    assert failed["notification_key"] == "AP-1030/7/pharmacy" and failed["status"] == "failed"
+    assert failed["last_error"] == "SMTP 451: try again later" and failed["escalated_at"] is None
+    delivered = await api.http.get("/notifications/failed", params={"study_id": "AP-1031"}, headers=SUPERVISOR)
+    assert delivered.json() == []
+    assert_problem(
+        await api.http.get("/notifications/failed", params={"study_id": "no id"}, headers=SUPERVISOR),
+        422,
+        "invalid-input",
+    )

@@ -25,8 +25,9 @@ from cli.main import app
 from cli.staff import COMMAND_MODELS, REFUSED_EXIT_CODE, command_fields
 from domain.journey.phases import Phase
 from observability.logging import configure_logging
+from records.deliveries import DeliveryLedger, DeliveryTarget
 from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server and its record)
-from tests.facade.journeys import SCREEN_FAILURE, enrollment, today
+from tests.facade.journeys import SCREEN_FAILURE, enrollment, poll, today
 from tests.test_dev_server import free_port
 from workers.worker import journey_worker
 from workflows.journey_messages import TASK_QUEUE
@@ -264,9 +265,14 @@ async def test_report_and_verify(cli: Cli, tmp_path: Path) -> None:
         enrolled = await cli("enroll", "--study-id", study_id, "--file", screening_file(tmp_path, study_id))
         assert enrolled.exit_code == 0, enrolled.output
 
-    report = await cli("report", "--json")
-    assert report.exit_code == 0, report.output
-    document = json.loads(report.stdout)
+    # The record has an enrollment once its workflow's first task appended it: shortly after `enroll` returns.
+    async def reported() -> dict[str, Any] | None:
+        report = await cli("report", "--json")
+        assert report.exit_code == 0, report.output
+        document: dict[str, Any] = json.loads(report.stdout)
+        return document if document["enrollment"]["by_phase"]["screening"] >= 2 else None
+
+    document = await poll(reported, "both enrollments in the report")
     assert document["enrollment"]["patients"] >= 2
     assert document["enrollment"]["by_phase"]["screening"] >= 2
     assert set(document["primary_endpoint"]["cr_rate"]) >= {"rate", "ci_low", "ci_high", "confidence"}
@@ -359,3 +365,25 @@ def test_every_staff_command_but_enrollment_is_a_step() -> None:
     assert {"confirm-eligibility", "record-consent", "assess-crs", "record-visit", "take-off-study"} <= set(
         COMMAND_MODELS
     )
+
+
+async def test_notifications_that_did_not_arrive(cli: Cli, stack: Stack) -> None:  # noqa: F811
+    ledger = DeliveryLedger(stack.store.engine)  # the record the CLI reads
+    target = DeliveryTarget(
+        notification_key="TF-2090/9/investigator",
+        study_id="TF-2090",
+        role="investigator",
+        staff_id="dr.li",
+        channel="webhook",
+        recipient="https://chat.hospital.example#3f2a",
+    )
+    ledger.record_failure(target, "HTTP 503", permanent=False)
+    listed = await cli("notifications", "--study-id", "TF-2090", "--json")
+    assert listed.exit_code == 0, listed.output
+    [failed] = json.loads(listed.stdout)
+    assert (failed["notification_key"], failed["last_error"]) == ("TF-2090/9/investigator", "HTTP 503")
+    readable = await cli("notifications", "--study-id", "TF-2090")
+    assert "HTTP 503" in readable.stdout and "not yet" in readable.stdout
+    assert "Every notification was delivered" in (await cli("notifications", "--study-id", "TF-2091")).stdout
+    refused = await cli("notifications", "--study-id", "not an id")
+    assert refused.exit_code == USAGE_ERROR_EXIT_CODE and "--study-id" in refused.stderr

@@ -4,7 +4,6 @@ once that run has gone: it is resent with the same update id while the journey r
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -107,12 +106,11 @@ async def test_without_an_update_id_one_is_made_and_kept_for_every_resend(tmp_pa
 @pytest.mark.parametrize("miss", MISSES)
 async def test_resending_stops_at_its_deadline(tmp_path: Path, miss: Callable[[], Exception]) -> None:
     handle = FakeHandle(miss, misses=1_000)
-    started = time.monotonic()
 
     with pytest.raises(type(miss())):
         await record_with(handle, tmp_path, update_id="u-2", resend_within=0.3)
 
-    assert time.monotonic() - started < 1.0
+    # A thousand misses were on offer: the deadline, not the misses, ended the resending.
     assert 2 <= len(handle.update_ids) <= 5 and set(handle.update_ids) == {"u-2"}
 
 
