@@ -29,8 +29,9 @@ from domain.journey.commands import EnrollPatient, StaffCommand
 from domain.roles import Actor, Role
 from facade import EnrollmentResult, TrialClient, TrialError, open_trial_client
 from observability.logging import configure_logging
-from security import KeyringConfigurationError, load_keyring
+from security import KeyringConfigurationError
 from workers.settings import ENV_PREFIX, Settings, SettingsError, load_settings
+from workers.temporal_client import payload_keyring
 from workflows.journey_messages import RecordResult
 
 PANEL = "Operators and staff (server needed)"
@@ -107,7 +108,7 @@ def checked_study_id(study_id: str, problems: Problems, field: str = "STUDY_ID")
 def loaded_settings() -> Settings:
     try:
         settings = load_settings()
-        load_keyring(settings.payload_keys, settings.payload_keys_file)  # what the Temporal client needs
+        payload_keyring(settings)  # what the Temporal client will need
         return settings
     except (SettingsError, KeyringConfigurationError) as error:
         typer.echo(f"Error: {error}", err=True)

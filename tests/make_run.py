@@ -25,10 +25,11 @@ class MakeRunSetup:
     temporal_port: int
     ui_port: int
     api_port: int
+    codec_port: int
 
     @classmethod
     def in_folder(cls, folder: Path) -> MakeRunSetup:
-        return cls(folder / "data", free_port(), free_port(), free_port())
+        return cls(folder / "data", free_port(), free_port(), free_port(), free_port())
 
     def environment(self) -> dict[str, str]:
         """The user's environment without their TRIALFLOW_* settings, and this setup's."""
@@ -38,6 +39,7 @@ class MakeRunSetup:
             "TRIALFLOW_TEMPORAL_PORT": str(self.temporal_port),
             "TRIALFLOW_TEMPORAL_UI_PORT": str(self.ui_port),
             "TRIALFLOW_API_PORT": str(self.api_port),
+            "TRIALFLOW_CODEC_PORT": str(self.codec_port),
             "TRIALFLOW_LOG_FORMAT": "json",
         }
 
@@ -66,7 +68,7 @@ async def make_run(setup: MakeRunSetup) -> AsyncIterator[list[str]]:
     lines: list[str] = []
     try:
         deadline = time.monotonic() + START_SECONDS
-        while not any("HTTP API:" in line for line in lines):  # the last address printed
+        while not any("Codec server:" in line for line in lines):  # the last address printed
             line = await asyncio.wait_for(process.stdout.readline(), timeout=max(deadline - time.monotonic(), 0.1))
             assert line, "make run exited before it was running:\n" + "".join(lines)
             lines.append(line.decode())

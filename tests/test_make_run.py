@@ -3,9 +3,12 @@ Ctrl-C, and after a second `make run` on the same data directory the patient is 
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import httpx
+from temporalio.client import Client
 
 from api.token_file import DEFAULT_TOKEN_FILE_NAME, TokenFile
 from domain.journey.phases import Phase
@@ -14,6 +17,7 @@ from tests.api.test_api import consent, enrollment_body
 from tests.make_run import MakeRunSetup, make_run, printed_address
 from tests.test_dev_server import LOOPBACK
 from workers.dev_server import port_accepts_connections
+from workflows.journey_messages import journey_workflow_id
 
 
 async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None:
@@ -34,12 +38,31 @@ async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None
                 recorded = await http.post("/patients/MR-101/commands", json=body, headers=investigator)
                 assert recorded.status_code == 200, recorded.text
             before = (await http.get("/patients/MR-101", headers=coordinator)).json()
+        # Encrypted by default: Temporal's copy of the journey shows no patient data without the key.
+        raw = await Client.connect(printed_address(lines, "Temporal gRPC"))
+        history = (await raw.get_workflow_handle(journey_workflow_id("MR-101")).fetch_history()).to_json()
+        date_of_birth = enrollment_body("MR-101")["screening"]["date_of_birth"]
+        index = history.find(date_of_birth)
+        assert index < 0, history[max(0, index - 3000) : index + 100]
+        # The codec server decodes for staff with a token, for no one else.
+        codec = printed_address(lines, "Codec server")
+        payload = json.loads(history)["events"][0]["workflowExecutionStartedEventAttributes"]["input"]
+        encoding = base64.b64decode(payload["payloads"][0]["metadata"]["encoding"])
+        assert encoding == b"binary/encrypted"
+        async with httpx.AsyncClient(base_url=codec, timeout=30) as http:
+            assert (await http.post("/decode", json=payload)).status_code == 401
+            decoded = await http.post("/decode", json=payload, headers=coordinator)
+            assert decoded.status_code == 200, decoded.text
+            assert date_of_birth in base64.b64decode(decoded.json()["payloads"][0]["data"]).decode()
     assert before["phase"] == Phase.APHERESIS
     # Stopped: nothing is left listening.
-    for port in (setup.temporal_port, setup.ui_port, setup.api_port):
+    for port in (setup.temporal_port, setup.ui_port, setup.api_port, setup.codec_port):
         assert not port_accepts_connections(LOOPBACK, port), port
 
-    async with make_run(setup) as lines, httpx.AsyncClient(base_url=printed_address(lines, "HTTP API")) as http:
+    async with (
+        make_run(setup) as lines,
+        httpx.AsyncClient(base_url=printed_address(lines, "HTTP API"), timeout=30) as http,
+    ):
         after = await http.get("/patients/MR-101", headers=coordinator)
         assert after.status_code == 200, after.text
         assert after.json() == before

@@ -17,6 +17,8 @@ from sqlalchemy import make_url
 
 from api.service import api_service, api_url
 from observability.logging import configure_logging, get_logger
+from security.codec_server import CodecServerSettings
+from security.codec_service import codec_service, codec_url, with_payload_keys
 from workers.dev_server import DevServer, DevServerError
 from workers.settings import Settings, SettingsError
 from workers.startup import load_checked_settings
@@ -47,7 +49,7 @@ async def journey_worker_service(stack: Stack, ready: asyncio.Event) -> None:
     await run_worker(stack.settings, asyncio.Event(), address=stack.temporal_address)
 
 
-SERVICES: list[Service] = [journey_worker_service, api_service]
+SERVICES: list[Service] = [journey_worker_service, api_service, codec_service]
 
 
 def describe(stack: Stack) -> str:
@@ -62,6 +64,8 @@ def describe(stack: Stack) -> str:
             f"  Trial record:     {make_url(settings.database_url).render_as_string(hide_password=True)}",
             f"  Journey worker:   task queue {TASK_QUEUE}",
             f"  HTTP API:         {api_url(settings.api_port)}  (OpenAPI docs: /docs)",
+            f"  Codec server:     {codec_url(CodecServerSettings())}  (payloads are encrypted; it decodes them for "
+            "staff with an API token)",
         ]
     )
 
@@ -138,7 +142,7 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     configure_logging(settings.log_format, settings.log_level)
-    return asyncio.run(_serve(settings))
+    return asyncio.run(_serve(with_payload_keys(settings)))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ from api.auth import TokenConfigurationError
 from api.token_file import authenticator_for
 from notifications.errors import NotificationConfigurationError
 from notifications.from_settings import check_notification_settings
-from security import KeyringConfigurationError, load_keyring
+from security import KeyringConfigurationError
 from workers.settings import Settings, SettingsError, load_settings
+from workers.temporal_client import payload_keyring
 
 CONFIGURATION_ERRORS = (
     SettingsError,
@@ -28,7 +29,7 @@ def load_checked_settings() -> Settings:
     for check in (
         authenticator_for,
         check_notification_settings,
-        lambda s: load_keyring(s.payload_keys, s.payload_keys_file),
+        payload_keyring,
     ):
         try:
             check(settings)

@@ -3,10 +3,12 @@ data converter (pydantic models, encrypted when payload keys are configured)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
-from security import data_converter_for, load_keyring
+from security import PayloadKeyring, data_converter_for, load_keyring
 from workers.settings import Settings
 
 
@@ -28,7 +30,25 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
         address or settings.temporal_address,
         namespace=settings.temporal_namespace,
         # Payloads encrypted when keys are configured (security/), so Temporal's storage holds no patient data.
-        data_converter=data_converter_for(load_keyring(settings.payload_keys, settings.payload_keys_file)),
+        data_converter=data_converter_for(payload_keyring(settings)),
         tls=tls_config(settings),
         api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
     )
+
+
+DEFAULT_KEY_FILE_NAME = "payload-keys.json"  # under the data directory: `make run` makes it on its first start
+
+
+def default_key_file(settings: Settings) -> Path:
+    return settings.data_dir / DEFAULT_KEY_FILE_NAME
+
+
+def payload_keyring(settings: Settings) -> PayloadKeyring | None:
+    """The configured payload keys; else the data directory's key file, if `make run` made one; else None (clear).
+
+    Every process on one data directory (the stack, `trial`, `python -m workers`) so reads the same keys.
+    """
+    key_file = settings.payload_keys_file
+    if settings.payload_keys is None and key_file is None and default_key_file(settings).exists():
+        key_file = default_key_file(settings)
+    return load_keyring(settings.payload_keys, key_file)
