@@ -5,6 +5,7 @@ Every operation calls the one facade (`TrialClient`), so what the API does and r
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import operator
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model
 
-from api.auth import Authenticator
+from api.audit_export import AUDIT_CONTENT, audit_response
+from api.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
 from api.problems import (
     EXCEPTION_HANDLERS,
     PROBLEM_MEDIA_TYPE,
@@ -29,7 +31,8 @@ from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
 from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
-from facade import EnrollmentResult, PatientListing, Timeline, TrialClient, TrialReport
+from facade import AuditFormat, EnrollmentResult, PatientListing, Timeline, TrialClient, TrialReport
+from observability.logging import get_logger
 from records import VerificationReport
 from records.deliveries import DeliveryRecord
 from workflows.journey_messages import RecordResult
@@ -37,13 +40,18 @@ from workflows.journey_messages import RecordResult
 API_TITLE: Final = "trialflow API"
 API_VERSION: Final = "1.0.0"
 
-# Roles that read the record and may record nothing through it.
-READ_ONLY_ROLES: Final = frozenset({Role.SUPERVISOR})
+# Who may export a patient's audit trail: its payloads hold what a decoded history holds (the birth date among
+# it), so the same roles as the codec server's readers of patient data (security/codec_server.py PHI_READER_ROLES).
+AUDIT_READER_ROLES: Final = frozenset(
+    {Role.RESEARCH_COORDINATOR, Role.INVESTIGATOR, Role.PHYSICIAN, Role.NURSE, Role.SUPERVISOR}
+)
 
 # An update id travels to Temporal and into the record's audit: short and plain.
 IDEMPOTENCY_KEY_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,128}$"
 
 TrialSource = TrialClient | Callable[[], TrialClient | Awaitable[TrialClient]]
+
+_log = get_logger("api.auth")
 
 
 # ---------------------------------------------------------------- request bodies
@@ -105,32 +113,56 @@ async def trial_client(request: Request) -> TrialClient:
 async def authenticated_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
-    """The actor of the bearer token, or 401: the one source of who acts."""
+    """The actor of the bearer token, or 401 naming why: the one source of who acts."""
     auth: Authenticator = request.app.state.authenticator
-    found = auth.actor_for(credentials.credentials if credentials else None)
-    if found is None:
-        why = "no bearer token was given" if credentials is None else "the bearer token is not recognised"
+    token = credentials.credentials if credentials else None
+    try:
+        # Off the event loop: checking a JWT may fetch the issuer's keys.
+        found = await asyncio.to_thread(auth.actor_for, token) if token else None
+    except AuthenticationFailed as refused:
+        _log.warning("authentication_refused", path=request.url.path, reason=refused.reason)
+        raise _unauthenticated(f"the bearer token was refused: {refused.reason}", presented=True) from None
+    except AuthenticationUnavailable as unavailable:
+        _log.warning("authentication_unavailable", path=request.url.path, reason=str(unavailable))
         raise Problem(
-            401,
-            "unauthenticated",
-            "Not authenticated",
-            f"{why}: send Authorization: Bearer <token> with a token configured for you",
-            headers={"WWW-Authenticate": 'Bearer realm="trialflow"'},
-        )
+            503,
+            "authentication_unavailable",
+            "Authentication unavailable",
+            f"the bearer token cannot be checked just now: {unavailable}",
+        ) from None
+    if found is None:
+        if credentials is None:
+            raise _unauthenticated("no bearer token was given")
+        _log.warning("authentication_refused", path=request.url.path, reason="unknown token")
+        raise _unauthenticated("the bearer token is not recognised", presented=True)
     return found
 
 
-async def writing_actor(who: Annotated[Actor, Depends(authenticated_actor)]) -> Actor:
-    """The authenticated actor, or 403 when the role records nothing (a supervisor reads only)."""
-    if who.role in READ_ONLY_ROLES:
+def _unauthenticated(why: str, presented: bool = False) -> Problem:
+    # RFC 6750 §3: `error` only when a token was presented and refused.
+    challenge = 'Bearer realm="trialflow"' + (', error="invalid_token"' if presented else "")
+    return Problem(
+        401,
+        "unauthenticated",
+        "Not authenticated",
+        f"{why}: send Authorization: Bearer <token> with a token configured for you",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+async def audit_reader(who: Annotated[Actor, Depends(authenticated_actor)]) -> Actor:
+    """The authenticated actor, or 403 when the role may not read patient data."""
+    if who.role not in AUDIT_READER_ROLES:
         role = who.role.value.replace("_", " ")
-        raise Problem(403, "forbidden", "Not allowed", f"a {role} can read the trial record but not write to it")
+        raise Problem(403, "forbidden", "Not allowed", f"the {role} role may not export a patient's audit trail")
     return who
 
 
 TrialDep = Annotated[TrialClient, Depends(trial_client)]
 Reader = Annotated[Actor, Depends(authenticated_actor)]
-Writer = Annotated[Actor, Depends(writing_actor)]
+# Who writes is any authenticated actor: the trial client refuses (403) a role that may not, and keeps the attempt.
+Writer = Annotated[Actor, Depends(authenticated_actor)]
+Auditor = Annotated[Actor, Depends(audit_reader)]
 StudyIdPath = Annotated[
     str, Path(pattern=STUDY_ID_PATTERN, description="The patient's study id, e.g. TF-001", examples=["TF-001"])
 ]
@@ -219,6 +251,33 @@ def create_app(trial: TrialSource, auth: Authenticator) -> FastAPI:
     )
     async def timeline(study_id: StudyIdPath, _: Reader, client: TrialDep) -> Timeline:
         return await client.timeline(study_id)
+
+    @app.get(
+        "/patients/{study_id}/audit",
+        tags=["supervisors"],
+        response_class=Response,
+        responses={
+            200: {"description": "The audit trail (AuditEntry per line or row)", "content": AUDIT_CONTENT},
+            **problem_responses(401, 403, 404, 406, 422, 503),
+        },
+        summary="The patient's audit trail from the trial record: every event with its hashes, then refused attempts",
+        description=(
+            "JSON lines (`Accept: application/x-ndjson`, the default) or CSV (`Accept: text/csv`); "
+            "`?format=jsonl|csv` overrides the Accept header. Each line is an AuditEntry: `entry` is `event` (in the "
+            "hash chain: an auditor recomputes `hash` from the row, see records/hashing.py) or `refused_attempt` (a "
+            "write that was refused and changed nothing). Only roles that may read patient data may export it."
+        ),
+    )
+    async def audit(
+        study_id: StudyIdPath,
+        _: Auditor,
+        client: TrialDep,
+        request: Request,
+        audit_format: Annotated[
+            AuditFormat | None, Query(alias="format", description="jsonl or csv; overrides the Accept header")
+        ] = None,
+    ) -> Response:
+        return await audit_response(client, study_id, audit_format, request.headers.get("accept"))
 
     @app.get(
         "/patients",

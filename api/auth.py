@@ -26,6 +26,19 @@ class TokenConfigurationError(ValueError):
     """The token configuration is invalid; the message names every problem."""
 
 
+class AuthenticationFailed(Exception):
+    """A presented credential was refused; `reason` says why in words (expired, wrong audience, ...), never
+    quoting the credential itself."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AuthenticationUnavailable(Exception):
+    """The credential cannot be checked just now (the identity provider's keys cannot be fetched)."""
+
+
 def hash_token(token: str) -> str:
     """The hex SHA-256 of a token: what the configuration stores."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -65,7 +78,12 @@ _ENTRIES = TypeAdapter(tuple[TokenEntry, ...])
 
 
 class Authenticator(Protocol):
-    """What the API asks of its credentials: whom a bearer token identifies."""
+    """What the API asks of its credentials: whom a bearer token identifies.
+
+    `actor_for` returns None for a missing or unknown token, or raises AuthenticationFailed with the reason when
+    it can say more (an expired JWT), or AuthenticationUnavailable. It may block (fetching an issuer's keys):
+    the API calls it off the event loop. `configured` counts the credential sources (0: every request refused).
+    """
 
     @property
     def configured(self) -> int: ...

@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.identifiers import study_id_problem
 from domain.journey.commands import StaffCommand
 from domain.protocol import FrozenModel
-from facade import AlreadyEnrolled, CommandRefused, JourneyClosed, TrialError, UnknownPatient
+from facade import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
 from facade.plain_words import plain_validation_message
 from observability.logging import get_logger
 
@@ -139,7 +139,9 @@ def invalid_input(reasons: Sequence[str]) -> Problem:
 
 # ---------------------------------------------------------------- handlers
 
+# The first match wins: NotPermitted is a CommandRefused, answered 403 (the role may never do it), not 409.
 _TRIAL_ERRORS: dict[type[TrialError], tuple[int, str]] = {
+    NotPermitted: (403, "Not allowed for this role"),
     CommandRefused: (409, "Refused by the protocol"),
     AlreadyEnrolled: (409, "Already enrolled"),
     JourneyClosed: (409, "Journey closed"),
@@ -212,10 +214,11 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI `responses` entries of these problem statuses (their media type is set by the app)."""
     described = {
         401: "No credential, or one that is not recognised",
-        403: "The credential's role may not do this",
+        403: "The credential's role may not do this (every reason listed)",
+        406: "None of the accepted media types can be produced",
         404: "No such patient",
         409: "Refused: the protocol's every reason, the study id already enrolled, or the journey ended",
         422: "The request is invalid: every problem listed",
-        503: "Temporal or the trial record cannot be reached",
+        503: "Temporal, the trial record or the identity provider cannot be reached",
     }
     return {status: {"model": ProblemDetails, "description": described[status]} for status in statuses}

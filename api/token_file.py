@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from api.auth import Authenticator, TokenAuthenticator, TokenConfigurationError, TokenEntry, hash_token, new_token
+from api.oidc import CombinedAuthenticator, OidcAuthenticator
 from domain.roles import Actor
 from observability.logging import get_logger
 from workers.settings import Settings
@@ -26,6 +28,8 @@ class TokenFile:
         self.path = path
         self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the version loaded
         self._authenticator = TokenAuthenticator(())
+        # The API checks tokens from worker threads: one of them reloads a changed file, the others wait for it.
+        self._reloading = threading.Lock()
 
     # ------------------------------------------------------------ reading (the API, on every request)
 
@@ -42,6 +46,10 @@ class TokenFile:
         return self._current().actor_for(token)
 
     def _current(self) -> TokenAuthenticator:
+        with self._reloading:
+            return self._reloaded_if_changed()
+
+    def _reloaded_if_changed(self) -> TokenAuthenticator:
         try:
             stat = self.path.stat()
         except FileNotFoundError:
@@ -95,8 +103,8 @@ def token_file_path(settings: Settings) -> Path:
     return settings.api_tokens_file or settings.data_dir / DEFAULT_TOKEN_FILE_NAME
 
 
-def authenticator_for(settings: Settings) -> Authenticator:
-    """The configured tokens: the document in TRIALFLOW_API_TOKENS if set, else the token file (read when changed).
+def static_authenticator_for(settings: Settings) -> Authenticator:
+    """The static tokens: the document in TRIALFLOW_API_TOKENS if set, else the token file (read when changed).
 
     Raises TokenConfigurationError at start-up when either is invalid, naming every problem.
     """
@@ -105,3 +113,15 @@ def authenticator_for(settings: Settings) -> Authenticator:
     token_file = TokenFile(token_file_path(settings))
     token_file.entries()  # refuse to start on a broken file
     return token_file
+
+
+def authenticator_for(settings: Settings) -> Authenticator:
+    """The static tokens, and with TRIALFLOW_OIDC_ISSUER set, JWTs of that issuer beside them (a JWT goes to the
+    issuer's keys, any other token to the static ones). Nothing is fetched from the issuer here.
+
+    Raises TokenConfigurationError at start-up when the static tokens are invalid, naming every problem.
+    """
+    static = static_authenticator_for(settings)
+    if not settings.oidc_issuer:
+        return static
+    return CombinedAuthenticator(OidcAuthenticator.from_settings(settings), static)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cli import calculators, examples, staff, supervisor, tokens
+from cli import audit, calculators, examples, staff, supervisor, tokens
 from cli import demo as demo_commands
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, TrialProtocol, protocol_for_version
 
@@ -30,6 +30,7 @@ app.add_typer(calculators.app)
 app.add_typer(demo_commands.app)
 app.add_typer(staff.app)
 app.add_typer(supervisor.app)
+app.add_typer(audit.app)
 app.add_typer(tokens.app)
 app.add_typer(examples.app)
 

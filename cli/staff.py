@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
@@ -28,6 +29,7 @@ from domain.identifiers import StudyId
 from domain.journey.commands import EnrollPatient, StaffCommand
 from domain.roles import Actor, Role
 from facade import EnrollmentResult, TrialClient, TrialError, open_trial_client
+from facade.trial_client import AUDIT_LOGGER
 from observability.logging import configure_logging
 from security import KeyringConfigurationError
 from workers.settings import ENV_PREFIX, Settings, SettingsError, load_settings
@@ -143,6 +145,9 @@ def run_with_trial(call: Callable[[TrialClient], Awaitable[T]], as_json: bool) -
     settings = loaded_settings()
     # Log lines go to stderr, so `--json` output on stdout stays pure; routine lines only when debugging.
     configure_logging(settings.log_format, "DEBUG" if settings.log_level == "DEBUG" else "WARNING", stream=sys.stderr)
+    # A refusal is printed in words (or as the --json problem document) and kept in the record's refused
+    # attempts: its audit log line would only repeat it on the user's terminal.
+    logging.getLogger(AUDIT_LOGGER).setLevel(logging.ERROR)
 
     async def connected() -> T:
         async with open_trial_client(settings) as trial:

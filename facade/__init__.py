@@ -1,7 +1,8 @@
 """The one client facade of the trial, used by the CLI and the HTTP API alike."""
 
+from facade.audit import AuditEntry, AuditFormat
 from facade.connect import connect_trial_client, open_trial_client
-from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, TrialError, UnknownPatient
+from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
 from facade.models import (
     EnrollmentResult,
     EnrollmentSummary,
@@ -16,10 +17,13 @@ from facade.trial_client import TrialClient
 
 __all__ = [
     "AlreadyEnrolled",
+    "AuditEntry",
+    "AuditFormat",
     "CommandRefused",
     "EnrollmentResult",
     "EnrollmentSummary",
     "JourneyClosed",
+    "NotPermitted",
     "PatientListing",
     "PrimaryEndpointReport",
     "Timeline",

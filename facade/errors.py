@@ -48,6 +48,21 @@ class CommandRefused(TrialError):
         super().__init__(study_id, f"refused for {study_id}: " + "; ".join(listed), listed)
 
 
+class NotPermitted(CommandRefused):
+    """The acting role may not issue this command at all: `reasons` names every reason, the role's among them.
+
+    A CommandRefused still (the protocol's permissions refused it), so whoever handles refusals handles this one.
+    """
+
+    code = "forbidden"
+
+    def __init__(self, study_id: str, reasons: Sequence[str], message: str | None = None) -> None:
+        super().__init__(study_id, reasons)
+        if message:
+            self.message = message
+            self.args = (message,)
+
+
 class JourneyClosed(TrialError):
     """The journey has ended: its record can be read, nothing more can be recorded in it."""
 

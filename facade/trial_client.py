@@ -12,7 +12,9 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -26,17 +28,22 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.projections import domain_event
 from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
-from domain.journey.commands import EnrollPatient, StaffCommand
+from domain.journey.commands import Command, EnrollPatient, StaffCommand
+from domain.journey.permissions import ALLOWED_ROLES, role_problem
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, patient_status
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
-from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, UnknownPatient
+from domain.roles import Role
+from facade.audit import AuditEntry, audit_entries
+from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
 from facade.listing import journeys_query, listing_from
 from facade.models import EnrollmentResult, PatientListing, Timeline, TrialReport
 from facade.report import build_report, status_from_summary
 from observability.logging import get_logger
 from records import EventStore, RecordedEvent, VerificationReport
+from records.audit_trail import stored_chain
 from records.deliveries import DeliveryLedger, DeliveryRecord
+from records.refusals import RefusedAttemptLog
 from workflows.journey_messages import (
     TASK_QUEUE,
     JourneyInput,
@@ -55,6 +62,11 @@ RESEND_MAX_DELAY_SECONDS = 1.0
 # Reading a patient whose workflow cannot answer: unknown to Temporal (ended and past retention), or its workflow
 # task failing (a bug an engineer must fix; nothing recorded is lost): the trial record answers instead.
 RECORD_ANSWERS_INSTEAD = frozenset({RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION})
+
+# Roles the protocol lets issue no command at all (supervisors): refused before anything is sent.
+READ_ONLY_ROLES = frozenset(role for role in Role if not any(role in allowed for allowed in ALLOWED_ROLES.values()))
+# The logger of refused attempts: its own name, so a log pipeline can route the audit lines apart.
+AUDIT_LOGGER = "trialflow.audit"
 
 log = get_logger("facade.trial_client")
 
@@ -75,6 +87,13 @@ def _timeline_entry(event: RecordedEvent) -> TimelineEntry:
         actor_role=event.actor_role,
         reason=event.reason,
     )
+
+
+def _refusal(study_id: str, command: Command, reasons: Sequence[str]) -> CommandRefused:
+    """The protocol's refusal; NotPermitted when the acting role may not issue this command at all."""
+    if role_problem(command.kind, command.actor.role):
+        return NotPermitted(study_id, reasons)
+    return CommandRefused(study_id, reasons)
 
 
 class TrialClient:
@@ -118,14 +137,22 @@ class TrialClient:
     async def enroll(self, command: EnrollPatient) -> EnrollmentResult:
         """Start the patient's journey. A screen failure is enrolled too: recorded with every reason, then ended.
 
-        Raises CommandRefused (the enrollment itself is refused: nothing started) or AlreadyEnrolled.
+        Raises CommandRefused (NotPermitted when the role may not enroll; the enrollment itself is refused: nothing
+        started) or AlreadyEnrolled. Every refusal is logged and kept as a refused attempt.
         """
+        try:
+            return await self._enroll(command)
+        except TrialError as error:
+            raise await self._refused_attempt(error, command) from None
+
+    async def _enroll(self, command: EnrollPatient) -> EnrollmentResult:
         study_id = command.study_id
+        self._refuse_read_only(study_id, command)
         # Decided here first, as the workflow will decide it: a refusal lists every reason and starts nothing.
         try:
             events = decide(initial_state(study_id), command, self._clock(), self._protocol)
         except CommandRejected as rejection:
-            raise CommandRefused(study_id, rejection.reasons) from None
+            raise _refusal(study_id, command, rejection.reasons) from None
         # The record remembers every patient for ever; Temporal forgets a closed journey after its retention.
         if await asyncio.to_thread(self._store.last_sequence, study_id):
             raise AlreadyEnrolled(study_id)
@@ -155,9 +182,17 @@ class TrialClient:
     async def record(self, study_id: str, command: StaffCommand, update_id: str | None = None) -> RecordResult:
         """Apply a staff command. Resending with the same `update_id` is answered again, never applied twice.
 
-        Raises CommandRefused (every reason; nothing changed), UnknownPatient or JourneyClosed.
+        Raises CommandRefused (every reason; nothing changed; NotPermitted when the role may not issue it),
+        UnknownPatient or JourneyClosed. Every refusal is logged and kept as a refused attempt.
         """
         update_id = update_id or str(uuid.uuid4())
+        try:
+            return await self._record(study_id, command, update_id)
+        except TrialError as error:
+            raise await self._refused_attempt(error, command, update_id) from None
+
+    async def _record(self, study_id: str, command: StaffCommand, update_id: str) -> RecordResult:
+        self._refuse_read_only(study_id, command)
         handle = self._handle(study_id)
         deadline = time.monotonic() + self._resend_within.total_seconds()
         delay = RESEND_FIRST_DELAY_SECONDS
@@ -167,7 +202,7 @@ class TrialClient:
             except WorkflowUpdateFailedError as error:
                 cause = error.cause
                 if isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED:
-                    raise CommandRefused(study_id, tuple(str(reason) for reason in cause.details)) from None
+                    raise _refusal(study_id, command, tuple(str(reason) for reason in cause.details)) from None
                 # The run is handing over to the next one: the new run takes the same update id.
                 if not (isinstance(cause, ApplicationError) and cause.type == RESEND_TO_NEW_RUN):
                     raise
@@ -182,6 +217,40 @@ class TrialClient:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESEND_MAX_DELAY_SECONDS)
+
+    @staticmethod
+    def _refuse_read_only(study_id: str, command: Command) -> None:
+        """A role that may write nothing (a supervisor) is refused before anything reaches Temporal."""
+        role = command.actor.role
+        if role in READ_ONLY_ROLES:
+            problem = role_problem(command.kind, role) or f"{role.value} may not {command.kind.replace('_', ' ')}"
+            words = role.value.replace("_", " ")
+            raise NotPermitted(study_id, [problem], f"a {words} can read the trial record but not write to it")
+
+    async def _refused_attempt(self, error: TrialError, command: Command, update_id: str | None = None) -> TrialError:
+        """Log the refused attempt (WARNING) and keep it in the record; returns `error` for the caller to raise.
+
+        The line and the row name who, in which role, which command on which study id, and every reason: protocol
+        sentences, never a value typed in. A record that cannot keep it does not hide the refusal from the caller.
+        """
+        fields: dict[str, Any] = {
+            "study_id": error.study_id,
+            "actor_user_id": command.actor.user_id,
+            "actor_role": command.actor.role.value,
+            "command_kind": command.kind,
+            "refusal": error.code,
+            "reasons": list(error.reasons),
+            "update_id": update_id,
+        }
+        # Looked up per call, not cached at import: the line goes wherever logging is configured now.
+        audit_log = get_logger(AUDIT_LOGGER)
+        audit_log.warning("refused_attempt", **fields)
+        attempts = RefusedAttemptLog(self._store.engine, clock=self._clock)
+        try:
+            await asyncio.to_thread(attempts.record, **fields)
+        except (SQLAlchemyError, ValueError) as failure:
+            audit_log.error("refused_attempt_not_kept", study_id=error.study_id, error=type(failure).__name__)
+        return error
 
     async def _require_running(self, study_id: str, handle: JourneyHandle) -> None:
         try:
@@ -281,6 +350,23 @@ class TrialClient:
     async def verify(self) -> VerificationReport:
         """Recompute the trial record's hash chain and report every problem found."""
         return await asyncio.to_thread(self._store.verify)
+
+    async def audit(self, study_id: str) -> list[AuditEntry]:
+        """The patient's audit trail from the trial record (never the workflow): every event with its hashes, in
+        sequence order, then every refused attempt, oldest first.
+
+        Raises UnknownPatient when the record holds neither for `study_id`.
+        """
+
+        def read() -> list[AuditEntry]:
+            chain = stored_chain(self._store.engine, study_id)
+            refused = RefusedAttemptLog(self._store.engine).for_patient(study_id)
+            return audit_entries(chain, refused)
+
+        entries = await asyncio.to_thread(read)
+        if not entries:
+            raise UnknownPatient(study_id)
+        return entries
 
     async def failed_notifications(self, study_id: str | None = None) -> list[DeliveryRecord]:
         """Notifications that did not reach someone (most recent first), escalated or still being retried."""

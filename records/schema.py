@@ -125,3 +125,22 @@ notification_deliveries = Table(
     Index("ix_notification_deliveries_status", "status", "last_attempt_at"),
     Index("ix_notification_deliveries_study_id", "study_id"),
 )
+
+# Every write the trial client refused (by role or by the protocol): who tried what, on which patient, and why it
+# was refused. Append-only like the events (migration 0003 adds the guards), but outside the hash chain: an attempt
+# changed nothing in the patient's record. Reasons are protocol text, never a value typed in.
+refused_attempts = Table(
+    "refused_attempts",
+    metadata,
+    Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("study_id", String(32), nullable=False),
+    Column("actor_user_id", String(64), nullable=False),
+    Column("actor_role", String(64), nullable=False),
+    Column("command_kind", String(64), nullable=False),
+    Column("refusal", String(32), nullable=False),
+    Column("reasons", Text, nullable=False),  # a JSON array of sentences
+    Column("update_id", String(128), nullable=True),
+    Index("ix_refused_attempts_study_id", "study_id", "attempted_at"),
+    Index("ix_refused_attempts_attempted_at", "attempted_at"),
+)

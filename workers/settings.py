@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from records.engine import DEFAULT_DATABASE_FILE
 
@@ -14,6 +15,24 @@ ENV_PREFIX = "TRIALFLOW_"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+# JWT signature algorithms a public key can verify. `none` and HS* are never accepted: with HS*, whoever holds the
+# issuer's public key (everyone) could sign a token.
+OIDC_ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def oidc_url_problem(url: str) -> str | None:
+    """Why `url` cannot name an issuer or its keys (https; plain http only on this machine), or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return "must be an http(s) URL with a host"
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        return "must use https (plain http only to this machine: localhost, 127.0.0.1)"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return "must have no query, fragment or user part"
+    return None
 
 
 _NEVER_ECHOED = {"database_url", "temporal_api_key", "smtp_password", "webhook_signing_key", "payload_keys"}
@@ -45,6 +64,19 @@ class Settings(BaseSettings):
     # whenever it changes (default: api-tokens.json under data_dir, written by `trial token new`).
     api_tokens: str = ""
     api_tokens_file: Path | None = None
+    # OpenID Connect (api/oidc.py): JWT bearer tokens from this issuer are accepted beside the static tokens (which
+    # stay for service accounts). Empty issuer: static tokens only. Nothing is fetched until the first JWT arrives.
+    oidc_issuer: str = ""  # the `iss` every token must carry exactly, e.g. https://login.example.org/realms/trial
+    oidc_audience: str = ""  # the `aud` every token must name (this API's client id); required with an issuer
+    oidc_jwks_url: str = ""  # the issuer's signing keys; empty: named by <issuer>/.well-known/openid-configuration
+    oidc_user_claim: str = Field(default="preferred_username", min_length=1)  # who acts; `sub` when it is absent
+    # The study role: a text claim, or a list claim (groups, roles) holding exactly one study role. A dotted name
+    # reaches into an object (realm_access.roles); only values starting with the prefix count, prefix removed.
+    oidc_role_claim: str = Field(default="trialflow_role", min_length=1)
+    oidc_role_prefix: str = ""
+    # Signature algorithms accepted (comma-separated): asymmetric only, never `none` or a shared-secret HS*.
+    oidc_algorithms: Annotated[tuple[str, ...], NoDecode] = ("RS256", "ES256")
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)  # clock skew allowed on exp, nbf and iat
     # Empty means the SQLite file under data_dir; PostgreSQL in production.
     database_url: str = ""
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -95,6 +127,50 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("oidc_issuer", "oidc_jwks_url", "oidc_audience", "oidc_role_prefix", mode="before")
+    @classmethod
+    def _trimmed(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("oidc_issuer", "oidc_jwks_url")
+    @classmethod
+    def _oidc_url(cls, value: str) -> str:
+        problem = oidc_url_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("oidc_algorithms", mode="before")
+    @classmethod
+    def _algorithm_list(cls, value: object) -> object:
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, algorithms: tuple[str, ...]) -> tuple[str, ...]:
+        if not algorithms:
+            raise ValueError(f"name at least one of {', '.join(OIDC_ALGORITHMS)}")
+        refused = [name for name in algorithms if name not in OIDC_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"not allowed: {', '.join(refused)}; only asymmetric algorithms ({', '.join(OIDC_ALGORITHMS)}), "
+                "never none or a shared-secret HS*"
+            )
+        return algorithms
+
+    @model_validator(mode="after")
+    def _oidc_is_complete(self) -> Settings:
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError(
+                f"{ENV_PREFIX}OIDC_ISSUER needs {ENV_PREFIX}OIDC_AUDIENCE: the audience (client id) every token names"
+            )
+        if not self.oidc_issuer and (self.oidc_audience or self.oidc_jwks_url):
+            raise ValueError(
+                f"{ENV_PREFIX}OIDC_AUDIENCE and {ENV_PREFIX}OIDC_JWKS_URL need {ENV_PREFIX}OIDC_ISSUER: the issuer "
+                "whose tokens are accepted"
+            )
+        return self
 
     @model_validator(mode="after")
     def _smtp_login_is_complete(self) -> Settings:

@@ -199,8 +199,8 @@ async def test_a_refusal_prints_every_reason_and_exits_1(cli: Cli, tmp_path: Pat
 
     as_json = await cli("record", "TF-2003", "record-apheresis", "--set", f"collected_on={today()}", "--json")
     assert as_json.exit_code == REFUSED_EXIT_CODE
-    problem = json.loads(as_json.stderr)
-    assert problem["code"] == "command_refused" and problem["study_id"] == "TF-2003" and problem["reasons"]
+    problem = json.loads(as_json.stderr)  # stderr is the problem document alone
+    assert problem["code"] == "forbidden" and problem["study_id"] == "TF-2003" and problem["reasons"]
 
     timeline = await cli("timeline", "TF-2003", "--json")
     assert "apheresis_collected" not in {e["type"] for e in json.loads(timeline.stdout)["entries"]}

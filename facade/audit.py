@@ -1,0 +1,147 @@
+"""A patient's audit trail: every recorded event (who, when, what, why) with its place in the hash chain, then
+every refused attempt, as JSON lines or CSV. The CLI (`trial audit`) and the API (`GET /patients/{id}/audit`)
+both export it from `TrialClient.audit`.
+
+An auditor re-verifies an event from its own row: the columns are the hashed document's keys (records/hashing.py),
+timestamps are already in the hashed spelling (UTC, microseconds, trailing Z), and `payload` is the stored JSON
+text itself. Refused attempts are marked `entry = refused_attempt`; they are outside the chain (no hash).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Final, Literal
+
+from pydantic import AwareDatetime, Field, field_serializer
+
+from domain.protocol import FrozenModel
+from records.hashing import utc_timestamp
+from records.refusals import RefusedAttempt
+from records.verification import ChainRow
+
+EVENT: Final = "event"
+REFUSED_ATTEMPT: Final = "refused_attempt"
+
+
+class AuditFormat(StrEnum):
+    JSONL = "jsonl"  # one JSON object per line (application/x-ndjson)
+    CSV = "csv"  # RFC 4180, a header row first (text/csv)
+
+
+MEDIA_TYPES: Final[dict[AuditFormat, str]] = {
+    AuditFormat.JSONL: "application/x-ndjson",
+    AuditFormat.CSV: "text/csv",
+}
+
+
+class AuditEntry(FrozenModel):
+    """One line of the audit trail: a recorded event, or a refused attempt (clearly marked by `entry`)."""
+
+    entry: Literal["event", "refused_attempt"] = Field(
+        description="event: a fact in the hash-chained record; refused_attempt: a write that was refused and changed "
+        "nothing (outside the chain)"
+    )
+    study_id: str
+    sequence: int | None = Field(description="The event's place in the patient's chain; null for a refused attempt")
+    occurred_at: AwareDatetime = Field(description="When it happened (a refused attempt: when it was tried)")
+    recorded_at: AwareDatetime = Field(description="When the record received it")
+    actor_user_id: str = Field(description="Who")
+    actor_role: str = Field(description="In which study role")
+    event_type: str | None = Field(description="What happened; null for a refused attempt")
+    protocol_version: str | None
+    payload: str | None = Field(description="The event's payload as the stored JSON text the hash covers")
+    reason: str | None = Field(description="Why, in the person's words (corrections and decisions); else null")
+    previous_hash: str | None = Field(description="The hash of the event before it (64 zeros for the first)")
+    hash: str | None = Field(description="SHA-256 of the hashed document (records/hashing.py)")
+    refused_command: str | None = Field(description="The kind of command that was refused; null for an event")
+    refusal: str | None = Field(description="Why it was refused, in one word (forbidden, command_refused, ...)")
+    refusal_reasons: tuple[str, ...] | None = Field(description="Every reason it was refused (CSV: a JSON array)")
+
+    @field_serializer("occurred_at", "recorded_at")
+    def _hashed_spelling(self, moment: datetime) -> str:
+        return utc_timestamp(moment)
+
+
+CSV_COLUMNS: Final = tuple(AuditEntry.model_fields)
+
+
+def event_entry(row: ChainRow) -> AuditEntry:
+    return AuditEntry(
+        entry=EVENT,
+        study_id=row.study_id,
+        sequence=row.sequence,
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
+        actor_user_id=row.actor_user_id,
+        actor_role=row.actor_role,
+        event_type=row.event_type,
+        protocol_version=row.protocol_version,
+        payload=row.payload,
+        reason=row.reason,
+        previous_hash=row.previous_hash,
+        hash=row.hash,
+        refused_command=None,
+        refusal=None,
+        refusal_reasons=None,
+    )
+
+
+def refused_entry(attempt: RefusedAttempt) -> AuditEntry:
+    return AuditEntry(
+        entry=REFUSED_ATTEMPT,
+        study_id=attempt.study_id,
+        sequence=None,
+        occurred_at=attempt.attempted_at,
+        recorded_at=attempt.attempted_at,
+        actor_user_id=attempt.actor_user_id,
+        actor_role=attempt.actor_role,
+        event_type=None,
+        protocol_version=None,
+        payload=None,
+        reason=None,
+        previous_hash=None,
+        hash=None,
+        refused_command=attempt.command_kind,
+        refusal=attempt.refusal,
+        refusal_reasons=attempt.reasons,
+    )
+
+
+def audit_entries(chain: Iterable[ChainRow], refused: Iterable[RefusedAttempt]) -> list[AuditEntry]:
+    """The chain in sequence order, then the refused attempts oldest first."""
+    return [*(event_entry(row) for row in chain), *(refused_entry(attempt) for attempt in refused)]
+
+
+def jsonl_lines(entries: Iterable[AuditEntry]) -> Iterator[str]:
+    """One JSON object per entry, each line ending in a newline."""
+    for entry in entries:
+        yield json.dumps(entry.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value), ensure_ascii=False)
+    return str(value)
+
+
+def csv_text(entries: Sequence[AuditEntry]) -> str:
+    """A header row of the AuditEntry fields, then one row per entry; null is an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        document = entry.model_dump(mode="json")
+        writer.writerow([_csv_cell(document[column]) for column in CSV_COLUMNS])
+    return buffer.getvalue()
+
+
+def exported(entries: Sequence[AuditEntry], audit_format: AuditFormat) -> str:
+    """The whole trail in `audit_format`."""
+    return csv_text(entries) if audit_format is AuditFormat.CSV else "".join(jsonl_lines(entries))
