@@ -7,6 +7,7 @@ notifier skips every delivery its ledger shows as sent (the notification's key s
 from __future__ import annotations
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -21,6 +22,7 @@ from records.deliveries import DeliveryLedger
 # ApplicationError types the workflow sees when a notification or its escalation is not (yet) delivered.
 NOTIFICATION_UNDELIVERED = "NotificationUndelivered"
 ESCALATION_UNDELIVERED = "EscalationUndelivered"
+RECORD_UNAVAILABLE = "RecordUnavailable"
 
 log = structlog.get_logger("trialflow.activities")
 
@@ -72,9 +74,18 @@ class JourneyActivities:
 
     @activity.defn(name="append_events")
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
-        result = self._store.append([to_recorded_event(e) for e in request.events])
-        # The supervisors' read models follow the record: rebuilt from its events, never edited.
-        self._store.rebuild_projections(project_patient, project_cohort, study_ids={e.study_id for e in request.events})
+        try:
+            result = self._store.append([to_recorded_event(e) for e in request.events])
+            # The supervisors' read models follow the record: rebuilt from its events, never edited.
+            study_ids = {e.study_id for e in request.events}
+            self._store.rebuild_projections(project_patient, project_cohort, study_ids=study_ids)
+        except SQLAlchemyError as error:
+            # Retried (the append is idempotent). The database's own message may quote the SQL and its parameters,
+            # i.e. the events' payloads, and its stack would pass Temporal's failure size limit: only its kind.
+            log.warning("trial record unavailable", error=type(error).__name__, attempt=activity.info().attempt)
+            raise ApplicationError(
+                f"the trial record is unavailable ({type(error).__name__}); retrying", type=RECORD_UNAVAILABLE
+            ) from None
         log.info(
             "events appended",
             study_id=request.events[0].study_id if request.events else None,
