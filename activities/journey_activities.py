@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.projections import project_cohort, project_patient
+from activities.projections import project_patient
 from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
@@ -78,7 +78,7 @@ class JourneyActivities:
             result = self._store.append([to_recorded_event(e) for e in request.events])
             # The supervisors' read models follow the record: rebuilt from its events, never edited.
             study_ids = {e.study_id for e in request.events}
-            self._store.rebuild_projections(project_patient, project_cohort, study_ids=study_ids)
+            self._store.rebuild_projections(project_patient, study_ids=study_ids)
         except SQLAlchemyError as error:
             # Retried (the append is idempotent). The database's own message may quote the SQL and its parameters,
             # i.e. the events' payloads, and its stack would pass Temporal's failure size limit: only its kind.

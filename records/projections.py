@@ -27,6 +27,8 @@ class PatientSummary(FrozenModel):
 
 
 class CohortSummary(FrozenModel):
+    """Counted from the patient summaries when asked; `rebuilt_at` is the newest summary's."""
+
     patient_count: int
     event_count: int
     rebuilt_at: AwareDatetime
@@ -34,8 +36,7 @@ class CohortSummary(FrozenModel):
 
 
 class ProjectionRebuild(FrozenModel):
-    """What one rebuild replaced: the patients re-projected, and the cohort built over all summaries."""
+    """What one rebuild replaced: the patients re-projected from their events."""
 
     patients_rebuilt: int
     events_read: int
-    cohort_patient_count: int

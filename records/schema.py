@@ -84,19 +84,6 @@ patient_summaries = Table(
     Index("ix_patient_summaries_updated_through_sequence", "updated_through_sequence"),
 )
 
-COHORT_ROW_ID = 1  # the cohort summary is a single row
-
-cohort_summary = Table(
-    "cohort_summary",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("patient_count", Integer, nullable=False),
-    Column("event_count", Integer, nullable=False),
-    Column("rebuilt_at", UtcDateTime, nullable=False),
-    Column("payload", Text, nullable=False),
-    CheckConstraint(f"id = {COHORT_ROW_ID}", name="ck_cohort_summary_single_row"),
-)
-
 # Staff notifications sent (or not) per recipient and channel: a retried activity skips what was sent, and
 # supervisors see what failed. Recipients are staff addresses; a webhook is stored by host and digest only,
 # since its URL is often a secret.

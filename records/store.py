@@ -39,7 +39,7 @@ from records.projections import (
     PatientSummary,
     ProjectionRebuild,
 )
-from records.schema import COHORT_ROW_ID, cohort_summary, patient_summaries, trial_events
+from records.schema import patient_summaries, trial_events
 from records.verification import (
     ChainRow,
     VerificationProblem,
@@ -298,23 +298,19 @@ class EventStore:
     def rebuild_projections(
         self,
         project_patient: PatientProjector,
-        project_cohort: CohortProjector,
         *,
         study_ids: Iterable[str] | None = None,
     ) -> ProjectionRebuild:
-        """Recompute patient summaries from their events (all, or only `study_ids`), then the cohort summary
-        from every patient summary, replacing what was there, in one transaction."""
+        """Recompute patient summaries from their events (all, or only `study_ids`), replacing what was there, in
+        one transaction. The cohort is counted from the summaries when asked (`cohort_summary`), never stored:
+        an append then costs one patient's events, not a pass over every patient."""
         only = None if study_ids is None else sorted(set(study_ids))
         rebuilt_at = self._clock()
-        # One snapshot for everything read (SQLite's write transaction is one already), so the summaries and
-        # the cohort's counts agree even while events are being appended.
-        writer = self._writer
-        if self.dialect == "postgresql":
-            writer = writer.execution_options(isolation_level="REPEATABLE READ")
-        with writer.begin() as connection:
+        with self._writer.begin() as connection:
             if self.dialect == "postgresql":
-                # One rebuild at a time (taken before the snapshot); readers are not blocked.
-                connection.execute(text("LOCK TABLE patient_summaries, cohort_summary IN EXCLUSIVE MODE"))
+                # One writer of the summaries at a time (SQLite's write transaction is one already): a retried
+                # append and a full rebuild never both replace a patient's row. Readers are not blocked.
+                connection.execute(text("LOCK TABLE patient_summaries IN EXCLUSIVE MODE"))
             query = select(*_EVENT_COLUMNS).order_by(trial_events.c.study_id, trial_events.c.sequence)
             if only is not None:
                 query = query.where(trial_events.c.study_id.in_(only))
@@ -333,37 +329,13 @@ class EventStore:
                         "payload": canonical_json(summary),
                     }
                 )
-
             if only is None:
                 connection.execute(delete(patient_summaries))
             else:
                 connection.execute(delete(patient_summaries).where(patient_summaries.c.study_id.in_(only)))
             if summary_rows:
                 connection.execute(insert(patient_summaries), summary_rows)
-
-            all_summaries = [
-                json.loads(payload)
-                for payload in connection.scalars(
-                    select(patient_summaries.c.payload).order_by(patient_summaries.c.study_id)
-                )
-            ]
-            cohort = _json_object(project_cohort(all_summaries), "the cohort")
-            event_count = connection.scalar(select(func.count()).select_from(trial_events)) or 0
-            connection.execute(delete(cohort_summary))
-            connection.execute(
-                insert(cohort_summary).values(
-                    id=COHORT_ROW_ID,
-                    patient_count=len(all_summaries),
-                    event_count=event_count,
-                    rebuilt_at=rebuilt_at,
-                    payload=canonical_json(cohort),
-                )
-            )
-        return ProjectionRebuild(
-            patients_rebuilt=len(summary_rows),
-            events_read=events_read,
-            cohort_patient_count=len(all_summaries),
-        )
+        return ProjectionRebuild(patients_rebuilt=len(summary_rows), events_read=events_read)
 
     def patient_summary(self, study_id: str) -> PatientSummary | None:
         with self._engine.connect() as connection:
@@ -378,16 +350,24 @@ class EventStore:
         with self._engine.connect() as connection:
             return [_patient_summary(row) for row in connection.execute(query)]
 
-    def cohort_summary(self) -> CohortSummary | None:
-        with self._engine.connect() as connection:
-            row = connection.execute(select(cohort_summary).where(cohort_summary.c.id == COHORT_ROW_ID)).first()
-        if row is None:
-            return None
+    def cohort_summary(self, project_cohort: CohortProjector) -> CohortSummary:
+        """The cohort, counted now from every patient summary (one snapshot: the counts agree with each other)."""
+        reader = self._engine
+        if self.dialect == "postgresql":
+            reader = reader.execution_options(isolation_level="REPEATABLE READ")  # one snapshot for both reads
+        with reader.connect() as connection, connection.begin():
+            rows = connection.execute(
+                select(patient_summaries.c.payload, patient_summaries.c.rebuilt_at).order_by(
+                    patient_summaries.c.study_id
+                )
+            ).all()
+            event_count = connection.scalar(select(func.count()).select_from(trial_events)) or 0
+        summaries = [json.loads(row.payload) for row in rows]
         return CohortSummary(
-            patient_count=row.patient_count,
-            event_count=row.event_count,
-            rebuilt_at=row.rebuilt_at,
-            summary=json.loads(row.payload),
+            patient_count=len(summaries),
+            event_count=event_count,
+            rebuilt_at=max((row.rebuilt_at for row in rows), default=self._clock()),
+            summary=_json_object(project_cohort(summaries), "the cohort"),
         )
 
 

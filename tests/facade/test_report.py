@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from temporalio.client import Client
 
 from activities.journey_activities import to_recorded_event
-from activities.projections import project_cohort, project_patient
+from activities.projections import project_patient
 from domain.journey import commands as cmd
 from domain.journey.calendar import scheduled_items
 from domain.journey.phases import ExitReason, Phase
@@ -306,7 +306,7 @@ async def test_the_report_of_a_record_built_from_domain_events(tmp_path: Path) -
     }
     with new_store(tmp_path) as record:
         record.append([to_recorded_event(e) for journey in cohort for e in journey.events])
-        record.rebuild_projections(project_patient, project_cohort)
+        record.rebuild_projections(project_patient)
         # No Temporal at all: the report is the record's.
         trial = TrialClient(cast(Client, None), record)
         report = await trial.report()

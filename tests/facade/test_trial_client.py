@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.journey_activities import to_recorded_event
-from activities.projections import project_cohort, project_patient
+from activities.projections import project_patient
 from domain.journey import commands as cmd
 from domain.journey import decide, initial_state
 from domain.journey.phases import ExitReason, Phase
@@ -198,7 +198,7 @@ async def test_a_journey_temporal_has_forgotten_is_answered_by_the_record(stack:
     """After the retention period Temporal has no trace of an ended journey; the trial record keeps it."""
     enrolled = decide(initial_state("TF-1201"), enrollment("TF-1201", **SCREEN_FAILURE), datetime.now(UTC), PROTOCOL_V1)
     stack.store.append([to_recorded_event(e) for e in enrolled])
-    stack.store.rebuild_projections(project_patient, project_cohort, study_ids=["TF-1201"])
+    stack.store.rebuild_projections(project_patient, study_ids=["TF-1201"])
 
     status = await stack.trial.status("TF-1201")
     assert status.phase is Phase.OFF_STUDY and status.last_sequence == len(enrolled)

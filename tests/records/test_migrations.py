@@ -18,7 +18,7 @@ from records.migrate import MIGRATIONS_DIR, alembic_config, current_revision, he
 from records.schema import metadata
 from tests.records.conftest import STUDY, make_events
 
-RECORD_TABLES = {"trial_events", "patient_summaries", "cohort_summary"}
+RECORD_TABLES = {"trial_events", "patient_summaries"}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -27,7 +27,7 @@ def sqlite_write_lock(record_file: Path) -> Iterator[None]:
 @contextmanager
 def postgres_tables_locked(url: URL, *tables: str) -> Iterator[None]:
     """Hold `tables` in EXCLUSIVE mode until the block ends: readers pass; inserts wait, and so does the record's own
-    projection rebuild (it locks patient_summaries and cohort_summary first)."""
+    projection rebuild (it locks patient_summaries first)."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection, connection.begin():

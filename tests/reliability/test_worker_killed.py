@@ -71,7 +71,7 @@ async def test_a_worker_killed_between_writing_a_command_and_reporting_it_loses_
     # KW-101: its apheresis accepted and written to the record, and the worker killed before it could report that:
     # the projections rebuilt after each append wait on a lock meanwhile.
     written_before = await asyncio.to_thread(stack.store.last_sequence, "KW-101")
-    with postgres_tables_locked(stack.record_url, "cohort_summary"):
+    with postgres_tables_locked(stack.record_url, "patient_summaries"):
         update = await accepted_update(stack, "KW-101", apheresis(SCREENED_ON + timedelta(days=1)))
         await eventually(lambda: recorded_through(stack, "KW-101", written_before + 1), "the apheresis recorded")
         first.kill()
