@@ -39,11 +39,14 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fault
 
 
 async def settled_timers(stack: FaultStack, study_id: str) -> dict[str, PendingTimer]:
-    """The newest run's pending timers, once no activity (append, notification) is under way."""
+    """The newest run's pending timers, once no activity (append, notification) and no workflow task is under way:
+    between an activity's completion and the task that follows it, the run has no timer yet."""
 
     async def settled() -> dict[str, PendingTimer]:
-        description = await stack.temporal.get_workflow_handle(journey_workflow_id(study_id)).describe()
-        assert not description.raw_description.pending_activities, f"{study_id}: activities still running"
+        handle = stack.temporal.get_workflow_handle(journey_workflow_id(study_id))
+        description = (await handle.describe()).raw_description
+        assert not description.pending_activities, f"{study_id}: activities still running"
+        assert not description.HasField("pending_workflow_task"), f"{study_id}: a workflow task is still pending"
         return pending_timers((await journey_runs(stack.temporal, study_id))[-1])
 
     return await eventually(settled, f"{study_id} settled")
