@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from typing import get_args
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journey_activities import AppendEventsInput, EscalationRequest
+    from pydantic import ValidationError
+
+    from activities.journey_activities import AppendEventsInput, EscalationRequest, to_recorded_event
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey.commands import Command, StaffCommand
     from domain.journey.events import Event
@@ -83,6 +86,23 @@ def undelivered_because(failure: ActivityError) -> str:
     return reason
 
 
+# The models the `record` update accepts. A payload in another encoding (binary/plain, binary/null) reaches the
+# validator as bytes or None, past pydantic: it is refused here, before the decider looks at it.
+STAFF_COMMAND_TYPES: tuple[type, ...] = get_args(get_args(StaffCommand)[0])
+
+
+def unrecordable(events: tuple[Event, ...]) -> list[str]:
+    """Why the permanent record would refuse these events (say, a reason typed with an invisible control character):
+    such a command is refused, for its append would be retried forever and hold back every later command."""
+    problems: list[str] = []
+    for event in events:
+        try:
+            to_recorded_event(event)
+        except ValidationError as error:
+            problems += [issue["msg"].removeprefix("Value error, ") for issue in error.errors()]
+    return list(dict.fromkeys(problems))
+
+
 def rejection_error(rejection: CommandRejected) -> ApplicationError:
     """A refusal as the caller sees it: every reason in the message and, one by one, in the details."""
     return ApplicationError("; ".join(rejection.reasons), *rejection.reasons, type=COMMAND_REJECTED, non_retryable=True)
@@ -113,7 +133,7 @@ class PatientJourneyWorkflow:
         self._moving_to_new_run = False
         if journey.enrollment is not None and self._state.phase is Phase.NOT_ENROLLED:
             try:
-                self._enrollment = tuple(decide(self._state, journey.enrollment, workflow.now(), self._protocol))
+                self._enrollment = self._decided(journey.enrollment)
             except CommandRejected as rejection:
                 self._enrollment_refused = rejection
             self._state = fold(self._state, self._enrollment)
@@ -214,9 +234,17 @@ class PatientJourneyWorkflow:
 
     # ------------------------------------------------------------ applying a command
 
+    def _decided(self, command: Command) -> tuple[Event, ...]:
+        """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules."""
+        events = tuple(decide(self._state, command, workflow.now(), self._protocol))
+        problems = unrecordable(events)
+        if problems:
+            raise CommandRejected(problems)
+        return events
+
     async def _apply(self, command: Command) -> tuple[Event, ...]:
         """Decide, record permanently, then fold. Call with the lock held, so commands apply one at a time."""
-        events = tuple(decide(self._state, command, workflow.now(), self._protocol))
+        events = self._decided(command)
         await self._record(events)
         self._state = fold(self._state, events)
         self._announce(events)
@@ -306,10 +334,13 @@ class PatientJourneyWorkflow:
         info = workflow.current_update_info()
         if info is not None and info.id in self._recent:
             return  # a retry of a command already applied: answered again, never applied twice
+        if not isinstance(command, STAFF_COMMAND_TYPES):
+            reason = f"this is not a staff command (the update's argument is {type(command).__name__})"
+            raise rejection_error(CommandRejected([reason]))
         if self._moving_to_new_run:
             raise ApplicationError("the journey is moving to a new run: resend this command", type=RESEND_TO_NEW_RUN)
         try:
-            decide(self._state, command, workflow.now(), self._protocol)
+            self._decided(command)
         except CommandRejected as rejection:
             raise rejection_error(rejection) from None
 
