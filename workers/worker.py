@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
+from activities.reconciliation import ReconciliationActivities
 from notifications.from_settings import notifier_from_settings
 from notifications.notifier import Notifier
 from observability.logging import configure_logging, get_logger
@@ -27,6 +28,8 @@ from workers.startup import load_checked_settings
 from workers.temporal_client import connect
 from workflows.journey_messages import TASK_QUEUE
 from workflows.patient_journey import PatientJourneyWorkflow
+from workflows.reconciliation import ReconciliationWorkflow
+from workflows.reconciliation_schedule import RECONCILIATION_SCHEDULE_ID, ensure_reconciliation_schedule
 
 log = get_logger("workers.worker")
 
@@ -45,12 +48,19 @@ async def journey_worker(
 
     `notifier`: how staff are told (default: the log channel only); `run_worker` builds it from the settings."""
     activities = JourneyActivities(store, notifier)
+    reconciliation = ReconciliationActivities(client, store)  # the timer safety net reads journeys and the record
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
             task_queue=task_queue,
-            workflows=[PatientJourneyWorkflow],
-            activities=[activities.append_events, activities.notify, activities.escalate_notification],
+            workflows=[PatientJourneyWorkflow, ReconciliationWorkflow],
+            activities=[
+                activities.append_events,
+                activities.notify,
+                activities.escalate_notification,
+                reconciliation.journeys_to_reconcile,
+                reconciliation.reconcile_journey,
+            ],
             activity_executor=executor,
         )
         async with worker:
@@ -66,6 +76,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, address: str | Non
         notifier = notifier_from_settings(settings, DeliveryLedger(store.engine))
         try:
             client = await connect(settings, address)
+            await _ensure_reconciliation(client)
             async with journey_worker(client, store, notifier=notifier):
                 log.info(
                     "worker started",
@@ -79,6 +90,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event, address: str | Non
             notifier.close()
     finally:
         store.close()
+
+
+async def _ensure_reconciliation(client: Client) -> None:
+    """The hourly safety net's schedule, at every start (`python -m workers` and `make run` both come here). A server
+    that refuses it does not stop the journeys: the error says what is missing."""
+    try:
+        await ensure_reconciliation_schedule(client)
+    except Exception as error:
+        log.error("reconciliation schedule not ensured", schedule_id=RECONCILIATION_SCHEDULE_ID, error=str(error))
 
 
 def main() -> int:

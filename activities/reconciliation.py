@@ -1,0 +1,188 @@
+"""The timer safety net's reads: which journeys to check, and each one's two sides, the trial record and its workflow.
+
+The judgement is the domain's (`domain/journey/reconciliation.py`); these activities only read, so they may be
+retried freely. The workflow is read before the record: a workflow appends each event to the record before it
+applies it, so a record read afterwards holds at least what the workflow showed, and a record that is behind is
+never a race. A record ahead may be one (an event appended, its workflow task not yet run): it is looked at again
+for a few seconds before it counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import structlog
+from temporalio import activity
+from temporalio.api.common.v1 import Payload, WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.projections import domain_event
+from domain.journey.phases import FINAL_PHASES
+from domain.journey.reconciliation import (
+    RUNNING,
+    Mismatch,
+    MismatchKind,
+    WorkflowObservation,
+    compare,
+    expect_from_record,
+)
+from domain.journey.views import PatientStatus
+from domain.protocol import FrozenModel
+from records import EventStore, PatientSummary
+from workflows import search_attributes as sa
+from workflows.journey_messages import journey_workflow_id
+
+# How long a record ahead of its workflow is given to be an event in flight (its workflow task not yet run).
+RECORD_AHEAD_SETTLE = timedelta(seconds=5)
+RECORD_AHEAD_RECHECK = timedelta(milliseconds=200)
+STATUS_QUERY_TIMEOUT = timedelta(seconds=30)
+# Answers that say the server or the worker is away or busy: retried with the activity (a journey whose query still
+# times out after the last attempt is reported as not reconciled), never reported as a mismatch at once.
+_TRANSIENT = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+    }
+)
+
+T = TypeVar("T")
+
+log = structlog.get_logger("trialflow.reconciliation")
+
+
+class JourneysToReconcile(FrozenModel):
+    study_ids: tuple[str, ...]
+
+
+class ReconcileJourneyInput(FrozenModel):
+    study_id: str
+    as_of: datetime  # the reconciliation's moment: the workflow's clock, the same for every journey
+
+
+class ReconcileJourneyResult(FrozenModel):
+    study_id: str
+    mismatches: tuple[Mismatch, ...]
+
+
+def journey_finished(summary: PatientSummary) -> bool:
+    """A summary's patient has ended with no safety report open: their workflow may have closed."""
+    open_reports = summary.summary.get("open_expedited_reports")
+    return summary.phase in {phase.value for phase in FINAL_PHASES} and not open_reports
+
+
+class ReconciliationActivities:
+    """Reads the trial record (`store`) and the journeys' workflows (`client`, the worker's own)."""
+
+    def __init__(self, client: Client, store: EventStore, *, record_ahead_settle: timedelta = RECORD_AHEAD_SETTLE):
+        self._client = client
+        self._store = store
+        self._record_ahead_settle = record_ahead_settle
+
+    @activity.defn(name="journeys_to_reconcile")
+    async def journeys_to_reconcile(self) -> JourneysToReconcile:
+        """Every patient in the record whose journey has not finished (by the supervisors' summaries, which the
+        record rebuilds after every append); a patient with no summary yet is checked too."""
+        study_ids, summaries = await asyncio.to_thread(
+            lambda: (self._store.study_ids(), {s.study_id: s for s in self._store.patient_summaries()})
+        )
+        unfinished = tuple(
+            study_id
+            for study_id in study_ids
+            if (summary := summaries.get(study_id)) is None or not journey_finished(summary)
+        )
+        return JourneysToReconcile(study_ids=unfinished)
+
+    @activity.defn(name="reconcile_journey")
+    async def reconcile_journey(self, request: ReconcileJourneyInput) -> ReconcileJourneyResult:
+        mismatches = await self._mismatches(request.study_id, request.as_of)
+        if any(m.kind is MismatchKind.RECORD_AHEAD for m in mismatches):
+            mismatches = await self._after_events_in_flight(request.study_id, request.as_of)
+        for found in mismatches:
+            log.warning(
+                "journey disagrees with the trial record",
+                study_id=found.study_id,
+                kind=found.kind.value,
+                detail=found.detail,
+                key=found.key,
+            )
+        return ReconcileJourneyResult(study_id=request.study_id, mismatches=tuple(mismatches))
+
+    async def _after_events_in_flight(self, study_id: str, as_of: datetime) -> list[Mismatch]:
+        """Look again while the workflow may still be applying what the record already holds."""
+        deadline = time.monotonic() + self._record_ahead_settle.total_seconds()
+        while True:
+            await asyncio.sleep(RECORD_AHEAD_RECHECK.total_seconds())
+            mismatches = await self._mismatches(study_id, as_of)
+            still_ahead = any(m.kind is MismatchKind.RECORD_AHEAD for m in mismatches)
+            if not still_ahead or time.monotonic() >= deadline:
+                return mismatches
+            activity.heartbeat()
+
+    async def _mismatches(self, study_id: str, as_of: datetime) -> list[Mismatch]:
+        observed = await self.observe(study_id)  # first: see the module's docstring
+        recorded = await asyncio.to_thread(self._store.events_for, study_id)
+        expected = expect_from_record(study_id, [domain_event(e) for e in recorded], as_of)
+        return compare(expected, observed)
+
+    async def observe(self, study_id: str) -> WorkflowObservation:
+        """The journey's workflow as it shows itself: its latest run, its status query, its search attributes."""
+        workflow_id = journey_workflow_id(study_id)
+        try:
+            described = await self._client.workflow_service.describe_workflow_execution(
+                DescribeWorkflowExecutionRequest(
+                    namespace=self._client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+                )
+            )
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return WorkflowObservation(study_id=study_id, execution_status=None)
+            raise
+        info = described.workflow_execution_info
+        execution_status = WorkflowExecutionStatus(info.status)
+        attributes = info.search_attributes.indexed_fields
+        observation = WorkflowObservation(
+            study_id=study_id,
+            execution_status=execution_status.name.lower(),
+            run_id=info.execution.run_id,
+            workflow_task_attempt=(
+                described.pending_workflow_task.attempt if described.HasField("pending_workflow_task") else 0
+            ),
+            phase_attribute=search_attribute(attributes, sa.TRIAL_PHASE.name, str),
+            overdue_attribute=search_attribute(attributes, sa.OVERDUE.name, bool),
+            next_due_date_attribute=search_attribute(attributes, sa.NEXT_DUE_DATE.name, datetime.fromisoformat),
+        )
+        if execution_status is not WorkflowExecutionStatus.RUNNING:
+            return observation
+        assert observation.execution_status == RUNNING
+        handle = self._client.get_workflow_handle(workflow_id, run_id=info.execution.run_id)
+        try:
+            status = await handle.query("status", result_type=PatientStatus, rpc_timeout=STATUS_QUERY_TIMEOUT)
+        except WorkflowQueryFailedError as error:
+            return observation.model_copy(update={"status_error": f"the query failed: {error}"})
+        except RPCError as error:
+            if error.status in _TRANSIENT:
+                raise
+            code = error.status.name if error.status else "error"
+            return observation.model_copy(update={"status_error": f"{code}: {error.message}"})
+        return observation.model_copy(update={"status": status})
+
+
+def search_attribute(attributes: Mapping[str, Payload], name: str, parse: Callable[[Any], T]) -> T | None:
+    """One search attribute's value, read from its JSON payload (never encrypted); None when unset. Read here rather
+    than by the SDK, which fails on the unset value (no data) that the time-skipping test server keeps."""
+    payload = attributes.get(name)
+    if payload is None or not payload.data:
+        return None
+    value = json.loads(payload.data)
+    if isinstance(value, list):  # servers may wrap a single value in a list
+        value = value[0] if value else None
+    return None if value is None else parse(value)
