@@ -1,0 +1,56 @@
+"""A whole cohort through the protocol on the time-skipping server: `trial demo`'s own driver, at a larger size.
+
+`cli.demo_cohort.plan_cohort` caps the demo at MAX_COHORT children (a limit for the command line's patience,
+not for the plan); the benchmark lifts that cap for its one call, so the cohort is exactly what a larger
+`trial demo --patients` would enroll.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from unittest import mock
+
+from cli import demo_cohort
+from cli.demo import DEFAULT_SEED, run_demo
+
+BENCH_COHORT = 100
+
+
+@dataclass(frozen=True)
+class CohortTiming:
+    patients: int
+    seconds: float
+    report_matches_cohort: bool
+    mismatches: tuple[str, ...]
+
+
+class CohortFailed(RuntimeError):
+    """The simulation stopped with an error: how far it got is part of the figure's story."""
+
+    def __init__(self, patients: int, seconds: float, error: Exception) -> None:
+        super().__init__(f"the cohort of {patients} failed after {seconds:.0f} s: {type(error).__name__}: {error}")
+        self.seconds = seconds
+
+
+@contextmanager
+def cohort_size_allowed(size: int) -> Iterator[None]:
+    if size <= demo_cohort.MAX_COHORT:
+        yield
+        return
+    with mock.patch.object(demo_cohort, "MAX_COHORT", size):
+        yield
+
+
+async def simulate_cohort(size: int = BENCH_COHORT, seed: int = DEFAULT_SEED) -> CohortTiming:
+    """Wall-clock seconds from starting the time-skipping server to the trial report of `size` children."""
+    with cohort_size_allowed(size):
+        began = time.perf_counter()
+        try:
+            result = await run_demo(seed, size, say=lambda _line: None)
+        except Exception as error:
+            raise CohortFailed(size, time.perf_counter() - began, error) from error
+        seconds = time.perf_counter() - began
+    return CohortTiming(size, seconds, result.report_matches_cohort, result.mismatches)

@@ -1,0 +1,29 @@
+"""The floor workflow's contracts: pydantic models, so the floor pays the same data converter as the journey."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from domain.protocol import FrozenModel
+
+# What each update waits for: nothing (the floor), a no-op activity (the floor of "an update that records
+# something"), or a no-op local activity (what recording could cost without the activity's round trips).
+UpdateWork = Literal["none", "activity", "local_activity"]
+
+
+class FloorInput(FrozenModel):
+    key: str
+    per_update: UpdateWork = "none"
+
+
+class FloorStep(FrozenModel):
+    number: int
+
+
+class FloorStepResult(FrozenModel):
+    steps_taken: int
+
+
+class FloorState(FrozenModel):
+    key: str
+    steps_taken: int

@@ -1,0 +1,139 @@
+"""History size and replay cost, from the recorded journeys in tests/histories (each file one run of one patient).
+
+The full journey there runs from enrollment to year 15; the runs that start within five years of enrollment make
+up the five-year journey. Sizes are counted as Temporal counts them (serialized protobuf events); the JSON files
+are larger and are given beside them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.patient_journey import PatientJourneyWorkflow
+
+HISTORIES_DIR = Path(__file__).resolve().parent.parent / "tests" / "histories"
+FULL_JOURNEY = "full-journey"  # tests/histories/generate.py: enrollment to completion at year 15
+FIVE_YEARS = timedelta(days=5 * 365.25)
+REPLAY_REPETITIONS = 7
+
+
+class HistoriesError(RuntimeError):
+    """The recorded histories are missing or not what the benchmark expects."""
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    path: Path
+    history: WorkflowHistory
+
+    @property
+    def events(self) -> int:
+        return len(self.history.events)
+
+    @property
+    def protobuf_bytes(self) -> int:
+        return sum(event.ByteSize() for event in self.history.events)
+
+    @property
+    def json_bytes(self) -> int:
+        return self.path.stat().st_size
+
+    @property
+    def started_at(self) -> timedelta:
+        first = self.history.events[0].event_time
+        return timedelta(seconds=first.seconds, microseconds=first.nanos // 1000)
+
+    @property
+    def ended_at(self) -> timedelta:
+        last = self.history.events[-1].event_time
+        return timedelta(seconds=last.seconds, microseconds=last.nanos // 1000)
+
+
+def load_runs(scenario: str | None = None, directory: Path = HISTORIES_DIR) -> list[RecordedRun]:
+    pattern = f"{scenario}-run*.json" if scenario else "*-run*.json"
+    runs = []
+    for path in sorted(directory.glob(pattern)):
+        workflow_id = f"bench-replay-{path.stem}"  # the replayer does not check it against the history
+        runs.append(RecordedRun(path, WorkflowHistory.from_json(workflow_id, path.read_text())))
+    if not runs:
+        raise HistoriesError(f"no recorded histories {pattern} in {directory}")
+    return runs
+
+
+@dataclass(frozen=True)
+class Journey:
+    """Consecutive runs of one patient, and what they add up to."""
+
+    runs: tuple[RecordedRun, ...]
+
+    @property
+    def events(self) -> int:
+        return sum(r.events for r in self.runs)
+
+    @property
+    def protobuf_bytes(self) -> int:
+        return sum(r.protobuf_bytes for r in self.runs)
+
+    @property
+    def json_bytes(self) -> int:
+        return sum(r.json_bytes for r in self.runs)
+
+    @property
+    def years(self) -> float:
+        return (self.runs[-1].ended_at - self.runs[0].started_at).days / 365.25
+
+    @property
+    def names(self) -> list[str]:
+        return [r.path.name for r in self.runs]
+
+
+def full_journey(directory: Path = HISTORIES_DIR) -> Journey:
+    return Journey(tuple(load_runs(FULL_JOURNEY, directory)))
+
+
+def first_years(journey: Journey, span: timedelta = FIVE_YEARS) -> Journey:
+    """The runs that begin within `span` of enrollment: the journey up to and including the run holding its end."""
+    enrolled = journey.runs[0].started_at
+    return Journey(tuple(r for r in journey.runs if r.started_at - enrolled < span))
+
+
+def largest_run(directory: Path = HISTORIES_DIR) -> RecordedRun:
+    return max(load_runs(directory=directory), key=lambda r: (r.events, r.protobuf_bytes))
+
+
+@dataclass(frozen=True)
+class ReplayTiming:
+    median_ms: float
+    samples_ms: tuple[float, ...]
+    failures: tuple[str, ...]
+
+
+async def time_replay(runs: list[RecordedRun], repetitions: int = REPLAY_REPETITIONS) -> ReplayTiming:
+    """Replay `runs` one after another on the current workflow code, `repetitions` times after one warm-up.
+
+    The warm-up pays the sandbox's first import of the workflow module; a worker picking a patient up after a
+    crash has paid it already. A run that no longer replays is reported, never hidden.
+    """
+    replayer = Replayer(workflows=[PatientJourneyWorkflow], data_converter=pydantic_data_converter)
+
+    async def histories() -> AsyncIterator[WorkflowHistory]:
+        for run in runs:
+            yield run.history
+
+    warm_up = await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
+    failures = tuple(f"{run_id}: {error}" for run_id, error in warm_up.replay_failures.items())
+    samples = []
+    for _ in range(repetitions):
+        began = time.perf_counter()
+        await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
+        samples.append((time.perf_counter() - began) * 1000)
+    return ReplayTiming(statistics.median(samples), tuple(round(s, 2) for s in samples), failures)

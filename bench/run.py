@@ -1,0 +1,466 @@
+"""One benchmark run: every section in turn, each turned into figures; a section that fails is reported, and the
+others still run."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from bench.cohort import simulate_cohort
+from bench.figures import FIGURE_KEYS, Figure, missing
+from bench.histories import first_years, full_journey, largest_run, time_replay
+from bench.machine import describe_machine, load_average
+from bench.record_append import AppendResult, activity_append, path_batches, store_append
+from bench.server_load import ServerLoadResults, measure_on_dev_server
+from bench.throughput import LoadResult
+from bench.worker_process import ACTIVITY_THREADS
+from records import EventStore
+
+SCHEMA = "trialflow-bench/1"
+SECTIONS = ("dev-server", "histories", "replay", "appends", "cohort")
+WORKER_LOG_PROBLEM_LEVELS = ("warning", "error", "critical", "exception")
+DEV_SERVER_FIGURES = FIGURE_KEYS[: FIGURE_KEYS.index("memory_per_cached_workflow_kib") + 1]
+HISTORY_FIGURES = tuple(k for k in FIGURE_KEYS if k.startswith(("history_", "largest_run_")))
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    patients: int = 1000
+    concurrency: int = 32
+    warm_up: int = 10
+    cohort: int = 100
+    append_patients: int = 200
+    activity_append_patients: int = 20
+    replay_repetitions: int = 7
+    out: Path = Path("bench/results/latest.json")
+    quick: bool = False
+    only: tuple[str, ...] = ()  # sections to run (SECTIONS); empty: every one
+
+
+@dataclass
+class Run:
+    settings: BenchSettings
+    figures: dict[str, Figure] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    section_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, *figures: Figure) -> None:
+        for figure in figures:
+            self.figures[figure.key] = figure
+
+    async def section(
+        self, name: str, group: str, measure: Callable[[], Awaitable[None]], keys: tuple[str, ...]
+    ) -> None:
+        """Run one section (unless `--only` leaves its group out); if it fails, its figures say so, the run goes on."""
+        if self.settings.only and group not in self.settings.only:
+            for key in keys:
+                self.add(missing(key, key.replace("_", " "), "", f"skipped (--only {','.join(self.settings.only)})"))
+            return
+        began = time.perf_counter()
+        try:
+            await measure()
+        except Exception as error:
+            self.problems.append(f"{name}: {type(error).__name__}: {error}")
+            self.details.setdefault("tracebacks", {})[name] = traceback.format_exc()
+            for key in keys:
+                if key not in self.figures:
+                    self.add(missing(key, key.replace("_", " "), "", f"the {name} section failed ({error})"))
+        finally:
+            self.section_seconds[name] = round(time.perf_counter() - began, 1)
+
+
+# ---------------------------------------------------------------- the dev server: floor and journeys
+
+
+def _worker_problems(result: LoadResult) -> int:
+    return sum(n for level, n in result.worker_log.items() if level in WORKER_LOG_PROBLEM_LEVELS)
+
+
+def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
+    floor, journey, activity_floor = loads.floor, loads.journey, loads.activity_floor
+    shape = (
+        f"{patients} patients, {loads.updates_per_workflow} updates each (the path to infusion), "
+        f"at most {loads.concurrency} patients in flight"
+    )
+    figures = [
+        Figure(
+            "enrollment_throughput",
+            "Enrollment (workflow starts)",
+            "/s",
+            journey.starts.per_second,
+            floor.starts.per_second,
+            patients,
+            "TrialClient.enroll: eligibility decided, the record checked, the workflow started; floor: start_workflow",
+        ),
+        Figure(
+            "enrollment_recorded_throughput",
+            "Enrollment recorded in the trial record",
+            "/s",
+            journey.settled_per_second,
+            floor.starts.per_second,
+            patients,
+            "from the first start until every enrollment is in the record (the journey's first activity); "
+            "floor column: the floor's starts",
+        ),
+        Figure(
+            "update_throughput",
+            "Recorded steps (updates)",
+            "/s",
+            journey.updates.per_second,
+            floor.updates.per_second,
+            patients,
+            f"TrialClient.record, {shape}; the floor gets as many updates per workflow",
+        ),
+        Figure(
+            "update_latency_p50_ms",
+            "Recorded step latency p50",
+            "ms",
+            journey.updates.p(0.5),
+            floor.updates.p(0.5),
+            patients,
+        ),
+        Figure(
+            "update_latency_p99_ms",
+            "Recorded step latency p99",
+            "ms",
+            journey.updates.p(0.99),
+            floor.updates.p(0.99),
+            patients,
+        ),
+        Figure(
+            "query_latency_p50_ms",
+            "Query latency p50",
+            "ms",
+            journey.queries.p(0.5),
+            floor.queries.p(0.5),
+            patients,
+            "one status query per patient (TrialClient.status) after its path, same concurrency; "
+            "floor: its state query",
+        ),
+        Figure(
+            "query_latency_p99_ms", "Query latency p99", "ms", journey.queries.p(0.99), floor.queries.p(0.99), patients
+        ),
+    ]
+    if activity_floor is not None:
+        figures.append(
+            Figure(
+                "activity_floor_update_throughput",
+                "Floor with one no-op activity per update",
+                "/s",
+                activity_floor.updates.per_second,
+                floor.updates.per_second,
+                patients,
+                "what Temporal itself charges for an update that waits for an activity (reference, no target)",
+            )
+        )
+    journey_worker, floor_worker = _worker_problems(journey), _worker_problems(floor)
+    figures.append(
+        Figure(
+            "errors",
+            "Errors at N concurrent patients",
+            "",
+            journey.errors + journey.warm_up_failed + journey_worker,
+            floor.errors + floor.warm_up_failed + floor_worker,
+            patients,
+            f"journey: {journey.starts.failed} starts, {journey.updates.failed} updates, {journey.queries.failed} "
+            f"queries failed, {'all' if journey.settled else 'NOT all'} enrollments recorded, "
+            f"{journey.warm_up_failed} warm-up patients failed, {journey_worker} worker log lines at warning or above",
+        )
+    )
+    before, after = journey.memory_before, journey.memory_after
+    figures.append(
+        Figure(
+            "memory_per_cached_workflow_kib",
+            "Worker RSS per cached workflow",
+            "KiB",
+            journey.kib_per_cached_workflow,
+            floor.kib_per_cached_workflow,
+            patients,
+            "VmRSS of the worker process (its own process, /proc/<pid>/status) after the load minus after the "
+            f"warm-up, over the workflows added to its cache (journey: {before and before.cached_workflows} -> "
+            f"{after and after.cached_workflows} cached, {before and before.rss_kib} -> {after and after.rss_kib} KiB)",
+        )
+    )
+    return figures
+
+
+# ---------------------------------------------------------------- recorded histories and replay
+
+
+def history_figures() -> tuple[list[Figure], dict[str, Any]]:
+    journey = full_journey()
+    five = first_years(journey)
+    largest = largest_run()
+    source = "the committed tests/histories (made on the time-skipping server by tests/histories/generate.py)"
+    figures = [
+        Figure(
+            "history_events_5_years",
+            "History events, 5-year journey",
+            "events",
+            five.events,
+            note=f"{', '.join(five.names)}: {five.years:.1f} years from enrollment; from {source}",
+        ),
+        Figure(
+            "history_bytes_5_years",
+            "History size, 5-year journey",
+            "bytes",
+            five.protobuf_bytes,
+            note=f"serialized events, as Temporal counts them ({five.json_bytes:,} bytes as JSON files)",
+        ),
+        Figure(
+            "history_events_15_years",
+            "History events, 15-year journey",
+            "events",
+            journey.events,
+            note=f"{len(journey.runs)} runs, {journey.years:.1f} years",
+        ),
+        Figure(
+            "history_bytes_15_years",
+            "History size, 15-year journey",
+            "bytes",
+            journey.protobuf_bytes,
+            note=f"{journey.json_bytes:,} bytes as JSON files",
+        ),
+        Figure("largest_run_events", "Largest single run", "events", largest.events, note=largest.path.name),
+        Figure(
+            "largest_run_bytes",
+            "Largest single run, size",
+            "bytes",
+            largest.protobuf_bytes,
+            note=f"{largest.json_bytes:,} bytes as JSON",
+        ),
+    ]
+    return figures, {"five_years": five.names, "fifteen_years": journey.names, "largest_run": largest.path.name}
+
+
+async def replay_figures(repetitions: int) -> tuple[list[Figure], dict[str, Any], list[str]]:
+    five = first_years(full_journey())
+    largest = largest_run()
+    whole = await time_replay(list(five.runs), repetitions)
+    single = await time_replay([largest], repetitions)
+    figures = [
+        Figure(
+            "replay_5_years_ms",
+            "Replay of a full 5-year history",
+            "ms",
+            whole.median_ms,
+            note=f"Replayer over {', '.join(five.names)}, median of {repetitions} after a warm-up: {whole.samples_ms}",
+        ),
+        Figure(
+            "replay_largest_run_ms",
+            "Replay of the largest single run",
+            "ms",
+            single.median_ms,
+            note=f"{largest.path.name}: what a worker replays to pick one patient up after a crash",
+        ),
+    ]
+    problems = [f"replay failure: {f}" for f in (*whole.failures, *single.failures)]
+    return figures, {"five_years": asdict(whole), "largest_run": asdict(single)}, problems
+
+
+# ---------------------------------------------------------------- trial-record appends
+
+
+def _append_details(result: AppendResult) -> dict[str, Any]:
+    return {
+        **result.phase.summary(),
+        "events": result.events,
+        "events_per_second": result.events_per_second,
+        "patients_in_record": result.patients_in_record,
+    }
+
+
+def append_figures(
+    backend: str, plain: AppendResult, activity: AppendResult, settings: BenchSettings, where: str
+) -> list[Figure]:
+    backend_name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(backend, backend)
+    patients = max(1, plain.patients_in_record)
+    per_patient = f"{plain.events // patients} events in {plain.phase.succeeded // patients} appends per patient"
+    return [
+        Figure(
+            f"record_append_{backend}",
+            f"Trial-record appends, {backend_name}",
+            "events/s",
+            plain.events_per_second,
+            patients=plain.patients_in_record,
+            note=f"{where}: EventStore.append, {plain.patients_in_record} patients ({per_patient}), "
+            f"{ACTIVITY_THREADS} threads; "
+            f"per append p50 {_ms(plain.phase.p(0.5))}, p99 {_ms(plain.phase.p(0.99))}; "
+            f"{plain.phase.failed} failed",
+        ),
+        Figure(
+            f"activity_append_{backend}",
+            f"Append activity (+ projections), {backend_name}",
+            "events/s",
+            activity.events_per_second,
+            patients=settings.patients,
+            note=f"{where}: JourneyActivities.append_events for {settings.activity_append_patients} new patients with "
+            f"{settings.patients} already in the record; per append p50 {_ms(activity.phase.p(0.5))}, "
+            f"p99 {_ms(activity.phase.p(0.99))}; {activity.phase.failed} failed",
+        ),
+    ]
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} ms"
+
+
+async def measure_appends(
+    database_for: Callable[[str], str | URL], settings: BenchSettings
+) -> tuple[AppendResult, AppendResult]:
+    """Plain appends into one fresh record, then the activity's appends into another, filled with N patients."""
+    template = await path_batches("TPL-00001")
+    results = []
+    for purpose in ("plain", "activity"):
+        store = EventStore(database_for(purpose))
+        try:
+            await asyncio.to_thread(store.migrate)
+            if purpose == "plain":
+                results.append(await asyncio.to_thread(store_append, store, template, settings.append_patients))
+            else:
+                results.append(
+                    await asyncio.to_thread(
+                        activity_append, store, template, settings.patients, settings.activity_append_patients
+                    )
+                )
+        finally:
+            store.close()
+    return results[0], results[1]
+
+
+# ---------------------------------------------------------------- the run
+
+
+async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every section, in an order that keeps them apart (nothing of the benchmark runs beside another section)."""
+    run = Run(settings)
+    started_at = datetime.now(UTC)
+    began = time.perf_counter()
+    load_before = load_average()
+    with tempfile.TemporaryDirectory(prefix="trialflow-bench-") as scratch:
+        work_dir = Path(scratch)
+
+        async def server_load() -> None:
+            progress(f"dev server: floor, floor with an activity, then {settings.patients} patients' journeys ...")
+            loads = await measure_on_dev_server(
+                settings.patients, settings.concurrency, settings.warm_up, work_dir, activity_floor=True
+            )
+            run.add(*load_figures(loads, settings.patients))
+            run.details["dev_server"] = {
+                "updates_per_workflow": loads.updates_per_workflow,
+                "concurrency": loads.concurrency,
+                "floor": loads.floor.summary(),
+                "activity_floor": None if loads.activity_floor is None else loads.activity_floor.summary(),
+                "journey": loads.journey.summary(),
+            }
+
+        async def histories() -> None:
+            progress("recorded histories: size ...")
+            figures, details = history_figures()
+            run.add(*figures)
+            run.details["histories"] = details
+
+        async def replay() -> None:
+            progress("replay of the recorded histories ...")
+            figures, details, problems = await replay_figures(settings.replay_repetitions)
+            run.add(*figures)
+            run.details["replay"] = details
+            run.problems += problems
+
+        async def sqlite_appends() -> None:
+            progress("trial-record appends on SQLite ...")
+            plain, activity = await measure_appends(lambda purpose: f"sqlite:///{work_dir / purpose}.db", settings)
+            run.add(*append_figures("sqlite", plain, activity, settings, "SQLite (file, WAL, synchronous=FULL)"))
+            run.details["appends_sqlite"] = {"plain": _append_details(plain), "activity": _append_details(activity)}
+
+        async def postgres_appends() -> None:
+            progress("trial-record appends on PostgreSQL (embedded) ...")
+            from tests.postgres import EmbeddedPostgres, PostgresServer  # the test suite's starter: a dev tool
+
+            server = EmbeddedPostgres()
+            await asyncio.to_thread(server.start)
+            try:
+                admin = PostgresServer(admin_url=server.url, embedded=True)
+                plain, activity = await measure_appends(
+                    lambda purpose: admin.create_database(f"bench_{purpose}"), settings
+                )
+            finally:
+                await asyncio.to_thread(server.stop)
+            where = "PostgreSQL (embedded, fsync off)"
+            run.add(*append_figures("postgresql", plain, activity, settings, where))
+            run.details["appends_postgresql"] = {"plain": _append_details(plain), "activity": _append_details(activity)}
+
+        async def cohort() -> None:
+            progress(f"a cohort of {settings.cohort} through the whole protocol on the time-skipping server ...")
+            timing = await simulate_cohort(settings.cohort)
+            note = "trial demo's driver (cli.demo.run_demo), wall clock from server start to the trial report"
+            if not timing.report_matches_cohort:
+                run.problems.append(f"cohort simulation: the report differs from the plan: {timing.mismatches}")
+                note += f"; REPORT DIFFERS FROM THE PLAN: {'; '.join(timing.mismatches)}"
+            run.add(
+                Figure(
+                    "cohort_simulation_seconds",
+                    f"Cohort of {settings.cohort} through the protocol",
+                    "s",
+                    timing.seconds,
+                    patients=timing.patients,
+                    note=note,
+                )
+            )
+            run.details["cohort"] = asdict(timing)
+
+        await run.section("dev server", "dev-server", server_load, DEV_SERVER_FIGURES)
+        await run.section("histories", "histories", histories, HISTORY_FIGURES)
+        await run.section("replay", "replay", replay, ("replay_5_years_ms", "replay_largest_run_ms"))
+        await run.section(
+            "SQLite appends", "appends", sqlite_appends, ("record_append_sqlite", "activity_append_sqlite")
+        )
+        await run.section(
+            "PostgreSQL appends",
+            "appends",
+            postgres_appends,
+            ("record_append_postgresql", "activity_append_postgresql"),
+        )
+        await run.section("cohort", "cohort", cohort, ("cohort_simulation_seconds",))
+        _keep_worker_logs(work_dir, settings.out)
+
+    for key in FIGURE_KEYS:
+        if key not in run.figures:
+            run.add(missing(key, key.replace("_", " "), "", "no section produced it"))
+    return {
+        "schema": SCHEMA,
+        "started_at": started_at.isoformat(),
+        "seconds": round(time.perf_counter() - began, 1),
+        "section_seconds": run.section_seconds,
+        "machine": {**describe_machine(), "load_average_before": load_before, "load_average_after": load_average()},
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()},
+        "complete": not settings.only,
+        "figures": {key: run.figures[key].as_json() for key in FIGURE_KEYS},
+        "problems": run.problems,
+        "details": run.details,
+    }
+
+
+def _keep_worker_logs(work_dir: Path, out: Path) -> None:
+    """The workers' logs (warnings and errors only) beside the JSON, for the figures' "errors" to be read."""
+    logs = out.parent / f"{out.stem}-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for log in work_dir.glob("*.log"):
+        shutil.copy(log, logs / log.name)
+
+
+def figures_of(document: dict[str, Any]) -> list[Figure]:
+    """The figures back from a written document (for printing)."""
+    fields = ("key", "label", "unit", "value", "floor", "patients", "note")
+    return [Figure(**{f: document["figures"][key][f] for f in fields}) for key in FIGURE_KEYS]

@@ -1,0 +1,96 @@
+"""The dev-server part of the benchmark: one embedded server, the floor and the journeys measured on it in turn."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from bench.floor_messages import UpdateWork
+from bench.journey_steps import infusion_moment, rehearse
+from bench.subjects import FloorSubject, JourneySubject
+from bench.throughput import LoadResult, measure_kind
+from bench.worker_handle import WorkerProcess
+from bench.worker_process import FLOOR, JOURNEY
+from facade import TrialClient
+from records import EventStore
+from workers.dev_server import LOOPBACK, DevServer
+
+JOURNEY_PREFIX, JOURNEY_WARM_UP_PREFIX = "BN", "WARM"
+SHARED_MEMORY = Path("/dev/shm")
+
+
+@dataclass
+class ServerLoadResults:
+    updates_per_workflow: int
+    concurrency: int
+    floor: LoadResult
+    journey: LoadResult
+    activity_floor: LoadResult | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def server_directory() -> tempfile.TemporaryDirectory[str]:
+    """The dev server's database in memory where the machine offers a RAM disk (as `--db-filename` needs a file)."""
+    parent = SHARED_MEMORY if SHARED_MEMORY.is_dir() else None
+    return tempfile.TemporaryDirectory(prefix="trialflow-bench-temporal-", dir=parent)
+
+
+async def measure_on_dev_server(
+    workflows: int, concurrency: int, warm_up: int, work_dir: Path, *, activity_floor: bool = False
+) -> ServerLoadResults:
+    """Floor first, then journeys, each on its own worker process and task queue, against one dev server."""
+    infused_at = infusion_moment()
+    updates_per_workflow = await rehearse(infused_at)
+    record_url = f"sqlite:///{work_dir / 'trial-record.db'}"
+    store = EventStore(record_url)
+    store.migrate()
+    try:
+        with server_directory() as server_dir:
+            async with DevServer(data_dir=Path(server_dir), port=free_port(), ui_port=free_port()) as server:
+                client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+
+                async def floor_run(per_update: UpdateWork) -> LoadResult:
+                    kind = FLOOR if per_update == "none" else f"{per_update.replace('_', '-')}-floor"
+                    queue = f"bench-{kind}-{uuid.uuid4()}"
+                    async with WorkerProcess(FLOOR, server.address, queue, work_dir / f"{kind}-worker.log") as worker:
+                        result = await measure_kind(
+                            worker,
+                            FloorSubject(client, queue, updates_per_workflow, kind, per_update=per_update),
+                            FloorSubject(client, queue, updates_per_workflow, f"{kind}-warm", per_update=per_update),
+                            workflows,
+                            warm_up,
+                            concurrency,
+                        )
+                    result.kind = kind
+                    return result
+
+                floor = await floor_run("none")
+                extra = await floor_run("activity") if activity_floor else None
+
+                queue = f"bench-journeys-{uuid.uuid4()}"
+                trial = TrialClient(client, store, task_queue=queue)
+                async with WorkerProcess(
+                    JOURNEY, server.address, queue, work_dir / "journey-worker.log", record_url=record_url
+                ) as worker:
+                    journey = await measure_kind(
+                        worker,
+                        JourneySubject(trial, infused_at, JOURNEY_PREFIX),
+                        JourneySubject(trial, infused_at, JOURNEY_WARM_UP_PREFIX),
+                        workflows,
+                        warm_up,
+                        concurrency,
+                    )
+    finally:
+        store.close()
+    return ServerLoadResults(updates_per_workflow, concurrency, floor, journey, extra)

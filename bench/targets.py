@@ -1,0 +1,56 @@
+"""The targets of issue 7, in one place: what each figure must reach on the 2-core machine, measured in one run."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+Compared = Literal["value", "ratio"]
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """`figure`'s value (or its ratio to the floor) `op` `threshold`; `min_patients`: only judged at that load."""
+
+    compared: Compared
+    op: str
+    threshold: float
+    min_patients: int = 0
+
+    def describe(self, unit: str = "") -> str:
+        what = "x floor" if self.compared == "ratio" else unit
+        limit = f"{self.threshold:,.0f}" if float(self.threshold).is_integer() else f"{self.threshold:g}"
+        scope = f" at N >= {self.min_patients:,}" if self.min_patients else ""
+        return f"{self.op} {limit}{' ' + what if what else ''}{scope}"
+
+    def met(self, value: float | None, ratio: float | None, patients: int) -> bool | None:
+        """True or False; None when it cannot be judged (no figure, or a load below `min_patients`)."""
+        if patients < self.min_patients:
+            return None
+        measured = ratio if self.compared == "ratio" else value
+        if measured is None:
+            return None
+        return _OPERATORS[self.op](measured, self.threshold)
+
+
+ONE_MEGABYTE = 1_000_000
+
+# figure key (bench/figures.py) -> target
+TARGETS: dict[str, Target] = {
+    "update_throughput": Target("ratio", ">=", 0.8),
+    "enrollment_throughput": Target("ratio", ">=", 0.8),
+    "largest_run_events": Target("value", "<=", 1_500),
+    "history_bytes_5_years": Target("value", "<", ONE_MEGABYTE),
+    "replay_5_years_ms": Target("value", "<", 100),
+    "memory_per_cached_workflow_kib": Target("ratio", "<=", 1.5),
+    "errors": Target("value", "==", 0, min_patients=1_000),
+    "cohort_simulation_seconds": Target("value", "<", 60, min_patients=100),
+}

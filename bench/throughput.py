@@ -1,0 +1,121 @@
+"""Starts, recorded steps and queries for N workflows of one kind, on a worker process whose memory is read."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from bench.load import Phase, bounded
+from bench.subjects import Subject
+from bench.worker_handle import WorkerProcess, WorkerStats
+
+
+@dataclass
+class LoadResult:
+    """One kind's run: the timed phases, which workflows failed, and the worker's memory before and after."""
+
+    kind: str
+    workflows: int
+    starts: Phase = field(default_factory=lambda: Phase("starts"))
+    # From the first start until every started workflow has done its first task (a journey: enrollment recorded).
+    settle_seconds: float | None = None
+    settled: bool = True
+    updates: Phase = field(default_factory=lambda: Phase("updates"))
+    queries: Phase = field(default_factory=lambda: Phase("queries"))
+    failed: set[int] = field(default_factory=set)
+    warm_up_failed: int = 0
+    memory_before: WorkerStats | None = None
+    memory_after: WorkerStats | None = None
+    worker_log: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return self.starts.failed + self.updates.failed + self.queries.failed + (0 if self.settled else 1)
+
+    @property
+    def settled_per_second(self) -> float | None:
+        started = self.starts.succeeded
+        return started / self.settle_seconds if self.settled and self.settle_seconds else None
+
+    @property
+    def kib_per_cached_workflow(self) -> float | None:
+        before, after = self.memory_before, self.memory_after
+        if before is None or after is None:
+            return None
+        cached = (
+            after.cached_workflows - before.cached_workflows
+            if after.cached_workflows is not None and before.cached_workflows is not None
+            else self.workflows
+        )
+        return (after.rss_kib - before.rss_kib) / cached if cached > 0 else None
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "workflows": self.workflows,
+            "failed_workflows": len(self.failed),
+            "warm_up_failed": self.warm_up_failed,
+            "starts": self.starts.summary(),
+            "settle": {
+                "seconds": self.settle_seconds,
+                "settled": self.settled,
+                "per_second": self.settled_per_second,
+            },
+            "updates": self.updates.summary(),
+            "queries": self.queries.summary(),
+            "memory_before": None if self.memory_before is None else vars(self.memory_before),
+            "memory_after": None if self.memory_after is None else vars(self.memory_after),
+            "kib_per_cached_workflow": self.kib_per_cached_workflow,
+            "worker_log_lines_by_level": self.worker_log,
+        }
+
+
+async def drive(subject: Subject, numbers: Sequence[int], concurrency: int, result: LoadResult) -> None:
+    """Start every workflow, wait until their first tasks are done, walk each, then query each once."""
+
+    def tracked(work: Callable[[int], Awaitable[object]]) -> Callable[[int], Awaitable[None]]:
+        async def run(number: int) -> None:
+            try:
+                await work(number)
+            except Exception:
+                result.failed.add(number)
+                raise
+
+        return run
+
+    await bounded(numbers, tracked(lambda n: result.starts.timed(lambda: subject.start(n))), concurrency, result.starts)
+    result.settled = await subject.settle([n for n in numbers if n not in result.failed])
+    assert result.starts.started is not None
+    result.settle_seconds = time.perf_counter() - result.starts.started
+    await bounded(
+        [n for n in numbers if n not in result.failed],
+        tracked(lambda n: subject.walk(n, result.updates)),
+        concurrency,
+        result.updates,
+    )
+    await bounded(
+        [n for n in numbers if n not in result.failed],
+        tracked(lambda n: result.queries.timed(lambda: subject.query(n))),
+        concurrency,
+        result.queries,
+    )
+
+
+async def measure_kind(
+    worker: WorkerProcess,
+    subject: Subject,
+    warm_up_subject: Subject,
+    workflows: int,
+    warm_up: int,
+    concurrency: int,
+) -> LoadResult:
+    """Warm the worker up (imports, sandbox, caches), read its memory, run the load, read its memory again."""
+    warm = LoadResult(kind=f"{subject.kind}-warm-up", workflows=warm_up)
+    await drive(warm_up_subject, range(1, warm_up + 1), concurrency, warm)
+    result = LoadResult(kind=subject.kind, workflows=workflows, warm_up_failed=len(warm.failed))
+    result.memory_before = await worker.settled_stats()
+    await drive(subject, range(1, workflows + 1), concurrency, result)
+    result.memory_after = await worker.settled_stats()
+    result.worker_log = worker.log_problems()
+    return result

@@ -1,0 +1,114 @@
+"""`python -m bench --quick`: every figure of the benchmark is measured and written (never how fast: no timings
+are asserted), bad options are refused with every problem named, and the targets are judged as the issue says."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.figures import FIGURE_KEYS, Figure
+from bench.load import percentile
+from bench.report import table
+from bench.targets import TARGETS, Target
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+QUICK_RUN_TIMEOUT_SECONDS = 300  # a hang guard, not a speed check
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=QUICK_RUN_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict]:
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    finished = run_bench("--quick", "--out", str(out))
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return finished, json.loads(out.read_text())
+
+
+def test_the_quick_run_writes_every_figure_with_a_value(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    _, document = quick_run
+    assert list(document["figures"]) == list(FIGURE_KEYS)
+    empty = [key for key, figure in document["figures"].items() if figure["value"] is None]
+    assert not empty, [document["figures"][key]["note"] for key in empty]
+    assert document["problems"] == []
+    for figure in document["figures"].values():
+        assert set(figure) >= {"label", "value", "unit", "floor", "ratio", "target", "passed", "note"}
+
+
+def test_the_dev_server_figures_stand_beside_the_floor(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    _, document = quick_run
+    figures = document["figures"]
+    for key in (
+        "enrollment_throughput",
+        "update_throughput",
+        "update_latency_p99_ms",
+        "query_latency_p50_ms",
+        "memory_per_cached_workflow_kib",
+    ):
+        assert figures[key]["floor"] is not None and figures[key]["ratio"] is not None, key
+    assert figures["errors"]["value"] == 0, figures["errors"]["note"]
+    journey = document["details"]["dev_server"]["journey"]
+    assert journey["failed_workflows"] == 0
+    assert journey["updates"]["succeeded"] == 5 * document["details"]["dev_server"]["updates_per_workflow"]
+
+
+def test_the_printed_table_names_every_figure_and_target(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    finished, document = quick_run
+    for figure in document["figures"].values():
+        assert figure["label"] in finished.stdout
+    for key, target in TARGETS.items():
+        assert document["figures"][key]["target"] == target.describe(document["figures"][key]["unit"])
+
+
+def test_bad_options_are_refused_with_every_problem_and_nothing_written(tmp_path: Path) -> None:
+    out = tmp_path / "never.json"
+    finished = run_bench(
+        "--patients", "0", "--concurrency", "0", "--cohort", "3", "--only", "replay,nonsense", "--out", str(out)
+    )
+    assert finished.returncode == 2
+    for option in ("--patients", "--concurrency", "--cohort", "--only"):
+        assert option in finished.stderr
+    assert not out.exists()
+
+
+def test_a_target_is_judged_on_its_ratio_or_value_and_only_from_its_load() -> None:
+    ratio_target = Target("ratio", ">=", 0.8)
+    assert ratio_target.met(value=10.0, ratio=0.79, patients=1) is False
+    assert ratio_target.met(value=1.0, ratio=0.8, patients=1) is True
+    errors = Target("value", "==", 0, min_patients=1_000)
+    assert errors.met(value=0, ratio=None, patients=999) is None
+    assert errors.met(value=2, ratio=None, patients=1_000) is False
+    assert Target("value", "<", 100).met(value=None, ratio=None, patients=5) is None
+
+
+def test_the_ratio_is_value_over_floor_and_the_table_marks_a_miss() -> None:
+    figure = Figure("update_throughput", "Recorded steps", "/s", 20.0, floor=100.0, patients=1_000)
+    assert figure.ratio == pytest.approx(0.2)
+    assert figure.passed is False
+    assert "FAIL" in table([figure])
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    samples = [float(n) for n in range(1, 101)]
+    assert percentile(samples, 0.5) == 50.0
+    assert percentile(samples, 0.99) == 99.0
+    assert percentile([], 0.5) is None
