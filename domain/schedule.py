@@ -120,6 +120,9 @@ def _planned_follow_up(infusion_date: date, rules: ScheduleRules) -> list[_Plann
     return [by_date[day] for day in sorted(by_date)]
 
 
+# A journey asks for its calendar at every step and every timer (it is pure, and its values frozen): compute it once
+# per infusion date. 256 patients' calendars are a few MB at most.
+@lru_cache(maxsize=256)
 def follow_up_calendar(infusion_date: date, rules: ScheduleRules) -> tuple[ScheduledVisit, ...]:
     """Every follow-up visit to the end of long-term follow-up, sorted by target date.
 

@@ -25,8 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.journey.events import Event
     from domain.journey.notifications import Notification, Urgency, notifications_for
     from domain.journey.phases import Phase
-    from domain.journey.timers import due_timers, pending_timers
-    from domain.journey.views import PatientStatus, due_items, patient_status
+    from domain.journey.timers import due_timers, next_timer_at
+    from domain.journey.views import PatientStatus, any_overdue, due_items, next_due, patient_status
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
     from domain.site_time import end_of_site_day, site_moment
     from workflows import search_attributes as sa
@@ -184,8 +184,9 @@ class PatientJourneyWorkflow:
     def _next_wake(self) -> datetime | None:
         """The next timer, or the moment something becomes overdue (so the search attributes follow)."""
         now = workflow.now()
-        moments = [t.due_at for t in pending_timers(self._state, self._protocol)]
-        moments.append(workflow.info().start_time + MAX_RUN_AGE)
+        moments = [workflow.info().start_time + MAX_RUN_AGE]
+        if (timer_at := next_timer_at(self._state, self._protocol, after=now)) is not None:
+            moments.append(timer_at)
         rules = self._protocol.schedule
         for item in due_items(self._state, self._protocol, now):
             last_day = item.window_closes or item.due_on
@@ -359,18 +360,19 @@ class PatientJourneyWorkflow:
     def _upsert_search_attributes(self) -> None:
         if self._state.phase is Phase.NOT_ENROLLED:
             return
-        status = patient_status(self._state, self._protocol, workflow.now())
+        # What patient_status says of these, without building the whole status (asked for at every step).
+        state = self._state
+        due = due_items(state, self._protocol, workflow.now())
+        first_due = next_due(due)
         wanted: dict[str, object] = {
-            sa.TRIAL_PHASE.name: status.phase.value,
-            sa.OVERDUE.name: status.overdue,
-            sa.EXPEDITED_REPORT_OPEN.name: bool(status.open_expedited_reports),
-            sa.HIGHEST_CRS_GRADE.name: status.highest_crs_grade,
-            sa.HIGHEST_ICANS_GRADE.name: status.highest_icans_grade,
-            sa.PROTOCOL_VERSION.name: status.protocol_version,
+            sa.TRIAL_PHASE.name: state.phase.value,
+            sa.OVERDUE.name: any_overdue(due),
+            sa.EXPEDITED_REPORT_OPEN.name: bool(state.open_expedited_reports),
+            sa.HIGHEST_CRS_GRADE.name: state.highest_crs_grade,
+            sa.HIGHEST_ICANS_GRADE.name: state.highest_icans_grade,
+            sa.PROTOCOL_VERSION.name: state.protocol_version,
             sa.NEXT_DUE_DATE.name: (
-                site_moment(status.next_due.due_on, 0, self._protocol.schedule)
-                if status.next_due and status.next_due.due_on
-                else None
+                site_moment(first_due.due_on, 0, self._protocol.schedule) if first_due and first_due.due_on else None
             ),
         }
         changed = {k: v for k, v in wanted.items() if self._search_attributes.get(k, ...) != v}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 
 from domain.journey.phases import Phase
 from domain.journey.state import JourneyState
-from domain.protocol import TrialProtocol
+from domain.protocol import ScheduleRules, TrialProtocol
 from domain.roles import Role
 from domain.schedule import (
     CHEMOTHERAPY_RESUMPTION_CODE,
@@ -33,15 +34,19 @@ def scheduled_items(state: JourneyState, protocol: TrialProtocol) -> tuple[Sched
     """
     if state.infusion is None:
         return ()
-    day_zero = state.infusion.day_zero
-    rules = protocol.schedule
+    items = _calendar_from(state.infusion.day_zero, protocol.schedule)
+    if state.relapse is not None:
+        items = tuple(i for i in items if i.code not in EFFICACY_ITEMS or state.item(i.code).done_on is not None)
+    return items
+
+
+@lru_cache(maxsize=256)  # see follow_up_calendar: asked for at every step, the same for a patient's whole journey
+def _calendar_from(day_zero: date, rules: ScheduleRules) -> tuple[ScheduledVisit, ...]:
     items = [
         *follow_up_calendar(day_zero, rules),
         mrd_evaluation_visit(day_zero, rules),
         chemotherapy_resumption_visit(day_zero, rules),
     ]
-    if state.relapse is not None:
-        items = [i for i in items if i.code not in EFFICACY_ITEMS or state.item(i.code).done_on is not None]
     return tuple(sorted(items, key=lambda i: (i.target_date, i.code)))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field
@@ -172,10 +173,15 @@ class JourneyState(FrozenModel):
         return next((r for r in self.expedited_reports if r.report_id == report_id), None)
 
     def item(self, code: str) -> ScheduledItemRecord:
-        return self.scheduled.get(code) or ScheduledItemRecord(code=code)
+        return self.scheduled.get(code) or _nothing_recorded(code)
 
     def dose_given(self, drug: str, day_number: int) -> DoseRecord | None:
         return next((d for d in self.doses_given if d.drug == drug and d.day_number == day_number), None)
+
+
+@lru_cache(maxsize=512)  # asked for every unrecorded item at every step; frozen, so one copy serves
+def _nothing_recorded(code: str) -> ScheduledItemRecord:
+    return ScheduledItemRecord(code=code)
 
 
 def initial_state(study_id: str) -> JourneyState:

@@ -6,7 +6,10 @@ other command. Each command, once accepted, removes itself from this list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from domain.journey import commands as cmd
 from domain.journey.calendar import era_start_dates, scheduled_items
@@ -22,13 +25,40 @@ class TimedCommand(FrozenModel):
     command: cmd.SystemCommand
 
 
+@dataclass(frozen=True, slots=True)
+class _PlannedTimer:
+    """A timer before its command is built: a journey asks for its timers at every step, and a follow-up patient
+    has a hundred or more, of which only the due ones and the earliest matter (building every command was most
+    of a replay's cost)."""
+
+    due_at: datetime
+    make: Callable[[], cmd.SystemCommand]
+    completes_journey: bool = False
+
+    def built(self) -> TimedCommand:
+        return TimedCommand(due_at=self.due_at, command=self.make())
+
+
 def pending_timers(state: JourneyState, protocol: TrialProtocol) -> list[TimedCommand]:
     """Every timer command still to come, earliest first (completion last among equals)."""
-    timers: list[TimedCommand] = []
+    return [t.built() for t in _planned_timers(state, protocol)]
+
+
+def due_timers(state: JourneyState, protocol: TrialProtocol, now: datetime) -> list[TimedCommand]:
+    return [t.built() for t in _planned_timers(state, protocol) if t.due_at <= now]
+
+
+def next_timer_at(state: JourneyState, protocol: TrialProtocol, after: datetime) -> datetime | None:
+    """When the first timer still to come after `after` is due."""
+    return min((t.due_at for t in _planned_timers(state, protocol) if t.due_at > after), default=None)
+
+
+def _planned_timers(state: JourneyState, protocol: TrialProtocol) -> list[_PlannedTimer]:
+    timers: list[_PlannedTimer] = []
     for report in state.open_expedited_reports:
         if not report.overdue:
-            overdue = cmd.MarkExpeditedReportOverdue(actor=SYSTEM_ACTOR, report_id=report.report_id)
-            timers.append(TimedCommand(due_at=report.due_at, command=overdue))
+            overdue = partial(cmd.MarkExpeditedReportOverdue, actor=SYSTEM_ACTOR, report_id=report.report_id)
+            timers.append(_PlannedTimer(report.due_at, overdue))
     if state.is_final:
         return _sorted(timers)
     rules = protocol.schedule
@@ -39,8 +69,8 @@ def pending_timers(state: JourneyState, protocol: TrialProtocol) -> list[TimedCo
         and not state.infusion_window_expired
         and not state.infusion_window_deviation_approved
     ):
-        expire = cmd.ExpireInfusionWindow(actor=SYSTEM_ACTOR)
-        timers.append(TimedCommand(due_at=end_of_site_day(completed.infusion_window_closes, rules), command=expire))
+        expire = partial(cmd.ExpireInfusionWindow, actor=SYSTEM_ACTOR)
+        timers.append(_PlannedTimer(end_of_site_day(completed.infusion_window_closes, rules), expire))
     if state.infusion is None or state.era is None:
         return _sorted(timers)
     last_closes = None
@@ -51,26 +81,22 @@ def pending_timers(state: JourneyState, protocol: TrialProtocol) -> list[TimedCo
             continue
         for reminder, day in (("window_opens", item.remind_on), ("window_closing", item.closing_soon_from)):
             if reminder not in record.reminders:
-                remind = cmd.SendVisitReminder(actor=SYSTEM_ACTOR, visit_code=item.code, reminder=reminder)
-                timers.append(TimedCommand(due_at=site_moment(day, rules.reminder_local_hour, rules), command=remind))
-        missed = cmd.MarkVisitMissed(actor=SYSTEM_ACTOR, visit_code=item.code)
-        timers.append(TimedCommand(due_at=end_of_site_day(item.window_closes, rules), command=missed))
+                remind = partial(cmd.SendVisitReminder, actor=SYSTEM_ACTOR, visit_code=item.code, reminder=reminder)
+                timers.append(_PlannedTimer(site_moment(day, rules.reminder_local_hour, rules), remind))
+        missed = partial(cmd.MarkVisitMissed, actor=SYSTEM_ACTOR, visit_code=item.code)
+        timers.append(_PlannedTimer(end_of_site_day(item.window_closes, rules), missed))
     era_index = FOLLOW_UP_ERAS.index(state.era)
     if era_index + 1 < len(FOLLOW_UP_ERAS):
         next_era = FOLLOW_UP_ERAS[era_index + 1]
         starts_on = era_start_dates(state.infusion.day_zero, protocol)[next_era]
-        start = cmd.StartFollowUpEra(actor=SYSTEM_ACTOR, era=next_era)
-        timers.append(TimedCommand(due_at=site_moment(starts_on, 0, rules), command=start))
+        start = partial(cmd.StartFollowUpEra, actor=SYSTEM_ACTOR, era=next_era)
+        timers.append(_PlannedTimer(site_moment(starts_on, 0, rules), start))
     elif last_closes is not None and not state.open_expedited_reports:
-        complete = cmd.CompleteJourney(actor=SYSTEM_ACTOR)
-        timers.append(TimedCommand(due_at=end_of_site_day(last_closes, rules), command=complete))
+        complete = partial(cmd.CompleteJourney, actor=SYSTEM_ACTOR)
+        timers.append(_PlannedTimer(end_of_site_day(last_closes, rules), complete, completes_journey=True))
     return _sorted(timers)
 
 
-def _sorted(timers: list[TimedCommand]) -> list[TimedCommand]:
+def _sorted(timers: list[_PlannedTimer]) -> list[_PlannedTimer]:
     # At equal times, close out items before completing the journey.
-    return sorted(timers, key=lambda t: (t.due_at, t.command.kind == "complete_journey"))
-
-
-def due_timers(state: JourneyState, protocol: TrialProtocol, now: datetime) -> list[TimedCommand]:
-    return [t for t in pending_timers(state, protocol) if t.due_at <= now]
+    return sorted(timers, key=lambda t: (t.due_at, t.completes_journey))

@@ -123,6 +123,15 @@ def due_items(state: JourneyState, protocol: TrialProtocol, now: datetime) -> li
     return sorted(items, key=lambda i: i.due_on or today)  # stable: the protocol order among equals
 
 
+def next_due(due: list[DueItem]) -> DueItem | None:
+    """The first of `due_items` with a date (the first of all when none has one)."""
+    return next((i for i in due if i.due_on is not None), due[0] if due else None)
+
+
+def any_overdue(due: list[DueItem]) -> bool:
+    return any(i.overdue for i in due)
+
+
 def _treatment_items(state: JourneyState, today: date) -> list[DueItem]:
     phase = state.phase
     simple = {
@@ -254,8 +263,8 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
             for r in state.open_expedited_reports
         ),
         due=tuple(due),
-        next_due=next((i for i in due if i.due_on is not None), due[0] if due else None),
-        overdue=any(i.overdue for i in due),
+        next_due=next_due(due),
+        overdue=any_overdue(due),
         visits=visits,
         relapse_on=state.relapse.diagnosed_on if state.relapse else None,
         exit=state.exit,
