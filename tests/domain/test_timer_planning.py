@@ -3,8 +3,6 @@ with the full list at every point of a journey."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from domain.journey.timers import due_timers, next_timer_at, pending_timers
 from tests.domain.journey_driver import JourneyDriver
 
@@ -13,7 +11,8 @@ def _agrees_with_the_full_list(journey: JourneyDriver) -> None:
     everything = pending_timers(journey.state, journey.protocol)
     later = [t.due_at for t in everything if t.due_at > journey.now]
     assert next_timer_at(journey.state, journey.protocol, after=journey.now) == (min(later) if later else None)
-    assert due_timers(journey.state, journey.protocol, journey.now) == [t for t in everything if t.due_at <= journey.now]
+    due_now = [t for t in everything if t.due_at <= journey.now]
+    assert due_timers(journey.state, journey.protocol, journey.now) == due_now
 
 
 def test_the_earliest_and_the_due_timers_match_the_full_list_through_follow_up() -> None:
