@@ -26,9 +26,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.journey.notifications import Notification, Urgency, notifications_for
     from domain.journey.phases import Phase
     from domain.journey.timers import due_timers, next_timer_at
-    from domain.journey.views import PatientStatus, any_overdue, due_items, next_due, patient_status
+    from domain.journey.views import PatientStatus, any_overdue, due_items, next_due, next_due_moment, patient_status
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
-    from domain.site_time import end_of_site_day, site_moment
+    from domain.site_time import end_of_site_day
     from workflows import search_attributes as sa
     from workflows.journey_messages import (
         RECENT_UPDATES_KEPT,
@@ -363,7 +363,6 @@ class PatientJourneyWorkflow:
         # What patient_status says of these, without building the whole status (asked for at every step).
         state = self._state
         due = due_items(state, self._protocol, workflow.now())
-        first_due = next_due(due)
         wanted: dict[str, object] = {
             sa.TRIAL_PHASE.name: state.phase.value,
             sa.OVERDUE.name: any_overdue(due),
@@ -371,9 +370,7 @@ class PatientJourneyWorkflow:
             sa.HIGHEST_CRS_GRADE.name: state.highest_crs_grade,
             sa.HIGHEST_ICANS_GRADE.name: state.highest_icans_grade,
             sa.PROTOCOL_VERSION.name: state.protocol_version,
-            sa.NEXT_DUE_DATE.name: (
-                site_moment(first_due.due_on, 0, self._protocol.schedule) if first_due and first_due.due_on else None
-            ),
+            sa.NEXT_DUE_DATE.name: next_due_moment(next_due(due), self._protocol.schedule),
         }
         changed = {k: v for k, v in wanted.items() if self._search_attributes.get(k, ...) != v}
         if not changed:

@@ -18,11 +18,10 @@ from domain.journey.evolve import fold
 from domain.journey.notifications import Notification, Urgency
 from domain.journey.phases import Phase
 from domain.journey.state import initial_state
-from domain.journey.timers import TimedCommand, pending_timers
-from domain.journey.views import DueItem, PatientStatus, due_items
-from domain.protocol import CURRENT_PROTOCOL, FrozenModel, ScheduleRules, protocol_for_version
+from domain.journey.timers import TimedCommand, due_timers
+from domain.journey.views import DueItem, PatientStatus, due_items, next_due, next_due_moment
+from domain.protocol import CURRENT_PROTOCOL, FrozenModel, protocol_for_version
 from domain.roles import Role
-from domain.site_time import site_moment
 
 TIMER_GRACE = timedelta(minutes=15)
 # A workflow task retried this many times is failing, not unlucky: its journey does not move until someone looks.
@@ -131,24 +130,19 @@ def expect_from_record(
     protocol = protocol_for_version(state.protocol_version or CURRENT_PROTOCOL.version)
     settled = as_of - grace
     items = due_items(state, protocol, as_of)
-    next_due = next((i for i in items if i.due_on is not None), items[0] if items else None)
-    late = [t for t in pending_timers(state, protocol) if t.due_at <= settled]
+    first_due = next_due(items)
+    late = due_timers(state, protocol, settled)
     return RecordExpectation(
         study_id=study_id,
         as_of=as_of,
         last_sequence=state.last_sequence,
         phase=state.phase,
         finished=state.is_final and not state.open_expedited_reports,
-        next_due=next_due,
-        next_due_date=_next_due_date(next_due, protocol.schedule) if next_due else None,
+        next_due=first_due,
+        next_due_date=next_due_moment(first_due, protocol.schedule),
         overdue=tuple(i.code for i in due_items(state, protocol, settled) if i.overdue),
         late_timers=tuple(LateTimer(command=t.command.kind, subject=timer_subject(t), due_at=t.due_at) for t in late),
     )
-
-
-def _next_due_date(item: DueItem, rules: ScheduleRules) -> datetime | None:
-    # The workflow's NextDueDate: midnight at the site on the item's day (see PatientJourneyWorkflow).
-    return site_moment(item.due_on, 0, rules) if item.due_on else None
 
 
 # ---------------------------------------------------------------- the comparison

@@ -9,11 +9,11 @@ from domain.dosing import ProductClassification
 from domain.journey.calendar import ITEM_ROLES, scheduled_items
 from domain.journey.phases import Phase
 from domain.journey.state import ExitRecord, JourneyState
-from domain.protocol import FrozenModel, TrialProtocol
+from domain.protocol import FrozenModel, ScheduleRules, TrialProtocol
 from domain.response import ResponseCategory
 from domain.roles import Role
 from domain.schedule import VisitStatus, visit_status
-from domain.site_time import site_date
+from domain.site_time import site_date, site_moment
 
 
 class DueItem(FrozenModel):
@@ -130,6 +130,11 @@ def next_due(due: list[DueItem]) -> DueItem | None:
 
 def any_overdue(due: list[DueItem]) -> bool:
     return any(i.overdue for i in due)
+
+
+def next_due_moment(item: DueItem | None, rules: ScheduleRules) -> datetime | None:
+    """The NextDueDate supervisors search on: midnight at the site on the item's day."""
+    return site_moment(item.due_on, 0, rules) if item is not None and item.due_on is not None else None
 
 
 def _treatment_items(state: JourneyState, today: date) -> list[DueItem]:
