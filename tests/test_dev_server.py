@@ -165,13 +165,38 @@ async def test_a_server_that_never_listens_times_out_and_is_stopped(tmp_path: Pa
     )
 
     # The script would wait a minute: only the start-up timeout can end this before the guard does.
-    with pytest.raises(DevServerError, match="did not accept connections") as raised:
+    with pytest.raises(DevServerError, match="was not serving") as raised:
         await asyncio.wait_for(server.start(), timeout=30)
     assert "waiting" in str(raised.value)
     assert not server.running
 
 
-async def test_a_server_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
+async def test_an_open_port_is_not_ready_until_the_frontend_serves(tmp_path: Path) -> None:
+    # The real server opens its port before its frontend is healthy; a client connecting then is refused
+    # ("Frontend is not healthy yet"). A port that accepts TCP but answers no gRPC must not count as ready.
+    binary = write_script(
+        tmp_path / "temporal",
+        "import socket, sys, time\n"
+        "port = int(sys.argv[sys.argv.index('--port') + 1])\n"
+        "listener = socket.create_server(('127.0.0.1', port))\n"
+        "print('listening', flush=True)\n"
+        "time.sleep(60)\n",
+    )
+    server = DevServer(
+        data_dir=tmp_path / "data", port=free_port(), ui_port=free_port(), binary=binary, startup_timeout=2
+    )
+
+    with pytest.raises(DevServerError, match="was not serving") as raised:
+        await asyncio.wait_for(server.start(), timeout=30)
+    assert "listening" in str(raised.value)
+    assert not server.running
+
+
+async def _always_serving() -> bool:
+    return True
+
+
+async def test_a_server_that_ignores_sigterm_is_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Listens like a server, but ignores SIGTERM: stop() must escalate.
     binary = write_script(
         tmp_path / "temporal",
@@ -184,6 +209,7 @@ async def test_a_server_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     server = DevServer(
         data_dir=tmp_path / "data", port=free_port(), ui_port=free_port(), binary=binary, stop_timeout=0.3
     )
+    monkeypatch.setattr(server, "_serving", _always_serving)  # the plain listener stands in for a frontend
     await server.start()
     process = server._process
     assert process is not None

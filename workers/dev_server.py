@@ -17,9 +17,13 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from temporalio.client import Client
+from temporalio.service import RPCError
 
 from observability.logging import get_logger
 from workers.settings import Settings
@@ -209,14 +213,24 @@ class DevServer:
                     f"the Temporal dev server exited with code {self._process.returncode} while starting"
                     f"{self._tail_text()}"
                 )
-            if await asyncio.to_thread(port_accepts_connections, self.ip, self.port):
+            # The port opens before the frontend serves ("Frontend is not healthy yet"): ready means serving.
+            if await asyncio.to_thread(port_accepts_connections, self.ip, self.port) and await self._serving():
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.25)
         raise DevServerError(
-            f"the Temporal dev server did not accept connections on {self.address} within "
+            f"the Temporal dev server was not serving on {self.address} within "
             f"{self.startup_timeout:g} s{self._tail_text()}"
         )
+
+    async def _serving(self) -> bool:
+        """The frontend answers a client's first call and its health check says it is serving."""
+        try:
+            # Bounded: a port that answers no gRPC would keep a connect waiting.
+            client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace), timeout=2)
+            return await client.service_client.check_health(timeout=timedelta(seconds=2))
+        except (RuntimeError, RPCError, TimeoutError):
+            return False
 
     async def _drain_output(self) -> None:
         with contextlib.suppress(TimeoutError):
