@@ -22,7 +22,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
@@ -49,13 +48,12 @@ from domain.site_time import site_date, site_moment
 from facade import TrialClient, TrialReport
 from observability.logging import configure_logging
 from records import EventStore
-from workers.dev_server import find_wheel_binary
+from workers.time_skipping import skip_time, start_time_skipping
 from workers.worker import journey_worker
 from workflows.journey_messages import RecordResult
 from workflows.search_attributes import register_search_attributes
 
 PANEL = "Demo"
-TEST_SERVER = "temporal-test-server"
 DEFAULT_SEED = 2026
 DEFAULT_PATIENTS = 10
 # Staff act between 09:00 and 15:00 at the site: never at 00:00 or 08:00, when the workflows' timers fire
@@ -112,7 +110,7 @@ class ServerClock:
     async def move_to(self, moment: datetime) -> None:
         delta = moment - await self.env.get_current_time()
         if delta > timedelta(0):
-            await self.env.sleep(delta)  # the server skips ahead, firing every workflow timer on the way
+            await skip_time(self.env, delta)  # the server skips ahead, firing every workflow timer on the way
         self.now = await self.env.get_current_time()
 
 
@@ -446,11 +444,7 @@ async def run_demo(
 ) -> DemoResult:
     """Start a time-skipping server, a worker and a throw-away trial record; drive the cohort; report."""
     plan = plan_cohort(seed, patients, protocol)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(find_wheel_binary(TEST_SERVER)),
-        data_converter=pydantic_data_converter,
-        runtime=_quiet_runtime(),
-    )
+    env = await start_time_skipping(runtime=_quiet_runtime())
     async with env:
         await register_search_attributes(env.client)
         with tempfile.TemporaryDirectory(prefix="trial-demo-") as record_dir:

@@ -13,8 +13,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from domain.journey import commands as cmd
 from records import EventStore
@@ -29,7 +27,7 @@ from tests.domain.journey_driver import (
     marrow,
 )
 from tests.workflows.journey_client import JourneyClient
-from workers.dev_server import find_wheel_binary
+from workers.time_skipping import start_time_skipping
 from workers.worker import journey_worker
 from workflows.journey_messages import journey_workflow_id
 from workflows.search_attributes import register_search_attributes
@@ -195,9 +193,7 @@ def write_histories(scenario: str, histories: list[WorkflowHistory], directory: 
 
 
 async def generate(directory: Path = HISTORIES_DIR) -> dict[str, list[Path]]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(find_wheel_binary("temporal-test-server")), data_converter=pydantic_data_converter
-    )
+    env = await start_time_skipping()
     written: dict[str, list[Path]] = {}
     async with env:
         await register_search_attributes(env.client)

@@ -7,21 +7,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from records import EventStore
-from workers.dev_server import find_wheel_binary
+from workers.time_skipping import start_time_skipping
 from workers.worker import journey_worker
 from workflows.search_attributes import register_search_attributes
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(find_wheel_binary("temporal-test-server")),
-        data_converter=pydantic_data_converter,
-    )
+    env = await start_time_skipping()
     async with env:
         await register_search_attributes(env.client)
         yield env

@@ -25,6 +25,7 @@ from tests.domain.journey_driver import (
     PHYSICIAN,
     screening,
 )
+from workers.time_skipping import skip_time
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, journey_workflow_id
 from workflows.patient_journey import RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
@@ -55,7 +56,7 @@ class JourneyClient:
         assert self.env is not None
         delta = site_moment(day, hour, RULES) - await self.now()
         if delta > timedelta(0):
-            await self.env.sleep(delta)
+            await skip_time(self.env, delta)
 
     # ------------------------------------------------------------ messages
 

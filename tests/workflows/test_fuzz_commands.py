@@ -44,6 +44,7 @@ from tests.domain.command_payloads import (
     raw_payloads,
 )
 from tests.workflows.journey_client import RULES, JourneyClient
+from workers.time_skipping import skip_time
 from workflows.journey_messages import RecordResult, TimelineEntry
 from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
@@ -115,7 +116,7 @@ class FuzzedJourney:
     async def example(self, command: FuzzedCommand, skip_days: int) -> None:
         """One command: the server's clock moved on first, then the command made for the patient as they are."""
         if skip_days:
-            await self.env.sleep(timedelta(days=skip_days))
+            await skip_time(self.env, timedelta(days=skip_days))
             await self.settled(f"{skip_days} days skipped")
         await self.example_payload(json_payload(command.for_patient(await self.context())))
 
