@@ -19,8 +19,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m workers.run
 
+# Most of the suite waits on servers and timers, not the CPU: three processes halve it on two cores.
+TEST_PROCESSES ?= 3
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
