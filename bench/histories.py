@@ -15,9 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from security.data_converter import trial_data_converter
 from workflows.patient_journey import PatientJourneyWorkflow
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "tests" / "histories"
@@ -123,7 +123,7 @@ async def time_replay(runs: list[RecordedRun], repetitions: int = REPLAY_REPETIT
     The warm-up pays the sandbox's first import of the workflow module; a worker picking a patient up after a
     crash has paid it already. A run that no longer replays is reported, never hidden.
     """
-    replayer = Replayer(workflows=[PatientJourneyWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[PatientJourneyWorkflow], data_converter=trial_data_converter)
 
     async def histories() -> AsyncIterator[WorkflowHistory]:
         for run in runs:
