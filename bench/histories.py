@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import statistics
 import time
+import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
 
-from security.data_converter import trial_data_converter
+from bench.floor_messages import FloorInput, FloorStep
+from bench.floor_workflow import FloorWorkflow, floor_noop
+from workers.time_skipping import start_time_skipping
 from workflows.patient_journey import PatientJourneyWorkflow
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "tests" / "histories"
@@ -117,17 +123,21 @@ class ReplayTiming:
     failures: tuple[str, ...]
 
 
-async def time_replay(runs: list[RecordedRun], repetitions: int = REPLAY_REPETITIONS) -> ReplayTiming:
+async def time_replay(
+    runs: list[RecordedRun] | list[WorkflowHistory],
+    repetitions: int = REPLAY_REPETITIONS,
+    workflow: type = PatientJourneyWorkflow,
+) -> ReplayTiming:
     """Replay `runs` one after another on the current workflow code, `repetitions` times after one warm-up.
 
     The warm-up pays the sandbox's first import of the workflow module; a worker picking a patient up after a
     crash has paid it already. A run that no longer replays is reported, never hidden.
     """
-    replayer = Replayer(workflows=[PatientJourneyWorkflow], data_converter=trial_data_converter)
+    replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter)
 
     async def histories() -> AsyncIterator[WorkflowHistory]:
         for run in runs:
-            yield run.history
+            yield run.history if isinstance(run, RecordedRun) else run
 
     warm_up = await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
     failures = tuple(f"{run_id}: {error}" for run_id, error in warm_up.replay_failures.items())
@@ -137,3 +147,35 @@ async def time_replay(runs: list[RecordedRun], repetitions: int = REPLAY_REPETIT
         await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
         samples.append((time.perf_counter() - began) * 1000)
     return ReplayTiming(statistics.median(samples), tuple(round(s, 2) for s in samples), failures)
+
+
+def workflow_tasks(runs: tuple[RecordedRun, ...]) -> int:
+    """How many workflow tasks the runs hold: what a replay activates the workflow code for."""
+    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    return sum(1 for run in runs for event in run.history.events if event.event_type == completed)
+
+
+async def floor_history(tasks: int) -> WorkflowHistory:
+    """The floor workflow's history with about `tasks` workflow tasks: updates that each wait for a no-op activity
+    (two tasks: the update, the activity's result), recorded on a time-skipping server."""
+    env = await start_time_skipping()
+    async with env:
+        task_queue = f"bench-replay-floor-{uuid.uuid4()}"
+        with ThreadPoolExecutor(max_workers=4) as executor:
+            worker = Worker(
+                env.client,
+                task_queue=task_queue,
+                workflows=[FloorWorkflow],
+                activities=[floor_noop],
+                activity_executor=executor,
+            )
+            async with worker:
+                handle = await env.client.start_workflow(
+                    FloorWorkflow.run,
+                    FloorInput(key="replay-floor", per_update="activity"),
+                    id=f"bench-replay-floor-{uuid.uuid4()}",
+                    task_queue=task_queue,
+                )
+                for number in range(1, max(1, tasks // 2) + 1):
+                    await handle.execute_update(FloorWorkflow.step, FloorStep(number=number))
+                return await handle.fetch_history()

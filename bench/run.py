@@ -18,7 +18,8 @@ from sqlalchemy.engine import URL
 
 from bench.cohort import simulate_cohort
 from bench.figures import FIGURE_KEYS, Figure, missing
-from bench.histories import first_years, full_journey, largest_run, time_replay
+from bench.floor_workflow import FloorWorkflow
+from bench.histories import first_years, floor_history, full_journey, largest_run, time_replay, workflow_tasks
 from bench.machine import describe_machine, load_average
 from bench.record_append import AppendResult, activity_append, path_batches, store_append
 from bench.server_load import ServerLoadResults, measure_on_dev_server
@@ -249,13 +250,19 @@ async def replay_figures(repetitions: int) -> tuple[list[Figure], dict[str, Any]
     largest = largest_run()
     whole = await time_replay(list(five.runs), repetitions)
     single = await time_replay([largest], repetitions)
+    # The floor: as many workflow tasks of the trivial workflow, so the ratio says what the journey's own code costs.
+    tasks = workflow_tasks(five.runs)
+    floor = await time_replay([await floor_history(tasks)], repetitions, workflow=FloorWorkflow)
     figures = [
         Figure(
             "replay_5_years_ms",
             "Replay of a full 5-year history",
             "ms",
             whole.median_ms,
-            note=f"Replayer over {', '.join(five.names)}, median of {repetitions} after a warm-up: {whole.samples_ms}",
+            floor.median_ms,
+            note=f"Replayer over {', '.join(five.names)} ({tasks} workflow tasks), median of {repetitions} after a "
+            f"warm-up: {whole.samples_ms}; floor: the floor workflow's history of about as many tasks (an update "
+            f"waiting for a no-op activity is two): {floor.samples_ms}",
         ),
         Figure(
             "replay_largest_run_ms",
@@ -265,8 +272,9 @@ async def replay_figures(repetitions: int) -> tuple[list[Figure], dict[str, Any]
             note=f"{largest.path.name}: what a worker replays to pick one patient up after a crash",
         ),
     ]
-    problems = [f"replay failure: {f}" for f in (*whole.failures, *single.failures)]
-    return figures, {"five_years": asdict(whole), "largest_run": asdict(single)}, problems
+    problems = [f"replay failure: {f}" for f in (*whole.failures, *single.failures, *floor.failures)]
+    details = {"five_years": asdict(whole), "largest_run": asdict(single), "floor": asdict(floor), "tasks": tasks}
+    return figures, details, problems
 
 
 # ---------------------------------------------------------------- trial-record appends

@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from bench.figures import FIGURE_KEYS, Figure
+from bench.floor_workflow import FloorWorkflow
+from bench.histories import floor_history, time_replay
 from bench.load import percentile
 from bench.report import table
 from bench.targets import TARGETS, Target
@@ -67,6 +70,26 @@ def test_the_dev_server_figures_stand_beside_the_floor(
     journey = document["details"]["dev_server"]["journey"]
     assert journey["failed_workflows"] == 0
     assert journey["updates"]["succeeded"] == 5 * document["details"]["dev_server"]["updates_per_workflow"]
+
+
+def test_the_replay_stands_beside_a_floor_of_as_many_workflow_tasks(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    _, document = quick_run
+    replay = document["figures"]["replay_5_years_ms"]
+    assert replay["floor"] is not None and replay["ratio"] is not None
+    details = document["details"]["replay"]
+    assert details["tasks"] > 100  # five years of a patient's steps, not an empty history
+    assert details["floor"]["failures"] == []
+
+
+async def test_the_floor_history_has_about_the_tasks_asked_for() -> None:
+    history = await floor_history(40)
+    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    tasks = sum(1 for event in history.events if event.event_type == completed)
+    assert 38 <= tasks <= 42, tasks
+    timing = await time_replay([history], repetitions=1, workflow=FloorWorkflow)
+    assert timing.failures == ()
 
 
 def test_the_printed_table_names_every_figure_and_target(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import temporalio.api.testservice.v1 as test_service
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
-from security.data_converter import trial_data_converter
 from workers.dev_server import find_wheel_binary
 
 TEST_SERVER = "temporal-test-server"
@@ -23,7 +23,7 @@ async def start_time_skipping(runtime: Runtime | None = None) -> WorkflowEnviron
     """A new time-skipping server and a client to it with the project's data converter."""
     return await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(find_wheel_binary(TEST_SERVER)),
-        data_converter=trial_data_converter,
+        data_converter=pydantic_data_converter,
         runtime=runtime,
     )
 

@@ -7,6 +7,7 @@ import base64
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
 from security import (
@@ -21,7 +22,6 @@ from security import (
     encrypted_data_converter,
 )
 from security.codec import NONCE_BYTES
-from security.data_converter import trial_data_converter
 from tests.security.marker_workflows import Marked
 
 KEY_1 = bytes(range(32))
@@ -150,7 +150,7 @@ async def test_the_data_converter_encrypts_values_and_failure_messages(keyring: 
 
 
 def test_without_keys_the_converter_is_the_plain_pydantic_one(keyring: PayloadKeyring) -> None:
-    assert data_converter_for(None) is trial_data_converter
+    assert data_converter_for(None) is pydantic_data_converter
     assert isinstance(data_converter_for(keyring).payload_codec, EncryptionCodec)
 
 
