@@ -48,6 +48,7 @@ from domain.site_time import site_date, site_moment
 from facade import TrialClient, TrialReport
 from observability.logging import configure_logging
 from records import EventStore
+from records.engine import create_record_engine
 from workers.time_skipping import skip_time, start_time_skipping
 from workers.worker import journey_worker
 from workflows.journey_messages import RecordResult
@@ -448,7 +449,9 @@ async def run_demo(
     async with env:
         await register_search_attributes(env.client)
         with tempfile.TemporaryDirectory(prefix="trial-demo-") as record_dir:
-            store = EventStore(f"sqlite:///{Path(record_dir) / 'trial-record.db'}")
+            # Deleted with its directory at the end: no fsync at each commit (records/engine.py, `durable`).
+            record_url = f"sqlite:///{Path(record_dir) / 'trial-record.db'}"
+            store = EventStore(engine=create_record_engine(record_url, durable=False))
             try:
                 store.migrate()
                 task_queue = f"demo-{uuid.uuid4()}"

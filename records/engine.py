@@ -26,16 +26,22 @@ def normalize_database_url(url: str | URL) -> URL:
     return parsed
 
 
-def create_record_engine(url: str | URL = DEFAULT_DATABASE_URL, **engine_options: Any) -> Engine:
-    """An Engine for the trial record at `url`, configured for safe concurrent use from a thread pool."""
+def create_record_engine(
+    url: str | URL = DEFAULT_DATABASE_URL, *, durable: bool = True, **engine_options: Any
+) -> Engine:
+    """An Engine for the trial record at `url`, configured for safe concurrent use from a thread pool.
+
+    `durable=False` only for a record thrown away with its process (`trial demo`'s cohort): SQLite then skips the
+    fsync at each commit, which is most of an append's time on a disk. The trial's own record is always durable.
+    """
     parsed = normalize_database_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **engine_options)
+        return _sqlite_engine(parsed, durable=durable, **engine_options)
     engine_options.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **engine_options)
 
 
-def _sqlite_engine(url: URL, **engine_options: Any) -> Engine:
+def _sqlite_engine(url: URL, *, durable: bool, **engine_options: Any) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     connect_args = dict(engine_options.pop("connect_args", {}))
@@ -50,7 +56,8 @@ def _sqlite_engine(url: URL, **engine_options: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")  # the permanent record: durable at every commit
+            # The permanent record: durable at every commit. A throwaway one: crash-safe, not power-loss-safe.
+            cursor.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=OFF")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
         finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from records import DEFAULT_DATABASE_URL
-from records.engine import DEFAULT_DATABASE_FILE
+from records.engine import DEFAULT_DATABASE_FILE, create_record_engine
 from workers.settings import Settings
 
 
@@ -30,3 +30,18 @@ def test_the_default_file_follows_the_data_directory(clean_env: None, monkeypatc
     settings = Settings(_env_file=None)
     assert settings.data_dir == Path("/srv/trialflow")
     assert settings.database_url == f"sqlite:////srv/trialflow/{DEFAULT_DATABASE_FILE}"
+
+
+def _synchronous(url: str, **options: bool) -> int:
+    engine = create_record_engine(url, **options)
+    try:
+        with engine.connect() as connection:
+            return int(connection.exec_driver_sql("PRAGMA synchronous").scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_the_record_is_durable_at_every_commit_unless_it_is_thrown_away(tmp_path: Path) -> None:
+    full, off = 2, 0  # SQLite's values for PRAGMA synchronous
+    assert _synchronous(f"sqlite:///{tmp_path / 'record.db'}") == full
+    assert _synchronous(f"sqlite:///{tmp_path / 'demo.db'}", durable=False) == off
