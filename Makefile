@@ -20,10 +20,11 @@ run: $(STAMP)
 	$(BIN)/python -m workers.run
 
 # Most of the suite waits on servers and timers, not the CPU: three processes halve it on two cores.
+# A file stays on one process: its module-scoped servers and the order of its tests are kept.
 TEST_PROCESSES ?= 3
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.projections import project_patient
+from activities.projections import FoldedPatients
 from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
@@ -71,14 +71,17 @@ class JourneyActivities:
     def __init__(self, store: EventStore, notifier: Notifier | None = None) -> None:
         self._store = store
         self._notifier = notifier if notifier is not None else Notifier.log_only(DeliveryLedger(store.engine))
+        self._folded = FoldedPatients()
 
     @activity.defn(name="append_events")
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
         try:
             result = self._store.append([to_recorded_event(e) for e in request.events])
-            # The supervisors' read models follow the record: rebuilt from its events, never edited.
-            study_ids = {e.study_id for e in request.events}
-            self._store.rebuild_projections(project_patient, study_ids=study_ids)
+            # The supervisors' read models follow the record: folded from its events, never edited.
+            for study_id in dict.fromkeys(e.study_id for e in request.events):
+                events = [e for e in request.events if e.study_id == study_id]
+                summary, through_sequence = self._folded.summary_after_append(self._store, events)
+                self._store.save_patient_summary(study_id, summary, through_sequence)
         except SQLAlchemyError as error:
             # Retried (the append is idempotent). The database's own message may quote the SQL and its parameters,
             # i.e. the events' payloads, and its stack would pass Temporal's failure size limit: only its kind.

@@ -319,16 +319,8 @@ class EventStore:
             for study_id, study_rows in itertools.groupby(connection.execute(query), key=lambda row: row.study_id):
                 events = [_stored_event(row).event for row in study_rows]
                 events_read += len(events)
-                summary = _json_object(project_patient(study_id, events), f"patient {study_id}")
-                summary_rows.append(
-                    {
-                        "study_id": study_id,
-                        "phase": _phase_of(summary, study_id),
-                        "updated_through_sequence": events[-1].sequence,
-                        "rebuilt_at": rebuilt_at,
-                        "payload": canonical_json(summary),
-                    }
-                )
+                summary = project_patient(study_id, events)
+                summary_rows.append(_summary_row(study_id, summary, events[-1].sequence, rebuilt_at))
             if only is None:
                 connection.execute(delete(patient_summaries))
             else:
@@ -336,6 +328,23 @@ class EventStore:
             if summary_rows:
                 connection.execute(insert(patient_summaries), summary_rows)
         return ProjectionRebuild(patients_rebuilt=len(summary_rows), events_read=events_read)
+
+    def save_patient_summary(self, study_id: str, summary: dict[str, Any], through_sequence: int) -> bool:
+        """Replace one patient's summary with `summary`, folded from their events 1..`through_sequence` by the
+        caller, unless the stored one is folded further (a late writer never puts an older summary back).
+        True when written."""
+        row = _summary_row(study_id, summary, through_sequence, self._clock())
+        with self._writer.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("LOCK TABLE patient_summaries IN EXCLUSIVE MODE"))  # as rebuild_projections
+            stored = connection.execute(
+                select(patient_summaries.c.updated_through_sequence).where(patient_summaries.c.study_id == study_id)
+            ).scalar_one_or_none()
+            if stored is not None and stored > through_sequence:
+                return False
+            connection.execute(delete(patient_summaries).where(patient_summaries.c.study_id == study_id))
+            connection.execute(insert(patient_summaries), [row])
+        return True
 
     def patient_summary(self, study_id: str) -> PatientSummary | None:
         with self._engine.connect() as connection:
@@ -480,6 +489,17 @@ def _stored_event(row: AnyRow) -> StoredEvent:
         reason=row.reason,
     )
     return StoredEvent(event=event, recorded_at=row.recorded_at, previous_hash=row.previous_hash, hash=row.hash)
+
+
+def _summary_row(study_id: str, summary: object, through_sequence: int, rebuilt_at: datetime) -> dict[str, Any]:
+    checked = _json_object(summary, f"patient {study_id}")
+    return {
+        "study_id": study_id,
+        "phase": _phase_of(checked, study_id),
+        "updated_through_sequence": through_sequence,
+        "rebuilt_at": rebuilt_at,
+        "payload": canonical_json(checked),
+    }
 
 
 def _patient_summary(row: AnyRow) -> PatientSummary:

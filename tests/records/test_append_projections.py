@@ -1,0 +1,64 @@
+"""The append activity keeps each patient's summary equal to a fold of their whole record, while folding only the
+new events when it can: after another worker's appends, a restart, or a retry of what the record already has."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.testing import ActivityEnvironment
+
+from activities.journey_activities import AppendEventsInput, JourneyActivities
+from activities.projections import project_patient
+from domain.journey.events import Event
+from records import EventStore
+from tests.domain.journey_driver import JourneyDriver
+
+
+def a_year_after_infusion(study_id: str) -> list[Event]:
+    driver = JourneyDriver(study_id)
+    driver.to_follow_up()
+    driver.run_timers_until(driver.now + timedelta(days=365))
+    return driver.events
+
+
+def append(activities: JourneyActivities, events: list[Event]) -> None:
+    ActivityEnvironment().run(activities.append_events, AppendEventsInput(events=tuple(events)))
+
+
+def assert_summary_is_the_whole_records(store: EventStore, study_id: str) -> None:
+    recorded = store.events_for(study_id)
+    summary = store.patient_summary(study_id)
+    assert summary is not None
+    assert summary.updated_through_sequence == recorded[-1].sequence
+    assert summary.summary == project_patient(study_id, recorded)
+
+
+def test_summaries_follow_the_record_through_other_workers_restarts_and_retries(store: EventStore) -> None:
+    events = a_year_after_infusion("TF-501")
+    assert len(events) > 40
+    batches = [events[i : i + 3] for i in range(0, len(events), 3)]
+    worker, other_worker = JourneyActivities(store), JourneyActivities(store)
+
+    for number, batch in enumerate(batches):
+        if number % 5 == 3:
+            append(other_worker, batch)  # the first worker's folded state is now behind the record
+        elif number % 7 == 6:
+            worker = JourneyActivities(store)  # a restarted worker remembers nothing
+            append(worker, batch)
+        else:
+            append(worker, batch)
+        if number % 4 == 2:
+            append(worker, batches[number - 1])  # a retry of events the record already holds
+        assert_summary_is_the_whole_records(store, "TF-501")
+
+
+def test_a_late_writer_never_puts_an_older_summary_back(store: EventStore) -> None:
+    events = a_year_after_infusion("TF-502")
+    append(JourneyActivities(store), events)
+    newest = store.patient_summary("TF-502")
+    assert newest is not None
+
+    older = project_patient("TF-502", store.events_for("TF-502")[:10])
+    assert not store.save_patient_summary("TF-502", older, through_sequence=10)
+
+    assert store.patient_summary("TF-502") == newest
