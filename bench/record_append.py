@@ -115,7 +115,7 @@ def rebuild_every_projection(store: EventStore) -> None:
 
 
 def activity_append(store: EventStore, template: Batches, patients_already: int, patients: int) -> AppendResult:
-    """The journey's `append_events` activity (append, then rebuild the projections) for `patients` new patients,
+    """The journey's `append_events` activity (append, then fold the patient's summary) for `patients` new patients,
     with `patients_already` in the record first: the projections' cost follows the record's size."""
     for_prefill = [for_patient(template, study_id(n, PREFILL_PREFIX)) for n in range(1, patients_already + 1)]
     prefill = Phase("prefill")
