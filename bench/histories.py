@@ -11,7 +11,6 @@ import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,10 +18,11 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
 from bench.floor_messages import FloorInput, FloorStep
-from bench.floor_workflow import FloorWorkflow, floor_noop
+from bench.floor_workflow import FloorWorkflow
+from bench.worker_process import floor_worker
 from workers.time_skipping import start_time_skipping
 from workflows.patient_journey import PatientJourneyWorkflow
 
@@ -124,27 +124,27 @@ class ReplayTiming:
 
 
 async def time_replay(
-    runs: list[RecordedRun] | list[WorkflowHistory],
+    histories: list[WorkflowHistory],
     repetitions: int = REPLAY_REPETITIONS,
     workflow: type = PatientJourneyWorkflow,
 ) -> ReplayTiming:
-    """Replay `runs` one after another on the current workflow code, `repetitions` times after one warm-up.
+    """Replay `histories` one after another on the current `workflow` code, `repetitions` times after one warm-up.
 
     The warm-up pays the sandbox's first import of the workflow module; a worker picking a patient up after a
     crash has paid it already. A run that no longer replays is reported, never hidden.
     """
     replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter)
 
-    async def histories() -> AsyncIterator[WorkflowHistory]:
-        for run in runs:
-            yield run.history if isinstance(run, RecordedRun) else run
+    async def in_order() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
 
-    warm_up = await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
+    warm_up = await replayer.replay_workflows(in_order(), raise_on_replay_failure=False)
     failures = tuple(f"{run_id}: {error}" for run_id, error in warm_up.replay_failures.items())
     samples = []
     for _ in range(repetitions):
         began = time.perf_counter()
-        await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
+        await replayer.replay_workflows(in_order(), raise_on_replay_failure=False)
         samples.append((time.perf_counter() - began) * 1000)
     return ReplayTiming(statistics.median(samples), tuple(round(s, 2) for s in samples), failures)
 
@@ -161,21 +161,13 @@ async def floor_history(tasks: int) -> WorkflowHistory:
     env = await start_time_skipping()
     async with env:
         task_queue = f"bench-replay-floor-{uuid.uuid4()}"
-        with ThreadPoolExecutor(max_workers=4) as executor:
-            worker = Worker(
-                env.client,
+        async with floor_worker(env.client, task_queue):
+            handle = await env.client.start_workflow(
+                FloorWorkflow.run,
+                FloorInput(key="replay-floor", per_update="activity"),
+                id=f"bench-replay-floor-{uuid.uuid4()}",
                 task_queue=task_queue,
-                workflows=[FloorWorkflow],
-                activities=[floor_noop],
-                activity_executor=executor,
             )
-            async with worker:
-                handle = await env.client.start_workflow(
-                    FloorWorkflow.run,
-                    FloorInput(key="replay-floor", per_update="activity"),
-                    id=f"bench-replay-floor-{uuid.uuid4()}",
-                    task_queue=task_queue,
-                )
-                for number in range(1, max(1, tasks // 2) + 1):
-                    await handle.execute_update(FloorWorkflow.step, FloorStep(number=number))
-                return await handle.fetch_history()
+            for number in range(1, max(1, tasks // 2) + 1):
+                await handle.execute_update(FloorWorkflow.step, FloorStep(number=number))
+            return await handle.fetch_history()

@@ -248,8 +248,8 @@ def history_figures() -> tuple[list[Figure], dict[str, Any]]:
 async def replay_figures(repetitions: int) -> tuple[list[Figure], dict[str, Any], list[str]]:
     five = first_years(full_journey())
     largest = largest_run()
-    whole = await time_replay(list(five.runs), repetitions)
-    single = await time_replay([largest], repetitions)
+    whole = await time_replay([r.history for r in five.runs], repetitions)
+    single = await time_replay([largest.history], repetitions)
     # The floor: as many workflow tasks of the trivial workflow, so the ratio says what the journey's own code costs.
     tasks = workflow_tasks(five.runs)
     floor = await time_replay([await floor_history(tasks)], repetitions, workflow=FloorWorkflow)
