@@ -158,37 +158,39 @@ async def test_a_server_that_exits_while_starting_shows_its_last_output(tmp_path
     assert not server.running
 
 
-async def test_a_server_that_never_listens_times_out_and_is_stopped(tmp_path: Path) -> None:
-    binary = write_script(tmp_path / "temporal", "import time\nprint('waiting', flush=True)\ntime.sleep(60)\n")
+NEVER_LISTENS = "import time\nprint('waiting', flush=True)\ntime.sleep(60)\n"
+# The real server opens its port before its frontend is healthy; a client connecting then is refused
+# ("Frontend is not healthy yet"). A port that accepts TCP but answers no gRPC must not count as ready.
+LISTENS_BUT_SERVES_NO_GRPC = (
+    "import socket, sys, time\n"
+    "port = int(sys.argv[sys.argv.index('--port') + 1])\n"
+    "listener = socket.create_server(('127.0.0.1', port))\n"
+    "print('listening', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("script", "printed", "startup_timeout"),
+    [(NEVER_LISTENS, "waiting", 0.5), (LISTENS_BUT_SERVES_NO_GRPC, "listening", 2)],
+    ids=["never-listens", "listens-but-serves-no-grpc"],
+)
+async def test_a_server_that_never_serves_times_out_and_is_stopped(
+    tmp_path: Path, script: str, printed: str, startup_timeout: float
+) -> None:
+    binary = write_script(tmp_path / "temporal", script)
     server = DevServer(
-        data_dir=tmp_path / "data", port=free_port(), ui_port=free_port(), binary=binary, startup_timeout=0.5
+        data_dir=tmp_path / "data",
+        port=free_port(),
+        ui_port=free_port(),
+        binary=binary,
+        startup_timeout=startup_timeout,
     )
 
     # The script would wait a minute: only the start-up timeout can end this before the guard does.
     with pytest.raises(DevServerError, match="was not serving") as raised:
         await asyncio.wait_for(server.start(), timeout=30)
-    assert "waiting" in str(raised.value)
-    assert not server.running
-
-
-async def test_an_open_port_is_not_ready_until_the_frontend_serves(tmp_path: Path) -> None:
-    # The real server opens its port before its frontend is healthy; a client connecting then is refused
-    # ("Frontend is not healthy yet"). A port that accepts TCP but answers no gRPC must not count as ready.
-    binary = write_script(
-        tmp_path / "temporal",
-        "import socket, sys, time\n"
-        "port = int(sys.argv[sys.argv.index('--port') + 1])\n"
-        "listener = socket.create_server(('127.0.0.1', port))\n"
-        "print('listening', flush=True)\n"
-        "time.sleep(60)\n",
-    )
-    server = DevServer(
-        data_dir=tmp_path / "data", port=free_port(), ui_port=free_port(), binary=binary, startup_timeout=2
-    )
-
-    with pytest.raises(DevServerError, match="was not serving") as raised:
-        await asyncio.wait_for(server.start(), timeout=30)
-    assert "listening" in str(raised.value)
+    assert printed in str(raised.value)
     assert not server.running
 
 
