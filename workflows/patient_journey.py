@@ -26,7 +26,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.journey.notifications import Notification, Urgency, notifications_for
     from domain.journey.phases import Phase
     from domain.journey.timers import due_timers, next_timer_at
-    from domain.journey.views import PatientStatus, any_overdue, due_items, next_due, next_due_moment, patient_status
+    from domain.journey.views import (
+        DueItem,
+        PatientStatus,
+        any_overdue,
+        due_items,
+        next_due,
+        next_due_moment,
+        patient_status,
+    )
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
     from domain.site_time import end_of_site_day
     from workflows import search_attributes as sa
@@ -152,23 +160,23 @@ class PatientJourneyWorkflow:
             await self._record(self._enrollment)
             self._announce(self._enrollment)
             self._ready = True
-        self._upsert_search_attributes()
         while True:
             await self._fire_due_timers()
-            self._upsert_search_attributes()
+            due = self._due_now()  # one reading per wake: what supervisors see, and when to wake next
+            self._upsert_search_attributes(due)
             if self._finished():
                 break
             if self._time_for_a_new_run():
                 self._moving_to_new_run = True  # no new commands here, or a busy patient would never move on
                 await self._drain()
                 workflow.continue_as_new(self._carry())
-            await self._sleep_until_next_wake()
+            await self._sleep_until_next_wake(due)
         await self._drain()
         return self._summary()
 
-    async def _sleep_until_next_wake(self) -> None:
+    async def _sleep_until_next_wake(self, due: list[DueItem]) -> None:
         self._woken = False
-        wake_at = self._next_wake()
+        wake_at = self._next_wake(due)
         if wake_at is None:
             await workflow.wait_condition(self._should_wake)
             return
@@ -181,14 +189,17 @@ class PatientJourneyWorkflow:
     def _should_wake(self) -> bool:
         return self._woken or workflow.info().is_continue_as_new_suggested()
 
-    def _next_wake(self) -> datetime | None:
-        """The next timer, or the moment something becomes overdue (so the search attributes follow)."""
+    def _due_now(self) -> list[DueItem]:
+        return due_items(self._state, self._protocol, workflow.now())
+
+    def _next_wake(self, due: list[DueItem]) -> datetime | None:
+        """The next timer, or the moment something `due` becomes overdue (so the search attributes follow)."""
         now = workflow.now()
         moments = [workflow.info().start_time + MAX_RUN_AGE]
         if (timer_at := next_timer_at(self._state, self._protocol, after=now)) is not None:
             moments.append(timer_at)
         rules = self._protocol.schedule
-        for item in due_items(self._state, self._protocol, now):
+        for item in due:
             last_day = item.window_closes or item.due_on
             if last_day is not None and not item.overdue:
                 moments.append(end_of_site_day(last_day, rules))
@@ -276,7 +287,7 @@ class PatientJourneyWorkflow:
             )
             for notification in notifications_for(event):
                 self._send(notification)
-        self._upsert_search_attributes()
+        self._upsert_search_attributes(self._due_now())
 
     def _send(self, notification: Notification) -> None:
         task = asyncio.create_task(self._deliver(notification))
@@ -357,12 +368,12 @@ class PatientJourneyWorkflow:
 
     # ------------------------------------------------------------ visibility and the end
 
-    def _upsert_search_attributes(self) -> None:
+    def _upsert_search_attributes(self, due: list[DueItem]) -> None:
+        """From the patient's state and their items `due` now: what patient_status says of these, without building
+        the whole status (asked for at every step)."""
         if self._state.phase is Phase.NOT_ENROLLED:
             return
-        # What patient_status says of these, without building the whole status (asked for at every step).
         state = self._state
-        due = due_items(state, self._protocol, workflow.now())
         wanted: dict[str, object] = {
             sa.TRIAL_PHASE.name: state.phase.value,
             sa.OVERDUE.name: any_overdue(due),
