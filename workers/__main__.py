@@ -1,8 +1,7 @@
 """`python -m workers`: run the journey worker against the configured Temporal server."""
 
-import sys
-
+from workers.process_exit import exit_without_finalizing
 from workers.worker import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())

@@ -20,6 +20,7 @@ from observability.logging import configure_logging, get_logger
 from security.codec_server import CodecServerSettings
 from security.codec_service import codec_service, codec_url, with_payload_keys
 from workers.dev_server import DevServer, DevServerError
+from workers.process_exit import exit_without_finalizing
 from workers.settings import Settings, SettingsError
 from workers.startup import load_checked_settings
 from workers.worker import run_worker
@@ -146,4 +147,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())
