@@ -42,6 +42,7 @@ from cli.demo_cohort import (
 )
 from domain.journey import commands as cmd
 from domain.journey.events import ExpeditedReportOpened
+from domain.journey.views import PatientStatus
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol
 from domain.roles import Actor, Role
 from domain.site_time import site_date, site_moment
@@ -49,9 +50,10 @@ from facade import TrialClient, TrialReport
 from observability.logging import configure_logging
 from records import EventStore
 from records.engine import create_record_engine
+from workers.settling import settle
 from workers.time_skipping import skip_time, start_time_skipping
 from workers.worker import journey_worker
-from workflows.journey_messages import RecordResult
+from workflows.journey_messages import RecordResult, journey_workflow_id
 from workflows.search_attributes import register_search_attributes
 
 PANEL = "Demo"
@@ -141,6 +143,12 @@ class PatientRun:
     def at(self, day: date, hour: int) -> datetime:
         return site_moment(day, hour, self.protocol.schedule)
 
+    async def status(self) -> PatientStatus:
+        """The patient's status, asked once the journey has nothing in flight (see `settle`: the time-skipping
+        server would stop skipping time for good after a query during a run's hand-over)."""
+        await settle(self.trial.temporal, journey_workflow_id(self.study_id))
+        return await self.trial.status(self.study_id)
+
     async def record(self, command: cmd.StaffCommand) -> RecordResult:
         result = await self.trial.record(self.study_id, command)
         self.open_reports += [
@@ -227,7 +235,7 @@ class PatientRun:
         return True
 
     async def _release_and_prescribe(self, released_on: date) -> date:
-        status = await self.trial.status(self.study_id)
+        status = await self.status()
         assert status.chain_of_identity is not None
         target = self.protocol.cell_dose.target_cells_per_kg * self.plan.weight_kg
         await self.record(
@@ -253,7 +261,7 @@ class PatientRun:
         return start
 
     async def _give_doses(self, day_number: int) -> None:
-        prescribed = (await self.trial.status(self.study_id)).prescribed_daily_mg
+        prescribed = (await self.status()).prescribed_daily_mg
         for drug in self.protocol.lymphodepletion.drugs:
             if day_number <= drug.days:
                 await self.record(
@@ -267,7 +275,7 @@ class PatientRun:
                 )
 
     async def _infuse(self) -> None:
-        status = await self.trial.status(self.study_id)
+        status = await self.status()
         assert status.chain_of_identity is not None
         await self.record(
             cmd.RecordInfusion(
@@ -292,7 +300,7 @@ class PatientRun:
             hour = GRADE_3_HOUR if crs >= self.protocol.safety.expedited_min_crs_grade else ROUNDS_HOUR
             steps.append((self.at(day_zero + timedelta(days=day), hour), self._rounds(day, crs, icans)))
 
-        visits = sorted((await self.trial.status(self.study_id)).visits, key=lambda v: (v.target_date, v.code))
+        visits = sorted((await self.status()).visits, key=lambda v: (v.target_date, v.code))
         by_code = {v.code: v for v in visits}
         endpoint = f"M{self.protocol.response.primary_endpoint_months}"
         outcome, month = self.plan.outcome, self.plan.event_month
@@ -352,7 +360,7 @@ class PatientRun:
 
     def _missed(self, code: str) -> Callable[[], Awaitable[None]]:
         async def step() -> None:
-            visit = next(v for v in (await self.trial.status(self.study_id)).visits if v.code == code)
+            visit = next(v for v in (await self.status()).visits if v.code == code)
             self.say(f"{code} {visit.status.value.replace('_', ' ')} (window closed {visit.window_closes})")
 
         return step

@@ -33,3 +33,4 @@ async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
     request = test_service.SleepRequest()
     request.duration.FromTimedelta(duration)
     await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
+    # Queries on this server wait for `workers.settling.settle`: one during a run's hand-over stops the clock.

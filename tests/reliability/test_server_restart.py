@@ -24,6 +24,7 @@ from tests.reliability.histories import PendingTimer, fired_timers, journey_runs
 from tests.reliability.patients import apheresis, infused_at, site_today
 from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
 from tests.reliability.stack import FaultStack, eventually, fault_stack
+from workers.settling import work_in_flight
 from workflows.journey_messages import journey_workflow_id
 
 # How far ahead of the assessment the report's deadline is set: enough for the server's stop and start here (a
@@ -39,14 +40,12 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fault
 
 
 async def settled_timers(stack: FaultStack, study_id: str) -> dict[str, PendingTimer]:
-    """The newest run's pending timers, once no activity (append, notification) and no workflow task is under way:
-    between an activity's completion and the task that follows it, the run has no timer yet."""
+    """The newest run's pending timers, once nothing is in flight: between an activity's completion and the task that
+    follows it, or before a new run's first task, the run has no timer yet."""
 
     async def settled() -> dict[str, PendingTimer]:
-        handle = stack.temporal.get_workflow_handle(journey_workflow_id(study_id))
-        description = (await handle.describe()).raw_description
-        assert not description.pending_activities, f"{study_id}: activities still running"
-        assert not description.HasField("pending_workflow_task"), f"{study_id}: a workflow task is still pending"
+        doing = await work_in_flight(stack.temporal, journey_workflow_id(study_id))
+        assert doing is None, f"{study_id}: {doing} still in flight"
         return pending_timers((await journey_runs(stack.temporal, study_id))[-1])
 
     return await eventually(settled, f"{study_id} settled")

@@ -25,6 +25,7 @@ from tests.domain.journey_driver import (
     PHYSICIAN,
     screening,
 )
+from workers.settling import settle
 from workers.time_skipping import skip_time
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, journey_workflow_id
 from workflows.patient_journey import RESEND_TO_NEW_RUN, PatientJourneyWorkflow
@@ -94,7 +95,13 @@ class JourneyClient:
                 await asyncio.sleep(0.1)
         raise AssertionError("unreachable")
 
+    async def settled(self) -> None:
+        """On the time-skipping server, wait until the journey has nothing in flight (see `settle`)."""
+        if self.env is not None:
+            await settle(self.client, self.handle.id)
+
     async def status(self) -> PatientStatus:
+        await self.settled()
         return await self.handle.query(PatientJourneyWorkflow.status)
 
     # ------------------------------------------------------------ the path to infusion

@@ -50,6 +50,7 @@ from tests.domain.journey_driver import (
 from tests.test_dev_server import free_port
 from tests.workflows.journey_client import JourneyClient
 from workers.dev_server import DevServer, dev_server_command
+from workers.settling import work_in_flight
 from workers.worker import journey_worker
 from workflows import search_attributes as sa
 from workflows.journey_messages import (
@@ -189,10 +190,10 @@ async def settled(journey: JourneyClient) -> WorkflowExecutionDescription:
     """The current run, once it has nothing in flight: no workflow task, no activity (the record, notifications)."""
 
     async def idle() -> WorkflowExecutionDescription | None:
+        if await work_in_flight(journey.client, journey.handle.id) is not None:
+            return None
         described = await journey.handle.describe()
-        raw = described.raw_description
-        busy = raw.pending_activities or raw.HasField("pending_workflow_task")
-        return None if busy or described.status is not WorkflowExecutionStatus.RUNNING else described
+        return described if described.status is WorkflowExecutionStatus.RUNNING else None
 
     return await poll(idle, f"{journey.study_id} settling")
 

@@ -44,6 +44,7 @@ from tests.domain.command_payloads import (
     raw_payloads,
 )
 from tests.workflows.journey_client import RULES, JourneyClient
+from workers.settling import settle
 from workers.time_skipping import skip_time
 from workflows.journey_messages import RecordResult, TimelineEntry
 from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
@@ -201,15 +202,11 @@ class FuzzedJourney:
 
     async def settled(self, after: str) -> None:
         """Wait until the workflow has nothing in flight (a timer's event being recorded, a notification), so that
-        the record and the timeline can be compared; a workflow task that fails again and again is a failure."""
-        for _ in range(HANG_GUARD_SECONDS * 20):
-            described = await self.describe()
-            task = described.pending_workflow_task if described.HasField("pending_workflow_task") else None
-            assert task is None or task.attempt <= 1, f"a workflow task keeps failing after {after}"
-            if task is None and not described.pending_activities:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(await self.stuck(after))
+        the record and the timeline can be compared; a workflow that never settles is a failure."""
+        try:
+            await settle(self.env.client, self.journey.handle.id, timedelta(seconds=HANG_GUARD_SECONDS))
+        except TimeoutError:
+            raise AssertionError(await self.stuck(after)) from None
 
     async def histories(self) -> list[list[HistoryEvent]]:
         """Every run's history, first to current, through each continue-as-new."""
@@ -322,14 +319,9 @@ async def fuzz(target: FuzzedJourney, examples: int, kinds: tuple[str, ...] = tu
 async def terminate(target: FuzzedJourney) -> None:
     """Stop the journey once nothing of it is in flight: the time-skipping server keeps the hold on its clock of
     activities whose workflow was stopped under them."""
-    for _ in range(HANG_GUARD_SECONDS * 20):
-        described = await target.describe()
-        if described.workflow_execution_info.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
-            return  # a fuzzed exit may have ended the journey
-        if not described.pending_activities and not described.HasField("pending_workflow_task"):
-            break
-        await asyncio.sleep(0.05)
-    await target.journey.handle.terminate("fuzzing finished")
+    await target.settled("the fuzzing")
+    if not await target.closed():  # a fuzzed exit may have ended the journey
+        await target.journey.handle.terminate("fuzzing finished")
 
 
 async def test_every_command_fuzzed_from_enrollment_is_accepted_or_refused_with_reasons(journey_env: Env) -> None:

@@ -48,6 +48,7 @@ from tests.workflows.journey_client import JourneyClient
 from tests.workflows.lying_journey import FrozenJourneyWorkflow
 from workers.dev_server import DevServer
 from workers.settings import Settings
+from workers.settling import settle
 from workers.worker import journey_worker, run_worker
 from workflows import search_attributes as sa
 from workflows.journey_messages import TASK_QUEUE, journey_workflow_id
@@ -139,17 +140,11 @@ async def reconciling(time_skipping_env: WorkflowEnvironment, tmp_path: Path) ->
 async def settle_then_terminate(client: Client, handle: WorkflowHandle[Any, Any]) -> None:
     """Stop a workflow once nothing of it is in flight (its activities, its workflow task)."""
 
-    async def idle() -> bool | None:
-        described = await client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(
-                namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id)
-            )
-        )
-        running = described.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
-        busy = described.pending_activities or described.HasField("pending_workflow_task")
-        return None if running and busy else running
-
-    if await poll(idle, f"{handle.id} settling"):
+    await settle(client, handle.id)
+    described = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id))
+    )
+    if described.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
         await handle.terminate("test finished")
 
 
