@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import get_args
 
@@ -109,6 +110,10 @@ def unrecordable(events: tuple[Event, ...]) -> list[str]:
         except ValidationError as error:
             problems += [issue["msg"].removeprefix("Value error, ") for issue in error.errors()]
     return list(dict.fromkeys(problems))
+
+
+# A reason is the decider's own sentence; this only bounds the log line if one ever quotes a long typed value.
+REFUSAL_LOG_REASON_CHARACTERS = 300
 
 
 def rejection_error(rejection: CommandRejected) -> ApplicationError:
@@ -348,13 +353,28 @@ class PatientJourneyWorkflow:
             return  # a retry of a command already applied: answered again, never applied twice
         if not isinstance(command, STAFF_COMMAND_TYPES):
             reason = f"this is not a staff command (the update's argument is {type(command).__name__})"
+            self._log_refusal(command, [reason])
             raise rejection_error(CommandRejected([reason]))
         if self._moving_to_new_run:
             raise ApplicationError("the journey is moving to a new run: resend this command", type=RESEND_TO_NEW_RUN)
         try:
             self._decided(command)
         except CommandRejected as rejection:
+            self._log_refusal(command, rejection.reasons)
             raise rejection_error(rejection) from None
+
+    def _log_refusal(self, command: object, reasons: Sequence[str]) -> None:
+        """Every refused attempt leaves a line in the worker's log, whatever path it came by (the trial client also
+        keeps it in the record's refused attempts; an update sent straight to Temporal has only this line). The
+        reasons are the decider's words; the workflow id carries the study id, never a name."""
+        actor = getattr(command, "actor", None)
+        workflow.logger.warning(
+            "command refused: %s by %s (%s): %s",
+            getattr(command, "kind", type(command).__name__),
+            getattr(actor, "user_id", "unknown"),
+            getattr(getattr(actor, "role", None), "value", "unknown"),
+            "; ".join(reason[:REFUSAL_LOG_REASON_CHARACTERS] for reason in reasons),
+        )
 
     # ------------------------------------------------------------ queries
 

@@ -3,6 +3,7 @@ the client logged (a WARNING audit line) and kept (table refused_attempts) with 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -127,8 +128,12 @@ async def test_protocol_refusals_and_unknown_patients_are_kept_too_each_named_by
     assert unknown.refusal == "unknown_patient" and "no patient with study id RL-1005" in unknown.reasons[0]
 
 
-async def test_a_direct_temporal_update_meets_the_same_rules_in_the_workflows_validator(stack: Stack) -> None:  # noqa: F811
-    """Past the trial client (anyone holding Temporal credentials): the update validator runs the domain's rules."""
+async def test_a_direct_temporal_update_meets_the_same_rules_in_the_workflows_validator(
+    stack: Stack,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past the trial client (anyone holding Temporal credentials): the update validator runs the domain's rules,
+    and the worker's log keeps each refused attempt."""
     fields = await ready_for_infusion(stack.trial, "RL-1006")
     handle = stack.temporal.get_workflow_handle_for(PatientJourneyWorkflow.run, journey_workflow_id("RL-1006"))
     before = await handle.query(PatientJourneyWorkflow.status)
@@ -142,11 +147,20 @@ async def test_a_direct_temporal_update_meets_the_same_rules_in_the_workflows_va
         ),
     ]
     for command, reason in attempts:
-        with pytest.raises(WorkflowUpdateFailedError) as raised:
+        caplog.clear()
+        with (
+            caplog.at_level(logging.WARNING, logger="temporalio.workflow"),
+            pytest.raises(WorkflowUpdateFailedError) as raised,
+        ):
             await handle.execute_update(PatientJourneyWorkflow.record, command)
         cause = raised.value.cause
         assert isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED
         assert any(str(detail).startswith(reason) for detail in cause.details), cause.details
+        [logged] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("command refused:")]
+        assert logged.startswith(
+            f"command refused: {command.kind} by {command.actor.user_id} ({command.actor.role.value}): "
+        )
+        assert reason in logged and "RL-1006" in logged  # the study id, from the workflow id the SDK adds
 
     # Refused in the validator: nothing recorded, nothing changed.
     assert stack.store.last_sequence("RL-1006") == before.last_sequence
