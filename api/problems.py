@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -191,6 +192,32 @@ async def _on_temporal_error(request: Request, error: Exception) -> JSONResponse
     )
 
 
+async def _on_record_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, SQLAlchemyError)
+    log.warning("record_error", error_type=type(error).__name__, path=request.url.path)  # its text may quote PHI
+    if isinstance(error, OperationalError | InterfaceError):
+        return problem_response(
+            request,
+            Problem(
+                503,
+                "record_unavailable",
+                "Trial record unavailable",
+                "The trial record could not be reached just now; nothing was recorded unless a retry shows it was",
+            ),
+        )
+    return problem_response(
+        request, Problem(500, "record_error", "Trial record error", "The trial record refused the request unexpectedly")
+    )
+
+
+async def _on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    """Anything else: still problem details, never the error's own text (it may quote a request's PHI)."""
+    log.error("unexpected_error", error_type=type(error).__name__, path=request.url.path)
+    return problem_response(
+        request, Problem(500, "internal_error", "Internal error", "The request failed unexpectedly; it has been logged")
+    )
+
+
 async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "HTTP error")
@@ -207,6 +234,8 @@ EXCEPTION_HANDLERS = {
     TrialError: _on_trial_error,
     StarletteHTTPException: _on_http_error,
     RPCError: _on_temporal_error,
+    SQLAlchemyError: _on_record_error,
+    Exception: _on_unexpected_error,
 }
 
 

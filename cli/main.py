@@ -17,7 +17,8 @@ from rich.text import Text
 
 from cli import audit, calculators, examples, staff, supervisor, tokens
 from cli import demo as demo_commands
-from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, TrialProtocol, protocol_for_version
+from cli.common import JsonOption, json_help, print_json
+from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, FrozenModel, TrialProtocol, protocol_for_version
 
 app = typer.Typer(
     name="trial",
@@ -42,11 +43,26 @@ def _trialflow_version() -> str:
         return "unknown"
 
 
-@app.command()
-def version() -> None:
-    """The trialflow version and the protocol versions it knows."""
-    typer.echo(f"trialflow {_trialflow_version()}")
-    typer.echo(f"protocol {CURRENT_PROTOCOL.version} (current); known: {', '.join(sorted(PROTOCOLS))}")
+class VersionInfo(FrozenModel):
+    """What `trial version --json` prints."""
+
+    trialflow: str
+    protocol_current: str
+    protocols_known: tuple[str, ...]
+
+
+@app.command(help=f"The trialflow version and the protocol versions it knows.\n\n{json_help(VersionInfo)}")
+def version(as_json: JsonOption = False) -> None:
+    info = VersionInfo(
+        trialflow=_trialflow_version(),
+        protocol_current=CURRENT_PROTOCOL.version,
+        protocols_known=tuple(sorted(PROTOCOLS)),
+    )
+    if as_json:
+        print_json(info)
+        return
+    typer.echo(f"trialflow {info.trialflow}")
+    typer.echo(f"protocol {info.protocol_current} (current); known: {', '.join(info.protocols_known)}")
 
 
 def _format_value(value: Any) -> str:

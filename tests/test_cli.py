@@ -43,6 +43,12 @@ def test_version_names_the_release_and_the_current_protocol() -> None:
     assert result.output.startswith("trialflow ")
     assert f"protocol {CURRENT_PROTOCOL.version} (current)" in result.output
 
+    as_json = runner.invoke(app, ["version", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    info = json.loads(as_json.output)
+    assert info["protocol_current"] == CURRENT_PROTOCOL.version and CURRENT_PROTOCOL.version in info["protocols_known"]
+    assert result.output.startswith(f"trialflow {info['trialflow']}\n")
+
 
 def test_without_a_command_the_help_lists_the_commands() -> None:
     result = runner.invoke(app, [])

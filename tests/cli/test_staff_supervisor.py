@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from domain.journey.phases import Phase
 from observability.logging import configure_logging
 from records.deliveries import DeliveryLedger, DeliveryTarget
 from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server and its record)
-from tests.facade.journeys import SCREEN_FAILURE, enrollment, poll, today
+from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, poll, to_lymphodepletion, today
 from tests.test_dev_server import free_port
 from workers.worker import journey_worker
 from workflows.journey_messages import TASK_QUEUE
@@ -258,6 +259,25 @@ async def test_an_unknown_patient_and_an_unreachable_server_are_one_plain_line(c
 
 
 # ---------------------------------------------------------------- the trial
+
+
+async def test_list_by_overdue_and_by_open_expedited_report(cli: Cli, stack: Stack) -> None:  # noqa: F811
+    # Lymphodepletion prescribed to start two days ago and no dose given: overdue. A grade 3 CRS: a report open.
+    await to_lymphodepletion(stack.trial, "TF-2011", today() + timedelta(days=4))
+    await infused(stack.trial, "TF-2012", crs=GRADE_3_CRS)
+
+    late = await poll_list(cli, "--overdue", until="TF-2011")
+    assert all(row["overdue"] for row in late) and "TF-2012" not in {row["study_id"] for row in late}
+    reported = await poll_list(cli, "--open-report", until="TF-2012")
+    assert all(row["expedited_report_open"] for row in reported) and "TF-2011" not in {r["study_id"] for r in reported}
+    [row] = [row for row in reported if row["study_id"] == "TF-2012"]
+    assert (row["phase"], row["highest_crs_grade"]) == ("toxicity_observation", 3)
+    both = json.loads((await cli("list", "--json", "--overdue", "--open-report")).stdout)
+    assert "TF-2011" not in {row["study_id"] for row in both}  # the filters combine
+    assert all(row["overdue"] and row["expedited_report_open"] for row in both)
+
+    readable = await cli("list", "--open-report")
+    assert readable.exit_code == 0 and "TF-2012" in readable.stdout and "TF-2011" not in readable.stdout
 
 
 async def test_report_and_verify(cli: Cli, tmp_path: Path) -> None:
