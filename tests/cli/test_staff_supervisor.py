@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from observability.logging import configure_logging
 from records.deliveries import DeliveryLedger, DeliveryTarget
 from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server and its record)
 from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, poll, to_lymphodepletion, today
+from tests.facade.late_journey import late_journey
 from tests.test_dev_server import free_port
 from workers.worker import journey_worker
 from workflows.journey_messages import TASK_QUEUE
@@ -259,6 +260,27 @@ async def test_an_unknown_patient_and_an_unreachable_server_are_one_plain_line(c
 
 
 # ---------------------------------------------------------------- the trial
+
+
+async def test_a_whole_journey_recorded_through_the_cli_reads_back_whole(cli: Cli, tmp_path: Path) -> None:
+    """Every staff step from consent to the one-year marrow, entered late from paper records, each by its role."""
+    enrollment, steps = late_journey("TF-2021", datetime.now(UTC))
+    screening = tmp_path / "TF-2021-screening.json"
+    screening.write_text(enrollment.screening.model_dump_json())
+    enrolled = await cli("enroll", "--study-id", "TF-2021", "--file", str(screening), "--json")
+    assert enrolled.exit_code == 0, enrolled.output
+
+    for step in steps:
+        fields = step.model_dump_json(exclude={"actor", "kind"})
+        who = ("--by", step.actor.user_id, "--role", step.actor.role.value)
+        recorded = await cli("record", "TF-2021", step.kind.replace("_", "-"), "-f", "-", *who, "--json", stdin=fields)
+        assert recorded.exit_code == 0, f"{step.kind}: {recorded.output}"
+
+    status = json.loads((await cli("status", "TF-2021", "--json")).stdout)
+    assert status["phase"] == Phase.FOLLOW_UP and status["primary_endpoint"] == "cr"
+    timeline = json.loads((await cli("timeline", "TF-2021", "--json")).stdout)["entries"]
+    assert {entry["type"] for entry in timeline} >= {"cells_infused", "disease_assessed", "visit_completed"}
+    assert await poll_list(cli, "--phase", "follow_up", until="TF-2021")
 
 
 async def test_list_by_overdue_and_by_open_expedited_report(cli: Cli, stack: Stack) -> None:  # noqa: F811

@@ -42,13 +42,13 @@ def record_disease_assessment(ctx: Context, c: cmd.RecordDiseaseAssessment) -> l
     relapse = assess_relapse(c.marrow.marrow_blasts_percent, _confirming_tests(c), response_criteria)
     mrd = find_item(state, ctx.protocol, MRD_CODE)
     mrd_record = state.item(MRD_CODE)
-    # An assessment before the MRD window opens is not the protocol's MRD evaluation; one after it is, late.
+    # An assessment before the MRD window opens is not the protocol's MRD evaluation; one after it is, late. As a
+    # visit is, it counts when entered after its window closed and the item was marked missed: the date decides.
     fulfils_mrd = (
         mrd is not None
         and assessed_on >= mrd.window_opens
         and c.marrow.mrd_flow_percent is not None
         and (mrd_record.done_on is None or mrd_record.done_sequence == supersedes)
-        and not mrd_record.missed
     )
     payloads: list[ev.EventPayload] = [
         ev.DiseaseAssessed(
