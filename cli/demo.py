@@ -441,6 +441,8 @@ def compare(expected: ExpectedReport, report: TrialReport) -> tuple[str, ...]:
         "highest CRS grades": (expected.highest_crs_grade, t.highest_crs_grade),
         "highest ICANS grades": (expected.highest_icans_grade, t.highest_icans_grade),
         "dose-limiting toxicities": (expected.dose_limiting_toxicities, t.dose_limiting_toxicities),
+        "CR rate and its confidence interval": (expected.cr_rate, p.cr_rate),
+        "stopping rule": (expected.stopping_rule, report.stopping_rule),
     }
     return tuple(f"{name}: planned {want}, reported {got}" for name, (want, got) in pairs.items() if want != got)
 

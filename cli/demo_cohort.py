@@ -17,6 +17,7 @@ from domain.eligibility import ScreeningData
 from domain.journey.phases import ExitReason, Phase
 from domain.protocol import FrozenModel, TrialProtocol
 from domain.response import MarrowAssessment
+from domain.statistics import ProportionEstimate, StoppingRuleStatus, estimate_proportion, evaluate_stopping_rule
 from domain.toxicity import (
     ASTCT_MAX_GRADE,
     CerebralEdema,
@@ -86,6 +87,8 @@ class ExpectedReport(FrozenModel):
     highest_crs_grade: dict[int, int]
     highest_icans_grade: dict[int, int]
     dose_limiting_toxicities: int
+    cr_rate: ProportionEstimate  # the CR rate at one year and its exact CI, from the planned counts
+    stopping_rule: StoppingRuleStatus
 
 
 # ---------------------------------------------------------------- the plan
@@ -192,6 +195,14 @@ def expected_report(plan: CohortPlan, protocol: TrialProtocol) -> ExpectedReport
     infused = [p for p in plan.patients if p.infused]
     phases = Counter(PHASE_AT_THE_END[p.outcome] for p in plan.patients)
     exits = Counter(EXIT_OF[p.outcome] for p in plan.patients if p.outcome in EXIT_OF)
+    complete = sum(1 for p in infused if p.outcome is Outcome.CR_AT_ONE_YEAR)
+    dose_limiting = sum(
+        1
+        for p in infused
+        if p.crs_grade >= rule.dlt_min_crs_grade
+        or p.icans_grade >= rule.dlt_min_icans_grade
+        or (p.outcome is Outcome.DEATH and p.death_treatment_related)
+    )
     return ExpectedReport(
         patients=len(plan.patients),
         screen_failures=exits[ExitReason.SCREEN_FAILURE],
@@ -199,16 +210,12 @@ def expected_report(plan: CohortPlan, protocol: TrialProtocol) -> ExpectedReport
         exits_by_reason={reason: exits.get(reason, 0) for reason in ExitReason},
         infused=len(infused),
         assessed=len(infused),
-        complete_responses=sum(1 for p in infused if p.outcome is Outcome.CR_AT_ONE_YEAR),
+        complete_responses=complete,
         highest_crs_grade=_grade_counts([p.crs_grade for p in infused]),
         highest_icans_grade=_grade_counts([p.icans_grade for p in infused]),
-        dose_limiting_toxicities=sum(
-            1
-            for p in infused
-            if p.crs_grade >= rule.dlt_min_crs_grade
-            or p.icans_grade >= rule.dlt_min_icans_grade
-            or (p.outcome is Outcome.DEATH and p.death_treatment_related)
-        ),
+        dose_limiting_toxicities=dose_limiting,
+        cr_rate=estimate_proportion(complete, len(infused), protocol.response.confidence_level),
+        stopping_rule=evaluate_stopping_rule(dose_limiting, len(infused), rule),
     )
 
 

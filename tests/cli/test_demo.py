@@ -246,6 +246,16 @@ def test_a_report_that_differs_from_the_cohort_is_caught(demo_run: tuple[DemoRes
     assert any(m.startswith("dose-limiting toxicities") for m in mismatches)
     assert any(m.startswith("screen failures: planned 2, reported 3") for m in mismatches)
 
+    rate = report.primary_endpoint.cr_rate
+    off_interval = report.primary_endpoint.model_copy(
+        update={"cr_rate": rate.model_copy(update={"ci_low": rate.ci_low + 0.01})}
+    )
+    paused = report.stopping_rule.model_copy(update={"paused": True, "explanation": "paused"})
+    [ci, rule] = compare(
+        result.expected, report.model_copy(update={"primary_endpoint": off_interval, "stopping_rule": paused})
+    )
+    assert ci.startswith("CR rate and its confidence interval") and rule.startswith("stopping rule")
+
 
 def test_the_report_is_printed_and_its_json_reads_back(demo_run: tuple[DemoResult, list[str]]) -> None:
     result, _ = demo_run
