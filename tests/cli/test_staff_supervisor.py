@@ -54,13 +54,19 @@ class Cli:
 
 @asynccontextmanager
 async def worker_logs_kept_out_of_the_cli_output() -> AsyncIterator[None]:
-    """The worker logs while the CLI runs, and CliRunner swaps sys.stdout for the whole process meanwhile."""
+    """The worker logs while the CLI runs, and CliRunner swaps sys.stdout for the whole process meanwhile; the CLI
+    configures logging for itself too, so the workflows' own lines (a refused command) get a handler of their own."""
     saved_structlog, root = structlog.get_config(), logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
     configure_logging("json", "WARNING", stream=sys.__stderr__)
+    workflows = logging.getLogger("temporalio.workflow")
+    workflows.addHandler(own := logging.StreamHandler(sys.__stderr__))
+    workflows.propagate = False
     try:
         yield
     finally:
+        workflows.removeHandler(own)
+        workflows.propagate = True
         structlog.configure(**saved_structlog)
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
