@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     smtp_implicit_tls: bool = False  # TLS from the first byte (port 465); STARTTLS then does not apply
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
+    # A login over a plain connection sends the password in the clear: only for a mail catcher on a private network.
+    smtp_allow_plaintext_login: bool = False
     smtp_sender: str = "trialflow@localhost"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     smtp_ca_file: FilePath | None = None  # the SMTP server's CA (PEM), when not a public one
@@ -176,6 +178,13 @@ class Settings(BaseSettings):
     def _smtp_login_is_complete(self) -> Settings:
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("SMTP_USERNAME and SMTP_PASSWORD go together: set both, or neither")
+        encrypted = self.smtp_starttls or self.smtp_implicit_tls
+        if self.smtp_host and self.smtp_username is not None and not encrypted and not self.smtp_allow_plaintext_login:
+            raise ValueError(
+                f"the SMTP login would send the password unencrypted: set {ENV_PREFIX}SMTP_STARTTLS or "
+                f"{ENV_PREFIX}SMTP_IMPLICIT_TLS, or {ENV_PREFIX}SMTP_ALLOW_PLAINTEXT_LOGIN for a mail catcher on a "
+                "private network"
+            )
         return self
 
     @model_validator(mode="after")

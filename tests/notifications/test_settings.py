@@ -64,6 +64,18 @@ def test_a_login_needs_both_halves_and_secrets_are_never_echoed() -> None:
     assert "SECRET-PW" not in message and "SECRET-KEY" not in message
 
 
+def test_a_login_over_a_plain_connection_is_refused_unless_allowed_for_a_mail_catcher() -> None:
+    login = {"smtp_host": "smtp.hospital.example", "smtp_username": "trialflow", "smtp_password": "s3cret"}
+    with pytest.raises(SettingsError, match="would send the password unencrypted") as refused:
+        load_settings(**login, smtp_starttls=False)
+    assert "s3cret" not in str(refused.value)
+    assert load_settings(**login).smtp_starttls  # STARTTLS is the default
+    assert load_settings(**login, smtp_starttls=False, smtp_implicit_tls=True).smtp_implicit_tls
+    catcher = load_settings(**login, smtp_starttls=False, smtp_allow_plaintext_login=True)
+    assert smtp_config(catcher) is not None
+    assert load_settings(smtp_host="mailpit", smtp_starttls=False).smtp_username is None  # no login: nothing to send
+
+
 def test_the_directory_is_checked_with_the_channels_its_people_need(tmp_path: Path) -> None:
     with pytest.raises(NotificationConfigurationError) as refused:
         check_notification_settings(load_settings(staff_directory=EXAMPLE, smtp_host="smtp.hospital.example"))
