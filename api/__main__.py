@@ -23,6 +23,7 @@ from api.service import DEFAULT_API_HOST, serve
 from api.token_file import authenticator_for
 from facade import open_trial_client
 from observability.logging import configure_logging, get_logger
+from workers.process_exit import exit_without_finalizing
 from workers.settings import Settings, SettingsError
 from workers.startup import load_checked_settings
 
@@ -85,4 +86,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())  # the SDK's threads can crash a finalizing interpreter

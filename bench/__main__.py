@@ -14,6 +14,7 @@ from bench.report import notes, table, write_json
 from bench.run import SECTIONS, BenchSettings, figures_of, run_benchmark
 from cli.demo_cohort import MIN_COHORT
 from observability.logging import configure_logging
+from workers.process_exit import exit_without_finalizing
 
 DEFAULTS = BenchSettings()
 # A smoke run: every section and every figure, in well under a minute (figures meaningless at this size).
@@ -113,4 +114,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())  # the SDK's threads can crash a finalizing interpreter

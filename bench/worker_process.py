@@ -26,6 +26,7 @@ from bench.floor_workflow import FloorWorkflow, floor_noop
 from observability.logging import configure_logging
 from records import EventStore
 from workers import worker as journey_workers
+from workers.process_exit import exit_without_finalizing
 
 FLOOR, JOURNEY = "floor", "journey"
 # The journey worker's activity pool; the floor gets the same (the constant may move: read it where it lives).
@@ -136,4 +137,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_without_finalizing(main())  # the SDK's threads can crash a finalizing interpreter

@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as distribution_version
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import BaseModel
@@ -19,6 +20,7 @@ from cli import audit, calculators, examples, staff, supervisor, tokens
 from cli import demo as demo_commands
 from cli.common import JsonOption, json_help, print_json
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, FrozenModel, TrialProtocol, protocol_for_version
+from workers.process_exit import exit_without_finalizing
 
 app = typer.Typer(
     name="trial",
@@ -131,5 +133,20 @@ def protocol(
     Console().print(_protocol_table(chosen))
 
 
+def main() -> NoReturn:
+    """The `trial` command. It exits without finalizing the interpreter once its output is flushed: a command that
+    used the Temporal client could otherwise crash at exit after printing its answer (SIGSEGV or SIGABRT from the
+    SDK's Rust threads, temporalio/sdk-python#300; seen here on a loaded machine), so a nurse would see a failure
+    for a step that was recorded."""
+    try:
+        app()
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    if isinstance(code, str):  # sys.exit("message"): printed, exit 1, as the interpreter does
+        print(code, file=sys.stderr)
+    exit_without_finalizing(code if isinstance(code, int) else 0 if code is None else 1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
+import cli.main
 import domain.protocol
 from cli.main import app, protocol_rows
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOL_V1, TrialProtocol, amend
@@ -124,3 +125,21 @@ def test_an_unknown_protocol_version_is_a_usage_error_naming_the_known_ones() ->
     assert result.exit_code == 2
     assert "unknown protocol version '0.9'" in result.output
     assert PROTOCOL_V1.version in result.output
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["version"], 0), (["version", "--no-such-option"], 2), (["dose"], 2)])
+def test_the_trial_command_exits_with_the_commands_own_code_without_finalizing(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], code: int
+) -> None:
+    """`trial` (cli.main.main) hands the command's exit code to exit_without_finalizing, never a crash at exit."""
+    exits: list[int] = []
+
+    def record_exit(given: int) -> None:
+        exits.append(given)
+        raise SystemExit(given)
+
+    monkeypatch.setattr(cli.main, "exit_without_finalizing", record_exit)
+    monkeypatch.setattr("sys.argv", ["trial", *argv])
+    with pytest.raises(SystemExit):
+        cli.main.main()
+    assert exits == [code]
