@@ -17,7 +17,6 @@ from domain.protocol import PROTOCOL_V1
 from domain.roles import Role
 from tests.domain.journey_driver import COORDINATOR, LAB, NURSE, PHYSICIAN, JourneyDriver
 
-RULES = PROTOCOL_V1.schedule
 # Far enough back that the one-year assessment window has opened and closed before `now`.
 SCREENED_DAYS_AGO = 430
 CRS_GRADE_ON_DAY_2 = 1  # one mild CRS in the daily rounds, so the report's grade counts have something to count
