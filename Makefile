@@ -17,7 +17,7 @@ install: $(STAMP)
 
 ## The main job on the embedded default: Temporal dev server (persistent under .data/, Web UI).
 run: $(STAMP)
-	$(BIN)/python -m workers.run
+	$(BIN)/python -m stack
 
 # Most of the suite waits on servers and timers, not the CPU: three processes halve it on two cores.
 # A file stays on one process: its module-scoped servers and the order of its tests are kept.

@@ -24,6 +24,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFail
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.projections import domain_event
+from config import search_attributes as sa
+from config.journey_ids import journey_workflow_id
 from domain.journey.phases import FINAL_PHASES
 from domain.journey.reconciliation import (
     RUNNING,
@@ -36,8 +38,6 @@ from domain.journey.reconciliation import (
 from domain.journey.views import PatientStatus
 from domain.protocol import FrozenModel
 from records import EventStore, PatientSummary
-from workflows import search_attributes as sa
-from workflows.journey_messages import journey_workflow_id
 
 # How long a record ahead of its workflow is given to be an event in flight (its workflow task not yet run).
 RECORD_AHEAD_SETTLE = timedelta(seconds=5)

@@ -1,6 +1,6 @@
 """`python -m api`: the HTTP API as a process of its own (the compose stack's `api` service), until SIGTERM or Ctrl-C.
 
-`make run` serves the same app inside the embedded stack (api/service.py); this one dials the configured Temporal
+`make run` serves the same app inside the embedded stack (api/server.py); this one dials the configured Temporal
 and trial record. It binds to loopback unless told otherwise: a container passes `--host 0.0.0.0`, and its
 published port (127.0.0.1 in docker-compose.yml) is what guards it.
 Exit codes: 0 stopped cleanly, 1 could not start (Temporal unreachable, port taken), 2 invalid configuration.
@@ -18,14 +18,15 @@ from collections.abc import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.app import create_app
-from api.auth import Authenticator
-from api.service import DEFAULT_API_HOST, serve
-from api.token_file import authenticator_for
+from api.server import DEFAULT_API_HOST, serve
+from config.process_exit import exit_without_finalizing
+from config.settings import Settings, SettingsError
+from config.startup import load_checked_settings
 from facade import open_trial_client
 from observability.logging import configure_logging, get_logger
-from workers.process_exit import exit_without_finalizing
-from workers.settings import Settings, SettingsError
-from workers.startup import load_checked_settings
+from security import payload_keyring
+from security.auth import Authenticator
+from security.token_file import authenticator_for
 
 log = get_logger("api.main")
 
@@ -68,7 +69,8 @@ async def _serve_until_signalled(settings: Settings, auth: Authenticator, host: 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = argument_parser().parse_args(argv)
     try:
-        settings = load_checked_settings()  # a broken setting, token file or key stops the start, naming every problem
+        # A broken setting, token file or key stops the start, naming every problem.
+        settings = load_checked_settings(authenticator_for, payload_keyring)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -17,7 +17,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, create_model
 
 from api.audit_export import AUDIT_CONTENT, audit_response
-from api.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
 from api.problems import (
     EXCEPTION_HANDLERS,
     PROBLEM_MEDIA_TYPE,
@@ -31,17 +30,25 @@ from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
 from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
-from facade import AuditFormat, EnrollmentResult, PatientListing, Timeline, TrialClient, TrialReport
+from facade import (
+    AuditFormat,
+    DeliveryRecord,
+    EnrollmentResult,
+    PatientListing,
+    Timeline,
+    TrialClient,
+    TrialReport,
+    VerificationReport,
+)
 from observability.logging import get_logger
-from records import VerificationReport
-from records.deliveries import DeliveryRecord
+from security.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
 from workflows.journey_messages import RecordResult
 
 API_TITLE: Final = "trialflow API"
 API_VERSION: Final = "1.0.0"
 
 # Who may export a patient's audit trail: its payloads hold what a decoded history holds (the birth date among
-# it), so the same roles as the codec server's readers of patient data (security/codec_server.py PHI_READER_ROLES).
+# it), so the same roles as the codec server's readers of patient data (api/codec_server.py PHI_READER_ROLES).
 AUDIT_READER_ROLES: Final = frozenset(
     {Role.RESEARCH_COORDINATOR, Role.INVESTIGATOR, Role.PHYSICIAN, Role.NURSE, Role.SUPERVISOR}
 )
@@ -51,7 +58,7 @@ IDEMPOTENCY_KEY_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,128}$"
 
 TrialSource = TrialClient | Callable[[], TrialClient | Awaitable[TrialClient]]
 
-_log = get_logger("api.auth")
+_log = get_logger("security.auth")
 
 
 # ---------------------------------------------------------------- request bodies

@@ -12,9 +12,9 @@ from pathlib import Path
 from bench.journey_steps import MAX_PATIENTS
 from bench.report import notes, table, write_json
 from bench.run import SECTIONS, BenchSettings, figures_of, run_benchmark
-from cli.demo_cohort import MIN_COHORT
+from config.process_exit import exit_without_finalizing
 from observability.logging import configure_logging
-from workers.process_exit import exit_without_finalizing
+from simulation.cohort import MIN_COHORT
 
 DEFAULTS = BenchSettings()
 # A smoke run: every section and every figure, in well under a minute (figures meaningless at this size).

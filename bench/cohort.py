@@ -1,8 +1,8 @@
-"""A whole cohort through the protocol on the time-skipping server: `trial demo`'s own driver, at a larger size.
+"""A whole cohort through the protocol on the time-skipping server: `trial-demo`'s own driver, at a larger size.
 
-`cli.demo_cohort.plan_cohort` caps the demo at MAX_COHORT children (a limit for the command line's patience,
+`simulation.cohort.plan_cohort` caps the demo at MAX_COHORT children (a limit for the command line's patience,
 not for the plan); the benchmark lifts that cap for its one call, so the cohort is exactly what a larger
-`trial demo --patients` would enroll.
+`trial-demo --patients` would enroll.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from unittest import mock
 
-from cli import demo_cohort
-from cli.demo import DEFAULT_SEED, run_demo
+from simulation import cohort as demo_cohort
+from simulation.demo import DEFAULT_SEED, run_demo
 
 BENCH_COHORT = 100
 

@@ -10,13 +10,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
-from cli.demo_cohort import Outcome, PatientPlan, screening_for
 from domain.journey import commands as cmd
 from domain.journey import decide, fold, initial_state
 from domain.journey.events import ApheresisCollected, Event, LymphodepletionPrescribed
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol
 from domain.roles import Actor, Role
 from domain.site_time import site_date, site_moment
+from simulation.cohort import Outcome, PatientPlan, screening_for
 from workflows.journey_messages import RecordResult
 
 STUDY_ID_PREFIX = "BN"

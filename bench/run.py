@@ -412,7 +412,7 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
         async def cohort() -> None:
             progress(f"a cohort of {settings.cohort} through the whole protocol on the time-skipping server ...")
             timing = await simulate_cohort(settings.cohort)
-            note = "trial demo's driver (cli.demo.run_demo), wall clock from server start to the trial report"
+            note = "trial-demo's driver (simulation.demo.run_demo), wall clock from server start to the trial report"
             if not timing.report_matches_cohort:
                 run.problems.append(f"cohort simulation: the report differs from the plan: {timing.mismatches}")
                 note += f"; REPORT DIFFERS FROM THE PLAN: {'; '.join(timing.mismatches)}"

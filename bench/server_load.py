@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from bench.worker_handle import WorkerProcess
 from bench.worker_process import FLOOR, JOURNEY
 from facade import TrialClient
 from records import EventStore
-from workers.dev_server import LOOPBACK, DevServer
+from workers.dev_server import DevServer, free_port
 
 JOURNEY_PREFIX, JOURNEY_WARM_UP_PREFIX = "BN", "WARM"
 SHARED_MEMORY = Path("/dev/shm")
@@ -32,12 +31,6 @@ class ServerLoadResults:
     floor: LoadResult
     journey: LoadResult
     activity_floor: LoadResult | None = None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def server_directory() -> tempfile.TemporaryDirectory[str]:

@@ -23,10 +23,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench.floor_workflow import FloorWorkflow, floor_noop
+from config.process_exit import exit_without_finalizing
 from observability.logging import configure_logging
 from records import EventStore
 from workers import worker as journey_workers
-from workers.process_exit import exit_without_finalizing
 
 FLOOR, JOURNEY = "floor", "journey"
 # The journey worker's activity pool; the floor gets the same (the constant may move: read it where it lives).

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import sys
 import types
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Annotated, Any, Final, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Final, Literal, NoReturn, TypeVar, Union, get_args, get_origin
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -19,6 +20,7 @@ from pydantic_core import ErrorDetails
 from rich.table import Table
 from rich.text import Text
 
+from config.process_exit import exit_without_finalizing
 from domain.eligibility import FailedCriterion
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol, protocol_for_version
 from facade.plain_words import plain_validation_message
@@ -252,3 +254,17 @@ def failed_criteria_table(criteria: Iterable[FailedCriterion]) -> Table:
     for criterion in criteria:
         failed.add_row(Text(criterion.kind.value), Text(criterion.code), Text(criterion.reason))
     return failed
+
+
+def run_app(app: typer.Typer) -> NoReturn:
+    """Run a command line, then exit without finalizing the interpreter once its output is flushed: a command that
+    used the Temporal client could otherwise crash at exit after printing its answer (the SDK's Rust threads,
+    temporalio/sdk-python#300), so a nurse would see a failure for a step that was recorded."""
+    try:
+        app()
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    if isinstance(code, str):  # sys.exit("message"): printed, exit 1, as the interpreter does
+        print(code, file=sys.stderr)
+    exit_without_finalizing(code if isinstance(code, int) else 0 if code is None else 1)

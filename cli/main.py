@@ -1,11 +1,10 @@
 """`trial`: the command line of trialflow. The version and the protocol live here; each group of commands
-(cli/calculators.py today; staff and supervisor commands later) lives in its own small module and is added below.
+lives in its own small module and is added below.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as distribution_version
 from typing import Annotated, Any, NoReturn
@@ -17,10 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from cli import audit, calculators, examples, staff, supervisor, tokens
-from cli import demo as demo_commands
-from cli.common import JsonOption, json_help, print_json
+from cli.common import JsonOption, json_help, print_json, run_app
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, FrozenModel, TrialProtocol, protocol_for_version
-from workers.process_exit import exit_without_finalizing
 
 app = typer.Typer(
     name="trial",
@@ -30,7 +27,6 @@ app = typer.Typer(
 )
 # Without a name, a module's commands join the top level: `trial dose`, `trial grade crs`, ...
 app.add_typer(calculators.app)
-app.add_typer(demo_commands.app)
 app.add_typer(staff.app)
 app.add_typer(supervisor.app)
 app.add_typer(audit.app)
@@ -134,18 +130,8 @@ def protocol(
 
 
 def main() -> NoReturn:
-    """The `trial` command. It exits without finalizing the interpreter once its output is flushed: a command that
-    used the Temporal client could otherwise crash at exit after printing its answer (SIGSEGV or SIGABRT from the
-    SDK's Rust threads, temporalio/sdk-python#300; seen here on a loaded machine), so a nurse would see a failure
-    for a step that was recorded."""
-    try:
-        app()
-        code: object = 0
-    except SystemExit as done:
-        code = done.code
-    if isinstance(code, str):  # sys.exit("message"): printed, exit 1, as the interpreter does
-        print(code, file=sys.stderr)
-    exit_without_finalizing(code if isinstance(code, int) else 0 if code is None else 1)
+    """The `trial` command."""
+    run_app(app)
 
 
 if __name__ == "__main__":

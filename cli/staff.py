@@ -25,15 +25,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.calculators import _read_text, _screening_document
 from cli.common import COLLECT_UNKNOWN_OPTIONS, JsonOption, Problems, failed_criteria_table, json_help, print_json
+from config.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from domain.identifiers import StudyId
 from domain.journey.commands import EnrollPatient, StaffCommand
 from domain.roles import Actor, Role
 from facade import EnrollmentResult, TrialClient, TrialError, open_trial_client
 from facade.trial_client import AUDIT_LOGGER
 from observability.logging import configure_logging
-from security import KeyringConfigurationError
-from workers.settings import ENV_PREFIX, Settings, SettingsError, load_settings
-from workers.temporal_client import payload_keyring
+from security import KeyringConfigurationError, payload_keyring
 from workflows.journey_messages import RecordResult
 
 PANEL = "Operators and staff (server needed)"

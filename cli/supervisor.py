@@ -19,9 +19,7 @@ from cli.staff import REFUSED_EXIT_CODE, checked_study_id, console, run_with_tri
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
 from domain.statistics import ProportionEstimate
-from facade import PatientListing, Timeline, TrialReport
-from records import VerificationReport
-from records.deliveries import DeliveryRecord
+from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
 
 PANEL = "Supervisors (server needed)"
 

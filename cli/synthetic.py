@@ -1,4 +1,4 @@
-"""Synthetic screening data of an eligible child, built from the protocol's thresholds: for `trial demo` and
+"""Synthetic screening data of an eligible child, built from the protocol's thresholds: for `trial-demo` and
 `trial example screening`. Invented values only: a date of birth made from an age, never a real child's."""
 
 from __future__ import annotations

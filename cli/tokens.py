@@ -11,12 +11,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from api.auth import TokenConfigurationError, TokenEntry
-from api.token_file import TokenFile, token_file_path
 from cli.common import JsonOption, Problems, json_help, print_json
 from cli.staff import CONFIGURATION_EXIT_CODE, console, loaded_settings
 from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
+from security.auth import TokenConfigurationError, TokenEntry
+from security.token_file import TokenFile, token_file_path
 
 PANEL = "API tokens (no server needed)"
 

@@ -15,11 +15,16 @@ from facade.models import (
 from facade.report import build_report
 from facade.trial_client import TrialClient
 
+# Answers the facade passes on from the trial record as they are.
+from records import VerificationReport
+from records.deliveries import DeliveryRecord
+
 __all__ = [
     "AlreadyEnrolled",
     "AuditEntry",
     "AuditFormat",
     "CommandRefused",
+    "DeliveryRecord",
     "EnrollmentResult",
     "EnrollmentSummary",
     "JourneyClosed",
@@ -32,6 +37,7 @@ __all__ = [
     "TrialError",
     "TrialReport",
     "UnknownPatient",
+    "VerificationReport",
     "build_report",
     "connect_trial_client",
     "open_trial_client",

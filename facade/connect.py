@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from config.settings import Settings, load_settings
+from config.temporal_connection import connect
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol
 from facade.trial_client import TrialClient
 from records import EventStore
-from workers.settings import Settings, load_settings
-from workers.temporal_client import connect
+from security import configured_data_converter
 
 
 async def connect_trial_client(
@@ -22,7 +23,7 @@ async def connect_trial_client(
     try:
         # Idempotent, as the worker does at its start: the CLI may well run before the first worker ever has.
         await asyncio.to_thread(store.migrate)
-        temporal = await connect(settings)
+        temporal = await connect(settings, configured_data_converter(settings))
     except BaseException:
         store.close()
         raise

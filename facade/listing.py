@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
+from config import search_attributes as sa
+from config.journey_ids import WORKFLOW_ID_PREFIX
 from domain.journey.phases import Phase
 from domain.protocol import TrialProtocol, protocol_for_version
 from domain.site_time import site_date
 from facade.models import PatientListing
-from workflows import search_attributes as sa
-from workflows.journey_messages import WORKFLOW_ID_PREFIX
 
 # A run closed by continue-as-new is followed by a newer run of the same journey: list the newest only.
 _EVERY_JOURNEY = (

@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.projections import domain_event
+from config.journey_ids import TASK_QUEUE, journey_workflow_id
 from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
 from domain.journey.commands import Command, EnrollPatient, StaffCommand
 from domain.journey.permissions import ALLOWED_ROLES, role_problem
@@ -44,14 +45,7 @@ from records import EventStore, RecordedEvent, VerificationReport
 from records.audit_trail import stored_chain
 from records.deliveries import DeliveryLedger, DeliveryRecord
 from records.refusals import RefusedAttemptLog
-from workflows.journey_messages import (
-    TASK_QUEUE,
-    JourneyInput,
-    JourneySummary,
-    RecordResult,
-    TimelineEntry,
-    journey_workflow_id,
-)
+from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, TimelineEntry
 from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
 # A command reaching a run that is handing over to the next (turned away, or NOT_FOUND once it has gone) is

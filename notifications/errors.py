@@ -3,6 +3,8 @@ never patient data: they end up in the delivery ledger, in logs and in escalatio
 
 from __future__ import annotations
 
+from config.errors import ConfigurationError
+
 
 class DeliveryError(Exception):
     """One delivery failed. `permanent`: the channel refused it and a retry cannot help (HTTP 4xx, SMTP 5xx)."""
@@ -24,7 +26,7 @@ class PermanentDeliveryError(DeliveryError):
     permanent = True
 
 
-class NotificationConfigurationError(ValueError):
+class NotificationConfigurationError(ConfigurationError):
     """The staff directory or the channel settings cannot work; the message names every problem."""
 
     def __init__(self, problems: list[str], source: str = "notification settings") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from config.settings import Settings
 from notifications.directory import StaffDirectory, load_staff_directory
 from notifications.email_channel import EmailChannel, SmtpConfig
 from notifications.errors import NotificationConfigurationError
@@ -9,7 +10,6 @@ from notifications.notifier import Channel, Notifier, missing_channels
 from notifications.routing import ChannelKind
 from notifications.webhook_channel import WebhookChannel
 from records.deliveries import DeliveryLedger
-from workers.settings import Settings
 
 
 def smtp_config(settings: Settings) -> SmtpConfig | None:

@@ -1,6 +1,6 @@
 """`python -m records migrate | check`: the trial record's schema from a shell (the compose stack's `migrate` job).
 
-The database is `TRIALFLOW_DATABASE_URL` (workers/settings.py); its password is never printed.
+The database is `TRIALFLOW_DATABASE_URL` (config/settings.py); its password is never printed.
 Exit codes: 0 done, 1 the database is unreachable or not at the newest schema, 2 the configuration is invalid.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from config.settings import SettingsError, load_settings
 from records.engine import create_record_engine
 from records.errors import SchemaNotReadyError
 from records.migrate import current_revision, head_revision, upgrade_engine_to_head
-from workers.settings import SettingsError, load_settings
 
 
 def argument_parser() -> argparse.ArgumentParser:

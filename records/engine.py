@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
-# The one name of the SQLite trial record; workers/settings.py puts it under its data directory.
-DEFAULT_DATABASE_FILE = "trial-record.db"
+from config.settings import DEFAULT_DATABASE_FILE
+
 DEFAULT_DATABASE_URL = f"sqlite:///.data/{DEFAULT_DATABASE_FILE}"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Execution option marking a transaction that will write: on SQLite it starts with BEGIN IMMEDIATE, taking
@@ -31,7 +31,7 @@ def create_record_engine(
 ) -> Engine:
     """An Engine for the trial record at `url`, configured for safe concurrent use from a thread pool.
 
-    `durable=False` only for a record thrown away with its process (`trial demo`'s cohort): SQLite then skips the
+    `durable=False` only for a record thrown away with its process (`trial-demo`'s cohort): SQLite then skips the
     fsync at each commit, which is most of an append's time on a disk. The trial's own record is always durable.
     """
     parsed = normalize_database_url(url)

@@ -1,5 +1,5 @@
-"""Protecting patient data in Temporal: AES-256-GCM payload encryption with rotating keys, and the codec server
-that lets authorised staff read encrypted histories in the Temporal Web UI and CLI.
+"""Protecting patient data in Temporal: AES-256-GCM payload encryption with rotating keys, the keys a process's
+settings name, and who may call the API (bearer tokens, OIDC).
 """
 
 from security.codec import (
@@ -10,6 +10,7 @@ from security.codec import (
     UnencryptedPayloadError,
     UnknownPayloadKeyError,
 )
+from security.configured_keys import configured_data_converter, default_key_file, payload_keyring
 from security.data_converter import data_converter_for, encrypted_data_converter
 from security.keys import (
     KEYS_ENV,
@@ -34,11 +35,14 @@ __all__ = [
     "PayloadKeyring",
     "UnencryptedPayloadError",
     "UnknownPayloadKeyError",
+    "configured_data_converter",
     "data_converter_for",
+    "default_key_file",
     "encrypted_data_converter",
     "ensure_key_file",
     "keyring_from_environment",
     "load_keyring",
     "new_key",
+    "payload_keyring",
     "rotate_key_file",
 ]

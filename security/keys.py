@@ -24,6 +24,8 @@ from typing import Annotated, Any, Final
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretBytes, SecretStr, ValidationError
 
+from config.errors import ConfigurationError
+
 KEYS_ENV: Final = "TRIALFLOW_PAYLOAD_KEYS"
 KEYS_FILE_ENV: Final = "TRIALFLOW_PAYLOAD_KEYS_FILE"
 
@@ -32,7 +34,7 @@ KEY_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _KEY_ID_RULE: Final = "a key id is 1 to 64 letters, digits, '.', '_' or '-'"
 
 
-class KeyringConfigurationError(ValueError):
+class KeyringConfigurationError(ConfigurationError):
     """The payload keys are misconfigured; the message names every problem, never a key's value."""
 
 

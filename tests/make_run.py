@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.test_dev_server import free_port
+from workers.dev_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 60.0

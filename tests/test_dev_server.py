@@ -1,4 +1,4 @@
-"""The embedded Temporal dev server, `python -m workers.run`, and the settings they read."""
+"""The embedded Temporal dev server, `python -m stack.run`, and the settings they read."""
 
 from __future__ import annotations
 
@@ -21,25 +21,21 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from workers import run as run_module
+from config.search_attributes import CLI_TYPE_NAMES, JOURNEY_SEARCH_ATTRIBUTES, search_attribute_cli_flags
+from config.settings import Settings, SettingsError, load_settings
+from stack import run as run_module
+from stack.services import Stack
 from workers.dev_server import (
     DevServer,
     DevServerError,
     dev_server_command,
     find_temporal_binary,
+    free_port,
     port_accepts_connections,
 )
-from workers.settings import Settings, SettingsError, load_settings
-from workflows.search_attributes import CLI_TYPE_NAMES, JOURNEY_SEARCH_ATTRIBUTES, search_attribute_cli_flags
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def write_script(path: Path, body: str) -> Path:
@@ -258,7 +254,7 @@ async def test_the_dev_server_registers_search_attributes_and_keeps_workflows_ac
         )
 
 
-# ---------------------------------------------------------------- python -m workers.run
+# ---------------------------------------------------------------- python -m stack.run
 
 
 @pytest.fixture
@@ -304,7 +300,7 @@ def test_make_run_prints_the_addresses_serves_and_stops_cleanly(
 ) -> None:
     port, ui_port = run_environment["TRIALFLOW_TEMPORAL_PORT"], run_environment["TRIALFLOW_TEMPORAL_UI_PORT"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers.run"],
+        [sys.executable, "-m", "stack.run"],
         cwd=REPO_ROOT,
         env=run_environment,
         stdout=subprocess.PIPE,
@@ -340,7 +336,7 @@ def test_make_run_with_the_port_taken_exits_1_and_says_why(run_environment: dict
         taken.bind((LOOPBACK, int(run_environment["TRIALFLOW_TEMPORAL_PORT"])))
         taken.listen()
         finished = subprocess.run(
-            [sys.executable, "-m", "workers.run"],
+            [sys.executable, "-m", "stack.run"],
             cwd=REPO_ROOT,
             env=run_environment,
             capture_output=True,
@@ -368,9 +364,9 @@ async def test_a_failing_service_stops_the_stack_and_the_server(tmp_path: Path) 
     settings = Settings(
         _env_file=None, data_dir=tmp_path / "data", temporal_port=free_port(), temporal_ui_port=free_port()
     )
-    seen: list[run_module.Stack] = []
+    seen: list[Stack] = []
 
-    async def broken_worker(stack: run_module.Stack, ready: asyncio.Event) -> None:
+    async def broken_worker(stack: Stack, ready: asyncio.Event) -> None:
         seen.append(stack)
         raise RuntimeError("worker could not start")
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from api.token_file import DEFAULT_TOKEN_FILE_NAME, TokenFile
+from config.journey_ids import journey_workflow_id
 from domain.journey.phases import Phase
 from domain.roles import Actor, Role
+from security.token_file import DEFAULT_TOKEN_FILE_NAME, TokenFile
 from tests.api.test_api import consent, enrollment_body
 from tests.make_run import MakeRunSetup, make_run, printed_address
 from tests.test_dev_server import LOOPBACK
 from workers.dev_server import port_accepts_connections
-from workflows.journey_messages import journey_workflow_id
 
 
 async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None:

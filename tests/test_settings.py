@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from temporalio.service import TLSConfig
 
-from workers.settings import SettingsError, load_settings
-from workers.startup import load_checked_settings
-from workers.temporal_client import tls_config
+from config.settings import SettingsError, load_settings
+from config.startup import load_checked_settings
+from config.temporal_connection import tls_config
+from stack.run import CONFIGURATION_CHECKS
 
 
 def test_the_embedded_default_dials_without_tls() -> None:
@@ -80,7 +81,7 @@ def test_every_configuration_file_is_checked_before_a_server_starts(
     monkeypatch.setenv("TRIALFLOW_STAFF_DIRECTORY", str(directory))
     monkeypatch.setenv("TRIALFLOW_PAYLOAD_KEYS", '{"active": "k9", "keys": {"k1": "short"}}')
     with pytest.raises(SettingsError) as refused:
-        load_checked_settings()
+        load_checked_settings(*CONFIGURATION_CHECKS)
     message = str(refused.value)
     assert "API token configuration" in message  # the tokens
     assert str(directory) in message  # the staff directory

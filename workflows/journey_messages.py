@@ -12,17 +12,9 @@ from domain.journey.phases import Phase
 from domain.journey.state import ExitRecord, JourneyState
 from domain.protocol import FrozenModel
 
-WORKFLOW_ID_PREFIX = "patient-journey-"
-TASK_QUEUE = "trialflow-journeys"
-
 # Retried commands are answered from memory; Temporal itself deduplicates update ids only within one run.
 # Clients retry within minutes: the last few results are enough, and every new run carries them.
 RECENT_UPDATES_KEPT = 20
-
-
-def journey_workflow_id(study_id: str) -> str:
-    """Derived from the study id only: workflow ids are never encrypted, so they never carry PHI."""
-    return f"{WORKFLOW_ID_PREFIX}{study_id}"
 
 
 class TimelineEntry(FrozenModel):

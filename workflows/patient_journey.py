@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.journey_activities import AppendEventsInput, EscalationRequest, to_recorded_event
+    from config import search_attributes as sa
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey.commands import Command, StaffCommand
     from domain.journey.events import Event
@@ -38,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
     from domain.site_time import end_of_site_day
-    from workflows import search_attributes as sa
     from workflows.journey_messages import (
         RECENT_UPDATES_KEPT,
         CarriedState,

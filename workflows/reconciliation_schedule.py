@@ -25,7 +25,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from workflows.journey_messages import TASK_QUEUE
+from config.journey_ids import TASK_QUEUE
 from workflows.reconciliation import RECONCILIATION_INTERVAL, ReconciliationInput, ReconciliationWorkflow
 
 RECONCILIATION_SCHEDULE_ID = "trialflow-reconciliation"

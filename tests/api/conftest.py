@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api import TokenAuthenticator, TokenEntry, create_app, hash_token
 from domain.roles import Role
-from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server, a worker, the record)
+from tests.dev_stack import Stack
 
 # A token per person; the configuration holds only their hashes.
 TOKENS: dict[Role, str] = {role: f"token-of-the-{role.value}" for role in Role if role is not Role.SYSTEM}
@@ -36,7 +36,7 @@ class Api:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def api(stack: Stack) -> AsyncIterator[Api]:  # noqa: F811
+async def api(stack: Stack) -> AsyncIterator[Api]:
     app = create_app(stack.trial, authenticator())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://trialflow.test") as http:

@@ -15,7 +15,8 @@ from domain.roles import Role
 from facade import TrialClient
 from records.deliveries import DeliveryLedger, DeliveryTarget
 from tests.api.conftest import USERS, Api, as_role, authenticator
-from tests.facade.journeys import SCREEN_FAILURE, enrollment, poll, today
+from tests.facade.journeys import SCREEN_FAILURE, enrollment, today
+from tests.waiting import poll
 
 COORDINATOR, INVESTIGATOR, NURSE, SUPERVISOR = (
     as_role(Role.RESEARCH_COORDINATOR),

@@ -11,12 +11,13 @@ import httpx
 import pytest_asyncio
 
 from api.app import AUDIT_READER_ROLES
+from api.codec_server import PHI_READER_ROLES
 from api.problems import PROBLEM_MEDIA_TYPE
 from domain.roles import Role
-from security.codec_server import PHI_READER_ROLES
 from tests.api.conftest import USERS, Api, as_role
 from tests.facade.audit_check import chain_problems_in_export, csv_rows, jsonl_rows
-from tests.facade.journeys import enrollment, poll, today
+from tests.facade.journeys import enrollment, today
+from tests.waiting import poll
 
 COORDINATOR, INVESTIGATOR, NURSE, SUPERVISOR = (
     as_role(Role.RESEARCH_COORDINATOR),

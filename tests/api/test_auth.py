@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import (
+from domain.roles import Actor, Role
+from security.auth import (
     TokenAuthenticator,
     TokenConfigurationError,
     TokenEntry,
     hash_token,
     new_token,
 )
-from domain.roles import Actor, Role
 
 NURSE_TOKEN, PHYSICIAN_TOKEN = "nurse-token-123", "physician-token-456"
 ENTRIES = [

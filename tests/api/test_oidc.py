@@ -20,7 +20,10 @@ import pytest_asyncio
 from cryptography.hazmat.primitives import serialization
 
 from api.app import create_app
-from api.auth import (
+from api.problems import PROBLEM_MEDIA_TYPE
+from config.settings import SettingsError, load_settings
+from domain.roles import Actor, Role
+from security.auth import (
     AuthenticationFailed,
     AuthenticationUnavailable,
     TokenAuthenticator,
@@ -28,15 +31,13 @@ from api.auth import (
     hash_token,
     new_token,
 )
-from api.oidc import CombinedAuthenticator, OidcAuthenticator, looks_like_jwt
-from api.problems import PROBLEM_MEDIA_TYPE
-from api.token_file import TokenFile, authenticator_for
-from domain.roles import Actor, Role
+from security.oidc import CombinedAuthenticator, OidcAuthenticator, looks_like_jwt
+from security.token_file import TokenFile, authenticator_for
 from tests.api.oidc_issuer import AUDIENCE, DISCOVERY, JWKS, Issuer, running_issuer
-from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server, a worker, the record)
-from tests.facade.journeys import enrollment, poll
-from tests.test_dev_server import free_port
-from workers.settings import SettingsError, load_settings
+from tests.dev_stack import Stack
+from tests.facade.journeys import enrollment
+from tests.waiting import poll
+from workers.dev_server import free_port
 
 
 @pytest.fixture
@@ -312,7 +313,7 @@ class OidcApi:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def oidc_api(stack: Stack) -> AsyncIterator[OidcApi]:  # noqa: F811
+async def oidc_api(stack: Stack) -> AsyncIterator[OidcApi]:
     with running_issuer() as issuer:
         static = TokenAuthenticator(
             [TokenEntry(sha256=hash_token(SERVICE_TOKEN), user_id="svc.reports", role=Role.SUPERVISOR)]
@@ -380,7 +381,7 @@ async def test_a_refused_jwt_is_401_naming_why_and_never_echoing_it(
     assert token not in response.text and token.split(".")[1] not in response.text
 
 
-async def test_tokens_that_cannot_be_checked_are_503_not_401(stack: Stack) -> None:  # noqa: F811
+async def test_tokens_that_cannot_be_checked_are_503_not_401(stack: Stack) -> None:
     unreachable = OidcAuthenticator(issuer=f"http://127.0.0.1:{free_port()}/realms/trial", audience=AUDIENCE)
     app = create_app(stack.trial, CombinedAuthenticator(unreachable, TokenAuthenticator(())))
     with running_issuer() as issuer:

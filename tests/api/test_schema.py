@@ -15,12 +15,12 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from api import create_app
-from api.service import api_url, serve
+from api.server import api_url, serve
 from domain.roles import Role
 from tests.api.conftest import as_role, authenticator
-from tests.facade.conftest import Stack
+from tests.dev_stack import Stack
 from tests.facade.journeys import enrollment
-from tests.test_dev_server import free_port
+from workers.dev_server import free_port
 
 EXAMPLES_PER_OPERATION_AND_MODE = 15  # 7 operations x 2 modes: a few hundred requests, well under 30 s
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import TokenAuthenticator, TokenConfigurationError, hash_token
-from api.token_file import DEFAULT_TOKEN_FILE_NAME, TokenFile, authenticator_for
+from config.settings import load_settings
 from domain.roles import Actor, Role
-from workers.settings import load_settings
+from security.auth import TokenAuthenticator, TokenConfigurationError, hash_token
+from security.token_file import DEFAULT_TOKEN_FILE_NAME, TokenFile, authenticator_for
 
 NURSE = Actor(user_id="nurse.wang", role=Role.NURSE)
 INVESTIGATOR = Actor(user_id="dr.li", role=Role.INVESTIGATOR)

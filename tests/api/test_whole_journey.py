@@ -10,8 +10,8 @@ from typing import Any
 from domain.journey.phases import Phase
 from domain.roles import Role
 from tests.api.conftest import USERS, Api, as_role
-from tests.facade.journeys import poll
 from tests.facade.late_journey import late_journey
+from tests.waiting import poll
 
 STUDY_ID = "AP-2001"
 

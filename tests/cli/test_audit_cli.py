@@ -16,10 +16,11 @@ from cli.staff import REFUSED_EXIT_CODE
 from domain.journey import commands as cmd
 from facade import NotPermitted
 from tests.cli.trial_cli import TrialCli, trial_cli, worker_logs_kept_out_of_the_cli_output
+from tests.dev_stack import Stack
 from tests.domain.journey_driver import INVESTIGATOR, NURSE
 from tests.facade.audit_check import chain_problems_in_export, csv_rows, jsonl_rows
-from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server and its record)
-from tests.facade.journeys import enrollment, poll
+from tests.facade.journeys import enrollment
+from tests.waiting import poll
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,11 @@ def quiet_worker() -> Iterator[None]:
 
 
 @pytest.fixture
-def cli(stack: Stack, quiet_worker: None) -> TrialCli:  # noqa: F811
+def cli(stack: Stack, quiet_worker: None) -> TrialCli:
     return trial_cli(stack)
 
 
-async def confirmed_with_one_refusal(stack: Stack, study_id: str) -> int:  # noqa: F811
+async def confirmed_with_one_refusal(stack: Stack, study_id: str) -> int:
     """Enrolled and confirmed, after a nurse tried to confirm; returns how many events the record holds."""
     await stack.trial.enroll(enrollment(study_id))
     with pytest.raises(NotPermitted):
@@ -47,7 +48,7 @@ async def confirmed_with_one_refusal(stack: Stack, study_id: str) -> int:  # noq
     return await poll(recorded, "the confirmation recorded")
 
 
-async def test_the_trail_on_stdout_as_json_lines(cli: TrialCli, stack: Stack) -> None:  # noqa: F811
+async def test_the_trail_on_stdout_as_json_lines(cli: TrialCli, stack: Stack) -> None:
     events = await confirmed_with_one_refusal(stack, "AC-1001")
     result = await cli("audit", "AC-1001")
     assert result.exit_code == 0, result.output
@@ -59,7 +60,7 @@ async def test_the_trail_on_stdout_as_json_lines(cli: TrialCli, stack: Stack) ->
     ]
 
 
-async def test_the_trail_as_csv_into_an_owner_only_file(cli: TrialCli, stack: Stack, tmp_path: Path) -> None:  # noqa: F811
+async def test_the_trail_as_csv_into_an_owner_only_file(cli: TrialCli, stack: Stack, tmp_path: Path) -> None:
     events = await confirmed_with_one_refusal(stack, "AC-1002")
     target = tmp_path / "audit-AC-1002.csv"
     result = await cli("audit", "AC-1002", "--format", "csv", "--output", str(target))

@@ -13,7 +13,7 @@ import pytest
 from cli.staff import REFUSED_EXIT_CODE
 from records.refusals import RefusedAttemptLog
 from tests.cli.trial_cli import TrialCli, trial_cli, worker_logs_kept_out_of_the_cli_output
-from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server and its record)
+from tests.dev_stack import Stack
 from tests.facade.infusion_ready import ready_for_infusion
 from tests.facade.journeys import enrollment
 
@@ -25,7 +25,7 @@ def quiet_worker() -> Iterator[None]:
 
 
 @pytest.fixture
-def cli(stack: Stack, quiet_worker: None) -> TrialCli:  # noqa: F811
+def cli(stack: Stack, quiet_worker: None) -> TrialCli:
     return trial_cli(stack)
 
 
@@ -36,7 +36,7 @@ def problem_document(stderr: str) -> dict[str, Any]:
     return document
 
 
-async def test_a_supervisor_may_record_nothing_from_the_command_line(cli: TrialCli, stack: Stack) -> None:  # noqa: F811
+async def test_a_supervisor_may_record_nothing_from_the_command_line(cli: TrialCli, stack: Stack) -> None:
     await stack.trial.enroll(enrollment("RC-1001"))
     as_supervisor = ("--by", "monitor.zhou", "--role", "supervisor")
     refused = await cli("record", "RC-1001", "confirm-eligibility", *as_supervisor)
@@ -55,7 +55,7 @@ async def test_a_supervisor_may_record_nothing_from_the_command_line(cli: TrialC
 
 async def test_a_nurse_may_not_record_an_infusion_from_the_command_line(
     cli: TrialCli,
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path: Path,
 ) -> None:
     fields = await ready_for_infusion(stack.trial, "RC-1002")
@@ -75,7 +75,7 @@ async def test_a_nurse_may_not_record_an_infusion_from_the_command_line(
 
 async def test_a_role_that_may_not_enroll_is_refused_and_nothing_is_started(
     cli: TrialCli,
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path: Path,
 ) -> None:
     screening = tmp_path / "screening.json"

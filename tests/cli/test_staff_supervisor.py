@@ -24,15 +24,16 @@ from typer.testing import CliRunner
 from cli.common import USAGE_ERROR_EXIT_CODE, Problems
 from cli.main import app
 from cli.staff import COMMAND_MODELS, REFUSED_EXIT_CODE, command_fields
+from config.journey_ids import TASK_QUEUE
 from domain.journey.phases import Phase
 from observability.logging import configure_logging
 from records.deliveries import DeliveryLedger, DeliveryTarget
-from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server and its record)
-from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, poll, to_lymphodepletion, today
+from tests.dev_stack import Stack
+from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, to_lymphodepletion, today
 from tests.facade.late_journey import late_journey
-from tests.test_dev_server import free_port
+from tests.waiting import poll
+from workers.dev_server import free_port
 from workers.worker import journey_worker
-from workflows.journey_messages import TASK_QUEUE
 
 RECORD_FILE = "trial-record.db"  # the record the `stack` fixture's worker appends to
 
@@ -73,7 +74,7 @@ async def worker_logs_kept_out_of_the_cli_output() -> AsyncIterator[None]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def cli(stack: Stack) -> AsyncIterator[Cli]:  # noqa: F811
+async def cli(stack: Stack) -> AsyncIterator[Cli]:
     # The CLI starts journeys on the default task queue: a worker serves it too, on the same record.
     async with worker_logs_kept_out_of_the_cli_output(), journey_worker(stack.temporal, stack.store, TASK_QUEUE):
         yield Cli(
@@ -289,7 +290,7 @@ async def test_a_whole_journey_recorded_through_the_cli_reads_back_whole(cli: Cl
     assert await poll_list(cli, "--phase", "follow_up", until="TF-2021")
 
 
-async def test_list_by_overdue_and_by_open_expedited_report(cli: Cli, stack: Stack) -> None:  # noqa: F811
+async def test_list_by_overdue_and_by_open_expedited_report(cli: Cli, stack: Stack) -> None:
     # Lymphodepletion prescribed to start two days ago and no dose given: overdue. A grade 3 CRS: a report open.
     await to_lymphodepletion(stack.trial, "TF-2011", today() + timedelta(days=4))
     await infused(stack.trial, "TF-2012", crs=GRADE_3_CRS)
@@ -415,7 +416,7 @@ def test_every_staff_command_but_enrollment_is_a_step() -> None:
     )
 
 
-async def test_notifications_that_did_not_arrive(cli: Cli, stack: Stack) -> None:  # noqa: F811
+async def test_notifications_that_did_not_arrive(cli: Cli, stack: Stack) -> None:
     ledger = DeliveryLedger(stack.store.engine)  # the record the CLI reads
     target = DeliveryTarget(
         notification_key="TF-2090/9/investigator",

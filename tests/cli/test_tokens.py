@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.token_file import DEFAULT_TOKEN_FILE_NAME, TokenFile
 from cli.main import app
 from domain.roles import Actor, Role
+from security.token_file import DEFAULT_TOKEN_FILE_NAME, TokenFile
 
 runner = CliRunner()
 

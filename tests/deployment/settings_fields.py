@@ -1,4 +1,4 @@
-"""The TRIALFLOW_* variables the processes read, derived from the one settings model (workers/settings.py)."""
+"""The TRIALFLOW_* variables the processes read, derived from the one settings model (config/settings.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, get_args
 from pydantic.fields import FieldInfo
 from pydantic.types import PathType
 
-from workers.settings import ENV_PREFIX, Settings
+from config.settings import ENV_PREFIX, Settings
 
 
 def setting_variables() -> dict[str, str]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import make_url
 
+from config.search_attributes import CLI_TYPE_NAMES, JOURNEY_SEARCH_ATTRIBUTES
 from tests.deployment.compose_files import (
     COMPOSE_FILE,
     REPOSITORY,
@@ -31,7 +32,6 @@ from tests.deployment.compose_files import (
 )
 from tests.deployment.settings_fields import file_settings, setting_variables
 from workers.dev_server import find_wheel_binary
-from workflows.search_attributes import CLI_TYPE_NAMES, JOURNEY_SEARCH_ATTRIBUTES
 
 # The image built from this repository's Dockerfile runs these: a job registering the search attributes, the
 # record's migrations, the worker and the API.
@@ -247,14 +247,14 @@ def test_trialflow_services_are_configured_only_with_settings_the_processes_have
     known = setting_variables()
     for name, service in project_services(services).items():
         unknown = sorted(set(environment_of(service)) - set(known))
-        assert not unknown, f"{name}: {unknown} are not fields of workers.settings.Settings"
+        assert not unknown, f"{name}: {unknown} are not fields of config.settings.Settings"
 
 
 def test_their_values_are_valid_settings(
     resolved: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each service's environment, read by the settings model as the process reads it (file paths stand in here)."""
-    from workers.settings import Settings
+    from config.settings import Settings
 
     stand_in = tmp_path / "mounted-file"
     stand_in.write_text("")

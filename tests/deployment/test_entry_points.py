@@ -14,12 +14,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import URL
 
-from api.auth import hash_token
 from records.migrate import head_revision
-from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server, a worker, the record)
-from tests.facade.journeys import poll
-from tests.postgres import fresh_postgres_database, postgres_server  # noqa: F401  (pytest fixtures)
-from tests.test_dev_server import free_port
+from security.auth import hash_token
+from tests.dev_stack import Stack
+from tests.waiting import poll
+from workers.dev_server import free_port
 
 PROCESS_LIMIT_SECONDS = 120  # a bound on a hung process, never a measure of speed
 SUPERVISOR_TOKEN = "entry-point-supervisor-token"
@@ -64,7 +63,7 @@ def test_records_check_refuses_an_unmigrated_database_then_migrate_brings_it_to_
 
 
 def test_records_migrate_brings_a_postgresql_database_to_head(
-    fresh_postgres_database: URL,  # noqa: F811
+    fresh_postgres_database: URL,
     tmp_path: Path,
 ) -> None:
     database_url = fresh_postgres_database.render_as_string(hide_password=False)
@@ -106,7 +105,7 @@ def tokens_document() -> str:
 
 
 async def test_the_api_serves_the_configured_temporal_and_record_until_sigterm(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path: Path,
 ) -> None:
     port = free_port()

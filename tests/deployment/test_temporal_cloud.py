@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from config.settings import Settings
 from tests.deployment.compose_files import (
     TEMPORAL_CLOUD_FILE,
     InterpolationError,
@@ -21,7 +22,6 @@ from tests.deployment.compose_files import (
     schema_problems,
 )
 from tests.deployment.settings_fields import setting_variables
-from workers.settings import Settings
 
 LOCAL_TEMPORAL = {"temporal", "temporal-db", "temporal-ui", "temporal-search-attributes"}
 CLOUD_VARIABLES = {"TEMPORAL_CLOUD_ADDRESS", "TEMPORAL_CLOUD_NAMESPACE", "TEMPORAL_CLOUD_API_KEY"}
@@ -67,7 +67,7 @@ def test_what_it_starts_never_waits_for_the_local_temporal(override: dict[str, A
 def test_workers_and_api_are_configured_with_settings_only(override: dict[str, Any]) -> None:
     for name, service in override["services"].items():
         unknown = set(environment_of(service)) - set(setting_variables())
-        assert not unknown, f"{name}: {sorted(unknown)} are not fields of workers.settings.Settings"
+        assert not unknown, f"{name}: {sorted(unknown)} are not fields of config.settings.Settings"
 
 
 def test_the_api_key_is_required_never_written(override: dict[str, Any]) -> None:

@@ -3,9 +3,6 @@ records late would date them, so a journey reaches infusion in a few dozen milli
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -48,16 +45,6 @@ def enrollment(study_id: str, screened_on: date | None = None, **overrides: Any)
             screening_date=screened_on, date_of_birth=screened_on - timedelta(days=9 * 365 + 30), **overrides
         ),
     )
-
-
-async def poll(check: Callable[[], Awaitable[T | None]], what: str, within_seconds: float = 10.0) -> T:
-    """The first answer that is not None: Temporal's visibility index and the worker are not instant."""
-    deadline = time.monotonic() + within_seconds
-    while (answer := await check()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within_seconds:g} s")
-        await asyncio.sleep(0.05)
-    return answer
 
 
 async def to_apheresis(trial: TrialClient, study_id: str, screened_on: date | None = None) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
-from cli.demo_cohort import crs_findings_for, icans_findings_for, marrow_for
 from domain.journey import commands as cmd
 from domain.journey.views import patient_status
 from domain.protocol import PROTOCOL_V1
 from domain.roles import Role
+from simulation.cohort import crs_findings_for, icans_findings_for, marrow_for
 from tests.domain.journey_driver import COORDINATOR, LAB, NURSE, PHYSICIAN, JourneyDriver
 
 # Far enough back that the one-year assessment window has opened and closed before `now`.

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from domain.journey.phases import Phase
 from domain.roles import Actor, Role
@@ -18,11 +19,10 @@ from facade import CommandRefused, NotPermitted, TrialClient, UnknownPatient
 from facade.trial_client import READ_ONLY_ROLES
 from records import EventStore
 from records.refusals import RefusedAttempt, RefusedAttemptLog
+from tests.dev_stack import Stack
 from tests.domain.journey_driver import INVESTIGATOR, NURSE, PHYSICIAN, SUPERVISOR
-from tests.facade.conftest import Stack, stack  # noqa: F401  (the fixture: one dev server and its record)
 from tests.facade.infusion_ready import infusion, ready_for_infusion
 from tests.facade.journeys import enrollment, to_apheresis, today
-from workflows.journey_messages import journey_workflow_id
 from workflows.patient_journey import COMMAND_REJECTED, PatientJourneyWorkflow
 
 # The audit line names these and nothing else: no value typed in, no PHI.
@@ -39,7 +39,7 @@ AUDIT_LINE_KEYS = {
 }
 
 
-def kept(stack: Stack, study_id: str) -> list[RefusedAttempt]:  # noqa: F811
+def kept(stack: Stack, study_id: str) -> list[RefusedAttempt]:
     return RefusedAttemptLog(stack.store.engine).for_patient(study_id)
 
 
@@ -51,7 +51,7 @@ def test_the_read_only_roles_are_derived_from_the_domains_permissions() -> None:
     assert {Role.SUPERVISOR} == READ_ONLY_ROLES
 
 
-async def test_a_nurse_cannot_record_an_infusion_and_the_attempt_is_logged_and_kept(stack: Stack) -> None:  # noqa: F811
+async def test_a_nurse_cannot_record_an_infusion_and_the_attempt_is_logged_and_kept(stack: Stack) -> None:
     trial = stack.trial
     fields = await ready_for_infusion(trial, "RL-1001")
     before = stack.store.last_sequence("RL-1001")
@@ -86,7 +86,7 @@ async def test_a_nurse_cannot_record_an_infusion_and_the_attempt_is_logged_and_k
     assert (await trial.status("RL-1001")).phase is Phase.TOXICITY_OBSERVATION
 
 
-async def test_a_supervisor_reads_but_every_write_is_refused_before_it_reaches_temporal(stack: Stack) -> None:  # noqa: F811
+async def test_a_supervisor_reads_but_every_write_is_refused_before_it_reaches_temporal(stack: Stack) -> None:
     trial = stack.trial
     await trial.enroll(enrollment("RL-1002"))
     supervisor = Actor(user_id="monitor.zhou", role=Role.SUPERVISOR)
@@ -113,7 +113,7 @@ async def test_a_supervisor_reads_but_every_write_is_refused_before_it_reaches_t
     assert [a.study_id for a in kept(stack, "RL-9999")] == ["RL-9999"]
 
 
-async def test_protocol_refusals_and_unknown_patients_are_kept_too_each_named_by_its_code(stack: Stack) -> None:  # noqa: F811
+async def test_protocol_refusals_and_unknown_patients_are_kept_too_each_named_by_its_code(stack: Stack) -> None:
     trial = stack.trial
     await to_apheresis(trial, "RL-1004")
     with pytest.raises(CommandRefused) as raised:
@@ -129,7 +129,7 @@ async def test_protocol_refusals_and_unknown_patients_are_kept_too_each_named_by
 
 
 async def test_a_direct_temporal_update_meets_the_same_rules_in_the_workflows_validator(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Past the trial client (anyone holding Temporal credentials): the update validator runs the domain's rules,
@@ -168,7 +168,7 @@ async def test_a_direct_temporal_update_meets_the_same_rules_in_the_workflows_va
 
 
 async def test_a_record_that_cannot_keep_the_attempt_still_refuses_and_says_so_in_the_log(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     tmp_path: Path,
 ) -> None:
     never_migrated = EventStore(f"sqlite:///{tmp_path / 'never-migrated.db'}")

@@ -14,6 +14,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.journey_activities import to_recorded_event
 from activities.projections import project_patient
+from config.journey_ids import journey_workflow_id
+from config.settings import Settings
 from domain.journey import commands as cmd
 from domain.journey import decide, initial_state
 from domain.journey.phases import ExitReason, Phase
@@ -28,22 +30,20 @@ from facade import (
     UnknownPatient,
     open_trial_client,
 )
+from tests.dev_stack import Stack, new_store
 from tests.domain.journey_driver import APHERESIS, INVESTIGATOR, NURSE
-from tests.facade.conftest import Stack, new_store
 from tests.facade.journeys import (
     GRADE_1_CRS,
     GRADE_3_CRS,
     SCREEN_FAILURE,
     enrollment,
     infused,
-    poll,
     to_apheresis,
     to_lymphodepletion,
     today,
 )
-from workers.settings import Settings
+from tests.waiting import poll
 from workers.worker import journey_worker
-from workflows.journey_messages import journey_workflow_id
 
 
 async def journey_closed(stack: Stack, study_id: str) -> None:

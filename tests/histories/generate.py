@@ -14,6 +14,8 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
 
+from config.journey_ids import journey_workflow_id
+from config.search_attributes import register_search_attributes
 from domain.journey import commands as cmd
 from records import EventStore
 from tests.domain.journey_driver import (
@@ -29,8 +31,6 @@ from tests.domain.journey_driver import (
 from tests.workflows.journey_client import JourneyClient
 from workers.time_skipping import start_time_skipping
 from workers.worker import journey_worker
-from workflows.journey_messages import journey_workflow_id
-from workflows.search_attributes import register_search_attributes
 
 HISTORIES_DIR = Path(__file__).parent
 

@@ -11,8 +11,6 @@ import pytest
 from records import EventStore
 from records.deliveries import DeliveryLedger
 from tests.notifications.servers import Certificate, WebhookServer, self_signed_certificate
-from tests.postgres import fresh_postgres_url, postgres_server  # noqa: F401  (pytest fixtures)
-from tests.workflows.conftest import time_skipping_env  # noqa: F401  (pytest fixture)
 
 
 @pytest.fixture

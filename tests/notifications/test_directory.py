@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from config.settings import load_settings
 from domain.journey.notifications import Notification, Urgency
 from domain.roles import Role
 from notifications import (
@@ -25,7 +26,6 @@ from notifications import (
 from notifications.from_settings import notifier_from_settings
 from records.deliveries import DeliveryLedger
 from tests.notifications.people import directory_of, staff_entry
-from workers.settings import load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "config" / "staff-directory.example.toml"

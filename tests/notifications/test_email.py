@@ -20,7 +20,8 @@ from notifications.identity import message_id
 from records import EventStore
 from records.deliveries import DeliveryLedger, DeliveryStatus
 from tests.notifications.people import directory_of, staff_entry
-from tests.notifications.servers import Certificate, SmtpServer, free_port
+from tests.notifications.servers import Certificate, SmtpServer
+from workers.dev_server import free_port
 
 SENDER = "trialflow@trial.hospital.example"
 PHARMACISTS = ("rx.one@hospital.example", "rx.two@hospital.example")

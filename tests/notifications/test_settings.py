@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from config.settings import SettingsError, load_settings
 from notifications import ChannelKind, NotificationConfigurationError
 from notifications.from_settings import check_notification_settings, configured_channels, smtp_config
-from workers.settings import SettingsError, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "staff-directory.example.toml"
 

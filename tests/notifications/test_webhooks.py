@@ -22,7 +22,8 @@ from notifications.signing import signature_header, verify_signature
 from records import EventStore
 from records.deliveries import DeliveryLedger, DeliveryStatus
 from tests.notifications.people import webhook_directory
-from tests.notifications.servers import WebhookServer, free_port
+from tests.notifications.servers import WebhookServer
+from workers.dev_server import free_port
 
 KEY = SecretStr("whsec-test-0123456789abcdef")
 GRADE_3_CRS = Notification(

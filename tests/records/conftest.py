@@ -13,11 +13,6 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
 from records import EventStore, RecordedEvent
-from tests.postgres import (  # noqa: F401  (pytest fixtures)
-    fresh_postgres_database,
-    fresh_postgres_url,
-    postgres_server,
-)
 
 BACKENDS = ["sqlite", "postgresql"]
 STUDY = "TF-001"
@@ -85,7 +80,7 @@ def store(database_url: str | URL, clock: FixedClock) -> Iterator[EventStore]:
 
 
 @pytest.fixture
-def postgres_store(fresh_postgres_url: URL, clock: FixedClock) -> Iterator[EventStore]:  # noqa: F811
+def postgres_store(fresh_postgres_url: URL, clock: FixedClock) -> Iterator[EventStore]:
     """A migrated, empty trial record on PostgreSQL, for what only PostgreSQL has."""
     event_store = EventStore(fresh_postgres_url, clock=clock)
     event_store.migrate()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from records import DEFAULT_DATABASE_URL
 from records.engine import DEFAULT_DATABASE_FILE, create_record_engine
-from workers.settings import Settings
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.postgres import _wait_until_reachable
+from tests.postgres import wait_until_reachable
 from tests.reliability.postgres_outage import PausablePostgres
 
 
@@ -17,7 +17,7 @@ def pausable_postgres() -> Iterator[PausablePostgres]:
     server = PausablePostgres()
     server.start()
     try:
-        _wait_until_reachable(server.url)
+        wait_until_reachable(server.url)
         yield server
     finally:
         server.stop()

@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.journey_activities import AppendEventsInput, AppendEventsResult
-from workflows.journey_messages import journey_workflow_id
+from config.journey_ids import journey_workflow_id
 
 
 async def journey_runs(client: Client, study_id: str) -> list[WorkflowHistory]:

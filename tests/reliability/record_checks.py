@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from temporalio.client import Client
 
 from activities.journey_activities import to_recorded_event
+from config.journey_ids import journey_workflow_id
 from records import EventStore, RecordedEvent
-from workflows.journey_messages import RecordResult, journey_workflow_id
+from workflows.journey_messages import RecordResult
 from workflows.patient_journey import PatientJourneyWorkflow
 
 

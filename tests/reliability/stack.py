@@ -3,9 +3,7 @@ directory (free loopback ports), the trial record, and a trial client; worker pr
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from records import EventStore
 from tests.reliability.patients import RememberingTrialClient
 from tests.reliability.worker_process import WorkerProcess, worker_settings
-from tests.test_dev_server import free_port
-from workers.dev_server import DevServer
+from workers.dev_server import DevServer, free_port
 
 T = TypeVar("T")
 
@@ -74,16 +71,3 @@ async def fault_stack(data_dir: Path, record_url: URL | None = None) -> AsyncIte
                     await worker.stop()
     finally:
         store.close()
-
-
-async def eventually(check: Callable[[], Awaitable[T]], what: str, within_seconds: float = 90.0) -> T:
-    """The first answer `check` gives without failing (servers restart, workers start, visibility lags); the last
-    failure if none came within the deadline, which is a bound on a hang, never a claim about speed."""
-    deadline = time.monotonic() + within_seconds
-    while True:
-        try:
-            return await check()
-        except Exception as error:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: still failing after {within_seconds:g} s: {error!r}") from error
-        await asyncio.sleep(0.2)

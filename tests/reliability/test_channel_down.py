@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from temporalio.api.enums.v1 import PendingActivityState
 
+from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from domain.roles import Role
 from notifications.directory import ADDRESSABLE_ROLES
@@ -26,9 +27,9 @@ from tests.facade.journeys import enrollment
 from tests.notifications.servers import ReceivedRequest, WebhookServer
 from tests.reliability.histories import activity_runs, journey_runs
 from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
-from tests.reliability.stack import FaultStack, eventually, fault_stack
+from tests.reliability.stack import FaultStack, fault_stack
 from tests.reliability.worker_process import WorkerProcess
-from workflows.journey_messages import journey_workflow_id
+from tests.waiting import eventually
 
 SIGNING_KEY = "reliability-webhook-signing-key"
 

@@ -27,7 +27,8 @@ from tests.reliability.patients import apheresis, release_product, site_today
 from tests.reliability.postgres_outage import PausablePostgres
 from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
 from tests.reliability.record_locks import sqlite_write_lock
-from tests.reliability.stack import FaultStack, eventually, fault_stack
+from tests.reliability.stack import FaultStack, fault_stack
+from tests.waiting import eventually
 
 SCREENED_ON = site_today() - timedelta(days=30)
 # RECORD_RETRY waits 1, 2, 4, 8 ... s (at most a minute) between attempts: the command is answered within one

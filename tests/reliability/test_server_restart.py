@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 
+from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from domain.journey.phases import Phase
 from tests.domain.journey_driver import INVESTIGATOR, PHYSICIAN
@@ -23,9 +24,9 @@ from tests.facade.journeys import GRADE_1_CRS, GRADE_3_CRS, to_apheresis
 from tests.reliability.histories import PendingTimer, fired_timers, journey_runs, pending_timers
 from tests.reliability.patients import apheresis, infused_at, site_today
 from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
-from tests.reliability.stack import FaultStack, eventually, fault_stack
+from tests.reliability.stack import FaultStack, fault_stack
+from tests.waiting import eventually
 from workers.settling import work_in_flight
-from workflows.journey_messages import journey_workflow_id
 
 # How far ahead of the assessment the report's deadline is set: enough for the server's stop and start here (a
 # few seconds), so the timer normally comes due after the restart. The test holds either way; it says which.

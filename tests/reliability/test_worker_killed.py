@@ -21,14 +21,16 @@ from sqlalchemy.engine import URL
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowUpdateHandle, WorkflowUpdateStage
 
+from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from tests.facade.journeys import to_apheresis
 from tests.reliability.histories import append_of, pending_activity
 from tests.reliability.patients import apheresis, release_product, site_today
 from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
 from tests.reliability.record_locks import postgres_tables_locked
-from tests.reliability.stack import FaultStack, eventually, fault_stack
-from workflows.journey_messages import RecordResult, journey_workflow_id
+from tests.reliability.stack import FaultStack, fault_stack
+from tests.waiting import eventually
+from workflows.journey_messages import RecordResult
 from workflows.patient_journey import PatientJourneyWorkflow
 
 # A command whose worker died is answered once Temporal gives its work to another worker: after the sticky queue's

@@ -21,17 +21,17 @@ from google.protobuf import json_format
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.auth import TokenAuthenticator, TokenEntry, hash_token
-from domain.roles import Role
-from observability.logging import configure_logging
-from security import KEYS_ENV, EncryptionCodec, PayloadKeyring
-from security.codec_server import (
+from api.codec_server import (
     DEFAULT_UI_ORIGINS,
     PHI_READER_ROLES,
     CodecServerSettings,
     create_codec_app,
     main,
 )
+from domain.roles import Role
+from observability.logging import configure_logging
+from security import KEYS_ENV, EncryptionCodec, PayloadKeyring
+from security.auth import TokenAuthenticator, TokenEntry, hash_token
 
 UI_ORIGIN = "https://temporal-ui.hospital.example"
 MARKER = "Grace Hopper, MRN 4417"
@@ -78,7 +78,7 @@ def log_lines() -> Iterator[io.StringIO]:
 
 def audit(stream: io.StringIO) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-    return [line for line in lines if line.get("logger") == "security.codec_server"]
+    return [line for line in lines if line.get("logger") == "api.codec_server"]
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -25,7 +25,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Worker
 
-from api.auth import hash_token
 from security import (
     ENCRYPTED_ENCODING,
     EncryptionCodec,
@@ -34,6 +33,7 @@ from security import (
     encrypted_data_converter,
     new_key,
 )
+from security.auth import hash_token
 from tests.security.marker_workflows import (
     Marked,
     MarkerFailureWorkflow,
@@ -41,8 +41,7 @@ from tests.security.marker_workflows import (
     echo_marker,
     fail_with_marker,
 )
-from tests.test_dev_server import free_port
-from workers.dev_server import DevServer, find_temporal_binary
+from workers.dev_server import DevServer, find_temporal_binary, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KEYRING = PayloadKeyring("k1", {"k1": base64.b64decode(new_key())})
@@ -206,7 +205,7 @@ class CodecServer:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def codec_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CodecServer]:
-    """`python -m security.codec_server` as its own process on a free port, with one investigator's token."""
+    """`python -m api.codec_server` as its own process on a free port, with one investigator's token."""
     token, port = "investigator-token-for-the-cli", free_port()
     directory = tmp_path_factory.mktemp("codec-server")
     log_file = directory / "codec-server.log"
@@ -221,7 +220,7 @@ async def codec_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "security.codec_server",
+        "api.codec_server",
         "--port",
         str(port),
         env=environment,

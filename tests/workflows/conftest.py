@@ -1,4 +1,4 @@
-"""A time-skipping Temporal test server (from the PyPI wheel, never downloaded) shared by the workflow tests."""
+"""One worker on the session's time-skipping server, and the record it appends to, shared by the workflow tests."""
 
 from __future__ import annotations
 
@@ -10,17 +10,7 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from records import EventStore
-from workers.time_skipping import start_time_skipping
 from workers.worker import journey_worker
-from workflows.search_attributes import register_search_attributes
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_time_skipping()
-    async with env:
-        await register_search_attributes(env.client)
-        yield env
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from domain.journey.views import PatientStatus
 from domain.protocol import PROTOCOL_V1
@@ -27,7 +28,7 @@ from tests.domain.journey_driver import (
 )
 from workers.settling import settle
 from workers.time_skipping import skip_time
-from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, journey_workflow_id
+from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult
 from workflows.patient_journey import RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
 RULES = PROTOCOL_V1.schedule

@@ -13,7 +13,7 @@ import itertools
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +28,8 @@ from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExec
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.journey_activities import AppendEventsInput
+from config import search_attributes as sa
+from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
@@ -47,19 +49,12 @@ from tests.domain.journey_driver import (
     icans_findings,
     screening,
 )
-from tests.test_dev_server import free_port
+from tests.waiting import poll
 from tests.workflows.journey_client import JourneyClient
-from workers.dev_server import DevServer, dev_server_command
+from workers.dev_server import DevServer, dev_server_command, free_port
 from workers.settling import work_in_flight
 from workers.worker import journey_worker
-from workflows import search_attributes as sa
-from workflows.journey_messages import (
-    RECENT_UPDATES_KEPT,
-    JourneyInput,
-    JourneySummary,
-    RecordResult,
-    journey_workflow_id,
-)
+from workflows.journey_messages import RECENT_UPDATES_KEPT, JourneyInput, JourneySummary, RecordResult
 from workflows.patient_journey import MAX_HISTORY_EVENTS_PER_RUN, MAX_UPDATES_PER_RUN, PatientJourneyWorkflow
 
 RULES = PROTOCOL_V1.schedule
@@ -174,16 +169,6 @@ async def infused(stack: Stack, study_id: str, infused_at: datetime) -> tuple[Jo
     infusion_id = f"{study_id}-infusion"
     await journey.do(journey.infusion(coi, infused_at), update_id=infusion_id)
     return journey, infusion_id
-
-
-async def poll(check: Callable[[], Awaitable[T | None]], what: str, within_seconds: float = 10.0) -> T:
-    """The first answer `check` gives that is not None; the server's visibility and timers are not instant."""
-    deadline = time.monotonic() + within_seconds
-    while (answer := await check()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within_seconds:g} s")
-        await asyncio.sleep(0.02)
-    return answer
 
 
 async def settled(journey: JourneyClient) -> WorkflowExecutionDescription:

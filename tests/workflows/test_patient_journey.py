@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.projections import project_cohort
+from config import search_attributes as sa
 from domain.journey import commands as cmd
 from domain.journey.phases import ExitReason, Phase
 from domain.schedule import VisitStatus
@@ -27,7 +28,6 @@ from tests.domain.journey_driver import (
     marrow,
 )
 from tests.workflows.journey_client import JourneyClient
-from workflows import search_attributes as sa
 
 Env = tuple[WorkflowEnvironment, EventStore, str]
 

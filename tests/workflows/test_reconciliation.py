@@ -6,9 +6,8 @@ ensures it."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +27,9 @@ from temporalio.worker import Worker
 
 from activities.journey_activities import to_recorded_event
 from activities.projections import domain_event
+from config import search_attributes as sa
+from config.journey_ids import TASK_QUEUE, journey_workflow_id
+from config.settings import Settings
 from domain.journey import commands as cmd
 from domain.journey import decide, fold, initial_state
 from domain.journey.notifications import Notification, Urgency
@@ -43,15 +45,12 @@ from records import EventStore
 from records.deliveries import DeliveryLedger
 from tests.domain.journey_driver import INVESTIGATOR, JourneyDriver
 from tests.notifications.people import webhook_directory
-from tests.test_dev_server import free_port
+from tests.waiting import poll
 from tests.workflows.journey_client import JourneyClient
 from tests.workflows.lying_journey import FrozenJourneyWorkflow
-from workers.dev_server import DevServer
-from workers.settings import Settings
+from workers.dev_server import DevServer, free_port
 from workers.settling import settle
 from workers.worker import journey_worker, run_worker
-from workflows import search_attributes as sa
-from workflows.journey_messages import TASK_QUEUE, journey_workflow_id
 from workflows.reconciliation import (
     RECONCILIATION_INTERVAL,
     ReconciliationInput,
@@ -301,16 +300,6 @@ async def no_schedule(client: Client) -> None:
     except RPCError as error:
         if error.status is not RPCStatusCode.NOT_FOUND:
             raise
-
-
-async def poll(check: Callable[[], Awaitable[T | None]], what: str, within_seconds: float = 30.0) -> T:
-    """The first answer `check` gives that is not None: the server's schedules act on their own time."""
-    deadline = time.monotonic() + within_seconds
-    while (answer := await check()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within_seconds:g} s")
-        await asyncio.sleep(0.1)
-    return answer
 
 
 async def test_ensure_creates_the_hourly_schedule_once_and_keeps_what_an_operator_set(dev_stack: DevStack) -> None:

@@ -14,12 +14,11 @@ from typing import TypeVar
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from config.journey_ids import TASK_QUEUE
 from domain.journey.phases import Phase
 from records import EventStore
-from tests.test_dev_server import free_port
 from tests.workflows.journey_client import JourneyClient
-from workers.dev_server import DevServer
-from workflows.journey_messages import TASK_QUEUE
+from workers.dev_server import DevServer, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""The synthetic cohort `trial demo` drives: who fails screening, who relapses, dies or is lost, the CRS and ICANS
+"""The synthetic cohort `trial-demo` drives: who fails screening, who relapses, dies or is lost, the CRS and ICANS
 grades, the missed visits, all drawn from a seed; and the report such a cohort must give, counted from the plan.
 """
 

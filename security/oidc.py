@@ -44,9 +44,9 @@ from jwt.exceptions import (
 )
 from pydantic import ValidationError
 
-from api.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
+from config.settings import OIDC_ALGORITHMS, Settings, oidc_url_problem
 from domain.roles import Actor, Role
-from workers.settings import OIDC_ALGORITHMS, Settings, oidc_url_problem
+from security.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
 
 DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
 DEFAULT_KEYS_CACHE_SECONDS: Final = 300.0  # the issuer's key set is fetched again at most this often...

@@ -10,13 +10,13 @@ import tempfile
 import threading
 from pathlib import Path
 
-from api.auth import Authenticator, TokenAuthenticator, TokenConfigurationError, TokenEntry, hash_token, new_token
-from api.oidc import CombinedAuthenticator, OidcAuthenticator
+from config.settings import Settings
 from domain.roles import Actor
 from observability.logging import get_logger
-from workers.settings import Settings
+from security.auth import Authenticator, TokenAuthenticator, TokenConfigurationError, TokenEntry, hash_token, new_token
+from security.oidc import CombinedAuthenticator, OidcAuthenticator
 
-log = get_logger("api.token_file")
+log = get_logger("security.token_file")
 
 DEFAULT_TOKEN_FILE_NAME = "api-tokens.json"  # under the data directory, when no token configuration is given
 

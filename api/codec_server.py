@@ -8,7 +8,7 @@ patient's full record may decode. Every request is logged: who, which operation,
 The Web UI sends a bearer token only for users it signs in (OIDC, its "pass access token" option), so the
 credentials the codec server accepts are the API's: whatever authenticator the API is given.
 
-    python -m security.codec_server [--host 127.0.0.1] [--port 8081]
+    python -m api.codec_server [--host 127.0.0.1] [--port 8081]
     temporal workflow show -w patient-journey-TF-001 --codec-endpoint http://127.0.0.1:8081 --codec-auth "Bearer …"
     temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8081    # or set it in the Web UI
 """
@@ -31,10 +31,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.app import authenticated_actor
-from api.auth import Authenticator, TokenConfigurationError
 from api.problems import EXCEPTION_HANDLERS, Problem
 from domain.roles import Actor, Role
 from observability.logging import configure_logging, get_logger
+from security.auth import Authenticator, TokenConfigurationError
 from security.codec import KEY_ID_METADATA_KEY, EncryptionCodec, PayloadDecryptionError, is_encrypted
 from security.keys import KEYS_ENV, KEYS_FILE_ENV, KeyringConfigurationError, PayloadKeyring, keyring_from_environment
 
@@ -50,7 +50,7 @@ DEFAULT_UI_ORIGINS: Final = ("http://localhost:8233", "http://127.0.0.1:8233")
 # Temporal refuses payloads over 2 MB and requests over 4 MB; a codec request is one event's payloads.
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
 
-LOGGER_NAME: Final = "security.codec_server"
+LOGGER_NAME: Final = "api.codec_server"
 
 
 class CodecServerSettings(BaseSettings):
@@ -220,17 +220,17 @@ def create_codec_app(
     return app
 
 
-# ---------------------------------------------------------------- python -m security.codec_server
+# ---------------------------------------------------------------- python -m api.codec_server
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the codec server with uvicorn; 2 with every problem named when the configuration is bad."""
     import uvicorn  # only the served process needs it
 
-    from api.token_file import authenticator_for
-    from workers.settings import SettingsError, load_settings
+    from config.settings import SettingsError, load_settings
+    from security.token_file import authenticator_for
 
-    parser = argparse.ArgumentParser(prog="python -m security.codec_server", description="Temporal codec server")
+    parser = argparse.ArgumentParser(prog="python -m api.codec_server", description="Temporal codec server")
     parser.add_argument("--host", help="address to listen on (default TRIALFLOW_CODEC_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default TRIALFLOW_CODEC_PORT or 8081)")
     args = parser.parse_args(argv)

@@ -9,9 +9,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from records.engine import DEFAULT_DATABASE_FILE
+from config.errors import ConfigurationError
 
 ENV_PREFIX = "TRIALFLOW_"
+
+# The one name of the SQLite trial record, under the data directory.
+DEFAULT_DATABASE_FILE = "trial-record.db"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -38,7 +41,7 @@ def oidc_url_problem(url: str) -> str | None:
 _NEVER_ECHOED = {"database_url", "temporal_api_key", "smtp_password", "webhook_signing_key", "payload_keys"}
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigurationError):
     """The configuration is invalid; the message names every bad variable."""
 
 
@@ -60,11 +63,11 @@ class Settings(BaseSettings):
     temporal_port: Port = 7233  # the embedded dev server's gRPC port
     temporal_ui_port: Port = 8233  # the embedded dev server's Web UI
     api_port: Port = 8000  # the HTTP API, on 127.0.0.1
-    # Bearer tokens by their SHA-256 hashes (api/auth.py): the JSON document itself, or a file that is read again
+    # Bearer tokens by their SHA-256 hashes (security/auth.py): the JSON document itself, or a file that is read again
     # whenever it changes (default: api-tokens.json under data_dir, written by `trial token new`).
     api_tokens: str = ""
     api_tokens_file: Path | None = None
-    # OpenID Connect (api/oidc.py): JWT bearer tokens from this issuer are accepted beside the static tokens (which
+    # OpenID Connect (security/oidc.py): JWT bearer tokens from this issuer are accepted beside the static tokens (which
     # stay for service accounts). Empty issuer: static tokens only. Nothing is fetched until the first JWT arrives.
     oidc_issuer: str = ""  # the `iss` every token must carry exactly, e.g. https://login.example.org/realms/trial
     oidc_audience: str = ""  # the `aud` every token must name (this API's client id); required with an issuer

@@ -1,56 +1,32 @@
-"""`make run` (`python -m workers.run`): the embedded stack, until Ctrl-C or SIGTERM, then a clean stop.
-
-The stack is the persistent Temporal dev server with its Web UI and the journey worker; the API joins it as
-a service: an async function `service(stack)` that runs until cancelled, added to `SERVICES`.
-"""
+"""`make run`: the persistent Temporal dev server with its Web UI, then every service of stack/services.py,
+until Ctrl-C or SIGTERM, then a clean stop."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import make_url
 
-from api.service import api_service, api_url
+from api.codec_server import CodecServerSettings
+from api.server import api_url
+from config.journey_ids import TASK_QUEUE
+from config.settings import Settings, SettingsError
+from config.startup import load_checked_settings
+from notifications.from_settings import check_notification_settings
 from observability.logging import configure_logging, get_logger
-from security.codec_server import CodecServerSettings
-from security.codec_service import codec_service, codec_url, with_payload_keys
+from security import payload_keyring
+from security.configured_keys import with_payload_keys
+from security.token_file import authenticator_for
+from stack.services import SERVICES, Service, Stack, codec_url
 from workers.dev_server import DevServer, DevServerError
-from workers.process_exit import exit_without_finalizing
-from workers.settings import Settings, SettingsError
-from workers.startup import load_checked_settings
-from workers.worker import run_worker
-from workflows.journey_messages import TASK_QUEUE
 
-log = get_logger("workers.run")
+log = get_logger("stack.run")
 
-
-@dataclass(frozen=True)
-class Stack:
-    """What a service needs to know about the running stack."""
-
-    settings: Settings
-    temporal_address: str  # the embedded server's, which may differ from settings.temporal_address
-    temporal_namespace: str
-    temporal_ui_url: str
-
-
-# Sets `ready` once it serves, then runs until cancelled; cancellation is the signal to shut down cleanly
-# (`async with` inside it does that).
-Service = Callable[[Stack, asyncio.Event], Coroutine[Any, Any, None]]
-
-
-async def journey_worker_service(stack: Stack, ready: asyncio.Event) -> None:
-    """The journey worker against the embedded server, appending to the embedded trial record."""
-    ready.set()  # nothing waits on it: work sent before it polls waits in its task queue, never lost
-    await run_worker(stack.settings, asyncio.Event(), address=stack.temporal_address)
-
-
-SERVICES: list[Service] = [journey_worker_service, api_service, codec_service]
+# The stack runs every process in one: it reads the API tokens, the staff directory and the payload keys.
+CONFIGURATION_CHECKS = (authenticator_for, check_notification_settings, payload_keyring)
 
 
 def describe(stack: Stack) -> str:
@@ -138,13 +114,9 @@ async def _serve(settings: Settings) -> int:
 
 def main() -> int:
     try:
-        settings = load_checked_settings()
+        settings = load_checked_settings(*CONFIGURATION_CHECKS)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     configure_logging(settings.log_format, settings.log_level)
     return asyncio.run(_serve(with_payload_keys(settings)))
-
-
-if __name__ == "__main__":
-    exit_without_finalizing(main())

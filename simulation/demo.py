@@ -1,4 +1,4 @@
-"""`trial demo`: a synthetic cohort driven through the whole protocol on a time-skipping Temporal server started
+"""`trial-demo`: a synthetic cohort driven through the whole protocol on a time-skipping Temporal server started
 for the run, then the trial report, checked against the cohort the demo meant to create.
 
 Every patient's journey is a script of (moment, staff action) steps; one scheduler moves the shared server clock
@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -25,8 +25,20 @@ from rich.table import Table
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from cli.common import JsonOption, print_json
-from cli.demo_cohort import (
+from cli.common import JsonOption, print_json, run_app
+from config.journey_ids import journey_workflow_id
+from config.search_attributes import register_search_attributes
+from domain.journey import commands as cmd
+from domain.journey.events import ExpeditedReportOpened
+from domain.journey.views import PatientStatus
+from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol
+from domain.roles import Actor, Role
+from domain.site_time import site_date, site_moment
+from facade import TrialClient, TrialReport
+from observability.logging import configure_logging
+from records import EventStore
+from records.engine import create_record_engine
+from simulation.cohort import (
     MAX_COHORT,
     MIN_COHORT,
     CohortPlan,
@@ -40,23 +52,11 @@ from cli.demo_cohort import (
     plan_cohort,
     screening_for,
 )
-from domain.journey import commands as cmd
-from domain.journey.events import ExpeditedReportOpened
-from domain.journey.views import PatientStatus
-from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol
-from domain.roles import Actor, Role
-from domain.site_time import site_date, site_moment
-from facade import TrialClient, TrialReport
-from observability.logging import configure_logging
-from records import EventStore
-from records.engine import create_record_engine
 from workers.settling import settle
 from workers.time_skipping import skip_time, start_time_skipping
 from workers.worker import journey_worker
-from workflows.journey_messages import RecordResult, journey_workflow_id
-from workflows.search_attributes import register_search_attributes
+from workflows.journey_messages import RecordResult
 
-PANEL = "Demo"
 DEFAULT_SEED = 2026
 DEFAULT_PATIENTS = 10
 # Staff act between 09:00 and 15:00 at the site: never at 00:00 or 08:00, when the workflows' timers fire
@@ -66,7 +66,7 @@ MANUFACTURING_DAYS = 20  # collection to release, the manufacturer's usual turna
 FAILED_RUN_DAYS = 14  # collection to a failed run's notice
 RELEASED_CELLS_PER_TARGET_DOSE = 3  # the product holds three target doses
 
-app = typer.Typer()
+app = typer.Typer(name="trial-demo", add_completion=False)
 
 
 def _staff(role: Role) -> Actor:
@@ -83,7 +83,7 @@ NURSE, PHYSICIAN = _staff(Role.NURSE), _staff(Role.PHYSICIAN)
 
 
 class DemoResult(FrozenModel):
-    """What `trial demo --json` prints: the cohort meant, the report expected from it, and the report given."""
+    """What `trial-demo --json` prints: the cohort meant, the report expected from it, and the report given."""
 
     cohort: CohortPlan
     expected: ExpectedReport
@@ -541,7 +541,7 @@ def report_lines(result: DemoResult) -> list[str]:
     ]
 
 
-@app.command(rich_help_panel=PANEL)
+@app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="The same seed enrolls the same cohort.")] = DEFAULT_SEED,
     patients: Annotated[
@@ -575,3 +575,8 @@ def demo(
         err.print(f"[red]report differs from the cohort: {mismatch}[/red]")
     if result.mismatches:
         raise typer.Exit(1)
+
+
+def main() -> NoReturn:
+    """The `trial-demo` command."""
+    run_app(app)

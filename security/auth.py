@@ -2,7 +2,7 @@
 
 Only SHA-256 hashes of the tokens are configured, never the tokens themselves. The configuration is JSON or TOML:
 `{"tokens": [{"sha256": "<hex>", "user_id": "nurse.lee", "role": "nurse"}, ...]}` (a bare JSON list works too),
-from `TRIALFLOW_API_TOKENS` (the document itself) or a token file (`api/token_file.py`).
+from `TRIALFLOW_API_TOKENS` (the document itself) or a token file (`security/token_file.py`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from typing import Any, Protocol
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
+from config.errors import ConfigurationError
 from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
 
 
-class TokenConfigurationError(ValueError):
+class TokenConfigurationError(ConfigurationError):
     """The token configuration is invalid; the message names every problem."""
 
 

@@ -1,4 +1,4 @@
-"""`trial demo`: the cohort plan is varied and deterministic, its clinical data grade as planned, and the report
+"""`trial-demo`: the cohort plan is varied and deterministic, its clinical data grade as planned, and the report
 the demo prints after driving the cohort on a time-skipping server matches the cohort it generated."""
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from cli.common import USAGE_ERROR_EXIT_CODE
-from cli.demo import DemoResult, compare, drive_in_time_order, report_lines, report_tables, run_demo
-from cli.demo_cohort import (
+from domain.eligibility import assess_eligibility
+from domain.journey.phases import ExitReason, Phase
+from domain.protocol import PROTOCOL_V1, amend
+from domain.response import ResponseCategory, assess_relapse, classify_response
+from domain.toxicity import grade_crs, grade_icans
+from simulation.cohort import (
     MAX_COHORT,
     MIN_COHORT,
     CohortPlan,
@@ -29,12 +33,7 @@ from cli.demo_cohort import (
     plan_cohort,
     screening_for,
 )
-from cli.main import app
-from domain.eligibility import assess_eligibility
-from domain.journey.phases import ExitReason, Phase
-from domain.protocol import PROTOCOL_V1, amend
-from domain.response import ResponseCategory, assess_relapse, classify_response
-from domain.toxicity import grade_crs, grade_icans
+from simulation.demo import DemoResult, app, compare, drive_in_time_order, report_lines, report_tables, run_demo
 
 SEED = 11
 SCREENED_ON = date(2026, 1, 5)
@@ -273,7 +272,7 @@ def test_the_report_is_printed_and_its_json_reads_back(demo_run: tuple[DemoResul
 
 
 def test_the_command_refuses_a_cohort_too_small_for_the_story() -> None:
-    outcome = CliRunner().invoke(app, ["demo", "--patients", str(MIN_COHORT - 1)])
+    outcome = CliRunner().invoke(app, ["--patients", str(MIN_COHORT - 1)])
     assert outcome.exit_code == USAGE_ERROR_EXIT_CODE
 
 

@@ -1,28 +1,23 @@
-"""The API as a `make run` service: uvicorn on 127.0.0.1, logging through structlog, stopped by cancellation."""
+"""Serving an ASGI app with uvicorn: logging through structlog, stopped by cancellation (the stack's and `python -m
+api`'s)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import uvicorn
 from fastapi import FastAPI
 
-from api.app import create_app
-from api.token_file import authenticator_for
-from facade import open_trial_client
 from observability.logging import get_logger
-
-if TYPE_CHECKING:
-    from workers.run import Stack
 
 DEFAULT_API_HOST: Final = "127.0.0.1"  # loopback only until the security issue puts TLS in front
 
 GRACEFUL_SHUTDOWN_SECONDS: Final = 5  # open requests may finish; a stuck one does not hold `make run` open
 
-log = get_logger("api.service")
+log = get_logger("api.server")
 
 
 class _StackServer(uvicorn.Server):
@@ -66,16 +61,3 @@ async def serve(app: FastAPI, host: str, port: int, started: asyncio.Event | Non
 
 def api_url(port: int, host: str = DEFAULT_API_HOST) -> str:
     return f"http://{host}:{port}"
-
-
-async def api_service(stack: Stack, ready: asyncio.Event | None = None) -> None:
-    """The HTTP API over a trial client of the embedded stack, until cancelled."""
-    settings = stack.settings
-    port = settings.api_port
-    auth = authenticator_for(settings)
-    if not auth.configured:
-        log.warning("api_no_tokens", hint="`trial token new --user <id> --role <role>` makes one; until then, 401")
-    # The embedded server's address, which may differ from the configured one.
-    settings = settings.model_copy(update={"temporal_address": stack.temporal_address})
-    async with open_trial_client(settings) as trial:
-        await serve(create_app(trial, auth), DEFAULT_API_HOST, port, started=ready)

@@ -10,14 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.auth import TokenConfigurationError, hash_token
-from api.service import api_service, api_url
-from tests.facade.conftest import Stack
-from tests.facade.journeys import enrollment, poll
-from tests.test_dev_server import free_port, port_accepts_connections
-from workers import run as run_module
-from workers.run import Stack as RunningStack
-from workers.settings import ENV_PREFIX, Settings, load_settings
+from api.server import api_url
+from config.settings import ENV_PREFIX, Settings, load_settings
+from security.auth import TokenConfigurationError, hash_token
+from stack import run as run_module
+from stack.services import Stack as RunningStack
+from stack.services import api_service, journey_worker_service
+from tests.dev_stack import Stack
+from tests.facade.journeys import enrollment
+from tests.waiting import poll
+from workers.dev_server import free_port, port_accepts_connections
 
 TOKENS_ENV_NAME = f"{ENV_PREFIX}API_TOKENS"
 
@@ -83,9 +85,7 @@ async def test_the_stack_with_the_api_enrolls_and_stops_cleanly(
     ).model_copy(update={"api_port": port})
     stop = asyncio.Event()
     running = asyncio.create_task(
-        run_module.run_stack(
-            settings, stop, services=[run_module.journey_worker_service, api_service], announce=lambda _: None
-        )
+        run_module.run_stack(settings, stop, services=[journey_worker_service, api_service], announce=lambda _: None)
     )
     try:
         async with httpx.AsyncClient(base_url=api_url(port), timeout=30) as http:

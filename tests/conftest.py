@@ -1,0 +1,93 @@
+"""The servers the tests share, started once per session when a test asks for them and always stopped: a
+Temporal dev server with a worker (`stack`), the time-skipping test server (`time_skipping_env`), and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+from hypothesis import HealthCheck, settings
+from sqlalchemy.engine import URL
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from config.search_attributes import register_search_attributes
+from facade import TrialClient
+from tests.dev_stack import Stack, new_store
+from tests.postgres import (
+    DATABASE_URL_ENV,
+    EmbeddedPostgres,
+    PostgresServer,
+    as_psycopg_url,
+    wait_until_reachable,
+)
+from workers.dev_server import DevServer, free_port
+from workers.time_skipping import start_time_skipping
+from workers.worker import journey_worker
+
+# Examples are judged by what they find, never by how fast a shared, loaded machine runs them.
+settings.register_profile("trialflow", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("trialflow")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """A dev server on free loopback ports in its own directory, one worker, and the record it appends to."""
+    data_dir = tmp_path_factory.mktemp("dev-stack")
+    store = new_store(data_dir)
+    try:
+        async with DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port()) as server:
+            temporal = await Client.connect(server.address, data_converter=pydantic_data_converter)
+            task_queue = f"journeys-{uuid.uuid4()}"
+            async with journey_worker(temporal, store, task_queue=task_queue):
+                trial = TrialClient(temporal, store, task_queue=task_queue)
+                yield Stack(server, temporal, store, task_queue, trial, data_dir)
+    finally:
+        store.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (from the PyPI wheel, never downloaded), with the journey's search attributes."""
+    env = await start_time_skipping()
+    async with env:
+        await register_search_attributes(env.client)
+        yield env
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL: TRIALFLOW_TEST_DATABASE_URL's, else an embedded one (never skipped)."""
+    given = os.environ.get(DATABASE_URL_ENV)
+    if given:
+        url = as_psycopg_url(given)
+        wait_until_reachable(url)
+        yield PostgresServer(admin_url=url, embedded=False)
+        return
+    with EmbeddedPostgres() as server:
+        wait_until_reachable(server.url)
+        yield PostgresServer(admin_url=server.url, embedded=True)
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[URL]:
+    """An empty PostgreSQL namespace for one test: a new schema (a few ms), dropped afterwards."""
+    url = postgres_server.create_schema()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_schema(url)
+
+
+@pytest.fixture
+def fresh_postgres_database(postgres_server: PostgresServer) -> Iterator[URL]:
+    """A new, empty database for one test (about 0.25 s), dropped afterwards."""
+    url = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)
