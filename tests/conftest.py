@@ -15,9 +15,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from config.search_attributes import register_search_attributes
 from facade import TrialClient
-from tests.dev_stack import Stack, new_store
 from tests.postgres import (
     DATABASE_URL_ENV,
     EmbeddedPostgres,
@@ -25,8 +23,8 @@ from tests.postgres import (
     as_psycopg_url,
     wait_until_reachable,
 )
+from tests.servers import Stack, new_store, time_skipping_server
 from workers.dev_server import DevServer, free_port
-from workers.time_skipping import start_time_skipping
 from workers.worker import journey_worker
 
 # Examples are judged by what they find, never by how fast a shared, loaded machine runs them.
@@ -34,9 +32,10 @@ settings.register_profile("trialflow", deadline=None, suppress_health_check=[Hea
 settings.load_profile("trialflow")
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    """A dev server on free loopback ports in its own directory, one worker, and the record it appends to."""
+    """A dev server on free loopback ports in its own directory, one worker, and the record it appends to: one per
+    module, so a module's lists and counts hold its own patients only."""
     data_dir = tmp_path_factory.mktemp("dev-stack")
     store = new_store(data_dir)
     try:
@@ -52,10 +51,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (from the PyPI wheel, never downloaded), with the journey's search attributes."""
-    env = await start_time_skipping()
-    async with env:
-        await register_search_attributes(env.client)
+    """The time-skipping server that tests whose one worker outlives their journeys share."""
+    async with time_skipping_server() as env:
         yield env
 
 

@@ -1,4 +1,4 @@
-"""The embedded Temporal dev server, `python -m stack.run`, and the settings they read."""
+"""The embedded Temporal dev server, `python -m stack`, and the settings they read."""
 
 from __future__ import annotations
 
@@ -254,7 +254,7 @@ async def test_the_dev_server_registers_search_attributes_and_keeps_workflows_ac
         )
 
 
-# ---------------------------------------------------------------- python -m stack.run
+# ---------------------------------------------------------------- python -m stack
 
 
 @pytest.fixture
@@ -300,7 +300,7 @@ def test_make_run_prints_the_addresses_serves_and_stops_cleanly(
 ) -> None:
     port, ui_port = run_environment["TRIALFLOW_TEMPORAL_PORT"], run_environment["TRIALFLOW_TEMPORAL_UI_PORT"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "stack.run"],
+        [sys.executable, "-m", "stack"],
         cwd=REPO_ROOT,
         env=run_environment,
         stdout=subprocess.PIPE,
@@ -336,7 +336,7 @@ def test_make_run_with_the_port_taken_exits_1_and_says_why(run_environment: dict
         taken.bind((LOOPBACK, int(run_environment["TRIALFLOW_TEMPORAL_PORT"])))
         taken.listen()
         finished = subprocess.run(
-            [sys.executable, "-m", "stack.run"],
+            [sys.executable, "-m", "stack"],
             cwd=REPO_ROOT,
             env=run_environment,
             capture_output=True,

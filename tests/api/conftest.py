@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api import TokenAuthenticator, TokenEntry, create_app, hash_token
 from domain.roles import Role
-from tests.dev_stack import Stack
+from tests.servers import Stack
 
 # A token per person; the configuration holds only their hashes.
 TOKENS: dict[Role, str] = {role: f"token-of-the-{role.value}" for role in Role if role is not Role.SYSTEM}

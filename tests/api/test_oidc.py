@@ -34,8 +34,8 @@ from security.auth import (
 from security.oidc import CombinedAuthenticator, OidcAuthenticator, looks_like_jwt
 from security.token_file import TokenFile, authenticator_for
 from tests.api.oidc_issuer import AUDIENCE, DISCOVERY, JWKS, Issuer, running_issuer
-from tests.dev_stack import Stack
 from tests.facade.journeys import enrollment
+from tests.servers import Stack
 from tests.waiting import poll
 from workers.dev_server import free_port
 

@@ -18,8 +18,8 @@ from api import create_app
 from api.server import api_url, serve
 from domain.roles import Role
 from tests.api.conftest import as_role, authenticator
-from tests.dev_stack import Stack
 from tests.facade.journeys import enrollment
+from tests.servers import Stack
 from workers.dev_server import free_port
 
 EXAMPLES_PER_OPERATION_AND_MODE = 15  # 7 operations x 2 modes: a few hundred requests, well under 30 s

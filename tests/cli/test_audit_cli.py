@@ -16,10 +16,10 @@ from cli.staff import REFUSED_EXIT_CODE
 from domain.journey import commands as cmd
 from facade import NotPermitted
 from tests.cli.trial_cli import TrialCli, trial_cli, worker_logs_kept_out_of_the_cli_output
-from tests.dev_stack import Stack
 from tests.domain.journey_driver import INVESTIGATOR, NURSE
 from tests.facade.audit_check import chain_problems_in_export, csv_rows, jsonl_rows
 from tests.facade.journeys import enrollment
+from tests.servers import Stack
 from tests.waiting import poll
 
 

@@ -13,9 +13,9 @@ import pytest
 from cli.staff import REFUSED_EXIT_CODE
 from records.refusals import RefusedAttemptLog
 from tests.cli.trial_cli import TrialCli, trial_cli, worker_logs_kept_out_of_the_cli_output
-from tests.dev_stack import Stack
 from tests.facade.infusion_ready import ready_for_infusion
 from tests.facade.journeys import enrollment
+from tests.servers import Stack
 
 
 @pytest.fixture(scope="module")

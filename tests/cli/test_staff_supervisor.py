@@ -28,9 +28,9 @@ from config.journey_ids import TASK_QUEUE
 from domain.journey.phases import Phase
 from observability.logging import configure_logging
 from records.deliveries import DeliveryLedger, DeliveryTarget
-from tests.dev_stack import Stack
 from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, to_lymphodepletion, today
 from tests.facade.late_journey import late_journey
+from tests.servers import Stack
 from tests.waiting import poll
 from workers.dev_server import free_port
 from workers.worker import journey_worker

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from observability.logging import configure_logging
-from tests.dev_stack import Stack
+from tests.servers import Stack
 
 
 @contextmanager

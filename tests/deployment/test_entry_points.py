@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 
 from records.migrate import head_revision
 from security.auth import hash_token
-from tests.dev_stack import Stack
+from tests.servers import Stack
 from tests.waiting import poll
 from workers.dev_server import free_port
 

@@ -24,8 +24,8 @@ from domain.toxicity import ASTCT_MAX_GRADE
 from facade import TrialClient, build_report
 from facade.report import ENROLLED_PHASES, status_from_summary
 from records import PatientSummary
-from tests.dev_stack import new_store
 from tests.domain.journey_driver import LAB, NURSE, PHYSICIAN, JourneyDriver, crs_findings, icans_findings, marrow
+from tests.servers import new_store
 
 INFUSED_ON = date(2026, 2, 1)
 

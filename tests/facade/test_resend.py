@@ -18,8 +18,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from facade import CommandRefused, JourneyClosed, TrialClient
-from tests.dev_stack import new_store
 from tests.domain.journey_driver import INVESTIGATOR
+from tests.servers import new_store
 from workflows.journey_messages import RecordResult
 from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN
 

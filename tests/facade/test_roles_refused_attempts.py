@@ -19,10 +19,10 @@ from facade import CommandRefused, NotPermitted, TrialClient, UnknownPatient
 from facade.trial_client import READ_ONLY_ROLES
 from records import EventStore
 from records.refusals import RefusedAttempt, RefusedAttemptLog
-from tests.dev_stack import Stack
 from tests.domain.journey_driver import INVESTIGATOR, NURSE, PHYSICIAN, SUPERVISOR
 from tests.facade.infusion_ready import infusion, ready_for_infusion
 from tests.facade.journeys import enrollment, to_apheresis, today
+from tests.servers import Stack
 from workflows.patient_journey import COMMAND_REJECTED, PatientJourneyWorkflow
 
 # The audit line names these and nothing else: no value typed in, no PHI.

@@ -30,7 +30,6 @@ from facade import (
     UnknownPatient,
     open_trial_client,
 )
-from tests.dev_stack import Stack, new_store
 from tests.domain.journey_driver import APHERESIS, INVESTIGATOR, NURSE
 from tests.facade.journeys import (
     GRADE_1_CRS,
@@ -42,6 +41,7 @@ from tests.facade.journeys import (
     to_lymphodepletion,
     today,
 )
+from tests.servers import Stack, new_store
 from tests.waiting import poll
 from workers.worker import journey_worker
 

@@ -3,14 +3,17 @@ the time-skipping Temporal server for journeys."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
 
 from records import EventStore
 from records.deliveries import DeliveryLedger
 from tests.notifications.servers import Certificate, WebhookServer, self_signed_certificate
+from tests.servers import time_skipping_server
 
 
 @pytest.fixture
@@ -37,3 +40,11 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 def webhooks() -> Iterator[WebhookServer]:
     with WebhookServer() as server:
         yield server
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of their own: each test's worker stops while its journeys still wait on timers, which
+    holds that server's clock still for anyone else's journey."""
+    async with time_skipping_server() as env:
+        yield env

@@ -16,8 +16,8 @@ from security.auth import TokenConfigurationError, hash_token
 from stack import run as run_module
 from stack.services import Stack as RunningStack
 from stack.services import api_service, journey_worker_service
-from tests.dev_stack import Stack
 from tests.facade.journeys import enrollment
+from tests.servers import Stack
 from tests.waiting import poll
 from workers.dev_server import free_port, port_accepts_connections
 
@@ -40,7 +40,7 @@ async def test_the_service_serves_until_cancelled(stack: Stack, monkeypatch: pyt
     entries = [{"sha256": hash_token("s3cret-supervisor"), "user_id": "supervisor.ng", "role": "supervisor"}]
     monkeypatch.setenv(TOKENS_ENV_NAME, json.dumps({"tokens": entries}))
     port = free_port()
-    service = asyncio.create_task(api_service(running_stack(stack, port)))
+    service = asyncio.create_task(api_service(running_stack(stack, port), asyncio.Event()))
     try:
         async with httpx.AsyncClient(base_url=api_url(port)) as http:
 
@@ -67,7 +67,7 @@ async def test_the_service_serves_until_cancelled(stack: Stack, monkeypatch: pyt
 async def test_an_invalid_token_configuration_stops_the_service(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKENS_ENV_NAME, json.dumps([{"sha256": "not-a-hash", "user_id": "x", "role": "system"}]))
     with pytest.raises(TokenConfigurationError) as raised:
-        await api_service(running_stack(stack, free_port()))
+        await api_service(running_stack(stack, free_port()), asyncio.Event())
     assert "tokens.0.sha256" in str(raised.value) and "tokens.0.role" in str(raised.value)
 
 
