@@ -30,9 +30,10 @@ from cli.demo_cohort import (
     screening_for,
 )
 from cli.main import app
+from domain.amendment import amend
 from domain.eligibility import assess_eligibility
 from domain.journey.phases import ExitReason, Phase
-from domain.protocol import PROTOCOL_V1, amend
+from domain.protocol import PROTOCOL_V1
 from domain.response import ResponseCategory, assess_relapse, classify_response
 from domain.toxicity import grade_crs, grade_icans
 
