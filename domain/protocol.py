@@ -1,12 +1,12 @@
 """The trial protocol as one versioned, frozen definition: every number the software knows has its home here.
 
-An amendment is a new `TrialProtocol` built by changing parameters (see `amend`); running patients keep the
-version they were enrolled under, which every event records.
+An amendment is a new `TrialProtocol` built by changing parameters (`domain.amendment.amend`); running patients
+keep the version they were enrolled under, which every event records.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -297,26 +297,6 @@ PROTOCOL_V1 = TrialProtocol(version="1.0")
 
 PROTOCOLS: dict[str, TrialProtocol] = {PROTOCOL_V1.version: PROTOCOL_V1}
 CURRENT_PROTOCOL = PROTOCOL_V1
-
-
-def amend(base: TrialProtocol, version: str, **sections: dict[str, Any]) -> TrialProtocol:
-    """A new protocol version: `amend(PROTOCOL_V1, "1.1", infusion={"max_days_after_lymphodepletion": 10})`.
-
-    Every changed value is validated as if the protocol were written anew.
-    """
-    data = base.model_dump()
-    data["version"] = version
-    for section, changes in sections.items():
-        if section not in data or not isinstance(data[section], dict):
-            raise ValueError(f"unknown protocol section {section!r}")
-        data[section] = {**data[section], **changes}
-    amended = TrialProtocol.model_validate(data)
-    from domain.schedule import calendar_problems  # here, not at the top: schedule.py builds on this module
-
-    problems = calendar_problems(amended.schedule)
-    if problems:
-        raise ValueError("the amended visit schedule is unsafe: " + "; ".join(problems))
-    return amended
 
 
 def protocol_for_version(version: str) -> TrialProtocol:

@@ -13,7 +13,8 @@ import cli.common
 import cli.main
 import domain.protocol
 from cli.main import app, protocol_rows
-from domain.protocol import CURRENT_PROTOCOL, PROTOCOL_V1, TrialProtocol, amend
+from domain.amendment import amend
+from domain.protocol import CURRENT_PROTOCOL, PROTOCOL_V1, TrialProtocol
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}  # so no parameter name is folded across lines

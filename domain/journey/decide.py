@@ -6,9 +6,8 @@ the same answer, so the workflow can run it in its update validator, its handler
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import assert_never
 
 from domain.journey import commands as cmd
 from domain.journey.context import CommandRejected, Context
@@ -18,40 +17,6 @@ from domain.journey.permissions import role_problem
 from domain.journey.phases import Phase
 from domain.journey.state import JourneyState
 from domain.protocol import TrialProtocol
-
-_Handler = Callable[[Context, Any], list[EventPayload]]
-
-_HANDLERS: dict[str, _Handler] = {
-    "enroll_patient": enrollment.enroll_patient,
-    "confirm_eligibility": enrollment.confirm_eligibility,
-    "record_consent": enrollment.record_consent,
-    "record_apheresis": enrollment.record_apheresis,
-    "record_product_release": enrollment.record_product_release,
-    "record_manufacturing_failure": enrollment.record_manufacturing_failure,
-    "prescribe_lymphodepletion": treatment.prescribe_lymphodepletion,
-    "record_lymphodepletion_dose": treatment.record_lymphodepletion_dose,
-    "decide_out_of_spec_product": treatment.decide_out_of_spec_product,
-    "approve_infusion_outside_window": treatment.approve_infusion_outside_window,
-    "record_infusion": treatment.record_infusion,
-    "record_infusion_not_given": treatment.record_infusion_not_given,
-    "expire_infusion_window": treatment.expire_infusion_window,
-    "assess_crs": safety.assess_crs,
-    "assess_icans": safety.assess_icans,
-    "record_adverse_event": safety.record_adverse_event,
-    "confirm_expedited_report": safety.confirm_expedited_report,
-    "mark_expedited_report_overdue": safety.mark_expedited_report_overdue,
-    "record_disease_assessment": follow_up.record_disease_assessment,
-    "record_chemotherapy_resumed": follow_up.record_chemotherapy_resumed,
-    "record_visit": follow_up.record_visit,
-    "send_visit_reminder": follow_up.send_visit_reminder,
-    "mark_visit_missed": follow_up.mark_visit_missed,
-    "start_follow_up_era": follow_up.start_follow_up_era,
-    "complete_journey": follow_up.complete_journey,
-    "withdraw_consent": exits.withdraw_consent,
-    "record_death": exits.record_death,
-    "record_lost_to_follow_up": exits.record_lost_to_follow_up,
-    "take_off_study": exits.take_off_study,
-}
 
 
 def decide(state: JourneyState, command: cmd.Command, now: datetime, protocol: TrialProtocol) -> list[Event]:
@@ -65,10 +30,10 @@ def decide(state: JourneyState, command: cmd.Command, now: datetime, protocol: T
         ctx.refuse(problem)
     if state.phase is not Phase.NOT_ENROLLED and protocol.version != state.protocol_version:
         ctx.refuse(f"{state.study_id} follows protocol version {state.protocol_version}, not {protocol.version}")
-    if state.phase is Phase.NOT_ENROLLED and command.kind != "enroll_patient":
+    if state.phase is Phase.NOT_ENROLLED and not isinstance(command, cmd.EnrollPatient):
         ctx.refuse(f"{state.study_id} is not enrolled yet")
     else:
-        payloads = _HANDLERS[command.kind](ctx, command)
+        payloads = _handle(ctx, command)
     if ctx.problems:
         raise CommandRejected(ctx.problems)
     version = state.protocol_version or protocol.version
@@ -85,6 +50,71 @@ def decide(state: JourneyState, command: cmd.Command, now: datetime, protocol: T
         )
         for offset, payload in enumerate(payloads, start=1)
     ]
+
+
+def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
+    """The events one command gives, by its handler; mypy checks that every kind of command has its case."""
+    match command:
+        case cmd.EnrollPatient():
+            return enrollment.enroll_patient(ctx, command)
+        case cmd.ConfirmEligibility():
+            return enrollment.confirm_eligibility(ctx, command)
+        case cmd.RecordConsent():
+            return enrollment.record_consent(ctx, command)
+        case cmd.RecordApheresis():
+            return enrollment.record_apheresis(ctx, command)
+        case cmd.RecordProductRelease():
+            return enrollment.record_product_release(ctx, command)
+        case cmd.RecordManufacturingFailure():
+            return enrollment.record_manufacturing_failure(ctx, command)
+        case cmd.PrescribeLymphodepletion():
+            return treatment.prescribe_lymphodepletion(ctx, command)
+        case cmd.RecordLymphodepletionDose():
+            return treatment.record_lymphodepletion_dose(ctx, command)
+        case cmd.DecideOutOfSpecProduct():
+            return treatment.decide_out_of_spec_product(ctx, command)
+        case cmd.ApproveInfusionOutsideWindow():
+            return treatment.approve_infusion_outside_window(ctx, command)
+        case cmd.RecordInfusion():
+            return treatment.record_infusion(ctx, command)
+        case cmd.RecordInfusionNotGiven():
+            return treatment.record_infusion_not_given(ctx, command)
+        case cmd.AssessCrs():
+            return safety.assess_crs(ctx, command)
+        case cmd.AssessIcans():
+            return safety.assess_icans(ctx, command)
+        case cmd.RecordAdverseEvent():
+            return safety.record_adverse_event(ctx, command)
+        case cmd.ConfirmExpeditedReport():
+            return safety.confirm_expedited_report(ctx, command)
+        case cmd.RecordDiseaseAssessment():
+            return follow_up.record_disease_assessment(ctx, command)
+        case cmd.RecordChemotherapyResumed():
+            return follow_up.record_chemotherapy_resumed(ctx, command)
+        case cmd.RecordVisit():
+            return follow_up.record_visit(ctx, command)
+        case cmd.WithdrawConsent():
+            return exits.withdraw_consent(ctx, command)
+        case cmd.RecordDeath():
+            return exits.record_death(ctx, command)
+        case cmd.RecordLostToFollowUp():
+            return exits.record_lost_to_follow_up(ctx, command)
+        case cmd.TakeOffStudy():
+            return exits.take_off_study(ctx, command)
+        case cmd.ExpireInfusionWindow():
+            return treatment.expire_infusion_window(ctx, command)
+        case cmd.MarkExpeditedReportOverdue():
+            return safety.mark_expedited_report_overdue(ctx, command)
+        case cmd.SendVisitReminder():
+            return follow_up.send_visit_reminder(ctx, command)
+        case cmd.MarkVisitMissed():
+            return follow_up.mark_visit_missed(ctx, command)
+        case cmd.StartFollowUpEra():
+            return follow_up.start_follow_up_era(ctx, command)
+        case cmd.CompleteJourney():
+            return follow_up.complete_journey(ctx, command)
+        case _:
+            assert_never(command)
 
 
 def _reason_of(command: cmd.Command) -> str | None:

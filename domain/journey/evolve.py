@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import date
 from functools import reduce
-from typing import Any, TypeVar
+from typing import TypeVar, assert_never
 
 from domain.journey import events as ev
 from domain.journey.events import Event
@@ -22,6 +23,11 @@ from domain.journey.state import (
     RecordedAdverseEvent,
     ScheduledItemRecord,
 )
+from domain.protocol import FrozenModel
+
+_Model = TypeVar("_Model", bound=FrozenModel)
+_Superseded = TypeVar("_Superseded", GradedAssessment, RecordedAdverseEvent, DiseaseAssessmentRecord)
+_Scheduled = Mapping[str, ScheduledItemRecord]
 
 
 def fold(state: JourneyState, events: Iterable[Event]) -> JourneyState:
@@ -32,34 +38,19 @@ def evolve(state: JourneyState, event: Event) -> JourneyState:
     """Apply one recorded fact. Never fails: the decider has already accepted it."""
     changes = _changes(state, event)
     changes["last_sequence"] = max(state.last_sequence, event.sequence)
-    return state.model_copy(update=changes)
+    return _updated(state, changes)
 
 
-def _off_study(reason: ExitReason, on: Any, details: str) -> dict[str, Any]:
-    return {"phase": Phase.OFF_STUDY, "exit": ExitRecord(reason=reason, on=on, details=details)}
+def _updated(model: _Model, changes: Mapping[str, object]) -> _Model:
+    """`model` with `changes`, validated as a new model is (`model_copy(update=...)` skips validation).
+
+    Unchanged fields are already-validated values, so validating them again is a cheap instance check.
+    """
+    return model.model_validate({**model.__dict__, **changes})
 
 
-_Superseded = TypeVar("_Superseded", GradedAssessment, RecordedAdverseEvent, DiseaseAssessmentRecord)
-
-
-def _supersede(entries: tuple[_Superseded, ...], superseded: int | None, by: int) -> tuple[_Superseded, ...]:
-    if superseded is None:
-        return entries
-    return tuple(e.model_copy(update={"superseded_by": by}) if e.sequence == superseded else e for e in entries)
-
-
-def _with_item(state: JourneyState, code: str, **changes: Any) -> dict[str, Any]:
-    items = dict(state.scheduled)
-    items[code] = state.item(code).model_copy(update=changes)
-    return {"scheduled": items}
-
-
-def _with_report(state: JourneyState, report_id: str, **changes: Any) -> dict[str, Any]:
-    reports = tuple(r.model_copy(update=changes) if r.report_id == report_id else r for r in state.expedited_reports)
-    return {"expedited_reports": reports}
-
-
-def _changes(state: JourneyState, event: Event) -> dict[str, Any]:
+def _changes(state: JourneyState, event: Event) -> dict[str, object]:
+    """The fields of `state` that `event` changes; mypy checks that every kind of event has its case."""
     p = event.payload
     seq = event.sequence
     match p:
@@ -74,6 +65,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, Any]:
         case ev.EligibilityAssessed():
             return {"eligibility": p.result}
         case ev.ScreenFailed():
+            assert state.screening_date is not None  # set by PatientEnrolled, which comes first
             details = "; ".join(f.reason for f in p.failed)
             return _off_study(ExitReason.SCREEN_FAILURE, state.screening_date, details)
         case ev.EligibilityConfirmed():
@@ -178,34 +170,31 @@ def _changes(state: JourneyState, event: Event) -> dict[str, Any]:
                 relapse=p.relapse.relapse,
                 fulfils=p.fulfils,
             )
-            changes: dict[str, Any] = {
-                "disease_assessments": (*_supersede(state.disease_assessments, p.supersedes, seq), record)
-            }
-            if p.supersedes is not None:
-                changes.update(_undo_fulfilment(state, p.supersedes))
+            scheduled = _undo_fulfilment(state.scheduled, p.supersedes)
             for code in p.fulfils:
-                items = dict(changes.get("scheduled", state.scheduled))
-                items[code] = (items.get(code) or ScheduledItemRecord(code=code)).model_copy(
-                    update={"done_on": p.marrow.assessed_on, "done_sequence": seq, "in_window": p.in_window}
+                scheduled = _with_item(
+                    scheduled, code, done_on=p.marrow.assessed_on, done_sequence=seq, in_window=p.in_window
                 )
-                changes["scheduled"] = items
-            return changes
+            return {
+                "disease_assessments": (*_supersede(state.disease_assessments, p.supersedes, seq), record),
+                "scheduled": scheduled,
+            }
         case ev.RelapseDiagnosed():
             return {"relapse": p, "phase": Phase.SURVIVAL_FOLLOW_UP}
         case ev.ChemotherapyResumed():
-            changes = {"chemotherapy": p}
-            changes.update(_with_item(state, "CHEMO", done_on=p.resumed_on, done_sequence=seq, in_window=p.in_window))
-            return changes
+            scheduled = _with_item(
+                state.scheduled, "CHEMO", done_on=p.resumed_on, done_sequence=seq, in_window=p.in_window
+            )
+            return {"chemotherapy": p, "scheduled": scheduled}
         case ev.VisitCompleted():
-            base = state
-            if p.supersedes is not None:
-                base = state.model_copy(update=_undo_fulfilment(state, p.supersedes))
-            return _with_item(base, p.visit_code, done_on=p.visit_date, done_sequence=seq, in_window=p.in_window)
+            scheduled = _undo_fulfilment(state.scheduled, p.supersedes)
+            done = {"done_on": p.visit_date, "done_sequence": seq, "in_window": p.in_window}
+            return {"scheduled": _with_item(scheduled, p.visit_code, **done)}
         case ev.VisitReminderIssued():
-            item = state.item(p.visit_code)
-            return _with_item(state, p.visit_code, reminders=(*item.reminders, p.reminder))
+            reminders = (*state.item(p.visit_code).reminders, p.reminder)
+            return {"scheduled": _with_item(state.scheduled, p.visit_code, reminders=reminders)}
         case ev.VisitMissed():
-            return _with_item(state, p.visit_code, missed=True)
+            return {"scheduled": _with_item(state.scheduled, p.visit_code, missed=True)}
         case ev.FollowUpEraStarted():
             phase = state.phase if state.phase is Phase.SURVIVAL_FOLLOW_UP else p.era
             return {"era": p.era, "phase": phase}
@@ -222,17 +211,37 @@ def _changes(state: JourneyState, event: Event) -> dict[str, Any]:
             return _off_study(ExitReason.INVESTIGATOR_DECISION, p.on, p.reason)
         case ev.JourneyCompleted():
             return {"phase": Phase.COMPLETED, "completed_on": p.completed_on}
-    return {}
+        case _:
+            assert_never(p)
 
 
-def _undo_fulfilment(state: JourneyState, superseded_sequence: int) -> dict[str, Any]:
+def _off_study(reason: ExitReason, on: date, details: str) -> dict[str, object]:
+    return {"phase": Phase.OFF_STUDY, "exit": ExitRecord(reason=reason, on=on, details=details)}
+
+
+def _supersede(entries: tuple[_Superseded, ...], superseded: int | None, by: int) -> tuple[_Superseded, ...]:
+    if superseded is None:
+        return entries
+    return tuple(_updated(e, {"superseded_by": by}) if e.sequence == superseded else e for e in entries)
+
+
+def _with_item(scheduled: _Scheduled, code: str, **changes: object) -> dict[str, ScheduledItemRecord]:
+    items = dict(scheduled)
+    items[code] = _updated(scheduled.get(code) or ScheduledItemRecord(code=code), changes)
+    return items
+
+
+def _with_report(state: JourneyState, report_id: str, **changes: object) -> dict[str, object]:
+    reports = tuple(_updated(r, changes) if r.report_id == report_id else r for r in state.expedited_reports)
+    return {"expedited_reports": reports}
+
+
+def _undo_fulfilment(scheduled: _Scheduled, superseded_sequence: int | None) -> _Scheduled:
     """A corrected entry no longer completes what it completed; its replacement says what it completes now."""
-    items = {
-        code: (
-            item.model_copy(update={"done_on": None, "done_sequence": None, "in_window": None})
-            if item.done_sequence == superseded_sequence
-            else item
-        )
-        for code, item in state.scheduled.items()
+    if superseded_sequence is None:
+        return scheduled
+    undone = {"done_on": None, "done_sequence": None, "in_window": None}
+    return {
+        code: _updated(item, undone) if item.done_sequence == superseded_sequence else item
+        for code, item in scheduled.items()
     }
-    return {"scheduled": items}

@@ -23,8 +23,9 @@ from cli.calculators import (
 )
 from cli.common import USAGE_ERROR_EXIT_CODE, InputProblems, json_shape
 from cli.main import app
+from domain.amendment import amend
 from domain.dosing import ProductClassification
-from domain.protocol import PROTOCOL_V1, TrialProtocol, amend
+from domain.protocol import PROTOCOL_V1, TrialProtocol
 from domain.schedule import VisitStatus
 from tests.domain.examples import screening
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.amendment import amend
 from domain.dosing import (
     CellDoseRange,
     LymphodepletionPlan,
@@ -24,7 +25,7 @@ from domain.dosing import (
     plan_lymphodepletion,
     round_dose_mg,
 )
-from domain.protocol import PROTOCOL_V1, CellDoseRules, LymphodepletingDrug, amend
+from domain.protocol import PROTOCOL_V1, CellDoseRules, LymphodepletingDrug
 
 REGIMEN = PROTOCOL_V1.lymphodepletion
 FLUDARABINE = REGIMEN.fludarabine

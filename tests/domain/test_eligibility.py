@@ -10,6 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from domain.amendment import amend
 from domain.eligibility import (
     CriterionKind,
     EligibilityResult,
@@ -21,7 +22,7 @@ from domain.eligibility import (
     is_cns3,
     performance_scale_for_age,
 )
-from domain.protocol import PROTOCOL_V1, amend
+from domain.protocol import PROTOCOL_V1
 from tests.domain.examples import screening
 
 RULES = PROTOCOL_V1.eligibility

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.protocol import PROTOCOL_V1, amend, protocol_for_version
+from domain.amendment import amend
+from domain.protocol import PROTOCOL_V1, protocol_for_version
 
 
 def test_a_second_version_is_built_by_changing_parameters_only() -> None:

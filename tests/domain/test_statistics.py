@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from scipy import integrate, special
 from scipy.stats import beta, binom
 
-from domain.protocol import PROTOCOL_V1, StoppingRule, amend
+from domain.amendment import amend
+from domain.protocol import PROTOCOL_V1, StoppingRule
 from domain.statistics import (
     ProportionEstimate,
     StoppingRuleStatus,

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from domain.protocol import PROTOCOL_V1, CrsCriteria, amend
+from domain.amendment import amend
+from domain.protocol import PROTOCOL_V1, CrsCriteria
 from domain.toxicity import (
     AdverseEvent,
     CerebralEdema,

@@ -16,9 +16,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from cli.common import USAGE_ERROR_EXIT_CODE
+from domain.amendment import amend
 from domain.eligibility import assess_eligibility
 from domain.journey.phases import ExitReason, Phase
-from domain.protocol import PROTOCOL_V1, amend
+from domain.protocol import PROTOCOL_V1
 from domain.response import ResponseCategory, assess_relapse, classify_response
 from domain.toxicity import grade_crs, grade_icans
 from simulation.cohort import (
