@@ -23,7 +23,6 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.projections import domain_event
 from domain.journey.phases import FINAL_PHASES
 from domain.journey.reconciliation import (
     RUNNING,
@@ -36,6 +35,7 @@ from domain.journey.reconciliation import (
 from domain.journey.views import PatientStatus
 from domain.protocol import FrozenModel
 from records import EventStore, PatientSummary
+from records.event_rows import to_event
 from workflows import search_attributes as sa
 from workflows.journey_messages import journey_workflow_id
 
@@ -130,7 +130,7 @@ class ReconciliationActivities:
     async def _mismatches(self, study_id: str, as_of: datetime) -> list[Mismatch]:
         observed = await self.observe(study_id)  # first: see the module's docstring
         recorded = await asyncio.to_thread(self._store.events_for, study_id)
-        expected = expect_from_record(study_id, [domain_event(e) for e in recorded], as_of)
+        expected = expect_from_record(study_id, [to_event(e) for e in recorded], as_of)
         return compare(expected, observed)
 
     async def observe(self, study_id: str) -> WorkflowObservation:
