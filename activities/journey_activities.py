@@ -16,8 +16,9 @@ from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
 from notifications.notifier import DeliveryOutcome, Notifier
-from records import EventStore, RecordedEvent
+from records import EventStore
 from records.deliveries import DeliveryLedger
+from records.event_rows import to_row
 
 # ApplicationError types the workflow sees when a notification or its escalation is not (yet) delivered.
 NOTIFICATION_UNDELIVERED = "NotificationUndelivered"
@@ -34,20 +35,6 @@ class AppendEventsInput(FrozenModel):
 class AppendEventsResult(FrozenModel):
     recorded: int
     already_recorded: int
-
-
-def to_recorded_event(event: Event) -> RecordedEvent:
-    return RecordedEvent(
-        study_id=event.study_id,
-        sequence=event.sequence,
-        event_type=event.type,
-        occurred_at=event.occurred_at,
-        actor_user_id=event.actor.user_id,
-        actor_role=event.actor.role.value,
-        protocol_version=event.protocol_version,
-        reason=event.reason,
-        payload=event.payload.model_dump(mode="json"),
-    )
 
 
 class EscalationRequest(FrozenModel):
@@ -76,7 +63,7 @@ class JourneyActivities:
     @activity.defn(name="append_events")
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
         try:
-            result = self._store.append([to_recorded_event(e) for e in request.events])
+            result = self._store.append([to_row(e) for e in request.events])
             # The supervisors' read models follow the record: folded from its events, never edited.
             for study_id in dict.fromkeys(e.study_id for e in request.events):
                 events = [e for e in request.events if e.study_id == study_id]

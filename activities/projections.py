@@ -11,35 +11,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from domain.journey import JourneyState, fold, initial_state
-from domain.journey.events import Event, EventPayload
+from domain.journey.events import Event
 from domain.journey.views import patient_status
 from domain.protocol import CURRENT_PROTOCOL, protocol_for_version
-from domain.roles import Actor, Role
 from records import EventStore, RecordedEvent
+from records.event_rows import to_event
 
-_PAYLOAD = TypeAdapter[EventPayload](EventPayload)
 # More than the trial's patients: a single centre enrolls tens a year. Each state is a few tens of KiB.
 FOLDED_PATIENTS_KEPT = 1_000
 
 
-def domain_event(recorded: RecordedEvent) -> Event:
-    """A stored event read back as the domain's fact."""
-    return Event(
-        study_id=recorded.study_id,
-        sequence=recorded.sequence,
-        occurred_at=recorded.occurred_at,
-        actor=Actor(user_id=recorded.actor_user_id, role=Role(recorded.actor_role)),
-        protocol_version=recorded.protocol_version,
-        reason=recorded.reason,
-        payload=_PAYLOAD.validate_python(recorded.payload),
-    )
-
-
 def project_patient(study_id: str, events: Sequence[RecordedEvent]) -> dict[str, Any]:
-    state = fold(initial_state(study_id), (domain_event(e) for e in events))
+    state = fold(initial_state(study_id), (to_event(e) for e in events))
     return summary_of(state, events[-1].occurred_at)
 
 
@@ -69,7 +53,7 @@ class FoldedPatients:
         if known is not None and known.last_sequence + 1 == events[0].sequence:
             state, last = fold(known, events), events[-1]
         else:
-            recorded = [domain_event(e) for e in store.events_for(study_id)]
+            recorded = [to_event(e) for e in store.events_for(study_id)]
             state, last = fold(initial_state(study_id), recorded), recorded[-1]
         with self._lock:
             self._states[study_id] = state

@@ -23,7 +23,6 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.projections import domain_event
 from config import search_attributes as sa
 from config.journey_ids import journey_workflow_id
 from domain.journey.phases import FINAL_PHASES
@@ -38,6 +37,7 @@ from domain.journey.reconciliation import (
 from domain.journey.views import PatientStatus
 from domain.protocol import FrozenModel
 from records import EventStore, PatientSummary
+from records.event_rows import to_event
 
 # How long a record ahead of its workflow is given to be an event in flight (its workflow task not yet run).
 RECORD_AHEAD_SETTLE = timedelta(seconds=5)
@@ -130,7 +130,7 @@ class ReconciliationActivities:
     async def _mismatches(self, study_id: str, as_of: datetime) -> list[Mismatch]:
         observed = await self.observe(study_id)  # first: see the module's docstring
         recorded = await asyncio.to_thread(self._store.events_for, study_id)
-        expected = expect_from_record(study_id, [domain_event(e) for e in recorded], as_of)
+        expected = expect_from_record(study_id, [to_event(e) for e in recorded], as_of)
         return compare(expected, observed)
 
     async def observe(self, study_id: str) -> WorkflowObservation:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from temporalio.testing import ActivityEnvironment
 
 from activities import projections
-from activities.journey_activities import AppendEventsInput, JourneyActivities, to_recorded_event
+from activities.journey_activities import AppendEventsInput, JourneyActivities
 from activities.projections import project_patient
 from bench.journey_steps import enrollment, infusion_moment, study_id, walk_to_infusion
 from bench.load import Phase
@@ -26,6 +26,7 @@ from domain.journey.commands import StaffCommand
 from domain.journey.events import Event
 from domain.protocol import CURRENT_PROTOCOL
 from records import EventStore
+from records.event_rows import to_row
 from workflows.journey_messages import RecordResult
 
 PREFILL_PREFIX, PLAIN_PREFIX, ACTIVITY_PREFIX = "FILL", "PLAIN", "ACT"
@@ -98,9 +99,7 @@ def store_append(store: EventStore, template: Batches, patients: int) -> AppendR
     """`EventStore.append` alone, for `patients` new patients."""
     result = AppendResult(Phase("record append"))
     work = [for_patient(template, study_id(n, PLAIN_PREFIX)) for n in range(1, patients + 1)]
-    result.events = _append_patients(
-        work, lambda batch: store.append([to_recorded_event(e) for e in batch]), result.phase
-    )
+    result.events = _append_patients(work, lambda batch: store.append([to_row(e) for e in batch]), result.phase)
     result.patients_in_record = patients
     return result
 
@@ -122,7 +121,7 @@ def activity_append(store: EventStore, template: Batches, patients_already: int,
     whole: list[Batches] = [
         [tuple(e for batch in batches for e in batch)] for batches in for_prefill
     ]  # one append each
-    _append_patients(whole, lambda batch: store.append([to_recorded_event(e) for e in batch]), prefill)
+    _append_patients(whole, lambda batch: store.append([to_row(e) for e in batch]), prefill)
     activities = JourneyActivities(store)
     if patients_already:
         rebuild_every_projection(store)

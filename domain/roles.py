@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
-
 from domain.protocol import FrozenModel
+from domain.record_limits import ActorUserId
 
 
 class Role(StrEnum):
@@ -23,7 +22,7 @@ class Role(StrEnum):
 
 
 class Actor(FrozenModel):
-    user_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    user_id: ActorUserId  # a plain token: the trial record keeps it in every event
     role: Role
 
 

@@ -71,24 +71,7 @@ CSV_COLUMNS: Final = tuple(AuditEntry.model_fields)
 
 
 def event_entry(row: ChainRow) -> AuditEntry:
-    return AuditEntry(
-        entry=EVENT,
-        study_id=row.study_id,
-        sequence=row.sequence,
-        occurred_at=row.occurred_at,
-        recorded_at=row.recorded_at,
-        actor_user_id=row.actor_user_id,
-        actor_role=row.actor_role,
-        event_type=row.event_type,
-        protocol_version=row.protocol_version,
-        payload=row.payload,
-        reason=row.reason,
-        previous_hash=row.previous_hash,
-        hash=row.hash,
-        refused_command=None,
-        refusal=None,
-        refusal_reasons=None,
-    )
+    return AuditEntry(entry=EVENT, **row.columns(), refused_command=None, refusal=None, refusal_reasons=None)
 
 
 def refused_entry(attempt: RefusedAttempt) -> AuditEntry:

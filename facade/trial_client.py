@@ -26,7 +26,6 @@ from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy, Wo
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.projections import domain_event
 from config.journey_ids import TASK_QUEUE, journey_workflow_id
 from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
 from domain.journey.commands import Command, EnrollPatient, StaffCommand
@@ -44,8 +43,9 @@ from observability.logging import get_logger
 from records import EventStore, RecordedEvent, VerificationReport
 from records.audit_trail import stored_chain
 from records.deliveries import DeliveryLedger, DeliveryRecord
+from records.event_rows import to_event
 from records.refusals import RefusedAttemptLog
-from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, TimelineEntry
+from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, timeline_entry
 from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
 # A command reaching a run that is handing over to the next (turned away, or NOT_FOUND once it has gone) is
@@ -69,18 +69,6 @@ JourneyHandle = WorkflowHandle[PatientJourneyWorkflow, JourneySummary]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _timeline_entry(event: RecordedEvent) -> TimelineEntry:
-    """A recorded event as the workflow's timeline shows it."""
-    return TimelineEntry(
-        sequence=event.sequence,
-        occurred_at=event.occurred_at,
-        type=event.event_type,
-        actor_user_id=event.actor_user_id,
-        actor_role=event.actor_role,
-        reason=event.reason,
-    )
 
 
 def _refusal(study_id: str, command: Command, reasons: Sequence[str]) -> CommandRefused:
@@ -292,7 +280,7 @@ class TrialClient:
                 raise
             self._log_record_answers(study_id, error)
         events = await self._recorded_events(study_id)
-        return Timeline(study_id=study_id, source="record", entries=tuple(_timeline_entry(e) for e in events))
+        return Timeline(study_id=study_id, source="record", entries=tuple(timeline_entry(to_event(e)) for e in events))
 
     @staticmethod
     def _log_record_answers(study_id: str, error: RPCError) -> None:
@@ -308,7 +296,7 @@ class TrialClient:
 
     async def _recorded_state(self, study_id: str) -> tuple[JourneyState, TrialProtocol]:
         events = await self._recorded_events(study_id)
-        state = fold(initial_state(study_id), (domain_event(e) for e in events))
+        state = fold(initial_state(study_id), (to_event(e) for e in events))
         return state, protocol_for_version(state.protocol_version or self._protocol.version)
 
     # ------------------------------------------------------------ supervisors: the trial

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,33 +31,25 @@ def utc_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def event_hash(
-    *,
-    study_id: str,
-    sequence: int,
-    event_type: str,
-    occurred_at: datetime,
-    recorded_at: datetime,
-    actor_user_id: str,
-    actor_role: str,
-    protocol_version: str,
-    payload_json: str,
-    reason: str | None,
-    previous_hash: str,
-) -> str:
-    """SHA-256 (hex) of the stored row's every field and the previous event's hash."""
-    document = {
-        "format": HASH_FORMAT,
-        "study_id": study_id,
-        "sequence": sequence,
-        "event_type": event_type,
-        "occurred_at": utc_timestamp(occurred_at),
-        "recorded_at": utc_timestamp(recorded_at),
-        "actor_user_id": actor_user_id,
-        "actor_role": actor_role,
-        "protocol_version": protocol_version,
-        "payload": payload_json,
-        "reason": reason,
-        "previous_hash": previous_hash,
-    }
+# The stored columns the hash covers; each is a key of the hashed document under its column name.
+HASHED_COLUMNS = (
+    "study_id",
+    "sequence",
+    "event_type",
+    "occurred_at",
+    "recorded_at",
+    "actor_user_id",
+    "actor_role",
+    "protocol_version",
+    "payload",
+    "reason",
+    "previous_hash",
+)
+
+
+def event_hash(row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a stored row's every column (`payload` as its stored JSON text) and the previous hash."""
+    document = {"format": HASH_FORMAT, **{column: row[column] for column in HASHED_COLUMNS}}
+    document["occurred_at"] = utc_timestamp(row["occurred_at"])
+    document["recorded_at"] = utc_timestamp(row["recorded_at"])
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()

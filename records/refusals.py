@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import AwareDatetime, Field
 
 from domain.protocol import FrozenModel
+from domain.record_limits import ActorRoleName, ActorUserId
 from records.engine import WRITE_TRANSACTION
-from records.events import ACTOR_ROLE_PATTERN, ACTOR_USER_ID_PATTERN
 from records.schema import refused_attempts
 
 if TYPE_CHECKING:
@@ -37,8 +37,8 @@ class RefusedAttempt(FrozenModel):
 
     attempted_at: AwareDatetime
     study_id: str = Field(min_length=1, max_length=32)
-    actor_user_id: str = Field(min_length=1, max_length=64, pattern=ACTOR_USER_ID_PATTERN)
-    actor_role: str = Field(min_length=1, max_length=64, pattern=ACTOR_ROLE_PATTERN)
+    actor_user_id: ActorUserId
+    actor_role: ActorRoleName
     command_kind: str = Field(min_length=1, max_length=64, description="The command's kind, e.g. record_infusion")
     refusal: str = Field(
         min_length=1,

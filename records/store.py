@@ -28,8 +28,9 @@ from records.errors import (
     SchemaNotReadyError,
     SequenceGapError,
 )
+from records.event_rows import EVENT_COLUMNS, chain_row, stored_event, table_values
 from records.events import AppendResult, ChainHead, EventKey, RecordedEvent, StoredEvent
-from records.hashing import GENESIS_HASH, canonical_json, event_hash
+from records.hashing import GENESIS_HASH, canonical_json
 from records.migrate import current_revision, head_revision, upgrade_engine_to_head
 from records.projections import (
     PHASE_KEY,
@@ -41,7 +42,6 @@ from records.projections import (
 )
 from records.schema import patient_summaries, trial_events
 from records.verification import (
-    ChainRow,
     VerificationProblem,
     VerificationReport,
     chain_problems,
@@ -57,22 +57,6 @@ DEFAULT_APPEND_ATTEMPTS = 5
 _SEQUENCE_CLASH_MARKERS = ("uq_trial_events_study_sequence", "trial_events.study_id, trial_events.sequence")
 _PHASE_MAX_LENGTH = 64
 _READ_BATCH = 1000
-
-_EVENT_COLUMNS = (
-    trial_events.c.id,
-    trial_events.c.study_id,
-    trial_events.c.sequence,
-    trial_events.c.event_type,
-    trial_events.c.occurred_at,
-    trial_events.c.recorded_at,
-    trial_events.c.actor_user_id,
-    trial_events.c.actor_role,
-    trial_events.c.protocol_version,
-    trial_events.c.payload,
-    trial_events.c.reason,
-    trial_events.c.previous_hash,
-    trial_events.c.hash,
-)
 
 
 def _utc_now() -> datetime:
@@ -165,7 +149,7 @@ class EventStore:
             stored = {
                 row.sequence: row
                 for row in connection.execute(
-                    select(*_EVENT_COLUMNS).where(
+                    select(*EVENT_COLUMNS).where(
                         trial_events.c.study_id == study_id,
                         trial_events.c.sequence.between(first, last),
                     )
@@ -188,7 +172,7 @@ class EventStore:
                     continue
                 if event.sequence != last_sequence + 1:
                     raise SequenceGapError(study_id, event.sequence, last_sequence)
-                row = _row_for(event, recorded_at=recorded_at, previous_hash=last_hash)
+                row = table_values(event, recorded_at=recorded_at, previous_hash=last_hash)
                 rows.append(row)
                 recorded.append(EventKey(study_id=study_id, sequence=event.sequence, hash=row["hash"]))
                 last_sequence, last_hash = event.sequence, row["hash"]
@@ -214,11 +198,11 @@ class EventStore:
         """As `events_for`, with when each was recorded and its place in the hash chain."""
         with self._engine.connect() as connection:
             result = connection.execute(
-                select(*_EVENT_COLUMNS)
+                select(*EVENT_COLUMNS)
                 .where(trial_events.c.study_id == study_id, trial_events.c.sequence > after_sequence)
                 .order_by(trial_events.c.sequence)
             )
-            return [_stored_event(row) for row in result]
+            return [stored_event(row) for row in result]
 
     def study_ids(self) -> list[str]:
         """Every patient with at least one recorded event, in order."""
@@ -265,14 +249,12 @@ class EventStore:
             if study_id is not None:
                 summaries_query = summaries_query.where(patient_summaries.c.study_id == study_id)
             summarised = {row.study_id: row.updated_through_sequence for row in connection.execute(summaries_query)}
-            query = select(*_EVENT_COLUMNS).order_by(
-                trial_events.c.study_id, trial_events.c.sequence, trial_events.c.id
-            )
+            query = select(*EVENT_COLUMNS).order_by(trial_events.c.study_id, trial_events.c.sequence, trial_events.c.id)
             if study_id is not None:
                 query = query.where(trial_events.c.study_id == study_id)
             result = connection.execution_options(yield_per=_READ_BATCH).execute(query)
             for chain_study, study_rows in itertools.groupby(result, key=lambda row: row.study_id):
-                chain = [_chain_row(row) for row in study_rows]
+                chain = [chain_row(row) for row in study_rows]
                 checked_studies.add(chain_study)
                 checked_events += len(chain)
                 problems += chain_problems(chain_study, chain)
@@ -311,13 +293,13 @@ class EventStore:
                 # One writer of the summaries at a time (SQLite's write transaction is one already): a retried
                 # append and a full rebuild never both replace a patient's row. Readers are not blocked.
                 connection.execute(text("LOCK TABLE patient_summaries IN EXCLUSIVE MODE"))
-            query = select(*_EVENT_COLUMNS).order_by(trial_events.c.study_id, trial_events.c.sequence)
+            query = select(*EVENT_COLUMNS).order_by(trial_events.c.study_id, trial_events.c.sequence)
             if only is not None:
                 query = query.where(trial_events.c.study_id.in_(only))
             summary_rows: list[dict[str, Any]] = []
             events_read = 0
             for study_id, study_rows in itertools.groupby(connection.execute(query), key=lambda row: row.study_id):
-                events = [_stored_event(row).event for row in study_rows]
+                events = [stored_event(row).event for row in study_rows]
                 events_read += len(events)
                 summary = project_patient(study_id, events)
                 summary_rows.append(_summary_row(study_id, summary, events[-1].sequence, rebuilt_at))
@@ -402,36 +384,6 @@ def _batch_by_study(events: Iterable[RecordedEvent]) -> dict[str, list[RecordedE
     return batch
 
 
-def _row_for(event: RecordedEvent, *, recorded_at: datetime, previous_hash: str) -> dict[str, Any]:
-    payload_json = event.payload_json
-    return {
-        "study_id": event.study_id,
-        "sequence": event.sequence,
-        "event_type": event.event_type,
-        "occurred_at": event.occurred_at,
-        "recorded_at": recorded_at,
-        "actor_user_id": event.actor_user_id,
-        "actor_role": event.actor_role,
-        "protocol_version": event.protocol_version,
-        "payload": payload_json,
-        "reason": event.reason,
-        "previous_hash": previous_hash,
-        "hash": event_hash(
-            study_id=event.study_id,
-            sequence=event.sequence,
-            event_type=event.event_type,
-            occurred_at=event.occurred_at,
-            recorded_at=recorded_at,
-            actor_user_id=event.actor_user_id,
-            actor_role=event.actor_role,
-            protocol_version=event.protocol_version,
-            payload_json=payload_json,
-            reason=event.reason,
-            previous_hash=previous_hash,
-        ),
-    }
-
-
 def _differences(stored: AnyRow, event: RecordedEvent) -> list[str]:
     """What differs between a stored row and an event offered again, in words (payload and reason stay out)."""
     differences = []
@@ -456,39 +408,6 @@ def _reason_difference(recorded: str | None, offered: str | None) -> str:
     if offered is None:
         return "the reason differs: the record has one, none is given now"
     return "the reason differs"
-
-
-def _chain_row(row: AnyRow) -> ChainRow:
-    return ChainRow(
-        row_id=row.id,
-        study_id=row.study_id,
-        sequence=row.sequence,
-        event_type=row.event_type,
-        occurred_at=row.occurred_at,
-        recorded_at=row.recorded_at,
-        actor_user_id=row.actor_user_id,
-        actor_role=row.actor_role,
-        protocol_version=row.protocol_version,
-        payload=row.payload,
-        reason=row.reason,
-        previous_hash=row.previous_hash,
-        hash=row.hash,
-    )
-
-
-def _stored_event(row: AnyRow) -> StoredEvent:
-    event = RecordedEvent(
-        study_id=row.study_id,
-        sequence=row.sequence,
-        event_type=row.event_type,
-        occurred_at=row.occurred_at,
-        actor_user_id=row.actor_user_id,
-        actor_role=row.actor_role,
-        protocol_version=row.protocol_version,
-        payload=json.loads(row.payload),
-        reason=row.reason,
-    )
-    return StoredEvent(event=event, recorded_at=row.recorded_at, previous_hash=row.previous_hash, hash=row.hash)
 
 
 def _summary_row(study_id: str, summary: object, through_sequence: int, rebuilt_at: datetime) -> dict[str, Any]:

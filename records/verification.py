@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from domain.protocol import FrozenModel
 from records.events import ChainHead
@@ -72,20 +73,12 @@ class ChainRow:
     previous_hash: str
     hash: str
 
+    def columns(self) -> dict[str, Any]:
+        """The row's stored columns by name (its storage position left out)."""
+        return {field.name: getattr(self, field.name) for field in fields(self) if field.name != "row_id"}
+
     def recomputed_hash(self) -> str:
-        return event_hash(
-            study_id=self.study_id,
-            sequence=self.sequence,
-            event_type=self.event_type,
-            occurred_at=self.occurred_at,
-            recorded_at=self.recorded_at,
-            actor_user_id=self.actor_user_id,
-            actor_role=self.actor_role,
-            protocol_version=self.protocol_version,
-            payload_json=self.payload,
-            reason=self.reason,
-            previous_hash=self.previous_hash,
-        )
+        return event_hash(self.columns())
 
 
 def chain_problems(study_id: str, rows: Iterable[ChainRow]) -> list[VerificationProblem]:

@@ -26,6 +26,18 @@ class TimelineEntry(FrozenModel):
     reason: str | None = None
 
 
+def timeline_entry(event: Event) -> TimelineEntry:
+    """One line of a patient's timeline: the workflow's own and the record's (when the workflow cannot answer)."""
+    return TimelineEntry(
+        sequence=event.sequence,
+        occurred_at=event.occurred_at,
+        type=event.type,
+        actor_user_id=event.actor.user_id,
+        actor_role=event.actor.role.value,
+        reason=event.reason,
+    )
+
+
 class RecordResult(FrozenModel):
     """What an accepted command produced."""
 

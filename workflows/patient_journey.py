@@ -18,9 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
-    from activities.journey_activities import AppendEventsInput, EscalationRequest, to_recorded_event
+    from activities.journey_activities import AppendEventsInput, EscalationRequest
     from config import search_attributes as sa
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey.commands import Command, StaffCommand
@@ -38,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         patient_status,
     )
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
+    from domain.record_limits import record_limit_problems
     from domain.site_time import end_of_site_day
     from workflows.journey_messages import (
         RECENT_UPDATES_KEPT,
@@ -47,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         RecentUpdate,
         RecordResult,
         TimelineEntry,
+        timeline_entry,
     )
 
 COMMAND_REJECTED = "CommandRejected"
@@ -103,13 +103,7 @@ STAFF_COMMAND_TYPES: tuple[type, ...] = get_args(get_args(StaffCommand)[0])
 def unrecordable(events: tuple[Event, ...]) -> list[str]:
     """Why the permanent record would refuse these events (say, a reason typed with an invisible control character):
     such a command is refused, for its append would be retried forever and hold back every later command."""
-    problems: list[str] = []
-    for event in events:
-        try:
-            to_recorded_event(event)
-        except ValidationError as error:
-            problems += [issue["msg"].removeprefix("Value error, ") for issue in error.errors()]
-    return list(dict.fromkeys(problems))
+    return list(dict.fromkeys(problem for event in events for problem in record_limit_problems(event)))
 
 
 # A reason is the decider's own sentence; this only bounds the log line if one ever quotes a long typed value.
@@ -280,16 +274,7 @@ class PatientJourneyWorkflow:
     def _announce(self, events: tuple[Event, ...]) -> None:
         """After recording: the timeline, the staff who must act, the supervisors' search attributes."""
         for event in events:
-            self._timeline.append(
-                TimelineEntry(
-                    sequence=event.sequence,
-                    occurred_at=event.occurred_at,
-                    type=event.type,
-                    actor_user_id=event.actor.user_id,
-                    actor_role=event.actor.role.value,
-                    reason=event.reason,
-                )
-            )
+            self._timeline.append(timeline_entry(event))
             for notification in notifications_for(event):
                 self._send(notification)
         self._upsert_search_attributes(self._due_now())

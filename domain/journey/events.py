@@ -14,6 +14,7 @@ from domain.dosing import ProductAssessment, RenalAdjustmentSuggestion
 from domain.eligibility import EligibilityResult, FailedCriterion, ScreeningData
 from domain.journey.phases import Phase
 from domain.protocol import FrozenModel
+from domain.record_limits import REASON_MAX_LENGTH
 from domain.response import MarrowAssessment, OtherDiseaseTest, RelapseAssessment, ResponseAssessment
 from domain.roles import Actor
 from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
@@ -324,7 +325,7 @@ class Event(FrozenModel):
     occurred_at: datetime  # workflow time when it was recorded, never the wall clock
     actor: Actor
     protocol_version: str
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
     payload: EventPayload
 
     @property

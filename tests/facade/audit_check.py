@@ -36,17 +36,11 @@ def chain_problems_in_export(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     previous = GENESIS_HASH
     for row in (row for row in rows if row["entry"] == "event"):
         recomputed = event_hash(
-            study_id=row["study_id"],
-            sequence=row["sequence"],
-            event_type=row["event_type"],
-            occurred_at=datetime.fromisoformat(row["occurred_at"]),
-            recorded_at=datetime.fromisoformat(row["recorded_at"]),
-            actor_user_id=row["actor_user_id"],
-            actor_role=row["actor_role"],
-            protocol_version=row["protocol_version"],
-            payload_json=row["payload"],
-            reason=row["reason"],
-            previous_hash=row["previous_hash"],
+            {
+                **row,
+                "occurred_at": datetime.fromisoformat(row["occurred_at"]),
+                "recorded_at": datetime.fromisoformat(row["recorded_at"]),
+            }
         )
         if recomputed != row["hash"]:
             problems.append(f"event {row['sequence']}: its contents do not match its hash")

@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from temporalio.client import Client
 
-from activities.journey_activities import to_recorded_event
 from activities.projections import project_patient
 from domain.amendment import amend
 from domain.journey import commands as cmd
@@ -25,6 +24,7 @@ from domain.toxicity import ASTCT_MAX_GRADE
 from facade import TrialClient, build_report
 from facade.report import ENROLLED_PHASES, status_from_summary
 from records import PatientSummary
+from records.event_rows import to_row
 from tests.domain.journey_driver import LAB, NURSE, PHYSICIAN, JourneyDriver, crs_findings, icans_findings, marrow
 from tests.servers import new_store
 
@@ -212,7 +212,7 @@ def test_every_count_adds_up(cohort: list[PatientStatus]) -> None:
 
 def summary_of(journey: JourneyDriver) -> PatientSummary:
     """What the record stores for the patient: the projection of its events, as the worker's activity builds it."""
-    recorded = [to_recorded_event(e) for e in journey.events]
+    recorded = [to_row(e) for e in journey.events]
     return PatientSummary(
         study_id=journey.state.study_id,
         phase=journey.state.phase.value,
@@ -306,7 +306,7 @@ async def test_the_report_of_a_record_built_from_domain_events(tmp_path: Path) -
         "TF-066": "not_evaluable",
     }
     with new_store(tmp_path) as record:
-        record.append([to_recorded_event(e) for journey in cohort for e in journey.events])
+        record.append([to_row(e) for journey in cohort for e in journey.events])
         record.rebuild_projections(project_patient)
         # No Temporal at all: the report is the record's.
         trial = TrialClient(cast(Client, None), record)

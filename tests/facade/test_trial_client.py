@@ -12,7 +12,6 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.journey_activities import to_recorded_event
 from activities.projections import project_patient
 from config.journey_ids import journey_workflow_id
 from config.settings import Settings
@@ -30,6 +29,7 @@ from facade import (
     UnknownPatient,
     open_trial_client,
 )
+from records.event_rows import to_row
 from tests.domain.journey_driver import APHERESIS, INVESTIGATOR, NURSE
 from tests.facade.journeys import (
     GRADE_1_CRS,
@@ -197,7 +197,7 @@ async def test_a_patient_never_enrolled_is_unknown_everywhere(stack: Stack) -> N
 async def test_a_journey_temporal_has_forgotten_is_answered_by_the_record(stack: Stack) -> None:
     """After the retention period Temporal has no trace of an ended journey; the trial record keeps it."""
     enrolled = decide(initial_state("TF-1201"), enrollment("TF-1201", **SCREEN_FAILURE), datetime.now(UTC), PROTOCOL_V1)
-    stack.store.append([to_recorded_event(e) for e in enrolled])
+    stack.store.append([to_row(e) for e in enrolled])
     stack.store.rebuild_projections(project_patient, study_ids=["TF-1201"])
 
     status = await stack.trial.status("TF-1201")

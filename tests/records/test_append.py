@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from domain.record_limits import REASON_MAX_LENGTH
 from records import (
     GENESIS_HASH,
     ConflictingEventError,
@@ -16,7 +17,6 @@ from records import (
     RecordedEvent,
     SequenceGapError,
 )
-from records.events import REASON_MAX_LENGTH
 from records.schema import trial_events
 from tests.records.conftest import OTHER_STUDY, RECORDED_AT, STUDY, FixedClock, make_event, make_events
 

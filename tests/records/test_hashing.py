@@ -30,17 +30,19 @@ def auditors_hash(stored_fields: dict[str, object], previous_hash: str) -> str:
 
 def golden_event_hash(reason: str | None = GOLDEN_REASON) -> str:
     return event_hash(
-        study_id="TF-001",
-        sequence=1,
-        event_type="PatientEnrolled",
-        occurred_at=datetime(2025, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=1))),
-        recorded_at=datetime(2025, 3, 1, 8, 31, 0, 250000, tzinfo=UTC),
-        actor_user_id="coordinator.ng",
-        actor_role="research_coordinator",
-        protocol_version="1.0",
-        payload_json=canonical_json({"arm": "CD19/CD22", "weight_kg": 21.4, "note": "µ²"}),
-        reason=reason,
-        previous_hash=GENESIS_HASH,
+        {
+            "study_id": "TF-001",
+            "sequence": 1,
+            "event_type": "PatientEnrolled",
+            "occurred_at": datetime(2025, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=1))),
+            "recorded_at": datetime(2025, 3, 1, 8, 31, 0, 250000, tzinfo=UTC),
+            "actor_user_id": "coordinator.ng",
+            "actor_role": "research_coordinator",
+            "protocol_version": "1.0",
+            "payload": canonical_json({"arm": "CD19/CD22", "weight_kg": 21.4, "note": "µ²"}),
+            "reason": reason,
+            "previous_hash": GENESIS_HASH,
+        }
     )
 
 

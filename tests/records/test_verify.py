@@ -205,41 +205,15 @@ def test_a_forged_event_inserted_in_the_middle_is_detected_even_with_a_well_comp
     """The intruder knows the hash recipe: renumbers events 3 and 4, slips a sealed forgery in as 3."""
     genuine = recorded.stored_events_for(STUDY)
     forged = make_event(3, event_type="ConsentWithdrawn", payload={})
-    forged_hash = event_hash(
-        study_id=STUDY,
-        sequence=3,
-        event_type=forged.event_type,
-        occurred_at=forged.occurred_at,
-        recorded_at=RECORDED_AT,
-        actor_user_id=forged.actor_user_id,
-        actor_role=forged.actor_role,
-        protocol_version=forged.protocol_version,
-        payload_json=forged.payload_json,
-        reason=forged.reason,
-        previous_hash=genuine[1].hash,
-    )
+    forged_values = {**forged.columns(), "recorded_at": RECORDED_AT, "previous_hash": genuine[1].hash}
+    forged_hash = event_hash(forged_values)
     with guards_lifted(recorded) as connection:
         for old in (4, 3):
             connection.execute(
                 text(f"UPDATE trial_events SET sequence = :new WHERE {SAME_PATIENT} AND sequence = :old"),
                 {"old": old, "new": old + 1},
             )
-        connection.execute(
-            insert(trial_events).values(
-                study_id=STUDY,
-                sequence=3,
-                event_type=forged.event_type,
-                occurred_at=forged.occurred_at,
-                recorded_at=RECORDED_AT,
-                actor_user_id=forged.actor_user_id,
-                actor_role=forged.actor_role,
-                protocol_version=forged.protocol_version,
-                payload=forged.payload_json,
-                reason=forged.reason,
-                previous_hash=genuine[1].hash,
-                hash=forged_hash,
-            )
-        )
+        connection.execute(insert(trial_events).values(**forged_values, hash=forged_hash))
 
     found = flagged(recorded.verify())
 

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 from temporalio.client import Client
 
-from activities.journey_activities import to_recorded_event
 from config.journey_ids import journey_workflow_id
 from records import EventStore, RecordedEvent
+from records.event_rows import to_row
 from workflows.journey_messages import RecordResult
 from workflows.patient_journey import PatientJourneyWorkflow
 
@@ -60,7 +60,7 @@ async def assert_nothing_lost_or_duplicated(
     for event in answered:
         assert event.sequence <= len(recorded), f"{study_id}: accepted event {event.sequence} is not recorded"
         as_recorded = recorded[event.sequence - 1]
-        assert as_recorded.content() == to_recorded_event(event).content(), (
+        assert as_recorded.content() == to_row(event).content(), (
             f"{study_id}: event {event.sequence} differs from the command's answer"
         )
     return recorded

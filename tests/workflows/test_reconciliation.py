@@ -25,8 +25,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.journey_activities import to_recorded_event
-from activities.projections import domain_event
 from config import search_attributes as sa
 from config.journey_ids import TASK_QUEUE, journey_workflow_id
 from config.settings import Settings
@@ -43,6 +41,7 @@ from notifications import ChannelKind, Notifier
 from notifications.routing import PlannedDelivery
 from records import EventStore
 from records.deliveries import DeliveryLedger
+from records.event_rows import to_event, to_row
 from tests.domain.journey_driver import INVESTIGATOR, JourneyDriver
 from tests.notifications.people import webhook_directory
 from tests.waiting import poll
@@ -149,9 +148,9 @@ async def settle_then_terminate(client: Client, handle: WorkflowHandle[Any, Any]
 
 def record_directly(store: EventStore, study_id: str, command: cmd.StaffCommand, at: Any) -> int:
     """Append the event `command` makes to the record behind the workflow's back; returns its sequence."""
-    state = fold(initial_state(study_id), [domain_event(e) for e in store.events_for(study_id)])
+    state = fold(initial_state(study_id), [to_event(e) for e in store.events_for(study_id)])
     events = decide(state, command, at, PROTOCOL_V1)
-    store.append([to_recorded_event(e) for e in events])
+    store.append([to_row(e) for e in events])
     return events[-1].sequence
 
 
@@ -226,7 +225,7 @@ async def test_a_journey_whose_timer_never_fired_alerts_supervisors_at_once(reco
     journey.prescribe()
     journey.give_lymphodepletion()
     assert journey.state.phase is Phase.INFUSION
-    reconciling.store.append([to_recorded_event(e) for e in journey.events])
+    reconciling.store.append([to_row(e) for e in journey.events])
     frozen = patient_status(journey.state, PROTOCOL_V1, journey.now)
     assert frozen.next_due is not None and frozen.next_due.due_on is not None
     handle = await reconciling.env.client.start_workflow(
