@@ -1,19 +1,16 @@
-"""The trial record's limits on an event's envelope, and the envelope's flat spelling: one home, so the workflow
-refuses deterministically what the record would refuse, and the record's columns are checked by the same rules."""
+"""The trial record's limits on an event's envelope: one home, so the workflow refuses deterministically what the
+record would refuse, and the record's columns are checked by the same rules."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, JsonValue, ValidationError, field_validator
+from pydantic import AfterValidator, AwareDatetime, Field, JsonValue, field_validator
 
 from domain.identifiers import StudyId
 from domain.protocol import FrozenModel
-
-if TYPE_CHECKING:
-    from domain.journey.events import Event
 
 # Identifiers in the envelope are plain tokens: they end up in indexes, logs and audit exports.
 EVENT_TYPE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.:-]*$"
@@ -76,27 +73,3 @@ class RecordEnvelope(FrozenModel):
     @classmethod
     def _stored_as_utc(cls, value: datetime) -> datetime:
         return value.astimezone(UTC)
-
-
-def envelope_fields(event: Event) -> dict[str, Any]:
-    """The event's fields in the record's spelling, unchecked: the one place a domain event is flattened."""
-    return {
-        "study_id": event.study_id,
-        "sequence": event.sequence,
-        "event_type": event.type,
-        "occurred_at": event.occurred_at,
-        "actor_user_id": event.actor.user_id,
-        "actor_role": event.actor.role.value,
-        "protocol_version": event.protocol_version,
-        "payload": event.payload.model_dump(mode="json"),
-        "reason": event.reason,
-    }
-
-
-def record_limit_problems(event: Event) -> list[str]:
-    """Why the trial record would refuse `event`, one sentence per problem; empty when it accepts it."""
-    try:
-        RecordEnvelope.model_validate(envelope_fields(event))
-    except ValidationError as error:
-        return list(dict.fromkeys(issue["msg"].removeprefix("Value error, ") for issue in error.errors()))
-    return []

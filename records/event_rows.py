@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
+from domain.journey.envelope import envelope_fields
 from domain.journey.events import Event, EventPayload
-from domain.record_limits import envelope_fields
 from domain.roles import Actor, Role
 from records.events import RecordedEvent, StoredEvent
 from records.hashing import event_hash

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from config import search_attributes as sa
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey.commands import Command, StaffCommand
+    from domain.journey.envelope import record_limit_problems
     from domain.journey.events import Event
     from domain.journey.notifications import Notification, Urgency, notifications_for
     from domain.journey.phases import Phase
@@ -36,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
         patient_status,
     )
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
-    from domain.record_limits import record_limit_problems
     from domain.site_time import end_of_site_day
     from workflows.journey_messages import (
         RECENT_UPDATES_KEPT,

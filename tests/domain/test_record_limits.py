@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from domain.journey.envelope import record_limit_problems
 from domain.journey.events import Event
-from domain.record_limits import record_limit_problems
 from tests.domain.journey_driver import JourneyDriver
 
 
