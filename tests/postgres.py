@@ -157,7 +157,10 @@ class EmbeddedPostgres:
             # Already gone is fine: the directory is removed below either way.
             with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError):
                 _commands.pg_ctl(  # type: ignore[attr-defined]
-                    ["-w", "-m", "fast", "stop"], pgdata=self._workdir / "data", timeout=STARTUP_TIMEOUT_SECONDS, **run_as
+                    ["-w", "-m", "fast", "stop"],
+                    pgdata=self._workdir / "data",
+                    timeout=STARTUP_TIMEOUT_SECONDS,
+                    **run_as,
                 )
             self.port = None
         self._discard_workdir()
