@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 
 from records.migrate import head_revision
 from security.auth import hash_token
+from tests.processes import stops_with_the_tests
 from tests.servers import Stack
 from tests.waiting import poll
 from workers.dev_server import free_port
@@ -117,6 +118,7 @@ async def test_the_api_serves_the_configured_temporal_and_record_until_sigterm(
         "127.0.0.1",
         "--port",
         str(port),
+        preexec_fn=stops_with_the_tests,
         cwd=tmp_path,
         env=process_environment(
             temporal_address=stack.server.address,

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tests.processes import stops_with_the_tests
+
 # How long a worker process may take to import, connect and announce itself on a loaded two-core machine.
 STARTUP_WITHIN_SECONDS = 60.0
 STOP_WITHIN_SECONDS = 30.0
@@ -53,6 +55,7 @@ class WorkerProcess:
                 sys.executable,
                 "-m",
                 "workers",
+                preexec_fn=stops_with_the_tests,
                 cwd=self.directory,
                 env=self._environment,
                 stdin=asyncio.subprocess.DEVNULL,

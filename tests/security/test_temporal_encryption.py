@@ -34,6 +34,7 @@ from security import (
     new_key,
 )
 from security.auth import hash_token
+from tests.processes import stops_with_the_tests
 from tests.security.marker_workflows import (
     Marked,
     MarkerFailureWorkflow,
@@ -223,6 +224,7 @@ async def codec_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         "api.codec_server",
         "--port",
         str(port),
+        preexec_fn=stops_with_the_tests,
         env=environment,
         cwd=PROJECT_ROOT,
         stdout=log,
@@ -254,6 +256,7 @@ async def temporal_cli(*args: str) -> str:
     process = await asyncio.create_subprocess_exec(
         str(find_temporal_binary()),
         *args,
+        preexec_fn=stops_with_the_tests,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -17,6 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from config.journey_ids import TASK_QUEUE
 from domain.journey.phases import Phase
 from records import EventStore
+from tests.processes import stops_with_the_tests
 from tests.workflows.journey_client import JourneyClient
 from workers.dev_server import DevServer, free_port
 
@@ -49,6 +50,7 @@ async def test_the_worker_process_serves_a_journey_and_stops_on_sigterm(tmp_path
             sys.executable,
             "-m",
             "workers",
+            preexec_fn=stops_with_the_tests,
             cwd=REPO_ROOT,
             env=environment,
             stdout=asyncio.subprocess.PIPE,
