@@ -30,7 +30,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from temporalio.api.common.v1 import Payload, Payloads
 
-from api.app import authenticated_actor
+from api.dependencies import authenticated_actor
 from api.problems import EXCEPTION_HANDLERS, Problem
 from domain.roles import Actor, Role
 from observability.logging import configure_logging, get_logger

@@ -6,7 +6,7 @@ A request's input is never echoed back: it may carry a child's birth date or oth
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, get_args
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.identifiers import study_id_problem
-from domain.journey.commands import StaffCommand
+from domain.journey.command_registry import STAFF_COMMANDS
 from domain.protocol import FrozenModel
 from facade import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
 from facade.plain_words import plain_validation_message
@@ -28,8 +28,6 @@ log = get_logger("api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "tag:trialflow,2026:problem/"  # RFC 9457 §3.1.1: a tag URI where no page documents the type
-
-_COMMAND_KINDS = frozenset(str(model.model_fields["kind"].default) for model in get_args(get_args(StaffCommand)[0]))
 
 # Where a problem in the request was found, as a caller would name it.
 _LOCATION_WORDS = {"body": "", "path": "path parameter ", "query": "query parameter ", "header": "header "}
@@ -88,7 +86,7 @@ def _field_name(location: Sequence[int | str]) -> str:
         where = _LOCATION_WORDS[parts[0]]
         parts = parts[1:]
     # A discriminated union puts the command's kind into the location: the caller wrote it as `kind`.
-    if where == "" and parts and parts[0] in _COMMAND_KINDS:
+    if where == "" and parts and parts[0] in STAFF_COMMANDS:
         parts = parts[1:]
     return where + ".".join(parts)
 

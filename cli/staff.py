@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from typing import Annotated, Any, Final, TypeVar, get_args
+from typing import Annotated, Any, Final, TypeVar
 
 import typer
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -25,9 +25,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.calculators import _read_text, _screening_document
 from cli.common import COLLECT_UNKNOWN_OPTIONS, JsonOption, Problems, failed_criteria_table, json_help, print_json
+from cli.steps import STEPS, RecordCommand
 from config.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from domain.identifiers import StudyId
-from domain.journey.commands import EnrollPatient, StaffCommand
+from domain.journey.commands import EnrollPatient
 from domain.roles import Actor, Role
 from facade import EnrollmentResult, TrialClient, TrialError, open_trial_client
 from facade.trial_client import AUDIT_LOGGER
@@ -252,18 +253,8 @@ def enroll(
 # ---------------------------------------------------------------- record
 
 
-def _command_models() -> dict[str, type[BaseModel]]:
-    """Each staff command by its step name (its kind with dashes); enrollment has its own command."""
-    union = get_args(StaffCommand)[0]
-    models: dict[str, type[BaseModel]] = {}
-    for model in get_args(union):
-        kind = str(model.model_fields["kind"].default)
-        if model is not EnrollPatient:
-            models[kind.replace("_", "-")] = model
-    return models
-
-
-COMMAND_MODELS: Final = _command_models()
+# Each staff command's model by its step name (its kind with dashes); enrollment has its own command.
+COMMAND_MODELS: Final[dict[str, type[BaseModel]]] = {step: entry.model for step, entry in STEPS.items()}
 
 
 def _document(source: str, problems: Problems) -> dict[str, Any] | None:
@@ -364,13 +355,15 @@ def _steps_help() -> str:
 
 
 @app.command(
+    cls=RecordCommand,
     rich_help_panel=PANEL,
     context_settings=COLLECT_UNKNOWN_OPTIONS,
     help=(
         "Record one step of a patient's journey; a refusal prints every reason and exits 1.\n\n"
         "STEP is the command's kind with dashes ("
         + _steps_help()
-        + "); its fields (domain/journey/commands.py) come from --file and --set field=value (a nested field: "
+        + "); `trial record STUDY_ID STEP --help` shows what the step records, who may record it and its fields "
+        "with their units. The fields come from --file and --set field=value (a nested field: "
         "findings.max_temperature_c=39.4). --reason goes where the command has one (with --corrects SEQUENCE, the "
         "reason of a correction).\n\n" + json_help(RecordResult)
     ),

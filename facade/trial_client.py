@@ -29,11 +29,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from config.journey_ids import TASK_QUEUE, journey_workflow_id
 from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
 from domain.journey.commands import Command, EnrollPatient, StaffCommand
-from domain.journey.permissions import ALLOWED_ROLES, role_problem
+from domain.journey.permissions import READ_ONLY_ROLES, role_problem
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, patient_status
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
-from domain.roles import Role
 from facade.audit import AuditEntry, audit_entries
 from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
 from facade.listing import journeys_query, listing_from
@@ -46,7 +45,7 @@ from records.deliveries import DeliveryLedger, DeliveryRecord
 from records.event_rows import to_event
 from records.refusals import RefusedAttemptLog
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, timeline_entry
-from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
+from workflows.patient_journey import COMMAND_REJECTED, NOT_PERMITTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
 # A command reaching a run that is handing over to the next (turned away, or NOT_FOUND once it has gone) is
 # resent with the same update id until the new run takes it; the handover waits for in-flight activities.
@@ -57,8 +56,6 @@ RESEND_MAX_DELAY_SECONDS = 1.0
 # task failing (a bug an engineer must fix; nothing recorded is lost): the trial record answers instead.
 RECORD_ANSWERS_INSTEAD = frozenset({RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION})
 
-# Roles the protocol lets issue no command at all (supervisors): refused before anything is sent.
-READ_ONLY_ROLES = frozenset(role for role in Role if not any(role in allowed for allowed in ALLOWED_ROLES.values()))
 # The logger of refused attempts: its own name, so a log pipeline can route the audit lines apart.
 AUDIT_LOGGER = "trialflow.audit"
 
@@ -71,11 +68,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _refusal(study_id: str, command: Command, reasons: Sequence[str]) -> CommandRefused:
-    """The protocol's refusal; NotPermitted when the acting role may not issue this command at all."""
-    if role_problem(command.kind, command.actor.role):
-        return NotPermitted(study_id, reasons)
-    return CommandRefused(study_id, reasons)
+def _refusal(study_id: str, reasons: Sequence[str], not_permitted: bool) -> CommandRefused:
+    """The decider's refusal; NotPermitted when it refused the acting role this command at all."""
+    return NotPermitted(study_id, reasons) if not_permitted else CommandRefused(study_id, reasons)
+
+
+def _role_refused(failure: ApplicationError) -> bool:
+    """Whether the workflow's CommandRejected failure says the acting role may not issue the command."""
+    cause = failure.cause
+    return isinstance(cause, ApplicationError) and cause.type == NOT_PERMITTED
 
 
 class TrialClient:
@@ -134,7 +135,7 @@ class TrialClient:
         try:
             events = decide(initial_state(study_id), command, self._clock(), self._protocol)
         except CommandRejected as rejection:
-            raise _refusal(study_id, command, rejection.reasons) from None
+            raise _refusal(study_id, rejection.reasons, rejection.not_permitted) from None
         # The record remembers every patient for ever; Temporal forgets a closed journey after its retention.
         if await asyncio.to_thread(self._store.last_sequence, study_id):
             raise AlreadyEnrolled(study_id)
@@ -184,7 +185,8 @@ class TrialClient:
             except WorkflowUpdateFailedError as error:
                 cause = error.cause
                 if isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED:
-                    raise _refusal(study_id, command, tuple(str(reason) for reason in cause.details)) from None
+                    reasons = tuple(str(reason) for reason in cause.details)
+                    raise _refusal(study_id, reasons, _role_refused(cause)) from None
                 # The run is handing over to the next one: the new run takes the same update id.
                 if not (isinstance(cause, ApplicationError) and cause.type == RESEND_TO_NEW_RUN):
                     raise
@@ -202,10 +204,12 @@ class TrialClient:
 
     @staticmethod
     def _refuse_read_only(study_id: str, command: Command) -> None:
-        """A role that may write nothing (a supervisor) is refused before anything reaches Temporal."""
+        """A role no command allows (a supervisor) is refused before anything reaches Temporal, in the domain's words;
+        every other role is judged by the decider alone."""
         role = command.actor.role
         if role in READ_ONLY_ROLES:
-            problem = role_problem(command.kind, role) or f"{role.value} may not {command.kind.replace('_', ' ')}"
+            problem = role_problem(command.kind, role)
+            assert problem is not None  # no command allows a read-only role
             words = role.value.replace("_", " ")
             raise NotPermitted(study_id, [problem], f"a {words} can read the trial record but not write to it")
 

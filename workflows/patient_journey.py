@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import get_args
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -21,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.journey_activities import AppendEventsInput, EscalationRequest
     from config import search_attributes as sa
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
+    from domain.journey.command_registry import STAFF_COMMAND_MODELS
     from domain.journey.commands import Command, StaffCommand
     from domain.journey.envelope import record_limit_problems
     from domain.journey.events import Event
@@ -50,6 +50,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 COMMAND_REJECTED = "CommandRejected"
+# The cause of a CommandRejected failure when the acting role may not issue the command at all.
+NOT_PERMITTED = "NotPermitted"
 # Sent while a run is handing over to the next: the client resends the same update id, which the new run takes.
 RESEND_TO_NEW_RUN = "ResendToNewRun"
 
@@ -95,11 +97,6 @@ def undelivered_because(failure: ActivityError) -> str:
     return reason
 
 
-# The models the `record` update accepts. A payload in another encoding (binary/plain, binary/null) reaches the
-# validator as bytes or None, past pydantic: it is refused here, before the decider looks at it.
-STAFF_COMMAND_TYPES: tuple[type, ...] = get_args(get_args(StaffCommand)[0])
-
-
 def unrecordable(events: tuple[Event, ...]) -> list[str]:
     """Why the permanent record would refuse these events (say, a reason typed with an invisible control character):
     such a command is refused, for its append would be retried forever and hold back every later command."""
@@ -113,6 +110,14 @@ REFUSAL_LOG_REASON_CHARACTERS = 300
 def rejection_error(rejection: CommandRejected) -> ApplicationError:
     """A refusal as the caller sees it: every reason in the message and, one by one, in the details."""
     return ApplicationError("; ".join(rejection.reasons), *rejection.reasons, type=COMMAND_REJECTED, non_retryable=True)
+
+
+def role_refusal(rejection: CommandRejected) -> ApplicationError | None:
+    """The cause a refusal carries when the acting role may not issue the command, so a client tells it apart
+    (say, as 403) without judging roles itself; None otherwise."""
+    if not rejection.not_permitted:
+        return None
+    return ApplicationError("the acting role may not issue this command", type=NOT_PERMITTED, non_retryable=True)
 
 
 @workflow.defn
@@ -324,7 +329,7 @@ class PatientJourneyWorkflow:
             try:
                 events = await self._apply(command)
             except CommandRejected as rejection:  # the state moved on since validation
-                raise rejection_error(rejection) from None
+                raise rejection_error(rejection) from role_refusal(rejection)
         result = RecordResult(events=events)
         self._recent[update_id] = result
         self._updates_this_run += 1
@@ -336,7 +341,8 @@ class PatientJourneyWorkflow:
         info = workflow.current_update_info()
         if info is not None and info.id in self._recent:
             return  # a retry of a command already applied: answered again, never applied twice
-        if not isinstance(command, STAFF_COMMAND_TYPES):
+        # A payload in another encoding (binary/plain, binary/null) arrives as bytes or None, past pydantic.
+        if not isinstance(command, STAFF_COMMAND_MODELS):
             reason = f"this is not a staff command (the update's argument is {type(command).__name__})"
             self._log_refusal(command, [reason])
             raise rejection_error(CommandRejected([reason]))
@@ -346,7 +352,7 @@ class PatientJourneyWorkflow:
             self._decided(command)
         except CommandRejected as rejection:
             self._log_refusal(command, rejection.reasons)
-            raise rejection_error(rejection) from None
+            raise rejection_error(rejection) from role_refusal(rejection)
 
     def _log_refusal(self, command: object, reasons: Sequence[str]) -> None:
         """Every refused attempt leaves a line in the worker's log, whatever path it came by (the trial client also

@@ -37,10 +37,14 @@ _PHASE_WORDS = {
 
 
 class CommandRejected(Exception):
-    """A command refused, with every reason, in words a nurse understands. Nothing was changed."""
+    """A command refused, with every reason, in words a nurse understands. Nothing was changed.
 
-    def __init__(self, reasons: Sequence[str]) -> None:
+    `not_permitted`: the acting role may not issue this command at all (one of the reasons says who may).
+    """
+
+    def __init__(self, reasons: Sequence[str], *, not_permitted: bool = False) -> None:
         self.reasons = tuple(reasons)
+        self.not_permitted = not_permitted
         super().__init__("; ".join(self.reasons))
 
 

@@ -35,7 +35,7 @@ def decide(state: JourneyState, command: cmd.Command, now: datetime, protocol: T
     else:
         payloads = _handle(ctx, command)
     if ctx.problems:
-        raise CommandRejected(ctx.problems)
+        raise CommandRejected(ctx.problems, not_permitted=problem is not None)
     version = state.protocol_version or protocol.version
     reason = _reason_of(command)
     return [

@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from domain.journey.command_registry import COMMANDS
 from domain.roles import Role
 
-_CLINICIANS = frozenset({Role.PHYSICIAN, Role.INVESTIGATOR})
-_BEDSIDE = frozenset({Role.NURSE, Role.PHYSICIAN, Role.INVESTIGATOR})
-
-ALLOWED_ROLES: dict[str, frozenset[Role]] = {
-    "enroll_patient": frozenset({Role.RESEARCH_COORDINATOR}),
-    "confirm_eligibility": frozenset({Role.INVESTIGATOR}),
-    "record_consent": frozenset({Role.INVESTIGATOR}),
-    "record_apheresis": frozenset({Role.APHERESIS_UNIT}),
-    "record_product_release": frozenset({Role.CELL_LAB}),
-    "record_manufacturing_failure": frozenset({Role.CELL_LAB}),
-    "prescribe_lymphodepletion": _CLINICIANS,
-    "record_lymphodepletion_dose": frozenset({Role.PHARMACY, Role.NURSE}),
-    "decide_out_of_spec_product": frozenset({Role.INVESTIGATOR}),
-    "approve_infusion_outside_window": frozenset({Role.INVESTIGATOR}),
-    "record_infusion": _CLINICIANS,
-    "record_infusion_not_given": frozenset({Role.INVESTIGATOR}),
-    "assess_crs": _BEDSIDE,
-    "assess_icans": _BEDSIDE,
-    "record_adverse_event": _BEDSIDE,
-    "confirm_expedited_report": frozenset({Role.INVESTIGATOR}),
-    "record_disease_assessment": frozenset({Role.LABORATORY, Role.PHYSICIAN, Role.INVESTIGATOR}),
-    "record_chemotherapy_resumed": _CLINICIANS,
-    "record_visit": frozenset({Role.RESEARCH_COORDINATOR}),
-    "withdraw_consent": frozenset({Role.INVESTIGATOR}),
-    "record_death": _CLINICIANS,
-    "record_lost_to_follow_up": frozenset({Role.RESEARCH_COORDINATOR, Role.INVESTIGATOR}),
-    "take_off_study": frozenset({Role.INVESTIGATOR}),
-    "expire_infusion_window": frozenset({Role.SYSTEM}),
-    "mark_expedited_report_overdue": frozenset({Role.SYSTEM}),
-    "send_visit_reminder": frozenset({Role.SYSTEM}),
-    "mark_visit_missed": frozenset({Role.SYSTEM}),
-    "start_follow_up_era": frozenset({Role.SYSTEM}),
-    "complete_journey": frozenset({Role.SYSTEM}),
-}
+# Who may issue each command, by kind: read from the command registry.
+ALLOWED_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType({kind: entry.roles for kind, entry in COMMANDS.items()})
+# Roles no command allows: they read the record and write nothing (supervisors).
+READ_ONLY_ROLES = frozenset(role for role in Role if not any(role in allowed for allowed in ALLOWED_ROLES.values()))
 
 _ROLE_WORDS = {
     Role.RESEARCH_COORDINATOR: "a research coordinator",

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
-from api.app import AUDIT_READER_ROLES
 from api.codec_server import PHI_READER_ROLES
+from api.dependencies import AUDIT_READER_ROLES
 from api.problems import PROBLEM_MEDIA_TYPE
 from domain.roles import Role
 from tests.api.conftest import USERS, Api, as_role

@@ -25,6 +25,7 @@ from cli.common import USAGE_ERROR_EXIT_CODE, Problems
 from cli.main import app
 from cli.staff import COMMAND_MODELS, REFUSED_EXIT_CODE, command_fields
 from config.journey_ids import TASK_QUEUE
+from domain.journey.command_registry import STAFF_COMMANDS
 from domain.journey.phases import Phase
 from observability.logging import configure_logging
 from records.deliveries import DeliveryLedger, DeliveryTarget
@@ -414,6 +415,24 @@ def test_every_staff_command_but_enrollment_is_a_step() -> None:
     assert {"confirm-eligibility", "record-consent", "assess-crs", "record-visit", "take-off-study"} <= set(
         COMMAND_MODELS
     )
+
+
+def test_a_steps_help_says_what_it_records_who_may_whether_it_is_signed_and_its_fields_with_units() -> None:
+    shown = CliRunner().invoke(app, ["record", "TF-001", "assess-crs", "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert STAFF_COMMANDS["assess_crs"].help in shown.output
+    assert "Recorded by: investigator, nurse, physician" in shown.output
+    assert "Electronically signed: when the CRS grade is 3 or higher" in shown.output
+    [temperature] = [line for line in shown.output.splitlines() if "findings.max_temperature_c" in line]
+    assert "°C" in temperature and "required" in temperature
+
+    release = CliRunner().invoke(app, ["record", "TF-001", "record-product-release", "--help"], env={"COLUMNS": "200"})
+    [cells] = [line for line in release.output.splitlines() if "total_viable_car_cells" in line]
+    assert "cells" in cells.split("total_viable_car_cells")[1]
+
+    # Without a step, the command's own help, which lists every step.
+    general = CliRunner().invoke(app, ["record", "--help"], env={"COLUMNS": "200"})
+    assert general.exit_code == 0 and "record-consent" in general.output and "--idempotency-key" in general.output
 
 
 async def test_notifications_that_did_not_arrive(cli: Cli, stack: Stack) -> None:

@@ -17,11 +17,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
-from facade import CommandRefused, JourneyClosed, TrialClient
+from facade import CommandRefused, JourneyClosed, NotPermitted, TrialClient
 from tests.domain.journey_driver import INVESTIGATOR
 from tests.servers import new_store
 from workflows.journey_messages import RecordResult
-from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN
+from workflows.patient_journey import COMMAND_REJECTED, NOT_PERMITTED, RESEND_TO_NEW_RUN
 
 ANSWER = RecordResult(events=())
 CONFIRM = cmd.ConfirmEligibility(actor=INVESTIGATOR)
@@ -135,7 +135,23 @@ async def test_a_refusal_is_never_resent(tmp_path: Path) -> None:
     with pytest.raises(CommandRefused) as raised:
         await record_with(handle, tmp_path, update_id="u-4")
     assert raised.value.reasons == ("two", "reasons")
+    assert not isinstance(raised.value, NotPermitted)
     assert handle.update_ids == ["u-4"]
+
+
+async def test_a_refusal_the_workflow_says_is_the_roles_is_not_permitted_whatever_the_role(tmp_path: Path) -> None:
+    """The trial client judges no role itself: the workflow's NotPermitted cause alone makes the refusal a 403."""
+
+    def refused_for_the_role() -> Exception:
+        rejected = ApplicationError("not yours", "not yours", type=COMMAND_REJECTED)
+        rejected.__cause__ = ApplicationError("the acting role may not issue this command", type=NOT_PERMITTED)
+        return WorkflowUpdateFailedError(rejected)
+
+    handle = FakeHandle(refused_for_the_role, misses=1)
+
+    with pytest.raises(NotPermitted) as raised:
+        await record_with(handle, tmp_path, update_id="u-6")  # an investigator confirming eligibility
+    assert raised.value.reasons == ("not yours",) and raised.value.code == "forbidden"
 
 
 async def test_another_failure_is_raised_as_it_is(tmp_path: Path) -> None:

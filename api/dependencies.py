@@ -1,0 +1,96 @@
+"""What the API's routes are given by dependency injection: the trial client and the authenticated actor (both
+from `app.state`, set by `create_app`), and the role guard of the audit export."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Final
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import Problem
+from domain.identifiers import STUDY_ID_PATTERN
+from domain.roles import Actor, Role
+from facade import TrialClient
+from observability.logging import get_logger
+from security.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
+
+TrialSource = TrialClient | Callable[[], TrialClient | Awaitable[TrialClient]]
+
+# Who may export a patient's audit trail: its payloads hold what a decoded history holds (the birth date among
+# it), so the same roles as the codec server's readers of patient data (api/codec_server.py PHI_READER_ROLES).
+AUDIT_READER_ROLES: Final = frozenset(
+    {Role.RESEARCH_COORDINATOR, Role.INVESTIGATOR, Role.PHYSICIAN, Role.NURSE, Role.SUPERVISOR}
+)
+
+_bearer = HTTPBearer(auto_error=False, description="A token configured for one user and role")
+
+_log = get_logger("security.auth")
+
+
+async def trial_client(request: Request) -> TrialClient:
+    source: TrialSource = request.app.state.trial_source
+    if isinstance(source, TrialClient):
+        return source
+    made = source()
+    return made if isinstance(made, TrialClient) else await made
+
+
+async def authenticated_actor(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Actor:
+    """The actor of the bearer token, or 401 naming why: the one source of who acts."""
+    auth: Authenticator = request.app.state.authenticator
+    token = credentials.credentials if credentials else None
+    try:
+        # Off the event loop: checking a JWT may fetch the issuer's keys.
+        found = await asyncio.to_thread(auth.actor_for, token) if token else None
+    except AuthenticationFailed as refused:
+        _log.warning("authentication_refused", path=request.url.path, reason=refused.reason)
+        raise _unauthenticated(f"the bearer token was refused: {refused.reason}", presented=True) from None
+    except AuthenticationUnavailable as unavailable:
+        _log.warning("authentication_unavailable", path=request.url.path, reason=str(unavailable))
+        raise Problem(
+            503,
+            "authentication_unavailable",
+            "Authentication unavailable",
+            f"the bearer token cannot be checked just now: {unavailable}",
+        ) from None
+    if found is None:
+        if credentials is None:
+            raise _unauthenticated("no bearer token was given")
+        _log.warning("authentication_refused", path=request.url.path, reason="unknown token")
+        raise _unauthenticated("the bearer token is not recognised", presented=True)
+    return found
+
+
+def _unauthenticated(why: str, presented: bool = False) -> Problem:
+    # RFC 6750 §3: `error` only when a token was presented and refused.
+    challenge = 'Bearer realm="trialflow"' + (', error="invalid_token"' if presented else "")
+    return Problem(
+        401,
+        "unauthenticated",
+        "Not authenticated",
+        f"{why}: send Authorization: Bearer <token> with a token configured for you",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+async def audit_reader(who: Annotated[Actor, Depends(authenticated_actor)]) -> Actor:
+    """The authenticated actor, or 403 when the role may not read patient data."""
+    if who.role not in AUDIT_READER_ROLES:
+        role = who.role.value.replace("_", " ")
+        raise Problem(403, "forbidden", "Not allowed", f"the {role} role may not export a patient's audit trail")
+    return who
+
+
+TrialDep = Annotated[TrialClient, Depends(trial_client)]
+Reader = Annotated[Actor, Depends(authenticated_actor)]
+# Who writes is any authenticated actor: the decider refuses (403) a role that may not, and the attempt is kept.
+Writer = Annotated[Actor, Depends(authenticated_actor)]
+Auditor = Annotated[Actor, Depends(audit_reader)]
+StudyIdPath = Annotated[
+    str, Path(pattern=STUDY_ID_PATTERN, description="The patient's study id, e.g. TF-001", examples=["TF-001"])
+]

@@ -1,0 +1,1 @@
+"""The API's routes, one router per area: service, operators, staff, supervisors, audit."""
