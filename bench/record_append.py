@@ -18,16 +18,14 @@ from temporalio.testing import ActivityEnvironment
 from activities import projections
 from activities.journey_activities import AppendEventsInput, JourneyActivities
 from activities.projections import project_patient
-from bench.journey_steps import enrollment, infusion_moment, study_id, walk_to_infusion
+from bench.journey_steps import enrollment_for, infusion_moment, path, study_id
 from bench.load import Phase
 from bench.worker_process import ACTIVITY_THREADS
-from domain.journey import decide, fold, initial_state
-from domain.journey.commands import StaffCommand
 from domain.journey.events import Event
 from domain.protocol import CURRENT_PROTOCOL
 from records import EventStore
 from records.event_rows import to_row
-from workflows.journey_messages import RecordResult
+from simulation.journey_steps import DecidedJourney
 
 PREFILL_PREFIX, PLAIN_PREFIX, ACTIVITY_PREFIX = "FILL", "PLAIN", "ACT"
 
@@ -35,24 +33,12 @@ Batches = list[tuple[Event, ...]]  # one patient's events, one tuple per command
 Append = Callable[[tuple[Event, ...]], object]
 
 
-async def path_batches(patient: str) -> Batches:
+def path_batches(patient: str) -> Batches:
     """The events of `patient`'s enrollment and path to infusion, grouped as the workflow appends them."""
     infused_at = infusion_moment()
-    now = datetime.now(UTC)
-    state = initial_state(patient)
-    first = tuple(decide(state, enrollment(patient, infused_at), now, CURRENT_PROTOCOL))
-    state = fold(state, first)
-    batches: Batches = [first]
-
-    async def record(command: StaffCommand) -> RecordResult:
-        nonlocal state
-        events = tuple(decide(state, command, now, CURRENT_PROTOCOL))
-        state = fold(state, events)
-        batches.append(events)
-        return RecordResult(events=events)
-
-    await walk_to_infusion(record, infused_at)
-    return batches
+    journey = DecidedJourney(patient, datetime.now(UTC), CURRENT_PROTOCOL)
+    first = tuple(journey.do(enrollment_for(patient, infused_at)))
+    return [first, *(tuple(events) for events in journey.walk(path(patient, infused_at), entered_late=True))]
 
 
 def for_patient(template: Batches, patient: str) -> Batches:

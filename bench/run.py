@@ -328,7 +328,7 @@ async def measure_appends(
     database_for: Callable[[str], str | URL], settings: BenchSettings
 ) -> tuple[AppendResult, AppendResult]:
     """Plain appends into one fresh record, then the activity's appends into another, filled with N patients."""
-    template = await path_batches("TPL-00001")
+    template = path_batches("TPL-00001")
     results = []
     for purpose in ("plain", "activity"):
         store = EventStore(database_for(purpose))

@@ -44,7 +44,7 @@ async def measure_on_dev_server(
 ) -> ServerLoadResults:
     """Floor first, then journeys, each on its own worker process and task queue, against one dev server."""
     infused_at = infusion_moment()
-    updates_per_workflow = await rehearse(infused_at)
+    updates_per_workflow = rehearse(infused_at)
     record_url = f"sqlite:///{work_dir / 'trial-record.db'}"
     store = EventStore(record_url)
     store.migrate()

@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from bench.floor_messages import FloorInput, FloorStep, UpdateWork
 from bench.floor_workflow import FloorWorkflow
-from bench.journey_steps import enrollment, study_id, walk_to_infusion
+from bench.journey_steps import enrollment_for, study_id, walk_to_infusion
 from bench.load import Phase
 from domain.journey.commands import StaffCommand
 from facade import TrialClient
@@ -93,7 +93,7 @@ class JourneySubject:
         return study_id(number, self._prefix)
 
     async def start(self, number: int) -> None:
-        await self._trial.enroll(enrollment(self._study_id(number), self._infused_at, self._trial.protocol))
+        await self._trial.enroll(enrollment_for(self._study_id(number), self._infused_at, self._trial.protocol))
 
     async def settle(self, numbers: Sequence[int]) -> bool:
         """Wait until every enrollment is in the trial record (the journey's first activity); False on timeout."""
@@ -112,7 +112,7 @@ class JourneySubject:
         async def record(command: StaffCommand) -> RecordResult:
             return await updates.timed(lambda: self._trial.record(patient, command))
 
-        await walk_to_infusion(record, self._infused_at, self._trial.protocol)
+        await walk_to_infusion(record, patient, self._infused_at, self._trial.protocol)
 
     async def query(self, number: int) -> None:
         await self._trial.status(self._study_id(number))

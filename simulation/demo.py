@@ -52,6 +52,14 @@ from simulation.cohort import (
     plan_cohort,
     screening_for,
 )
+from simulation.journey_steps import (
+    PathPatient,
+    Step,
+    after_collection,
+    apheresis,
+    consent_and_collection,
+    scheduled_item,
+)
 from workers.settling import settle
 from workers.time_skipping import skip_time, start_time_skipping
 from workers.worker import journey_worker
@@ -62,23 +70,24 @@ DEFAULT_PATIENTS = 10
 # Staff act between 09:00 and 15:00 at the site: never at 00:00 or 08:00, when the workflows' timers fire
 # (the time-skipping server refuses an update landing at the very instant a timer of that workflow fires).
 ROUNDS_HOUR, VISIT_HOUR, GRADE_3_HOUR, REPORT_HOUR = 9, 10, 11, 15
-MANUFACTURING_DAYS = 20  # collection to release, the manufacturer's usual turnaround
 FAILED_RUN_DAYS = 14  # collection to a failed run's notice
-RELEASED_CELLS_PER_TARGET_DOSE = 3  # the product holds three target doses
+# What the story says once a step of the path is recorded.
+PROGRESS = {
+    "record_consent": "eligible, consented",
+    "record_manufacturing_failure": "manufacturing failed; cells collected again",
+    "prescribe_lymphodepletion": "product released, lymphodepletion prescribed",
+    "record_infusion": "infused (day 0)",
+}
+STAFF_USER_IDS = "demo-{role}"
 
 app = typer.Typer(name="trial-demo", add_completion=False)
 
 
 def _staff(role: Role) -> Actor:
-    return Actor(user_id=f"demo-{role.value}", role=role)
+    return Actor(user_id=STAFF_USER_IDS.format(role=role.value), role=role)
 
 
-COORDINATOR, INVESTIGATOR, APHERESIS = (
-    _staff(Role.RESEARCH_COORDINATOR),
-    _staff(Role.INVESTIGATOR),
-    _staff(Role.APHERESIS_UNIT),
-)
-CELL_LAB, LAB, PHARMACY = _staff(Role.CELL_LAB), _staff(Role.LABORATORY), _staff(Role.PHARMACY)
+COORDINATOR, INVESTIGATOR = _staff(Role.RESEARCH_COORDINATOR), _staff(Role.INVESTIGATOR)
 NURSE, PHYSICIAN = _staff(Role.NURSE), _staff(Role.PHYSICIAN)
 
 
@@ -172,42 +181,45 @@ class PatientRun:
 
     # ------------------------------------------------------------ the script
 
+    @property
+    def patient(self) -> PathPatient:
+        plan = self.plan
+        return PathPatient(
+            study_id=plan.study_id,
+            age_years=plan.age_years,
+            height_cm=plan.height_cm,
+            weight_kg=plan.weight_kg,
+            staff_user_ids=STAFF_USER_IDS,
+            lot_number=f"LOT-{plan.study_id}",
+        )
+
     async def steps(self, first_day: date) -> Steps:
         enrolled_on = first_day + timedelta(days=self.plan.enrolled_on_day)
-        yield self.at(enrolled_on, ROUNDS_HOUR)
+        enrolled_at = self.at(enrolled_on, ROUNDS_HOUR)
+        yield enrolled_at
         if not await self._enroll(enrolled_on):
             return
-        collected_on = enrolled_on + timedelta(days=1)
-        yield self.at(collected_on, VISIT_HOUR)
-        await self.record(cmd.RecordApheresis(actor=APHERESIS, collected_on=collected_on))
+        path = consent_and_collection(self.patient, enrolled_at, self.protocol)
+        collected = path[-1].command
+        assert isinstance(collected, cmd.RecordApheresis)
+        collected_on, collection_number = collected.collected_on, 1
         if self.plan.manufacturing_failure:
-            failed_on = collected_on + timedelta(days=FAILED_RUN_DAYS)
-            yield self.at(failed_on, VISIT_HOUR)
-            await self.record(
-                cmd.RecordManufacturingFailure(
-                    actor=CELL_LAB,
-                    failed_on=failed_on,
-                    reason="transduction efficiency below the release specification",
-                )
-            )
-            self.say("manufacturing failed; cells collected again")
-            collected_on = failed_on + timedelta(days=2)
-            yield self.at(collected_on, VISIT_HOUR)
-            await self.record(cmd.RecordApheresis(actor=APHERESIS, collected_on=collected_on))
-        released_on = collected_on + timedelta(days=MANUFACTURING_DAYS)
-        yield self.at(released_on, VISIT_HOUR)
-        start = await self._release_and_prescribe(released_on)
-        regimen = self.protocol.lymphodepletion
-        for day_number in range(1, max(d.days for d in regimen.drugs) + 1):
-            yield self.at(start + timedelta(days=day_number - 1), VISIT_HOUR)
-            await self._give_doses(day_number)
-        last_dose_on = start + timedelta(days=max(d.days for d in regimen.drugs) - 1)
-        day_zero = last_dose_on + timedelta(days=self.protocol.infusion.min_days_after_lymphodepletion)
-        yield self.at(day_zero, ROUNDS_HOUR)
-        await self._infuse()
-        for moment, step in await self._after_infusion(day_zero):
+            path += self._manufacturing_failure(collected_on)
+            collected_on, collection_number = site_date(path[-1].at, self.protocol.schedule), 2
+        path += after_collection(self.patient, collected_on, self.protocol, collection_number=collection_number)
+        moment = enrolled_at
+        for step in path:
+            if step.at != moment:
+                moment = step.at
+                yield moment
+            await self.record(step.command)
+            if step.command.kind in PROGRESS:
+                self.say(PROGRESS[step.command.kind])
+        infusion = path[-1].command
+        assert isinstance(infusion, cmd.RecordInfusion)
+        for moment, action in await self._after_infusion(site_date(infusion.infused_at, self.protocol.schedule)):
             yield moment
-            await step()
+            await action()
             if self.open_reports:
                 yield self.at(self.today, REPORT_HOUR)
                 await self.confirm_reports()
@@ -221,75 +233,21 @@ class PatientRun:
             reasons = "; ".join(c.reason for c in result.failed_criteria)
             self.say(f"screen failure: {reasons}")
             return False
-        await self.record(cmd.ConfirmEligibility(actor=INVESTIGATOR))
-        assent = self.plan.age_years >= self.protocol.consent.assent_from_age_years
-        await self.record(
-            cmd.RecordConsent(
-                actor=INVESTIGATOR,
-                guardian_consent_signed_on=screened_on,
-                consent_form_version="ICF v2.1",
-                child_assent_obtained=True if assent else None,
-            )
-        )
-        self.say("eligible, consented")
         return True
 
-    async def _release_and_prescribe(self, released_on: date) -> date:
-        status = await self.status()
-        assert status.chain_of_identity is not None
-        target = self.protocol.cell_dose.target_cells_per_kg * self.plan.weight_kg
-        await self.record(
-            cmd.RecordProductRelease(
-                actor=CELL_LAB,
-                product_label_coi=status.chain_of_identity,
-                lot_number=f"LOT-{self.study_id}",
-                total_viable_car_cells=target * RELEASED_CELLS_PER_TARGET_DOSE,
-                released_on=released_on,
-            )
+    def _manufacturing_failure(self, collected_on: date) -> list[Step]:
+        """The first product fails; cells are collected again two days after the failure's notice."""
+        failed_on = collected_on + timedelta(days=FAILED_RUN_DAYS)
+        recollected_on = failed_on + timedelta(days=2)
+        failure = cmd.RecordManufacturingFailure(
+            actor=self.patient.actor(Role.CELL_LAB),
+            failed_on=failed_on,
+            reason="transduction efficiency below the release specification",
         )
-        start = released_on + timedelta(days=1)
-        await self.record(
-            cmd.PrescribeLymphodepletion(
-                actor=PHYSICIAN,
-                height_cm=self.plan.height_cm,
-                weight_kg=self.plan.weight_kg,
-                creatinine_clearance_ml_min_173m2=110,
-                planned_start_on=start,
-            )
-        )
-        self.say("product released, lymphodepletion prescribed")
-        return start
-
-    async def _give_doses(self, day_number: int) -> None:
-        prescribed = (await self.status()).prescribed_daily_mg
-        for drug in self.protocol.lymphodepletion.drugs:
-            if day_number <= drug.days:
-                await self.record(
-                    cmd.RecordLymphodepletionDose(
-                        actor=PHARMACY,
-                        drug=drug.name,
-                        day_number=day_number,
-                        dose_mg=prescribed[drug.name],
-                        given_at=self.clock.now,
-                    )
-                )
-
-    async def _infuse(self) -> None:
-        status = await self.status()
-        assert status.chain_of_identity is not None
-        await self.record(
-            cmd.RecordInfusion(
-                actor=PHYSICIAN,
-                infused_at=self.clock.now,
-                product_label_coi=status.chain_of_identity,
-                cells_infused=self.protocol.cell_dose.target_cells_per_kg * self.plan.weight_kg,
-                active_uncontrolled_infection=False,
-                hours_since_last_fever=None,
-                uncontrolled_crs_from_prior_therapy=False,
-                tocilizumab_doses_on_site=self.protocol.infusion.min_tocilizumab_doses_on_site,
-            )
-        )
-        self.say("infused (day 0)")
+        return [
+            Step(self.at(failed_on, VISIT_HOUR), failure),
+            Step(self.at(recollected_on, VISIT_HOUR), apheresis(self.patient, recollected_on)),
+        ]
 
     async def _after_infusion(self, day_zero: date) -> list[tuple[datetime, Callable[[], Awaitable[None]]]]:
         """Daily CRS and ICANS rounds, then the visits the plan says happen, in time order."""
@@ -338,23 +296,14 @@ class PatientRun:
     def _visit(self, code: str) -> Callable[[], Awaitable[None]]:
         async def step() -> None:
             today = self.today
+            response = "cr" if code == "MRD" else self._marrow_at_visit(code)
+            marrow = None if response is None else marrow_for(today, self.protocol, response=response)
+            for command in scheduled_item(self.patient, code, today, self.protocol, marrow):
+                await self.record(command)
             if code == "MRD":
-                marrow = marrow_for(today, self.protocol, response="cr")
-                await self.record(cmd.RecordDiseaseAssessment(actor=LAB, marrow=marrow))
                 self.say("day 28 marrow: MRD-negative complete remission")
-                return
-            if code == "CHEMO":
-                await self.record(
-                    cmd.RecordChemotherapyResumed(actor=PHYSICIAN, resumed_on=today, from_protocol_step=True)
-                )
-                return
-            await self.record(cmd.RecordVisit(actor=COORDINATOR, visit_code=code, visit_date=today))
-            response = self._marrow_at_visit(code)
-            if response is None:
-                return
-            marrow = marrow_for(today, self.protocol, response=response)
-            await self.record(cmd.RecordDiseaseAssessment(actor=PHYSICIAN, marrow=marrow))
-            self.say(f"{code} marrow: {response.replace('_', ' ')}")
+            elif response is not None:
+                self.say(f"{code} marrow: {response.replace('_', ' ')}")
 
         return step
 

@@ -293,7 +293,7 @@ async def test_a_whole_journey_recorded_through_the_cli_reads_back_whole(cli: Cl
 
 async def test_list_by_overdue_and_by_open_expedited_report(cli: Cli, stack: Stack) -> None:
     # Lymphodepletion prescribed to start two days ago and no dose given: overdue. A grade 3 CRS: a report open.
-    await to_lymphodepletion(stack.trial, "TF-2011", today() + timedelta(days=4))
+    await to_lymphodepletion(stack.trial, "TF-2011", today() + timedelta(days=3))
     await infused(stack.trial, "TF-2012", crs=GRADE_3_CRS)
 
     late = await poll_list(cli, "--overdue", until="TF-2011")

@@ -1,4 +1,5 @@
-"""Drives a patient's journey through the decider with a controllable clock, the way the workflow will."""
+"""Drives a patient's journey through the decider with a controllable clock, the way the workflow will: the
+shared path (simulation/journey_steps.py) for the way there, single steps for the tests' own paths."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
+from domain.journey import CommandRejected, decide
 from domain.journey import commands as cmd
-from domain.journey.events import Event
 from domain.journey.phases import Phase
-from domain.journey.timers import due_timers
 from domain.protocol import PROTOCOL_V1, TrialProtocol
 from domain.roles import Actor, Role
 from domain.site_time import site_date, site_moment
+from simulation import journey_steps as path
+from simulation.journey_steps import DecidedJourney, Milestone, PathPatient
 from tests.domain.examples import crs_findings, icans_findings, marrow, screening
 
 __all__ = ["crs_findings", "icans_findings", "marrow", "screening"]  # re-exported for the journey tests
@@ -38,14 +39,12 @@ PHYSICIAN = actor(Role.PHYSICIAN)
 SUPERVISOR = actor(Role.SUPERVISOR)
 
 
-class JourneyDriver:
+class JourneyDriver(DecidedJourney):
     """One patient, the decider, and a clock that only moves forward."""
 
     def __init__(self, study_id: str = "TF-001", protocol: TrialProtocol = PROTOCOL_V1) -> None:
-        self.protocol = protocol
-        self.state: JourneyState = initial_state(study_id)
-        self.now = START
-        self.events: list[Event] = []
+        super().__init__(study_id, START, protocol)
+        self.patient = PathPatient(study_id=study_id)
 
     # ------------------------------------------------------------ the clock
 
@@ -66,12 +65,6 @@ class JourneyDriver:
 
     # ------------------------------------------------------------ commands
 
-    def do(self, command: cmd.Command) -> list[Event]:
-        events = decide(self.state, command, self.now, self.protocol)
-        self.state = fold(self.state, events)
-        self.events.extend(events)
-        return events
-
     def refused(self, command: cmd.Command) -> tuple[str, ...]:
         before = self.state.model_copy(deep=True)
         with pytest.raises(CommandRejected) as rejection:
@@ -79,16 +72,6 @@ class JourneyDriver:
         assert self.state == before
         assert rejection.value.reasons
         return rejection.value.reasons
-
-    def run_timers_until(self, until: datetime) -> list[Event]:
-        """Fire every timer due up to `until`, each at its own time, as the workflow's main loop does."""
-        fired: list[Event] = []
-        while due := due_timers(self.state, self.protocol, until):
-            first = due[0]
-            self.now = max(self.now, first.due_at)
-            fired.extend(self.do(first.command))
-        self.now = max(self.now, until)
-        return fired
 
     def types(self) -> list[str]:
         return [e.type for e in self.events]
@@ -102,91 +85,48 @@ class JourneyDriver:
             )
         )
 
-    def to_consent(self) -> None:
+    def walk_to(self, milestone: Milestone, cells: float | None = None) -> None:
+        """Enrolled now, then the shared path to `milestone` (`cells` released, if given)."""
         self.enroll()
-        self.do(cmd.ConfirmEligibility(actor=INVESTIGATOR))
+        patient = self.patient if cells is None else self.patient.model_copy(update={"released_cells": cells})
+        self.walk(path.path_to(milestone, patient, self.now, self.protocol))
+
+    def to_consent(self) -> None:
+        self.walk_to(Milestone.ELIGIBILITY_CONFIRMED)
 
     def to_apheresis(self) -> None:
-        self.to_consent()
-        self.do(
-            cmd.RecordConsent(
-                actor=INVESTIGATOR,
-                guardian_consent_signed_on=self.today,
-                consent_form_version="ICF v2.1",
-                child_assent_obtained=True,
-            )
-        )
+        self.walk_to(Milestone.CONSENTED)
 
     def collect(self) -> None:
         self.advance(days=1)
-        self.do(cmd.RecordApheresis(actor=APHERESIS, collected_on=self.today))
+        self.do(path.apheresis(self.patient, self.today))
 
     def release(self, cells: float = 2.0e8) -> None:
         self.advance(days=20)
         assert self.state.chain_of_identity
-        self.do(
-            cmd.RecordProductRelease(
-                actor=CELL_LAB,
-                product_label_coi=self.state.chain_of_identity,
-                lot_number="SCV-2026-0042",
-                total_viable_car_cells=cells,
-                released_on=self.today,
-            )
-        )
+        release = path.product_release(self.patient, self.today, self.protocol, cells=cells)
+        self.do(path.amended(release, product_label_coi=self.state.chain_of_identity))
 
-    def to_lymphodepletion(self, cells: float = 2.0e8) -> None:
-        self.to_apheresis()
-        self.collect()
-        self.release(cells)
+    def to_lymphodepletion(self, cells: float | None = None) -> None:
+        self.walk_to(Milestone.RELEASED, cells)
 
     def prescribe(self, **overrides: Any) -> None:
-        values: dict[str, Any] = {
-            "actor": PHYSICIAN,
-            "height_cm": 120.0,
-            "weight_kg": 22.0,
-            "creatinine_clearance_ml_min_173m2": 110.0,
-            "planned_start_on": self.today + timedelta(days=1),
-        }
-        values.update(overrides)
-        self.do(cmd.PrescribeLymphodepletion(**values))
+        prescription = path.prescription(self.patient, self.today + timedelta(days=1), self.protocol)
+        self.do(path.amended(prescription, **overrides))
 
     def give_lymphodepletion(self) -> None:
-        """Fludarabine days 1-4 and cyclophosphamide days 1-2, one dose of each a day, as prescribed."""
+        """Every dose of the prescription, one of each drug a day at 10:00, timers firing between."""
         plan = self.state.lymphodepletion
         assert plan is not None
-        for day in range(1, 5):
-            self.move_to(plan.planned_start_on + timedelta(days=day - 1), hour=10)
-            for drug in ("fludarabine", "cyclophosphamide"):
-                if day <= plan.days[drug]:
-                    self.do(
-                        cmd.RecordLymphodepletionDose(
-                            actor=PHARMACY,
-                            drug=drug,
-                            day_number=day,
-                            dose_mg=plan.daily_dose_mg[drug],
-                            given_at=self.now,
-                        )
-                    )
+        self.walk(path.lymphodepletion_doses(self.patient, plan.planned_start_on, self.protocol, plan.daily_dose_mg))
 
-    def to_infusion(self, cells: float = 2.0e8) -> None:
-        self.to_lymphodepletion(cells)
-        self.prescribe()
-        self.give_lymphodepletion()
+    def to_infusion(self, cells: float | None = None) -> None:
+        self.walk_to(Milestone.LYMPHODEPLETED, cells)
         assert self.state.phase is Phase.INFUSION
 
     def infusion_command(self, **overrides: Any) -> cmd.RecordInfusion:
-        values: dict[str, Any] = {
-            "actor": PHYSICIAN,
-            "infused_at": self.now,
-            "product_label_coi": self.state.chain_of_identity,
-            "cells_infused": 6.6e7,
-            "active_uncontrolled_infection": False,
-            "hours_since_last_fever": None,
-            "uncontrolled_crs_from_prior_therapy": False,
-            "tocilizumab_doses_on_site": 2,
-        }
-        values.update(overrides)
-        return cmd.RecordInfusion(**values)
+        infusion = path.infusion(self.patient, self.now, self.protocol)
+        return path.amended(infusion, **{"product_label_coi": self.state.chain_of_identity, **overrides})
 
     def infuse(self, days_after_lymphodepletion: int = 2, **overrides: Any) -> None:
         completed = self.state.lymphodepletion_completed

@@ -1,29 +1,22 @@
-"""Patients driven through the trial client on the real clock: every step dated in the past, as staff entering
-records late would date them, so a journey reaches infusion in a few dozen milliseconds of commands."""
+"""Patients driven through the trial client on the real clock along the shared path (simulation/journey_steps.py):
+every step dated in the past, as staff entering records late would date them, so a journey reaches infusion in a
+few dozen milliseconds of commands."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 from domain.journey import commands as cmd
 from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date, site_moment
 from domain.toxicity import CrsFindings
 from facade import TrialClient
-from tests.domain.journey_driver import (
-    APHERESIS,
-    CELL_LAB,
-    COORDINATOR,
-    INVESTIGATOR,
-    PHARMACY,
-    PHYSICIAN,
-    crs_findings,
-    screening,
-)
+from simulation.journey_steps import STAFF_HOUR, Milestone, PathPatient, Step, entered_late, path_to, send
+from tests.domain.journey_driver import COORDINATOR, PHYSICIAN, crs_findings, screening
 
 RULES = PROTOCOL_V1.schedule
-T = TypeVar("T")
 
 # Two criteria a child can fail at once, each with its own reason.
 SCREEN_FAILURE: dict[str, Any] = {"prior_car_t": True, "performance_score": 30}
@@ -50,71 +43,31 @@ def enrollment(study_id: str, screened_on: date | None = None, **overrides: Any)
 async def to_apheresis(trial: TrialClient, study_id: str, screened_on: date | None = None) -> None:
     screened_on = screened_on or today()
     await trial.enroll(enrollment(study_id, screened_on))
-    await trial.record(study_id, cmd.ConfirmEligibility(actor=INVESTIGATOR))
-    await trial.record(
-        study_id,
-        cmd.RecordConsent(
-            actor=INVESTIGATOR,
-            guardian_consent_signed_on=screened_on,
-            consent_form_version="ICF v2.1",
-            child_assent_obtained=True,
-        ),
-    )
+    enrolled_at = site_moment(screened_on, STAFF_HOUR, RULES)
+    steps = path_to(Milestone.CONSENTED, PathPatient(study_id=study_id), enrolled_at, PROTOCOL_V1)
+    await send(steps, partial(trial.record, study_id))
+
+
+async def walk_late(
+    trial: TrialClient, study_id: str, milestone: Milestone, day_zero: date, infused_at: datetime | None = None
+) -> list[Step]:
+    """Enrolled, then the shared path to `milestone` for an infusion on `day_zero`, every step sent now; the steps."""
+    steps = entered_late(milestone, PathPatient(study_id=study_id), day_zero, PROTOCOL_V1, infused_at=infused_at)
+    await trial.enroll(enrollment(study_id, site_date(steps[0].at, RULES)))
+    await send(steps, partial(trial.record, study_id))
+    return steps
 
 
 async def to_lymphodepletion(trial: TrialClient, study_id: str, day_zero: date) -> date:
-    """Collected and released before `day_zero`, lymphodepletion prescribed to start six days before it."""
-    screened_on = day_zero - timedelta(days=40)
-    await to_apheresis(trial, study_id, screened_on)
-    await trial.record(study_id, cmd.RecordApheresis(actor=APHERESIS, collected_on=screened_on + timedelta(days=1)))
-    coi = (await trial.status(study_id)).chain_of_identity
-    assert coi is not None
-    await trial.record(
-        study_id,
-        cmd.RecordProductRelease(
-            actor=CELL_LAB,
-            product_label_coi=coi,
-            lot_number="SCV-2026-0042",
-            total_viable_car_cells=2.0e8,
-            released_on=day_zero - timedelta(days=10),
-        ),
-    )
-    start = day_zero - timedelta(days=6)  # the last dose three days before infusion: inside the window
-    await trial.record(
-        study_id,
-        cmd.PrescribeLymphodepletion(
-            actor=PHYSICIAN, height_cm=120, weight_kg=22, creatinine_clearance_ml_min_173m2=110, planned_start_on=start
-        ),
-    )
-    return start
+    """Collected and released before `day_zero`, lymphodepletion prescribed to start five days before it."""
+    *_, prescribed = await walk_late(trial, study_id, Milestone.PRESCRIBED, day_zero)
+    assert isinstance(prescribed.command, cmd.PrescribeLymphodepletion)
+    return prescribed.command.planned_start_on
 
 
 async def infused(trial: TrialClient, study_id: str, crs: CrsFindings | None = None) -> None:
     """The whole path to an infusion an hour ago, then (if given) a CRS assessment now."""
     infused_at = datetime.now(UTC) - timedelta(hours=1)
-    start = await to_lymphodepletion(trial, study_id, site_date(infused_at, RULES))
-    for day in range(1, 5):
-        given_at = site_moment(start + timedelta(days=day - 1), 10, RULES)
-        doses = [("fludarabine", 25.7)] + ([("cyclophosphamide", 428.0)] if day <= 2 else [])
-        for drug, mg in doses:
-            await trial.record(
-                study_id,
-                cmd.RecordLymphodepletionDose(actor=PHARMACY, drug=drug, day_number=day, dose_mg=mg, given_at=given_at),
-            )
-    coi = (await trial.status(study_id)).chain_of_identity
-    assert coi is not None
-    await trial.record(
-        study_id,
-        cmd.RecordInfusion(
-            actor=PHYSICIAN,
-            infused_at=infused_at,
-            product_label_coi=coi,
-            cells_infused=6.6e7,
-            active_uncontrolled_infection=False,
-            hours_since_last_fever=None,
-            uncontrolled_crs_from_prior_therapy=False,
-            tocilizumab_doses_on_site=2,
-        ),
-    )
+    await walk_late(trial, study_id, Milestone.INFUSED, site_date(infused_at, RULES), infused_at)
     if crs is not None:
         await trial.record(study_id, cmd.AssessCrs(actor=PHYSICIAN, assessed_at=datetime.now(UTC), findings=crs))

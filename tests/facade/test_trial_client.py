@@ -217,7 +217,7 @@ async def test_journeys_are_listed_by_phase_by_overdue_and_by_open_expedited_rep
     await asyncio.gather(to_apheresis(stack.trial, "TF-1301"), to_apheresis(stack.trial, "TF-1302"))
     await stack.trial.enroll(enrollment("TF-1303"))
     # Lymphodepletion prescribed to start two days ago, no dose given: overdue.
-    ld_start = await to_lymphodepletion(stack.trial, "TF-1304", today() + timedelta(days=4))
+    ld_start = await to_lymphodepletion(stack.trial, "TF-1304", today() + timedelta(days=3))
     await infused(stack.trial, "TF-1305", crs=GRADE_3_CRS)
     await stack.trial.enroll(enrollment("TF-1306", **SCREEN_FAILURE))
     mine = {f"TF-130{n}" for n in range(1, 7)}

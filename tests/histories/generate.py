@@ -17,11 +17,12 @@ from temporalio.client import Client, WorkflowHistory
 from config.journey_ids import journey_workflow_id
 from config.search_attributes import register_search_attributes
 from domain.journey import commands as cmd
+from domain.protocol import PROTOCOL_V1
 from records import EventStore
+from simulation.journey_steps import PathPatient, scheduled_item
 from tests.domain.journey_driver import (
     COORDINATOR,
     INVESTIGATOR,
-    LAB,
     NURSE,
     PHYSICIAN,
     crs_findings,
@@ -63,14 +64,9 @@ def scenario_of(path: Path) -> str:
 async def record_scheduled_item(journey: JourneyClient, code: str) -> None:
     """What the site records on a scheduled item's target day, as the five-and-fifteen-year test does."""
     today = await journey.today()
-    if code == "MRD":
-        await journey.do(cmd.RecordDiseaseAssessment(actor=LAB, marrow=marrow(today)))
-    elif code == "CHEMO":
-        await journey.do(cmd.RecordChemotherapyResumed(actor=PHYSICIAN, resumed_on=today, from_protocol_step=True))
-    else:
-        await journey.do(cmd.RecordVisit(actor=COORDINATOR, visit_code=code, visit_date=today))
-        if code == "M12":
-            await journey.do(cmd.RecordDiseaseAssessment(actor=PHYSICIAN, marrow=marrow(today)))
+    assessed = marrow(today) if code in ("MRD", "M12") else None
+    for command in scheduled_item(PathPatient(study_id=journey.study_id), code, today, PROTOCOL_V1, assessed):
+        await journey.do(command)
 
 
 async def assess_first_week(journey: JourneyClient, day_zero: date) -> None:

@@ -17,15 +17,8 @@ from domain.journey import commands as cmd
 from domain.journey.views import PatientStatus
 from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date, site_moment
-from tests.domain.journey_driver import (
-    APHERESIS,
-    CELL_LAB,
-    COORDINATOR,
-    INVESTIGATOR,
-    PHARMACY,
-    PHYSICIAN,
-    screening,
-)
+from simulation.journey_steps import Milestone, PathPatient, amended, infusion, path_to, send
+from tests.domain.journey_driver import COORDINATOR, screening
 from workers.settling import settle
 from workers.time_skipping import skip_time
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult
@@ -55,15 +48,19 @@ class JourneyClient:
 
     async def move_to(self, day: date, hour: int = 9) -> None:
         """Skip the server's clock to `hour`:00 at the site on `day`; the workflow's timers fire on the way."""
+        await self.skip_to(site_moment(day, hour, RULES))
+
+    async def skip_to(self, moment: datetime) -> None:
         assert self.env is not None
-        delta = site_moment(day, hour, RULES) - await self.now()
+        delta = moment - await self.now()
         if delta > timedelta(0):
             await skip_time(self.env, delta)
 
     # ------------------------------------------------------------ messages
 
-    async def start(self, **screening_overrides: Any) -> None:
-        today = await self.today() if self.env else site_date(datetime.now(UTC), RULES)
+    async def start(self, screened_on: date | None = None, **screening_overrides: Any) -> None:
+        """Enrolled as screened on `screened_on` (by default the server's today, or the real one without a server)."""
+        today = screened_on or (await self.today() if self.env else site_date(datetime.now(UTC), RULES))
         enrollment = cmd.EnrollPatient(
             actor=COORDINATOR,
             study_id=self.study_id,
@@ -108,64 +105,14 @@ class JourneyClient:
     # ------------------------------------------------------------ the path to infusion
 
     async def to_infusion(self) -> None:
+        """Enrolled now, then the shared path on the server's clock until every lymphodepletion dose is given."""
         await self.start()
-        today = await self.today()
-        await self.do(cmd.ConfirmEligibility(actor=INVESTIGATOR))
-        await self.do(
-            cmd.RecordConsent(
-                actor=INVESTIGATOR,
-                guardian_consent_signed_on=today,
-                consent_form_version="ICF v2.1",
-                child_assent_obtained=True,
-            )
-        )
-        await self.move_to(today + timedelta(days=1))
-        await self.do(cmd.RecordApheresis(actor=APHERESIS, collected_on=await self.today()))
-        await self.move_to(today + timedelta(days=21))
-        status = await self.status()
-        assert status.chain_of_identity is not None
-        await self.do(
-            cmd.RecordProductRelease(
-                actor=CELL_LAB,
-                product_label_coi=status.chain_of_identity,
-                lot_number="SCV-2026-0042",
-                total_viable_car_cells=2.0e8,
-                released_on=await self.today(),
-            )
-        )
-        start = today + timedelta(days=22)
-        await self.do(
-            cmd.PrescribeLymphodepletion(
-                actor=PHYSICIAN,
-                height_cm=120,
-                weight_kg=22,
-                creatinine_clearance_ml_min_173m2=110,
-                planned_start_on=start,
-            )
-        )
-        for day in range(1, 5):
-            await self.move_to(start + timedelta(days=day - 1), hour=10)
-            doses = [("fludarabine", 25.7)] + ([("cyclophosphamide", 428.0)] if day <= 2 else [])
-            for drug, mg in doses:
-                await self.do(
-                    cmd.RecordLymphodepletionDose(
-                        actor=PHARMACY, drug=drug, day_number=day, dose_mg=mg, given_at=await self.now()
-                    )
-                )
+        steps = path_to(Milestone.LYMPHODEPLETED, PathPatient(study_id=self.study_id), await self.now(), PROTOCOL_V1)
+        await send(steps, self.do, self.skip_to)
 
     def infusion(self, coi: str, at: datetime, **overrides: Any) -> cmd.RecordInfusion:
-        values: dict[str, Any] = {
-            "actor": PHYSICIAN,
-            "infused_at": at,
-            "product_label_coi": coi,
-            "cells_infused": 6.6e7,
-            "active_uncontrolled_infection": False,
-            "hours_since_last_fever": None,
-            "uncontrolled_crs_from_prior_therapy": False,
-            "tocilizumab_doses_on_site": 2,
-        }
-        values.update(overrides)
-        return cmd.RecordInfusion(**values)
+        command = infusion(PathPatient(study_id=self.study_id), at, PROTOCOL_V1)
+        return amended(command, **{"product_label_coi": coi, **overrides})
 
     async def infuse(self, days_after_lymphodepletion: int = 2) -> date:
         status = await self.status()

@@ -37,18 +37,8 @@ from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date, site_moment
 from domain.toxicity import AdverseEvent
 from records import EventStore
-from tests.domain.journey_driver import (
-    APHERESIS,
-    CELL_LAB,
-    COORDINATOR,
-    INVESTIGATOR,
-    NURSE,
-    PHARMACY,
-    PHYSICIAN,
-    crs_findings,
-    icans_findings,
-    screening,
-)
+from simulation.journey_steps import STAFF_HOUR, Milestone, PathPatient, entered_late, path_to, send
+from tests.domain.journey_driver import INVESTIGATOR, NURSE, PHYSICIAN, crs_findings, icans_findings
 from tests.waiting import poll
 from tests.workflows.journey_client import JourneyClient
 from workers.dev_server import DevServer, dev_server_command, free_port
@@ -108,66 +98,27 @@ def today() -> date:
 
 async def enroll(stack: Stack, study_id: str, screened_on: date) -> JourneyClient:
     journey = JourneyClient(stack.client, stack.task_queue, study_id)
-    enrollment = cmd.EnrollPatient(
-        actor=COORDINATOR,
-        study_id=study_id,
-        screening=screening(screening_date=screened_on, date_of_birth=screened_on - timedelta(days=9 * 365 + 30)),
-    )
-    await stack.client.start_workflow(
-        PatientJourneyWorkflow.run,
-        JourneyInput(study_id=study_id, enrollment=enrollment),
-        id=journey_workflow_id(study_id),
-        task_queue=stack.task_queue,
-    )
+    await journey.start(screened_on)
     return journey
 
 
 async def to_apheresis(stack: Stack, study_id: str, screened_on: date) -> JourneyClient:
     journey = await enroll(stack, study_id, screened_on)
-    await journey.do(cmd.ConfirmEligibility(actor=INVESTIGATOR))
-    await journey.do(
-        cmd.RecordConsent(
-            actor=INVESTIGATOR,
-            guardian_consent_signed_on=screened_on,
-            consent_form_version="ICF v2.1",
-            child_assent_obtained=True,
-        )
-    )
+    enrolled_at = site_moment(screened_on, STAFF_HOUR, RULES)
+    await send(path_to(Milestone.CONSENTED, PathPatient(study_id=study_id), enrolled_at, PROTOCOL_V1), journey.do)
     return journey
 
 
 async def infused(stack: Stack, study_id: str, infused_at: datetime) -> tuple[JourneyClient, str]:
     """The whole path to infusion, each step dated before `infused_at`; returns the infusion's update id."""
-    day_zero = site_date(infused_at, RULES)
-    screened_on = day_zero - timedelta(days=40)
-    journey = await to_apheresis(stack, study_id, screened_on)
-    await journey.do(cmd.RecordApheresis(actor=APHERESIS, collected_on=screened_on + timedelta(days=1)))
-    coi = (await journey.status()).chain_of_identity
-    assert coi is not None
-    await journey.do(
-        cmd.RecordProductRelease(
-            actor=CELL_LAB,
-            product_label_coi=coi,
-            lot_number="SCV-2026-0042",
-            total_viable_car_cells=2.0e8,
-            released_on=day_zero - timedelta(days=10),
-        )
+    patient = PathPatient(study_id=study_id)
+    *steps, infusion = entered_late(
+        Milestone.INFUSED, patient, site_date(infused_at, RULES), PROTOCOL_V1, infused_at=infused_at
     )
-    start = day_zero - timedelta(days=6)  # the last dose three days before infusion: inside the window
-    await journey.do(
-        cmd.PrescribeLymphodepletion(
-            actor=PHYSICIAN, height_cm=120, weight_kg=22, creatinine_clearance_ml_min_173m2=110, planned_start_on=start
-        )
-    )
-    for day in range(1, 5):
-        given_at = site_moment(start + timedelta(days=day - 1), 10, RULES)
-        doses = [("fludarabine", 25.7)] + ([("cyclophosphamide", 428.0)] if day <= 2 else [])
-        for drug, mg in doses:
-            await journey.do(
-                cmd.RecordLymphodepletionDose(actor=PHARMACY, drug=drug, day_number=day, dose_mg=mg, given_at=given_at)
-            )
+    journey = await enroll(stack, study_id, site_date(steps[0].at, RULES))
+    await send(steps, journey.do)
     infusion_id = f"{study_id}-infusion"
-    await journey.do(journey.infusion(coi, infused_at), update_id=infusion_id)
+    await journey.do(infusion.command, update_id=infusion_id)
     return journey, infusion_id
 
 
