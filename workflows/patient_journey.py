@@ -20,7 +20,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.journey_activities import AppendEventsInput, EscalationRequest, to_recorded_event
+    from activities.journey_activities import (
+        AppendEventsInput,
+        EscalationRequest,
+        JourneyActivities,
+        to_recorded_event,
+    )
     from config import search_attributes as sa
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey.commands import Command, StaffCommand
@@ -270,8 +275,8 @@ class PatientJourneyWorkflow:
     async def _record(self, events: tuple[Event, ...]) -> None:
         """Append to the permanent trial record; retried until the record has them."""
         if events:
-            await workflow.execute_activity(
-                "append_events",
+            await workflow.execute_activity_method(
+                JourneyActivities.append_events,
                 AppendEventsInput(events=events),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RECORD_RETRY,
@@ -301,8 +306,8 @@ class PatientJourneyWorkflow:
 
     async def _deliver(self, notification: Notification) -> None:
         try:
-            await workflow.execute_activity(
-                "notify",
+            await workflow.execute_activity_method(
+                JourneyActivities.notify,
                 notification,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
                 retry_policy=self._notify_retry_policy(notification),
@@ -318,8 +323,8 @@ class PatientJourneyWorkflow:
     async def _escalate(self, notification: Notification, failure: ActivityError) -> None:
         request = EscalationRequest(notification=notification, failure=undelivered_because(failure))
         try:
-            await workflow.execute_activity(
-                "escalate_notification",
+            await workflow.execute_activity_method(
+                JourneyActivities.escalate_notification,
                 request,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
                 retry_policy=ESCALATE_RETRY,
