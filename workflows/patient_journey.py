@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -17,7 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journey_activities import AppendEventsInput, EscalationRequest
+    from activities.journey_activities import AppendEventsInput, EscalationRequest, JourneyActivities
     from config import search_attributes as sa
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey.command_registry import STAFF_COMMAND_MODELS
@@ -120,50 +121,82 @@ def role_refusal(rejection: CommandRejected) -> ApplicationError | None:
     return ApplicationError("the acting role may not issue this command", type=NOT_PERMITTED, non_retryable=True)
 
 
+@dataclass
+class JourneyWorkflowState:
+    """Everything one run of the workflow holds: what it carries to the next run (the journey, its timeline, the
+    recent update answers, the run count), then this run's own progress. History holds only `carried()`."""
+
+    journey: JourneyState
+    timeline: list[TimelineEntry]
+    recent_updates: dict[str, RecordResult]  # by update id: a retried command is answered again, never reapplied
+    runs: int
+    era_at_start: Phase | None  # a new follow-up era starts a new run
+    enrollment: tuple[Event, ...] = ()  # decided when the first run starts, recorded by run() before any command
+    enrollment_refused: CommandRejected | None = None
+    ready: bool = False  # the enrollment is recorded (or carried): staff commands may apply
+    moving_to_new_run: bool = False  # waiting for handlers before continue-as-new: new commands go to the next run
+    woken: bool = False  # a command was applied: the main loop looks again at what is due
+    updates_this_run: int = 0
+    search_attributes: dict[str, object] = field(default_factory=dict)  # as last upserted
+
+    @classmethod
+    def starting(cls, journey: JourneyInput) -> JourneyWorkflowState:
+        """A first run's state from its study id, or a later run's from what the run before carried."""
+        carried = journey.carried
+        if carried is None:
+            state = initial_state(journey.study_id)
+            return cls(journey=state, timeline=[], recent_updates={}, runs=1, era_at_start=state.era)
+        return cls(
+            journey=carried.state,
+            timeline=list(carried.timeline),
+            recent_updates={u.update_id: u.result for u in carried.recent_updates},
+            runs=carried.runs,
+            era_at_start=carried.state.era,
+            ready=True,
+        )
+
+    def carried(self) -> CarriedState:
+        """What the next run starts from: the journey, its timeline and the last few update answers."""
+        recent = list(self.recent_updates.items())[-RECENT_UPDATES_KEPT:]
+        return CarriedState(
+            state=self.journey,
+            timeline=tuple(self.timeline),
+            recent_updates=tuple(RecentUpdate(update_id=k, result=v) for k, v in recent),
+            runs=self.runs + 1,
+        )
+
+
 @workflow.defn
 class PatientJourneyWorkflow:
     @workflow.init
     def __init__(self, journey: JourneyInput) -> None:
-        carried = journey.carried
-        self._state: JourneyState = carried.state if carried else initial_state(journey.study_id)
-        self._timeline: list[TimelineEntry] = list(carried.timeline) if carried else []
-        self._recent: dict[str, RecordResult] = (
-            {u.update_id: u.result for u in carried.recent_updates} if carried else {}
-        )
-        self._runs = carried.runs if carried else 1
+        self._state = JourneyWorkflowState.starting(journey)
+        # Not state: the lock that applies commands one at a time, and the notification deliveries in flight.
         self._lock = asyncio.Lock()
-        self._woken = False
-        self._era_at_start = self._state.era
-        self._updates_this_run = 0
         self._notifications: set[asyncio.Task[None]] = set()
-        self._search_attributes: dict[str, object] = {}
         # Enrollment is decided here, so the first staff command can be validated against an enrolled patient;
-        # run() records it before any command is applied (`_ready`).
-        self._enrollment: tuple[Event, ...] = ()
-        self._enrollment_refused: CommandRejected | None = None
-        self._ready = carried is not None
-        self._moving_to_new_run = False
-        if journey.enrollment is not None and self._state.phase is Phase.NOT_ENROLLED:
+        # run() records it before any command is applied (`ready`).
+        if journey.enrollment is not None and self._state.journey.phase is Phase.NOT_ENROLLED:
             try:
-                self._enrollment = self._decided(journey.enrollment)
+                self._state.enrollment = self._decided(journey.enrollment)
             except CommandRejected as rejection:
-                self._enrollment_refused = rejection
-            self._state = fold(self._state, self._enrollment)
+                self._state.enrollment_refused = rejection
+            self._state.journey = fold(self._state.journey, self._state.enrollment)
 
     @property
     def _protocol(self) -> TrialProtocol:
-        return protocol_for_version(self._state.protocol_version or CURRENT_PROTOCOL.version)
+        return protocol_for_version(self._state.journey.protocol_version or CURRENT_PROTOCOL.version)
 
     # ------------------------------------------------------------ main loop
 
     @workflow.run
     async def run(self, journey: JourneyInput) -> JourneySummary:
-        if self._enrollment_refused is not None:
-            raise rejection_error(self._enrollment_refused)
+        if self._state.enrollment_refused is not None:
+            raise rejection_error(self._state.enrollment_refused)
         async with self._lock:
-            await self._record(self._enrollment)
-            self._announce(self._enrollment)
-            self._ready = True
+            await self._record(self._state.enrollment)
+            self._announce(self._state.enrollment)
+            self._state.ready = True
         while True:
             await self._fire_due_timers()
             due = self._due_now()  # one reading per wake: what supervisors see, and when to wake next
@@ -171,7 +204,7 @@ class PatientJourneyWorkflow:
             if self._finished():
                 break
             if self._time_for_a_new_run():
-                self._moving_to_new_run = True  # no new commands here, or a busy patient would never move on
+                self._state.moving_to_new_run = True  # no new commands here, or a busy patient would never move on
                 await self._drain()
                 workflow.continue_as_new(self._carry())
             await self._sleep_until_next_wake(due)
@@ -179,7 +212,7 @@ class PatientJourneyWorkflow:
         return self._summary()
 
     async def _sleep_until_next_wake(self, due: list[DueItem]) -> None:
-        self._woken = False
+        self._state.woken = False
         wake_at = self._next_wake(due)
         if wake_at is None:
             await workflow.wait_condition(self._should_wake)
@@ -191,16 +224,16 @@ class PatientJourneyWorkflow:
             await workflow.wait_condition(self._should_wake, timeout=delay)
 
     def _should_wake(self) -> bool:
-        return self._woken or workflow.info().is_continue_as_new_suggested()
+        return self._state.woken or workflow.info().is_continue_as_new_suggested()
 
     def _due_now(self) -> list[DueItem]:
-        return due_items(self._state, self._protocol, workflow.now())
+        return due_items(self._state.journey, self._protocol, workflow.now())
 
     def _next_wake(self, due: list[DueItem]) -> datetime | None:
         """The next timer, or the moment something `due` becomes overdue (so the search attributes follow)."""
         now = workflow.now()
         moments = [workflow.info().start_time + MAX_RUN_AGE]
-        if (timer_at := next_timer_at(self._state, self._protocol, after=now)) is not None:
+        if (timer_at := next_timer_at(self._state.journey, self._protocol, after=now)) is not None:
             moments.append(timer_at)
         rules = self._protocol.schedule
         for item in due:
@@ -212,7 +245,7 @@ class PatientJourneyWorkflow:
 
     async def _fire_due_timers(self) -> None:
         async with self._lock:
-            while due := due_timers(self._state, self._protocol, workflow.now()):
+            while due := due_timers(self._state.journey, self._protocol, workflow.now()):
                 try:
                     await self._apply(due[0].command)
                 except CommandRejected as rejection:  # the domain promises this cannot happen; never loop on it
@@ -221,14 +254,14 @@ class PatientJourneyWorkflow:
 
     def _finished(self) -> bool:
         # An ended journey stays open until its safety reports are confirmed: none may be forgotten.
-        return self._state.is_final and not self._state.open_expedited_reports
+        return self._state.journey.is_final and not self._state.journey.open_expedited_reports
 
     def _time_for_a_new_run(self) -> bool:
         info = workflow.info()
         return (
             info.is_continue_as_new_suggested()
-            or self._state.era != self._era_at_start
-            or self._updates_this_run >= MAX_UPDATES_PER_RUN
+            or self._state.journey.era != self._state.era_at_start
+            or self._state.updates_this_run >= MAX_UPDATES_PER_RUN
             or info.get_current_history_length() >= MAX_HISTORY_EVENTS_PER_RUN
             or workflow.now() - info.start_time >= MAX_RUN_AGE
         )
@@ -237,22 +270,13 @@ class PatientJourneyWorkflow:
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._notifications)
 
     def _carry(self) -> JourneyInput:
-        recent = list(self._recent.items())[-RECENT_UPDATES_KEPT:]
-        return JourneyInput(
-            study_id=self._state.study_id,
-            carried=CarriedState(
-                state=self._state,
-                timeline=tuple(self._timeline),
-                recent_updates=tuple(RecentUpdate(update_id=k, result=v) for k, v in recent),
-                runs=self._runs + 1,
-            ),
-        )
+        return JourneyInput(study_id=self._state.journey.study_id, carried=self._state.carried())
 
     # ------------------------------------------------------------ applying a command
 
     def _decided(self, command: Command) -> tuple[Event, ...]:
         """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules."""
-        events = tuple(decide(self._state, command, workflow.now(), self._protocol))
+        events = tuple(decide(self._state.journey, command, workflow.now(), self._protocol))
         problems = unrecordable(events)
         if problems:
             raise CommandRejected(problems)
@@ -262,15 +286,15 @@ class PatientJourneyWorkflow:
         """Decide, record permanently, then fold. Call with the lock held, so commands apply one at a time."""
         events = self._decided(command)
         await self._record(events)
-        self._state = fold(self._state, events)
+        self._state.journey = fold(self._state.journey, events)
         self._announce(events)
         return events
 
     async def _record(self, events: tuple[Event, ...]) -> None:
         """Append to the permanent trial record; retried until the record has them."""
         if events:
-            await workflow.execute_activity(
-                "append_events",
+            await workflow.execute_activity_method(
+                JourneyActivities.append_events,
                 AppendEventsInput(events=events),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RECORD_RETRY,
@@ -279,7 +303,7 @@ class PatientJourneyWorkflow:
     def _announce(self, events: tuple[Event, ...]) -> None:
         """After recording: the timeline, the staff who must act, the supervisors' search attributes."""
         for event in events:
-            self._timeline.append(timeline_entry(event))
+            self._state.timeline.append(timeline_entry(event))
             for notification in notifications_for(event):
                 self._send(notification)
         self._upsert_search_attributes(self._due_now())
@@ -291,8 +315,8 @@ class PatientJourneyWorkflow:
 
     async def _deliver(self, notification: Notification) -> None:
         try:
-            await workflow.execute_activity(
-                "notify",
+            await workflow.execute_activity_method(
+                JourneyActivities.notify,
                 notification,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
                 retry_policy=self._notify_retry_policy(notification),
@@ -308,8 +332,8 @@ class PatientJourneyWorkflow:
     async def _escalate(self, notification: Notification, failure: ActivityError) -> None:
         request = EscalationRequest(notification=notification, failure=undelivered_because(failure))
         try:
-            await workflow.execute_activity(
-                "escalate_notification",
+            await workflow.execute_activity_method(
+                JourneyActivities.escalate_notification,
                 request,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
                 retry_policy=ESCALATE_RETRY,
@@ -322,31 +346,31 @@ class PatientJourneyWorkflow:
     @workflow.update
     async def record(self, command: StaffCommand) -> RecordResult:
         update_id = workflow.current_update_info().id  # type: ignore[union-attr]
-        if update_id in self._recent:
-            return self._recent[update_id]
-        await workflow.wait_condition(lambda: self._ready)
+        if update_id in self._state.recent_updates:
+            return self._state.recent_updates[update_id]
+        await workflow.wait_condition(lambda: self._state.ready)
         async with self._lock:
             try:
                 events = await self._apply(command)
             except CommandRejected as rejection:  # the state moved on since validation
                 raise rejection_error(rejection) from role_refusal(rejection)
         result = RecordResult(events=events)
-        self._recent[update_id] = result
-        self._updates_this_run += 1
-        self._woken = True
+        self._state.recent_updates[update_id] = result
+        self._state.updates_this_run += 1
+        self._state.woken = True
         return result
 
     @record.validator
     def validate_record(self, command: StaffCommand) -> None:
         info = workflow.current_update_info()
-        if info is not None and info.id in self._recent:
+        if info is not None and info.id in self._state.recent_updates:
             return  # a retry of a command already applied: answered again, never applied twice
         # A payload in another encoding (binary/plain, binary/null) arrives as bytes or None, past pydantic.
         if not isinstance(command, STAFF_COMMAND_MODELS):
             reason = f"this is not a staff command (the update's argument is {type(command).__name__})"
             self._log_refusal(command, [reason])
             raise rejection_error(CommandRejected([reason]))
-        if self._moving_to_new_run:
+        if self._state.moving_to_new_run:
             raise ApplicationError("the journey is moving to a new run: resend this command", type=RESEND_TO_NEW_RUN)
         try:
             self._decided(command)
@@ -371,20 +395,20 @@ class PatientJourneyWorkflow:
 
     @workflow.query
     def status(self) -> PatientStatus:
-        return patient_status(self._state, self._protocol, workflow.now())
+        return patient_status(self._state.journey, self._protocol, workflow.now())
 
     @workflow.query
     def timeline(self) -> list[TimelineEntry]:
-        return list(self._timeline)
+        return list(self._state.timeline)
 
     # ------------------------------------------------------------ visibility and the end
 
     def _upsert_search_attributes(self, due: list[DueItem]) -> None:
         """From the patient's state and their items `due` now: what patient_status says of these, without building
         the whole status (asked for at every step)."""
-        if self._state.phase is Phase.NOT_ENROLLED:
+        if self._state.journey.phase is Phase.NOT_ENROLLED:
             return
-        state = self._state
+        state = self._state.journey
         wanted: dict[str, object] = {
             sa.TRIAL_PHASE.name: state.phase.value,
             sa.OVERDUE.name: any_overdue(due),
@@ -394,7 +418,7 @@ class PatientJourneyWorkflow:
             sa.PROTOCOL_VERSION.name: state.protocol_version,
             sa.NEXT_DUE_DATE.name: next_due_moment(next_due(due), self._protocol.schedule),
         }
-        changed = {k: v for k, v in wanted.items() if self._search_attributes.get(k, ...) != v}
+        changed = {k: v for k, v in wanted.items() if self._state.search_attributes.get(k, ...) != v}
         if not changed:
             return
         updates = []
@@ -403,19 +427,19 @@ class PatientJourneyWorkflow:
                 value = changed[key.name]
                 updates.append(key.value_unset() if value is None else key.value_set(value))
         workflow.upsert_search_attributes(updates)
-        self._search_attributes.update(changed)
+        self._state.search_attributes.update(changed)
 
     def _summary(self) -> JourneySummary:
-        status = patient_status(self._state, self._protocol, workflow.now())
+        status = patient_status(self._state.journey, self._protocol, workflow.now())
         return JourneySummary(
-            study_id=self._state.study_id,
-            phase=self._state.phase,
-            exit=self._state.exit,
+            study_id=self._state.journey.study_id,
+            phase=self._state.journey.phase,
+            exit=self._state.journey.exit,
             infused_on=status.infused_on,
-            completed_on=self._state.completed_on,
+            completed_on=self._state.journey.completed_on,
             highest_crs_grade=status.highest_crs_grade,
             highest_icans_grade=status.highest_icans_grade,
             primary_endpoint=status.primary_endpoint,
-            events_recorded=self._state.last_sequence,
-            runs=self._runs,
+            events_recorded=self._state.journey.last_sequence,
+            runs=self._state.runs,
         )

@@ -15,7 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journey_activities import EscalationRequest
+    from activities.journey_activities import EscalationRequest, JourneyActivities
     from activities.reconciliation import ReconcileJourneyInput, ReconcileJourneyResult, ReconciliationActivities
     from domain.identifiers import StudyId
     from domain.journey.notifications import Notification, Urgency
@@ -103,8 +103,8 @@ class ReconciliationWorkflow:
     async def _alert(self, alert: Notification) -> bool:
         """Through the journeys' own notify activity (ledger, channels, escalation); False when it gave up."""
         try:
-            await workflow.execute_activity(
-                "notify",
+            await workflow.execute_activity_method(
+                JourneyActivities.notify,
                 alert,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
                 retry_policy=IMMEDIATE_NOTIFY_RETRY if alert.urgency is Urgency.IMMEDIATE else NOTIFY_RETRY,
@@ -112,8 +112,11 @@ class ReconciliationWorkflow:
         except ActivityError as failure:
             request = EscalationRequest(notification=alert, failure=undelivered_because(failure))
             try:
-                await workflow.execute_activity(
-                    "escalate_notification", request, start_to_close_timeout=NOTIFY_TIMEOUT, retry_policy=ESCALATE_RETRY
+                await workflow.execute_activity_method(
+                    JourneyActivities.escalate_notification,
+                    request,
+                    start_to_close_timeout=NOTIFY_TIMEOUT,
+                    retry_policy=ESCALATE_RETRY,
                 )
             except ActivityError:  # on the log channel and in the ledger already: supervisors see it there
                 workflow.logger.error("reconciliation alert %s was not delivered", alert.key)
