@@ -1,8 +1,7 @@
 """The HTTP API: the trial client's operations over FastAPI. The acting user comes from the bearer token only.
 
-Every operation calls the one facade (`TrialClient`), so what the API does and refuses is what the CLI does.
-`create_app` assembles the routers of api/routes/ and gives them the client and the authenticator (app.state).
-"""
+Every operation calls the one facade (`TrialClient`), so the API does and refuses what the CLI does; `create_app`
+assembles the routers of api/routes/, with the client and the authenticator in app.state."""
 
 from __future__ import annotations
 

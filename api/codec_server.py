@@ -1,17 +1,7 @@
-"""The codec server: Temporal's remote codec protocol (`POST /encode`, `POST /decode`) over the payload keys, so
-authorised staff read encrypted histories in the Temporal Web UI and CLI.
+"""The codec server (`python -m api.codec_server`): Temporal's remote codec protocol (`POST /encode`, `POST /decode`)
+over the payload keys, so authorised staff read encrypted histories in the Temporal Web UI and CLI.
 
-The body both ways is `temporal.api.common.v1.Payloads` in protobuf JSON form: `{"payloads": [{"metadata":
-{"encoding": "<base64>"}, "data": "<base64>"}]}`. Only the last path segment counts, so `/<namespace>/decode`
-works too. Callers authenticate with a bearer token (the HTTP API's tokens); only roles that may read a
-patient's full record may decode. Every request is logged: who, which operation, how many payloads, never what.
-The Web UI sends a bearer token only for users it signs in (OIDC, its "pass access token" option), so the
-credentials the codec server accepts are the API's: whatever authenticator the API is given.
-
-    python -m api.codec_server [--host 127.0.0.1] [--port 8081]
-    temporal workflow show -w patient-journey-TF-001 --codec-endpoint http://127.0.0.1:8081 --codec-auth "Bearer …"
-    temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8081    # or set it in the Web UI
-"""
+Callers present the HTTP API's bearer tokens; only roles that may read a whole record decode (docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -94,7 +84,7 @@ _bearer = HTTPBearer(auto_error=False, description="A token configured for one u
 
 def _audit(level: str, event: str, request: Request, actor: Actor | None = None, **counts: object) -> None:
     """One line per request: who, where, how many payloads and under which key ids; never a payload's content."""
-    # Looked up per call, not cached at import: the line goes wherever logging is configured now.
+    # Looked up per call, not cached at import: the line goes wherever logging is configured at the time.
     getattr(get_logger(LOGGER_NAME), level)(
         event,
         user_id=actor.user_id if actor else None,
@@ -124,6 +114,7 @@ async def phi_reader(
 
 async def _payloads_in(request: Request) -> list[Payload]:
     """The request's Payloads, read up to MAX_BODY_BYTES; 400 when they are not Payloads in protobuf JSON."""
+    # The body both ways: `temporal.api.common.v1.Payloads`, {"payloads": [{"metadata": {...}, "data": "<base64>"}]}.
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

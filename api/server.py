@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from observability.logging import get_logger
 
-DEFAULT_API_HOST: Final = "127.0.0.1"  # loopback only until the security issue puts TLS in front
+DEFAULT_API_HOST: Final = "127.0.0.1"  # loopback unless told otherwise: the API serves plain HTTP, without TLS
 
 GRACEFUL_SHUTDOWN_SECONDS: Final = 5  # open requests may finish; a stuck one does not hold `make run` open
 

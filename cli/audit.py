@@ -1,8 +1,7 @@
 """`trial audit STUDY_ID`: a patient's audit trail from the trial record, as JSON lines or CSV, through the one facade.
 
-Every event (who, when, what, why) with its sequence, hash and previous hash, so an auditor can recompute the
-chain (records/hashing.py); then every refused attempt, marked `refused_attempt`. `trial verify` checks the chain.
-"""
+Every event with its sequence, hash and previous hash (an auditor can recompute the chain: records/hashing.py),
+then every refused attempt, marked `refused_attempt`. `trial verify` checks the chain."""
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """What every `trial` command shares: the --protocol-version and --json options, JSON output, and input problems.
 
-A command collects every problem with its input (unknown options included), reports them all at once in plain
-words, and exits 2, the usage-error code; nothing is calculated from input that has a problem.
-"""
+A command reports every problem with its input (unknown options included) at once in plain words and exits 2,
+the usage-error code; nothing is calculated from input that has a problem."""
 
 from __future__ import annotations
 
@@ -125,18 +124,16 @@ class Problems:
         echo_input: bool = False,
         stand_ins: Mapping[str, Any] | None = None,
     ) -> ModelT | None:
-        """`values` as a `model`, or None with every validation problem added.
-
-        `labels` names a field as the user knows it (its option). A value is quoted back only with `echo_input`,
-        and only from `values`: never from the error, which may carry the whole input (PHI such as a birth date).
-        A model checks consistency between its fields only once each field is valid; `stand_ins` (a valid value
-        for each field that may be refused) let that check run now, so its problems are named in the same report.
+        """`values` as a `model`, or None with every validation problem added. `labels`: each field as the user knows
+        it (its option). `echo_input`: quote a refused value from `values` (never from the error, which may hold PHI).
+        `stand_ins`: a valid value per field that may be refused, so the model's cross-field check runs in this report.
         """
         try:
             return model.model_validate(dict(values))
         except ValidationError as error:
             for detail in error.errors(include_url=False, include_input=False):
                 self._add_validation_error(model, detail, values, labels or {}, echo_input)
+            # A model checks its fields' consistency only once each is valid: stand-ins let that run in this report.
             consistency = _with_stand_ins(model, values, stand_ins or {}, error)
             if isinstance(consistency, ValidationError):
                 for detail in consistency.errors(include_url=False, include_input=False):

@@ -1,9 +1,7 @@
 """`trial enroll` and `trial record`: what operators and staff ask of a patient's journey, through the one facade.
 
-The acting user is `--by`/`--role` or the configuration (TRIALFLOW_USER, TRIALFLOW_ROLE); the CLI never invents one.
-A command is checked against its model before anything is sent: every problem is named, exit 2. A refusal by the
-workflow, or an error of the trial client, is printed in plain words with every reason: exit 1.
-"""
+The acting user is `--by`/`--role` or TRIALFLOW_USER/TRIALFLOW_ROLE, never invented. Input problems exit 2 before
+anything is sent; a refusal by the workflow or the trial client is printed with every reason and exits 1."""
 
 from __future__ import annotations
 

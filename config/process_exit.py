@@ -1,10 +1,7 @@
-"""Ending a process that ran the Temporal SDK.
+"""Ending a process that ran the Temporal SDK: once stopped and flushed, it exits without finalizing.
 
-The SDK's Rust threads can outlive the event loop and abort the interpreter while it finalizes ("Fatal Python
-error: PyGILState_Release ... finalizing", temporalio/sdk-python#300): a worker that stopped cleanly would then
-exit with SIGABRT, and an orchestrator would see a crash. Once everything is stopped and flushed, the process
-exits without finalizing.
-"""
+The SDK's Rust threads can abort a finalizing interpreter (temporalio/sdk-python#300): a clean stop would exit
+with SIGABRT, which an orchestrator reads as a crash."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The custom search attributes of a patient's journey: defined once, registered on every server from here.
 
-Search attributes are never encrypted by a payload codec: they hold the phase, dates, flags and grades only,
-never a name or a birth date (the workflow id is the study id).
+No payload codec encrypts them: they hold the phase, dates, flags and grades only, never a name or a birth date.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
-"""Chain-of-identity (COI) labels: assigned at apheresis, checked against the patient at the bedside.
+"""Chain-of-identity (COI) labels, e.g. COI-TF001-C01-<check>: assigned at apheresis, checked at the bedside.
 
-As in ISBT 128 for cellular therapy, the label ends in an ISO 7064 MOD 37-2 check character, which catches
-every single mistyped character and every swap of two adjacent characters. Example: COI-TF001-C01-<check>.
+As in ISBT 128, an ISO 7064 MOD 37-2 check character catches any single mistyped character or adjacent swap.
 """
 
 from __future__ import annotations
@@ -32,11 +31,8 @@ class ChainOfIdentityError(ValueError):
 
 
 def _printed_study_id(study_id: str) -> str:
-    """The study id as the label prints it: without its dash, unless dropping it would be ambiguous.
-
-    TF-001 prints as TF001. A prefix ending in a digit keeps the dash: TF2-001 and TF-2001 would otherwise
-    print alike, and two patients would share one label.
-    """
+    """The study id as the label prints it: TF-001 as TF001, without its dash unless that would be ambiguous."""
+    # A prefix ending in a digit keeps the dash: TF2-001 and TF-2001 would otherwise share one label.
     prefix, number = study_id.split("-")
     return study_id if prefix[-1].isdigit() else prefix + number
 

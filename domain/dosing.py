@@ -165,8 +165,7 @@ class ProductAssessment(FrozenModel):
 def classify_product(total_viable_car_cells: float, weight_kg: float, rules: CellDoseRules) -> ProductAssessment:
     """Where the released product falls against the patient's allowed dose, and how many cells to infuse.
 
-    In range: the target, or all the cells when there are fewer. Below the minimum: out of specification, the
-    investigator decides. Above the maximum: only the allowed maximum is infused (the protocol's words).
+    In range: the target (all cells if fewer). Below: out of specification, the investigator decides. Above: the max.
     """
     if not (math.isfinite(total_viable_car_cells) and total_viable_car_cells > 0):
         raise ValueError(f"total viable CAR+ cells must be a positive number, not {total_viable_car_cells!r}")

@@ -1,7 +1,6 @@
 """The trial protocol as one versioned, frozen definition: every number the software knows has its home here.
 
-An amendment is a new `TrialProtocol` built by changing parameters (`domain.amendment.amend`); running patients
-keep the version they were enrolled under, which every event records.
+An amendment (`domain.amendment.amend`) is a new version; patients keep the one they were enrolled under.
 """
 
 from __future__ import annotations

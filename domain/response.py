@@ -163,8 +163,7 @@ def assess_relapse(
 ) -> RelapseAssessment:
     """Marrow relapse (pediatric consensus): enough blasts alone, or fewer blasts confirmed by other tests.
 
-    Confirmations count methods, not results: two PCR results are one method (the consensus asks for other
-    techniques). A method counts when one of its results reaches the protocol's minimum.
+    Confirmations count methods (two PCR results are one), each counting when a result reaches the protocol's minimum.
     """
     if not math.isfinite(marrow_blasts_percent) or not 0.0 <= marrow_blasts_percent <= 100.0:
         raise ValueError(f"marrow blasts must be a percentage from 0 to 100, got {marrow_blasts_percent!r}")

@@ -1,7 +1,6 @@
 """The visit calendar after infusion (day 0): target dates, windows, reminders and the status of each visit.
 
-Day visits count days; month and year visits are calendar months and years, a missing day falling on the
-month's last day (infusion 31 January: month 1 is 28 or 29 February).
+Day visits count days, month and year visits calendar ones; a missing day falls on the month's last day.
 """
 
 from __future__ import annotations
@@ -121,7 +120,7 @@ def _planned_follow_up(infusion_date: date, rules: ScheduleRules) -> list[_Plann
 
 
 # A journey asks for its calendar at every step and every timer (it is pure, and its values frozen): compute it once
-# per infusion date. 256 patients' calendars are a few MB at most.
+# per infusion date; 256 calendars take a few MB at most.
 @lru_cache(maxsize=256)
 def follow_up_calendar(infusion_date: date, rules: ScheduleRules) -> tuple[ScheduledVisit, ...]:
     """Every follow-up visit to the end of long-term follow-up, sorted by target date.
@@ -205,8 +204,7 @@ def find_visit(calendar: Sequence[ScheduledVisit], code: str) -> ScheduledVisit:
 def calendar_problems(rules: ScheduleRules) -> list[str]:
     """Why a schedule (as amended) cannot be run safely, in words a protocol reviewer understands; [] if none.
 
-    Windows are checked for every pattern of month lengths and leap years an infusion date can meet, so a
-    result of [] means no infusion date ever gives two follow-up windows sharing a day.
+    [] means no infusion date, whatever its month lengths and leap years, gives two follow-up windows sharing a day.
     """
     return list(_calendar_problems(rules))
 
@@ -270,13 +268,11 @@ def _assessment_problems(rules: ScheduleRules) -> list[str]:
 
 
 def _representative_infusion_dates(rules: ScheduleRules) -> list[date]:
-    """Infusion dates meeting every pattern of month lengths and leap years the calendar can meet.
-
-    Differences between target dates depend only on the month, on whether the day is clamped (29, 30, 31;
-    any day up to 28 behaves like the 1st) and on the leap years crossed. Four near years give the plain
-    four-year cycle at every phase (and examples a reader recognises); the years before the non-leap century
-    year 2100 give its skipped leap day at every position (exact for follow-up up to 70 years).
-    """
+    """Infusion dates meeting every pattern of month lengths and leap years the calendar can meet."""
+    # Differences between target dates depend only on the month, on whether the day is clamped (29, 30, 31; any day
+    # up to 28 behaves like the 1st) and on the leap years crossed. Four near years give the four-year cycle at every
+    # phase (and examples a reader recognises); the years before the non-leap 2100 give its skipped leap day at every
+    # position (exact for follow-up up to 70 years).
     longest_months = max((_months_spanned(s, max(s.offsets)) for s in rules.follow_up_series if s.offsets), default=0)
     span_years = longest_months // _MONTHS_PER_YEAR + 1
     dates: list[date] = []

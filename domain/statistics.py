@@ -1,7 +1,6 @@
 """Trial statistics: exact Clopper–Pearson intervals for the CR rate, and the Bayesian safety stopping rule.
 
-Every probability comes from scipy's regularised incomplete beta function (the beta distribution's cdf);
-the stopping boundary is computed from the rule.
+Probabilities come from scipy's regularised incomplete beta function; the stopping boundary is computed from the rule.
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field, model_validator
 
-# The beta distribution's functions from scipy.special: the same numbers as scipy.stats.beta, without the
-# second and a half scipy.stats takes to import (every `trial` command would pay it).
+# The beta distribution's functions from scipy.special: the same numbers as scipy.stats.beta, without its slow
+# import (every `trial` command would pay it; see docs/performance.md).
 from scipy.special import betaincc, betaincinv
 
 from domain.protocol import FrozenModel, StoppingRule

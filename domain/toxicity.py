@@ -344,8 +344,7 @@ def _capd(findings: IcansFindings, criteria: IcansCriteria) -> tuple[int, str]:
 def grade_icans(findings: IcansFindings, age_years: int, criteria: IcansCriteria) -> ToxicityGrading:
     """ASTCT 2019 ICANS grade: the worst of the ICE or CAPD score, consciousness, seizure, motor and edema.
 
-    Raises ValueError naming every problem when the findings do not fit the patient's age (see
-    `icans_findings_problems`).
+    Raises ValueError naming every problem when the findings do not fit the patient's age (`icans_findings_problems`).
     """
     problems = icans_findings_problems(findings, age_years, criteria)
     if problems:

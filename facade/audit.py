@@ -1,10 +1,5 @@
 """A patient's audit trail: every recorded event (who, when, what, why) with its place in the hash chain, then
-every refused attempt, as JSON lines or CSV. The CLI (`trial audit`) and the API (`GET /patients/{id}/audit`)
-both export it from `TrialClient.audit`.
-
-An auditor re-verifies an event from its own row: the columns are the hashed document's keys (records/hashing.py),
-timestamps are already in the hashed spelling (UTC, microseconds, trailing Z), and `payload` is the stored JSON
-text itself. Refused attempts are marked `entry = refused_attempt`; they are outside the chain (no hash).
+every refused attempt, as JSON lines or CSV, for `trial audit` and `GET /patients/{id}/audit`.
 """
 
 from __future__ import annotations
@@ -41,6 +36,9 @@ MEDIA_TYPES: Final[dict[AuditFormat, str]] = {
 
 class AuditEntry(FrozenModel):
     """One line of the audit trail: a recorded event, or a refused attempt (clearly marked by `entry`)."""
+
+    # An auditor re-verifies an event from its own row: the columns are the hashed document's keys (records/hashing.py),
+    # timestamps in the hashed spelling (UTC, microseconds, trailing Z), and `payload` the stored JSON text itself.
 
     entry: Literal["event", "refused_attempt"] = Field(
         description="event: a fact in the hash-chained record; refused_attempt: a write that was refused and changed "

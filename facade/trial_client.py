@@ -1,8 +1,6 @@
 """The one client of the trial: enroll, record, read one patient, list, report, verify. The CLI and the HTTP API
-both call it, so what they do and the errors they give are the same.
-
-Running journeys are asked through Temporal; the permanent trial record answers for journeys that have ended
-(Temporal forgets a closed run after its retention period) and for every trial-level count.
+both call it, so what they do and the errors they give are the same. Running journeys answer through Temporal;
+the trial record answers for ended ones (Temporal forgets them after retention) and for every trial-level count.
 """
 
 from __future__ import annotations
@@ -120,9 +118,8 @@ class TrialClient:
     async def enroll(self, command: EnrollPatient) -> EnrollmentResult:
         """Start the patient's journey. A screen failure is enrolled too: recorded with every reason, then ended.
 
-        Raises CommandRefused (NotPermitted when the role may not enroll; the enrollment itself is refused: nothing
-        started) or AlreadyEnrolled. Every refusal is logged and kept as a refused attempt.
-        """
+        Raises CommandRefused (NotPermitted for a role that may not enroll; nothing started) or AlreadyEnrolled;
+        every refusal is logged and kept as a refused attempt."""
         try:
             return await self._enroll(command)
         except TrialError as error:
@@ -166,8 +163,7 @@ class TrialClient:
         """Apply a staff command. Resending with the same `update_id` is answered again, never applied twice.
 
         Raises CommandRefused (every reason; nothing changed; NotPermitted when the role may not issue it),
-        UnknownPatient or JourneyClosed. Every refusal is logged and kept as a refused attempt.
-        """
+        UnknownPatient or JourneyClosed; every refusal is logged and kept as a refused attempt."""
         update_id = update_id or str(uuid.uuid4())
         try:
             return await self._record(study_id, command, update_id)
@@ -216,8 +212,7 @@ class TrialClient:
     async def _refused_attempt(self, error: TrialError, command: Command, update_id: str | None = None) -> TrialError:
         """Log the refused attempt (WARNING) and keep it in the record; returns `error` for the caller to raise.
 
-        The line and the row name who, in which role, which command on which study id, and every reason: protocol
-        sentences, never a value typed in. A record that cannot keep it does not hide the refusal from the caller.
+        Both name who, in which role, which command, which study id, and why (protocol sentences, never typed values).
         """
         fields: dict[str, Any] = {
             "study_id": error.study_id,
@@ -228,13 +223,14 @@ class TrialClient:
             "reasons": list(error.reasons),
             "update_id": update_id,
         }
-        # Looked up per call, not cached at import: the line goes wherever logging is configured now.
+        # Looked up per call, not cached at import: the line goes wherever logging is configured at the time.
         audit_log = get_logger(AUDIT_LOGGER)
         audit_log.warning("refused_attempt", **fields)
         attempts = RefusedAttemptLog(self._store.engine, clock=self._clock)
         try:
             await asyncio.to_thread(attempts.record, **fields)
         except (SQLAlchemyError, ValueError) as failure:
+            # A record that cannot keep it does not hide the refusal from the caller.
             audit_log.error("refused_attempt_not_kept", study_id=error.study_id, error=type(failure).__name__)
         return error
 
@@ -308,10 +304,9 @@ class TrialClient:
     async def list_patients(
         self, phase: Phase | str | None = None, overdue: bool | None = None, expedited_report_open: bool | None = None
     ) -> list[PatientListing]:
-        """Journeys matching every filter given, by study id, from Temporal's visibility index.
+        """Journeys matching every filter given (None: no filter), by study id, from Temporal's visibility index.
 
-        The index is eventually consistent (a change shows within a second or so) and keeps an ended journey
-        only for the retention period; the trial record (`report`) counts every patient for ever.
+        The index is eventually consistent and keeps an ended journey only for retention; `report` counts every patient.
         """
         query = journeys_query(phase, overdue, expedited_report_open)
         newest: dict[str, tuple[datetime, PatientListing]] = {}
@@ -326,10 +321,8 @@ class TrialClient:
     async def report(self) -> TrialReport:
         """The trial-level report, computed from the trial record's patient summaries.
 
-        The record, not Temporal's index, is the source: it keeps every patient for ever (the index forgets
-        ended journeys after retention), it is hash-chained and audited, and its summaries are rebuilt from
-        the events in the same step that appends them, so the report is reproducible from the record alone.
-        """
+        The record keeps every patient for ever (Temporal's index forgets ended journeys) and rebuilds its summaries
+        with each append, so the report is reproducible from the record alone."""
         summaries = await asyncio.to_thread(self._store.patient_summaries)
         return build_report((status_from_summary(s) for s in summaries), self._protocol)
 
@@ -339,9 +332,7 @@ class TrialClient:
 
     async def audit(self, study_id: str) -> list[AuditEntry]:
         """The patient's audit trail from the trial record (never the workflow): every event with its hashes, in
-        sequence order, then every refused attempt, oldest first.
-
-        Raises UnknownPatient when the record holds neither for `study_id`.
+        sequence order, then every refused attempt, oldest first. Raises UnknownPatient when the record holds neither.
         """
 
         def read() -> list[AuditEntry]:

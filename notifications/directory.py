@@ -1,8 +1,7 @@
 """The staff directory: who holds each role and how to reach them, read from a TOML file and validated at start.
 
-No file configured means no people: every notification goes to the log channel only (the embedded dev stack).
-A file that is configured must name someone for every role, since a notification to nobody is a silent failure.
-"""
+No file configured: every notification goes to the log channel only (the embedded dev stack). A file must name
+someone for every role, since a notification to nobody is a silent failure."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """The notifier: routes a notification to people, sends it on each of their channels once, and keeps the ledger.
 
-The log channel always records (one line per delivery, and the activity's own line); e-mail and webhooks are
-skipped for a recipient the ledger already shows as sent, so a retried activity sends nothing twice. A channel
-failure is recorded and reported back, never raised: the activity decides whether Temporal retries.
-"""
+The log channel always records; e-mail and webhooks skip what the ledger shows as sent. A channel failure is
+recorded and reported back, never raised: the activity decides whether Temporal retries."""
 
 from __future__ import annotations
 

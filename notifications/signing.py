@@ -1,8 +1,7 @@
 """HMAC-SHA256 signatures of webhook bodies, in the style of Stripe and Slack: the receiver checks that the body
 came from trialflow and is recent.
 
-Header: `X-Trialflow-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(key, "<t>." + body)>`.
-"""
+Header: `X-Trialflow-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(key, "<t>." + body)>`."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """The webhook channel: a signed JSON POST per endpoint. The body's `text` is what chat tools (Slack, Mattermost,
 Rocket.Chat, Google Chat) show; `notification` carries the structured fields for programs.
 
-Every retry of one delivery carries the same Idempotency-Key; the signature is made afresh each time (its
-timestamp keeps a captured request from being replayed later).
-"""
+Every retry of a delivery has the same Idempotency-Key and a fresh signature (whose timestamp stops a replay)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
-"""One logging setup for every process: structlog, with the stdlib loggers (temporalio, alembic, uvicorn)
-routed through the same processors so every line has the same shape: UTC ISO timestamp, level, logger, event.
+"""One logging setup for every process: structlog and the stdlib loggers (temporalio, alembic, uvicorn) alike, every
+line shaped UTC ISO timestamp, level, logger, event. Logs are not access-controlled like the trial record.
 
-Logs leave the protected trial record: they are copied to terminals, files and log services that are not
-access-controlled like the record is. So a log line identifies a patient by study id only, never by name,
-birth date, medical record number, address or phone. `redact_phi` enforces that for the obvious keys; it
-cannot see PHI written into a free-text message, so never format it into one.
-"""
+A line names a patient by study id only; `redact_phi` masks PHI under known keys, not in a message's free text."""
 
 from __future__ import annotations
 

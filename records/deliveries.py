@@ -1,9 +1,7 @@
 """The notification delivery ledger: one row per (notification key, recipient, channel), so a retried notify
 activity skips what was already sent, and supervisors can list what failed.
 
-It lives in the trial record's database (table `notification_deliveries`, migration 0002) but outside the
-hash chain: it is an operational log that changes (attempts, status), not a clinical fact.
-"""
+Outside the hash chain (table `notification_deliveries`): an operational log that changes, not a clinical fact."""
 
 from __future__ import annotations
 
@@ -187,11 +185,8 @@ class DeliveryLedger:
         escalated: bool | None = None,
         limit: int | None = None,
     ) -> list[DeliveryRecord]:
-        """Deliveries whose last attempt failed, most recent first, for supervisors.
-
-        `study_id` narrows to one patient; `since` to failures last attempted at or after it; `escalated` to
-        those already escalated (True) or still being retried (False); `limit` caps how many come back.
-        """
+        """Deliveries whose last attempt failed, most recent first: of `study_id`, last attempted at or after `since`,
+        escalated (True) or still being retried (False), at most `limit`; each None: no such filter."""
         query = select(_table).where(_table.c.status == DeliveryStatus.FAILED.value)
         if study_id is not None:
             query = query.where(_table.c.study_id == study_id)

@@ -31,8 +31,7 @@ def create_record_engine(
 ) -> Engine:
     """An Engine for the trial record at `url`, configured for safe concurrent use from a thread pool.
 
-    `durable=False` only for a record thrown away with its process (`trial-demo`'s cohort): SQLite then skips the
-    fsync at each commit, which is most of an append's time on a disk. The trial's own record is always durable.
+    `durable=False` only for a record thrown away with its process (`trial-demo`): SQLite skips the fsync per commit.
     """
     parsed = normalize_database_url(url)
     if parsed.get_backend_name() == "sqlite":

@@ -1,10 +1,6 @@
 """Canonical JSON and the SHA-256 chain that makes every stored event tamper-evident.
 
-The hashed document is plain JSON with sorted keys, so any language can recompute it for an audit:
-{"actor_role", "actor_user_id", "event_type", "format", "occurred_at", "payload", "previous_hash",
- "protocol_version", "reason", "recorded_at", "sequence", "study_id"}, with timestamps as UTC ISO-8601 with
-microseconds and a trailing Z, the payload as its stored canonical JSON text, the reason as its stored text
-(null when none was given), encoded as UTF-8.
+The hashed document is plain JSON with sorted keys (`event_hash`), so any language can recompute it for an audit.
 """
 
 from __future__ import annotations
@@ -47,6 +43,9 @@ HASHED_COLUMNS = (
 )
 
 
+# The hashed document: "format" and every HASHED_COLUMNS key, timestamps as UTC ISO-8601 with microseconds and a
+# trailing Z, the payload as its stored canonical JSON text, the reason as its stored text (null when none was
+# given); canonical JSON, encoded as UTF-8.
 def event_hash(row: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of a stored row's every column (`payload` as its stored JSON text) and the previous hash."""
     document = {"format": HASH_FORMAT, **{column: row[column] for column in HASHED_COLUMNS}}

@@ -1,10 +1,7 @@
 """Refused attempts: every write the trial client refused (the role may not, the protocol does not allow it, the
 patient is unknown or their journey has ended), so supervisors can audit who tried what and why it was refused.
 
-It lives in the trial record's database (table `refused_attempts`, migration 0003), append-only, but outside the
-hash chain: an attempt changed nothing in the patient's record. Reasons are protocol sentences, never a value
-someone typed in, so the table holds no patient data beyond the study id.
-"""
+Append-only, outside the hash chain (an attempt changes nothing); reasons are protocol sentences, never typed values."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
 """The permanent trial record: an append-only, hash-chained event store with rebuildable projections.
 
-Appends are idempotent on (study id, sequence) and all-or-nothing. Concurrent appends for one patient cannot
-fork or corrupt the chain: the writer for a patient is serialized (a per-patient advisory transaction lock on
-PostgreSQL, BEGIN IMMEDIATE on SQLite), and UNIQUE(study_id, sequence) is the last word; a writer that loses
-that race anyway gets an IntegrityError, rolls back and re-runs its append from a fresh read, where its
-events are then either already recorded (identical), refused as conflicting, or appended after the winner's.
+Appends are idempotent on (study id, sequence), all-or-nothing, and serialized per patient: the chain never forks.
 """
 
 from __future__ import annotations
@@ -125,7 +121,8 @@ class EventStore:
             except IntegrityError as error:
                 if not any(marker in str(error.orig) for marker in _SEQUENCE_CLASH_MARKERS):
                     raise
-                # Another writer took one of these sequence numbers first: decide again from a fresh read.
+                # Another writer took one of these sequence numbers first (UNIQUE(study_id, sequence) has the last
+                # word): read again; each event is then already recorded, refused as conflicting, or appended after.
         raise ConcurrentAppendError(sorted(batch), self._append_attempts)
 
     def _append_batch(self, connection: Connection, batch: Mapping[str, list[RecordedEvent]]) -> AppendResult:
@@ -232,10 +229,8 @@ class EventStore:
     def verify(self, study_id: str | None = None, *, known_heads: Iterable[ChainHead] = ()) -> VerificationReport:
         """Recompute every hash and link of one patient's chain, or of all; report every problem found.
 
-        `known_heads` (heads published earlier, e.g. by the workflow) also reveal events removed from the
-        end of a chain, which a hash chain alone cannot show; so do patient summaries built from more events
-        than the record still holds.
-        """
+        `known_heads` (published earlier, e.g. by the workflow) and patient summaries also reveal events removed from
+        the end of a chain, which the chain alone cannot show."""
         heads_by_study: dict[str, list[ChainHead]] = {}
         for head in known_heads:
             if study_id is None or head.study_id == study_id:

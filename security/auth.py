@@ -1,9 +1,7 @@
 """Who is calling the API: a bearer token mapped to an Actor (user id and role) by configuration.
 
-Only SHA-256 hashes of the tokens are configured, never the tokens themselves. The configuration is JSON or TOML:
-`{"tokens": [{"sha256": "<hex>", "user_id": "nurse.lee", "role": "nurse"}, ...]}` (a bare JSON list works too),
-from `TRIALFLOW_API_TOKENS` (the document itself) or a token file (`security/token_file.py`).
-"""
+Only token hashes are configured, as JSON or TOML (`TRIALFLOW_API_TOKENS`, or `security/token_file.py`):
+`{"tokens": [{"sha256": "<hex>", "user_id": "nurse.lee", "role": "nurse"}, ...]}`, or a bare JSON list."""
 
 from __future__ import annotations
 
@@ -79,12 +77,10 @@ _ENTRIES = TypeAdapter(tuple[TokenEntry, ...])
 
 
 class Authenticator(Protocol):
-    """What the API asks of its credentials: whom a bearer token identifies.
+    """Whom a bearer token identifies; `actor_for` may block (fetching an issuer's keys): call it off the event loop.
 
-    `actor_for` returns None for a missing or unknown token, or raises AuthenticationFailed with the reason when
-    it can say more (an expired JWT), or AuthenticationUnavailable. It may block (fetching an issuer's keys):
-    the API calls it off the event loop. `configured` counts the credential sources (0: every request refused).
-    """
+    `actor_for`: None for a missing or unknown token; raises AuthenticationFailed (saying why, e.g. expired) or
+    AuthenticationUnavailable. `configured`: how many credential sources (0: every request is refused)."""
 
     @property
     def configured(self) -> int: ...

@@ -1,16 +1,7 @@
 """A Temporal PayloadCodec that encrypts every payload with AES-256-GCM under the keyring's active key.
 
-An encrypted payload's `data` is the 96-bit nonce followed by the ciphertext (tag included) of the original
-payload, serialized whole, so its metadata (encoding, pydantic type) is hidden too. In clear it carries only
-`encoding: binary/encrypted` and `encryption-key-id`. The key id is bound as associated data: a payload whose
-key id was changed does not decrypt under the other key.
-
-On decode, a payload that is not encrypted is passed through unchanged by default: histories written before
-encryption was switched on stay readable. This gives up nothing the codec could protect: the codec keeps data
-confidential, but whoever may write to Temporal could start workflows or send updates with any input anyway,
-so who may write is Temporal's authorisation to decide, not the codec's. Every payload this codec encodes is
-encrypted; once no unencrypted history is left, `accept_unencrypted=False` refuses them.
-"""
+The whole payload is encrypted (its metadata too); the format and why payloads in clear pass through by default:
+docs/deployment.md, "Payload encryption"."""
 
 from __future__ import annotations
 
@@ -82,6 +73,8 @@ class EncryptionCodec(PayloadCodec):
         return self._ciphers[key_id]
 
     def encrypt(self, payload: Payload) -> Payload:
+        # `data`: the nonce, then the ciphertext (tag included) of the payload serialized whole, so its metadata
+        # (encoding, pydantic type) is hidden too; in clear only the encoding and the key id.
         key_id = self.keyring.active_key_id
         nonce = os.urandom(NONCE_BYTES)
         ciphertext = self._cipher(key_id).encrypt(nonce, payload.SerializeToString(), _associated_data(key_id))
@@ -92,6 +85,7 @@ class EncryptionCodec(PayloadCodec):
 
     def decrypt(self, payload: Payload) -> Payload:
         if not is_encrypted(payload):
+            # Histories written before encryption was switched on stay readable; who may write is Temporal's to decide.
             if self.accept_unencrypted:
                 return payload
             raise UnencryptedPayloadError("a payload is not encrypted, and only encrypted payloads are accepted")

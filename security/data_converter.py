@@ -14,15 +14,14 @@ from security.keys import PayloadKeyring
 
 
 def encrypted_data_converter(keyring: PayloadKeyring, *, accept_unencrypted: bool = True) -> DataConverter:
-    """The pydantic data converter with the encryption codec.
+    """The pydantic data converter with the encryption codec; failure messages and stack traces are encrypted too.
 
-    A failure's message and stack trace are plain strings in Temporal's Failure, out of the codec's reach; the
-    encoded-attributes failure converter moves them into a payload, which the codec then encrypts. What stays
-    in clear is the failure's type name (e.g. ApplicationError's `type`) and "Encoded failure".
+    In clear stay a failure's type name (e.g. ApplicationError's `type`) and "Encoded failure".
     """
     return dataclasses.replace(
         pydantic_data_converter,
         payload_codec=EncryptionCodec(keyring, accept_unencrypted=accept_unencrypted),
+        # A Failure's message and stack trace are strings out of the codec's reach: this moves them into a payload.
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 

@@ -1,13 +1,7 @@
-"""The payload keys: one active key id that encrypts, and every older key that may still decrypt.
+"""The payload keys: one active key id that encrypts, and every older key that may still decrypt (old payloads).
 
-Configured as JSON, `{"active": "k2", "keys": {"k1": "<base64 of 32 bytes>", "k2": "..."}}`, from
-`TRIALFLOW_PAYLOAD_KEYS` (the document itself) or the file named by `TRIALFLOW_PAYLOAD_KEYS_FILE`.
-Rotating adds a key and makes it active; the old ones stay so that old payloads stay readable.
-
-Key material never appears in a repr, a log line or an error message: only key ids do.
-
-    python -m security rotate-key .data/payload-keys.json --key-id k2    # add a fresh key, make it active
-"""
+`{"active": "k2", "keys": {"k1": "<base64 of 32 bytes>", "k2": "..."}}` from `TRIALFLOW_PAYLOAD_KEYS` or the file
+`TRIALFLOW_PAYLOAD_KEYS_FILE` (`python -m security rotate-key` adds one). Reprs, logs and errors show key ids only."""
 
 from __future__ import annotations
 

@@ -1,16 +1,7 @@
 """OpenID Connect bearer tokens: a JWT signed by the configured issuer, verified against the issuer's published
 keys (JWKS), mapped to an Actor by two claims: who (`preferred_username`, else `sub`) and the study role.
 
-The role claim (default `trialflow_role`) is either a text naming one study role, or a list (an identity provider's
-groups or roles) holding exactly one; a dotted name reaches into an object (`realm_access.roles`), and with a
-prefix configured (`trialflow-`) only values carrying it count. Role names compare without case, `-` as `_`.
-The system role is never accepted: its commands are the workflow's own.
-
-Keys come from `TRIALFLOW_OIDC_JWKS_URL`, or from the issuer's discovery document, fetched when the first JWT
-arrives (not at start-up, so an identity provider that is briefly down does not stop the API). They are cached;
-a token signed with a key id not yet seen fetches the set again (at most once per cooldown), so a rotated key
-works at once. Only asymmetric algorithms are accepted; the token's algorithm must also be its key's.
-"""
+Only asymmetric algorithms are accepted; claims and keys as docs/deployment.md, "Signing in with OpenID Connect"."""
 
 from __future__ import annotations
 
@@ -214,6 +205,8 @@ class OidcAuthenticator:
             ) from None
 
     def _role(self, claims: Mapping[str, Any]) -> Role:
+        # A text naming one study role, or a list (a provider's groups or roles) holding exactly one; with a prefix,
+        # only values carrying it count. Never the system role: its commands are the workflow's own.
         value = _claim(claims, self._role_claim)
         if value is None:
             raise AuthenticationFailed(f"the token carries no study role: it has no {self._role_claim!r} claim")
@@ -255,6 +248,8 @@ class OidcAuthenticator:
             raise AuthenticationUnavailable(f"the key set of {self.issuer} is not a valid JWKS") from None
 
     def _keys_client(self) -> PyJWKClient:
+        # Made at the first JWT, not at start-up: an identity provider briefly down does not stop the API. An unseen
+        # key id fetches the set again (at most once per cooldown), so a rotated key works at once.
         with self._client_lock:
             if self._client is None:
                 self._client = PyJWKClient(

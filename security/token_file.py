@@ -116,8 +116,7 @@ def static_authenticator_for(settings: Settings) -> Authenticator:
 
 
 def authenticator_for(settings: Settings) -> Authenticator:
-    """The static tokens, and with TRIALFLOW_OIDC_ISSUER set, JWTs of that issuer beside them (a JWT goes to the
-    issuer's keys, any other token to the static ones). Nothing is fetched from the issuer here.
+    """The static tokens, and with TRIALFLOW_OIDC_ISSUER set, JWTs of that issuer beside them; nothing is fetched here.
 
     Raises TokenConfigurationError at start-up when the static tokens are invalid, naming every problem.
     """

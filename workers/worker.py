@@ -1,7 +1,6 @@
 """The journey worker: PatientJourneyWorkflow and its activities on one task queue, with the pydantic converter.
 
-`python -m workers` runs it against the configured Temporal address and namespace until SIGTERM or Ctrl-C,
-then finishes the activities in hand and exits.
+`python -m workers` runs it against the configured Temporal until SIGTERM or Ctrl-C, then finishes its activities.
 """
 
 from __future__ import annotations

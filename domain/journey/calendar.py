@@ -29,8 +29,7 @@ ITEM_ROLES = {MRD_CODE: Role.LABORATORY, CHEMO_CODE: Role.PHYSICIAN}
 def scheduled_items(state: JourneyState, protocol: TrialProtocol) -> tuple[ScheduledVisit, ...]:
     """Every item the patient is scheduled for, sorted by target date; none before infusion.
 
-    After a relapse the MRD evaluation and chemotherapy resumption no longer apply (unless already done),
-    while the follow-up visits go on as survival follow-up.
+    After a relapse, MRD evaluation and chemotherapy resumption no longer apply (unless done); visits go on.
     """
     if state.infusion is None:
         return ()

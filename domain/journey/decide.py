@@ -1,8 +1,7 @@
 """decide(state, command, now, protocol) -> events, or CommandRejected naming every reason.
 
-The one place the protocol's rules about a patient's path are enforced. Pure: the same inputs always give
-the same answer, so the workflow can run it in its update validator, its handler and during replay.
-"""
+The one place the protocol's rules about a patient's path are enforced; pure, so the workflow can run it in its
+update validator, its handler and during replay."""
 
 from __future__ import annotations
 

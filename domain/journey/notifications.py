@@ -1,9 +1,7 @@
 """Who must know what, when something happens on a journey. Messages name the study id, never the child.
 
-The workflow hands each notification to the notify activity; its key makes delivery idempotent. Bodies say
-what to do, in words computed here from the event: never free text a person typed (a reason may name family
-members or places), which stays in the trial record, where the timeline shows it.
-"""
+Bodies say what to do in words computed from the event, never a person's free text (it may name family or places);
+each notification's key makes its delivery by the notify activity idempotent."""
 
 from __future__ import annotations
 

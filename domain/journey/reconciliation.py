@@ -1,9 +1,5 @@
 """The timer safety net's judgement: what the trial record says a journey must show by now, against what its workflow
 shows. Pure: the reconciliation activity gathers both sides, this decides what disagrees and what supervisors read.
-
-A healthy workflow fires each timer within seconds of its moment and marks an item overdue when its last day ends;
-`TIMER_GRACE` is how late either may be before it counts (a busy worker, a server restart), so only a timer that
-never fired, a lost or stray event, or a workflow that stopped is reported.
 """
 
 from __future__ import annotations
@@ -23,6 +19,8 @@ from domain.journey.views import DueItem, PatientStatus, due_items, next_due, ne
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, protocol_for_version
 from domain.roles import Role
 
+# How late a timer or an overdue mark may be (a busy worker, a server restart) before it counts: a healthy workflow
+# is seconds late, so only a timer that never fired, a lost or stray event, or a stopped workflow is reported.
 TIMER_GRACE = timedelta(minutes=15)
 # A workflow task retried this many times is failing, not unlucky: its journey does not move until someone looks.
 FAILING_TASK_ATTEMPTS = 3

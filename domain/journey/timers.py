@@ -1,7 +1,6 @@
 """What the workflow's durable timers must do, and when: derived from the state, so nothing is forgotten.
 
-The workflow sleeps until the earliest `due_at`, then issues each due command through `decide` like any
-other command. Each command, once accepted, removes itself from this list.
+The workflow sleeps until the earliest `due_at`, then issues each due command through `decide`; accepted, it is gone.
 """
 
 from __future__ import annotations
@@ -27,9 +26,8 @@ class TimedCommand(FrozenModel):
 
 @dataclass(frozen=True, slots=True)
 class _PlannedTimer:
-    """A timer before its command is built: a journey asks for its timers at every step, and a follow-up patient
-    has a hundred or more, of which only the due ones and the earliest matter (building every command was most
-    of a replay's cost)."""
+    """A timer before its command is built: a follow-up patient has a hundred or more timers, asked for at every
+    step, and only the due ones and the earliest matter; building every command would dominate a replay's cost."""
 
     due_at: datetime
     make: Callable[[], cmd.SystemCommand]
