@@ -1,8 +1,5 @@
-"""The journey's side effects: append events to the permanent trial record, and tell staff what to do.
-
-Both are idempotent, so Temporal may retry them freely: the record ignores an event it already holds, and the
-notifier skips every delivery its ledger shows as sent (the notification's key stays the same on every retry).
-"""
+"""The journey's side effects: append events to the permanent trial record, and tell staff what to do. Both are
+idempotent, so Temporal may retry them: the record ignores an event it holds, the notifier a delivery already sent."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The timer safety net's reads: which journeys to check, and each one's two sides, the trial record and its workflow.
-
-The judgement is the domain's (`domain/journey/reconciliation.py`); these activities only read, so they may be
-retried freely. The workflow is read before the record: a workflow appends each event to the record before it
-applies it, so a record read afterwards holds at least what the workflow showed, and a record that is behind is
-never a race. A record ahead may be one (an event appended, its workflow task not yet run): it is looked at again
-for a few seconds before it counts.
-"""
+"""The timer safety net's reads (retried freely): which journeys to check, and each one's workflow and trial record.
+The judgement is the domain's (`domain/journey/reconciliation.py`)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""A whole cohort through the protocol on the time-skipping server: `trial-demo`'s own driver, at a larger size.
-
-`simulation.cohort.plan_cohort` caps the demo at MAX_COHORT children (a limit for the command line's patience,
-not for the plan); the benchmark lifts that cap for its one call, so the cohort is exactly what a larger
-`trial-demo --patients` would enroll.
-"""
+"""A whole cohort through the protocol on the time-skipping server: `trial-demo`'s own driver, lifted above the
+command line's MAX_COHORT cap, so the cohort is what a larger `trial-demo --patients` would enroll."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""History size and replay cost, from the recorded journeys in tests/histories (each file one run of one patient).
-
-The full journey there runs from enrollment to year 15; the runs that start within five years of enrollment make
-up the five-year journey. Sizes are counted as Temporal counts them (serialized protobuf events); the JSON files
-are larger and are given beside them.
-"""
+"""History size and replay cost, from the recorded journeys in tests/histories (a file per run of one patient):
+the full journey to year 15, and its runs within five years of enrollment. Sizes are serialized protobuf events, as
+Temporal counts them."""
 
 from __future__ import annotations
 

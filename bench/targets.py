@@ -1,4 +1,4 @@
-"""The targets of issue 7, in one place: what each figure must reach on the 2-core machine, measured in one run."""
+"""The targets each figure must reach on a 2-core machine, measured in one run beside its floor, in one place."""
 
 from __future__ import annotations
 

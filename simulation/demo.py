@@ -1,9 +1,6 @@
-"""`trial-demo`: a synthetic cohort driven through the whole protocol on a time-skipping Temporal server started
-for the run, then the trial report, checked against the cohort the demo meant to create.
-
-Every patient's journey is a script of (moment, staff action) steps; one scheduler moves the shared server clock
-from moment to moment and lets the workflows' own timers (reminders, missed visits, report deadlines) fire between.
-"""
+"""`trial-demo`: a synthetic cohort through the whole protocol on a time-skipping Temporal server of its own, then
+the trial report, checked against the cohort it meant to create. One scheduler moves the server clock from step to
+step of every patient's script; the workflows' own timers fire between."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
 """PatientJourneyWorkflow: one durable workflow per enrolled patient, a thin shell around the domain decider.
-
-Staff commands arrive as Updates (validated by the decider, so a refusal changes nothing); the main loop
-sleeps until the domain's next timer, fires it through the decider, and continues-as-new at each follow-up
-era or when Temporal suggests it. Every accepted event is appended to the permanent trial record first.
-"""
+Staff commands are Updates the decider validates; timers come from the domain; each event is recorded before it
+applies; the run continues-as-new at each follow-up era or when Temporal suggests it."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""ReconciliationWorkflow: the timer safety net. Started by a Temporal Schedule (`reconciliation_schedule.py`), it
-compares each unfinished journey's workflow with what the trial record says it must show by now, and tells the
-supervisors of every disagreement: a timer that never fired, an event one side lacks, a workflow that stopped.
-
-Each mismatch's alert has a key stable across runs, so the notifier's ledger sends it once however often it is found.
-"""
+"""ReconciliationWorkflow, the timer safety net started by a Temporal Schedule: compares each unfinished journey
+with what its trial record says it must show by now, and tells supervisors of each disagreement once (stable keys)."""
 
 from __future__ import annotations
 
