@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.journey import commands as cmd
@@ -90,8 +89,7 @@ async def stack(
             finally:
                 # A journey left waiting with no worker would hold the shared time-skipping clock still.
                 for journey in stack.journeys:
-                    handle: WorkflowHandle[Any, Any] = journey.handle
-                    await handle.terminate("test finished")
+                    await journey.stop()
     finally:
         notifier.close()
         store.close()

@@ -7,6 +7,9 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -25,6 +28,17 @@ from workflows.journey_messages import JourneyInput, JourneySummary, RecordResul
 from workflows.patient_journey import RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
 RULES = PROTOCOL_V1.schedule
+
+
+async def settle_then_terminate(client: Client, handle: WorkflowHandle[Any, Any]) -> None:
+    """Stop a workflow once nothing of it is in flight: the time-skipping server never releases the hold on its clock
+    of a workflow task or activity whose workflow was stopped under it."""
+    await settle(client, handle.id)
+    described = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id))
+    )
+    if described.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
+        await handle.terminate("test finished")
 
 
 class JourneyClient:
@@ -97,6 +111,10 @@ class JourneyClient:
         """On the time-skipping server, wait until the journey has nothing in flight (see `settle`)."""
         if self.env is not None:
             await settle(self.client, self.handle.id)
+
+    async def stop(self) -> None:
+        """Terminate the journey, once nothing of it is in flight (see `settle_then_terminate`)."""
+        await settle_then_terminate(self.client, self.handle)
 
     async def status(self) -> PatientStatus:
         await self.settled()

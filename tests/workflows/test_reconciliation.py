@@ -15,9 +15,6 @@ from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleHandle, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -45,10 +42,9 @@ from records.event_rows import to_event, to_row
 from tests.domain.journey_driver import INVESTIGATOR, JourneyDriver
 from tests.notifications.people import webhook_directory
 from tests.waiting import poll
-from tests.workflows.journey_client import JourneyClient
+from tests.workflows.journey_client import JourneyClient, settle_then_terminate
 from tests.workflows.lying_journey import FrozenJourneyWorkflow
 from workers.dev_server import DevServer, free_port
-from workers.settling import settle
 from workers.worker import journey_worker, run_worker
 from workflows.reconciliation import (
     RECONCILIATION_INTERVAL,
@@ -133,17 +129,6 @@ async def reconciling(time_skipping_env: WorkflowEnvironment, tmp_path: Path) ->
                     await settle_then_terminate(client, handle)
     finally:
         store.close()
-
-
-async def settle_then_terminate(client: Client, handle: WorkflowHandle[Any, Any]) -> None:
-    """Stop a workflow once nothing of it is in flight (its activities, its workflow task)."""
-
-    await settle(client, handle.id)
-    described = await client.workflow_service.describe_workflow_execution(
-        DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id))
-    )
-    if described.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
-        await handle.terminate("test finished")
 
 
 def record_directly(store: EventStore, study_id: str, command: cmd.StaffCommand, at: Any) -> int:
