@@ -10,11 +10,12 @@ import hmac
 import json
 import secrets
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import Field, TypeAdapter, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, field_validator
 
 from config.errors import ConfigurationError
 from domain.protocol import FrozenModel
@@ -48,12 +49,22 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+# How long a token made by `trial token new` works unless told otherwise.
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class TokenEntry(FrozenModel):
-    """One configured credential: the token's hash and whom it identifies."""
+    """One configured credential: the token's hash, whom it identifies, and when it stops working (None: an entry
+    written by hand into the configuration without an expiry)."""
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     user_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
     role: Role
+    expires_at: AwareDatetime | None = None
 
     @field_validator("sha256", mode="before")
     @classmethod
@@ -71,6 +82,9 @@ class TokenEntry(FrozenModel):
     @property
     def actor(self) -> Actor:
         return Actor(user_id=self.user_id, role=self.role)
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 _ENTRIES = TypeAdapter(tuple[TokenEntry, ...])
@@ -91,11 +105,12 @@ class Authenticator(Protocol):
 class TokenAuthenticator:
     """Maps a presented bearer token to its Actor, comparing hashes in constant time."""
 
-    def __init__(self, entries: Sequence[TokenEntry]) -> None:
+    def __init__(self, entries: Sequence[TokenEntry], clock: Callable[[], datetime] = utc_now) -> None:
         hashes = [entry.sha256 for entry in entries]
         if len(set(hashes)) != len(hashes):
             raise TokenConfigurationError("the same token hash is configured twice: one token, one user")
         self._entries = tuple(entries)
+        self._clock = clock
 
     @property
     def configured(self) -> int:
@@ -106,23 +121,31 @@ class TokenAuthenticator:
         return self._entries
 
     def actor_for(self, token: str | None) -> Actor | None:
-        """The actor the token identifies, or None for a missing or unknown token."""
+        """The actor the token identifies, or None for a missing or unknown token; AuthenticationFailed once it
+        has expired."""
         if not token:
             return None
         presented = hash_token(token).encode("ascii")
-        found: Actor | None = None
+        found: TokenEntry | None = None
         # Every entry is compared, so the time taken does not tell how far a guess got.
         for entry in self._entries:
             if hmac.compare_digest(presented, entry.sha256.encode("ascii")):
-                found = entry.actor
-        return found
+                found = entry
+        if found is None:
+            return None
+        if found.expired(self._clock()):
+            assert found.expires_at is not None
+            raise AuthenticationFailed(
+                f"the token expired on {found.expires_at:%Y-%m-%d %H:%M} UTC; ask an administrator for a new one"
+            )
+        return found.actor
 
     @classmethod
-    def from_document(cls, document: Any) -> TokenAuthenticator:
+    def from_document(cls, document: Any, clock: Callable[[], datetime] = utc_now) -> TokenAuthenticator:
         """From a parsed configuration: `{"tokens": [...]}` or a bare list of entries."""
         entries = document.get("tokens", []) if isinstance(document, Mapping) else document
         try:
-            return cls(_ENTRIES.validate_python(entries))
+            return cls(_ENTRIES.validate_python(entries), clock)
         except ValidationError as error:
             problems = [
                 f"tokens.{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
@@ -131,19 +154,19 @@ class TokenAuthenticator:
             raise TokenConfigurationError("invalid API token configuration:\n  " + "\n  ".join(problems)) from None
 
     @classmethod
-    def from_text(cls, text: str, toml: bool = False) -> TokenAuthenticator:
+    def from_text(cls, text: str, toml: bool = False, clock: Callable[[], datetime] = utc_now) -> TokenAuthenticator:
         try:
             document = tomllib.loads(text) if toml else json.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
             raise TokenConfigurationError(
                 f"the API token configuration is not valid {'TOML' if toml else 'JSON'}: {error}"
             ) from None
-        return cls.from_document(document)
+        return cls.from_document(document, clock)
 
     @classmethod
-    def from_file(cls, path: Path) -> TokenAuthenticator:
+    def from_file(cls, path: Path, clock: Callable[[], datetime] = utc_now) -> TokenAuthenticator:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise TokenConfigurationError(f"cannot read the API token file {path}: {error.strerror}") from None
-        return cls.from_text(text, toml=path.suffix.lower() == ".toml")
+        return cls.from_text(text, toml=path.suffix.lower() == ".toml", clock=clock)

@@ -8,12 +8,22 @@ import json
 import os
 import tempfile
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from config.settings import Settings
 from domain.roles import Actor
 from observability.logging import get_logger
-from security.auth import Authenticator, TokenAuthenticator, TokenConfigurationError, TokenEntry, hash_token, new_token
+from security.auth import (
+    DEFAULT_TOKEN_LIFETIME,
+    Authenticator,
+    TokenAuthenticator,
+    TokenConfigurationError,
+    TokenEntry,
+    hash_token,
+    new_token,
+    utc_now,
+)
 from security.oidc import CombinedAuthenticator, OidcAuthenticator
 
 log = get_logger("security.token_file")
@@ -68,12 +78,18 @@ class TokenFile:
 
     # ------------------------------------------------------------ writing (`trial token ...`)
 
-    def add(self, actor: Actor) -> str:
-        """A new token for `actor`, its hash stored; the token itself is returned once and never stored."""
+    def add(self, actor: Actor, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME) -> str:
+        """A new token for `actor` that works for `lifetime`; see `issue`."""
+        return self.issue(actor, lifetime)[0]
+
+    def issue(self, actor: Actor, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME) -> tuple[str, TokenEntry]:
+        """A new token for `actor` that works for `lifetime`, and its entry; only the hash is stored, the token
+        itself is returned once."""
         token = new_token()
-        entry = TokenEntry(sha256=hash_token(token), user_id=actor.user_id, role=actor.role)
+        expires_at = utc_now() + lifetime
+        entry = TokenEntry(sha256=hash_token(token), user_id=actor.user_id, role=actor.role, expires_at=expires_at)
         self._write((*self.entries(), entry))
-        return token
+        return token, entry
 
     def revoke(self, user_id: str) -> int:
         """Remove every token of `user_id`; how many were removed."""

@@ -1,14 +1,20 @@
-"""Bearer tokens to actors: only hashes configured, from JSON, TOML or the environment; every problem named."""
+"""Bearer tokens to actors: only hashes configured, from JSON, TOML or the environment; every problem named; a token
+stops working when it expires."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
+from api import create_app
 from domain.roles import Actor, Role
+from facade import TrialClient
 from security.auth import (
+    AuthenticationFailed,
     TokenAuthenticator,
     TokenConfigurationError,
     TokenEntry,
@@ -79,3 +85,46 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
 def test_entries_are_frozen_models() -> None:
     entry = TokenEntry(sha256=hash_token(NURSE_TOKEN), user_id="nurse.lee", role=Role.NURSE)
     assert entry.actor == Actor(user_id="nurse.lee", role=Role.NURSE)
+
+
+# ---------------------------------------------------------------- expiry
+
+
+def expiring_entry(token: str, expires_at: datetime | None) -> TokenEntry:
+    return TokenEntry(sha256=hash_token(token), user_id="nurse.lee", role=Role.NURSE, expires_at=expires_at)
+
+
+def test_a_token_works_until_it_expires_then_is_refused_saying_so() -> None:
+    expires_at = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+    now = [expires_at - timedelta(seconds=1)]
+    auth = TokenAuthenticator([expiring_entry("soon-gone", expires_at)], clock=lambda: now[0])
+    assert auth.actor_for("soon-gone") == Actor(user_id="nurse.lee", role=Role.NURSE)
+    now[0] = expires_at
+    with pytest.raises(AuthenticationFailed, match="the token expired on 2027-03-01 08:00 UTC"):
+        auth.actor_for("soon-gone")
+    assert auth.actor_for("never-issued") is None  # an unknown token is still only unknown
+
+
+def test_an_entry_written_without_an_expiry_keeps_working() -> None:
+    auth = TokenAuthenticator([expiring_entry("by-hand", None)], clock=lambda: datetime(2099, 1, 1, tzinfo=UTC))
+    assert auth.actor_for("by-hand") == Actor(user_id="nurse.lee", role=Role.NURSE)
+
+
+def test_an_expiry_without_a_time_zone_is_refused() -> None:
+    document = {"tokens": [{"sha256": "a" * 64, "user_id": "nurse.lee", "role": "nurse", "expires_at": "2027-03-01"}]}
+    with pytest.raises(TokenConfigurationError, match=r"tokens\.0\.expires_at"):
+        TokenAuthenticator.from_document(document)
+
+
+async def test_the_api_answers_an_expired_token_with_401_and_the_reason() -> None:
+    expired = datetime(2020, 1, 1, tzinfo=UTC)
+    app = create_app(unused_trial, TokenAuthenticator([expiring_entry("old-token", expired)]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://trialflow.test") as http:
+        response = await http.get("/report", headers={"Authorization": "Bearer old-token"})
+    assert response.status_code == 401
+    assert "the token expired on 2020-01-01 00:00 UTC" in response.json()["detail"]
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+async def unused_trial() -> TrialClient:
+    raise AssertionError("an unauthenticated request never reaches the trial")

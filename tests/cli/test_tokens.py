@@ -1,8 +1,10 @@
-"""`trial token`: a token made on the command line opens the API to its user, and revoking it closes it."""
+"""`trial token`: a token made on the command line opens the API to its user until it expires, and revoking it
+closes it."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,28 @@ def test_a_broken_token_file_is_reported_and_never_overwritten(data_dir: Path) -
     refused = runner.invoke(app, ["token", "new", "--user", "dr.li", "--role", "investigator"])
     assert refused.exit_code == 2 and "not valid JSON" in refused.stderr
     assert path.read_text() == "{broken"
+
+
+def test_a_new_token_expires_after_90_days_unless_told_and_the_list_shows_when(data_dir: Path) -> None:
+    before = datetime.now(UTC)
+    made = runner.invoke(app, ["token", "new", "--user", "nurse.wang", "--role", "nurse", "--json"])
+    short = runner.invoke(app, ["token", "new", "--user", "dr.li", "--role", "investigator", "--expires", "7"])
+    assert made.exit_code == 0 and short.exit_code == 0, short.output
+    expires_at = datetime.fromisoformat(json.loads(made.stdout)["expires_at"])
+    assert before + timedelta(days=90) <= expires_at <= datetime.now(UTC) + timedelta(days=90)
+    assert "It works until" in short.stdout
+
+    listed = json.loads(runner.invoke(app, ["token", "list", "--json"]).stdout)["tokens"]
+    lifetimes = {h["user_id"]: datetime.fromisoformat(h["expires_at"]) - before for h in listed}
+    assert timedelta(days=90) <= lifetimes["nurse.wang"] < timedelta(days=90, minutes=1)
+    assert timedelta(days=7) <= lifetimes["dr.li"] < timedelta(days=7, minutes=1)
+    table = runner.invoke(app, ["token", "list"], env={"COLUMNS": "200"}).stdout
+    assert "Expires" in table and f"{expires_at:%Y-%m-%d %H:%M} UTC" in table
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "400"])
+def test_a_lifetime_out_of_bounds_is_refused_and_nothing_is_written(data_dir: Path, days: str) -> None:
+    refused = runner.invoke(app, ["token", "new", "--user", "dr.li", "--role", "investigator", "--expires", days])
+    assert refused.exit_code == 2
+    assert f"--expires: a token works for 1 to 366 days, not {days}" in refused.stderr
+    assert not (data_dir / DEFAULT_TOKEN_FILE_NAME).exists()
