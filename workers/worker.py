@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -34,6 +35,9 @@ from workflows.reconciliation_schedule import RECONCILIATION_SCHEDULE_ID, ensure
 log = get_logger("workers.worker")
 
 ACTIVITY_THREADS = 16
+# At a clean stop, an append or a delivery in hand may finish before it is cancelled (the record is written once
+# either way; this spares a retry, and a cancellation raised into an activity's thread).
+ACTIVITY_SHUTDOWN_GRACE = timedelta(seconds=10)
 
 
 @asynccontextmanager
@@ -62,6 +66,7 @@ async def journey_worker(
                 reconciliation.reconcile_journey,
             ],
             activity_executor=executor,
+            graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,
         )
         async with worker:
             yield worker
