@@ -17,11 +17,12 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf import json_format
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.dependencies import authenticated_actor
 from api.problems import EXCEPTION_HANDLERS, Problem
+from config.settings import CommaSeparated
 from domain.roles import Actor, Role
 from observability.logging import configure_logging, get_logger
 from security.auth import Authenticator, TokenConfigurationError
@@ -51,12 +52,7 @@ class CodecServerSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8081, ge=1, le=65535)
     # Comma-separated in the environment: TRIALFLOW_CODEC_CORS_ORIGINS=https://temporal.example.org,...
-    cors_origins: Annotated[tuple[str, ...], NoDecode] = DEFAULT_UI_ORIGINS
-
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+    cors_origins: CommaSeparated = DEFAULT_UI_ORIGINS
 
     @field_validator("cors_origins")
     @classmethod

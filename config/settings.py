@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.errors import ConfigurationError
@@ -17,6 +17,14 @@ ENV_PREFIX = "TRIALFLOW_"
 DEFAULT_DATABASE_FILE = "trial-record.db"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _split_commas(value: object) -> object:
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+
+# A list given in the environment as "a,b,c" (not as JSON), blanks dropped.
+CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -78,7 +86,7 @@ class Settings(BaseSettings):
     oidc_role_claim: str = Field(default="trialflow_role", min_length=1)
     oidc_role_prefix: str = ""
     # Signature algorithms accepted (comma-separated): asymmetric only, never `none` or a shared-secret HS*.
-    oidc_algorithms: Annotated[tuple[str, ...], NoDecode] = ("RS256", "ES256")
+    oidc_algorithms: CommaSeparated = ("RS256", "ES256")
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)  # clock skew allowed on exp, nbf and iat
     # Empty means the SQLite file under data_dir; PostgreSQL in production.
     database_url: str = ""
@@ -145,11 +153,6 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return value
-
-    @field_validator("oidc_algorithms", mode="before")
-    @classmethod
-    def _algorithm_list(cls, value: object) -> object:
-        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
 
     @field_validator("oidc_algorithms")
     @classmethod
