@@ -5,13 +5,18 @@ settings name, and who may call the API (bearer tokens, OIDC).
 from security.codec import (
     ENCRYPTED_ENCODING,
     KEY_ID_METADATA_KEY,
+    REFUSED_ENCODING,
     EncryptionCodec,
     PayloadDecryptionError,
-    UnencryptedPayloadError,
     UnknownPayloadKeyError,
 )
 from security.configured_keys import configured_data_converter, default_key_file, payload_keyring
-from security.data_converter import data_converter_for, encrypted_data_converter
+from security.data_converter import (
+    UNENCRYPTED_PAYLOAD_REFUSED,
+    data_converter_for,
+    encrypted_data_converter,
+    replay_data_converter,
+)
 from security.keys import (
     KEYS_ENV,
     KEYS_FILE_ENV,
@@ -29,11 +34,12 @@ __all__ = [
     "KEYS_ENV",
     "KEYS_FILE_ENV",
     "KEY_ID_METADATA_KEY",
+    "REFUSED_ENCODING",
+    "UNENCRYPTED_PAYLOAD_REFUSED",
     "EncryptionCodec",
     "KeyringConfigurationError",
     "PayloadDecryptionError",
     "PayloadKeyring",
-    "UnencryptedPayloadError",
     "UnknownPayloadKeyError",
     "configured_data_converter",
     "data_converter_for",
@@ -44,5 +50,6 @@ __all__ = [
     "load_keyring",
     "new_key",
     "payload_keyring",
+    "replay_data_converter",
     "rotate_key_file",
 ]

@@ -1,7 +1,12 @@
 """A Temporal PayloadCodec that encrypts every payload with AES-256-GCM under the keyring's active key.
 
-The whole payload is encrypted (its metadata too); the format and why payloads in clear pass through by default:
-docs/deployment.md, "Payload encryption"."""
+The whole payload is encrypted (its metadata too). A payload in clear is refused: anyone who can reach Temporal can
+send one (`temporal workflow update/signal/start`), and it must never be taken for a command from the API. It is not
+decoded but replaced by a refusal marker (`REFUSED_ENCODING`) that the data converter (security/data_converter.py)
+turns into a non-retryable failure when something tries to read it: an update is rejected, a start fails at once,
+and a signal (the journey has no signal handler, so its arguments are never read) is buffered and ignored; raising
+here instead would fail the whole workflow task, and a signal in clear would wedge a journey for ever. Only the
+replayer of histories recorded before encryption accepts payloads in clear. docs/deployment.md, "Payload encryption"."""
 
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ from security.keys import PayloadKeyring
 ENCODING_METADATA_KEY: Final = "encoding"
 ENCRYPTED_ENCODING: Final = b"binary/encrypted"
 KEY_ID_METADATA_KEY: Final = "encryption-key-id"
+# What a payload in clear becomes: its original bytes kept (for whoever investigates), but never decoded as a value.
+REFUSED_ENCODING: Final = b"binary/unencrypted-refused"
 
 NONCE_BYTES: Final = 12  # 96 bits, fresh from os.urandom for every payload
 TAG_BYTES: Final = 16
@@ -42,10 +49,6 @@ class UnknownPayloadKeyError(PayloadDecryptionError):
         self.key_id = key_id
 
 
-class UnencryptedPayloadError(PayloadDecryptionError):
-    """A payload in clear where only encrypted ones are accepted."""
-
-
 def _associated_data(key_id: str) -> bytes:
     return _ASSOCIATED_DATA_PREFIX + key_id.encode("ascii")
 
@@ -54,10 +57,20 @@ def is_encrypted(payload: Payload) -> bool:
     return payload.metadata.get(ENCODING_METADATA_KEY) == ENCRYPTED_ENCODING
 
 
-class EncryptionCodec(PayloadCodec):
-    """Encrypts with the keyring's active key; decrypts with whichever configured key a payload names."""
+def refused(payload: Payload) -> Payload:
+    """The refusal marker standing for a payload in clear: its whole serialized form as opaque data."""
+    return Payload(metadata={ENCODING_METADATA_KEY: REFUSED_ENCODING}, data=payload.SerializeToString())
 
-    def __init__(self, keyring: PayloadKeyring, *, accept_unencrypted: bool = True) -> None:
+
+def is_refused(payload: Payload) -> bool:
+    return payload.metadata.get(ENCODING_METADATA_KEY) == REFUSED_ENCODING
+
+
+class EncryptionCodec(PayloadCodec):
+    """Encrypts with the keyring's active key; decrypts with whichever configured key a payload names; a payload in
+    clear comes out as the refusal marker, unless `accept_unencrypted` (the replayer of old histories only)."""
+
+    def __init__(self, keyring: PayloadKeyring, *, accept_unencrypted: bool = False) -> None:
         self.keyring = keyring
         self.accept_unencrypted = accept_unencrypted
         self._ciphers: dict[str, AESGCM] = {}
@@ -85,10 +98,9 @@ class EncryptionCodec(PayloadCodec):
 
     def decrypt(self, payload: Payload) -> Payload:
         if not is_encrypted(payload):
-            # Histories written before encryption was switched on stay readable; who may write is Temporal's to decide.
-            if self.accept_unencrypted:
+            if self.accept_unencrypted or is_refused(payload):
                 return payload
-            raise UnencryptedPayloadError("a payload is not encrypted, and only encrypted payloads are accepted")
+            return refused(payload)
         raw_key_id = payload.metadata.get(KEY_ID_METADATA_KEY)
         if not raw_key_id:
             raise PayloadDecryptionError(f"an encrypted payload carries no {KEY_ID_METADATA_KEY!r}")

@@ -13,13 +13,15 @@ from temporalio.exceptions import ApplicationError
 from security import (
     ENCRYPTED_ENCODING,
     KEY_ID_METADATA_KEY,
+    REFUSED_ENCODING,
+    UNENCRYPTED_PAYLOAD_REFUSED,
     EncryptionCodec,
     PayloadDecryptionError,
     PayloadKeyring,
-    UnencryptedPayloadError,
     UnknownPayloadKeyError,
     data_converter_for,
     encrypted_data_converter,
+    replay_data_converter,
 )
 from security.codec import NONCE_BYTES
 from tests.security.marker_workflows import Marked
@@ -125,11 +127,17 @@ async def test_an_encrypted_payload_without_a_key_id_is_refused(keyring: Payload
         await EncryptionCodec(keyring).decode([stripped])
 
 
-async def test_payloads_from_before_encryption_pass_through_unless_refused(keyring: PayloadKeyring) -> None:
+async def test_a_payload_in_clear_is_never_decoded_as_a_value(keyring: PayloadKeyring) -> None:
     old = plain_payload()
-    assert await EncryptionCodec(keyring).decode([old]) == [old]
-    with pytest.raises(UnencryptedPayloadError):
-        await EncryptionCodec(keyring, accept_unencrypted=False).decode([old])
+    [marked] = await EncryptionCodec(keyring).decode([old])
+    assert marked.metadata["encoding"] == REFUSED_ENCODING
+    assert Payload.FromString(marked.data) == old  # kept whole for whoever investigates, but opaque
+    converter = encrypted_data_converter(keyring)
+    with pytest.raises(ApplicationError, match="payload in clear was refused") as raised:
+        await converter.decode([old], [str])
+    assert raised.value.type == UNENCRYPTED_PAYLOAD_REFUSED and raised.value.non_retryable
+    # Only the replayer of old histories reads it.
+    assert await replay_data_converter(keyring).decode([old], [str]) == [MARKER]
 
 
 async def test_the_data_converter_encrypts_values_and_failure_messages(keyring: PayloadKeyring) -> None:
