@@ -11,3 +11,8 @@ TASK_QUEUE: Final = "trialflow-journeys"
 def journey_workflow_id(study_id: str) -> str:
     """Derived from the study id only: workflow ids are never encrypted, so they never carry PHI."""
     return f"{WORKFLOW_ID_PREFIX}{study_id}"
+
+
+def study_id_of(workflow_id: str) -> str | None:
+    """The study id a journey's workflow id names; None for another workflow's id."""
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX) if workflow_id.startswith(WORKFLOW_ID_PREFIX) else None

@@ -46,7 +46,14 @@ def oidc_url_problem(url: str) -> str | None:
     return None
 
 
-_NEVER_ECHOED = {"database_url", "temporal_api_key", "smtp_password", "webhook_signing_key", "payload_keys"}
+_NEVER_ECHOED = {
+    "database_url",
+    "temporal_api_key",
+    "smtp_password",
+    "webhook_signing_key",
+    "payload_keys",
+    "seal_keys",
+}
 
 
 class SettingsError(ConfigurationError):
@@ -111,6 +118,10 @@ class Settings(BaseSettings):
     # clear. A Path, not a FilePath: the keyring's own loader names a missing file with the other key problems.
     payload_keys: SecretStr | None = None
     payload_keys_file: Path | None = None
+    # Command seals (security/seal_keys.py): HMAC keys of their own, as the document itself or a file; neither: the
+    # data directory's seal-keys.json if `make run` made one, else commands are not sealed (development only).
+    seal_keys: SecretStr | None = None
+    seal_keys_file: Path | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -135,6 +146,8 @@ class Settings(BaseSettings):
         "smtp_password",
         "payload_keys",
         "payload_keys_file",
+        "seal_keys",
+        "seal_keys_file",
         mode="before",
     )
     @classmethod

@@ -12,6 +12,7 @@ from domain.protocol import CURRENT_PROTOCOL, TrialProtocol
 from facade.trial_client import TrialClient
 from records import EventStore
 from security import configured_data_converter
+from security.seal_keys import seal_keyring
 
 
 async def connect_trial_client(
@@ -27,7 +28,7 @@ async def connect_trial_client(
     except BaseException:
         store.close()
         raise
-    return TrialClient(temporal, store, protocol)
+    return TrialClient(temporal, store, protocol, seal_keys=seal_keyring(settings))
 
 
 @asynccontextmanager

@@ -32,6 +32,7 @@ from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, patient_status
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
 from facade.audit import AuditEntry, audit_entries
+from facade.command_seals import sealing_client
 from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
 from facade.listing import journeys_query, listing_from
 from facade.models import EnrollmentResult, PatientListing, Timeline, TrialReport
@@ -42,6 +43,8 @@ from records.audit_trail import stored_chain
 from records.deliveries import DeliveryLedger, DeliveryRecord
 from records.event_rows import to_event
 from records.refusals import RefusedAttemptLog
+from security.command_seal import SEAL_REFUSED
+from security.seal_keys import SealKeyring
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, timeline_entry
 from workflows.patient_journey import COMMAND_REJECTED, NOT_PERMITTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
@@ -89,8 +92,10 @@ class TrialClient:
         task_queue: str = TASK_QUEUE,
         clock: Callable[[], datetime] = _utc_now,
         resend_within: timedelta = RESEND_WITHIN,
+        seal_keys: SealKeyring | None = None,
     ) -> None:
-        self._temporal = temporal
+        # With seal keys, every command and enrollment leaves sealed (facade/command_seals.py), dated by `clock`.
+        self._temporal = sealing_client(temporal, seal_keys, clock) if seal_keys is not None else temporal
         self._store = store
         self._protocol = protocol
         self._task_queue = task_queue
@@ -142,8 +147,9 @@ class TrialClient:
                 JourneyInput(study_id=study_id, enrollment=command),
                 id=journey_workflow_id(study_id),
                 task_queue=self._task_queue,
-                # Never a second journey under one study id, even once the first has ended.
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                # Never a second journey under one study id once the first has recorded anything (the record says so
+                # above); a failed one recorded nothing (say, a forged start without a seal, workers/command_seals.py).
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             )
         except WorkflowAlreadyStartedError:
@@ -183,6 +189,9 @@ class TrialClient:
                 if isinstance(cause, ApplicationError) and cause.type == COMMAND_REJECTED:
                     reasons = tuple(str(reason) for reason in cause.details)
                     raise _refusal(study_id, reasons, _role_refused(cause)) from None
+                if isinstance(cause, ApplicationError) and cause.type == SEAL_REFUSED:
+                    refused = f"the journey refused the command's seal: {cause.message}"
+                    raise CommandRefused(study_id, [refused]) from None
                 # The run is handing over to the next one: the new run takes the same update id.
                 if not (isinstance(cause, ApplicationError) and cause.type == RESEND_TO_NEW_RUN):
                     raise

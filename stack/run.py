@@ -19,6 +19,7 @@ from notifications.from_settings import check_notification_settings
 from observability.logging import configure_logging, get_logger
 from security import payload_keyring
 from security.configured_keys import with_payload_keys
+from security.seal_keys import seal_keyring, with_seal_keys
 from security.token_file import authenticator_for
 from stack.services import SERVICES, Service, Stack, codec_url
 from workers.dev_server import DevServer, DevServerError
@@ -26,7 +27,7 @@ from workers.dev_server import DevServer, DevServerError
 log = get_logger("stack.run")
 
 # The stack runs every process in one: it reads the API tokens, the staff directory and the payload keys.
-CONFIGURATION_CHECKS = (authenticator_for, check_notification_settings, payload_keyring)
+CONFIGURATION_CHECKS = (authenticator_for, check_notification_settings, payload_keyring, seal_keyring)
 
 
 def describe(stack: Stack) -> str:
@@ -119,4 +120,4 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     configure_logging(settings.log_format, settings.log_level)
-    return asyncio.run(_serve(with_payload_keys(settings)))
+    return asyncio.run(_serve(with_seal_keys(with_payload_keys(settings))))

@@ -28,6 +28,8 @@ from observability.logging import configure_logging, get_logger
 from records import EventStore
 from records.deliveries import DeliveryLedger
 from security import configured_data_converter, payload_keyring
+from security.seal_keys import SealKeyring, seal_keyring
+from workers.command_seals import SealCheck
 from workflows.patient_journey import PatientJourneyWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.reconciliation_schedule import RECONCILIATION_SCHEDULE_ID, ensure_reconciliation_schedule
@@ -47,10 +49,13 @@ async def journey_worker(
     task_queue: str = TASK_QUEUE,
     *,
     notifier: Notifier | None = None,
+    seal_keys: SealKeyring | None = None,
 ) -> AsyncIterator[Worker]:
     """A running worker for journeys; shut down (activities finished) when the block ends.
 
-    `notifier`: how staff are told (default: the log channel only); `run_worker` builds it from the settings."""
+    `notifier`: how staff are told (default: the log channel only); `run_worker` builds it from the settings.
+    `seal_keys`: every staff command and enrollment must carry a valid seal (workers/command_seals.py); None: no
+    seal is checked (development and tests that do not seal)."""
     activities = JourneyActivities(store, notifier)
     reconciliation = ReconciliationActivities(client, store)  # the timer safety net reads journeys and the record
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
@@ -67,6 +72,7 @@ async def journey_worker(
             ],
             activity_executor=executor,
             graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,
+            interceptors=[SealCheck(seal_keys)] if seal_keys is not None else [],
         )
         async with worker:
             yield worker
@@ -79,10 +85,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event, address: str | Non
     try:
         # The staff directory and channels first: a bad entry stops the start, naming every problem.
         notifier = notifier_from_settings(settings, DeliveryLedger(store.engine))
+        seal_keys = seal_keyring(settings)
+        if seal_keys is None:
+            log.warning("commands_not_sealed", hint="no seal keys configured: any Temporal client may send commands")
         try:
             client = await connect(settings, configured_data_converter(settings), address)
             await _ensure_reconciliation(client)
-            async with journey_worker(client, store, notifier=notifier):
+            async with journey_worker(client, store, notifier=notifier, seal_keys=seal_keys):
                 log.info(
                     "worker started",
                     task_queue=TASK_QUEUE,
@@ -109,7 +118,7 @@ async def _ensure_reconciliation(client: Client) -> None:
 def main() -> int:
     try:
         # Before connecting: every bad setting, directory entry or key named.
-        settings = load_checked_settings(check_notification_settings, payload_keyring)
+        settings = load_checked_settings(check_notification_settings, payload_keyring, seal_keyring)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2

@@ -1,0 +1,111 @@
+"""The journey's side of command seals (security/command_seal.py): a workflow inbound interceptor, registered by the
+journey worker, that verifies the seal of every staff command and of every journey's first run.
+
+- A `record` update whose seal is missing, forged or stale is rejected in its validator, with the reason; nothing is
+  recorded. Validators do not run on replay, so a seal's age, judged against `workflow.now()`, is never judged again.
+- A journey's first run without a valid seal on its start fails at once, before it records anything. Failing (not
+  completing) is the safest end: the status shows it, and the facade's start may reuse the study id of a failed
+  journey, so a forged start cannot take a study id away from its real enrollment. The check is deterministic (the
+  keys, the start's headers and its first task's time), and behind a patch marker, so a journey started before seals
+  existed still replays. A later run is continued-as-new by the journey itself and carries no seal.
+
+The interceptor holds the keyring given at worker start in a closure: it is created outside the sandbox, and no
+workflow module imports it, so the sandbox never re-imports it without its keys. Refusals are logged through
+`workflow.logger` with the study id, the command's kind and the reason; no patient data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    ExecuteWorkflowInput,
+    HandleUpdateInput,
+    Interceptor,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
+
+from config.journey_ids import study_id_of
+from security.command_seal import SEAL_HEADER, SEAL_REFUSED, SealRefused, verify
+from security.seal_keys import SealKeyring
+from workflows.journey_messages import JourneyInput
+from workflows.patient_journey import PatientJourneyWorkflow
+
+JOURNEY_WORKFLOW: Final = PatientJourneyWorkflow.__name__
+RECORD_UPDATE: Final = "record"
+# Marks the histories of journeys whose first run was checked for a sealed start.
+SEALED_START_PATCH: Final = "sealed-start"
+
+
+class SealCheck(Interceptor):
+    """Verifies the journey's command seals against `keyring`."""
+
+    def __init__(self, keyring: SealKeyring) -> None:
+        self.keyring = keyring
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        keyring = self.keyring
+
+        class _SealCheckInbound(WorkflowInboundInterceptor):
+            async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+                info = workflow.info()
+                first_run = info.workflow_type == JOURNEY_WORKFLOW and info.continued_run_id is None
+                if first_run and workflow.patched(SEALED_START_PATCH):
+                    _check_start(keyring, input)
+                return await super().execute_workflow(input)
+
+            def handle_update_validator(self, input: HandleUpdateInput) -> None:
+                if workflow.info().workflow_type == JOURNEY_WORKFLOW and input.update == RECORD_UPDATE:
+                    _check_command(keyring, input)
+                super().handle_update_validator(input)
+
+        return _SealCheckInbound
+
+
+def _refused(study_id: str, kind: str, error: SealRefused) -> ApplicationError:
+    workflow.logger.warning("command refused: %s for %s: %s", kind, study_id, error.reason)
+    return ApplicationError(error.reason, type=SEAL_REFUSED, non_retryable=True)
+
+
+def _check_command(keyring: SealKeyring, input: HandleUpdateInput) -> None:
+    study_id = study_id_of(workflow.info().workflow_id) or workflow.info().workflow_id
+    [command] = input.args if len(input.args) == 1 else [None]
+    kind = str(getattr(command, "kind", "unknown"))
+    try:
+        if command is None or not hasattr(command, "model_dump"):
+            raise SealRefused("the update's argument is not a staff command")
+        verify(
+            keyring,
+            input.headers.get(SEAL_HEADER),
+            study_id=study_id,
+            command=command,
+            idempotency_key=input.id,
+            now=workflow.now(),
+        )
+    except SealRefused as error:
+        raise _refused(study_id, kind, error) from None
+
+
+def _check_start(keyring: SealKeyring, input: ExecuteWorkflowInput) -> None:
+    study_id = study_id_of(workflow.info().workflow_id) or workflow.info().workflow_id
+    [journey] = input.args if len(input.args) == 1 else [None]
+    enrollment = journey.enrollment if isinstance(journey, JourneyInput) else None
+    try:
+        if journey is None or enrollment is None:
+            raise SealRefused("a journey's first run starts from a sealed enrollment, and this one has none")
+        verify(
+            keyring,
+            input.headers.get(SEAL_HEADER),
+            study_id=study_id,
+            command=enrollment,
+            body=journey,
+            idempotency_key=workflow.info().workflow_id,
+            now=workflow.now(),
+        )
+    except SealRefused as error:
+        raise _refused(study_id, "enroll_patient", error) from None
