@@ -78,9 +78,7 @@ class SealKeyring:
     def rotated(self, key_id: str) -> SealKeyring:
         """This keyring with a fresh key under `key_id`, made active; old keys kept so recent seals still verify."""
         if key_id in self._keys:
-            raise SealKeyConfigurationError(
-                f"the seal key id {key_id!r} is already in use: a rotated key needs a new id"
-            )
+            raise SealKeyConfigurationError(f"the seal key id {key_id!r} is in use already: a new key needs a new id")
         return SealKeyring(key_id, {**self._keys, key_id: secrets.token_bytes(SEAL_KEY_BYTES)})
 
     def to_document(self) -> dict[str, Any]:
@@ -103,15 +101,18 @@ class SealKeyring:
         keys: dict[str, bytes] = {}
         for key_id, value in data["keys"].items():
             try:
-                keys[str(key_id)] = (
-                    base64.b64decode(str(value).strip(), validate=True) if isinstance(value, str) else b""
-                )
-            except (binascii.Error, ValueError):
-                problems.append(f"keys.{str(key_id)[:70]}: the key is not valid base64")
+                keys[str(key_id)] = base64.b64decode(value.strip(), validate=True)
+            except (AttributeError, binascii.Error, ValueError):
+                problems.append(f"keys.{str(key_id)[:70]}: the key is not a base64 string")
+        try:  # the keys that decoded are checked too, so every problem is named at once
+            keyring = cls(active if isinstance(active, str) else "", keys)
+        except SealKeyConfigurationError as error:
+            problems += [line.strip() for line in str(error).splitlines()[1:] if not line.strip().startswith("active")]
+            if isinstance(active, str) and active not in data["keys"]:
+                problems.append(f"active: the key id {active[:70]!r} is not among the keys")
         if problems:
             raise SealKeyConfigurationError("invalid seal keys:\n  " + "\n  ".join(problems))
-        assert isinstance(active, str)
-        return cls(active, keys)
+        return keyring
 
     @classmethod
     def from_text(cls, text: str) -> SealKeyring:
