@@ -26,7 +26,7 @@ from config.settings import CommaSeparated
 from domain.roles import Actor, Role
 from observability.logging import configure_logging, get_logger
 from security.auth import Authenticator, TokenConfigurationError
-from security.codec import KEY_ID_METADATA_KEY, EncryptionCodec, PayloadDecryptionError, is_encrypted
+from security.codec import KEY_ID_METADATA_KEY, EncryptionCodec, PayloadDecryptionError, is_encrypted, is_refused
 from security.keys import KEYS_ENV, KEYS_FILE_ENV, KeyringConfigurationError, PayloadKeyring, keyring_from_environment
 
 # Those who may read a child's whole record: the care team who treat and document the child, and the
@@ -196,7 +196,11 @@ def create_codec_app(
             raise Problem(
                 400, "undecodable", "Cannot decode", f"{len(problems)} payload(s) cannot be decoded", problems
             )
-        _audit("info", "codec_decode", request, actor, payloads=len(payloads), key_ids=key_ids)
+        # A payload in clear did not come from the trial: it is answered as the refusal marker (binary, its bytes
+        # opaque), never as a decoded value that would look like the trial's own.
+        unencrypted = sum(1 for payload in decoded if is_refused(payload))
+        level = "warning" if unencrypted else "info"
+        _audit(level, "codec_decode", request, actor, payloads=len(payloads), key_ids=key_ids, unencrypted=unencrypted)
         return _payloads_out(decoded)
 
     # Only the last path segment names the operation: `/decode` and `/<namespace>/decode` alike.

@@ -30,7 +30,7 @@ from api.codec_server import (
 )
 from domain.roles import Role
 from observability.logging import configure_logging
-from security import KEYS_ENV, EncryptionCodec, PayloadKeyring
+from security import KEYS_ENV, REFUSED_ENCODING, EncryptionCodec, PayloadKeyring
 from security.auth import TokenAuthenticator, TokenEntry, hash_token
 
 UI_ORIGIN = "https://temporal-ui.hospital.example"
@@ -110,13 +110,20 @@ async def test_encode_then_decode_round_trips_under_the_active_key(
     assert MARKER not in log_lines.getvalue()
 
 
-async def test_payloads_under_an_old_key_and_from_before_encryption_decode(http: httpx.AsyncClient) -> None:
+async def test_payloads_under_an_old_key_decode_and_payloads_in_clear_never_look_decoded(
+    http: httpx.AsyncClient, log_lines: io.StringIO
+) -> None:
     [under_k1] = await EncryptionCodec(PayloadKeyring("k1", {"k1": KEYRING.key("k1")})).encode([PLAIN])
 
     decoded = await http.post("/decode", json=as_json(under_k1, PLAIN), headers=bearer(Role.SUPERVISOR))
 
     assert decoded.status_code == 200
-    assert from_json(decoded.json()) == [PLAIN, PLAIN]
+    old, in_clear = from_json(decoded.json())
+    assert old == PLAIN
+    # Sent in clear by someone who reached Temporal: shown as refused, its bytes opaque, not as the trial's data.
+    assert in_clear.metadata["encoding"] == REFUSED_ENCODING and in_clear.data == PLAIN.SerializeToString()
+    [line] = audit(log_lines)
+    assert line["event"] == "codec_decode" and line["level"] == "warning" and line["unencrypted"] == 1
 
 
 async def test_only_the_last_path_segment_names_the_operation(http: httpx.AsyncClient) -> None:

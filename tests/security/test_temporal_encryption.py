@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 
 from security import (
     ENCRYPTED_ENCODING,
+    UNENCRYPTED_PAYLOAD_REFUSED,
     EncryptionCodec,
     PayloadKeyring,
     UnknownPayloadKeyError,
@@ -151,23 +152,24 @@ async def test_the_stored_input_is_encrypted_and_decodes_with_the_key_even_after
         await encrypted_data_converter(without_k1).decode(stored_input, [Marked])
 
 
-async def test_a_journey_started_before_encryption_carries_on_under_an_encrypting_worker(servers: Servers) -> None:
-    before, after = new_marker(), new_marker()
-    # Started in clear (a client from before the keys), served by a worker that encrypts.
+async def test_a_workflow_started_in_clear_is_refused_by_an_encrypting_worker(servers: Servers) -> None:
+    # Anyone who reaches Temporal can start a workflow in clear: an encrypting worker never reads its input. The
+    # workflow fails at once (its first task is not retried for ever), and nothing of the input is taken for a value.
+    # Journeys started before encryption was switched on must therefore finish first (docs/deployment.md).
     handle = await servers.plain.start_workflow(
         MarkerRoundTripWorkflow.run,
-        Marked(marker=before),
-        id=f"from-before-{uuid.uuid4()}",
+        Marked(marker=new_marker()),
+        id=f"in-clear-{uuid.uuid4()}",
         task_queue=servers.queues["encrypted"],
     )
     encrypted_handle = servers.encrypted.get_workflow_handle_for(MarkerRoundTripWorkflow.run, handle.id)
 
-    await encrypted_handle.execute_update(MarkerRoundTripWorkflow.note, Marked(marker=after))
+    with pytest.raises(WorkflowFailureError) as raised:
+        await encrypted_handle.result()
 
-    assert await encrypted_handle.result() == Marked(marker=f"echoed {before} and {after}")
-    raw = await raw_history(servers, handle.id)
-    assert before.encode() in raw  # what was written in clear stays so: readable, as it always was
-    assert after.encode() not in raw  # everything since is encrypted
+    cause = raised.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == UNENCRYPTED_PAYLOAD_REFUSED
+    assert "payload in clear was refused" in cause.message
 
 
 async def test_failure_messages_and_details_are_unreadable_without_the_key(servers: Servers) -> None:
