@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -235,6 +236,19 @@ def test_a_workflow_that_stopped_before_its_journey_ended_is_reported_and_a_fini
     journey.do(cmd.WithdrawConsent(actor=INVESTIGATOR, withdrawn_on=journey.today, reason="family decision"))
     closed = workflow_view(journey.state, journey.now, execution_status="completed", status=None)
     assert reconcile(journey, journey.now, closed) == []
+
+
+@pytest.mark.parametrize("closed", ["terminated", "canceled", "timed_out", "failed", "completed", "continued_as_new"])
+def test_a_workflow_closed_outside_the_api_before_its_journey_ended_is_raised_at_once(closed: str) -> None:
+    # Terminated, cancelled or reset by hand (the reset run's predecessor is terminated), or completed while the record
+    # says the journey goes on: supervisors are told immediately, naming how it closed.
+    journey = JourneyDriver()
+    journey.to_consent()
+    [found] = reconcile(
+        journey, journey.now, workflow_view(journey.state, journey.now, execution_status=closed, status=None)
+    )
+    assert found.kind is MismatchKind.WORKFLOW_NOT_RUNNING and found.urgent and closed in found.detail
+    assert supervisor_alert(found).urgency is Urgency.IMMEDIATE and supervisor_alert(found).role is Role.SUPERVISOR
 
 
 def test_a_failing_workflow_task_and_an_unanswered_query_are_reported() -> None:
