@@ -223,7 +223,9 @@ async def refused_update(client: Client, study_id: str, command: cmd.StaffComman
     return cause.message
 
 
-async def test_an_update_without_a_seal_or_with_a_forged_or_replayed_one_is_refused(door: Door) -> None:
+async def test_an_update_without_a_seal_or_with_a_forged_or_replayed_one_is_refused(
+    door: Door, caplog: pytest.LogCaptureFixture
+) -> None:
     await enrolled(door, "TF-804")
     before = await unchanged_after(door, "TF-804")
     consent = consent_from_the_api()
@@ -253,6 +255,10 @@ async def test_an_update_without_a_seal_or_with_a_forged_or_replayed_one_is_refu
     assert "stale" in await refused_update(with_interceptor(door.client, FixedSeal(stale)), "TF-804", consent, "u-5")
 
     assert await unchanged_after(door, "TF-804") == before
+    # Each refusal is in the worker's log: study id, kind and reason, nothing of the command's content.
+    refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("command refused: record_consent")]
+    assert "command refused: record_consent for TF-804: the command carries no seal" in refusals[0]
+    assert len(refusals) == 5 and not any("forged.nokey" in line or "ICF" in line for line in refusals)
     # The trial client says why, and keeps the attempt with the other refused ones.
     late = TrialClient(door.client, door.store, task_queue=door.task_queue, seal_keys=SEAL_KEYS,
                        clock=lambda: datetime.now(UTC) - timedelta(minutes=10))  # fmt: skip
