@@ -60,6 +60,11 @@ class SealKeyring:
         self._active_key_id = active_key_id
         self._keys = {key_id: bytes(key) for key_id, key in keys.items()}
 
+    @classmethod
+    def new(cls, key_id: str) -> SealKeyring:
+        """A keyring of one fresh random key."""
+        return cls(key_id, {key_id: secrets.token_bytes(SEAL_KEY_BYTES)})
+
     def __repr__(self) -> str:
         return f"SealKeyring(active={self._active_key_id!r}, key_ids={self.key_ids!r})"
 
@@ -173,10 +178,7 @@ def write_seal_key_file(path: Path, keyring: SealKeyring) -> None:
 
 def rotate_seal_key_file(path: Path, key_id: str) -> SealKeyring:
     """Add a fresh key under `key_id` to the seal key file (created if missing) and make it the active one."""
-    if path.exists():
-        keyring = SealKeyring.from_file(path).rotated(key_id)
-    else:
-        keyring = SealKeyring(key_id, {key_id: secrets.token_bytes(SEAL_KEY_BYTES)})
+    keyring = SealKeyring.from_file(path).rotated(key_id) if path.exists() else SealKeyring.new(key_id)
     write_seal_key_file(path, keyring)
     return keyring
 

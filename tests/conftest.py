@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from facade import TrialClient
+from security.seal_keys import SealKeyring
 from tests.postgres import (
     DATABASE_URL_ENV,
     EmbeddedPostgres,
@@ -42,8 +43,10 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         async with DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port()) as server:
             temporal = await Client.connect(server.address, data_converter=pydantic_data_converter)
             task_queue = f"journeys-{uuid.uuid4()}"
-            async with journey_worker(temporal, store, task_queue=task_queue):
-                trial = TrialClient(temporal, store, task_queue=task_queue)
+            # Sealed as under `make run`: every command the suite sends passes the worker's seal check.
+            seal_keys = SealKeyring.new("test")
+            async with journey_worker(temporal, store, task_queue=task_queue, seal_keys=seal_keys):
+                trial = TrialClient(temporal, store, task_queue=task_queue, seal_keys=seal_keys)
                 yield Stack(server, temporal, store, task_queue, trial, data_dir)
     finally:
         store.close()

@@ -132,10 +132,11 @@ async def test_a_direct_temporal_update_meets_the_same_rules_in_the_workflows_va
     stack: Stack,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Past the trial client (anyone holding Temporal credentials): the update validator runs the domain's rules,
-    and the worker's log keeps each refused attempt."""
+    """Past the trial client's own checks (a sealed update sent straight to Temporal): the update validator runs the
+    domain's rules, and the worker's log keeps each refused attempt. Unsealed updates never get this far
+    (tests/security/test_temporal_is_no_door.py)."""
     fields = await ready_for_infusion(stack.trial, "RL-1006")
-    handle = stack.temporal.get_workflow_handle_for(PatientJourneyWorkflow.run, journey_workflow_id("RL-1006"))
+    handle = stack.trial.temporal.get_workflow_handle_for(PatientJourneyWorkflow.run, journey_workflow_id("RL-1006"))
     before = await handle.query(PatientJourneyWorkflow.status)
 
     attempts = [
