@@ -2,6 +2,8 @@
 
 python -m security rotate-key .data/payload-keys.json --key-id 2026-q3   # add a fresh key, make it active
 python -m security check-keys .data/payload-keys.json                    # validate it, name every problem
+python -m security vault-new-key --key-id 2026-q3 [--purpose payload]    # a data key wrapped by Vault transit,
+                                                                         # into TRIALFLOW_VAULT_WRAPPED_KEYS_FILE
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from config.settings import SettingsError, load_settings
+from security.configured_keys import vault_key_provider
+from security.key_provider import PAYLOAD
 from security.keys import KeyringConfigurationError, PayloadKeyring, rotate_key_file
 
 
@@ -23,13 +28,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     rotate.add_argument("--key-id", required=True, help="the new key's id, e.g. 2026-q3")
     check = commands.add_parser("check-keys", help="validate a key file")
     check.add_argument("file", type=Path)
+    vault = commands.add_parser(
+        "vault-new-key", help="a data key from Vault transit, kept wrapped, made active (TRIALFLOW_VAULT_* settings)"
+    )
+    vault.add_argument("--key-id", required=True, help="the new key's id, e.g. 2026-q3")
+    vault.add_argument("--purpose", default=PAYLOAD, help=f"whose keys (default {PAYLOAD})")
     args = parser.parse_args(argv)
     try:
+        if args.command == "vault-new-key":
+            wrapped = vault_key_provider(load_settings()).new_wrapped_key(args.purpose, args.key_id)
+            print(f"{args.purpose}: active key {wrapped.active}; keys: {', '.join(sorted(wrapped.keys))}")
+            return 0
         if args.command == "rotate-key":
             keyring = rotate_key_file(args.file, args.key_id)
         else:
             keyring = PayloadKeyring.from_file(args.file)
-    except KeyringConfigurationError as error:
+    except (KeyringConfigurationError, SettingsError) as error:
         print(error, file=sys.stderr)
         return 2
     print(f"{args.file}: active key {keyring.active_key_id}; keys: {', '.join(keyring.key_ids)}")

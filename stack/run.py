@@ -13,6 +13,7 @@ from sqlalchemy import make_url
 from api.codec_server import CodecServerSettings
 from api.server import api_url
 from config.journey_ids import TASK_QUEUE
+from config.production import check_production_settings
 from config.settings import Settings, SettingsError
 from config.startup import load_checked_settings
 from notifications.from_settings import check_notification_settings
@@ -26,7 +27,7 @@ from workers.dev_server import DevServer, DevServerError
 log = get_logger("stack.run")
 
 # The stack runs every process in one: it reads the API tokens, the staff directory and the payload keys.
-CONFIGURATION_CHECKS = (authenticator_for, check_notification_settings, payload_keyring)
+CONFIGURATION_CHECKS = (authenticator_for, check_notification_settings, payload_keyring, check_production_settings)
 
 
 def describe(stack: Stack) -> str:

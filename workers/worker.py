@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from activities.journey_activities import JourneyActivities
 from activities.reconciliation import ReconciliationActivities
 from config.journey_ids import TASK_QUEUE
+from config.production import check_production_settings
 from config.settings import Settings, SettingsError
 from config.startup import load_checked_settings
 from config.temporal_connection import connect
@@ -109,7 +110,7 @@ async def _ensure_reconciliation(client: Client) -> None:
 def main() -> int:
     try:
         # Before connecting: every bad setting, directory entry or key named.
-        settings = load_checked_settings(check_notification_settings, payload_keyring)
+        settings = load_checked_settings(check_notification_settings, payload_keyring, check_production_settings)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
