@@ -210,19 +210,23 @@ def create_codec_app(
 # ---------------------------------------------------------------- python -m api.codec_server
 
 
+def argument_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m api.codec_server", description="Temporal codec server")
+    parser.add_argument("--host", help="address to listen on (default TRIALFLOW_CODEC_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default TRIALFLOW_CODEC_PORT or 8081)")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the codec server with uvicorn; 2 with every problem named when the configuration is bad."""
     import uvicorn  # only the served process needs it
 
-    from config.production import ProductionSettingsError, check_production_settings
+    from config.production import ProductionSettingsError, check_production_payload_keys
     from config.settings import SettingsError, load_settings
     from security.configured_keys import payload_keyring
     from security.token_file import authenticator_for
 
-    parser = argparse.ArgumentParser(prog="python -m api.codec_server", description="Temporal codec server")
-    parser.add_argument("--host", help="address to listen on (default TRIALFLOW_CODEC_HOST or 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default TRIALFLOW_CODEC_PORT or 8081)")
-    args = parser.parse_args(argv)
+    args = argument_parser().parse_args(argv)
     overrides = {name: value for name, value in (("host", args.host), ("port", args.port)) if value is not None}
     problems: list[str] = []
     settings = keyring = auth = process_settings = None
@@ -251,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except TokenConfigurationError as error:
             problems.append(str(error))
         try:
-            check_production_settings(process_settings)
+            check_production_payload_keys(process_settings)
         except ProductionSettingsError as error:
             problems.append(str(error))
     if problems or settings is None or keyring is None or auth is None or process_settings is None:

@@ -41,16 +41,27 @@ def _temporal_tls_problem(settings: Settings) -> str | None:
     )
 
 
-def production_problems(settings: Settings) -> list[str]:
-    """Each thing production settings lack, as a sentence naming the settings to set; empty in development."""
+def production_problems(settings: Settings, *, dials_temporal: bool = True) -> list[str]:
+    """Each thing production settings lack, as a sentence naming the settings to set; empty in development.
+    `dials_temporal=False` for a process that never connects to Temporal (the codec server): its keys only."""
     if settings.environment != "production":
         return []
-    return [problem for problem in (_payload_keys_problem(settings), _temporal_tls_problem(settings)) if problem]
+    problems = [_payload_keys_problem(settings), _temporal_tls_problem(settings) if dials_temporal else None]
+    return [problem for problem in problems if problem]
 
 
-def check_production_settings(settings: Settings) -> None:
-    """A ConfigurationCheck (config/startup.py): raises naming everything production settings lack."""
-    if problems := production_problems(settings):
+def _refuse(problems: list[str]) -> None:
+    if problems:
         raise ProductionSettingsError(
             f"{ENV_PREFIX}ENVIRONMENT=production refuses to start:\n  " + "\n  ".join(problems)
         )
+
+
+def check_production_settings(settings: Settings) -> None:
+    """A ConfigurationCheck (config/startup.py) of a Temporal client (worker, API): keys and TLS to Temporal."""
+    _refuse(production_problems(settings))
+
+
+def check_production_payload_keys(settings: Settings) -> None:
+    """The ConfigurationCheck of a process that holds the keys but never dials Temporal (the codec server)."""
+    _refuse(production_problems(settings, dials_temporal=False))

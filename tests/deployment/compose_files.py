@@ -42,7 +42,8 @@ def _tagged_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    text = loader.construct_scalar(node)  # type: ignore[arg-type]
+    return None if text in ("null", "~", "") else text  # `!reset null`: the attribute removed
 
 
 for _tag in ("!override", "!reset"):
@@ -197,8 +198,19 @@ def command_of(service: Mapping[str, Any]) -> list[str]:
     return [str(part) for part in command]
 
 
+def secret_targets(service: Mapping[str, Any]) -> dict[str, str]:
+    """Where each secret the service lists is mounted: /run/secrets/<name> unless it names another target."""
+    targets = {}
+    for secret in service.get("secrets") or []:
+        name = secret if isinstance(secret, str) else secret["source"]
+        target = name if isinstance(secret, str) else secret.get("target", name)
+        targets[name] = target if target.startswith("/") else f"/run/secrets/{target}"
+    return targets
+
+
 def mount_targets(service: Mapping[str, Any]) -> list[str]:
-    targets = []
+    """Every path mounted into the service's containers: volumes, binds and secrets."""
+    targets = list(secret_targets(service).values())
     for volume in service.get("volumes") or []:
         if isinstance(volume, str):
             parts = volume.split(":")
