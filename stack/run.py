@@ -21,7 +21,7 @@ from observability.logging import configure_logging, get_logger
 from security import payload_keyring
 from security.configured_keys import with_payload_keys
 from security.token_file import authenticator_for
-from stack.services import SERVICES, Service, Stack, codec_url
+from stack.services import SERVICES, Service, Stack, codec_service, codec_url
 from workers.dev_server import DevServer, DevServerError
 
 log = get_logger("stack.run")
@@ -60,7 +60,10 @@ async def run_stack(
     announce: Callable[[str], None] = lambda text: print(text, flush=True),
 ) -> None:
     """Start the dev server, then every service; announce once all serve; when `stop` is set, stop them all."""
-    async with DevServer.from_settings(settings) as server:
+    dev_server = DevServer.from_settings(settings)
+    if codec_service in services:  # the Web UI decodes through it, for staff with an API token
+        dev_server.ui_codec_endpoint = codec_url(CodecServerSettings())
+    async with dev_server as server:
         stack = Stack(
             settings=settings,
             temporal_address=server.address,

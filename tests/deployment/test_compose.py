@@ -140,7 +140,7 @@ def test_the_schema_job_sets_up_and_updates_both_of_temporals_databases(services
     assert environment["SQL_PLUGIN"] == "postgres12" and environment["SQL_HOST"] == "temporal-db"
     assert environment["SQL_PASSWORD"] == environment_of(services["temporal"])["POSTGRES_PWD"]
     for step in ("create-database", "setup-schema -v 0.0", "update-schema -d"):
-        assert f"temporal-sql-tool --db \"$$name\" {step}" in script, step
+        assert f'temporal-sql-tool --db "$$name" {step}' in script, step
     assert "temporal_visibility:visibility" in script and "temporal:temporal" in script
     assert "/etc/temporal/schema/postgresql/v12/" in script
     assert depends_on_of(services["temporal"]) == {"temporal-schema": "service_completed_successfully"}
