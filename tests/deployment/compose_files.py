@@ -1,5 +1,5 @@
 """The deployment files read as Docker Compose reads them: YAML with Compose's merge tags, `${VAR}` interpolation,
-`.env` files, and the Compose Specification's JSON schema (shipped by the check-jsonschema package)."""
+`.env` files, and the Compose Specification's JSON schema (a copy committed beside the tests, data/README.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,9 @@ COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
 TEMPORAL_CLOUD_FILE = REPOSITORY / "docker-compose.temporal-cloud.yml"
 ENV_EXAMPLE_FILE = REPOSITORY / ".env.example"
 
-# check-jsonschema vendors the Compose Specification's own schema (compose-spec/compose-spec, schema/
-# compose-spec.json) and refreshes it with each release; reading it from there needs no network at test time.
-SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
-SCHEMA_FILE_NAME = "compose-spec.json"
+# The schema Docker Compose validates with (compose-spec/compose-go, schema/compose-spec.json), committed with its
+# source commit and licence in data/README.md: no network at test time, and no change unless someone refreshes it.
+SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, ${NAME:+alt}, $NAME, and $$ (a `$`).
 VARIABLE = re.compile(
@@ -224,14 +222,7 @@ def mount_targets(service: Mapping[str, Any]) -> list[str]:
 
 
 def compose_specification() -> dict[str, Any]:
-    try:
-        schema_file = resources.files(SCHEMA_PACKAGE).joinpath(SCHEMA_FILE_NAME)
-    except ModuleNotFoundError as error:
-        raise AssertionError(
-            f"the Compose Specification's schema comes from the check-jsonschema package ({error}): "
-            "it is one of the dev extras; install them (make install)"
-        ) from None
-    schema: dict[str, Any] = json.loads(schema_file.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     return schema
 
 
