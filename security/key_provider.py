@@ -78,6 +78,8 @@ class FileKeyProvider:
         try:
             return _keyring_of(load_keyring(source.document, source.file))
         except KeyringConfigurationError as error:
+            if purpose == PAYLOAD:
+                raise  # its messages say "payload keys" already
             raise KeyringConfigurationError(f"{purpose} keys: {error}") from None
 
 
