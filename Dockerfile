@@ -1,7 +1,9 @@
-# The one image of trialflow's own processes (docker-compose.yml runs it three ways):
+# The one image of trialflow's own processes (docker-compose.yml runs it these ways):
 #   python -m workers                   the journey worker (the default command)
 #   python -m api --host 0.0.0.0        the HTTP API
+#   python -m api.codec_server ...      the codec server (decodes payloads for authorised staff)
 #   python -m records migrate           the trial record's schema migrations, a one-shot job
+#   temporal operator search-attribute  the journey's search attributes, a one-shot job
 # It holds no secret and no configuration: TRIALFLOW_* variables come at run time (docs/deployment.md).
 # The build context is an allowlist (.dockerignore): pyproject.toml, README.md and the packages, nothing else.
 #

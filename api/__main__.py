@@ -20,12 +20,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.app import create_app
 from api.server import DEFAULT_API_HOST, serve
 from config.process_exit import exit_without_finalizing
+from config.production import check_production_settings
 from config.settings import Settings, SettingsError
 from config.startup import load_checked_settings
 from facade import open_trial_client
 from observability.logging import configure_logging, get_logger
 from security import payload_keyring
 from security.auth import Authenticator
+from security.configured_keys import seal_keyring
 from security.token_file import authenticator_for
 
 log = get_logger("api.main")
@@ -70,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = argument_parser().parse_args(argv)
     try:
         # A broken setting, token file or key stops the start, naming every problem.
-        settings = load_checked_settings(authenticator_for, payload_keyring)
+        settings = load_checked_settings(authenticator_for, payload_keyring, seal_keyring, check_production_settings)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

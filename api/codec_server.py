@@ -27,7 +27,7 @@ from domain.roles import Actor, Role
 from observability.logging import configure_logging, get_logger
 from security.auth import Authenticator, TokenConfigurationError
 from security.codec import KEY_ID_METADATA_KEY, EncryptionCodec, PayloadDecryptionError, is_encrypted, is_refused
-from security.keys import KEYS_ENV, KEYS_FILE_ENV, KeyringConfigurationError, PayloadKeyring, keyring_from_environment
+from security.keys import KEYS_ENV, KEYS_FILE_ENV, KeyringConfigurationError, PayloadKeyring
 
 # Those who may read a child's whole record: the care team who treat and document the child, and the
 # supervisors who oversee the trial. The service units (apheresis, cell lab, hospital lab, pharmacy) work
@@ -214,17 +214,23 @@ def create_codec_app(
 # ---------------------------------------------------------------- python -m api.codec_server
 
 
+def argument_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m api.codec_server", description="Temporal codec server")
+    parser.add_argument("--host", help="address to listen on (default TRIALFLOW_CODEC_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default TRIALFLOW_CODEC_PORT or 8081)")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the codec server with uvicorn; 2 with every problem named when the configuration is bad."""
     import uvicorn  # only the served process needs it
 
+    from config.production import ProductionSettingsError, check_production_payload_keys
     from config.settings import SettingsError, load_settings
+    from security.configured_keys import payload_keyring
     from security.token_file import authenticator_for
 
-    parser = argparse.ArgumentParser(prog="python -m api.codec_server", description="Temporal codec server")
-    parser.add_argument("--host", help="address to listen on (default TRIALFLOW_CODEC_HOST or 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default TRIALFLOW_CODEC_PORT or 8081)")
-    args = parser.parse_args(argv)
+    args = argument_parser().parse_args(argv)
     overrides = {name: value for name, value in (("host", args.host), ("port", args.port)) if value is not None}
     problems: list[str] = []
     settings = keyring = auth = process_settings = None
@@ -236,17 +242,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             for issue in error.errors(include_url=False, include_input=False)
         ]
     try:
-        keyring = keyring_from_environment()
-        if keyring is None:
-            problems.append(f"no payload keys are configured: set {KEYS_ENV} or {KEYS_FILE_ENV}")
-    except KeyringConfigurationError as error:
-        problems.append(str(error))
-    try:
         process_settings = load_settings()
-        # The HTTP API's tokens: TRIALFLOW_API_TOKENS, else the token file that `trial token new` writes.
-        auth = authenticator_for(process_settings)
-    except (SettingsError, TokenConfigurationError) as error:
+    except SettingsError as error:
         problems.append(str(error))
+    if process_settings is not None:
+        try:
+            # From the configured key provider: the key file, or Vault transit (security/configured_keys.py).
+            keyring = payload_keyring(process_settings)
+            if keyring is None:
+                problems.append(f"no payload keys are configured: set {KEYS_ENV} or {KEYS_FILE_ENV}")
+        except KeyringConfigurationError as error:
+            problems.append(str(error))
+        try:
+            # The HTTP API's tokens: TRIALFLOW_API_TOKENS, else the token file that `trial token new` writes.
+            auth = authenticator_for(process_settings)
+        except TokenConfigurationError as error:
+            problems.append(str(error))
+        try:
+            check_production_payload_keys(process_settings)
+        except ProductionSettingsError as error:
+            problems.append(str(error))
     if problems or settings is None or keyring is None or auth is None or process_settings is None:
         print("the codec server cannot start:\n" + "\n".join(problems), file=sys.stderr)
         return 2

@@ -53,6 +53,7 @@ _NEVER_ECHOED = {
     "webhook_signing_key",
     "payload_keys",
     "seal_keys",
+    "vault_token",
 }
 
 
@@ -118,10 +119,34 @@ class Settings(BaseSettings):
     # clear. A Path, not a FilePath: the keyring's own loader names a missing file with the other key problems.
     payload_keys: SecretStr | None = None
     payload_keys_file: Path | None = None
-    # Command seals (security/seal_keys.py): HMAC keys of their own, as the document itself or a file; neither: the
+    # Command seals (security/keys.py): HMAC keys of their own, as the document itself or a file; neither: the
     # data directory's seal-keys.json if `make run` made one, else commands are not sealed (development only).
     seal_keys: SecretStr | None = None
     seal_keys_file: Path | None = None
+    # Where keys come from (security/key_provider.py): these settings' documents and files, or HashiCorp Vault's
+    # transit engine, which unwraps data keys kept wrapped in `vault_wrapped_keys_file` (docs/deployment.md).
+    key_provider: Literal["file", "vault"] = "file"
+    vault_address: str = ""  # e.g. https://vault.example.org:8200
+    vault_token: SecretStr | None = None  # the token itself, or:
+    vault_token_file: FilePath | None = None  # a file holding it (a Docker secret)
+    vault_ca_file: FilePath | None = None  # Vault's CA (PEM), when not a public one
+    vault_namespace: str = ""  # Vault Enterprise / HCP namespace; empty: none
+    vault_transit_mount: str = Field(default="transit", min_length=1)
+    vault_transit_key: str = Field(default="trialflow", min_length=1)  # the key-encryption key's name in transit
+    vault_wrapped_keys_file: Path | None = None  # {"<purpose>": {"active": id, "keys": {id: "vault:v1:..."}}}
+    # production: a worker, the API or the codec server refuses to start without payload keys and TLS to Temporal
+    # (config/production.py); development allows both to be missing (`make run` makes its own keys).
+    environment: Literal["development", "production"] = "development"
+
+    @field_validator("environment", "key_provider", mode="before")
+    @classmethod
+    def _choice_in_lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("vault_token", "vault_token_file", "vault_ca_file", "vault_wrapped_keys_file", mode="before")
+    @classmethod
+    def _empty_vault_setting_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -25,7 +25,7 @@ from temporalio.client import (
 
 from config.journey_ids import study_id_of
 from security.command_seal import SEAL_HEADER, seal
-from security.seal_keys import SealKeyring
+from security.keys import SealKeyring
 from workflows.journey_messages import JourneyInput
 from workflows.patient_journey import PatientJourneyWorkflow
 

@@ -12,7 +12,7 @@ from domain.protocol import CURRENT_PROTOCOL, TrialProtocol
 from facade.trial_client import TrialClient
 from records import EventStore
 from security import configured_data_converter
-from security.seal_keys import seal_keyring
+from security.configured_keys import seal_keyring
 
 
 async def connect_trial_client(

@@ -44,7 +44,7 @@ from records.deliveries import DeliveryLedger, DeliveryRecord
 from records.event_rows import to_event
 from records.refusals import RefusedAttemptLog
 from security.command_seal import SEAL_REFUSED
-from security.seal_keys import SealKeyring
+from security.keys import SealKeyring
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, timeline_entry
 from workflows.patient_journey import COMMAND_REJECTED, NOT_PERMITTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 

@@ -4,6 +4,8 @@ python -m security rotate-key .data/payload-keys.json --key-id 2026-q3      # ad
 python -m security check-keys .data/payload-keys.json                       # validate it, name every problem
 python -m security rotate-seal-key .data/seal-keys.json --key-id s2         # the same for the command seal keys
 python -m security check-seal-keys .data/seal-keys.json
+python -m security vault-new-key --key-id 2026-q3 [--purpose payload|seal]  # a data key wrapped by Vault transit,
+                                                                            # into TRIALFLOW_VAULT_WRAPPED_KEYS_FILE
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from security.keys import KeyringConfigurationError, PayloadKeyring, rotate_key_file
-from security.seal_keys import SealKeyConfigurationError, SealKeyring, rotate_seal_key_file
+from config.settings import SettingsError, load_settings
+from security.configured_keys import vault_key_provider
+from security.key_provider import KEYRING_TYPES, PAYLOAD
+from security.keys import Keyring, KeyringConfigurationError, PayloadKeyring, SealKeyring, rotate_key_file
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,18 +35,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     rotate_seal.add_argument("--key-id", required=True, help="the new key's id, e.g. s2")
     check_seal = commands.add_parser("check-seal-keys", help="validate a seal key file")
     check_seal.add_argument("file", type=Path)
+    vault = commands.add_parser(
+        "vault-new-key", help="a data key from Vault transit, kept wrapped, made active (TRIALFLOW_VAULT_* settings)"
+    )
+    vault.add_argument("--key-id", required=True, help="the new key's id, e.g. 2026-q3")
+    vault.add_argument("--purpose", default=PAYLOAD, choices=KEYRING_TYPES, help=f"whose keys (default {PAYLOAD})")
     args = parser.parse_args(argv)
-    keyring: PayloadKeyring | SealKeyring
+    keyring: Keyring
     try:
-        if args.command == "rotate-key":
-            keyring = rotate_key_file(args.file, args.key_id)
-        elif args.command == "check-keys":
-            keyring = PayloadKeyring.from_file(args.file)
-        elif args.command == "rotate-seal-key":
-            keyring = rotate_seal_key_file(args.file, args.key_id)
+        if args.command == "vault-new-key":
+            keyring = vault_key_provider(load_settings()).new_wrapped_key(args.purpose, args.key_id)
+            print(f"{args.purpose}: active key {keyring.active_key_id}; keys: {', '.join(keyring.key_ids)}")
+            return 0
+        kind = SealKeyring if "seal" in args.command else PayloadKeyring
+        if args.command.startswith("rotate"):
+            keyring = rotate_key_file(args.file, args.key_id, kind)
         else:
-            keyring = SealKeyring.from_file(args.file)
-    except (KeyringConfigurationError, SealKeyConfigurationError) as error:
+            keyring = kind.from_file(args.file)
+    except (KeyringConfigurationError, SettingsError) as error:
         print(error, file=sys.stderr)
         return 2
     print(f"{args.file}: active key {keyring.active_key_id}; keys: {', '.join(keyring.key_ids)}")

@@ -1,5 +1,5 @@
 """Command seals: the trial client seals every staff command (and every enrollment) with HMAC-SHA256 under the seal
-keys (security/seal_keys.py); the journey verifies the seal before it takes the command. Anyone who reaches Temporal
+keys (security/keys.py); the journey verifies the seal before it takes the command. Anyone who reaches Temporal
 without the seal key, even with the payload key, cannot hand a journey a command, nor replay a sealed one changed.
 
 The seal travels in a Temporal header (`SEAL_HEADER`), so the command itself and the recorded histories stay as
@@ -19,7 +19,7 @@ from typing import Any, Final
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from temporalio.api.common.v1 import Payload
 
-from security.seal_keys import SealKeyring
+from security.keys import SealKeyring
 
 SEAL_HEADER: Final = "trialflow-seal"
 # The failure type of a refused seal, as the trial client sees it.
@@ -145,9 +145,9 @@ def verify(
         sealed = Seal.model_validate_json(header.data)
     except ValidationError:
         raise SealRefused("the command's seal is malformed") from None
-    key = keyring.key(sealed.key_id)
-    if key is None:
+    if not keyring.knows(sealed.key_id):
         raise SealRefused(f"the command's seal names the key id {sealed.key_id!r}, which is not configured")
+    key = keyring.key(sealed.key_id)
     kind, user_id, role = _actor_of(command)
     message = sealed_message(
         key_id=sealed.key_id,

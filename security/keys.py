@@ -1,4 +1,7 @@
-"""The payload keys: one active key id that encrypts, and every older key that may still decrypt (old payloads).
+"""Keyrings: one active key id that encrypts or seals, and every older key that may still decrypt or verify.
+
+The payload keys (AES-256-GCM, every payload sent through Temporal) and the command seal keys (HMAC-SHA256,
+security/command_seal.py) share one document format, one loader and one rotation; only their purpose differs.
 
 `{"active": "k2", "keys": {"k1": "<base64 of 32 bytes>", "k2": "..."}}` from `TRIALFLOW_PAYLOAD_KEYS` or the file
 `TRIALFLOW_PAYLOAD_KEYS_FILE` (`python -m security rotate-key` adds one). Reprs, logs and errors show key ids only."""
@@ -13,7 +16,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, ClassVar, Final, Self, TypeVar
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretBytes, SecretStr, ValidationError
@@ -54,7 +57,7 @@ def _decoded_key(value: object) -> bytes:
     except (binascii.Error, ValueError):
         raise ValueError("is not valid base64") from None
     if len(raw) != KEY_BYTES:
-        raise ValueError(f"decodes to {len(raw)} bytes; AES-256 needs exactly {KEY_BYTES}")
+        raise ValueError(f"decodes to {len(raw)} bytes; a key is exactly {KEY_BYTES}")
     return raw
 
 
@@ -109,10 +112,11 @@ def _active_key_problems(data: object) -> list[str]:
     return []
 
 
-class PayloadKeyring:
-    """The active key id (encrypts every new payload) and every key by id (decrypts old ones too)."""
+class Keyring:
+    """The active key id (encrypts or seals everything new) and every key by id (reads what older keys made)."""
 
     __slots__ = ("_active_key_id", "_keys")
+    KIND: ClassVar[str] = "payload"  # whose keys, in every message: "invalid seal keys", "the payload key file"
 
     def __init__(self, active_key_id: str, keys: Mapping[str, bytes]) -> None:
         problems = [
@@ -121,18 +125,18 @@ class PayloadKeyring:
             if not KEY_ID_PATTERN.fullmatch(key_id)
         ]
         problems += [
-            f"keys.{key_id}: the key is {len(key)} bytes; AES-256 needs exactly {KEY_BYTES}"
+            f"keys.{key_id}: the key is {len(key)} bytes; a {self.KIND} key is exactly {KEY_BYTES}"
             for key_id, key in keys.items()
             if len(key) != KEY_BYTES
         ]
         problems += _active_key_problems({"active": active_key_id, "keys": keys})
         if problems:
-            raise KeyringConfigurationError("invalid payload keys:\n  " + "\n  ".join(problems))
+            raise KeyringConfigurationError(f"invalid {self.KIND} keys:\n  " + "\n  ".join(problems))
         self._active_key_id = active_key_id
         self._keys: dict[str, bytes] = {key_id: bytes(key) for key_id, key in keys.items()}
 
     def __repr__(self) -> str:
-        return f"PayloadKeyring(active={self._active_key_id!r}, key_ids={self.key_ids!r})"
+        return f"{type(self).__name__}(active={self._active_key_id!r}, key_ids={self.key_ids!r})"
 
     @property
     def active_key_id(self) -> str:
@@ -156,12 +160,22 @@ class PayloadKeyring:
     def active_key(self) -> bytes:
         return self._keys[self._active_key_id]
 
-    def rotated(self, key_id: str, key: bytes | None = None) -> PayloadKeyring:
+    @classmethod
+    def new(cls, key_id: str) -> Self:
+        """A keyring of one fresh random key."""
+        return cls(key_id, {key_id: base64.b64decode(new_key())})
+
+    @classmethod
+    def of(cls, other: Keyring) -> Self:
+        """`other`'s keys as this purpose's keyring (a key provider answers with a plain Keyring)."""
+        return other if isinstance(other, cls) else cls(other.active_key_id, other._keys)
+
+    def rotated(self, key_id: str, key: bytes | None = None) -> Self:
         """This keyring with `key` (a fresh one if None) added under `key_id` and made active; old keys kept."""
         if key_id in self._keys:
             raise KeyringConfigurationError(f"the key id {key_id!r} is already in use: a rotated key needs a new id")
         fresh = key if key is not None else base64.b64decode(new_key())
-        return PayloadKeyring(key_id, {**self._keys, key_id: fresh})
+        return type(self)(key_id, {**self._keys, key_id: fresh})
 
     def to_document(self) -> dict[str, Any]:
         """The configuration document of this keyring. It holds the keys themselves: write it, never log it."""
@@ -173,7 +187,7 @@ class PayloadKeyring:
     # ---------------------------------------------------------------- loading
 
     @classmethod
-    def from_document(cls, data: Any) -> PayloadKeyring:
+    def from_document(cls, data: Any) -> Self:
         """From a parsed configuration document, or a KeyringConfigurationError naming every problem."""
         problems: list[str] = []
         document: PayloadKeysDocument | None = None
@@ -183,42 +197,62 @@ class PayloadKeyring:
             problems = _described(error)
         problems += _active_key_problems(data)
         if problems or document is None:
-            raise KeyringConfigurationError("invalid payload keys:\n  " + "\n  ".join(problems))
+            raise KeyringConfigurationError(f"invalid {cls.KIND} keys:\n  " + "\n  ".join(problems))
         return cls(document.active, {key_id: key.get_secret_value() for key_id, key in document.keys.items()})
 
     @classmethod
-    def from_text(cls, text: str | SecretStr) -> PayloadKeyring:
+    def from_text(cls, text: str | SecretStr) -> Self:
         plain = text.get_secret_value() if isinstance(text, SecretStr) else text
         try:
             data = json.loads(plain)
         except json.JSONDecodeError as error:
             # The position only: the message of a JSON error may quote the text, which holds keys.
             raise KeyringConfigurationError(
-                f"the payload keys are not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
+                f"the {cls.KIND} keys are not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
             ) from None
         return cls.from_document(data)
 
     @classmethod
-    def from_file(cls, path: Path) -> PayloadKeyring:
+    def from_file(cls, path: Path) -> Self:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
-            raise KeyringConfigurationError(f"cannot read the payload key file {path}: {error.strerror}") from None
+            raise KeyringConfigurationError(f"cannot read the {cls.KIND} key file {path}: {error.strerror}") from None
         except UnicodeDecodeError:
-            raise KeyringConfigurationError(f"the payload key file {path} is not UTF-8 text") from None
+            raise KeyringConfigurationError(f"the {cls.KIND} key file {path} is not UTF-8 text") from None
         try:
             return cls.from_text(text)
         except KeyringConfigurationError as error:
             raise KeyringConfigurationError(f"{path}: {error}") from None
 
 
-def load_keyring(document: str | SecretStr | None = None, file: Path | None = None) -> PayloadKeyring | None:
-    """The keyring from a document (preferred) or a file; None when neither is given (encryption not set up)."""
+class PayloadKeyring(Keyring):
+    """AES-256-GCM keys: the active one encrypts every new payload, each one decrypts what it encrypted."""
+
+    __slots__ = ()
+    KIND = "payload"
+
+
+class SealKeyring(Keyring):
+    """HMAC-SHA256 keys, separate from the payload keys: the active one seals every staff command the trial client
+    sends (security/command_seal.py), each one verifies the seals it made (rotation)."""
+
+    __slots__ = ()
+    KIND = "seal"
+
+
+KeyringT = TypeVar("KeyringT", bound=Keyring)
+
+
+def load_keyring(
+    document: str | SecretStr | None = None, file: Path | None = None, kind: type[KeyringT] = PayloadKeyring
+) -> KeyringT | None:
+    """The keyring from a document (preferred) or a file; None when neither is given (not set up)."""
     text = document.get_secret_value() if isinstance(document, SecretStr) else document
     if text and text.strip():
-        return PayloadKeyring.from_text(text)
+        return kind.from_text(text)
     if file is not None:
-        return PayloadKeyring.from_file(file)
+        return kind.from_file(file)
     return None
 
 
@@ -229,7 +263,7 @@ def keyring_from_environment(environ: Mapping[str, str] | None = None) -> Payloa
     return load_keyring(environ.get(KEYS_ENV), Path(file) if file else None)
 
 
-def write_key_file(path: Path, keyring: PayloadKeyring) -> None:
+def write_key_file(path: Path, keyring: Keyring) -> None:
     """Write the keyring's document to `path`, readable by its owner only, replacing any old file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # created with mode 0600
@@ -243,16 +277,13 @@ def write_key_file(path: Path, keyring: PayloadKeyring) -> None:
         raise
 
 
-def rotate_key_file(path: Path, key_id: str) -> PayloadKeyring:
+def rotate_key_file(path: Path, key_id: str, kind: type[KeyringT] = PayloadKeyring) -> KeyringT:
     """Add a fresh key under `key_id` to the key file (created if missing) and make it the active one."""
-    if path.exists():
-        keyring = PayloadKeyring.from_file(path).rotated(key_id)
-    else:
-        keyring = PayloadKeyring(key_id, {key_id: base64.b64decode(new_key())})
+    keyring = kind.from_file(path).rotated(key_id) if path.exists() else kind.new(key_id)
     write_key_file(path, keyring)
     return keyring
 
 
-def ensure_key_file(path: Path, key_id: str = "k1") -> PayloadKeyring:
+def ensure_key_file(path: Path, key_id: str = "k1", kind: type[KeyringT] = PayloadKeyring) -> KeyringT:
     """The keyring in `path`, made with one fresh key first if the file does not exist (the dev stack's keys)."""
-    return PayloadKeyring.from_file(path) if path.exists() else rotate_key_file(path, key_id)
+    return kind.from_file(path) if path.exists() else rotate_key_file(path, key_id, kind)

@@ -13,21 +13,27 @@ from sqlalchemy import make_url
 from api.codec_server import CodecServerSettings
 from api.server import api_url
 from config.journey_ids import TASK_QUEUE
+from config.production import check_production_settings
 from config.settings import Settings, SettingsError
 from config.startup import load_checked_settings
 from notifications.from_settings import check_notification_settings
 from observability.logging import configure_logging, get_logger
 from security import payload_keyring
-from security.configured_keys import with_payload_keys
-from security.seal_keys import seal_keyring, with_seal_keys
+from security.configured_keys import seal_keyring, with_payload_keys, with_seal_keys
 from security.token_file import authenticator_for
-from stack.services import SERVICES, Service, Stack, codec_url
+from stack.services import SERVICES, Service, Stack, codec_service, codec_url
 from workers.dev_server import DevServer, DevServerError
 
 log = get_logger("stack.run")
 
 # The stack runs every process in one: it reads the API tokens, the staff directory and the payload keys.
-CONFIGURATION_CHECKS = (authenticator_for, check_notification_settings, payload_keyring, seal_keyring)
+CONFIGURATION_CHECKS = (
+    authenticator_for,
+    check_notification_settings,
+    payload_keyring,
+    seal_keyring,
+    check_production_settings,
+)
 
 
 def describe(stack: Stack) -> str:
@@ -60,7 +66,10 @@ async def run_stack(
     announce: Callable[[str], None] = lambda text: print(text, flush=True),
 ) -> None:
     """Start the dev server, then every service; announce once all serve; when `stop` is set, stop them all."""
-    async with DevServer.from_settings(settings) as server:
+    dev_server = DevServer.from_settings(settings)
+    if codec_service in services:  # the Web UI decodes through it, for staff with an API token
+        dev_server.ui_codec_endpoint = codec_url(CodecServerSettings())
+    async with dev_server as server:
         stack = Stack(
             settings=settings,
             temporal_address=server.address,

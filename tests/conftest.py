@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from facade import TrialClient
-from security.seal_keys import SealKeyring
+from security.keys import SealKeyring
 from tests.postgres import (
     DATABASE_URL_ENV,
     EmbeddedPostgres,

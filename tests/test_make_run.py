@@ -54,6 +54,10 @@ async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None
             decoded = await http.post("/decode", json=payload, headers=coordinator)
             assert decoded.status_code == 200, decoded.text
             assert date_of_birth in base64.b64decode(decoded.json()["payloads"][0]["data"]).decode()
+        # The Web UI decodes through that codec server (`--ui-codec-endpoint`): the UI's own settings say so.
+        async with httpx.AsyncClient(base_url=printed_address(lines, "Temporal Web UI"), timeout=30) as http:
+            ui_settings = (await http.get("/api/v1/settings")).json()
+        assert ui_settings["Codec"]["Endpoint"] == codec
     assert before["phase"] == Phase.APHERESIS
     # Stopped: nothing is left listening.
     for port in (setup.temporal_port, setup.ui_port, setup.api_port, setup.codec_port):

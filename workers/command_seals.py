@@ -30,7 +30,7 @@ from temporalio.worker import (
 
 from config.journey_ids import study_id_of
 from security.command_seal import SEAL_HEADER, SEAL_REFUSED, SealRefused, verify
-from security.seal_keys import SealKeyring
+from security.keys import SealKeyring
 from workflows.journey_messages import JourneyInput
 from workflows.patient_journey import PatientJourneyWorkflow
 

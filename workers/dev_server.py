@@ -126,6 +126,8 @@ class DevServer:
     stop_timeout: float = 10.0
     # Appended to the command line, e.g. ("--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=60").
     extra_args: Sequence[str] = ()
+    # The codec server the Web UI decodes payloads through (`make run` runs one); None: the UI shows them encoded.
+    ui_codec_endpoint: str | None = None
     _process: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
     _output_tail: deque[str] = field(default_factory=lambda: deque(maxlen=40), init=False, repr=False)
     _readers: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
@@ -138,6 +140,11 @@ class DevServer:
             ui_port=settings.temporal_ui_port,
             namespace=settings.temporal_namespace,
         )
+
+    def _ui_args(self) -> list[str]:
+        # The dev server has no switch to turn the UI's write actions off (terminate, reset): its UI keeps them, and
+        # the compose stack's UI, where they matter, has them off (docs/deployment.md).
+        return ["--ui-codec-endpoint", self.ui_codec_endpoint] if self.ui_codec_endpoint else []
 
     @property
     def address(self) -> str:
@@ -176,7 +183,7 @@ class DevServer:
             port=self.port,
             ui_port=self.ui_port,
             namespace=self.namespace,
-            extra_args=self.extra_args,
+            extra_args=[*self.extra_args, *self._ui_args()],
         )
         log.info("dev_server_starting", grpc=self.address, ui=self.ui_url, db_file=str(self.db_file))
         self._process = await asyncio.create_subprocess_exec(

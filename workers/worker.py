@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from activities.journey_activities import JourneyActivities
 from activities.reconciliation import ReconciliationActivities
 from config.journey_ids import TASK_QUEUE
+from config.production import check_production_settings
 from config.settings import Settings, SettingsError
 from config.startup import load_checked_settings
 from config.temporal_connection import connect
@@ -28,7 +29,8 @@ from observability.logging import configure_logging, get_logger
 from records import EventStore
 from records.deliveries import DeliveryLedger
 from security import configured_data_converter, payload_keyring
-from security.seal_keys import SealKeyring, seal_keyring
+from security.configured_keys import seal_keyring
+from security.keys import SealKeyring
 from workers.command_seals import SealCheck
 from workflows.patient_journey import PatientJourneyWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
@@ -118,7 +120,9 @@ async def _ensure_reconciliation(client: Client) -> None:
 def main() -> int:
     try:
         # Before connecting: every bad setting, directory entry or key named.
-        settings = load_checked_settings(check_notification_settings, payload_keyring, seal_keyring)
+        settings = load_checked_settings(
+            check_notification_settings, payload_keyring, seal_keyring, check_production_settings
+        )
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2

@@ -1,5 +1,5 @@
 """The deployment files read as Docker Compose reads them: YAML with Compose's merge tags, `${VAR}` interpolation,
-`.env` files, and the Compose Specification's JSON schema (shipped by the check-jsonschema package)."""
+`.env` files, and the Compose Specification's JSON schema (a copy committed beside the tests, data/README.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,9 @@ COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
 TEMPORAL_CLOUD_FILE = REPOSITORY / "docker-compose.temporal-cloud.yml"
 ENV_EXAMPLE_FILE = REPOSITORY / ".env.example"
 
-# check-jsonschema vendors the Compose Specification's own schema (compose-spec/compose-spec, schema/
-# compose-spec.json) and refreshes it with each release; reading it from there needs no network at test time.
-SCHEMA_PACKAGE = "check_jsonschema.builtin_schemas.vendor"
-SCHEMA_FILE_NAME = "compose-spec.json"
+# The schema Docker Compose validates with (compose-spec/compose-go, schema/compose-spec.json), committed with its
+# source commit and licence in data/README.md: no network at test time, and no change unless someone refreshes it.
+SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, ${NAME:+alt}, $NAME, and $$ (a `$`).
 VARIABLE = re.compile(
@@ -42,7 +40,8 @@ def _tagged_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return loader.construct_mapping(node, deep=True)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
+    text = loader.construct_scalar(node)  # type: ignore[arg-type]
+    return None if text in ("null", "~", "") else text  # `!reset null`: the attribute removed
 
 
 for _tag in ("!override", "!reset"):
@@ -197,8 +196,19 @@ def command_of(service: Mapping[str, Any]) -> list[str]:
     return [str(part) for part in command]
 
 
+def secret_targets(service: Mapping[str, Any]) -> dict[str, str]:
+    """Where each secret the service lists is mounted: /run/secrets/<name> unless it names another target."""
+    targets = {}
+    for secret in service.get("secrets") or []:
+        name = secret if isinstance(secret, str) else secret["source"]
+        target = name if isinstance(secret, str) else secret.get("target", name)
+        targets[name] = target if target.startswith("/") else f"/run/secrets/{target}"
+    return targets
+
+
 def mount_targets(service: Mapping[str, Any]) -> list[str]:
-    targets = []
+    """Every path mounted into the service's containers: volumes, binds and secrets."""
+    targets = list(secret_targets(service).values())
     for volume in service.get("volumes") or []:
         if isinstance(volume, str):
             parts = volume.split(":")
@@ -212,14 +222,7 @@ def mount_targets(service: Mapping[str, Any]) -> list[str]:
 
 
 def compose_specification() -> dict[str, Any]:
-    try:
-        schema_file = resources.files(SCHEMA_PACKAGE).joinpath(SCHEMA_FILE_NAME)
-    except ModuleNotFoundError as error:
-        raise AssertionError(
-            f"the Compose Specification's schema comes from the check-jsonschema package ({error}): "
-            "it is one of the dev extras; install them (make install)"
-        ) from None
-    schema: dict[str, Any] = json.loads(schema_file.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     return schema
 
 

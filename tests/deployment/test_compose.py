@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import make_url
 
+from api.codec_server import CodecServerSettings
 from config.search_attributes import CLI_TYPE_NAMES, JOURNEY_SEARCH_ATTRIBUTES
 from tests.deployment.compose_files import (
     COMPOSE_FILE,
@@ -28,15 +29,17 @@ from tests.deployment.compose_files import (
     load_compose,
     mount_targets,
     schema_problems,
+    secret_targets,
     variable_uses,
 )
 from tests.deployment.settings_fields import file_settings, setting_variables
 from workers.dev_server import find_wheel_binary
 
 # The image built from this repository's Dockerfile runs these: a job registering the search attributes, the
-# record's migrations, the worker and the API.
-PROJECT_SERVICES = {"temporal-search-attributes", "migrate", "worker", "api"}
-ONE_SHOT_JOBS = {"temporal-search-attributes", "migrate"}
+# record's migrations, the worker, the API and the codec server.
+PROJECT_SERVICES = {"temporal-search-attributes", "migrate", "worker", "api", "codec-server"}
+ONE_SHOT_JOBS = {"temporal-schema", "temporal-namespace", "temporal-search-attributes", "migrate"}
+SECRET_FILE = re.compile(r"^/run/secrets/[a-z0-9-]+$")
 SECRET_NAME = re.compile(r"PASSWORD|PWD|SECRET|TOKENS?$|_KEY$")
 REQUIRED_VARIABLE = re.compile(r"^\$\{[A-Z][A-Z0-9_]*:\?[^}]+\}$")  # ${VAR:?message}: no default, must be set
 MARKER = re.compile(r"marker-([A-Z0-9_]+)")
@@ -112,9 +115,13 @@ def test_the_stack_has_temporal_its_ui_the_record_the_workers_the_api_and_a_mail
 ) -> None:
     images = {name: service.get("image", "") for name, service in services.items()}
 
-    assert images["temporal"].startswith("temporalio/auto-setup:")
+    # The server image as production runs it; its schemas are the admin tools' one-shot job (no auto-setup).
+    assert images["temporal"].startswith("temporalio/server:")
+    assert not [name for name, image in images.items() if "auto-setup" in image]
     assert environment_of(services["temporal"])["DB"] == "postgres12"
     assert environment_of(services["temporal"])["POSTGRES_SEEDS"] == "temporal-db"
+    assert images["temporal-schema"].startswith("temporalio/admin-tools:")
+    assert images["temporal-namespace"] == images["temporal-schema"]
     assert images["temporal-ui"].startswith("temporalio/ui:")
     assert images["temporal-db"] == images["trial-record-db"] == "postgres:16"
     assert images["mailpit"].startswith("axllent/mailpit:")
@@ -123,6 +130,20 @@ def test_the_stack_has_temporal_its_ui_the_record_the_workers_the_api_and_a_mail
     assert command_of(services["worker"]) == ["python", "-m", "workers"]
     assert command_of(services["api"])[:3] == ["python", "-m", "api"]
     assert command_of(services["migrate"]) == ["python", "-m", "records", "migrate"]
+    assert command_of(services["codec-server"])[:3] == ["python", "-m", "api.codec_server"]
+
+
+def test_the_schema_job_sets_up_and_updates_both_of_temporals_databases(services: dict[str, Any]) -> None:
+    job = services["temporal-schema"]
+    script = " ".join(command_of(job))
+    environment = environment_of(job)
+    assert environment["SQL_PLUGIN"] == "postgres12" and environment["SQL_HOST"] == "temporal-db"
+    assert environment["SQL_PASSWORD"] == environment_of(services["temporal"])["POSTGRES_PWD"]
+    for step in ("create-database", "setup-schema -v 0.0", "update-schema -d"):
+        assert f'temporal-sql-tool --db "$$name" {step}' in script, step
+    assert "temporal_visibility:visibility" in script and "temporal:temporal" in script
+    assert "/etc/temporal/schema/postgresql/v12/" in script
+    assert depends_on_of(services["temporal"]) == {"temporal-schema": "service_completed_successfully"}
 
 
 def test_every_service_has_an_image_or_a_build(services: dict[str, Any]) -> None:
@@ -138,8 +159,10 @@ def test_every_image_is_pinned_to_a_version(services: dict[str, Any], resolved: 
         if tag.startswith("${"):
             assert ":-" in tag, f"{name}: {image} has no default version"
         final_tag = resolved["services"][name]["image"].rpartition(":")[2]
-        # PostgreSQL's major version is its data format: `postgres:16` takes the minor (fix-only) releases.
-        assert re.fullmatch(r"v?\d+(\.\d+)*", final_tag), f"{name}: {image} is not pinned to a version"
+        # PostgreSQL's major version is its data format: `postgres:16` takes the minor (fix-only) releases. The
+        # admin tools' tag names the versions of the server and of both CLIs it ships (1.29.1-tctl-1.18.4-cli-1.5.0).
+        version = r"v?\d+(\.\d+)*"
+        assert re.fullmatch(rf"{version}(-[a-z]+-{version})*", final_tag), f"{name}: {image} is not pinned"
 
 
 def test_depends_on_names_services_that_exist_and_can_answer_the_condition(services: dict[str, Any]) -> None:
@@ -152,8 +175,9 @@ def test_depends_on_names_services_that_exist_and_can_answer_the_condition(servi
                 assert services[target].get("restart") == "no", f"{target} is waited for to finish: a one-shot job"
 
 
-def test_the_databases_temporal_the_api_and_mailpit_report_their_health(services: dict[str, Any]) -> None:
-    for name in ("temporal-db", "trial-record-db", "temporal", "api", "mailpit"):
+def test_the_databases_the_api_the_codec_server_and_mailpit_report_their_health(services: dict[str, Any]) -> None:
+    # The server image has no client to probe itself with: the namespace job waits until it answers over mTLS.
+    for name in ("temporal-db", "trial-record-db", "api", "codec-server", "mailpit"):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     assert "pg_isready" in str(services["trial-record-db"]["healthcheck"]["test"])
     assert "pg_isready" in str(services["temporal-db"]["healthcheck"]["test"])
@@ -165,7 +189,11 @@ def test_workers_and_the_api_start_after_the_migration_and_the_search_attributes
         assert depends_on["migrate"] == "service_completed_successfully", name
         assert depends_on["temporal-search-attributes"] == "service_completed_successfully", name
     assert depends_on_of(services["migrate"]) == {"trial-record-db": "service_healthy"}
-    assert depends_on_of(services["temporal-search-attributes"]) == {"temporal": "service_healthy"}
+    assert depends_on_of(services["temporal-schema"]) == {"temporal-db": "service_healthy"}
+    assert depends_on_of(services["temporal-namespace"]) == {"temporal": "service_started"}
+    assert "temporal operator cluster health" in " ".join(command_of(services["temporal-namespace"]))
+    namespace_ready = {"temporal-namespace": "service_completed_successfully"}
+    assert depends_on_of(services["temporal-search-attributes"]) == namespace_ready
     assert depends_on_of(services["worker"])["mailpit"] == "service_healthy"
     assert set(ONE_SHOT_JOBS) == {name for name, service in services.items() if service.get("restart") == "no"}
 
@@ -188,7 +216,7 @@ def test_published_ports_are_on_loopback_only(services: dict[str, Any]) -> None:
         for port in service.get("ports") or []:
             published += 1
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
-    assert published == 5  # Temporal gRPC and Web UI, the record's PostgreSQL, the API, Mailpit's Web UI
+    assert published == 6  # Temporal gRPC and Web UI, the record's PostgreSQL, the API, the codec server, Mailpit
 
 
 def test_the_worker_scales_it_has_no_fixed_name_and_no_published_port(services: dict[str, Any]) -> None:
@@ -212,10 +240,14 @@ def test_no_secret_is_written_in_the_file(services: dict[str, Any]) -> None:
     secrets = 0
     for name, service in services.items():
         for variable, value in environment_of(service).items():
-            if SECRET_NAME.search(variable) and not variable.endswith("_FILE"):
+            if value and SECRET_FILE.match(value):  # a key or certificate file: a secret the service lists
+                assert value in secret_targets(service).values(), f"{name}.{variable}: {value} is not mounted"
+                continue
+            # A switch named after a token (TEMPORAL_CODEC_PASS_ACCESS_TOKEN) holds none.
+            if SECRET_NAME.search(variable) and not variable.endswith("_FILE") and value not in ("true", "false"):
                 secrets += 1
                 assert value and REQUIRED_VARIABLE.match(value), f"{name}.{variable} must be ${{VAR:?...}}: {value!r}"
-            if value and "://" in value:
+            if value and "://" in value and "@" in value:  # a URL with a user part, such as the database's
                 password = make_url(interpolate(value, VARIABLE_MARKERS)).password
                 assert password is None or (
                     (marked := MARKER.fullmatch(password)) and VariableUse(marked[1], ":?", "") in required_uses(value)
@@ -244,9 +276,10 @@ def test_each_secret_goes_only_to_the_service_that_uses_it(services: dict[str, A
 
 
 def test_trialflow_services_are_configured_only_with_settings_the_processes_have(services: dict[str, Any]) -> None:
-    known = setting_variables()
+    known = set(setting_variables())
+    codec_settings = {f"TRIALFLOW_CODEC_{name.upper()}" for name in CodecServerSettings.model_fields}
     for name, service in project_services(services).items():
-        unknown = sorted(set(environment_of(service)) - set(known))
+        unknown = sorted(set(environment_of(service)) - known - (codec_settings if name == "codec-server" else set()))
         assert not unknown, f"{name}: {unknown} are not fields of config.settings.Settings"
 
 
@@ -309,7 +342,8 @@ def test_the_api_binds_every_interface_inside_and_is_published_on_loopback(servi
 
 
 def test_every_process_talks_to_the_same_temporal_namespace(services: dict[str, Any]) -> None:
-    namespace = environment_of(services["temporal"])["DEFAULT_NAMESPACE"]
+    namespace = environment_of(services["temporal-namespace"])["NAMESPACE"]
+    assert environment_of(services["temporal-ui"])["TEMPORAL_DEFAULT_NAMESPACE"] == namespace
     registration = command_of(services["temporal-search-attributes"])
     assert registration[registration.index("--namespace") + 1] == namespace
     for name in ("worker", "api"):
@@ -329,9 +363,11 @@ def test_every_python_command_runs_a_module_of_the_project(services: dict[str, A
         spec = importlib.util.find_spec(module)
         assert spec is not None and spec.origin, f"{name}: no module {module}"
         assert Path(spec.origin).resolve().is_relative_to(REPOSITORY), f"{name}: {module} is not the project's"
+        entry = module
         if spec.submodule_search_locations is not None:  # a package runs its __main__
             assert importlib.util.find_spec(f"{module}.__main__") is not None, f"{name}: {module} has no __main__"
-        parser = getattr(importlib.import_module(f"{module}.__main__"), "argument_parser", None)
+            entry = f"{module}.__main__"
+        parser = getattr(importlib.import_module(entry), "argument_parser", None)
         if parser is not None:
             parser().parse_args(command[3:])  # exits (fails the test) on arguments the module does not take
 

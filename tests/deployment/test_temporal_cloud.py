@@ -86,6 +86,9 @@ def test_laid_over_the_base_file_the_settings_dial_the_cloud_over_tls(
     resolved_base, resolved_override = interpolate(base, values), interpolate(override, values)
     for name in override["services"]:
         merged = environment_of(resolved_base["services"][name]) | environment_of(resolved_override["services"][name])
+        # `!reset null` removes the base file's setting (the overlay has no pass-through variable, the other null).
+        merged = {variable: value for variable, value in merged.items() if value is not None}
+        assert not {"TRIALFLOW_TEMPORAL_TLS_CERT", "TRIALFLOW_TEMPORAL_TLS_SERVER_CA"} & set(merged), name
         with monkeypatch.context() as patched:
             for variable in setting_variables():
                 patched.delenv(variable, raising=False)
@@ -99,3 +102,14 @@ def test_laid_over_the_base_file_the_settings_dial_the_cloud_over_tls(
         assert settings.temporal_address == values["TEMPORAL_CLOUD_ADDRESS"], name
         assert settings.temporal_namespace == values["TEMPORAL_CLOUD_NAMESPACE"], name
         assert settings.temporal_api_key is not None and settings.uses_tls, name
+        # Still production, still encrypting: Temporal Cloud stores only encrypted payloads.
+        assert settings.environment == "production" and merged["TRIALFLOW_PAYLOAD_KEYS_FILE"], name
+
+
+def test_the_local_mutual_tls_is_reset_and_only_the_payload_keys_stay_mounted(override: dict[str, Any]) -> None:
+    text = TEMPORAL_CLOUD_FILE.read_text()
+    for variable in ("TRIALFLOW_TEMPORAL_TLS_CERT", "TRIALFLOW_TEMPORAL_TLS_KEY", "TRIALFLOW_TEMPORAL_TLS_SERVER_CA"):
+        assert re.search(rf"^  {variable}: !reset null$", text, flags=re.MULTILINE), variable
+    for name, service in override["services"].items():
+        assert service["secrets"] == ["payload-keys"], name
+    assert len(re.findall(r"^    secrets: !override$", text, flags=re.MULTILINE)) == len(override["services"])

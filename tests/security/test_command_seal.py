@@ -1,4 +1,4 @@
-"""Command seals (security/command_seal.py) and their keys (security/seal_keys.py): a seal verifies only for the very
+"""Command seals (security/command_seal.py) and their keys (security/keys.py): a seal verifies only for the very
 command, study id, update id and actor it was made for, with a configured key, while it is fresh."""
 
 from __future__ import annotations
@@ -18,14 +18,8 @@ from domain.roles import Actor, Role
 from security import PayloadKeyring, encrypted_data_converter, new_key
 from security.__main__ import main as security_main
 from security.command_seal import SEAL_CLOCK_SKEW, SEAL_MAX_AGE, Seal, SealRefused, seal, verify
-from security.seal_keys import (
-    SealKeyConfigurationError,
-    SealKeyring,
-    default_seal_key_file,
-    rotate_seal_key_file,
-    seal_keyring,
-    with_seal_keys,
-)
+from security.configured_keys import default_seal_key_file, seal_keyring, with_seal_keys
+from security.keys import KeyringConfigurationError, SealKeyring, rotate_key_file
 from tests.facade.journeys import enrollment
 from workflows.journey_messages import JourneyInput
 
@@ -144,16 +138,16 @@ def test_seal_keys_come_from_the_settings_or_the_data_directory(tmp_path: Path) 
 def test_bad_seal_keys_name_every_problem_and_no_key(tmp_path: Path) -> None:
     secret = "c2VjcmV0"  # "secret": 6 bytes
     document = {"active": "s3", "keys": {"s1": secret, "bad id!": "AAAA", "s2": 7}}
-    with pytest.raises(SealKeyConfigurationError) as raised:
+    with pytest.raises(KeyringConfigurationError) as raised:
         SealKeyring.from_document(document)
     message = str(raised.value)
-    assert "keys.s2: the key is not a base64 string" in message
-    with pytest.raises(SealKeyConfigurationError) as raised:
+    assert "keys.s2: the key must be a base64 string" in message
+    with pytest.raises(KeyringConfigurationError) as raised:
         SealKeyring.from_document({"active": "s3", "keys": {"s1": secret, "bad id!": "AAAA"}})
     message = str(raised.value)
-    assert "'bad id!' is not valid" in message and "keys.s1: the key is 6 bytes" in message
-    assert "'s3' is not among the keys" in message and secret not in message
-    with pytest.raises(SealKeyConfigurationError, match="line 1"):
+    assert "'bad id!' is not valid" in message and "keys.s1: the key decodes to 6 bytes" in message
+    assert "'s3' is not among the configured keys" in message and secret not in message
+    with pytest.raises(KeyringConfigurationError, match="line 1"):
         SealKeyring.from_text("{nope")
 
 
@@ -166,4 +160,4 @@ def test_python_m_security_rotates_the_seal_key_file(tmp_path: Path, capsys: pyt
     assert security_main(["check-seal-keys", str(path)]) == 0
     out = capsys.readouterr()
     assert "active key s2; keys: s1, s2" in out.out and "in use" in out.err
-    assert rotate_seal_key_file(path, "s3").key_ids == ("s1", "s2", "s3")
+    assert rotate_key_file(path, "s3", SealKeyring).key_ids == ("s1", "s2", "s3")

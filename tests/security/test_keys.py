@@ -44,7 +44,7 @@ def test_every_problem_is_named_by_key_id_and_no_key_is_echoed() -> None:
     lines = str(raised.value).splitlines()[1:]
     assert [line.strip() for line in lines] == [
         "keys.k1: the key is not valid base64",
-        "keys.k2: the key decodes to 16 bytes; AES-256 needs exactly 32",
+        "keys.k2: the key decodes to 16 bytes; a key is exactly 32",
         "keys: the key id 'bad id' is not valid: a key id is 1 to 64 letters, digits, '.', '_' or '-'",
         "keys.k3: the key must be a base64 string",
         "active: the key id 'k9' is not among the configured keys (bad id, k1, k2, k3)",

@@ -41,7 +41,7 @@ from records import EventStore
 from records.deliveries import DeliveryLedger
 from security import PayloadKeyring, encrypted_data_converter, new_key
 from security.command_seal import SEAL_HEADER, SEAL_MAX_AGE, SEAL_REFUSED, seal
-from security.seal_keys import SealKeyring
+from security.keys import SealKeyring
 from tests.domain.journey_driver import INVESTIGATOR
 from tests.facade.journeys import enrollment, today
 from tests.notifications.people import webhook_directory
