@@ -239,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems.append(str(error))
     try:
         process_settings = load_settings()
-        # The HTTP API's tokens: TRIALFLOW_API_TOKENS, else the token file that `trial token new` writes.
+        # The HTTP API's tokens: TRIALFLOW_API_TOKENS, else the token file that `trial admin token new` writes.
         auth = authenticator_for(process_settings)
     except (SettingsError, TokenConfigurationError) as error:
         problems.append(str(error))
@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(process_settings.log_format, process_settings.log_level)
     log = get_logger(LOGGER_NAME)
     if not auth.configured:
-        log.warning("codec_no_tokens", hint="no API tokens configured (trial token new); every request is 401")
+        log.warning("codec_no_tokens", hint="no API tokens configured (trial admin token new); every request is 401")
     app = create_codec_app(keyring, auth, cors_origins=settings.cors_origins)
     log.info(
         "codec_server_starting", url=f"http://{settings.host}:{settings.port}", origins=list(settings.cors_origins)
