@@ -160,7 +160,7 @@ class ApiClient:
         """The API's answer (2xx); ApiProblem for a refusal, Unreachable / ReplyLost when no answer came."""
         sent_headers = dict(headers or {})
         if authenticated:
-            sent_headers["Authorization"] = f"Bearer {token or self.credential().access_token}"
+            sent_headers["Authorization"] = f"Bearer {token or self._signed_in_token()}"
         try:
             response = self._http.request(
                 method,
@@ -176,6 +176,14 @@ class ApiClient:
         if response.status_code >= 400:
             raise ApiProblem(response.status_code, _problem_document(response))
         return response
+
+    def _signed_in_token(self) -> str:
+        try:
+            return self.credential().access_token
+        except NotSignedIn:
+            # An API that does not answer is the first thing to put right: say so rather than "sign in".
+            self.request("GET", "/healthz", authenticated=False)
+            raise
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params).json()
