@@ -44,7 +44,6 @@ async def trial_client(request: Request) -> TrialClient:
 async def authenticated_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    client: Annotated[TrialClient, Depends(trial_client)],
 ) -> Actor:
     """The actor of the bearer token, or 401 naming why: the one source of who acts. A static token's use is noted
     in the record (at most once a minute), for `trial admin token list`."""
@@ -70,7 +69,7 @@ async def authenticated_actor(
         _log.warning("authentication_refused", path=request.url.path, reason="unknown token")
         raise _unauthenticated("the bearer token is not recognised", presented=True)
     assert token is not None
-    await asyncio.to_thread(_note_use, request, client, auth, token)
+    await asyncio.to_thread(_note_use, request, await trial_client(request), auth, token)
     return found
 
 
