@@ -34,11 +34,16 @@ _log = get_logger("security.auth")
 
 
 async def trial_client(request: Request) -> TrialClient:
+    """The request's trial client: made once per request by a factory (authentication may need it too)."""
     source: TrialSource = request.app.state.trial_source
     if isinstance(source, TrialClient):
         return source
-    made = source()
-    return made if isinstance(made, TrialClient) else await made
+    made: TrialClient | None = getattr(request.state, "trial_client", None)
+    if made is None:
+        produced = source()
+        made = produced if isinstance(produced, TrialClient) else await produced
+        request.state.trial_client = made
+    return made
 
 
 async def authenticated_actor(
