@@ -22,20 +22,16 @@ from typing import Annotated, Any, Final, NoReturn
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from cli.common import JsonOption, Problems, json_help, print_json
 from cli.staff import console
 from config.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
+from facade import VerificationReport
+from facade.administration import AdminRecord, RecordUnavailable, existing_record, migrate_record, shown_url
 from facade.trial_client import AUDIT_LOGGER
 from observability.logging import configure_logging, get_logger
-from records import EventStore, VerificationReport
-from records.engine import create_record_engine
-from records.migrate import current_revision, head_revision, upgrade_engine_to_head
-from records.token_uses import TokenChangeLog, TokenUseLog
 from security import KeyringConfigurationError, PayloadKeyring, default_key_file, rotate_key_file
 from security.auth import DEFAULT_TOKEN_LIFETIME, TokenConfigurationError, TokenEntry, utc_now
 from security.token_file import TokenFile, token_file_path
@@ -72,32 +68,21 @@ class Server:
     operator: str
 
     def record_shown(self) -> str:
-        return make_url(self.settings.database_url).render_as_string(hide_password=True)
+        return shown_url(self.settings.database_url)
 
     @contextmanager
-    def record(self, *, current: bool = False) -> Iterator[Engine]:
+    def record(self, *, current: bool = False) -> Iterator[AdminRecord]:
         """The trial record's database, which must exist already: nothing here creates an empty one elsewhere.
         `current`: and at the schema this code writes."""
-        url = make_url(self.settings.database_url)
-        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-            _fail(
-                f"there is no trial record at {url.database}: run this where the server's files are (the folder "
-                f"`make run` runs in), or set {ENV_PREFIX}DATABASE_URL / {ENV_PREFIX}DATA_DIR"
-            )
-        engine = create_record_engine(url)
+        where = (
+            f": run this where the server's files are (the folder `make run` runs in), or set {ENV_PREFIX}DATABASE_URL"
+            f" / {ENV_PREFIX}DATA_DIR"
+        )
         try:
-            try:
-                revision = current_revision(engine)
-            except SQLAlchemyError as error:
-                reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-                _fail(f"cannot open the trial record at {self.record_shown()}: {reason}")
-            if revision is None:
-                _fail(f"{self.record_shown()} holds no trial record (never migrated): `trial admin migrate` makes one")
-            if current and revision != head_revision():
-                _fail(f"the trial record at {self.record_shown()} is not at the newest schema: `trial admin migrate`")
-            yield engine
-        finally:
-            engine.dispose()
+            with existing_record(self.settings.database_url, current=current, where=where) as record:
+                yield record
+        except RecordUnavailable as unavailable:
+            _fail(str(unavailable))
 
 
 def _key_file(settings: Settings) -> Path:
@@ -215,9 +200,9 @@ def new(
     server = server_access("token new", user_id=actor.user_id, role=actor.role.value, expires_days=expires)
     token_file = _token_file(server.settings)
     _entries(token_file)  # a broken file is reported, never overwritten
-    with server.record(current=True) as engine:
+    with server.record(current=True) as record:
         token, entry = token_file.issue(actor, timedelta(days=expires))
-        TokenChangeLog(engine).record(
+        record.note_token_change(
             operator=server.operator,
             action="issued",
             user_id=actor.user_id,
@@ -247,8 +232,8 @@ def new(
 def list_tokens(as_json: JsonOption = False) -> None:
     server = server_access("token list")
     token_file = _token_file(server.settings)
-    with server.record(current=True) as engine:
-        last_uses = TokenUseLog(engine).last_uses()
+    with server.record(current=True) as record:
+        last_uses = record.token_last_uses()
     rows = tuple(
         TokenHolder(
             user_id=entry.user_id,
@@ -283,10 +268,10 @@ def revoke(user: Annotated[str, typer.Option("--user", metavar="USER", help="Who
     server = server_access("token revoke", user_id=user)
     token_file = _token_file(server.settings)
     _entries(token_file)
-    with server.record(current=True) as engine:
+    with server.record(current=True) as record:
         removed = token_file.revoke(user)
         if removed:
-            TokenChangeLog(engine).record(operator=server.operator, action="revoked", user_id=user)
+            record.note_token_change(operator=server.operator, action="revoked", user_id=user)
     if not removed:
         _fail(f"{user} holds no API token in {token_file.path}.")
     typer.echo(f"Revoked {removed} token{'' if removed == 1 else 's'} of {user}.")
@@ -298,15 +283,10 @@ def revoke(user: Annotated[str, typer.Option("--user", metavar="USER", help="Who
 @admin_app.command(help="Bring the trial record's schema to the newest revision (idempotent; creates the record).")
 def migrate() -> None:
     server = server_access("migrate")
-    engine = create_record_engine(server.settings.database_url)
     try:
-        upgrade_engine_to_head(engine)
-        revision = current_revision(engine)
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        _fail(f"cannot migrate the trial record at {server.record_shown()}: {reason}")
-    finally:
-        engine.dispose()
+        revision = migrate_record(server.settings.database_url)
+    except RecordUnavailable as unavailable:
+        _fail(str(unavailable))
     log.info("admin_migrated", os_user=server.operator, revision=revision)
     typer.echo(f"The trial record {server.record_shown()} is at schema revision {revision}.")
 
@@ -339,8 +319,8 @@ def rotate_key(
 )
 def verify(as_json: JsonOption = False) -> None:
     server = server_access("verify")
-    with server.record() as engine:
-        answer = EventStore(engine=engine).verify()
+    with server.record() as record:
+        answer = record.verify()
     log.info("admin_verified", os_user=server.operator, ok=answer.ok, problems=len(answer.problems))
     if as_json:
         print_json(answer)

@@ -4,6 +4,7 @@ driven with httpx through the provider's own pages (enter the code, log in, cons
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -58,18 +59,18 @@ async def openid_provider(accounts: dict[str, str], access_token_seconds: int = 
         "ACCOUNTS": json.dumps(accounts),
         "ACCESS_TOKEN_SECONDS": str(access_token_seconds),
     }
-    process = subprocess.Popen(
-        ["node", "provider.mjs"],
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        "provider.mjs",
         cwd=PROVIDER_DIR,
         env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
 
         async def answers() -> bool | None:
-            assert process.poll() is None, f"the OpenID provider stopped: {process.stderr and process.stderr.read()}"
+            assert process.returncode is None, "the OpenID provider stopped (run `node tests/oidc/provider.mjs`)"
             try:
                 async with httpx.AsyncClient(timeout=2) as http:
                     response = await http.get(f"{issuer}/.well-known/openid-configuration")
@@ -81,7 +82,7 @@ async def openid_provider(accounts: dict[str, str], access_token_seconds: int = 
         yield OpenIdProvider(issuer, accounts)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        await asyncio.wait_for(process.wait(), timeout=10)
 
 
 class _Forms(HTMLParser):
