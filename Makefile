@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The certified OpenID provider the device sign-in is tested against (oidc-provider, on Node.js), from its lock file.
+OIDC_PROVIDER := tests/oidc/node_modules/.package-lock.json
 
 .PHONY: install run test bench lint format clean
 
@@ -15,6 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(OIDC_PROVIDER): tests/oidc/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (node 20 or later) for the OpenID provider tests" >&2; exit 1; }
+	cd tests/oidc && npm ci --no-audit --no-fund
+
 ## The main job on the embedded default: Temporal dev server (persistent under .data/, Web UI).
 run: $(STAMP)
 	$(BIN)/python -m stack
@@ -23,7 +29,7 @@ run: $(STAMP)
 # A file stays on one process: its module-scoped servers and the order of its tests are kept.
 TEST_PROCESSES ?= 3
 
-test: $(STAMP)
+test: $(STAMP) $(OIDC_PROVIDER)
 	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)

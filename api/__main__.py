@@ -79,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     auth = authenticator_for(settings)
     configure_logging(settings.log_format, settings.log_level)
     if not auth.configured:
-        log.warning("api_no_tokens", hint="`trial token new --user <id> --role <role>` makes one; until then, 401")
+        log.warning(
+            "api_no_tokens", hint="`trial admin token new --user <id> --role <role>` makes one; until then, 401"
+        )
     port = arguments.port or settings.api_port
     try:
         asyncio.run(_serve_until_signalled(settings, auth, arguments.host, port))

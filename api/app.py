@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.dependencies import TrialSource
 from api.problems import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE
-from api.routes import audit, operators, service, staff, supervisors
+from api.routes import audit, identity, operators, service, staff, supervisors
 from security.auth import Authenticator
 
 API_TITLE: Final = "trialflow API"
@@ -26,15 +26,15 @@ def create_app(trial: TrialSource, auth: Authenticator) -> FastAPI:
         version=API_VERSION,
         summary="Enroll, record and read the journeys of a pediatric CD19/CD22 CAR-T trial.",
         description=(
-            "Every request but `/healthz` carries `Authorization: Bearer <token>`; the acting user and role come "
-            "from the token alone, never from a request body. Errors are RFC 9457 problem details "
+            "Every request but `/healthz` and `/auth/config` carries `Authorization: Bearer <token>`; the acting "
+            "user and role come from the token alone, never from a request body. Errors are RFC 9457 problem details "
             "(`application/problem+json`) whose `reasons` list every problem found."
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
     app.state.trial_source = trial
     app.state.authenticator = auth
-    for router in (service.router, operators.router, staff.router, supervisors.router, audit.router):
+    for router in (service.router, identity.router, operators.router, staff.router, supervisors.router, audit.router):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

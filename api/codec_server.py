@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyringConfigurationError as error:
             problems.append(str(error))
         try:
-            # The HTTP API's tokens: TRIALFLOW_API_TOKENS, else the token file that `trial token new` writes.
+            # The HTTP API's tokens: TRIALFLOW_API_TOKENS, else the token file that `trial admin token new` writes.
             auth = authenticator_for(process_settings)
         except TokenConfigurationError as error:
             problems.append(str(error))
@@ -268,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(process_settings.log_format, process_settings.log_level)
     log = get_logger(LOGGER_NAME)
     if not auth.configured:
-        log.warning("codec_no_tokens", hint="no API tokens configured (trial token new); every request is 401")
+        log.warning("codec_no_tokens", hint="no API tokens configured (trial admin token new); every request is 401")
     app = create_codec_app(keyring, auth, cors_origins=settings.cors_origins)
     log.info(
         "codec_server_starting", url=f"http://{settings.host}:{settings.port}", origins=list(settings.cors_origins)

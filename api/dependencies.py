@@ -9,13 +9,16 @@ from typing import Annotated, Final
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.problems import Problem
 from domain.identifiers import STUDY_ID_PATTERN
 from domain.roles import Actor, Role
 from facade import TrialClient
 from observability.logging import get_logger
+from records.token_uses import TokenUseLog
 from security.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
+from security.oidc import token_entry_of
 
 TrialSource = TrialClient | Callable[[], TrialClient | Awaitable[TrialClient]]
 
@@ -31,17 +34,24 @@ _log = get_logger("security.auth")
 
 
 async def trial_client(request: Request) -> TrialClient:
+    """The request's trial client: made once per request by a factory (authentication may need it too)."""
     source: TrialSource = request.app.state.trial_source
     if isinstance(source, TrialClient):
         return source
-    made = source()
-    return made if isinstance(made, TrialClient) else await made
+    made: TrialClient | None = getattr(request.state, "trial_client", None)
+    if made is None:
+        produced = source()
+        made = produced if isinstance(produced, TrialClient) else await produced
+        request.state.trial_client = made
+    return made
 
 
 async def authenticated_actor(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    """The actor of the bearer token, or 401 naming why: the one source of who acts."""
+    """The actor of the bearer token, or 401 naming why: the one source of who acts. A static token's use is noted
+    in the record (at most once a minute), for `trial admin token list`."""
     auth: Authenticator = request.app.state.authenticator
     token = credentials.credentials if credentials else None
     try:
@@ -63,7 +73,24 @@ async def authenticated_actor(
             raise _unauthenticated("no bearer token was given")
         _log.warning("authentication_refused", path=request.url.path, reason="unknown token")
         raise _unauthenticated("the bearer token is not recognised", presented=True)
+    assert token is not None
+    if getattr(request.app.state, "trial_source", None) is not None:  # the codec server keeps no record
+        await asyncio.to_thread(_note_use, request, await trial_client(request), auth, token)
     return found
+
+
+def _note_use(request: Request, client: TrialClient, auth: Authenticator, token: str) -> None:
+    entry = token_entry_of(auth, token)
+    if entry is None:
+        return
+    uses: TokenUseLog | None = getattr(request.app.state, "token_uses", None)
+    if uses is None:
+        uses = request.app.state.token_uses = TokenUseLog(client.store.engine)
+    try:
+        uses.used(entry.sha256, entry.user_id)
+    except SQLAlchemyError as error:
+        # The request is served: its last use is a convenience for administrators, not part of the record.
+        _log.warning("token_use_not_noted", error_type=type(error).__name__)
 
 
 def _unauthenticated(why: str, presented: bool = False) -> Problem:

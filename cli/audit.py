@@ -1,10 +1,13 @@
-"""`trial audit STUDY_ID`: a patient's audit trail from the trial record, as JSON lines or CSV, through the one facade.
+"""`trial audit STUDY_ID`: a patient's audit trail from the trial record, as JSON lines or CSV, through the HTTP API.
 
 Every event with its sequence, hash and previous hash (an auditor can recompute the chain: records/hashing.py),
 then every refused attempt, marked `refused_attempt`. `trial verify` checks the chain."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -12,11 +15,13 @@ from typing import Annotated
 
 import typer
 
+from cli.api_client import DEFAULT_API_URL, ApiOption, ProfileOption, call_api
 from cli.common import COLLECT_UNKNOWN_OPTIONS, Problems
-from cli.staff import checked_study_id, run_with_trial
+from cli.credentials import DEFAULT_PROFILE
+from cli.staff import checked_study_id
 from cli.supervisor import PANEL
 from facade import AuditFormat
-from facade.audit import EVENT, AuditEntry, exported
+from facade.audit import EVENT
 
 app = typer.Typer()
 
@@ -43,9 +48,13 @@ def _write_privately(path: Path, text: str) -> None:
         raise
 
 
-def _counted(entries: list[AuditEntry]) -> str:
-    events = sum(1 for entry in entries if entry.entry == EVENT)
-    refused = len(entries) - events
+def _counted(text: str, chosen: AuditFormat) -> str:
+    if chosen is AuditFormat.CSV:
+        kinds = [row.get("entry") for row in csv.DictReader(io.StringIO(text))]
+    else:
+        kinds = [json.loads(line).get("entry") for line in text.splitlines() if line.strip()]
+    events = sum(1 for kind in kinds if kind == EVENT)
+    refused = len(kinds) - events
     return f"{events} event{'' if events == 1 else 's'}, {refused} refused attempt{'' if refused == 1 else 's'}"
 
 
@@ -69,6 +78,8 @@ def audit(
         str | None,
         typer.Option("--output", "-o", metavar="FILE", help="Write to FILE (owner-only) instead of stdout."),
     ] = None,
+    api: ApiOption = DEFAULT_API_URL,
+    profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:
     problems = Problems()
     problems.unknown_arguments(context)
@@ -80,10 +91,15 @@ def audit(
         problems.add("--output", problem)
     problems.exit_if_any(as_json=False)
     assert chosen is not None
-    entries = run_with_trial(lambda trial: trial.audit(study_id), as_json=False)
-    text = exported(entries, chosen)
+    text = call_api(
+        api,
+        profile,
+        lambda client: client.request("GET", f"/patients/{study_id}/audit", params={"format": chosen.value}).text,
+        as_json=False,
+        study_id=study_id,
+    )
     if output is None:
         typer.echo(text, nl=False)
         return
     _write_privately(Path(output), text)
-    typer.echo(f"Wrote the audit trail of {study_id} to {output}: {_counted(entries)} ({chosen.value}).", err=True)
+    typer.echo(f"Wrote the audit trail of {study_id} to {output}: {_counted(text, chosen)} ({chosen.value}).", err=True)

@@ -1,97 +1,47 @@
-"""`trial enroll` and `trial record`: what operators and staff ask of a patient's journey, through the one facade.
+"""`trial enroll` and `trial record`: what operators and staff ask of a patient's journey, through the HTTP API.
 
-The acting user is `--by`/`--role` or TRIALFLOW_USER/TRIALFLOW_ROLE, never invented. Input problems exit 2 before
-anything is sent; a refusal by the workflow or the trial client is printed with every reason and exits 1."""
+Who acts is whoever signed in (`trial login`): the API takes the user and role from the credential alone. Input
+problems exit 2 before anything is sent; a refusal by the API is printed with every reason and exits 1."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final
 
 import typer
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from temporalio.service import RPCError, RPCStatusCode
 
+from cli.api_client import DEFAULT_API_URL as DEFAULT_API_URL
+from cli.api_client import (
+    REFUSED_EXIT_CODE,
+    ApiOption,
+    ProfileOption,
+    call_api,
+    new_idempotency_key,
+)
 from cli.calculators import _read_text, _screening_document
 from cli.common import COLLECT_UNKNOWN_OPTIONS, JsonOption, Problems, failed_criteria_table, json_help, print_json
+from cli.credentials import DEFAULT_PROFILE
 from cli.steps import STEPS, RecordCommand
-from config.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from domain.identifiers import StudyId
 from domain.journey.commands import EnrollPatient
 from domain.roles import Actor, Role
-from facade import EnrollmentResult, TrialClient, TrialError, open_trial_client
-from facade.trial_client import AUDIT_LOGGER
-from observability.logging import configure_logging
-from security import KeyringConfigurationError, payload_keyring
+from facade import EnrollmentResult
 from workflows.journey_messages import RecordResult
 
-PANEL = "Operators and staff (server needed)"
-REFUSED_EXIT_CODE: Final = 1  # the workflow or the trial client refused; 2 stays the input-problem code
+PANEL = "Operators and staff (signed in: `trial login`)"
 CONFIGURATION_EXIT_CODE: Final = 2
-
-T = TypeVar("T")
+__all__ = ["REFUSED_EXIT_CODE"]
 
 app = typer.Typer()
 
-
-# ---------------------------------------------------------------- who acts
-
-
-class IdentitySettings(BaseSettings):
-    """TRIALFLOW_USER and TRIALFLOW_ROLE, from the environment or `.env`, as the other settings are."""
-
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True)
-
-    user: str | None = None
-    role: str | None = None
-
-
-ByOption = Annotated[
-    str | None,
-    typer.Option("--by", metavar="USER", help=f"Who acts; {ENV_PREFIX}USER when omitted.", show_default=False),
-]
-RoleOption = Annotated[
-    str | None,
-    typer.Option(
-        "--role",
-        metavar="ROLE",
-        help=f"The acting user's study role ({', '.join(r.value for r in Role if r is not Role.SYSTEM)}); "
-        f"{ENV_PREFIX}ROLE when omitted.",
-        show_default=False,
-    ),
-]
-
-# A valid actor put in while the real one is being refused, so the command's own problems are named too.
+# A valid actor the command is checked with before it is sent: the API puts in the signed-in one.
 _STAND_IN_ACTOR = Actor(user_id="stand-in", role=Role.NURSE)
-
-
-def acting_user(by: str | None, role: str | None, problems: Problems) -> Actor | None:
-    """The actor from the options, else the configuration; every problem added, never a role made up."""
-    configured = IdentitySettings()
-    user_id, role_value = by or configured.user, role or configured.role
-    if not user_id:
-        problems.add("--by", f"who acts is required: give --by USER or set {ENV_PREFIX}USER")
-    if not role_value:
-        problems.add("--role", f"the acting user's role is required: give --role ROLE or set {ENV_PREFIX}ROLE")
-    if not user_id or not role_value:
-        return None
-    if role_value == Role.SYSTEM.value:
-        problems.add("--role", "system is the workflow's own role: no person acts as it")
-        # The user id is still checked, with a stand-in role, so every problem is named at once.
-        problems.validated(Actor, {"user_id": user_id, "role": Role.NURSE}, labels={"user_id": "--by"}, echo_input=True)
-        return None
-    return problems.validated(
-        Actor, {"user_id": user_id, "role": role_value}, labels={"user_id": "--by", "role": "--role"}, echo_input=True
-    )
 
 
 def checked_study_id(study_id: str, problems: Problems, field: str = "STUDY_ID") -> str | None:
@@ -100,73 +50,6 @@ def checked_study_id(study_id: str, problems: Problems, field: str = "STUDY_ID")
     except ValidationError:
         problems.add(field, f"{study_id!r} is not a study id: capital letters or digits, a dash and more (TF-001)")
         return None
-
-
-# ---------------------------------------------------------------- the server, and what it answers
-
-
-def loaded_settings() -> Settings:
-    try:
-        settings = load_settings()
-        payload_keyring(settings)  # what the Temporal client will need
-        return settings
-    except (SettingsError, KeyringConfigurationError) as error:
-        typer.echo(f"Error: {error}", err=True)
-        raise typer.Exit(CONFIGURATION_EXIT_CODE) from None
-
-
-def _unreachable(settings: Settings) -> str:
-    return (
-        f"Error: cannot reach the Temporal server at {settings.temporal_address} "
-        f"(namespace {settings.temporal_namespace}): is it running (`make run`), and is "
-        f"{ENV_PREFIX}TEMPORAL_ADDRESS right?"
-    )
-
-
-def print_trial_error(error: TrialError, as_json: bool) -> None:
-    """The facade's refusal in plain words with every reason; as a JSON object on stderr with --json."""
-    if as_json:
-        document = {"code": error.code, "study_id": error.study_id, "message": error.message, "reasons": error.reasons}
-        typer.echo(json.dumps(document, indent=2, ensure_ascii=False), err=True)
-        return
-    if len(error.reasons) > 1 or error.reasons[0] != error.message:
-        count = len(error.reasons)
-        typer.echo(f"Error: {error.study_id}: refused for {count} reason{'' if count == 1 else 's'}:", err=True)
-        for reason in error.reasons:
-            typer.echo(f"  - {reason}", err=True)
-    else:
-        typer.echo(f"Error: {error.message}", err=True)
-
-
-def run_with_trial(call: Callable[[TrialClient], Awaitable[T]], as_json: bool) -> T:
-    """`call` on a trial client from the settings; every failure becomes plain words and an exit code."""
-    settings = loaded_settings()
-    # Log lines go to stderr, so `--json` output on stdout stays pure; routine lines only when debugging.
-    configure_logging(settings.log_format, "DEBUG" if settings.log_level == "DEBUG" else "WARNING", stream=sys.stderr)
-    # A refusal is printed in words (or as the --json problem document) and kept in the record's refused
-    # attempts: its audit log line would only repeat it on the user's terminal.
-    logging.getLogger(AUDIT_LOGGER).setLevel(logging.ERROR)
-
-    async def connected() -> T:
-        async with open_trial_client(settings) as trial:
-            return await call(trial)
-
-    try:
-        return asyncio.run(connected())
-    except TrialError as error:
-        print_trial_error(error, as_json)
-        raise typer.Exit(REFUSED_EXIT_CODE) from None
-    except RuntimeError as error:
-        if not str(error).startswith("Failed client connect"):
-            raise
-        typer.echo(_unreachable(settings), err=True)
-        raise typer.Exit(REFUSED_EXIT_CODE) from None
-    except RPCError as error:
-        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            typer.echo(_unreachable(settings), err=True)
-        else:
-            typer.echo(f"Error: the Temporal server could not do it ({error.status.name}): {error.message}", err=True)
-        raise typer.Exit(REFUSED_EXIT_CODE) from None
 
 
 def console() -> Console:
@@ -213,13 +96,12 @@ def enroll(
             "--file", "-f", metavar="PATH", help="The screening data as JSON; - reads it from stdin (required)."
         ),
     ] = None,
-    by: ByOption = None,
-    role: RoleOption = None,
     as_json: JsonOption = False,
+    api: ApiOption = DEFAULT_API_URL,
+    profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:
     problems = Problems()
     problems.unknown_arguments(context)
-    actor = acting_user(by, role, problems)
     if study_id is None:
         problems.add("--study-id", "is required: the patient's study id")
     else:
@@ -234,12 +116,22 @@ def enroll(
             # No value from the file is quoted back: it holds a birth date (PHI).
             command = problems.validated(
                 EnrollPatient,
-                {"actor": actor or _STAND_IN_ACTOR, "study_id": study_id, "screening": document},
+                {"actor": _STAND_IN_ACTOR, "study_id": study_id, "screening": document},
                 labels={"study_id": "--study-id"},
             )
     problems.exit_if_any(as_json)
     assert command is not None
-    result = run_with_trial(lambda trial: trial.enroll(command), as_json)
+    body = {"study_id": command.study_id, "screening": command.screening.model_dump(mode="json")}
+    key = new_idempotency_key()
+    answer = call_api(
+        api,
+        profile,
+        lambda client: client.post("/patients", body, key),
+        as_json,
+        study_id=command.study_id,
+        write=f"the enrollment of {command.study_id}",
+    )
+    result = EnrollmentResult.model_validate(answer)
     if as_json:
         print_json(result)
         return
@@ -310,7 +202,7 @@ def command_fields(
     """The command's fields from the file, the --set pairs, --reason and --corrects; every misuse added."""
     values: dict[str, Any] = {key: value for key, value in document.items() if key not in ("actor", "kind")}
     if "actor" in document:
-        problems.add("actor", "the acting user comes from --by/--role or the configuration, never from the input")
+        problems.add("actor", "the acting user is whoever signed in (`trial login`), never from the input")
     kind = model.model_fields["kind"].default
     if "kind" in document and document["kind"] != kind:
         problems.add("kind", f"the input is a {document['kind']!r} command, not {kind!r} ({step})")
@@ -333,6 +225,12 @@ def command_fields(
         else:
             problems.add("--reason", f"{step} has no reason to give")
     return values
+
+
+def record_request(command: BaseModel) -> dict[str, Any]:
+    """The body of `POST /patients/{study_id}/commands`: the checked command's fields and kind, without the actor
+    (the API takes it from the credential). The one place a step's request is built."""
+    return command.model_dump(mode="json", exclude={"actor"})
 
 
 def _result_table(study_id: str, step: str, result: RecordResult) -> Table:
@@ -391,13 +289,12 @@ def record(
             "--idempotency-key", metavar="KEY", help="Resending with the same key is answered again, never applied."
         ),
     ] = None,
-    by: ByOption = None,
-    role: RoleOption = None,
     as_json: JsonOption = False,
+    api: ApiOption = DEFAULT_API_URL,
+    profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:
     problems = Problems()
     problems.unknown_arguments(context)
-    actor = acting_user(by, role, problems)
     checked_study_id(study_id, problems)
     model = COMMAND_MODELS.get(step)
     command = None
@@ -407,11 +304,21 @@ def record(
     document = _document(file, problems) if file is not None else {}
     if model is not None and document is not None:
         values = command_fields(step, model, document, set_pairs or [], reason, corrects, problems)
-        command = problems.validated(model, {**values, "actor": actor or _STAND_IN_ACTOR})
+        command = problems.validated(model, {**values, "actor": _STAND_IN_ACTOR})
     problems.exit_if_any(as_json)
     assert command is not None
-    staff_command: Any = command
-    result = run_with_trial(lambda trial: trial.record(study_id, staff_command, idempotency_key), as_json)
+    key = idempotency_key or new_idempotency_key()
+    body = record_request(command)
+    answer = call_api(
+        api,
+        profile,
+        lambda client: client.post(f"/patients/{study_id}/commands", body, key),
+        as_json,
+        study_id=study_id,
+        write=f"{step} for {study_id}",
+        resend_key=key,
+    )
+    result = RecordResult.model_validate(answer)
     if as_json:
         print_json(result)
         return

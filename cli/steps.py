@@ -117,7 +117,7 @@ def step_help(step: str, entry: CommandEntry) -> Group:
     rows = list(field_rows(entry.model, entry))
     fields = _fields_table(rows) if rows else Text("Fields: none; the step itself is the record.")
     options = Text(
-        "\nOptions: --file, --set, --reason, --corrects, --idempotency-key, --by, --role, --json "
+        "\nOptions: --file, --set, --reason, --corrects, --idempotency-key, --json, --api, --profile "
         "(`trial record --help` explains them)."
     )
     return Group(facts, fields, options)

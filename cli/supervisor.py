@@ -1,6 +1,7 @@
-"""`trial status`, `list`, `timeline`, `report` and `verify`: what supervisors read, through the one facade.
+"""`trial status`, `list`, `timeline`, `report`, `verify` and `notifications`: what supervisors read, through the
+HTTP API with the signed-in credential.
 
-Readable tables, or with `--json` the facade model's own JSON; errors as plain words with the study id (exit 1).
+Readable tables, or with `--json` the API's answer as the same models; errors as plain words with the study id (exit 1).
 """
 
 from __future__ import annotations
@@ -10,24 +11,30 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from pydantic import RootModel
+from pydantic import RootModel, TypeAdapter
 from rich.table import Table
 from rich.text import Text
 
+from cli.api_client import DEFAULT_API_URL, REFUSED_EXIT_CODE, ApiOption, ProfileOption, call_api
 from cli.common import JsonOption, Problems, json_help, print_json
-from cli.staff import REFUSED_EXIT_CODE, checked_study_id, console, run_with_trial
+from cli.credentials import DEFAULT_PROFILE
+from cli.staff import checked_study_id, console
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
 from domain.statistics import ProportionEstimate
 from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
 
-PANEL = "Supervisors (server needed)"
+PANEL = "Supervisors (signed in: `trial login`)"
 
 app = typer.Typer()
 
 
 class PatientList(RootModel[tuple[PatientListing, ...]]):
     """`trial list --json`: a JSON array of PatientListing."""
+
+
+_LISTINGS = TypeAdapter(tuple[PatientListing, ...])
+_DELIVERIES = TypeAdapter(tuple[DeliveryRecord, ...])
 
 
 def _facts(title: str, rows: Iterable[tuple[str, str | Text]]) -> Table:
@@ -105,11 +112,15 @@ def _status_output(status: PatientStatus) -> list[Table]:
 def status(
     study_id: Annotated[str, typer.Argument(metavar="STUDY_ID", help="The patient's study id.")],
     as_json: JsonOption = False,
+    api: ApiOption = DEFAULT_API_URL,
+    profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:
     problems = Problems()
     checked_study_id(study_id, problems)
     problems.exit_if_any(as_json)
-    answer = run_with_trial(lambda trial: trial.status(study_id), as_json)
+    answer = PatientStatus.model_validate(
+        call_api(api, profile, lambda client: client.get(f"/patients/{study_id}"), as_json, study_id=study_id)
+    )
     if as_json:
         print_json(answer)
         return
@@ -122,11 +133,15 @@ def status(
 def timeline(
     study_id: Annotated[str, typer.Argument(metavar="STUDY_ID", help="The patient's study id.")],
     as_json: JsonOption = False,
+    api: ApiOption = DEFAULT_API_URL,
+    profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:
     problems = Problems()
     checked_study_id(study_id, problems)
     problems.exit_if_any(as_json)
-    answer = run_with_trial(lambda trial: trial.timeline(study_id), as_json)
+    answer = Timeline.model_validate(
+        call_api(api, profile, lambda client: client.get(f"/patients/{study_id}/timeline"), as_json, study_id=study_id)
+    )
     if as_json:
         print_json(answer)
         return
@@ -163,9 +178,18 @@ def list_patients(
         bool, typer.Option("--open-report", help="Only journeys with an expedited report open.")
     ] = False,
     as_json: JsonOption = False,
+    api: ApiOption = DEFAULT_API_URL,
+    profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:
     # A flag not given is no filter, never "only those without".
-    listings = run_with_trial(lambda trial: trial.list_patients(phase, overdue or None, open_report or None), as_json)
+    filters = {
+        "phase": phase.value if phase else None,
+        "overdue": "true" if overdue else None,
+        "expedited_report_open": "true" if open_report else None,
+    }
+    listings = _LISTINGS.validate_python(
+        call_api(api, profile, lambda client: client.get("/patients", **filters), as_json)
+    )
     if as_json:
         print_json(PatientList(tuple(listings)))
         return
@@ -251,8 +275,10 @@ def _report_output(report: TrialReport) -> list[Table]:
         "confidence interval, CRS/ICANS grade counts, the stopping rule.\n\n" + json_help(TrialReport)
     ),
 )
-def report(as_json: JsonOption = False) -> None:
-    answer = run_with_trial(lambda trial: trial.report(), as_json)
+def report(
+    as_json: JsonOption = False, api: ApiOption = DEFAULT_API_URL, profile: ProfileOption = DEFAULT_PROFILE
+) -> None:
+    answer = TrialReport.model_validate(call_api(api, profile, lambda client: client.get("/report"), as_json))
     if as_json:
         print_json(answer)
         return
@@ -265,12 +291,15 @@ def report(as_json: JsonOption = False) -> None:
 @app.command(
     rich_help_panel=PANEL,
     help=(
-        "Recompute the trial record's hash chain: exit 0 when intact, 1 when any event was altered, deleted, "
-        "inserted or reordered (each problem named).\n\n" + json_help(VerificationReport)
+        "Recompute the trial record's hash chain (the API does; `trial admin verify` reads the database "
+        "directly): exit 0 when intact, 1 when any event was altered, deleted, inserted or reordered (each problem "
+        "named).\n\n" + json_help(VerificationReport)
     ),
 )
-def verify(as_json: JsonOption = False) -> None:
-    answer = run_with_trial(lambda trial: trial.verify(), as_json)
+def verify(
+    as_json: JsonOption = False, api: ApiOption = DEFAULT_API_URL, profile: ProfileOption = DEFAULT_PROFILE
+) -> None:
+    answer = VerificationReport.model_validate(call_api(api, profile, lambda client: client.get("/verify"), as_json))
     if as_json:
         print_json(answer)
     else:
@@ -300,12 +329,16 @@ def failed_notifications(
         str | None, typer.Option("--study-id", metavar="ID", help="Only this patient's.", show_default=False)
     ] = None,
     as_json: JsonOption = False,
+    api: ApiOption = DEFAULT_API_URL,
+    profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:
     problems = Problems()
     if study_id is not None:
         checked_study_id(study_id, problems, field="--study-id")
     problems.exit_if_any(as_json)
-    failed = run_with_trial(lambda trial: trial.failed_notifications(study_id), as_json)
+    failed = _DELIVERIES.validate_python(
+        call_api(api, profile, lambda client: client.get("/notifications/failed", study_id=study_id), as_json)
+    )
     if as_json:
         print_json(FailedNotifications(tuple(failed)))
         return

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     temporal_ui_port: Port = 8233  # the embedded dev server's Web UI
     api_port: Port = 8000  # the HTTP API, on 127.0.0.1
     # Bearer tokens by their SHA-256 hashes (security/auth.py): the JSON document itself, or a file that is read again
-    # whenever it changes (default: api-tokens.json under data_dir, written by `trial token new`).
+    # whenever it changes (default: api-tokens.json under data_dir, written by `trial admin token new`).
     api_tokens: str = ""
     api_tokens_file: Path | None = None
     # OpenID Connect (security/oidc.py): JWT bearer tokens from this issuer are accepted beside the static tokens (which
@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # Signature algorithms accepted (comma-separated): asymmetric only, never `none` or a shared-secret HS*.
     oidc_algorithms: CommaSeparated = ("RS256", "ES256")
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)  # clock skew allowed on exp, nbf and iat
+    # What `trial login` asks the issuer for (GET /auth/config tells it): the CLI's public client (device flow) and
+    # the scopes it requests; offline_access for a refresh token.
+    oidc_cli_client_id: str = Field(default="trialflow-cli", min_length=1)
+    oidc_cli_scopes: str = Field(default="openid profile offline_access", min_length=1)
     # Empty means the SQLite file under data_dir; PostgreSQL in production.
     database_url: str = ""
     log_format: Literal["auto", "json", "console"] = "auto"

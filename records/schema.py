@@ -131,3 +131,29 @@ refused_attempts = Table(
     Index("ix_refused_attempts_study_id", "study_id", "attempted_at"),
     Index("ix_refused_attempts_attempted_at", "attempted_at"),
 )
+
+# When each API token was last used (the API writes it at most once a minute per token), for `trial admin token
+# list`. Keyed by the token's hash, which is what the token file keeps; never the token itself.
+token_uses = Table(
+    "token_uses",
+    metadata,
+    Column("sha256", String(HASH_LENGTH), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=False),
+)
+
+# Every change to the API tokens (`trial admin token new | revoke`): when, by which operating-system user, for whom.
+# Append-only like the refused attempts (migration 0005 adds the guards).
+token_changes = Table(
+    "token_changes",
+    metadata,
+    Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("operator", String(64), nullable=False),  # the operating-system user who ran the command
+    Column("action", String(16), nullable=False),  # issued | revoked
+    Column("user_id", String(64), nullable=False),
+    Column("role", String(64), nullable=True),
+    Column("sha256_prefix", String(12), nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Index("ix_token_changes_changed_at", "changed_at"),
+)

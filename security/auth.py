@@ -49,7 +49,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-# How long a token made by `trial token new` works unless told otherwise.
+# How long a token made by `trial admin token new` works unless told otherwise.
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 
 
@@ -125,12 +125,7 @@ class TokenAuthenticator:
         has expired."""
         if not token:
             return None
-        presented = hash_token(token).encode("ascii")
-        found: TokenEntry | None = None
-        # Every entry is compared, so the time taken does not tell how far a guess got.
-        for entry in self._entries:
-            if hmac.compare_digest(presented, entry.sha256.encode("ascii")):
-                found = entry
+        found = self.token_entry(token)
         if found is None:
             return None
         if found.expired(self._clock()):
@@ -139,6 +134,16 @@ class TokenAuthenticator:
                 f"the token expired on {found.expires_at:%Y-%m-%d %H:%M} UTC; ask an administrator for a new one"
             )
         return found.actor
+
+    def token_entry(self, token: str) -> TokenEntry | None:
+        """The entry whose hash `token` has, expired or not; None for an unknown token."""
+        presented = hash_token(token).encode("ascii")
+        found: TokenEntry | None = None
+        # Every entry is compared, so the time taken does not tell how far a guess got.
+        for entry in self._entries:
+            if hmac.compare_digest(presented, entry.sha256.encode("ascii")):
+                found = entry
+        return found
 
     @classmethod
     def from_document(cls, document: Any, clock: Callable[[], datetime] = utc_now) -> TokenAuthenticator:

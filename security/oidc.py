@@ -33,11 +33,12 @@ from jwt.exceptions import (
     PyJWKClientError,
     PyJWTError,
 )
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from config.settings import OIDC_ALGORITHMS, Settings, oidc_url_problem
+from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
-from security.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
+from security.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator, TokenEntry
 
 DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
 DEFAULT_KEYS_CACHE_SECONDS: Final = 300.0  # the issuer's key set is fetched again at most this often...
@@ -66,6 +67,16 @@ def looks_like_jwt(token: str) -> bool:
     return isinstance(decoded, dict)
 
 
+class SignInConfig(FrozenModel):
+    """How a person signs in to get a token this API accepts (`GET /auth/config`, read by `trial login`)."""
+
+    issuer: str = Field(
+        description="The OpenID provider; its endpoints are in <issuer>/.well-known/openid-configuration"
+    )
+    client_id: str = Field(description="The public client the trialflow CLI signs in as (device authorization grant)")
+    scopes: tuple[str, ...] = Field(description="The scopes the CLI requests")
+
+
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """The discovery document is read from the issuer's own URL, never from wherever a redirect points."""
 
@@ -91,6 +102,8 @@ class OidcAuthenticator:
         unknown_key_cooldown_seconds: float = DEFAULT_UNKNOWN_KEY_COOLDOWN_SECONDS,
         http_timeout_seconds: float = DEFAULT_HTTP_TIMEOUT_SECONDS,
         discovery_retry_seconds: float = DEFAULT_DISCOVERY_RETRY_SECONDS,
+        cli_client_id: str = "trialflow-cli",
+        cli_scopes: Sequence[str] = ("openid", "profile", "offline_access"),
     ) -> None:
         refused = [name for name in algorithms if name not in OIDC_ALGORITHMS]
         if refused or not algorithms:
@@ -113,6 +126,7 @@ class OidcAuthenticator:
         self._client: PyJWKClient | None = None
         self._client_lock = threading.Lock()
         self._discovery_failed_at: float | None = None
+        self.sign_in = SignInConfig(issuer=issuer, client_id=cli_client_id, scopes=tuple(cli_scopes))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OidcAuthenticator:
@@ -125,6 +139,8 @@ class OidcAuthenticator:
             role_prefix=settings.oidc_role_prefix,
             algorithms=settings.oidc_algorithms,
             leeway_seconds=settings.oidc_leeway_seconds,
+            cli_client_id=settings.oidc_cli_client_id,
+            cli_scopes=tuple(settings.oidc_cli_scopes.split()),
         )
 
     @property
@@ -309,6 +325,7 @@ class CombinedAuthenticator:
 
     def __init__(self, jwt_tokens: Authenticator, static_tokens: Authenticator) -> None:
         self._jwt_tokens, self._static_tokens = jwt_tokens, static_tokens
+        self.sign_in: SignInConfig | None = getattr(jwt_tokens, "sign_in", None)
 
     @property
     def configured(self) -> int:
@@ -319,3 +336,13 @@ class CombinedAuthenticator:
             return None
         chosen = self._jwt_tokens if looks_like_jwt(token) else self._static_tokens
         return chosen.actor_for(token)
+
+    def token_entry(self, token: str) -> TokenEntry | None:
+        """The static token's entry (for its last use); None for a JWT or an unknown token."""
+        return None if looks_like_jwt(token) else token_entry_of(self._static_tokens, token)
+
+
+def token_entry_of(auth: Authenticator, token: str) -> TokenEntry | None:
+    """The configured static-token entry `token` matches, if `auth` keeps static tokens; else None."""
+    finder = getattr(auth, "token_entry", None)
+    return finder(token) if finder is not None else None

@@ -1,5 +1,5 @@
 """The API's token file: read again whenever it changes (a new user's token works without a restart), and written
-by `trial token new` / `trial token revoke`. It holds token hashes only; the token itself is shown once, to its owner.
+by `trial admin token new` / `revoke`. It holds token hashes only; the token itself is shown once, to its owner.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class TokenFile:
     def actor_for(self, token: str | None) -> Actor | None:
         return self._current().actor_for(token)
 
+    def token_entry(self, token: str) -> TokenEntry | None:
+        return self._current().token_entry(token)
+
     def _current(self) -> TokenAuthenticator:
         with self._reloading:
             return self._reloaded_if_changed()
@@ -76,7 +79,7 @@ class TokenFile:
             self._seen = version
         return self._authenticator
 
-    # ------------------------------------------------------------ writing (`trial token ...`)
+    # ------------------------------------------------------------ writing (`trial admin token ...`)
 
     def add(self, actor: Actor, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME) -> str:
         """A new token for `actor` that works for `lifetime`; see `issue`."""

@@ -44,7 +44,7 @@ async def api_service(stack: Stack, ready: asyncio.Event) -> None:
     """The HTTP API over a trial client of the embedded stack, until cancelled."""
     auth = authenticator_for(stack.settings)
     if not auth.configured:
-        log.warning("api_no_tokens", hint="`trial token new --user <id> --role <role>` makes one; until then, 401")
+        log.warning("api_no_tokens", hint="`trial admin token new --user ID --role ROLE` makes one; until then, 401")
     # The embedded server's address, which may differ from the configured one.
     settings = stack.settings.model_copy(update={"temporal_address": stack.temporal_address})
     async with open_trial_client(settings) as trial:

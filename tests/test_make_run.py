@@ -22,7 +22,7 @@ from workers.dev_server import port_accepts_connections
 
 async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None:
     setup = MakeRunSetup.in_folder(tmp_path)
-    # What `trial token new` writes: the running API reads the file.
+    # What `trial admin token new` writes: the running API reads the file.
     tokens = TokenFile(setup.data_dir / DEFAULT_TOKEN_FILE_NAME)
     coordinator = {"Authorization": "Bearer " + tokens.add(Actor(user_id="rc.zhao", role=Role.RESEARCH_COORDINATOR))}
     investigator = {"Authorization": "Bearer " + tokens.add(Actor(user_id="dr.li", role=Role.INVESTIGATOR))}

@@ -25,6 +25,7 @@ def test_the_walkthrough_is_a_bash_block_that_uses_the_documented_addresses() ->
     script = walkthrough_script()
     assert f"API={DOCUMENTED_API}" in script
     assert "trial enroll" in script and "trial record" in script and "trial report" in script
+    assert "trial login" in script and "--by" not in script  # who acts comes from the credential alone
 
 
 async def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
@@ -34,7 +35,8 @@ async def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / ".venv").symlink_to(REPO_ROOT / ".venv")
-    environment = setup.environment() | {"TRIALFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{setup.temporal_port}"}
+    # The walk-through's credentials go to a config directory of the test's own, never the user's.
+    environment = setup.environment() | {"TRIALFLOW_CONFIG_DIR": str(tmp_path / "config")}
     async with make_run(setup):
         process = await asyncio.create_subprocess_exec(
             "bash",
@@ -56,6 +58,8 @@ async def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
     assert "toxicity observation" in output
     assert "grade=1" in output  # the CRS assessment: fever without hypotension or hypoxia
     assert "The trial record is intact" in output
+    assert "dr.li (investigator)" in output  # trial whoami
+    assert "Last used" in output  # trial admin token list
     # The API's answers: the patient, the ICANS assessment recorded under the token's user, the report.
     documents = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     patient, icans, report = documents[-3:]

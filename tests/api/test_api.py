@@ -91,6 +91,8 @@ async def test_the_openapi_schema_documents_every_operation_and_problem_details(
     assert schema["info"]["title"] == "trialflow API" and schema["info"]["version"]
     assert set(schema["paths"]) == {
         "/healthz",
+        "/auth/config",
+        "/me",
         "/patients",
         "/patients/{study_id}",
         "/patients/{study_id}/commands",

@@ -35,7 +35,7 @@ def test_a_new_token_identifies_its_user_and_only_its_hash_is_kept(tmp_path: Pat
 
 def test_the_api_sees_tokens_added_and_revoked_without_a_restart(tmp_path: Path) -> None:
     serving = TokenFile(tmp_path / "tokens.json")  # what the API holds
-    managing = TokenFile(tmp_path / "tokens.json")  # what `trial token` uses
+    managing = TokenFile(tmp_path / "tokens.json")  # what `trial admin token` uses
     assert serving.configured == 0 and serving.actor_for("anything") is None
     nurse_token = managing.add(NURSE)
     assert serving.actor_for(nurse_token) == NURSE

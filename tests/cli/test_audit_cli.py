@@ -1,21 +1,23 @@
-"""`trial audit STUDY_ID [--format jsonl|csv] [--output FILE]`: the same trail as the API (the one facade), on
+"""`trial audit STUDY_ID [--format jsonl|csv] [--output FILE]`: the API's trail for the signed-in reader, on
 stdout or into an owner-only file; an unknown patient exits 1 in plain words, bad input exits 2 naming each problem."""
 
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from typer.testing import CliRunner
 
 from cli.common import USAGE_ERROR_EXIT_CODE
 from cli.main import app
 from cli.staff import REFUSED_EXIT_CODE
 from domain.journey import commands as cmd
+from domain.roles import Role
 from facade import NotPermitted
-from tests.cli.trial_cli import TrialCli, trial_cli, worker_logs_kept_out_of_the_cli_output
+from tests.cli.trial_cli import TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
 from tests.domain.journey_driver import INVESTIGATOR, NURSE
 from tests.facade.audit_check import chain_problems_in_export, csv_rows, jsonl_rows
 from tests.facade.journeys import enrollment
@@ -29,9 +31,10 @@ def quiet_worker() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def cli(stack: Stack, quiet_worker: None) -> TrialCli:
-    return trial_cli(stack)
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def cli(stack: Stack, quiet_worker: None, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TrialCli]:
+    async with trial_cli_over_api(stack, tmp_path_factory.mktemp("audit-cli")) as anonymous:
+        yield await anonymous.signed_in("monitor.audit", Role.SUPERVISOR)
 
 
 async def confirmed_with_one_refusal(stack: Stack, study_id: str) -> int:

@@ -1,93 +1,54 @@
-"""`trial enroll`, `record`, `status`, `list`, `timeline`, `report` and `verify` end to end: the typer app run
-in-process against a real Temporal dev server and a worker, on the settings and identity a user would configure."""
+"""`trial enroll`, `record`, `status`, `list`, `timeline`, `report`, `verify` and `notifications` end to end: the
+typer app run in-process as a client of the HTTP API in front of a real Temporal dev server and a worker, each person
+signed in with a token of their own (`trial login --profile USER --token-stdin`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import sqlite3
+import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import structlog
-from click.testing import Result
 from typer.testing import CliRunner
 
 from cli.common import USAGE_ERROR_EXIT_CODE, Problems
 from cli.main import app
 from cli.staff import COMMAND_MODELS, REFUSED_EXIT_CODE, command_fields
-from config.journey_ids import TASK_QUEUE
 from domain.journey.command_registry import STAFF_COMMANDS
 from domain.journey.phases import Phase
-from observability.logging import configure_logging
+from domain.roles import Role
 from records.deliveries import DeliveryLedger, DeliveryTarget
+from tests.cli.trial_cli import TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
 from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, to_lymphodepletion, today
 from tests.facade.late_journey import late_journey
 from tests.servers import Stack
 from tests.waiting import poll
 from workers.dev_server import free_port
-from workers.worker import journey_worker
 
-RECORD_FILE = "trial-record.db"  # the record the `stack` fixture's worker appends to
-
-
-@dataclass(frozen=True)
-class Cli:
-    """The `trial` app, configured as a user would: the server's address, the record, who acts."""
-
-    env: dict[str, str]
-    data_dir: Path
-
-    async def __call__(self, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
-        runner = CliRunner()
-        # In a thread: the CLI runs its own event loop while this one keeps the worker serving.
-        return await asyncio.to_thread(
-            runner.invoke, app, list(args), input=stdin, env={**self.env, **(env or {})}, catch_exceptions=False
-        )
+Cli = TrialCli
 
 
-@asynccontextmanager
-async def worker_logs_kept_out_of_the_cli_output() -> AsyncIterator[None]:
-    """The worker logs while the CLI runs, and CliRunner swaps sys.stdout for the whole process meanwhile; the CLI
-    configures logging for itself too, so the workflows' own lines (a refused command) get a handler of their own."""
-    saved_structlog, root = structlog.get_config(), logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    configure_logging("json", "WARNING", stream=sys.__stderr__)
-    workflows = logging.getLogger("temporalio.workflow")
-    workflows.addHandler(own := logging.StreamHandler(sys.__stderr__))
-    workflows.propagate = False
-    try:
+@pytest.fixture(scope="module")
+def quiet_worker() -> Iterator[None]:
+    with worker_logs_kept_out_of_the_cli_output():
         yield
-    finally:
-        workflows.removeHandler(own)
-        workflows.propagate = True
-        structlog.configure(**saved_structlog)
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def cli(stack: Stack) -> AsyncIterator[Cli]:
-    # The CLI starts journeys on the default task queue: a worker serves it too, on the same record.
-    async with worker_logs_kept_out_of_the_cli_output(), journey_worker(stack.temporal, stack.store, TASK_QUEUE):
-        yield Cli(
-            env={
-                "TRIALFLOW_TEMPORAL_ADDRESS": stack.server.address,
-                "TRIALFLOW_DATABASE_URL": f"sqlite:///{stack.data_dir / RECORD_FILE}",
-                "TRIALFLOW_USER": "coordinator.kim",
-                "TRIALFLOW_ROLE": "research_coordinator",
-                "COLUMNS": "200",  # rich tables wide enough that a reason is on one line
-            },
-            data_dir=stack.data_dir,
-        )
+async def cli(stack: Stack, quiet_worker: None, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cli]:
+    """The CLI signed in as a research coordinator (the default profile of this module)."""
+    async with trial_cli_over_api(stack, tmp_path_factory.mktemp("cli-over-api")) as anonymous:
+        yield await anonymous.signed_in("coordinator.kim", Role.RESEARCH_COORDINATOR)
+
+
+async def as_investigator(cli: Cli) -> Cli:
+    return await cli.signed_in("dr.osei", Role.INVESTIGATOR)
 
 
 def screening_file(directory: Path, study_id: str, **overrides: Any) -> str:
@@ -96,20 +57,16 @@ def screening_file(directory: Path, study_id: str, **overrides: Any) -> str:
     return str(path)
 
 
-def as_investigator() -> tuple[str, ...]:
-    return ("--by", "dr.osei", "--role", "investigator")
-
-
 async def poll_list(cli: Cli, *args: str, until: str) -> list[dict[str, Any]]:
     """`trial list --json` until `until` is listed: Temporal's visibility index is not instant."""
-    for _ in range(100):
+
+    async def listed() -> list[dict[str, Any]] | None:
         result = await cli("list", "--json", *args)
         assert result.exit_code == 0, result.output
         rows: list[dict[str, Any]] = json.loads(result.stdout)
-        if any(row["study_id"] == until for row in rows):
-            return rows
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{until} is not listed with {args}")
+        return rows if any(row["study_id"] == until for row in rows) else None
+
+    return await poll(listed, f"{until} listed with {args}")
 
 
 # ---------------------------------------------------------------- operators
@@ -122,7 +79,8 @@ async def test_enroll_then_record_steps_then_read_them_back(cli: Cli, tmp_path: 
     assert result["eligible"] is True and result["failed_criteria"] == []
     assert result["phase"] == Phase.SCREENING
 
-    confirmed = await cli("record", "TF-2001", "confirm-eligibility", *as_investigator(), "--json")
+    investigator = await as_investigator(cli)
+    confirmed = await investigator("record", "TF-2001", "confirm-eligibility", "--json")
     assert confirmed.exit_code == 0, confirmed.output
     events = json.loads(confirmed.stdout)["events"]
     assert events[0]["payload"]["type"] == "eligibility_confirmed"
@@ -131,8 +89,8 @@ async def test_enroll_then_record_steps_then_read_them_back(cli: Cli, tmp_path: 
     # Fields from stdin and from --set; the same idempotency key twice is one consent, answered twice.
     consent = json.dumps({"guardian_consent_signed_on": today().isoformat(), "consent_form_version": "ICF v2.1"})
     args = ("record", "TF-2001", "record-consent", "-f", "-", "--set", "child_assent_obtained=true")
-    first = await cli(*args, *as_investigator(), "--idempotency-key", "consent-TF-2001", "--json", stdin=consent)
-    again = await cli(*args, *as_investigator(), "--idempotency-key", "consent-TF-2001", "--json", stdin=consent)
+    first = await investigator(*args, "--idempotency-key", "consent-TF-2001", "--json", stdin=consent)
+    again = await investigator(*args, "--idempotency-key", "consent-TF-2001", "--json", stdin=consent)
     assert first.exit_code == again.exit_code == 0, first.output + again.output
     assert json.loads(first.stdout) == json.loads(again.stdout)
 
@@ -145,6 +103,11 @@ async def test_enroll_then_record_steps_then_read_them_back(cli: Cli, tmp_path: 
     types = [entry["type"] for entry in entries]
     assert types.count("consent_signed") == 1  # the resent consent was not applied twice
     assert types[0] == "patient_enrolled" and "eligibility_confirmed" in types
+    # Each entry is recorded under whoever was signed in: never a name given on the command line.
+    assert (entries[0]["actor_user_id"], entries[0]["actor_role"]) == ("coordinator.kim", "research_coordinator")
+    assert {(e["actor_user_id"], e["actor_role"]) for e in entries if e["type"] == "consent_signed"} == {
+        ("dr.osei", "investigator")
+    }
     assert [entry["sequence"] for entry in entries] == list(range(1, len(entries) + 1))
 
     readable = await cli("status", "TF-2001")
@@ -172,11 +135,13 @@ async def test_a_screen_failure_is_printed_with_every_reason_and_a_second_enroll
     assert "TF-2002 is already enrolled" in twice.stderr and "Traceback" not in twice.output
 
     # Its journey has ended: nothing more can be recorded (the workflow may take a moment to close).
-    for _ in range(50):
-        closed = await cli("record", "TF-2002", "confirm-eligibility", *as_investigator())
-        if "has ended" in closed.stderr:
-            break
-        await asyncio.sleep(0.1)
+    investigator = await as_investigator(cli)
+
+    async def refused_as_ended() -> Any:
+        closed = await investigator("record", "TF-2002", "confirm-eligibility")
+        return closed if "has ended" in closed.stderr else None
+
+    closed = await poll(refused_as_ended, "the screen failure's journey ended")
     assert closed.exit_code == REFUSED_EXIT_CODE
     assert "the journey of TF-2002 has ended (off study)" in closed.stderr
 
@@ -189,17 +154,8 @@ async def test_a_refusal_prints_every_reason_and_exits_1(cli: Cli, tmp_path: Pat
     assert enrolled.exit_code == 0, enrolled.output
 
     # A nurse recording apheresis before eligibility is confirmed and consent signed.
-    refused = await cli(
-        "record",
-        "TF-2003",
-        "record-apheresis",
-        "--set",
-        f"collected_on={today()}",
-        "--by",
-        "nurse.ali",
-        "--role",
-        "nurse",
-    )
+    nurse = await cli.signed_in("nurse.ali", Role.NURSE)
+    refused = await nurse("record", "TF-2003", "record-apheresis", "--set", f"collected_on={today()}")
     assert refused.exit_code == REFUSED_EXIT_CODE
     assert "TF-2003: refused for 2 reasons" in refused.stderr
     reasons = [line for line in refused.stderr.splitlines() if line.startswith("  - ")]
@@ -207,7 +163,7 @@ async def test_a_refusal_prints_every_reason_and_exits_1(cli: Cli, tmp_path: Pat
     assert any("a nurse cannot record apheresis" in reason for reason in reasons)
     assert any("awaiting the investigator's confirmation" in reason for reason in reasons)
 
-    as_json = await cli("record", "TF-2003", "record-apheresis", "--set", f"collected_on={today()}", "--json")
+    as_json = await nurse("record", "TF-2003", "record-apheresis", "--set", f"collected_on={today()}", "--json")
     assert as_json.exit_code == REFUSED_EXIT_CODE
     problem = json.loads(as_json.stderr)  # stderr is the problem document alone
     assert problem["code"] == "forbidden" and problem["study_id"] == "TF-2003" and problem["reasons"]
@@ -228,43 +184,44 @@ async def test_every_input_problem_is_named_before_anything_is_sent(cli: Cli) ->
         "--reason",
         "why",
         "--bogus",
-        env={"TRIALFLOW_ROLE": "", "TRIALFLOW_USER": ""},
+        "--by",
+        "dr.anyone",
+        "--role",
+        "investigator",
     )
     assert result.exit_code == USAGE_ERROR_EXIT_CODE
     for named in (
-        "--by: who acts is required",
-        "--role: the acting user's role is required",
         "STUDY_ID: 'not a study id' is not a study id",
         "guardian_consent_signed_on: must be a real date",
         "consent_form_versoin: is not a known field (did you mean consent_form_version?)",
         "consent_form_version: is required",
         "--reason: record-consent has no reason to give",
         "--bogus: no such option",
+        "--by: no such option",  # who acts comes from the credential alone
+        "--role: no such option",
     ):
         assert named in result.stderr, result.stderr
 
-    unknown_step = await cli("record", "TF-2001", "record-teleportation", "--role", "system")
+    unknown_step = await cli("record", "TF-2001", "record-teleportation")
     assert unknown_step.exit_code == USAGE_ERROR_EXIT_CODE
     assert "'record-teleportation' is not a step staff record" in unknown_step.stderr
-    assert "--role: system is the workflow's own role" in unknown_step.stderr
 
     actor_in_file = await cli("record", "TF-2001", "confirm-eligibility", "-f", "-", stdin='{"actor": {}}')
-    assert "the acting user comes from --by/--role" in actor_in_file.stderr
+    assert "the acting user is whoever signed in (`trial login`)" in actor_in_file.stderr
 
 
-async def test_an_unknown_patient_and_an_unreachable_server_are_one_plain_line(cli: Cli) -> None:
+async def test_an_unknown_patient_and_an_unreachable_api_are_one_plain_line(cli: Cli) -> None:
     unknown = await cli("status", "TF-9999")
     assert unknown.exit_code == REFUSED_EXIT_CODE
     assert unknown.stderr.strip() == "Error: no patient with study id TF-9999 is enrolled in the trial"
-    unknown_record = await cli("record", "TF-9999", "confirm-eligibility", *as_investigator())
+    unknown_record = await (await as_investigator(cli))("record", "TF-9999", "confirm-eligibility")
     assert unknown_record.exit_code == REFUSED_EXIT_CODE and "TF-9999" in unknown_record.stderr
 
-    address = f"127.0.0.1:{free_port()}"
-    unreachable = await cli("report", env={"TRIALFLOW_TEMPORAL_ADDRESS": address})
+    elsewhere = f"http://127.0.0.1:{free_port()}"
+    unreachable = await cli("report", "--api", elsewhere)
     assert unreachable.exit_code == REFUSED_EXIT_CODE
-    assert (
-        unreachable.stderr.count("\n") == 1 and f"cannot reach the Temporal server at {address}" in unreachable.stderr
-    )
+    assert unreachable.stderr.count("\n") == 1
+    assert f"cannot reach the trialflow API at {elsewhere}: is `make run` running" in unreachable.stderr
 
 
 # ---------------------------------------------------------------- the trial
@@ -280,9 +237,10 @@ async def test_a_whole_journey_recorded_through_the_cli_reads_back_whole(cli: Cl
 
     for step in steps:
         fields = step.model_dump_json(exclude={"actor", "kind"})
-        who = ("--by", step.actor.user_id, "--role", step.actor.role.value)
-        recorded = await cli("record", "TF-2021", step.kind.replace("_", "-"), "-f", "-", *who, "--json", stdin=fields)
+        who = await cli.signed_in(step.actor.user_id, step.actor.role)
+        recorded = await who("record", "TF-2021", step.kind.replace("_", "-"), "-f", "-", "--json", stdin=fields)
         assert recorded.exit_code == 0, f"{step.kind}: {recorded.output}"
+        assert {event["actor"]["user_id"] for event in json.loads(recorded.stdout)["events"]} == {step.actor.user_id}
 
     status = json.loads((await cli("status", "TF-2021", "--json")).stdout)
     assert status["phase"] == Phase.FOLLOW_UP and status["primary_endpoint"] == "cr"
@@ -335,16 +293,6 @@ async def test_report_and_verify(cli: Cli, tmp_path: Path) -> None:
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.stdout)["problems"] == []
     assert "intact" in (await cli("verify")).stdout
-
-    # A copy of the record with one event edited afterwards: named, and exit 1.
-    damaged = tmp_path / "damaged.db"
-    with sqlite3.connect(cli.data_dir / RECORD_FILE) as source, sqlite3.connect(damaged) as copy:
-        source.backup(copy)
-        copy.execute("DROP TRIGGER trial_events_no_update")  # as an intruder with DDL rights would
-        copy.execute("UPDATE trial_events SET reason = 'edited later' WHERE study_id = 'TF-2004' AND sequence = 1")
-    tampered = await cli("verify", env={"TRIALFLOW_DATABASE_URL": f"sqlite:///{damaged}"})
-    assert tampered.exit_code == REFUSED_EXIT_CODE
-    assert "problem" in tampered.stdout and "TF-2004" in tampered.stdout
 
 
 # ---------------------------------------------------------------- the fields of a command, without a server
@@ -455,3 +403,64 @@ async def test_notifications_that_did_not_arrive(cli: Cli, stack: Stack) -> None
     assert "Every notification was delivered" in (await cli("notifications", "--study-id", "TF-2091")).stdout
     refused = await cli("notifications", "--study-id", "not an id")
     assert refused.exit_code == USAGE_ERROR_EXIT_CODE and "--study-id" in refused.stderr
+
+
+# ---------------------------------------------------------------- the credential
+
+
+async def test_without_a_credential_every_server_command_is_refused_saying_to_sign_in(cli: Cli, tmp_path: Path) -> None:
+    nobody = {"TRIALFLOW_CONFIG_DIR": str(tmp_path / "empty-config")}
+    for command in (
+        ("status", "TF-2001"),
+        ("record", "TF-2001", "confirm-eligibility"),
+        ("enroll", "--study-id", "TF-2099", "--file", screening_file(tmp_path, "TF-2099")),
+        ("report",),
+        ("audit", "TF-2001"),
+    ):
+        refused = await cli(*command, env=nobody)
+        assert refused.exit_code == REFUSED_EXIT_CODE, refused.output
+        assert "you are not signed in to the trialflow API at" in refused.stderr
+        assert "run `trial login --profile coordinator.kim` first" in refused.stderr, refused.stderr
+    assert (await cli("status", "TF-2099")).exit_code == REFUSED_EXIT_CODE  # nothing was enrolled
+
+
+async def test_the_installed_command_works_from_any_folder(cli: Cli, tmp_path: Path) -> None:
+    """`trial` run as a process in an empty folder (no .env, no .data): sign in, record, read back."""
+    assert cli.token_file is not None
+    enrolled = await cli("enroll", "--study-id", "TF-2031", "--file", screening_file(tmp_path, "TF-2031"))
+    assert enrolled.exit_code == 0, enrolled.output
+    folder = tmp_path / "anywhere"
+    folder.mkdir()
+    trial = Path(sys.executable).with_name("trial")
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "TRIALFLOW_API_URL": cli.env["TRIALFLOW_API_URL"],
+        "TRIALFLOW_CONFIG_DIR": str(tmp_path / "config"),
+        "COLUMNS": "200",
+    }
+
+    async def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        process = await asyncio.create_subprocess_exec(
+            str(trial),
+            *args,
+            cwd=folder,
+            env=environment,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate(stdin.encode())
+        assert process.returncode is not None
+        return process.returncode, out.decode(), err.decode()
+
+    token = cli.token("dr.far", Role.INVESTIGATOR)
+    code, out, err = await run("login", "--token-stdin", stdin=token + "\n")
+    assert code == 0 and "Signed in to" in out and "as dr.far (investigator)" in out, out + err
+    code, out, err = await run("record", "TF-2031", "confirm-eligibility", "--json")
+    assert code == 0, out + err
+    [event] = json.loads(out)["events"]
+    assert event["actor"] == {"user_id": "dr.far", "role": "investigator"}
+    code, out, err = await run("status", "TF-2031")
+    assert code == 0 and "Patient TF-2031" in out, out + err
+    assert sorted(path.name for path in folder.iterdir()) == []  # nothing written where it ran
