@@ -1,6 +1,6 @@
 """`trial admin ...`: the server's own administration, run on the server's machine with its files (never through
-the API): the API's tokens (`token new | list | revoke`), the record's migrations, the payload key's rotation, and
-verifying the record's database directly.
+the API): the API's tokens (`token new | list | revoke`), the record's migrations, the rotation of the payload and
+command seal keys, and verifying the record's database directly.
 
 Each refuses to run without read access to the server's payload keys file (only its operators have it), and each
 run is logged on the `trialflow.audit` logger with the operating-system user; token changes are kept in the record
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final, NoReturn
 
@@ -34,6 +35,8 @@ from facade.trial_client import AUDIT_LOGGER
 from observability.logging import configure_logging, get_logger
 from security import KeyringConfigurationError, PayloadKeyring, default_key_file, rotate_key_file
 from security.auth import DEFAULT_TOKEN_LIFETIME, TokenConfigurationError, TokenEntry, utc_now
+from security.configured_keys import default_seal_key_file
+from security.keys import SealKeyring
 from security.token_file import TokenFile, token_file_path
 
 PANEL = "Server administration (on the server, with its files; no sign-in)"
@@ -291,23 +294,44 @@ def migrate() -> None:
     typer.echo(f"The trial record {server.record_shown()} is at schema revision {revision}.")
 
 
+class KeysToRotate(StrEnum):
+    PAYLOAD = "payload"
+    SEAL = "seal"
+
+
 @admin_app.command(
     "rotate-key",
-    help="Add a fresh payload key and make it the active one: old payloads stay readable, new ones use the new key. "
-    "Restart the worker and the API to use it.",
+    help="Add a fresh key and make it the active one: the payload keys (old payloads stay readable, new ones use the "
+    "new key) or, with --keys seal, the command seal keys (seals made before still verify). Restart the worker and "
+    "the API to use it.",
 )
 def rotate_key(
     key_id: Annotated[str, typer.Option("--key-id", metavar="ID", help="The new key's id, e.g. 2026-q3")],
+    keys: Annotated[
+        KeysToRotate, typer.Option("--keys", help="Which keys: the payload keys or the command seal keys.")
+    ] = KeysToRotate.PAYLOAD,
 ) -> None:
-    server = server_access("rotate-key", key_id=key_id)
-    if server.settings.payload_keys is not None:
-        _fail(f"{ENV_PREFIX}PAYLOAD_KEYS holds the keys itself: rotate them where it is set", CONFIGURATION_EXIT_CODE)
-    key_file = _key_file(server.settings)
+    server = server_access("rotate-key", key_id=key_id, keys=keys.value)
+    settings = server.settings
+    if keys is KeysToRotate.SEAL:
+        kind: type[PayloadKeyring | SealKeyring] = SealKeyring
+        inline, variable = settings.seal_keys, "SEAL_KEYS"
+        key_file = settings.seal_keys_file or default_seal_key_file(settings)
+    else:
+        kind, inline, variable, key_file = PayloadKeyring, settings.payload_keys, "PAYLOAD_KEYS", _key_file(settings)
+    if inline is not None:
+        _fail(f"{ENV_PREFIX}{variable} holds the keys itself: rotate them where it is set", CONFIGURATION_EXIT_CODE)
     try:
-        keyring = rotate_key_file(key_file, key_id)
+        keyring = rotate_key_file(key_file, key_id, kind)
     except KeyringConfigurationError as error:
         _fail(str(error), CONFIGURATION_EXIT_CODE)
-    log.info("admin_key_rotated", os_user=server.operator, key_file=str(key_file), active_key=keyring.active_key_id)
+    log.info(
+        "admin_key_rotated",
+        os_user=server.operator,
+        keys=keys.value,
+        key_file=str(key_file),
+        active_key=keyring.active_key_id,
+    )
     typer.echo(f"{key_file}: active key {keyring.active_key_id}; keys: {', '.join(keyring.key_ids)}")
 
 

@@ -17,7 +17,8 @@ from cli.main import app
 from domain.roles import Actor, Role
 from records import EventStore
 from records.token_uses import TokenChangeLog
-from security import ensure_key_file
+from security import PayloadKeyring, ensure_key_file
+from security.keys import SealKeyring
 from security.token_file import DEFAULT_TOKEN_FILE_NAME, TokenFile
 from tests.cli.trial_cli import logging_restored
 from tests.records.conftest import make_events
@@ -150,6 +151,12 @@ def test_every_run_is_logged_with_the_operating_system_user(data_dir: Path) -> N
     assert "active key k2; keys: k1, k2" in rotated.stdout
     [line] = [json.loads(line) for line in rotated.stderr.splitlines() if '"admin_command"' in line]
     assert (line["command"], line["os_user"], line["logger"]) == ("rotate-key", getpass.getuser(), "trialflow.audit")
+
+    sealed = runner.invoke(app, ["admin", "rotate-key", "--key-id", "s9", "--keys", "seal"])
+    assert sealed.exit_code == 0, sealed.output
+    assert f"{data_dir / 'seal-keys.json'}: active key s9" in sealed.stdout
+    assert SealKeyring.from_file(data_dir / "seal-keys.json").active_key_id == "s9"
+    assert PayloadKeyring.from_file(data_dir / "payload-keys.json").active_key_id == "k2", "the payload keys untouched"
 
     migrated = runner.invoke(app, ["admin", "migrate"])
     assert migrated.exit_code == 0 and "is at schema revision 0005_token_uses" in migrated.stdout
