@@ -18,6 +18,7 @@ from cli.common import JsonOption, Problems, json_help, print_json
 from cli.staff import REFUSED_EXIT_CODE, checked_study_id, console, run_with_trial
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
+from domain.signature import Signature
 from domain.statistics import ProportionEstimate
 from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
 
@@ -131,7 +132,7 @@ def timeline(
         print_json(answer)
         return
     table = Table(title=f"Timeline of {answer.study_id} (from the {answer.source})", title_justify="left")
-    for column in ("#", "At (UTC)", "Event", "By", "Role", "Reason"):
+    for column in ("#", "At (UTC)", "Event", "By", "Role", "Reason", "Signed"):
         table.add_column(column, overflow="fold")
     for entry in answer.entries:
         table.add_row(
@@ -141,8 +142,16 @@ def timeline(
             Text(entry.actor_user_id),
             Text(entry.actor_role),
             Text(entry.reason or ""),
+            Text(signature_words(entry.signature)),
         )
     console().print(table)
+
+
+def signature_words(signature: Signature | None) -> str:
+    """An electronic signature's manifestation: printed name, date and time with its UTC offset, and meaning."""
+    if signature is None:
+        return ""
+    return f"{signature.printed_name}, {signature.signed_at.isoformat(timespec='minutes')} ({signature.meaning.value})"
 
 
 # ---------------------------------------------------------------- the trial
