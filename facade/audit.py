@@ -66,7 +66,7 @@ class AuditEntry(FrozenModel):
     signed_at: str | None = Field(
         default=None, description="When it was signed, ISO 8601 with the site's UTC offset (as the signer saw it)"
     )
-    signature_meaning: str | None = Field(default=None, description="What the signature means: author, review, approval")
+    signature_meaning: str | None = Field(default=None, description="What it means: author, review, approval")
     signed_sha256: str | None = Field(
         default=None, description="SHA-256 of the entry signed (its command as canonical JSON, without the signature)"
     )
