@@ -97,6 +97,7 @@ async def test_the_openapi_schema_documents_every_operation_and_problem_details(
         "/patients/{study_id}/commands",
         "/patients/{study_id}/timeline",
         "/patients/{study_id}/audit",
+        "/me/signing-pin",
         "/report",
         "/verify",
         "/notifications/failed",
