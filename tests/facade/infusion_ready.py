@@ -22,4 +22,5 @@ async def ready_for_infusion(trial: TrialClient, study_id: str) -> dict[str, Any
 
 
 def infusion(actor: Actor, fields: dict[str, Any]) -> cmd.RecordInfusion:
-    return cmd.RecordInfusion(actor=actor, **fields)
+    """The infusion by `actor`, signed by them now (as the API signs once their PIN is checked)."""
+    return path.signed(cmd.RecordInfusion(actor=actor, **fields), datetime.now(UTC))
