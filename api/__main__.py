@@ -24,6 +24,7 @@ from config.production import check_production_settings
 from config.settings import Settings, SettingsError
 from config.startup import load_checked_settings
 from facade import open_trial_client
+from notifications.from_settings import check_notification_settings
 from observability.logging import configure_logging, get_logger
 from security import payload_keyring
 from security.auth import Authenticator
@@ -72,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = argument_parser().parse_args(argv)
     try:
         # A broken setting, token file or key stops the start, naming every problem.
-        settings = load_checked_settings(authenticator_for, payload_keyring, seal_keyring, check_production_settings)
+        settings = load_checked_settings(
+            authenticator_for, payload_keyring, seal_keyring, check_notification_settings, check_production_settings
+        )
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.dependencies import TrialSource
 from api.problems import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE
-from api.routes import audit, identity, operators, service, staff, supervisors
+from api.routes import audit, identity, operators, service, signing, staff, supervisors
 from security.auth import Authenticator
 
 API_TITLE: Final = "trialflow API"
@@ -34,7 +34,15 @@ def create_app(trial: TrialSource, auth: Authenticator) -> FastAPI:
     )
     app.state.trial_source = trial
     app.state.authenticator = auth
-    for router in (service.router, identity.router, operators.router, staff.router, supervisors.router, audit.router):
+    for router in (
+        service.router,
+        identity.router,
+        operators.router,
+        staff.router,
+        signing.router,
+        supervisors.router,
+        audit.router,
+    ):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

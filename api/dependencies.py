@@ -93,6 +93,18 @@ def _note_use(request: Request, client: TrialClient, auth: Authenticator, token:
         _log.warning("token_use_not_noted", error_type=type(error).__name__)
 
 
+async def credential_printed_name(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The printed name the caller's credential gives (a token entry's `name`, an OIDC token's `name` claim), for
+    their electronic signature; None when it gives none. Called after `authenticated_actor` accepted the token."""
+    if credentials is None:
+        return None
+    auth: Authenticator = request.app.state.authenticator
+    try:
+        return await asyncio.to_thread(auth.printed_name_for, credentials.credentials)
+    except (AuthenticationFailed, AuthenticationUnavailable):
+        return None  # it was accepted a moment ago; the staff directory may still name the signer
+
+
 def _unauthenticated(why: str, presented: bool = False) -> Problem:
     # RFC 6750 §3: `error` only when a token was presented and refused.
     challenge = 'Bearer realm="trialflow"' + (', error="invalid_token"' if presented else "")
@@ -114,6 +126,7 @@ async def audit_reader(who: Annotated[Actor, Depends(authenticated_actor)]) -> A
 
 
 TrialDep = Annotated[TrialClient, Depends(trial_client)]
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 Reader = Annotated[Actor, Depends(authenticated_actor)]
 # Who writes is any authenticated actor: the decider refuses (403) a role that may not, and the attempt is kept.
 Writer = Annotated[Actor, Depends(authenticated_actor)]

@@ -22,6 +22,7 @@ from domain.journey.command_registry import STAFF_COMMANDS
 from domain.protocol import FrozenModel
 from facade import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
 from facade.plain_words import plain_validation_message
+from facade.signing import SignatureRefused, SigningLocked
 from observability.logging import get_logger
 
 log = get_logger("api")
@@ -141,6 +142,9 @@ def invalid_input(reasons: Sequence[str]) -> Problem:
 # The first match wins: NotPermitted is a CommandRefused, answered 403 (the role may never do it), not 409.
 _TRIAL_ERRORS: dict[type[TrialError], tuple[int, str]] = {
     NotPermitted: (403, "Not allowed for this role"),
+    # The bearer token stands; the signer's re-authentication at the moment of signing did not.
+    SigningLocked: (403, "Signing locked"),
+    SignatureRefused: (403, "Signature refused"),
     CommandRefused: (409, "Refused by the protocol"),
     AlreadyEnrolled: (409, "Already enrolled"),
     JourneyClosed: (409, "Journey closed"),
@@ -241,7 +245,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI `responses` entries of these problem statuses (their media type is set by the app)."""
     described = {
         401: "No credential, or one that is not recognised",
-        403: "The credential's role may not do this (every reason listed)",
+        403: "The credential's role may not do this, or the electronic signature was refused (every reason listed)",
         406: "None of the accepted media types can be produced",
         404: "No such patient",
         409: "Refused: the protocol's every reason, the study id already enrolled, or the journey ended",

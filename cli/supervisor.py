@@ -21,6 +21,7 @@ from cli.credentials import DEFAULT_PROFILE
 from cli.staff import checked_study_id, console
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
+from domain.signature import Signature
 from domain.statistics import ProportionEstimate
 from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
 
@@ -146,7 +147,7 @@ def timeline(
         print_json(answer)
         return
     table = Table(title=f"Timeline of {answer.study_id} (from the {answer.source})", title_justify="left")
-    for column in ("#", "At (UTC)", "Event", "By", "Role", "Reason"):
+    for column in ("#", "At (UTC)", "Event", "By", "Role", "Reason", "Signed"):
         table.add_column(column, overflow="fold")
     for entry in answer.entries:
         table.add_row(
@@ -156,8 +157,16 @@ def timeline(
             Text(entry.actor_user_id),
             Text(entry.actor_role),
             Text(entry.reason or ""),
+            Text(signature_words(entry.signature)),
         )
     console().print(table)
+
+
+def signature_words(signature: Signature | None) -> str:
+    """An electronic signature's manifestation: printed name, date and time with its UTC offset, and meaning."""
+    if signature is None:
+        return ""
+    return f"{signature.printed_name}, {signature.signed_at.isoformat(timespec='minutes')} ({signature.meaning.value})"
 
 
 # ---------------------------------------------------------------- the trial

@@ -272,6 +272,17 @@ class StoppingRule(FrozenModel):
     dlt_min_icans_grade: int = 3
 
 
+# ---------------------------------------------------------------- electronic signatures
+
+
+class SignatureRules(FrozenModel):
+    """Electronic signatures (21 CFR Part 11): when a toxicity entry is signed, and how wrong PINs lock signing."""
+
+    min_signed_toxicity_grade: int = Field(default=3, ge=1)  # a CRS, ICANS or CTCAE grade this high is signed
+    max_failed_attempts: int = Field(default=3, ge=1)  # wrong signing PINs in a row before signing locks...
+    lockout_minutes: int = Field(default=15, ge=1)  # ...for this long, and a supervisor is alerted at once
+
+
 # ---------------------------------------------------------------- the protocol
 
 
@@ -290,6 +301,7 @@ class TrialProtocol(FrozenModel):
     response: ResponseCriteria = ResponseCriteria()
     schedule: ScheduleRules = ScheduleRules()
     stopping_rule: StoppingRule = StoppingRule()
+    signatures: SignatureRules = SignatureRules()
 
 
 PROTOCOL_V1 = TrialProtocol(version="1.0")

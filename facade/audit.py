@@ -14,6 +14,7 @@ from typing import Final, Literal
 
 from pydantic import AwareDatetime, Field, field_serializer
 
+from domain.journey.envelope import split_stored_payload
 from domain.protocol import FrozenModel
 from records.hashing import utc_timestamp
 from records.refusals import RefusedAttempt
@@ -59,6 +60,16 @@ class AuditEntry(FrozenModel):
     refused_command: str | None = Field(description="The kind of command that was refused; null for an event")
     refusal: str | None = Field(description="Why it was refused, in one word (forbidden, command_refused, ...)")
     refusal_reasons: tuple[str, ...] | None = Field(description="Every reason it was refused (CSV: a JSON array)")
+    # The electronic signature's manifestation (21 CFR Part 11 §11.50), read from the payload the hash covers.
+    signer_user_id: str | None = Field(default=None, description="Who signed the entry; null when it was not signed")
+    signer_printed_name: str | None = Field(default=None, description="The signer's printed name")
+    signed_at: str | None = Field(
+        default=None, description="When it was signed, ISO 8601 with the site's UTC offset (as the signer saw it)"
+    )
+    signature_meaning: str | None = Field(default=None, description="What it means: author, review, approval")
+    signed_sha256: str | None = Field(
+        default=None, description="SHA-256 of the entry signed (its command as canonical JSON, without the signature)"
+    )
 
     @field_serializer("occurred_at", "recorded_at")
     def _hashed_spelling(self, moment: datetime) -> str:
@@ -69,7 +80,32 @@ CSV_COLUMNS: Final = tuple(AuditEntry.model_fields)
 
 
 def event_entry(row: ChainRow) -> AuditEntry:
-    return AuditEntry(entry=EVENT, **row.columns(), refused_command=None, refusal=None, refusal_reasons=None)
+    return AuditEntry(
+        entry=EVENT,
+        **row.columns(),
+        refused_command=None,
+        refusal=None,
+        refusal_reasons=None,
+        **_signature_columns(row.payload),
+    )
+
+
+def _signature_columns(payload_text: str) -> dict[str, str | None]:
+    """The signature kept in a stored payload, as the export's columns; none for an entry not signed (or a payload
+    that is not an object: `trial verify` reports a damaged row, the export still shows it)."""
+    try:
+        _, signature = split_stored_payload(json.loads(payload_text))
+    except (ValueError, TypeError, AttributeError):
+        return {}
+    if signature is None:
+        return {}
+    return {
+        "signer_user_id": signature.signer_user_id,
+        "signer_printed_name": signature.printed_name,
+        "signed_at": signature.signed_at.isoformat(),
+        "signature_meaning": signature.meaning.value,
+        "signed_sha256": signature.signed_sha256,
+    }
 
 
 def refused_entry(attempt: RefusedAttempt) -> AuditEntry:

@@ -37,12 +37,14 @@ from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPer
 from facade.listing import journeys_query, listing_from
 from facade.models import EnrollmentResult, PatientListing, Timeline, TrialReport
 from facade.report import build_report, status_from_summary
+from facade.signing import SigningDesk, SigningRequest
 from observability.logging import get_logger
 from records import EventStore, RecordedEvent, VerificationReport
 from records.audit_trail import stored_chain
 from records.deliveries import DeliveryLedger, DeliveryRecord
 from records.event_rows import to_event
 from records.refusals import RefusedAttemptLog
+from records.signing_pins import SigningPinStore
 from security.command_seal import SEAL_REFUSED
 from security.keys import SealKeyring
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, timeline_entry
@@ -93,6 +95,7 @@ class TrialClient:
         clock: Callable[[], datetime] = _utc_now,
         resend_within: timedelta = RESEND_WITHIN,
         seal_keys: SealKeyring | None = None,
+        signing: SigningDesk | None = None,
     ) -> None:
         # With seal keys, every command and enrollment leaves sealed (facade/command_seals.py), dated by `clock`.
         self._temporal = sealing_client(temporal, seal_keys, clock) if seal_keys is not None else temporal
@@ -101,6 +104,10 @@ class TrialClient:
         self._task_queue = task_queue
         self._clock = clock
         self._resend_within = resend_within
+        # Without one given (no staff directory), supervisors' alerts about signing reach the log channel only.
+        self._signing = signing or SigningDesk.log_only(
+            SigningPinStore(store.engine), DeliveryLedger(store.engine), protocol
+        )
 
     @property
     def temporal(self) -> Client:
@@ -113,6 +120,10 @@ class TrialClient:
     @property
     def protocol(self) -> TrialProtocol:
         return self._protocol
+
+    @property
+    def signing(self) -> SigningDesk:
+        return self._signing
 
     def _handle(self, study_id: str) -> JourneyHandle:
         # The workflow id, never a run id: a journey continues-as-new, and its newest run is the one to ask.
@@ -165,13 +176,24 @@ class TrialClient:
 
     # ------------------------------------------------------------ staff
 
-    async def record(self, study_id: str, command: StaffCommand, update_id: str | None = None) -> RecordResult:
-        """Apply a staff command. Resending with the same `update_id` is answered again, never applied twice.
+    async def record(
+        self,
+        study_id: str,
+        command: StaffCommand,
+        update_id: str | None = None,
+        signing: SigningRequest | None = None,
+    ) -> RecordResult:
+        """Apply a staff command, signed by its actor when `signing` is given. Resending with the same `update_id`
+        is answered again, never applied twice.
 
         Raises CommandRefused (every reason; nothing changed; NotPermitted when the role may not issue it),
-        UnknownPatient or JourneyClosed; every refusal is logged and kept as a refused attempt."""
+        SignatureRefused (SigningLocked), UnknownPatient or JourneyClosed; every refusal is logged and kept as a
+        refused attempt."""
         update_id = update_id or str(uuid.uuid4())
         try:
+            if signing is not None:
+                self._refuse_read_only(study_id, command)
+                command = await self._signing.sign(study_id, command, signing)
             return await self._record(study_id, command, update_id)
         except TrialError as error:
             raise await self._refused_attempt(error, command, update_id) from None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from domain.journey.envelope import envelope_fields
+from domain.journey.envelope import envelope_fields, split_stored_payload
 from domain.journey.events import Event, EventPayload
 from domain.roles import Actor, Role
 from records.events import RecordedEvent, StoredEvent
@@ -43,6 +43,7 @@ def to_row(event: Event) -> RecordedEvent:
 
 def to_event(row: RecordedEvent) -> Event:
     """A stored row read back as the domain's fact."""
+    payload, signature = split_stored_payload(row.payload)
     return Event(
         study_id=row.study_id,
         sequence=row.sequence,
@@ -50,7 +51,8 @@ def to_event(row: RecordedEvent) -> Event:
         actor=Actor(user_id=row.actor_user_id, role=Role(row.actor_role)),
         protocol_version=row.protocol_version,
         reason=row.reason,
-        payload=_PAYLOAD.validate_python(row.payload),
+        signature=signature,
+        payload=_PAYLOAD.validate_python(payload),
     )
 
 

@@ -6,18 +6,16 @@ The hashed document is plain JSON with sorted keys (`event_hash`), so any langua
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from domain.canonical_json import canonical_json
+
+__all__ = ["GENESIS_HASH", "HASHED_COLUMNS", "HASH_FORMAT", "canonical_json", "event_hash", "utc_timestamp"]
+
 GENESIS_HASH = "0" * 64  # the "previous hash" of each patient's first event
 HASH_FORMAT = "trialflow.trial-event.v1"  # part of every hashed document, so a future format can coexist
-
-
-def canonical_json(value: Any) -> str:
-    """One spelling per JSON value: sorted keys, no spaces, ASCII only (safe in any text column), no NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def utc_timestamp(moment: datetime) -> str:

@@ -157,3 +157,17 @@ token_changes = Table(
     Column("expires_at", UtcDateTime, nullable=True),
     Index("ix_token_changes_changed_at", "changed_at"),
 )
+
+# Each person's signing PIN, as an argon2id hash (never the PIN), and the state of their signing lockout: wrong
+# PINs in a row since the last right one, and until when signing is locked. Outside the hash chain: it is
+# credentials, not the trial's facts; each refused signing is also kept in refused_attempts.
+signing_pins = Table(
+    "signing_pins",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("pin_hash", Text, nullable=True),  # NULL: reset by an administrator; the user sets a new one
+    Column("pin_set_at", UtcDateTime, nullable=True),
+    Column("failed_attempts", Integer, nullable=False),
+    Column("locked_until", UtcDateTime, nullable=True),
+    CheckConstraint("failed_attempts >= 0", name="ck_signing_pins_failed_attempts"),
+)

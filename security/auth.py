@@ -65,6 +65,8 @@ class TokenEntry(FrozenModel):
     user_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
     role: Role
     expires_at: AwareDatetime | None = None
+    # The person's printed name, shown on their electronic signatures (None: the staff directory's display_name).
+    name: str | None = Field(default=None, min_length=1, max_length=100)
 
     @field_validator("sha256", mode="before")
     @classmethod
@@ -94,12 +96,16 @@ class Authenticator(Protocol):
     """Whom a bearer token identifies; `actor_for` may block (fetching an issuer's keys): call it off the event loop.
 
     `actor_for`: None for a missing or unknown token; raises AuthenticationFailed (saying why, e.g. expired) or
-    AuthenticationUnavailable. `configured`: how many credential sources (0: every request is refused)."""
+    AuthenticationUnavailable. `printed_name_for`: the person's name as the credential gives it (for electronic
+    signatures), None when it gives none; raises as `actor_for`. `configured`: how many credential sources (0: every
+    request is refused)."""
 
     @property
     def configured(self) -> int: ...
 
     def actor_for(self, token: str | None) -> Actor | None: ...
+
+    def printed_name_for(self, token: str) -> str | None: ...
 
 
 class TokenAuthenticator:
@@ -123,6 +129,14 @@ class TokenAuthenticator:
     def actor_for(self, token: str | None) -> Actor | None:
         """The actor the token identifies, or None for a missing or unknown token; AuthenticationFailed once it
         has expired."""
+        found = self._entry_for(token)
+        return found.actor if found is not None else None
+
+    def printed_name_for(self, token: str) -> str | None:
+        found = self._entry_for(token)
+        return found.name if found is not None else None
+
+    def _entry_for(self, token: str | None) -> TokenEntry | None:
         if not token:
             return None
         found = self.token_entry(token)
@@ -133,7 +147,7 @@ class TokenAuthenticator:
             raise AuthenticationFailed(
                 f"the token expired on {found.expires_at:%Y-%m-%d %H:%M} UTC; ask an administrator for a new one"
             )
-        return found.actor
+        return found
 
     def token_entry(self, token: str) -> TokenEntry | None:
         """The entry whose hash `token` has, expired or not; None for an unknown token."""

@@ -153,6 +153,14 @@ class OidcAuthenticator:
         """The token's actor; AuthenticationFailed naming why it is refused; None when there is no token."""
         if not token:
             return None
+        return self._actor(self._claims(token))
+
+    def printed_name_for(self, token: str) -> str | None:
+        """The token's `name` claim (OpenID Connect Core §5.1: the full name in displayable form), verified."""
+        return _text(self._claims(token).get("name"))
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        """The token's claims once its header, key and signature check out; AuthenticationFailed naming why."""
         try:
             header = jwt.get_unverified_header(token)
         except PyJWTError:
@@ -167,8 +175,7 @@ class OidcAuthenticator:
         key_id = header.get("kid")
         if not isinstance(key_id, str) or not key_id:
             raise AuthenticationFailed("the token names no signing key (its header has no kid)")
-        key = self._signing_key(key_id)
-        return self._actor(self._verified_claims(token, key))
+        return self._verified_claims(token, self._signing_key(key_id))
 
     def _verified_claims(self, token: str, key: PyJWK) -> dict[str, Any]:
         try:
@@ -334,8 +341,13 @@ class CombinedAuthenticator:
     def actor_for(self, token: str | None) -> Actor | None:
         if not token:
             return None
-        chosen = self._jwt_tokens if looks_like_jwt(token) else self._static_tokens
-        return chosen.actor_for(token)
+        return self._for(token).actor_for(token)
+
+    def printed_name_for(self, token: str) -> str | None:
+        return self._for(token).printed_name_for(token)
+
+    def _for(self, token: str) -> Authenticator:
+        return self._jwt_tokens if looks_like_jwt(token) else self._static_tokens
 
     def token_entry(self, token: str) -> TokenEntry | None:
         """The static token's entry (for its last use); None for a JWT or an unknown token."""

@@ -58,6 +58,9 @@ class TokenFile:
     def token_entry(self, token: str) -> TokenEntry | None:
         return self._current().token_entry(token)
 
+    def printed_name_for(self, token: str) -> str | None:
+        return self._current().printed_name_for(token)
+
     def _current(self) -> TokenAuthenticator:
         with self._reloading:
             return self._reloaded_if_changed()
@@ -81,16 +84,20 @@ class TokenFile:
 
     # ------------------------------------------------------------ writing (`trial admin token ...`)
 
-    def add(self, actor: Actor, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME) -> str:
+    def add(self, actor: Actor, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME, name: str | None = None) -> str:
         """A new token for `actor` that works for `lifetime`; see `issue`."""
-        return self.issue(actor, lifetime)[0]
+        return self.issue(actor, lifetime, name)[0]
 
-    def issue(self, actor: Actor, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME) -> tuple[str, TokenEntry]:
+    def issue(
+        self, actor: Actor, lifetime: timedelta = DEFAULT_TOKEN_LIFETIME, name: str | None = None
+    ) -> tuple[str, TokenEntry]:
         """A new token for `actor` that works for `lifetime`, and its entry; only the hash is stored, the token
-        itself is returned once."""
+        itself is returned once. `name`: the person's printed name, shown on their electronic signatures."""
         token = new_token()
         expires_at = utc_now() + lifetime
-        entry = TokenEntry(sha256=hash_token(token), user_id=actor.user_id, role=actor.role, expires_at=expires_at)
+        entry = TokenEntry(
+            sha256=hash_token(token), user_id=actor.user_id, role=actor.role, expires_at=expires_at, name=name
+        )
         self._write((*self.entries(), entry))
         return token, entry
 

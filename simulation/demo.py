@@ -56,6 +56,7 @@ from simulation.journey_steps import (
     apheresis,
     consent_and_collection,
     scheduled_item,
+    signed,
 )
 from workers.settling import settle
 from workers.time_skipping import skip_time, start_time_skipping
@@ -156,6 +157,9 @@ class PatientRun:
         return await self.trial.status(self.study_id)
 
     async def record(self, command: cmd.StaffCommand) -> RecordResult:
+        """Record `command`, signed now by its actor when its step may be signed (unless it already is)."""
+        if command.signature is None:
+            command = signed(command, self.clock.now)
         result = await self.trial.record(self.study_id, command)
         self.open_reports += [
             e.payload.report_id for e in result.events if isinstance(e.payload, ExpeditedReportOpened)

@@ -15,11 +15,13 @@ from domain.chain_of_identity import issue_chain_of_identity
 from domain.dosing import daily_dose_mg, plan_lymphodepletion
 from domain.journey import JourneyState, decide, fold, initial_state
 from domain.journey import commands as cmd
+from domain.journey.command_registry import COMMANDS, Signed
 from domain.journey.events import Event
 from domain.journey.timers import due_timers
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol
 from domain.response import MarrowAssessment
 from domain.roles import Actor, Role
+from domain.signature import SIGNED_FIELD, SignatureMeaning, sign
 from domain.site_time import site_date, site_moment
 
 # Staff act in the site's morning: never at 00:00 or 08:00, when the workflow's own timers fire (the time-skipping
@@ -215,9 +217,36 @@ def infusion(
     )
 
 
+def printed_name(user_id: str) -> str:
+    """The printed name the synthetic staff sign with."""
+    return f"{user_id} (synthetic staff)"
+
+
+def signed(command: C, at: datetime) -> C:
+    """`command` electronically signed at `at` by its actor, as its author, when its step is one that may be signed
+    (always, or when a condition holds: a careful user signs those whatever the grade); else `command` itself.
+
+    The synthetic paths sign as the API does once the signer's PIN is checked (facade/signing.py)."""
+    kind = str(getattr(command, "kind"))  # noqa: B009
+    if COMMANDS[kind].signed is Signed.NEVER:
+        return command
+    actor: Actor = getattr(command, "actor")  # noqa: B009
+    unsigned = command.model_copy(update={SIGNED_FIELD: None})
+    return sign(
+        unsigned,
+        signer_user_id=actor.user_id,
+        printed_name=printed_name(actor.user_id),
+        signed_at=at,
+        meaning=SignatureMeaning.AUTHOR,
+    )
+
+
 def amended(command: C, **changes: Any) -> C:
-    """`command` with some fields changed, validated again: a test's special step built on the path's own."""
-    return type(command).model_validate({**dict(command), **changes})
+    """`command` with some fields changed, validated again: a test's special step built on the path's own. A signed
+    command is signed again, by the same signer at the same moment, over its new content."""
+    signature = getattr(command, SIGNED_FIELD, None)
+    changed = type(command).model_validate({**dict(command), SIGNED_FIELD: None, **changes})
+    return signed(changed, signature.signed_at) if signature is not None else changed
 
 
 # ---------------------------------------------------------------- the path
@@ -230,11 +259,10 @@ def consent_and_collection(
     rules = protocol.schedule
     enrolled_on = site_date(enrolled_at, rules)
     collected_on = enrolled_on + timedelta(days=pace.collected_days_after_consent)
+    confirmation = cmd.ConfirmEligibility(actor=patient.actor(Role.INVESTIGATOR))
     return [
-        Step(
-            enrolled_at, cmd.ConfirmEligibility(actor=patient.actor(Role.INVESTIGATOR)), Milestone.ELIGIBILITY_CONFIRMED
-        ),
-        Step(enrolled_at, consent(patient, enrolled_on, protocol), Milestone.CONSENTED),
+        Step(enrolled_at, signed(confirmation, enrolled_at), Milestone.ELIGIBILITY_CONFIRMED),
+        Step(enrolled_at, signed(consent(patient, enrolled_on, protocol), enrolled_at), Milestone.CONSENTED),
         Step(site_moment(collected_on, STAFF_HOUR, rules), apheresis(patient, collected_on), Milestone.COLLECTED),
     ]
 
@@ -255,11 +283,13 @@ def after_collection(
     starts_on = released_on + timedelta(days=pace.lymphodepletion_days_after_release)
     infused_on = last_dose_on(starts_on, protocol) + timedelta(days=pace.infusion_gap(protocol))
     infused_at = infused_at or site_moment(infused_on, STAFF_HOUR, rules)
+    release = product_release(patient, released_on, protocol, collection_number)
+    infused = infusion(patient, infused_at, protocol, collection_number)
     return [
-        Step(released_at, product_release(patient, released_on, protocol, collection_number), Milestone.RELEASED),
+        Step(released_at, signed(release, released_at), Milestone.RELEASED),
         Step(released_at, prescription(patient, starts_on, protocol), Milestone.PRESCRIBED),
         *lymphodepletion_doses(patient, starts_on, protocol),
-        Step(infused_at, infusion(patient, infused_at, protocol, collection_number), Milestone.INFUSED),
+        Step(infused_at, signed(infused, infused_at), Milestone.INFUSED),
     ]
 
 
@@ -362,6 +392,9 @@ class DecidedJourney:
         self.events: list[Event] = []
 
     def do(self, command: cmd.Command) -> list[Event]:
+        """Decide `command` now; a step that may be signed is signed now by its actor unless it already is."""
+        if command.signature is None:
+            command = signed(command, self.now)
         events = decide(self.state, command, self.now, self.protocol)
         self.state = fold(self.state, events)
         self.events.extend(events)

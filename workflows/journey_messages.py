@@ -11,6 +11,7 @@ from domain.journey.events import Event
 from domain.journey.phases import Phase
 from domain.journey.state import ExitRecord, JourneyState
 from domain.protocol import FrozenModel
+from domain.signature import Signature
 
 # Retried commands are answered from memory; Temporal itself deduplicates update ids only within one run.
 # Clients retry within minutes: the last few results are enough, and every new run carries them.
@@ -24,6 +25,7 @@ class TimelineEntry(FrozenModel):
     actor_user_id: str
     actor_role: str
     reason: str | None = None
+    signature: Signature | None = None  # the entry's electronic signature: printed name, time, meaning, hash
 
 
 def timeline_entry(event: Event) -> TimelineEntry:
@@ -35,6 +37,7 @@ def timeline_entry(event: Event) -> TimelineEntry:
         actor_user_id=event.actor.user_id,
         actor_role=event.actor.role.value,
         reason=event.reason,
+        signature=event.signature,
     )
 
 

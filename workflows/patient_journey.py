@@ -48,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 COMMAND_REJECTED = "CommandRejected"
+# The patch id under which the handler requires electronic signatures on the steps the registry marks signed.
+SIGNATURES_REQUIRED_PATCH = "electronic-signatures-required"
 # The cause of a CommandRejected failure when the acting role may not issue the command at all.
 NOT_PERMITTED = "NotPermitted"
 # Sent while a run is handing over to the next: the client resends the same update id, which the new run takes.
@@ -271,17 +273,20 @@ class PatientJourneyWorkflow:
 
     # ------------------------------------------------------------ applying a command
 
-    def _decided(self, command: Command) -> tuple[Event, ...]:
+    def _decided(self, command: Command, signatures_required: bool = True) -> tuple[Event, ...]:
         """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules."""
-        events = tuple(decide(self._state.journey, command, workflow.now(), self._protocol))
+        now = workflow.now()
+        events = tuple(
+            decide(self._state.journey, command, now, self._protocol, signatures_required=signatures_required)
+        )
         problems = unrecordable(events)
         if problems:
             raise CommandRejected(problems)
         return events
 
-    async def _apply(self, command: Command) -> tuple[Event, ...]:
+    async def _apply(self, command: Command, signatures_required: bool = True) -> tuple[Event, ...]:
         """Decide, record permanently, then fold. Call with the lock held, so commands apply one at a time."""
-        events = self._decided(command)
+        events = self._decided(command, signatures_required)
         await self._record(events)
         self._state.journey = fold(self._state.journey, events)
         self._announce(events)
@@ -346,9 +351,12 @@ class PatientJourneyWorkflow:
         if update_id in self._state.recent_updates:
             return self._state.recent_updates[update_id]
         await workflow.wait_condition(lambda: self._state.ready)
+        # Histories recorded before signatures were required replay as they ran; the validator (new commands
+        # only) always requires them.
+        signatures_required = workflow.patched(SIGNATURES_REQUIRED_PATCH)
         async with self._lock:
             try:
-                events = await self._apply(command)
+                events = await self._apply(command, signatures_required)
             except CommandRejected as rejection:  # the state moved on since validation
                 raise rejection_error(rejection) from role_refusal(rejection)
         result = RecordResult(events=events)

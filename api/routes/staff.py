@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Body, Header
+from fastapi import APIRouter, Body, Header, Request
 
-from api.command_requests import CommandRequest, staff_command
-from api.dependencies import StudyIdPath, TrialDep, Writer
+from api.command_requests import CommandRequest, signature_request, staff_command
+from api.dependencies import BearerCredentials, StudyIdPath, TrialDep, Writer, credential_printed_name
 from api.problems import problem_responses
+from facade.signing import SigningRequest
 from workflows.journey_messages import RecordResult
 
 # An update id travels to Temporal and into the record's audit: short and plain.
@@ -21,12 +22,17 @@ router = APIRouter(tags=["staff"])
     "/patients/{study_id}/commands",
     response_model=RecordResult,
     responses=problem_responses(401, 403, 404, 409, 422, 503),
-    summary="Record a step of the patient's journey (the `kind` names it)",
+    summary="Record a step of the patient's journey (the `kind` names it); a signed step carries `signature`",
 )
 async def record(
+    request: Request,
     study_id: StudyIdPath,
-    body: Annotated[CommandRequest, Body(description="The command's fields and its `kind`; no `actor`")],
+    body: Annotated[
+        CommandRequest,
+        Body(description="The command's fields and its `kind`; no `actor`; `signature` (PIN, meaning) to sign it"),
+    ],
     who: Writer,
+    credentials: BearerCredentials,
     client: TrialDep,
     idempotency_key: Annotated[
         str | None,
@@ -37,4 +43,8 @@ async def record(
     ] = None,
 ) -> RecordResult:
     command = staff_command(body, who)
-    return await client.record(study_id, command, update_id=idempotency_key)  # type: ignore[arg-type]
+    signing = None
+    if (asked := signature_request(body)) is not None:
+        name = await credential_printed_name(request, credentials)
+        signing = SigningRequest(pin=asked.pin, meaning=asked.meaning, printed_name=name)
+    return await client.record(study_id, command, update_id=idempotency_key, signing=signing)  # type: ignore[arg-type]

@@ -53,6 +53,12 @@ def find_item(state: JourneyState, protocol: TrialProtocol, code: str) -> Schedu
     return next((i for i in scheduled_items(state, protocol) if i.code == code), None)
 
 
+def primary_endpoint_visit(state: JourneyState, protocol: TrialProtocol) -> ScheduledVisit | None:
+    """The one-year response assessment's visit (the primary endpoint's); None before infusion or when an amended
+    schedule has no visit at that month."""
+    return find_item(state, protocol, f"M{protocol.response.primary_endpoint_months}")
+
+
 def era_start_dates(day_zero: date, protocol: TrialProtocol) -> dict[Phase, date]:
     """The site date each follow-up era begins on."""
     rules = protocol.schedule

@@ -16,6 +16,7 @@ from domain.journey.phases import Phase
 from domain.protocol import FrozenModel
 from domain.response import MarrowAssessment, OtherDiseaseTest
 from domain.roles import Actor
+from domain.signature import Signature
 from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
 
 # Free text a person writes: never blank, never a novel.
@@ -33,6 +34,8 @@ class Correction(FrozenModel):
 
 class _Command(FrozenModel):
     actor: Actor
+    # The signer's electronic signature, on the steps the registry marks signed (absent in entries made before).
+    signature: Signature | None = None
 
 
 # ---------------------------------------------------------------- screening, consent, collection

@@ -14,12 +14,23 @@ from domain.journey.events import Event, EventPayload
 from domain.journey.handlers import enrollment, exits, follow_up, safety, treatment
 from domain.journey.permissions import role_problem
 from domain.journey.phases import Phase
+from domain.journey.signing import check_signature
 from domain.journey.state import JourneyState
 from domain.protocol import TrialProtocol
 
 
-def decide(state: JourneyState, command: cmd.Command, now: datetime, protocol: TrialProtocol) -> list[Event]:
-    """The events `command` produces, or CommandRejected with every reason it cannot be accepted."""
+def decide(
+    state: JourneyState,
+    command: cmd.Command,
+    now: datetime,
+    protocol: TrialProtocol,
+    *,
+    signatures_required: bool = True,
+) -> list[Event]:
+    """The events `command` produces, or CommandRejected with every reason it cannot be accepted.
+
+    Each event of a signed entry carries its signature. `signatures_required=False` only replays entries made
+    before electronic signatures were required (a signature given is still checked)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("decide needs an aware `now` (the workflow's clock)")
     ctx = Context(state=state, now=now, protocol=protocol)
@@ -32,6 +43,8 @@ def decide(state: JourneyState, command: cmd.Command, now: datetime, protocol: T
     if state.phase is Phase.NOT_ENROLLED and not isinstance(command, cmd.EnrollPatient):
         ctx.refuse(f"{state.study_id} is not enrolled yet")
     else:
+        if signatures_required or command.signature is not None:
+            check_signature(ctx, command)
         payloads = _handle(ctx, command)
     if ctx.problems:
         raise CommandRejected(ctx.problems, not_permitted=problem is not None)
@@ -45,6 +58,7 @@ def decide(state: JourneyState, command: cmd.Command, now: datetime, protocol: T
             actor=command.actor,
             protocol_version=version,
             reason=reason,
+            signature=command.signature,
             payload=payload,
         )
         for offset, payload in enumerate(payloads, start=1)

@@ -17,6 +17,7 @@ from domain.protocol import FrozenModel
 from domain.record_limits import REASON_MAX_LENGTH
 from domain.response import MarrowAssessment, OtherDiseaseTest, RelapseAssessment, ResponseAssessment
 from domain.roles import Actor
+from domain.signature import Signature
 from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
 
 # ---------------------------------------------------------------- screening, consent, collection
@@ -326,6 +327,7 @@ class Event(FrozenModel):
     actor: Actor
     protocol_version: str
     reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
+    signature: Signature | None = None  # the entry's electronic signature, when it was signed
     payload: EventPayload
 
     @property

@@ -5,6 +5,7 @@ each notification's key makes its delivery by the notify activity idempotent."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from domain.journey import events as ev
@@ -200,5 +201,22 @@ def escalation_for(notification: Notification, failure_summary: str, to: Role | 
             f"This message to the {notification.role.value.replace('_', ' ')} could not be delivered "
             f"({failure_summary}). Make sure it is acted on, and have the staff directory or the channel fixed. "
             f"The message: {notification.body}"
+        ),
+    )
+
+
+def signing_locked_alert(study_id: str, user_id: str, failed_attempts: int, locked_until: datetime) -> Notification:
+    """To supervisors at once: someone's signing locked after wrong PINs (a forgotten PIN, or someone else trying)."""
+    until = locked_until.astimezone(UTC)
+    return Notification(
+        key=f"{study_id}/signing-locked/{user_id}/{until:%Y%m%dT%H%M%SZ}",
+        study_id=study_id,
+        role=Role.SUPERVISOR,
+        urgency=Urgency.IMMEDIATE,
+        subject=f"{study_id}: electronic signing locked for {user_id}",
+        body=(
+            f"{failed_attempts} wrong signing PINs in a row for {user_id} while signing an entry for {study_id}: "
+            f"their signing is locked until {until:%Y-%m-%d %H:%M} UTC. Check with {user_id} that it was them; if "
+            "not, have their credentials revoked. Each attempt is in the refused attempts of the audit trail."
         ),
     )

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from domain.dosing import ProductClassification
-from domain.journey.calendar import ITEM_ROLES, scheduled_items
+from domain.journey.calendar import ITEM_ROLES, primary_endpoint_visit, scheduled_items
 from domain.journey.phases import Phase
 from domain.journey.state import ExitRecord, JourneyState
 from domain.protocol import FrozenModel, ScheduleRules, TrialProtocol
@@ -88,8 +88,7 @@ def primary_endpoint(state: JourneyState, protocol: TrialProtocol, today: date) 
     """CR sustained at the one-year assessment, among infused patients; deaths and departures are failures."""
     if state.infusion is None:
         return "not_evaluable"
-    months = protocol.response.primary_endpoint_months
-    visit = next((v for v in scheduled_items(state, protocol) if v.code == f"M{months}"), None)
+    visit = primary_endpoint_visit(state, protocol)
     if visit is None:  # an amended schedule without that visit: assess on the anniversary itself
         return "pending"
     in_window = [

@@ -14,7 +14,7 @@ from domain.journey.phases import Phase
 from domain.roles import Role
 from facade import TrialClient
 from records.deliveries import DeliveryLedger, DeliveryTarget
-from tests.api.conftest import USERS, Api, as_role, authenticator
+from tests.api.conftest import USERS, Api, as_role, authenticator, with_signature
 from tests.facade.journeys import SCREEN_FAILURE, enrollment, today
 from tests.waiting import poll
 
@@ -56,7 +56,8 @@ async def enrolled(api: Api, study_id: str) -> None:
 
 
 async def record(api: Api, study_id: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
-    return await api.http.post(f"/patients/{study_id}/commands", json=body, headers=headers)
+    """Post `body`, signed with the tests' PIN when its step may be signed."""
+    return await api.http.post(f"/patients/{study_id}/commands", json=with_signature(body), headers=headers)
 
 
 # ---------------------------------------------------------------- service and authentication
@@ -98,6 +99,7 @@ async def test_the_openapi_schema_documents_every_operation_and_problem_details(
         "/patients/{study_id}/commands",
         "/patients/{study_id}/timeline",
         "/patients/{study_id}/audit",
+        "/me/signing-pin",
         "/report",
         "/verify",
         "/notifications/failed",

@@ -14,7 +14,7 @@ from api.codec_server import PHI_READER_ROLES
 from api.dependencies import AUDIT_READER_ROLES
 from api.problems import PROBLEM_MEDIA_TYPE
 from domain.roles import Role
-from tests.api.conftest import USERS, Api, as_role
+from tests.api.conftest import USERS, Api, as_role, with_signature
 from tests.facade.audit_check import chain_problems_in_export, csv_rows, jsonl_rows
 from tests.facade.journeys import enrollment, today
 from tests.waiting import poll
@@ -29,7 +29,7 @@ STUDY = "AA-1001"
 
 
 async def post(api: Api, path: str, body: dict[str, Any], headers: dict[str, str]) -> None:
-    response = await api.http.post(path, json=body, headers=headers)
+    response = await api.http.post(path, json=with_signature(body), headers=headers)
     assert response.status_code in (200, 201), response.text
 
 

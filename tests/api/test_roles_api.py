@@ -10,7 +10,7 @@ import httpx
 
 from api.problems import PROBLEM_MEDIA_TYPE
 from domain.roles import Role
-from tests.api.conftest import USERS, Api, as_role
+from tests.api.conftest import USERS, Api, as_role, with_signature
 from tests.facade.infusion_ready import ready_for_infusion
 from tests.facade.journeys import enrollment
 
@@ -31,7 +31,7 @@ def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, An
 
 
 def infusion_body(fields: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": "record_infusion", **fields, "infused_at": fields["infused_at"].isoformat()}
+    return with_signature({"kind": "record_infusion", **fields, "infused_at": fields["infused_at"].isoformat()})
 
 
 async def refused_attempts(api: Api, study_id: str) -> list[dict[str, Any]]:
@@ -84,7 +84,7 @@ async def test_a_supervisor_may_write_nothing_and_each_attempt_is_kept(api: Api)
 
 async def test_a_state_conflict_stays_409_and_is_kept_as_command_refused(api: Api) -> None:
     await api.stack.trial.enroll(enrollment("RA-1003"))
-    confirm = {"kind": "confirm_eligibility"}
+    confirm = with_signature({"kind": "confirm_eligibility"})
     first = await api.http.post("/patients/RA-1003/commands", json=confirm, headers=INVESTIGATOR)
     assert first.status_code == 200, first.text
     again = await api.http.post("/patients/RA-1003/commands", json=confirm, headers=INVESTIGATOR)

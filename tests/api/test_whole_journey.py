@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.journey.phases import Phase
 from domain.roles import Role
-from tests.api.conftest import USERS, Api, as_role
+from tests.api.conftest import USERS, Api, as_role, with_signature
 from tests.facade.late_journey import late_journey
 from tests.waiting import poll
 
@@ -24,7 +24,7 @@ async def test_a_whole_journey_recorded_through_the_api_reads_back_whole(api: Ap
     assert enrolled.status_code == 201, enrolled.text
 
     for step in steps:
-        command = step.model_dump(mode="json", exclude={"actor"})
+        command = with_signature(step.model_dump(mode="json", exclude={"actor", "signature"}))
         answer = await api.http.post(
             f"/patients/{STUDY_ID}/commands", json=command, headers=as_role(step.actor.role), timeout=60
         )

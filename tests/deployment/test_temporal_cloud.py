@@ -106,7 +106,9 @@ def test_laid_over_the_base_file_the_settings_dial_the_cloud_over_tls(
         assert settings.environment == "production" and merged["TRIALFLOW_PAYLOAD_KEYS_FILE"], name
 
 
-def test_the_local_mutual_tls_is_reset_and_only_the_payload_and_seal_keys_stay_mounted(override: dict[str, Any]) -> None:
+def test_the_local_mutual_tls_is_reset_and_only_the_keys_stay_mounted(
+    override: dict[str, Any],
+) -> None:
     text = TEMPORAL_CLOUD_FILE.read_text()
     for variable in ("TRIALFLOW_TEMPORAL_TLS_CERT", "TRIALFLOW_TEMPORAL_TLS_KEY", "TRIALFLOW_TEMPORAL_TLS_SERVER_CA"):
         assert re.search(rf"^  {variable}: !reset null$", text, flags=re.MULTILINE), variable

@@ -19,13 +19,14 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import Payload
 
 from domain.journey.commands import StaffCommand
 from domain.journey.permissions import ALLOWED_ROLES
 from domain.journey.phases import Phase
 from domain.roles import Role
+from domain.signature import SignatureMeaning, sign
 
 Strategy = st.SearchStrategy[Any]
 
@@ -92,7 +93,7 @@ class PatientContext:
 class Relative:
     """A value that depends on the patient when the command is sent: `what` names it, `amount` tunes it."""
 
-    what: Literal["day", "instant", "birth", "coi", "report", "visit", "sequence", "study"]
+    what: Literal["day", "instant", "birth", "coi", "report", "visit", "sequence", "study", "signature"]
     amount: int = 0
     zone: timezone = UTC
 
@@ -117,6 +118,33 @@ class Relative:
                 return 1 + self.amount % max(1, context.last_sequence + 1)
             case "study":
                 return [context.study_id, "TF-001", "tf-001"][self.amount % 3]
+            case "signature":  # resolved with the whole command (`materialize`); elsewhere, no signature
+                return None
+
+
+def _signed(document: dict[str, Any], marker: Relative, context: PatientContext) -> dict[str, Any]:
+    """The command document signed over its own values once they are resolved: mostly by its actor (valid), else
+    by someone else, or not at all; a document that is no command gets no signature."""
+    resolved = {key: materialize(value, context) for key, value in document.items() if key != "signature"}
+    if marker.amount % 4 == 3:
+        return resolved
+    model = STAFF_COMMANDS.get(str(resolved.get("kind")))
+    try:
+        command = model.model_validate(resolved) if model is not None else None
+    except ValidationError:
+        command = None
+    if command is None:
+        return resolved
+    signer = getattr(command, "actor").user_id if marker.amount % 4 != 2 else "someone.else"  # noqa: B009
+    signature = sign(
+        command,
+        signer_user_id=signer,
+        printed_name="Fuzz Signer",
+        signed_at=context.now,
+        meaning=SignatureMeaning.AUTHOR,
+    ).signature
+    assert signature is not None
+    return {**resolved, "signature": signature.model_dump(mode="json")}
 
 
 def materialize(document: Any, context: PatientContext) -> Any:
@@ -124,6 +152,9 @@ def materialize(document: Any, context: PatientContext) -> Any:
     if isinstance(document, Relative):
         return document.resolve(context)
     if isinstance(document, dict):
+        marker = document.get("signature")
+        if isinstance(marker, Relative) and marker.what == "signature":
+            return _signed(document, marker, context)
         return {key: materialize(value, context) for key, value in document.items()}
     if isinstance(document, list):
         return [materialize(value, context) for value in document]
@@ -282,6 +313,8 @@ def _hinted(name: str, kind: str) -> Strategy | None:
     }
     if name in relatives:
         return st.integers(0, 11).map(lambda n: Relative(relatives[name], n))
+    if name == "signature":
+        return st.integers(0, 7).map(lambda n: Relative("signature", n))
     if name == "date_of_birth":
         return st.just(Relative("birth"))
     if name == "child_assent_obtained":  # the fuzzed children are 9: without assent, no consent, no journey

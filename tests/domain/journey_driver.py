@@ -65,8 +65,12 @@ class JourneyDriver(DecidedJourney):
 
     # ------------------------------------------------------------ commands
 
-    def refused(self, command: cmd.Command) -> tuple[str, ...]:
+    def refused(self, command: cmd.Command, sign: bool = True) -> tuple[str, ...]:
+        """The reasons `command` is refused now (signed by its actor first, unless `sign` is False); nothing
+        changes."""
         before = self.state.model_copy(deep=True)
+        if sign and command.signature is None:
+            command = path.signed(command, self.now)
         with pytest.raises(CommandRejected) as rejection:
             decide(self.state, command, self.now, self.protocol)
         assert self.state == before

@@ -18,8 +18,9 @@ async def ready_for_infusion(trial: TrialClient, study_id: str) -> dict[str, Any
     """Enrolled, collected, released and lymphodepleted; the fields of an infusion an hour ago (no actor)."""
     infused_at = datetime.now(UTC) - timedelta(hours=1)
     await walk_late(trial, study_id, Milestone.LYMPHODEPLETED, site_date(infused_at, RULES))
-    return path.infusion(PathPatient(study_id=study_id), infused_at).model_dump(exclude={"actor", "kind"})
+    return path.infusion(PathPatient(study_id=study_id), infused_at).model_dump(exclude={"actor", "kind", "signature"})
 
 
 def infusion(actor: Actor, fields: dict[str, Any]) -> cmd.RecordInfusion:
-    return cmd.RecordInfusion(actor=actor, **fields)
+    """The infusion by `actor`, signed by them now (as the API signs once their PIN is checked)."""
+    return path.signed(cmd.RecordInfusion(actor=actor, **fields), datetime.now(UTC))

@@ -8,15 +8,29 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from pydantic import SecretStr
+
 from domain.journey import commands as cmd
 from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date, site_moment
 from domain.toxicity import CrsFindings
 from facade import TrialClient
-from simulation.journey_steps import STAFF_HOUR, Milestone, PathPatient, Step, entered_late, path_to, send
+from facade.signing import SigningRequest
+from simulation.journey_steps import (
+    STAFF_HOUR,
+    Milestone,
+    PathPatient,
+    Step,
+    entered_late,
+    path_to,
+    printed_name,
+    send,
+)
 from tests.domain.journey_driver import COORDINATOR, PHYSICIAN, crs_findings, screening
+from workflows.journey_messages import RecordResult
 
 RULES = PROTOCOL_V1.schedule
+SIGNING_PIN = "8642-1357"  # every signer's PIN in the facade tests
 
 # Two criteria a child can fail at once, each with its own reason.
 SCREEN_FAILURE: dict[str, Any] = {"prior_car_t": True, "performance_score": 30}
@@ -65,9 +79,20 @@ async def to_lymphodepletion(trial: TrialClient, study_id: str, day_zero: date) 
     return prescribed.command.planned_start_on
 
 
+async def signed_record(trial: TrialClient, study_id: str, command: cmd.StaffCommand) -> RecordResult:
+    """Record `command` signed through the facade's signing path: its actor's PIN (set here, or set again) checked,
+    the signature made with their printed name."""
+    user = command.actor.user_id
+    pin = SecretStr(SIGNING_PIN)
+    await trial.signing.set_pin(user, pin, current_pin=pin)  # the current PIN is ignored until one is set
+    signing = SigningRequest(pin=pin, printed_name=printed_name(user))
+    return await trial.record(study_id, command, signing=signing)
+
+
 async def infused(trial: TrialClient, study_id: str, crs: CrsFindings | None = None) -> None:
-    """The whole path to an infusion an hour ago, then (if given) a CRS assessment now."""
+    """The whole path to an infusion an hour ago, then (if given) a CRS assessment now, signed."""
     infused_at = datetime.now(UTC) - timedelta(hours=1)
     await walk_late(trial, study_id, Milestone.INFUSED, site_date(infused_at, RULES), infused_at)
     if crs is not None:
-        await trial.record(study_id, cmd.AssessCrs(actor=PHYSICIAN, assessed_at=datetime.now(UTC), findings=crs))
+        assessment = cmd.AssessCrs(actor=PHYSICIAN, assessed_at=datetime.now(UTC), findings=crs)
+        await signed_record(trial, study_id, assessment)

@@ -37,6 +37,7 @@ from tests.facade.journeys import (
     SCREEN_FAILURE,
     enrollment,
     infused,
+    signed_record,
     to_apheresis,
     to_lymphodepletion,
     today,
@@ -164,7 +165,7 @@ async def test_staff_steps_are_recorded_and_read_back_from_the_running_journey(s
 
 async def test_a_refused_command_names_every_reason_and_changes_nothing(stack: Stack) -> None:
     await stack.trial.enroll(enrollment("TF-1102"))
-    await stack.trial.record("TF-1102", cmd.ConfirmEligibility(actor=INVESTIGATOR))
+    await signed_record(stack.trial, "TF-1102", cmd.ConfirmEligibility(actor=INVESTIGATOR))
     before = await stack.trial.status("TF-1102")
     tomorrow = today() + timedelta(days=1)
     wrong = cmd.RecordConsent(
@@ -175,8 +176,9 @@ async def test_a_refused_command_names_every_reason_and_changes_nothing(stack: S
         await stack.trial.record("TF-1102", wrong)
 
     reasons = raised.value.reasons
-    assert len(reasons) == 3, reasons
+    assert len(reasons) == 4, reasons
     assert any(r.startswith("a nurse cannot record consent") for r in reasons)
+    assert any(r.startswith("this step must be electronically signed") for r in reasons)
     assert any(f"the consent date {tomorrow.isoformat()} is in the future" in r for r in reasons)
     assert any("the child's own assent is required from age 8" in r for r in reasons)
     assert "TF-1102" in str(raised.value) and all(r in str(raised.value) for r in reasons)

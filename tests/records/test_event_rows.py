@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from domain.journey.events import Event
+from typing import get_args
+
+from domain.journey.envelope import SIGNATURE_KEY
+from domain.journey.events import Event, EventPayload
 from records.event_rows import to_event, to_row
 from tests.domain.journey_driver import JourneyDriver
 from workflows.journey_messages import timeline_entry
@@ -33,3 +36,20 @@ def test_a_row_spells_the_envelope_flat() -> None:
 def test_the_timeline_reads_the_same_from_the_event_and_from_its_row() -> None:
     for event in infused_journey():
         assert timeline_entry(to_event(to_row(event))) == timeline_entry(event)
+
+
+def test_a_signed_entry_keeps_its_signature_in_the_hashed_payload_and_reads_back_with_it() -> None:
+    events = infused_journey()
+    signed = [event for event in events if event.signature is not None]
+    assert {event.type for event in signed} >= {"eligibility_confirmed", "consent_signed", "cells_infused"}
+    for event in signed:
+        row = to_row(event)
+        assert row.payload[SIGNATURE_KEY] == event.signature.model_dump(mode="json")  # type: ignore[union-attr]
+        assert to_event(row) == event
+    unsigned = next(event for event in events if event.signature is None)
+    assert SIGNATURE_KEY not in to_row(unsigned).payload
+
+
+def test_no_event_payload_has_a_field_named_as_the_reserved_signature_key() -> None:
+    for payload in get_args(get_args(EventPayload)[0]):
+        assert SIGNATURE_KEY not in payload.model_fields, payload.__name__

@@ -20,7 +20,7 @@ from domain.journey import commands as cmd
 from domain.journey.views import PatientStatus
 from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date, site_moment
-from simulation.journey_steps import Milestone, PathPatient, amended, infusion, path_to, send
+from simulation.journey_steps import Milestone, PathPatient, amended, infusion, path_to, send, signed
 from tests.domain.journey_driver import COORDINATOR, screening
 from workers.settling import settle
 from workers.time_skipping import skip_time
@@ -91,9 +91,12 @@ class JourneyClient:
         )
         # Not the handle start_workflow returns: that one is pinned to the first run, and journeys continue-as-new.
 
-    async def do(self, command: cmd.StaffCommand, update_id: str | None = None) -> RecordResult:
-        """Send a command; resent with the same id if it reached a run that had just continued-as-new."""
+    async def do(self, command: cmd.StaffCommand, update_id: str | None = None, sign: bool = True) -> RecordResult:
+        """Send a command, signed now by its actor when its step may be signed (unless `sign` is False or it is
+        signed already); resent with the same id if it reached a run that had just continued-as-new."""
         update_id = update_id or str(uuid.uuid4())
+        if sign and command.signature is None:
+            command = signed(command, await self.now() if self.env else datetime.now(UTC))
         for attempt in range(5):
             try:
                 return await self.handle.execute_update(PatientJourneyWorkflow.record, command, id=update_id)

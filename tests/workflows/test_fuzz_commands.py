@@ -39,8 +39,10 @@ from tests.domain.command_payloads import (
     STAFF_COMMANDS,
     FuzzedCommand,
     PatientContext,
+    Relative,
     fuzzed_commands,
     json_payload,
+    materialize,
     raw_payloads,
 )
 from tests.workflows.journey_client import RULES, JourneyClient
@@ -390,7 +392,9 @@ async def test_a_reason_the_record_cannot_keep_is_refused_and_the_journey_moves_
             )
             assert refused.refused_by == "decider"
             assert refused.reasons == ("the reason contains an invisible control character; type it as plain text",)
-        moved_on = await target.example_payload(json_payload({"kind": "confirm_eligibility", "actor": investigator}))
+        confirmation = {"kind": "confirm_eligibility", "actor": investigator, "signature": Relative("signature")}
+        signed = materialize(confirmation, await target.context())
+        moved_on = await target.example_payload(json_payload(signed))
         assert moved_on.accepted is not None
     finally:
         await terminate(target)

@@ -39,6 +39,7 @@ from notifications.routing import PlannedDelivery
 from records import EventStore
 from records.deliveries import DeliveryLedger
 from records.event_rows import to_event, to_row
+from simulation.journey_steps import signed
 from tests.domain.journey_driver import INVESTIGATOR, JourneyDriver
 from tests.notifications.people import webhook_directory
 from tests.waiting import poll
@@ -134,7 +135,7 @@ async def reconciling(time_skipping_env: WorkflowEnvironment, tmp_path: Path) ->
 def record_directly(store: EventStore, study_id: str, command: cmd.StaffCommand, at: Any) -> int:
     """Append the event `command` makes to the record behind the workflow's back; returns its sequence."""
     state = fold(initial_state(study_id), [to_event(e) for e in store.events_for(study_id)])
-    events = decide(state, command, at, PROTOCOL_V1)
+    events = decide(state, signed(command, at), at, PROTOCOL_V1)
     store.append([to_row(e) for e in events])
     return events[-1].sequence
 
