@@ -29,6 +29,7 @@ from cli.staff import console
 from config.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
+from domain.signature import PrintedName
 from facade import VerificationReport
 from facade.administration import AdminRecord, RecordUnavailable, existing_record, migrate_record, shown_url
 from facade.trial_client import AUDIT_LOGGER
@@ -186,9 +187,21 @@ def new(
             "--expires", metavar="DAYS", help=f"Days until the token stops working (default {DEFAULT_TOKEN_DAYS})"
         ),
     ] = DEFAULT_TOKEN_DAYS,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="TEXT",
+            help="The person's printed name, shown on their electronic signatures (e.g. 'Li Ming, MD'); without it, "
+            "the staff directory's display name is used",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     problems = Problems()
+    if name is not None:
+        problems.validated(PrintedNameInput, {"name": name}, labels={"name": "--name"})
     if role == Role.SYSTEM.value:
         problems.add("--role", "system is the workflow's own role: no person acts as it")
     if not 1 <= expires <= MAX_TOKEN_DAYS:
@@ -204,7 +217,7 @@ def new(
     token_file = _token_file(server.settings)
     _entries(token_file)  # a broken file is reported, never overwritten
     with server.record(current=True) as record:
-        token, entry = token_file.issue(actor, timedelta(days=expires))
+        token, entry = token_file.issue(actor, timedelta(days=expires), name)
         record.note_token_change(
             operator=server.operator,
             action="issued",
@@ -292,6 +305,29 @@ def migrate() -> None:
         _fail(str(unavailable))
     log.info("admin_migrated", os_user=server.operator, revision=revision)
     typer.echo(f"The trial record {server.record_shown()} is at schema revision {revision}.")
+
+
+class PrintedNameInput(FrozenModel):
+    name: PrintedName
+
+
+@admin_app.command(
+    "signing-pin-reset",
+    help="Remove USER's signing PIN and lift any signing lock, for a forgotten PIN: they set a new one with "
+    "`trial signing-pin` before they sign again. Kept in the record with your operating-system user.",
+)
+def signing_pin_reset(
+    user: Annotated[str, typer.Option("--user", metavar="USER", help="Whose signing PIN, e.g. dr.li")],
+) -> None:
+    server = server_access("signing-pin-reset", user_id=user)
+    with server.record(current=True) as record:
+        had_one = record.reset_signing_pin(user)
+        if had_one:
+            record.note_token_change(operator=server.operator, action="pin_reset", user_id=user)
+    if not had_one:
+        _fail(f"{user} has no signing PIN to reset: they set one with `trial signing-pin`")
+    log.info("admin_signing_pin_reset", os_user=server.operator, user_id=user)
+    typer.echo(f"{user}'s signing PIN is removed and any lock lifted: they set a new one with `trial signing-pin`.")
 
 
 class KeysToRotate(StrEnum):

@@ -19,6 +19,7 @@ from rich.text import Text
 from cli.api_client import DEFAULT_API_URL as DEFAULT_API_URL
 from cli.api_client import (
     REFUSED_EXIT_CODE,
+    ApiClient,
     ApiOption,
     ProfileOption,
     call_api,
@@ -27,6 +28,7 @@ from cli.api_client import (
 from cli.calculators import _read_text, _screening_document
 from cli.common import COLLECT_UNKNOWN_OPTIONS, JsonOption, Problems, failed_criteria_table, json_help, print_json
 from cli.credentials import DEFAULT_PROFILE
+from cli.signing import MeaningOption, PinStdinOption, SignOption, signature_request
 from cli.steps import STEPS, RecordCommand
 from domain.identifiers import StudyId
 from domain.journey.commands import EnrollPatient
@@ -208,6 +210,11 @@ def command_fields(
         problems.add("kind", f"the input is a {document['kind']!r} command, not {kind!r} ({step})")
     for pair in pairs:
         _apply_set(values, pair, problems)
+    if values.pop("signature", None) is not None:
+        problems.add(
+            "signature",
+            "an entry is signed with --sign: your signing PIN is asked for then, never taken from the input",
+        )
     fields = model.model_fields
     if corrects is not None:
         if "correction" not in fields:
@@ -227,10 +234,12 @@ def command_fields(
     return values
 
 
-def record_request(command: BaseModel) -> dict[str, Any]:
+def record_request(command: BaseModel, signature: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The body of `POST /patients/{study_id}/commands`: the checked command's fields and kind, without the actor
-    (the API takes it from the credential). The one place a step's request is built."""
-    return command.model_dump(mode="json", exclude={"actor"})
+    (the API takes it from the credential), and the signature's PIN and meaning when the entry is signed. The one
+    place a step's request is built."""
+    body = command.model_dump(mode="json", exclude={"actor", "signature"})
+    return {**body, "signature": dict(signature)} if signature is not None else body
 
 
 def _result_table(study_id: str, step: str, result: RecordResult) -> Table:
@@ -289,6 +298,9 @@ def record(
             "--idempotency-key", metavar="KEY", help="Resending with the same key is answered again, never applied."
         ),
     ] = None,
+    sign: SignOption = False,
+    meaning: MeaningOption = None,
+    pin_stdin: PinStdinOption = False,
     as_json: JsonOption = False,
     api: ApiOption = DEFAULT_API_URL,
     profile: ProfileOption = DEFAULT_PROFILE,
@@ -296,6 +308,8 @@ def record(
     problems = Problems()
     problems.unknown_arguments(context)
     checked_study_id(study_id, problems)
+    if pin_stdin and file == "-":
+        problems.add("--pin-stdin", "--file - reads the step from stdin: give the fields in a file to sign with it")
     model = COMMAND_MODELS.get(step)
     command = None
     if model is None:
@@ -308,11 +322,15 @@ def record(
     problems.exit_if_any(as_json)
     assert command is not None
     key = idempotency_key or new_idempotency_key()
-    body = record_request(command)
+
+    def send(client: ApiClient) -> Any:
+        signature = signature_request(command.kind, sign, meaning, pin_stdin, client.credential().role)
+        return client.post(f"/patients/{study_id}/commands", record_request(command, signature), key)
+
     answer = call_api(
         api,
         profile,
-        lambda client: client.post(f"/patients/{study_id}/commands", body, key),
+        send,
         as_json,
         study_id=study_id,
         write=f"{step} for {study_id}",

@@ -72,7 +72,7 @@ def field_rows(
 ) -> Iterator[tuple[str, str, str, bool]]:
     """(dotted path, value in words, unit, required) for every field a person gives, nested fields included."""
     for name, info in model.model_fields.items():
-        if not prefix and name in ("actor", "kind"):
+        if not prefix and name in ("actor", "kind", "signature"):  # the credential and --sign give these
             continue
         path = prefix + name
         needed = required and info.is_required()
@@ -98,13 +98,13 @@ def _fields_table(rows: Sequence[tuple[str, str, str, bool]]) -> Table:
     return table
 
 
-def step_help(step: str, entry: CommandEntry) -> Group:
-    """The help of one step, as `trial record STUDY_ID STEP --help` prints it."""
+def step_help(step: str, entry: CommandEntry, options: Sequence[str]) -> Group:
+    """The help of one step, as `trial record STUDY_ID STEP --help` prints it; `options`: `trial record`'s own."""
     roles = sorted(role.value.replace("_", " ") for role in entry.roles)
     signed = {
-        Signed.ALWAYS: "yes, always",
+        Signed.ALWAYS: "yes, always (your signing PIN is asked for)",
         Signed.NEVER: "no",
-        Signed.WHEN: f"when {entry.signed_when}",
+        Signed.WHEN: f"when {entry.signed_when} (then add --sign)",
     }[entry.signed]
     facts = Text.assemble(
         (f"Usage: trial record STUDY_ID {step} [OPTIONS]\n\n", "bold"),
@@ -116,11 +116,8 @@ def step_help(step: str, entry: CommandEntry) -> Group:
     )
     rows = list(field_rows(entry.model, entry))
     fields = _fields_table(rows) if rows else Text("Fields: none; the step itself is the record.")
-    options = Text(
-        "\nOptions: --file, --set, --reason, --corrects, --idempotency-key, --json, --api, --profile "
-        "(`trial record --help` explains them)."
-    )
-    return Group(facts, fields, options)
+    listed = Text(f"\nOptions: {', '.join(options)} (`trial record --help` explains them).")
+    return Group(facts, fields, listed)
 
 
 class RecordCommand(TyperCommand):
@@ -136,4 +133,9 @@ class RecordCommand(TyperCommand):
         if step is None:
             super().format_help(ctx, formatter)
             return
-        Console(highlight=False).print(step_help(step, STEPS[step]))
+        options = [
+            param.opts[0]
+            for param in self.get_params(ctx)
+            if param.opts[0].startswith("--") and param.opts[0] != "--help"
+        ]
+        Console(highlight=False).print(step_help(step, STEPS[step], options))

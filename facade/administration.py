@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from records import EventStore, VerificationReport
 from records.engine import create_record_engine
 from records.migrate import current_revision, head_revision, upgrade_engine_to_head
+from records.signing_pins import reset_signing_pin
 from records.token_uses import TokenChangeLog, TokenUseLog
 
 
@@ -33,7 +34,7 @@ def _reason(error: SQLAlchemyError) -> str:
 
 @dataclass(frozen=True)
 class AdminRecord:
-    """An existing trial record: its verification, and the API tokens' last uses and changes."""
+    """An existing trial record: its verification, the API tokens' last uses and changes, the signing PINs' resets."""
 
     engine: Engine
 
@@ -42,6 +43,10 @@ class AdminRecord:
 
     def token_last_uses(self) -> dict[str, datetime]:
         return TokenUseLog(self.engine).last_uses()
+
+    def reset_signing_pin(self, user_id: str) -> bool:
+        """Remove `user_id`'s signing PIN and lift any lock; False when they never had one."""
+        return reset_signing_pin(self.engine, user_id)
 
     def note_token_change(
         self,

@@ -74,7 +74,7 @@ class TokenChange(FrozenModel):
 
     changed_at: AwareDatetime
     operator: str
-    action: str  # issued | revoked
+    action: str  # issued | revoked | pin_reset (a signing PIN reset by an administrator)
     user_id: str
     role: str | None = None
     sha256_prefix: str | None = None

@@ -47,7 +47,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             seal_keys = SealKeyring.new("test")
             async with journey_worker(temporal, store, task_queue=task_queue, seal_keys=seal_keys):
                 trial = TrialClient(temporal, store, task_queue=task_queue, seal_keys=seal_keys)
-                yield Stack(server, temporal, store, task_queue, trial, data_dir)
+                yield Stack(server, temporal, store, task_queue, trial, data_dir, seal_keys)
     finally:
         store.close()
 

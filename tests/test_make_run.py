@@ -25,7 +25,9 @@ async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None
     # What `trial admin token new` writes: the running API reads the file.
     tokens = TokenFile(setup.data_dir / DEFAULT_TOKEN_FILE_NAME)
     coordinator = {"Authorization": "Bearer " + tokens.add(Actor(user_id="rc.zhao", role=Role.RESEARCH_COORDINATOR))}
-    investigator = {"Authorization": "Bearer " + tokens.add(Actor(user_id="dr.li", role=Role.INVESTIGATOR))}
+    investigator_token = tokens.add(Actor(user_id="dr.li", role=Role.INVESTIGATOR), name="Li Ming, MD")
+    investigator = {"Authorization": "Bearer " + investigator_token}
+    signature = {"pin": "739164", "meaning": "author"}  # the investigator's signing PIN, set below
 
     async with make_run(setup) as lines:
         api = printed_address(lines, "HTTP API")
@@ -34,8 +36,11 @@ async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None
         async with httpx.AsyncClient(base_url=api, timeout=30) as http:
             enrolled = await http.post("/patients", json=enrollment_body("MR-101"), headers=coordinator)
             assert enrolled.status_code == 201, enrolled.text
+            pin = await http.put("/me/signing-pin", json={"new_pin": signature["pin"]}, headers=investigator)
+            assert pin.status_code == 204, pin.text
             for body in ({"kind": "confirm_eligibility"}, consent()):
-                recorded = await http.post("/patients/MR-101/commands", json=body, headers=investigator)
+                signed = {**body, "signature": signature}
+                recorded = await http.post("/patients/MR-101/commands", json=signed, headers=investigator)
                 assert recorded.status_code == 200, recorded.text
             before = (await http.get("/patients/MR-101", headers=coordinator)).json()
         # Encrypted by default: Temporal's copy of the journey shows no patient data without the key.
@@ -73,7 +78,9 @@ async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None
         timeline = (await http.get("/patients/MR-101/timeline", headers=coordinator)).json()
         assert [entry["type"] for entry in timeline["entries"]][-2:] == ["eligibility_confirmed", "consent_signed"]
         # The journey goes on where it stood: the step already recorded is refused.
-        again = await http.post("/patients/MR-101/commands", json=consent(), headers=investigator)
+        again = await http.post(
+            "/patients/MR-101/commands", json={**consent(), "signature": signature}, headers=investigator
+        )
         assert again.status_code == 409, again.text
         listed = (await http.get("/patients", params={"phase": "apheresis"}, headers=coordinator)).json()
         assert [patient["study_id"] for patient in listed] == ["MR-101"]

@@ -117,7 +117,9 @@ async def signing(stack: Stack) -> AsyncIterator[Signing]:
     channel = RecordingChannel()
     notifier = Notifier(DIRECTORY, DeliveryLedger(stack.store.engine), {ChannelKind.WEBHOOK: channel})
     desk = SigningDesk(SigningPinStore(stack.store.engine), PROTOCOL_V1, notifier, clock=clock)
-    trial = TrialClient(stack.temporal, stack.store, task_queue=stack.task_queue, signing=desk)
+    trial = TrialClient(
+        stack.temporal, stack.store, task_queue=stack.task_queue, seal_keys=stack.seal_keys, signing=desk
+    )
     tokens = TokenAuthenticator(
         [
             TokenEntry(sha256=hash_token(f"token-of-{user}"), user_id=user, role=role, name=name)

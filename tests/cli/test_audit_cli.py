@@ -20,7 +20,7 @@ from facade import NotPermitted
 from tests.cli.trial_cli import TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
 from tests.domain.journey_driver import INVESTIGATOR, NURSE
 from tests.facade.audit_check import chain_problems_in_export, csv_rows, jsonl_rows
-from tests.facade.journeys import enrollment
+from tests.facade.journeys import enrollment, signed_record
 from tests.servers import Stack
 from tests.waiting import poll
 
@@ -42,7 +42,7 @@ async def confirmed_with_one_refusal(stack: Stack, study_id: str) -> int:
     await stack.trial.enroll(enrollment(study_id))
     with pytest.raises(NotPermitted):
         await stack.trial.record(study_id, cmd.ConfirmEligibility(actor=NURSE))
-    result = await stack.trial.record(study_id, cmd.ConfirmEligibility(actor=INVESTIGATOR))
+    result = await signed_record(stack.trial, study_id, cmd.ConfirmEligibility(actor=INVESTIGATOR))
     last = result.events[-1].sequence
 
     async def recorded() -> int | None:

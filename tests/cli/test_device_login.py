@@ -22,7 +22,7 @@ from cli.credentials import CredentialStore
 from cli.device_login import DeviceCode, ProviderEndpoints, SignInFailed, poll_for_tokens
 from security.oidc import CombinedAuthenticator, OidcAuthenticator
 from security.token_file import TokenFile
-from tests.cli.trial_cli import TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
+from tests.cli.trial_cli import SIGNING_PIN, TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
 from tests.facade.journeys import enrollment
 from tests.oidc_provider import AUDIENCE, CLI_CLIENT_ID, OpenIdProvider, confirm_device_in_browser, openid_provider
 from tests.servers import Stack
@@ -94,10 +94,14 @@ async def test_device_login_then_record_and_read_under_the_signed_in_user(
 
     await stack.trial.enroll(enrollment("DV-1001"))
     doctor = TrialCli({**cli.env, "TRIALFLOW_PROFILE": "dr.device"})
-    recorded = await doctor("record", "DV-1001", "confirm-eligibility", "--json")
+    pin = await doctor("signing-pin", "--stdin", stdin=SIGNING_PIN + "\n")
+    assert pin.exit_code == 0, pin.output
+    recorded = await doctor("record", "DV-1001", "confirm-eligibility", "--json", "--pin-stdin", stdin=SIGNING_PIN)
     assert recorded.exit_code == 0, recorded.output
     [event] = json.loads(recorded.stdout)["events"]
     assert event["actor"] == {"user_id": "dr.device", "role": "investigator"}
+    # Signed under the printed name the provider's `name` claim gives.
+    assert event["signature"]["printed_name"] == "Device (dr.device)", event
     status = await doctor("status", "DV-1001", "--json")
     assert status.exit_code == 0 and json.loads(status.stdout)["study_id"] == "DV-1001", status.output
 

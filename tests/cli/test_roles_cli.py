@@ -14,7 +14,7 @@ import pytest_asyncio
 from cli.staff import REFUSED_EXIT_CODE
 from domain.roles import Role
 from records.refusals import RefusedAttemptLog
-from tests.cli.trial_cli import TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
+from tests.cli.trial_cli import SIGNING_PIN, TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
 from tests.facade.infusion_ready import ready_for_infusion
 from tests.facade.journeys import enrollment
 from tests.servers import Stack
@@ -70,7 +70,8 @@ async def test_a_nurse_may_not_record_an_infusion_from_the_command_line(
     assert refused.exit_code == REFUSED_EXIT_CODE, refused.output
     assert "a nurse cannot record infusion; this must be done by a physician or an investigator" in refused.stderr
 
-    accepted = await (await cli.signed_in("dr.osei", Role.PHYSICIAN))(*infuse)
+    # The nurse was asked for no PIN: the step is not hers to sign. The physician signs it.
+    accepted = await (await cli.signed_in("dr.osei", Role.PHYSICIAN))(*infuse, "--pin-stdin", stdin=SIGNING_PIN)
     assert accepted.exit_code == 0, accepted.output
     [attempt] = RefusedAttemptLog(stack.store.engine).for_patient("RC-1002")
     assert (attempt.actor_user_id, attempt.actor_role, attempt.refusal) == ("nurse.ali", "nurse", "forbidden")

@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 from cli.common import USAGE_ERROR_EXIT_CODE, Problems
 from cli.main import app
 from cli.staff import COMMAND_MODELS, REFUSED_EXIT_CODE, command_fields
-from domain.journey.command_registry import STAFF_COMMANDS
+from domain.journey.command_registry import STAFF_COMMANDS, Signed
 from domain.journey.phases import Phase
 from domain.roles import Role
 from records.deliveries import DeliveryLedger, DeliveryTarget
-from tests.cli.trial_cli import TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
+from tests.cli.trial_cli import SIGNING_PIN, TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
 from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, to_lymphodepletion, today
 from tests.facade.late_journey import late_journey
 from tests.servers import Stack
@@ -32,6 +32,7 @@ from tests.waiting import poll
 from workers.dev_server import free_port
 
 Cli = TrialCli
+SIGNED = ("--pin-stdin",)  # with stdin=SIGNING_PIN: the signer's PIN, as a script gives it
 
 
 @pytest.fixture(scope="module")
@@ -80,17 +81,20 @@ async def test_enroll_then_record_steps_then_read_them_back(cli: Cli, tmp_path: 
     assert result["phase"] == Phase.SCREENING
 
     investigator = await as_investigator(cli)
-    confirmed = await investigator("record", "TF-2001", "confirm-eligibility", "--json")
+    confirmed = await investigator("record", "TF-2001", "confirm-eligibility", "--json", *SIGNED, stdin=SIGNING_PIN)
     assert confirmed.exit_code == 0, confirmed.output
     events = json.loads(confirmed.stdout)["events"]
     assert events[0]["payload"]["type"] == "eligibility_confirmed"
     assert events[0]["actor"] == {"user_id": "dr.osei", "role": "investigator"}
 
-    # Fields from stdin and from --set; the same idempotency key twice is one consent, answered twice.
-    consent = json.dumps({"guardian_consent_signed_on": today().isoformat(), "consent_form_version": "ICF v2.1"})
-    args = ("record", "TF-2001", "record-consent", "-f", "-", "--set", "child_assent_obtained=true")
-    first = await investigator(*args, "--idempotency-key", "consent-TF-2001", "--json", stdin=consent)
-    again = await investigator(*args, "--idempotency-key", "consent-TF-2001", "--json", stdin=consent)
+    # Fields from a file and from --set, signed; the same idempotency key twice is one consent, answered twice.
+    consent = tmp_path / "consent.json"
+    consent.write_text(
+        json.dumps({"guardian_consent_signed_on": today().isoformat(), "consent_form_version": "ICF v2.1"})
+    )
+    args = ("record", "TF-2001", "record-consent", "-f", str(consent), "--set", "child_assent_obtained=true", *SIGNED)
+    first = await investigator(*args, "--idempotency-key", "consent-TF-2001", "--json", stdin=SIGNING_PIN)
+    again = await investigator(*args, "--idempotency-key", "consent-TF-2001", "--json", stdin=SIGNING_PIN)
     assert first.exit_code == again.exit_code == 0, first.output + again.output
     assert json.loads(first.stdout) == json.loads(again.stdout)
 
@@ -138,7 +142,7 @@ async def test_a_screen_failure_is_printed_with_every_reason_and_a_second_enroll
     investigator = await as_investigator(cli)
 
     async def refused_as_ended() -> Any:
-        closed = await investigator("record", "TF-2002", "confirm-eligibility")
+        closed = await investigator("record", "TF-2002", "confirm-eligibility", *SIGNED, stdin=SIGNING_PIN)
         return closed if "has ended" in closed.stderr else None
 
     closed = await poll(refused_as_ended, "the screen failure's journey ended")
@@ -214,7 +218,9 @@ async def test_an_unknown_patient_and_an_unreachable_api_are_one_plain_line(cli:
     unknown = await cli("status", "TF-9999")
     assert unknown.exit_code == REFUSED_EXIT_CODE
     assert unknown.stderr.strip() == "Error: no patient with study id TF-9999 is enrolled in the trial"
-    unknown_record = await (await as_investigator(cli))("record", "TF-9999", "confirm-eligibility")
+    unknown_record = await (await as_investigator(cli))(
+        "record", "TF-9999", "confirm-eligibility", *SIGNED, stdin=SIGNING_PIN
+    )
     assert unknown_record.exit_code == REFUSED_EXIT_CODE and "TF-9999" in unknown_record.stderr
 
     elsewhere = f"http://127.0.0.1:{free_port()}"
@@ -235,10 +241,15 @@ async def test_a_whole_journey_recorded_through_the_cli_reads_back_whole(cli: Cl
     enrolled = await cli("enroll", "--study-id", "TF-2021", "--file", str(screening), "--json")
     assert enrolled.exit_code == 0, enrolled.output
 
-    for step in steps:
-        fields = step.model_dump_json(exclude={"actor", "kind"})
+    for number, step in enumerate(steps):
+        fields = tmp_path / f"step-{number}.json"
+        fields.write_text(step.model_dump_json(exclude={"actor", "kind", "signature"}))
         who = await cli.signed_in(step.actor.user_id, step.actor.role)
-        recorded = await who("record", "TF-2021", step.kind.replace("_", "-"), "-f", "-", "--json", stdin=fields)
+        # Each step that may be signed is: the always-signed ones must be, the others may be.
+        signed = SIGNED if STAFF_COMMANDS[step.kind].signed is not Signed.NEVER else ()
+        recorded = await who(
+            "record", "TF-2021", step.kind.replace("_", "-"), "-f", str(fields), "--json", *signed, stdin=SIGNING_PIN
+        )
         assert recorded.exit_code == 0, f"{step.kind}: {recorded.output}"
         assert {event["actor"]["user_id"] for event in json.loads(recorded.stdout)["events"]} == {step.actor.user_id}
 
@@ -457,7 +468,11 @@ async def test_the_installed_command_works_from_any_folder(cli: Cli, tmp_path: P
     token = cli.token("dr.far", Role.INVESTIGATOR)
     code, out, err = await run("login", "--token-stdin", stdin=token + "\n")
     assert code == 0 and "Signed in to" in out and "as dr.far (investigator)" in out, out + err
+    code, out, err = await run("signing-pin", "--stdin", stdin=SIGNING_PIN + "\n")
+    assert code == 0, out + err
     code, out, err = await run("record", "TF-2031", "confirm-eligibility", "--json")
+    assert code == 2 and "no terminal is here to ask for your signing PIN" in err, "a signed step without its PIN"
+    code, out, err = await run("record", "TF-2031", "confirm-eligibility", "--json", *SIGNED, stdin=SIGNING_PIN)
     assert code == 0, out + err
     [event] = json.loads(out)["events"]
     assert event["actor"] == {"user_id": "dr.far", "role": "investigator"}

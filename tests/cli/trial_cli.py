@@ -28,6 +28,8 @@ from domain.roles import Actor, Role
 from observability.logging import configure_logging
 from security.auth import Authenticator
 from security.token_file import TokenFile
+from simulation.journey_steps import printed_name
+from tests.facade.journeys import SIGNING_PIN
 from tests.servers import Stack
 from workers.dev_server import free_port
 
@@ -100,14 +102,17 @@ class TrialCli:
 
     def token(self, user_id: str, role: Role, lifetime: timedelta = timedelta(days=90)) -> str:
         assert self.token_file is not None
-        return self.token_file.issue(Actor(user_id=user_id, role=role), lifetime)[0]
+        return self.token_file.issue(Actor(user_id=user_id, role=role), lifetime, printed_name(user_id))[0]
 
     async def signed_in(self, user_id: str, role: Role | str) -> TrialCli:
-        """This CLI acting as `user_id`: a token issued for them, `trial login --profile USER --token-stdin`."""
+        """This CLI acting as `user_id`: a token issued for them with their printed name, `trial login --profile USER
+        --token-stdin`, and their signing PIN set (`trial signing-pin --stdin`): SIGNING_PIN, given to `--pin-stdin`."""
         if user_id not in self.profiles:
             token = self.token(user_id, Role(role))
             login = await self("login", "--profile", user_id, "--token-stdin", stdin=token + "\n")
             assert login.exit_code == 0, login.output
+            pin = await self("signing-pin", "--profile", user_id, "--stdin", stdin=SIGNING_PIN + "\n")
+            assert pin.exit_code == 0, pin.output
             self.profiles[user_id] = user_id
         return TrialCli({**self.env, "TRIALFLOW_PROFILE": user_id}, self.token_file, self.config_dir, self.profiles)
 

@@ -127,13 +127,17 @@ def test_interval_holds_the_point_estimate(counts: tuple[int, int], confidence: 
         assert estimate.ci_low <= estimate.rate <= estimate.ci_high
 
 
+ROUNDING = 1e-12
+
+
 @given(counts=counts, first=confidences, second=confidences)
 def test_interval_widens_as_confidence_rises(counts: tuple[int, int], first: float, second: float) -> None:
     lower, higher = sorted((first, second))
     narrow = clopper_pearson_interval(*counts, lower)
     wide = clopper_pearson_interval(*counts, higher)
-    assert wide[0] <= narrow[0]
-    assert wide[1] >= narrow[1]
+    # Up to the root finder's last bit: two nearly equal confidences may swap limits by one ulp (seen once).
+    assert wide[0] <= narrow[0] + ROUNDING
+    assert wide[1] >= narrow[1] - ROUNDING
 
 
 @given(counts=counts, confidence=confidences)

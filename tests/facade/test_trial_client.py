@@ -101,7 +101,7 @@ async def test_the_same_study_id_is_never_started_twice_even_once_its_journey_ha
     await journey_closed(stack, "TF-1012")
     # A client whose record knows nobody: only Temporal's id policies stand between it and a second journey.
     with new_store(tmp_path) as empty_record:
-        forgetful = TrialClient(stack.temporal, empty_record, task_queue=stack.task_queue)
+        forgetful = TrialClient(stack.temporal, empty_record, task_queue=stack.task_queue, seal_keys=stack.seal_keys)
         for study_id in ("TF-1011", "TF-1012"):  # running, and ended
             with pytest.raises(AlreadyEnrolled, match=study_id):
                 await forgetful.enroll(enrollment(study_id))
@@ -267,7 +267,7 @@ async def test_the_report_counts_the_cohort_in_the_record(stack: Stack, tmp_path
     with new_store(tmp_path) as record:
         task_queue = f"{stack.task_queue}-report"
         async with journey_worker(stack.temporal, record, task_queue=task_queue):
-            trial = TrialClient(stack.temporal, record, task_queue=task_queue)
+            trial = TrialClient(stack.temporal, record, task_queue=task_queue, seal_keys=stack.seal_keys)
             await asyncio.gather(
                 trial.enroll(enrollment("TF-1401", **SCREEN_FAILURE)),
                 trial.enroll(enrollment("TF-1402")),

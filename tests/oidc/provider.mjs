@@ -2,7 +2,8 @@
 // authorization-code flow a web client will use. Started by tests/oidc_provider.py on a free loopback port:
 //   node provider.mjs   with PORT, AUDIENCE, RESOURCE, ACCOUNTS (JSON {"user": "study role"}), WEB_REDIRECT_URI
 // Access tokens for RESOURCE are JWTs (RS256) with aud AUDIENCE and the claims the API maps to an actor:
-// preferred_username and trialflow_role. Interactive login is the provider's own development pages
+// preferred_username and trialflow_role, with the person's printed name in `name` (their electronic signatures').
+// Interactive login is the provider's own development pages
 // (devInteractions): any password, the login names an account of ACCOUNTS.
 import Provider, { errors } from 'oidc-provider';
 
@@ -13,8 +14,19 @@ const resource = process.env.RESOURCE;
 const accounts = JSON.parse(process.env.ACCOUNTS);
 const accessTokenSeconds = Number(process.env.ACCESS_TOKEN_SECONDS || 600);
 
+// The printed name on a person's signatures: "dr.li" -> "Li (dr.li)".
+function printedName(accountId) {
+  const last = accountId.split('.').pop();
+  return `${last.charAt(0).toUpperCase()}${last.slice(1)} (${accountId})`;
+}
+
 function claimsOf(accountId) {
-  return { sub: accountId, preferred_username: accountId, trialflow_role: accounts[accountId] };
+  return {
+    sub: accountId,
+    name: printedName(accountId),
+    preferred_username: accountId,
+    trialflow_role: accounts[accountId],
+  };
 }
 
 const configuration = {
@@ -39,15 +51,15 @@ const configuration = {
     },
   ],
   scopes: ['openid', 'profile', 'offline_access'],
-  claims: { openid: ['sub'], profile: ['preferred_username', 'trialflow_role'] },
+  claims: { openid: ['sub'], profile: ['name', 'preferred_username', 'trialflow_role'] },
   async findAccount(_ctx, id) {
     if (!(id in accounts)) return undefined;
     return { accountId: id, async claims() { return claimsOf(id); } };
   },
   async extraTokenClaims(_ctx, token) {
     if (token.kind !== 'AccessToken' || !(token.accountId in accounts)) return undefined;
-    const { preferred_username, trialflow_role } = claimsOf(token.accountId);
-    return { preferred_username, trialflow_role };
+    const { name, preferred_username, trialflow_role } = claimsOf(token.accountId);
+    return { name, preferred_username, trialflow_role };
   },
   // Both clients may refresh; offline_access in the request is what asks for it.
   async issueRefreshToken(_ctx, client, code) {

@@ -50,6 +50,7 @@ def apheresis(collected_on: date) -> cmd.RecordApheresis:
 
 async def release_product(trial: TrialClient, study_id: str, released_on: date) -> RecordResult:
     """A later step of a journey waiting in manufacturing: the product's release, recorded."""
-    result = await trial.record(study_id, path.product_release(PathPatient(study_id=study_id), released_on))
+    release = path.product_release(PathPatient(study_id=study_id), released_on)
+    result = await trial.record(study_id, path.signed(release, datetime.now(UTC)))
     assert [event.type for event in result.events] == ["product_released"]
     return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from domain.journey import commands as cmd
 from domain.roles import Role
 from notifications.directory import ADDRESSABLE_ROLES
 from records.deliveries import DeliveryLedger, DeliveryRecord, DeliveryStatus
+from simulation.journey_steps import signed
 from tests.domain.journey_driver import INVESTIGATOR
 from tests.facade.journeys import enrollment
 from tests.notifications.servers import ReceivedRequest, WebhookServer
@@ -130,7 +132,7 @@ async def test_a_webhook_down_for_a_while_is_retried_across_a_worker_crash_and_d
     assert (notify.attempts, notify.completed, notify.worker_identity) == (3, True, second.identity)
 
     # The journey goes on, and its next notification is delivered once too.
-    await stack.trial.record("NC-501", cmd.ConfirmEligibility(actor=INVESTIGATOR))
+    await stack.trial.record("NC-501", signed(cmd.ConfirmEligibility(actor=INVESTIGATOR), datetime.now(UTC)))
     await eventually(_accepted(webhooks, "NC-501", Role.INVESTIGATOR, 2), "the next notification delivered")
     await quiet(stack, "NC-501")
     assert [r.answered for r in about(webhooks, "NC-501", Role.INVESTIGATOR)] == [503, 503, 200, 200]
@@ -175,7 +177,7 @@ async def test_a_channel_down_for_good_is_escalated_and_nothing_is_dropped(
     # The journeys themselves go on, their record whole.
     del webhooks.always[hook(Role.INVESTIGATOR)], webhooks.always[hook(Role.SUPERVISOR)]
     for study_id in ("NC-502", "NC-503"):
-        await stack.trial.record(study_id, cmd.ConfirmEligibility(actor=INVESTIGATOR))
+        await stack.trial.record(study_id, signed(cmd.ConfirmEligibility(actor=INVESTIGATOR), datetime.now(UTC)))
         await assert_nothing_lost_or_duplicated(stack.temporal, stack.store, study_id, stack.trial.accepted[study_id])
     assert await worker.stop() == 0
 

@@ -19,6 +19,7 @@ import pytest_asyncio
 from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from domain.journey.phases import Phase
+from simulation.journey_steps import signed
 from tests.domain.journey_driver import INVESTIGATOR, PHYSICIAN
 from tests.facade.journeys import GRADE_1_CRS, GRADE_3_CRS, to_apheresis
 from tests.reliability.histories import PendingTimer, fired_timers, journey_runs, pending_timers
@@ -62,7 +63,8 @@ async def test_journeys_and_their_timers_survive_a_server_restart(stack: FaultSt
     # RS-301: infused 26 h ago; its grade 3 CRS opens a report whose 24 h deadline is REPORT_DUE_IN away.
     await infused_at(stack.trial, "RS-301", datetime.now(UTC) - timedelta(hours=26))
     assessed_at = datetime.now(UTC) - timedelta(hours=24) + REPORT_DUE_IN
-    await stack.trial.record("RS-301", cmd.AssessCrs(actor=PHYSICIAN, assessed_at=assessed_at, findings=GRADE_3_CRS))
+    severe = cmd.AssessCrs(actor=PHYSICIAN, assessed_at=assessed_at, findings=GRADE_3_CRS)
+    await stack.trial.record("RS-301", signed(severe, assessed_at))
     [report] = (await stack.trial.status("RS-301")).open_expedited_reports
     patients = ["RS-301", "RS-302", "RS-303"]
     before = {study_id: await settled_timers(stack, study_id) for study_id in patients}

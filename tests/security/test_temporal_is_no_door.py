@@ -42,6 +42,7 @@ from records.deliveries import DeliveryLedger
 from security import PayloadKeyring, encrypted_data_converter, new_key
 from security.command_seal import SEAL_HEADER, SEAL_MAX_AGE, SEAL_REFUSED, seal
 from security.keys import SealKeyring
+from simulation.journey_steps import signed
 from tests.domain.journey_driver import INVESTIGATOR
 from tests.facade.journeys import enrollment, today
 from tests.notifications.people import webhook_directory
@@ -106,7 +107,8 @@ async def temporal_cli(door: Door, *args: str) -> tuple[int, str]:
 
 async def enrolled(door: Door, study_id: str) -> None:
     await door.trial.enroll(enrollment(study_id))
-    await door.trial.record(study_id, cmd.ConfirmEligibility(actor=INVESTIGATOR))  # sealed by the API: recorded
+    confirmation = signed(cmd.ConfirmEligibility(actor=INVESTIGATOR), datetime.now(UTC))
+    await door.trial.record(study_id, confirmation)  # sealed by the API: recorded
 
 
 def recorded(door: Door, study_id: str) -> list[tuple[int, str, str]]:
@@ -140,12 +142,14 @@ async def test_a_plaintext_update_from_the_temporal_cli_is_refused_and_nothing_i
 
 
 def consent_from_the_api() -> cmd.RecordConsent:
-    return cmd.RecordConsent(
+    """A consent as the API sends it: signed by its author once their PIN was checked."""
+    consent = cmd.RecordConsent(
         actor=INVESTIGATOR,
         guardian_consent_signed_on=today(),
         consent_form_version="ICF v2.1",
         child_assent_obtained=True,
     )
+    return signed(consent, datetime.now(UTC))
 
 
 async def test_a_plaintext_signal_neither_wedges_nor_harms_the_journey(door: Door) -> None:
