@@ -107,12 +107,10 @@ async def test_journeys_and_their_timers_survive_a_server_restart(stack: FaultSt
     assert still_open.overdue
 
     # Every journey takes its next command, and the record matches each workflow, nothing lost or duplicated.
-    await stack.trial.record(
-        "RS-301",
-        cmd.ConfirmExpeditedReport(
-            actor=INVESTIGATOR, report_id=report.report_id, submitted_at=datetime.now(UTC), sponsor_reference="SP-1"
-        ),
+    submitted = cmd.ConfirmExpeditedReport(
+        actor=INVESTIGATOR, report_id=report.report_id, submitted_at=datetime.now(UTC), sponsor_reference="SP-1"
     )
+    await stack.trial.record("RS-301", signed(submitted, datetime.now(UTC)))
     await stack.trial.record("RS-302", apheresis(screened_on + timedelta(days=1)))
     mild = cmd.AssessCrs(actor=PHYSICIAN, assessed_at=datetime.now(UTC), findings=GRADE_1_CRS)
     await stack.trial.record("RS-303", mild)
