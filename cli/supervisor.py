@@ -87,6 +87,13 @@ def _status_output(status: PatientStatus) -> list[Table]:
     if status.exit is not None:
         rows.append(("Exit", f"{status.exit.reason.value.replace('_', ' ')} on {_day(status.exit.on)}"))
     tables = [_facts(f"Patient {status.study_id}", rows)]
+    if status.signatures:
+        signed = Table(title="Electronic signatures", title_justify="left")
+        for column in ("#", "Entry", "Signed by, at, meaning"):
+            signed.add_column(column, overflow="fold")
+        for entry in status.signatures:
+            signed.add_row(str(entry.sequence), Text(entry.event_type), Text(signature_words(entry.signature)))
+        tables.append(signed)
     if status.open_expedited_reports:
         reports = Table(title="Open expedited reports", title_justify="left")
         for column in ("Report", "Due at", "Overdue", "Reasons"):

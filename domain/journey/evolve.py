@@ -22,6 +22,7 @@ from domain.journey.state import (
     Product,
     RecordedAdverseEvent,
     ScheduledItemRecord,
+    SignedEntry,
 )
 from domain.protocol import FrozenModel
 
@@ -38,6 +39,11 @@ def evolve(state: JourneyState, event: Event) -> JourneyState:
     """Apply one recorded fact. Never fails: the decider has already accepted it."""
     changes = _changes(state, event)
     changes["last_sequence"] = max(state.last_sequence, event.sequence)
+    signature = event.signature
+    # One signed command may record several events, each carrying its signature: the entry is listed once.
+    if signature is not None and not any(entry.signature == signature for entry in state.signatures):
+        signed = SignedEntry(sequence=event.sequence, event_type=event.payload.type, signature=signature)
+        changes["signatures"] = (*state.signatures, signed)
     return _updated(state, changes)
 
 

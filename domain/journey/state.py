@@ -19,6 +19,7 @@ from domain.journey.events import (
 from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, ExitReason, Phase
 from domain.protocol import FrozenModel
 from domain.response import ResponseCategory
+from domain.signature import Signature
 from domain.toxicity import AdverseEvent
 
 
@@ -111,6 +112,14 @@ class ExitRecord(FrozenModel):
     details: str
 
 
+class SignedEntry(FrozenModel):
+    """An entry made with an electronic signature: the first event it recorded, and the signature's manifestation."""
+
+    sequence: int
+    event_type: str
+    signature: Signature
+
+
 class JourneyState(FrozenModel):
     study_id: str
     protocol_version: str = ""
@@ -142,6 +151,7 @@ class JourneyState(FrozenModel):
     exit: ExitRecord | None = None
     treatment_related_death: bool = False
     completed_on: date | None = None
+    signatures: tuple[SignedEntry, ...] = ()  # every signed entry, oldest first (21 CFR Part 11 manifestation)
 
     # ------------------------------------------------------------ derived views of the folded facts
 

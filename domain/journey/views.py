@@ -8,7 +8,7 @@ from typing import Literal
 from domain.dosing import ProductClassification
 from domain.journey.calendar import ITEM_ROLES, primary_endpoint_visit, scheduled_items
 from domain.journey.phases import Phase
-from domain.journey.state import ExitRecord, JourneyState
+from domain.journey.state import ExitRecord, JourneyState, SignedEntry
 from domain.protocol import FrozenModel, ScheduleRules, TrialProtocol
 from domain.response import ResponseCategory
 from domain.roles import Role
@@ -73,6 +73,7 @@ class PatientStatus(FrozenModel):
     dose_limiting_toxicity: bool
     primary_endpoint: PrimaryEndpoint
     last_sequence: int
+    signatures: tuple[SignedEntry, ...] = ()  # the signed entries: who signed, when (UTC offset), what it meant
 
 
 def has_dose_limiting_toxicity(state: JourneyState, protocol: TrialProtocol) -> bool:
@@ -275,4 +276,5 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         dose_limiting_toxicity=has_dose_limiting_toxicity(state, protocol),
         primary_endpoint=primary_endpoint(state, protocol, today),
         last_sequence=state.last_sequence,
+        signatures=state.signatures,
     )

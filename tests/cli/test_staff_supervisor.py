@@ -24,6 +24,7 @@ from domain.journey.command_registry import STAFF_COMMANDS, Signed
 from domain.journey.phases import Phase
 from domain.roles import Role
 from records.deliveries import DeliveryLedger, DeliveryTarget
+from simulation.journey_steps import printed_name
 from tests.cli.trial_cli import SIGNING_PIN, TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
 from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, to_lymphodepletion, today
 from tests.facade.late_journey import late_journey
@@ -101,6 +102,12 @@ async def test_enroll_then_record_steps_then_read_them_back(cli: Cli, tmp_path: 
     status = await cli("status", "TF-2001", "--json")
     assert status.exit_code == 0, status.output
     assert json.loads(status.stdout)["phase"] == Phase.APHERESIS
+    # Both signed steps show their signature: the printed name the token carries, the time, the meaning.
+    signatures = json.loads(status.stdout)["signatures"]
+    assert [entry["event_type"] for entry in signatures] == ["eligibility_confirmed", "consent_signed"]
+    assert {(e["signature"]["printed_name"], e["signature"]["meaning"]) for e in signatures} == {
+        (printed_name("dr.osei"), "author")
+    }
 
     timeline = await cli("timeline", "TF-2001", "--json")
     entries = json.loads(timeline.stdout)["entries"]
@@ -116,6 +123,7 @@ async def test_enroll_then_record_steps_then_read_them_back(cli: Cli, tmp_path: 
 
     readable = await cli("status", "TF-2001")
     assert readable.exit_code == 0 and "Patient TF-2001" in readable.stdout and "apheresis" in readable.stdout
+    assert "Electronic signatures" in readable.stdout and printed_name("dr.osei") in readable.stdout
     readable_timeline = await cli("timeline", "TF-2001")
     assert "consent_signed" in readable_timeline.stdout and "dr.osei" in readable_timeline.stdout
 

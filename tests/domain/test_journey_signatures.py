@@ -11,6 +11,7 @@ from domain.journey import CommandRejected, decide
 from domain.journey import commands as cmd
 from domain.journey.calendar import primary_endpoint_visit
 from domain.journey.phases import Phase
+from domain.journey.views import patient_status
 from domain.signature import Signature, SignatureMeaning, sign, signed_content_sha256
 from domain.toxicity import AdverseEvent, Consciousness
 from simulation.journey_steps import signed
@@ -85,6 +86,22 @@ def test_a_signature_over_other_values_is_refused() -> None:
         "the signature does not match this entry: it was signed over other values; check the entry and sign it "
         "with your signing PIN again",
     )
+
+
+def test_the_patients_status_lists_each_signed_entry_once_with_its_manifestation() -> None:
+    journey = _on_infusion_day()  # eligibility, consent and product release were signed on the way
+    journey.do(signed(journey.infusion_command(), journey.now))
+    status = patient_status(journey.state, journey.protocol, journey.now)
+    assert [entry.event_type for entry in status.signatures] == [
+        "eligibility_confirmed",
+        "consent_signed",
+        "product_released",
+        "cells_infused",
+    ]
+    assert len({entry.signature for entry in status.signatures}) == 4, "each signed entry once"
+    assert all(entry.signature.printed_name and entry.signature.signed_at.utcoffset() is not None
+               for entry in status.signatures)  # fmt: skip
+    assert [entry.sequence for entry in status.signatures] == sorted(entry.sequence for entry in status.signatures)
 
 
 def test_a_signature_of_someone_else_than_the_actor_is_refused() -> None:
