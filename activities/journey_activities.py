@@ -12,7 +12,7 @@ from activities.projections import FoldedPatients
 from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
-from notifications.notifier import DeliveryOutcome, Notifier
+from notifications.notifier import DeliveryOutcome, Notifier, log_channel_fields
 from records import EventStore
 from records.deliveries import DeliveryLedger
 from records.event_rows import to_row
@@ -90,13 +90,7 @@ class JourneyActivities:
         info = activity.info()
         log.info(
             "notification",
-            channel="log",
-            key=notification.key,
-            study_id=notification.study_id,
-            role=notification.role.value,
-            urgency=notification.urgency.value,
-            subject=notification.subject,
-            body=notification.body,
+            **log_channel_fields(notification),
             attempt=info.attempt,
         )
         outcome = self._notifier.deliver(notification)

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from cli.common import JsonOption, Problems, json_help, print_json
 from cli.staff import console
+from cli.supervisor import print_verification
 from config.settings import ENV_PREFIX, Settings, SettingsError, load_settings
 from domain.protocol import FrozenModel
 from domain.roles import Actor, Role
@@ -382,10 +383,4 @@ def verify(as_json: JsonOption = False) -> None:
     with server.record() as record:
         answer = record.verify()
     log.info("admin_verified", os_user=server.operator, ok=answer.ok, problems=len(answer.problems))
-    if as_json:
-        print_json(answer)
-    else:
-        described = answer.describe()
-        typer.echo(described[:1].upper() + described[1:])
-    if not answer.ok:
-        raise typer.Exit(REFUSED_EXIT_CODE)
+    print_verification(answer, as_json)

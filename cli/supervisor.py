@@ -316,6 +316,11 @@ def verify(
     as_json: JsonOption = False, api: ApiOption = DEFAULT_API_URL, profile: ProfileOption = DEFAULT_PROFILE
 ) -> None:
     answer = VerificationReport.model_validate(call_api(api, profile, lambda client: client.get("/verify"), as_json))
+    print_verification(answer, as_json)
+
+
+def print_verification(answer: VerificationReport, as_json: bool) -> None:
+    """The verification's report in a sentence (or JSON); exit 1 when the record is not intact."""
     if as_json:
         print_json(answer)
     else:

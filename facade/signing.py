@@ -20,7 +20,7 @@ from domain.roles import Actor
 from domain.signature import PrintedName, SignatureMeaning, sign
 from facade.errors import TrialError
 from notifications.directory import StaffDirectory
-from notifications.notifier import Notifier
+from notifications.notifier import Notifier, log_channel_fields
 from observability.logging import get_logger
 from records.deliveries import DeliveryLedger
 from records.signing_pins import PinRecord, SigningPinStore
@@ -170,13 +170,7 @@ class SigningDesk:
         notification ledger (`trial notifications`), never hides the refusal."""
         log.warning(
             "signing_locked",
-            channel="log",
-            key=notification.key,
-            study_id=notification.study_id,
-            role=notification.role.value,
-            urgency=notification.urgency.value,
-            subject=notification.subject,
-            body=notification.body,
+            **log_channel_fields(notification),
         )
         try:
             outcome = await asyncio.to_thread(self._notifier.deliver, notification)

@@ -20,6 +20,19 @@ from records.deliveries import DeliveryLedger, DeliveryStatus, DeliveryTarget
 log = structlog.get_logger("trialflow.notifications")
 
 
+def log_channel_fields(notification: Notification) -> dict[str, str]:
+    """A notification as the log channel writes it: the channel that never fails, whatever the others do."""
+    return {
+        "channel": "log",
+        "key": notification.key,
+        "study_id": notification.study_id,
+        "role": notification.role.value,
+        "urgency": notification.urgency.value,
+        "subject": notification.subject,
+        "body": notification.body,
+    }
+
+
 class Channel(Protocol):
     kind: ChannelKind
 

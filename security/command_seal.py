@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from temporalio.api.common.v1 import Payload
 
+from domain.canonical_json import canonical_json
 from security.keys import SealKeyring
 
 SEAL_HEADER: Final = "trialflow-seal"
@@ -50,11 +50,6 @@ class Seal(BaseModel):
     mac: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-def canonical_json(value: Any) -> bytes:
-    """One byte string for one value: keys sorted, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 def command_body(command: BaseModel) -> Any:
     """The command as JSON values: the same on both sides of Temporal (the worker reads the model the client sent)."""
     return command.model_dump(mode="json")
@@ -71,7 +66,7 @@ def sealed_message(
     idempotency_key: str,
     issued_at: datetime,
 ) -> bytes:
-    """The bytes the MAC covers."""
+    """The bytes the MAC covers: one spelling of them (domain/canonical_json.py), so either side computes the same."""
     return canonical_json(
         {
             "format": _FORMAT,
@@ -84,11 +79,32 @@ def sealed_message(
             "idempotency_key": idempotency_key,
             "issued_at": issued_at.isoformat(),
         }
+    ).encode("utf-8")
+
+
+def _mac(
+    keyring: SealKeyring,
+    key_id: str,
+    *,
+    study_id: str,
+    command: BaseModel,
+    body: BaseModel | None,
+    idempotency_key: str,
+    issued_at: datetime,
+) -> str:
+    """The HMAC-SHA256 (hex) of the sealed message under the key `key_id`, which the keyring must know."""
+    kind, user_id, role = _actor_of(command)
+    message = sealed_message(
+        key_id=key_id,
+        study_id=study_id,
+        kind=kind,
+        body=command_body(body or command),
+        user_id=user_id,
+        role=role,
+        idempotency_key=idempotency_key,
+        issued_at=issued_at,
     )
-
-
-def _mac(key: bytes, message: bytes) -> str:
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.new(keyring.key(key_id), message, hashlib.sha256).hexdigest()
 
 
 def _actor_of(command: BaseModel) -> tuple[str, str, str]:
@@ -110,20 +126,16 @@ def seal(
     """The header payload sealing `command` (its kind and actor); `body` is what is sealed whole (default the command).
 
     For an enrollment, `body` is the workflow's whole input, and `command` the enrollment in it."""
-    kind, user_id, role = _actor_of(command)
-    message = sealed_message(
-        key_id=keyring.active_key_id,
+    mac = _mac(
+        keyring,
+        keyring.active_key_id,
         study_id=study_id,
-        kind=kind,
-        body=command_body(body or command),
-        user_id=user_id,
-        role=role,
+        command=command,
+        body=body,
         idempotency_key=idempotency_key,
         issued_at=issued_at,
     )
-    key = keyring.key(keyring.active_key_id)
-    assert key is not None  # the active key is always among the keys
-    sealed = Seal(key_id=keyring.active_key_id, issued_at=issued_at, mac=_mac(key, message))
+    sealed = Seal(key_id=keyring.active_key_id, issued_at=issued_at, mac=mac)
     return Payload(metadata={"encoding": b"json/plain"}, data=sealed.model_dump_json().encode("utf-8"))
 
 
@@ -147,19 +159,16 @@ def verify(
         raise SealRefused("the command's seal is malformed") from None
     if not keyring.knows(sealed.key_id):
         raise SealRefused(f"the command's seal names the key id {sealed.key_id!r}, which is not configured")
-    key = keyring.key(sealed.key_id)
-    kind, user_id, role = _actor_of(command)
-    message = sealed_message(
-        key_id=sealed.key_id,
+    mac = _mac(
+        keyring,
+        sealed.key_id,
         study_id=study_id,
-        kind=kind,
-        body=command_body(body or command),
-        user_id=user_id,
-        role=role,
+        command=command,
+        body=body,
         idempotency_key=idempotency_key,
         issued_at=sealed.issued_at,
     )
-    if not hmac.compare_digest(_mac(key, message), sealed.mac):
+    if not hmac.compare_digest(mac, sealed.mac):
         raise SealRefused(
             "the command's seal does not match it: the command, its actor, its study id or its update id was changed, "
             "or the seal was forged"

@@ -24,9 +24,7 @@ from tests.deployment.compose_files import (
     compose_specification,
     depends_on_of,
     environment_of,
-    example_environment,
     interpolate,
-    load_compose,
     mount_targets,
     schema_problems,
     secret_targets,
@@ -60,24 +58,6 @@ def required_uses(value: str) -> list[VariableUse]:
 
 
 MINIMUM_SECRETS = {"TEMPORAL_DB_PASSWORD", "TRIAL_RECORD_DB_PASSWORD", "SMTP_PASSWORD", "WEBHOOK_SIGNING_KEY"}
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    return load_compose()
-
-
-@pytest.fixture(scope="module")
-def services(compose: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = compose["services"]
-    return result
-
-
-@pytest.fixture(scope="module")
-def resolved() -> dict[str, Any]:
-    """The file as Compose sees it once a `.env` made from .env.example is read."""
-    result: dict[str, Any] = interpolate(load_compose(), example_environment())
-    return result
 
 
 def project_services(services: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,6 @@ from tests.deployment.compose_files import (
     command_of,
     depends_on_of,
     environment_of,
-    example_environment,
-    interpolate,
     load_compose,
     secret_targets,
 )
@@ -29,23 +27,6 @@ from tests.deployment.test_make_certs import SCRIPT as MAKE_CERTS
 
 KEY_HOLDERS = ("worker", "api", "codec-server")
 TEMPORAL_CLIENTS = ("worker", "api")  # trialflow's own; the UI and the admin jobs are checked with their own names
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    return load_compose()
-
-
-@pytest.fixture(scope="module")
-def services(compose: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = compose["services"]
-    return result
-
-
-@pytest.fixture(scope="module")
-def resolved() -> dict[str, Any]:
-    result: dict[str, Any] = interpolate(load_compose(), example_environment())
-    return result
 
 
 def secret_file(compose: dict[str, Any], service: dict[str, Any], path: str) -> str:
