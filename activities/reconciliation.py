@@ -7,13 +7,13 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
 from temporalio import activity
 from temporalio.api.common.v1 import Payload, WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -153,6 +153,7 @@ class ReconciliationActivities:
             phase_attribute=search_attribute(attributes, sa.TRIAL_PHASE.name, str),
             overdue_attribute=search_attribute(attributes, sa.OVERDUE.name, bool),
             next_due_date_attribute=search_attribute(attributes, sa.NEXT_DUE_DATE.name, datetime.fromisoformat),
+            last_reset_at=_last_reset_at(described),
         )
         if execution_status is not WorkflowExecutionStatus.RUNNING:
             return observation
@@ -168,6 +169,16 @@ class ReconciliationActivities:
             code = error.status.name if error.status else "error"
             return observation.model_copy(update={"status_error": f"{code}: {error.message}"})
         return observation.model_copy(update={"status": status})
+
+
+def _last_reset_at(described: DescribeWorkflowExecutionResponse) -> datetime | None:
+    """When the workflow was last reset (`temporal workflow reset`, the Web UI), as Temporal itself records it."""
+    if not described.HasField("workflow_extended_info"):
+        return None
+    extended = described.workflow_extended_info
+    if not extended.HasField("last_reset_time"):
+        return None
+    return extended.last_reset_time.ToDatetime(tzinfo=UTC)
 
 
 def search_attribute(attributes: Mapping[str, Payload], name: str, parse: Callable[[Any], T]) -> T | None:

@@ -32,6 +32,7 @@ class MismatchKind(StrEnum):
     WORKFLOW_NOT_RUNNING = "workflow_not_running"
     WORKFLOW_NOT_ANSWERING = "workflow_not_answering"
     WORKFLOW_TASK_FAILING = "workflow_task_failing"
+    WORKFLOW_RESET = "workflow_reset"  # someone rewound the journey's history outside the API
     RECORD_AHEAD = "record_ahead"  # the record holds events the workflow has not applied
     RECORD_BEHIND = "record_behind"  # the workflow applied events the record does not hold
     PHASE_DIFFERS = "phase_differs"
@@ -79,6 +80,7 @@ class WorkflowObservation(FrozenModel):
     phase_attribute: str | None = None
     overdue_attribute: bool | None = None
     next_due_date_attribute: datetime | None = None
+    last_reset_at: datetime | None = None  # when the workflow was last reset (Temporal's own record of it)
 
 
 class Mismatch(FrozenModel):
@@ -159,6 +161,14 @@ def compare(expected: RecordExpectation, observed: WorkflowObservation) -> list[
         )
         return [mismatch(study, MismatchKind.WORKFLOW_NOT_RUNNING, detail, [shown, observed.run_id], urgent=True)]
     found: list[Mismatch] = []
+    if observed.last_reset_at is not None:
+        # Only an operator with Temporal's own tools can reset: never a step of the trial. Said once per reset.
+        detail = (
+            f"the journey's workflow was reset outside the trial's API at {observed.last_reset_at.isoformat()}: "
+            "its history was rewound by hand; check who did it and that the journey and its record agree"
+        )
+        reset_at = observed.last_reset_at.isoformat()
+        found.append(mismatch(study, MismatchKind.WORKFLOW_RESET, detail, [reset_at], urgent=True))
     if observed.workflow_task_attempt >= FAILING_TASK_ATTEMPTS:
         detail = (
             f"the workflow's task has failed {observed.workflow_task_attempt - 1} times in a row: the journey does "

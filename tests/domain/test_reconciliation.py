@@ -238,6 +238,19 @@ def test_a_workflow_that_stopped_before_its_journey_ended_is_reported_and_a_fini
     assert reconcile(journey, journey.now, closed) == []
 
 
+def test_a_workflow_reset_by_hand_is_raised_at_once_and_once_per_reset() -> None:
+    journey = JourneyDriver()
+    journey.to_consent()
+    reset_at = journey.now - timedelta(minutes=5)
+    [found] = reconcile(journey, journey.now, workflow_view(journey.state, journey.now, last_reset_at=reset_at))
+    assert found.kind is MismatchKind.WORKFLOW_RESET and found.urgent and reset_at.isoformat() in found.detail
+    # The same reset found again an hour later is the same alert; another reset is a new one.
+    again = reconcile(journey, journey.now, workflow_view(journey.state, journey.now, last_reset_at=reset_at))
+    later = reconcile(journey, journey.now, workflow_view(journey.state, journey.now, last_reset_at=journey.now))
+    assert again[0].key == found.key != later[0].key
+    assert reconcile(journey, journey.now, workflow_view(journey.state, journey.now)) == []
+
+
 @pytest.mark.parametrize("closed", ["terminated", "canceled", "timed_out", "failed", "completed", "continued_as_new"])
 def test_a_workflow_closed_outside_the_api_before_its_journey_ended_is_raised_at_once(closed: str) -> None:
     # Terminated, cancelled or reset by hand (the reset run's predecessor is terminated), or completed while the record

@@ -313,3 +313,26 @@ async def test_a_journey_terminated_with_the_temporal_cli_is_raised_to_superviso
     assert found.kind is MismatchKind.WORKFLOW_NOT_RUNNING and "terminated" in found.detail
     [alert] = [n for n in door.channel.alerts() if n.study_id == "TF-806"]
     assert alert.role is Role.SUPERVISOR and alert.urgency is Urgency.IMMEDIATE and alert.key == found.key
+
+
+async def test_a_journey_reset_with_the_temporal_cli_is_raised_to_supervisors(door: Door) -> None:
+    await enrolled(door, "TF-807")
+    await door.trial.record("TF-807", consent_from_the_api())
+
+    code, output = await temporal_cli(
+        door, "workflow", "reset", "--workflow-id", journey_workflow_id("TF-807"), "--type", "FirstWorkflowTask",
+        "--reason", "by hand",
+    )  # fmt: skip
+    assert code == 0, output
+
+    report = await door.client.execute_workflow(
+        ReconciliationWorkflow.run,
+        ReconciliationInput(study_ids=("TF-807",)),
+        id=f"reconciliation-{uuid.uuid4()}",
+        task_queue=door.task_queue,
+    )
+    assert isinstance(report, ReconciliationReport)
+    [found] = [m for m in report.mismatches if m.kind is MismatchKind.WORKFLOW_RESET]
+    assert "reset outside the trial's API" in found.detail
+    [alert] = [n for n in door.channel.alerts() if n.key == found.key]
+    assert alert.role is Role.SUPERVISOR and alert.urgency is Urgency.IMMEDIATE
