@@ -60,12 +60,12 @@ async def journey_head(client: Client, study_id: str) -> WitnessedHead | None:
         raise
     info = described.workflow_execution_info
     status = WorkflowExecutionStatus(info.status)
-    handle = client.get_workflow_handle(workflow_id, run_id=info.execution.run_id)
+    # As JSON (a dict): the head's model is the append activity's, above this floor.
+    handle = client.get_workflow_handle(workflow_id, run_id=info.execution.run_id, result_type=dict)
     if status is WorkflowExecutionStatus.RUNNING:
-        # As JSON (a dict): the head's model is the activity's, above this floor.
         return _head(study_id, await handle.query(RECORD_HEAD_QUERY, result_type=dict, rpc_timeout=ANSWER_TIMEOUT))
     if status is WorkflowExecutionStatus.COMPLETED:
-        summary = await handle.result(follow_runs=False, result_type=dict, rpc_timeout=ANSWER_TIMEOUT)
+        summary = await handle.result(follow_runs=False, rpc_timeout=ANSWER_TIMEOUT)
         return _head(study_id, summary.get("record_head") if isinstance(summary, dict) else None)
     return None  # failed, terminated, timed out: the last signed checkpoint witnesses it
 

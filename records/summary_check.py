@@ -3,6 +3,8 @@ events never gave) no longer equals what its events fold to, and is named."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from records.hashing import canonical_json
 from records.patient_projection import project_patient as fold_patient
 from records.projections import PHASE_KEY, PatientProjector
@@ -23,11 +25,10 @@ def summary_problems(
         events = [event for event in store.events_for(summary.study_id) if event.sequence <= through]
         if len(events) < through or not events:
             continue  # events missing: the chain's and the truncation check's to name
-        folded = project_patient(summary.study_id, events)
-        if canonical_json(folded) != canonical_json(summary.summary) or folded.get(PHASE_KEY) != summary.phase:
-            differing = sorted(
-                key for key in {*folded, *summary.summary} if folded.get(key) != summary.summary.get(key)
-            )
+        folded = comparable(project_patient(summary.study_id, events))
+        stored = comparable(summary.summary)
+        if canonical_json(folded) != canonical_json(stored) or folded.get(PHASE_KEY) != summary.phase:
+            differing = sorted(key for key in {*folded, *stored} if folded.get(key) != stored.get(key))
             if folded.get(PHASE_KEY) != summary.phase and "phase column" not in differing:
                 differing.append("phase column")
             problems.append(
@@ -42,3 +43,17 @@ def summary_problems(
                 )
             )
     return problems
+
+
+def comparable(summary: dict[str, Any]) -> dict[str, Any]:
+    """Items due at the same moment may come in either order (a plan's drugs fold in the order their event was
+    decided, or read back with sorted keys): the due items are compared as a set, the next one by its day."""
+    due = summary.get("due")
+    next_due = summary.get("next_due")
+    return {
+        **summary,
+        "due": sorted(canonical_json(item) for item in due) if isinstance(due, list) else due,
+        "next_due": (
+            {key: next_due.get(key) for key in ("due_on", "overdue")} if isinstance(next_due, dict) else next_due
+        ),
+    }

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import AwareDatetime, ValidationError
 
 from domain.canonical_json import canonical_json
@@ -96,6 +97,12 @@ def private_key(seed: bytes) -> Ed25519PrivateKey:
 
 def public_key(seed: bytes) -> Ed25519PublicKey:
     return private_key(seed).public_key()
+
+
+def public_key_text(seed: bytes) -> str:
+    """The Ed25519 public key (32 raw bytes, base64) that checks what `seed` signed: safe to publish."""
+    raw = public_key(seed).public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
 
 
 class CheckpointLog:

@@ -100,6 +100,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event, address: str | Non
             client = await connect(settings, configured_data_converter(settings), address)
             await _ensure_reconciliation(client)
             checkpoints = checkpoint_log(settings)
+            if not checkpoints.signs:
+                log.warning("checkpoints_not_signed", hint="no checkpoint key configured: no signed checkpoints")
             async with journey_worker(client, store, notifier=notifier, seal_keys=seal_keys, checkpoints=checkpoints):
                 log.info(
                     "worker started",

@@ -111,3 +111,25 @@ def test_the_settings_name_the_file_and_make_run_makes_the_key_once(
     assert configured.signs and configured.path == tmp_path / "data" / "checkpoints.jsonl"
     elsewhere = load_settings(data_dir=tmp_path / "data", checkpoint_file=tmp_path / "worm" / "log.jsonl")
     assert checkpoint_log(elsewhere).path == tmp_path / "worm" / "log.jsonl"
+
+
+def test_an_auditor_checks_a_checkpoint_with_the_published_public_key_alone(
+    log: CheckpointLog, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from security.__main__ import main
+    from security.checkpoints import Checkpoint
+    from security.keys import write_key_file
+
+    key_file = tmp_path / "checkpoint-keys.json"
+    write_key_file(key_file, KEYS)
+    assert main(["rotate-checkpoint-key", str(key_file), "--key-id", "c2"]) == 0
+    assert main(["checkpoint-public-keys", str(key_file)]) == 0
+    published = dict(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("c"))
+    assert set(published) >= {"c1", "c2"}
+    checkpoint = Checkpoint.model_validate_json(lines(log)[-1])
+    verifier = Ed25519PublicKey.from_public_bytes(base64.b64decode(published[checkpoint.key_id]))
+    verifier.verify(base64.b64decode(checkpoint.signature), checkpoint.signed_text())  # raises if it does not hold
