@@ -34,7 +34,7 @@ READ_TIMEOUT = timedelta(minutes=2)
 READ_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30), maximum_attempts=5
 )
-# Runs before the checkpoint: histories of runs begun by an older worker replay without it.
+# Histories of reconciliations begun before checkpoints were written replay without one.
 CHECKPOINT_PATCH = "record-checkpoint"
 # Verifying every patient's chain and summary and asking every workflow: minutes for a large record, far below the
 # reconciliation's interval.
