@@ -13,7 +13,7 @@ from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
 from notifications.notifier import DeliveryOutcome, Notifier, log_channel_fields
-from records import EventStore
+from records import AppendResult, EventStore
 from records.deliveries import DeliveryLedger
 from records.event_rows import to_row
 
@@ -29,9 +29,26 @@ class AppendEventsInput(FrozenModel):
     events: tuple[Event, ...]
 
 
+class RecordHead(FrozenModel):
+    """The last event of a patient's chain after an append, and its hash. The journey's workflow keeps it in its state
+    (and carries it to each new run), so Temporal's history is a second witness of the record: `trial verify`
+    compares them."""
+
+    sequence: int
+    hash: str
+
+
 class AppendEventsResult(FrozenModel):
     recorded: int
     already_recorded: int
+    head: RecordHead | None = None  # None in results recorded before the head was returned
+
+
+def head_after(result: AppendResult, study_id: str) -> RecordHead | None:
+    """The highest of the patient's events this append wrote or found already written."""
+    keys = [key for key in (*result.recorded, *result.already_recorded) if key.study_id == study_id]
+    last = max(keys, key=lambda key: key.sequence, default=None)
+    return None if last is None else RecordHead(sequence=last.sequence, hash=last.hash)
 
 
 class EscalationRequest(FrozenModel):
@@ -80,7 +97,11 @@ class JourneyActivities:
             recorded=len(result.recorded),
             already_recorded=len(result.already_recorded),
         )
-        return AppendEventsResult(recorded=len(result.recorded), already_recorded=len(result.already_recorded))
+        return AppendEventsResult(
+            recorded=len(result.recorded),
+            already_recorded=len(result.already_recorded),
+            head=head_after(result, request.events[-1].study_id) if request.events else None,
+        )
 
     @activity.defn(name="notify")
     def notify(self, notification: Notification) -> None:

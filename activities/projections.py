@@ -8,29 +8,18 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from domain.journey import JourneyState, fold, initial_state
 from domain.journey.events import Event
-from domain.journey.views import patient_status
-from domain.protocol import CURRENT_PROTOCOL, protocol_for_version
-from records import EventStore, RecordedEvent
+from records import EventStore
 from records.event_rows import to_event
+from records.patient_projection import project_patient, summary_of
+
+__all__ = ["FOLDED_PATIENTS_KEPT", "FoldedPatients", "project_cohort", "project_patient", "summary_of"]
 
 # More than the trial's patients: a single centre enrolls tens a year. Each state is a few tens of KiB.
 FOLDED_PATIENTS_KEPT = 1_000
-
-
-def project_patient(study_id: str, events: Sequence[RecordedEvent]) -> dict[str, Any]:
-    state = fold(initial_state(study_id), (to_event(e) for e in events))
-    return summary_of(state, events[-1].occurred_at)
-
-
-def summary_of(state: JourneyState, as_of: datetime) -> dict[str, Any]:
-    """A patient's summary: their status as of their last event."""
-    protocol = protocol_for_version(state.protocol_version or CURRENT_PROTOCOL.version)
-    return {**patient_status(state, protocol, as_of).model_dump(mode="json"), "as_of": as_of.isoformat()}
 
 
 class FoldedPatients:

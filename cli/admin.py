@@ -375,12 +375,14 @@ def rotate_key(
 @admin_app.command(
     "verify",
     help="Recompute the trial record's hash chain from its database directly (the API's `trial verify` goes through "
-    "the server): exit 0 when intact, 1 when any event was altered, deleted, inserted or reordered. Refuses when "
-    "there is no record here.\n\n" + json_help(VerificationReport),
+    "the server), compare every patient's head with their journey's workflow (when Temporal answers) and the last "
+    "signed checkpoint, and fold every summary again: exit 0 when intact, 1 when any event was altered, deleted, "
+    "inserted or reordered, a head or summary disagrees, or the checkpoint file is damaged. Refuses when there is "
+    "no record here.\n\n" + json_help(VerificationReport),
 )
 def verify(as_json: JsonOption = False) -> None:
     server = server_access("verify")
     with server.record() as record:
-        answer = record.verify()
+        answer = record.verify(server.settings)
     log.info("admin_verified", os_user=server.operator, ok=answer.ok, problems=len(answer.problems))
     print_verification(answer, as_json)

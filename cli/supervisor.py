@@ -300,6 +300,10 @@ def report(
         return
     out = console()
     out.print(Text(f"Trial report (protocol {answer.protocol_version})", style="bold"))
+    if answer.verification.warning:
+        out.print(Text(f"WARNING: {answer.verification.warning}", style="bold red"))
+        for patient in answer.verification.excluded:
+            out.print(Text(f"  {patient.study_id} left out: {'; '.join(patient.problems)}"))
     for table in _report_output(answer):
         out.print(table)
 
@@ -307,9 +311,11 @@ def report(
 @app.command(
     rich_help_panel=PANEL,
     help=(
-        "Recompute the trial record's hash chain (the API does; `trial admin verify` reads the database "
-        "directly): exit 0 when intact, 1 when any event was altered, deleted, inserted or reordered (each problem "
-        "named).\n\n" + json_help(VerificationReport)
+        "Recompute the trial record's hash chain, compare every patient's head with their journey's workflow and "
+        "the last signed checkpoint, and fold every summary again (the API does; `trial admin verify` reads the "
+        "database directly): exit 0 when intact, 1 when any event was altered, deleted, inserted or reordered, a "
+        "head or summary disagrees, or the checkpoint file is damaged (each problem named).\n\n"
+        + json_help(VerificationReport)
     ),
 )
 def verify(

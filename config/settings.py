@@ -53,6 +53,7 @@ _NEVER_ECHOED = {
     "webhook_signing_key",
     "payload_keys",
     "seal_keys",
+    "checkpoint_keys",
     "vault_token",
 }
 
@@ -127,6 +128,13 @@ class Settings(BaseSettings):
     # data directory's seal-keys.json if `make run` made one, else commands are not sealed (development only).
     seal_keys: SecretStr | None = None
     seal_keys_file: Path | None = None
+    # Signed checkpoints of every patient's chain head (security/checkpoints.py), written at each reconciliation:
+    # the Ed25519 keys (a key document or a file, as the seal keys; neither: the data directory's
+    # checkpoint-keys.json if `make run` made one, else no checkpoints), and the append-only file (default:
+    # checkpoints.jsonl under data_dir; production puts it on write-once storage, docs/deployment.md).
+    checkpoint_keys: SecretStr | None = None
+    checkpoint_keys_file: Path | None = None
+    checkpoint_file: Path | None = None
     # Where keys come from (security/key_provider.py): these settings' documents and files, or HashiCorp Vault's
     # transit engine, which unwraps data keys kept wrapped in `vault_wrapped_keys_file` (docs/deployment.md).
     key_provider: Literal["file", "vault"] = "file"
@@ -177,6 +185,9 @@ class Settings(BaseSettings):
         "payload_keys_file",
         "seal_keys",
         "seal_keys_file",
+        "checkpoint_keys",
+        "checkpoint_keys_file",
+        "checkpoint_file",
         mode="before",
     )
     @classmethod

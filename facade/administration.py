@@ -3,6 +3,7 @@ record where there is none; its migrations, its verification, and the API tokens
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,11 +13,19 @@ from pathlib import Path
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from config.settings import Settings
+from config.temporal_connection import connect
 from records import EventStore, VerificationReport
 from records.engine import create_record_engine
 from records.migrate import current_revision, head_revision, upgrade_engine_to_head
 from records.signing_pins import reset_signing_pin
 from records.token_uses import TokenChangeLog, TokenUseLog
+from records.witnessed import verify_with_witnesses
+from security import configured_data_converter
+from security.configured_keys import checkpoint_log
+
+# How long `trial admin verify` waits for Temporal before checking the record against the checkpoints alone.
+TEMPORAL_CONNECT_TIMEOUT_SECONDS = 10
 
 
 class RecordUnavailable(Exception):
@@ -38,8 +47,13 @@ class AdminRecord:
 
     engine: Engine
 
-    def verify(self) -> VerificationReport:
-        return EventStore(engine=self.engine).verify()
+    def verify(self, settings: Settings | None = None) -> VerificationReport:
+        """The chain alone; with the server's `settings`, also against the journeys' workflows (when Temporal
+        answers) and the signed checkpoints, and every summary folded again."""
+        store = EventStore(engine=self.engine)
+        if settings is None:
+            return store.verify()
+        return asyncio.run(_witnessed(store, settings))
 
     def token_last_uses(self) -> dict[str, datetime]:
         return TokenUseLog(self.engine).last_uses()
@@ -66,6 +80,16 @@ class AdminRecord:
             sha256_prefix=sha256_prefix,
             expires_at=expires_at,
         )
+
+
+async def _witnessed(store: EventStore, settings: Settings) -> VerificationReport:
+    try:
+        client = await asyncio.wait_for(
+            connect(settings, configured_data_converter(settings)), TEMPORAL_CONNECT_TIMEOUT_SECONDS
+        )
+    except Exception:  # unreachable or refused: the report notes that the workflows were not asked
+        client = None
+    return await verify_with_witnesses(store, client, checkpoint_log(settings).witness())
 
 
 @contextmanager

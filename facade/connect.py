@@ -18,7 +18,7 @@ from records import EventStore
 from records.deliveries import DeliveryLedger
 from records.signing_pins import SigningPinStore
 from security import configured_data_converter
-from security.configured_keys import seal_keyring
+from security.configured_keys import checkpoint_log, seal_keyring
 
 
 async def connect_trial_client(
@@ -41,7 +41,14 @@ async def connect_trial_client(
         store.close()
         raise
     signing = SigningDesk(SigningPinStore(store.engine), protocol, notifier)
-    return TrialClient(temporal, store, protocol, seal_keys=seal_keyring(settings), signing=signing)
+    return TrialClient(
+        temporal,
+        store,
+        protocol,
+        seal_keys=seal_keyring(settings),
+        signing=signing,
+        checkpoints=checkpoint_log(settings),
+    )
 
 
 def close_trial_client(trial: TrialClient) -> None:

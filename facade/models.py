@@ -73,6 +73,21 @@ class ToxicitySummary(FrozenModel):
     dose_limiting_toxicities: int = Field(ge=0)
 
 
+class ExcludedPatient(FrozenModel):
+    """A patient the report leaves out because their record or summary failed verification."""
+
+    study_id: str
+    problems: tuple[str, ...]
+
+
+class ReportVerification(FrozenModel):
+    """What the report was built from: only patients whose chain and summary verified; the others named."""
+
+    verified: bool = True  # False: some patients are left out, or the check could not be made in full
+    excluded: tuple[ExcludedPatient, ...] = ()
+    warning: str | None = None  # shown above the report when anything failed
+
+
 class TrialReport(FrozenModel):
     """The trial as a whole, computed from the permanent trial record's patient summaries."""
 
@@ -81,3 +96,4 @@ class TrialReport(FrozenModel):
     primary_endpoint: PrimaryEndpointReport
     toxicity: ToxicitySummary
     stopping_rule: StoppingRuleStatus
+    verification: ReportVerification = ReportVerification()  # the patients left out: their record failed

@@ -37,6 +37,7 @@ from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPer
 from facade.listing import journeys_query, listing_from
 from facade.models import EnrollmentResult, PatientListing, Timeline, TrialReport
 from facade.report import build_report, status_from_summary
+from facade.report_verification import verified_summaries
 from facade.signing import SigningDesk, SigningRequest
 from observability.logging import get_logger
 from records import EventStore, RecordedEvent, VerificationReport
@@ -45,6 +46,8 @@ from records.deliveries import DeliveryLedger, DeliveryRecord
 from records.event_rows import to_event
 from records.refusals import RefusedAttemptLog
 from records.signing_pins import SigningPinStore
+from records.witnessed import verify_with_witnesses
+from security.checkpoints import CheckpointLog
 from security.command_seal import SEAL_REFUSED
 from security.keys import SealKeyring
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, timeline_entry
@@ -96,6 +99,7 @@ class TrialClient:
         resend_within: timedelta = RESEND_WITHIN,
         seal_keys: SealKeyring | None = None,
         signing: SigningDesk | None = None,
+        checkpoints: CheckpointLog | None = None,
     ) -> None:
         # With seal keys, every command and enrollment leaves sealed (facade/command_seals.py), dated by `clock`.
         self._temporal = sealing_client(temporal, seal_keys, clock) if seal_keys is not None else temporal
@@ -104,6 +108,7 @@ class TrialClient:
         self._task_queue = task_queue
         self._clock = clock
         self._resend_within = resend_within
+        self._checkpoints = checkpoints  # the signed heads `verify` checks the record against (None: not configured)
         # Without one given (no staff directory), supervisors' alerts about signing reach the log channel only.
         self._signing = signing or SigningDesk.log_only(
             SigningPinStore(store.engine), DeliveryLedger(store.engine), protocol
@@ -355,11 +360,16 @@ class TrialClient:
         The record keeps every patient for ever (Temporal's index forgets ended journeys) and rebuilds its summaries
         with each append, so the report is reproducible from the record alone."""
         summaries = await asyncio.to_thread(self._store.patient_summaries)
-        return build_report((status_from_summary(s) for s in summaries), self._protocol)
+        # Only verified patients count; the others are named (facade/report_verification.py).
+        summaries, verification = verified_summaries(summaries, await self.verify())
+        report = build_report((status_from_summary(s) for s in summaries), self._protocol)
+        return report.model_copy(update={"verification": verification})
 
     async def verify(self) -> VerificationReport:
-        """Recompute the trial record's hash chain and report every problem found."""
-        return await asyncio.to_thread(self._store.verify)
+        """Recompute the trial record's hash chain, compare every patient's head with their journey's workflow and
+        the last signed checkpoint, fold every summary again; report every problem found."""
+        checkpoint = await asyncio.to_thread(self._checkpoints.witness) if self._checkpoints is not None else None
+        return await verify_with_witnesses(self._store, self._temporal, checkpoint)
 
     async def audit(self, study_id: str) -> list[AuditEntry]:
         """The patient's audit trail from the trial record (never the workflow): every event with its hashes, in

@@ -57,3 +57,4 @@ class ChainHead(FrozenModel):
     study_id: str
     sequence: int
     hash: str
+    witness: str = "a published head"  # who holds it, in words: "the journey's workflow", "checkpoint 12 (...)"

@@ -224,6 +224,27 @@ class EventStore:
             ).first()
         return None if row is None else ChainHead(study_id=study_id, sequence=row.sequence, hash=row.hash)
 
+    def chain_heads(self) -> list[ChainHead]:
+        """Every patient's last event and its hash, in study-id order (what a checkpoint signs)."""
+        last = (
+            select(trial_events.c.study_id, func.max(trial_events.c.sequence).label("sequence"))
+            .group_by(trial_events.c.study_id)
+            .subquery()
+        )
+        query = (
+            select(trial_events.c.study_id, trial_events.c.sequence, trial_events.c.hash)
+            .join(
+                last,
+                (trial_events.c.study_id == last.c.study_id) & (trial_events.c.sequence == last.c.sequence),
+            )
+            .order_by(trial_events.c.study_id)
+        )
+        with self._engine.connect() as connection:
+            return [
+                ChainHead(study_id=row.study_id, sequence=row.sequence, hash=row.hash)
+                for row in connection.execute(query)
+            ]
+
     # ------------------------------------------------------------------ verification
 
     def verify(self, study_id: str | None = None, *, known_heads: Iterable[ChainHead] = ()) -> VerificationReport:

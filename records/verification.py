@@ -20,6 +20,7 @@ class ProblemKind(StrEnum):
     DUPLICATED = "duplicated"  # one sequence number stored twice
     REORDERED = "reordered"  # stored in a different order than the sequence says
     TRUNCATED = "truncated"  # events known to exist elsewhere (a published head, a summary) are gone
+    SUMMARY_DIFFERS = "summary_differs"  # a patient summary is not what their events fold to
 
 
 class VerificationProblem(FrozenModel):
@@ -35,19 +36,35 @@ class VerificationReport(FrozenModel):
     checked_studies: int
     checked_events: int
     problems: tuple[VerificationProblem, ...] = ()
+    # What the record was compared with beyond its own chain, in words (the journeys' workflows, the checkpoints).
+    witnesses: tuple[str, ...] = ()
+    # Problems of the checkpoint file itself (a bad signature, a broken chain of lines): no patient's own.
+    checkpoint_problems: tuple[str, ...] = ()
+    # What could not be compared (a workflow that did not answer, no checkpoint key): not failures, but said.
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.checkpoint_problems
+
+    @property
+    def failing_studies(self) -> tuple[str, ...]:
+        """Every patient with at least one problem, in order."""
+        return tuple(sorted({problem.study_id for problem in self.problems}))
 
     def describe(self) -> str:
         if self.ok:
-            return (
+            lines = [
                 f"the trial record is intact: {_count(self.checked_events, 'event')} of "
                 f"{_count(self.checked_studies, 'patient')} checked, every hash and link matches"
-            )
-        lines = [f"the trial record has {_count(len(self.problems), 'problem')}:"]
-        lines += [f"- {problem.description}" for problem in self.problems]
+            ]
+        else:
+            found = len(self.problems) + len(self.checkpoint_problems)
+            lines = [f"the trial record has {_count(found, 'problem')}:"]
+            lines += [f"- {problem.description}" for problem in self.problems]
+            lines += [f"- {problem}" for problem in self.checkpoint_problems]
+        lines += [f"compared with {witness}" for witness in self.witnesses]
+        lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -159,8 +176,8 @@ def truncation_problems(
                     sequence=head.sequence,
                     kind=ProblemKind.TRUNCATED,
                     description=(
-                        f"the record of {study_id} {ends}, but event {head.sequence} was known to be "
-                        f"recorded: events {last_sequence + 1} to {head.sequence} are missing"
+                        f"the record of {study_id} {ends}, but {head.witness} holds event {head.sequence}: "
+                        f"events {last_sequence + 1} to {head.sequence} are missing (deleted or rolled back)"
                     ),
                 )
             )
@@ -171,8 +188,8 @@ def truncation_problems(
                     sequence=head.sequence,
                     kind=ProblemKind.ALTERED,
                     description=(
-                        f"event {head.sequence} of {study_id} is not the one known to be recorded: "
-                        "its hash differs from the published one"
+                        f"event {head.sequence} of {study_id} is not the one recorded: its hash differs from the "
+                        f"one {head.witness} holds (the record was rewritten)"
                     ),
                 )
             )

@@ -10,13 +10,24 @@ from pydantic import SecretStr
 from temporalio.converter import DataConverter
 
 from config.settings import ENV_PREFIX, Settings
+from security.checkpoints import CheckpointLog
 from security.data_converter import data_converter_for
-from security.key_provider import PAYLOAD, SEAL, FileKeyProvider, KeyProvider, KeySource, VaultTransitKeyProvider
-from security.keys import KeyringConfigurationError, PayloadKeyring, SealKeyring, ensure_key_file
+from security.key_provider import (
+    CHECKPOINT,
+    PAYLOAD,
+    SEAL,
+    FileKeyProvider,
+    KeyProvider,
+    KeySource,
+    VaultTransitKeyProvider,
+)
+from security.keys import CheckpointKeyring, KeyringConfigurationError, PayloadKeyring, SealKeyring, ensure_key_file
 
 # Under the data directory: `make run` makes them on its first start.
 DEFAULT_KEY_FILE_NAME: Final = "payload-keys.json"
 DEFAULT_SEAL_KEY_FILE_NAME: Final = "seal-keys.json"
+DEFAULT_CHECKPOINT_KEY_FILE_NAME: Final = "checkpoint-keys.json"
+DEFAULT_CHECKPOINT_FILE_NAME: Final = "checkpoints.jsonl"
 
 
 def default_key_file(settings: Settings) -> Path:
@@ -27,6 +38,10 @@ def default_seal_key_file(settings: Settings) -> Path:
     return settings.data_dir / DEFAULT_SEAL_KEY_FILE_NAME
 
 
+def default_checkpoint_key_file(settings: Settings) -> Path:
+    return settings.data_dir / DEFAULT_CHECKPOINT_KEY_FILE_NAME
+
+
 def file_key_sources(settings: Settings) -> dict[str, KeySource]:
     """Each purpose's key document or file. Payload: the configured keys; else the data directory's key file, if
     `make run` made one. Every process on one data directory (the stack, `trial`, `python -m workers`) so reads the
@@ -34,6 +49,9 @@ def file_key_sources(settings: Settings) -> dict[str, KeySource]:
     return {
         PAYLOAD: _source(settings.payload_keys, settings.payload_keys_file, default_key_file(settings)),
         SEAL: _source(settings.seal_keys, settings.seal_keys_file, default_seal_key_file(settings)),
+        CHECKPOINT: _source(
+            settings.checkpoint_keys, settings.checkpoint_keys_file, default_checkpoint_key_file(settings)
+        ),
     }
 
 
@@ -121,4 +139,20 @@ def with_seal_keys(settings: Settings) -> Settings:
     directory, where every process on it (the worker, the API) reads it."""
     if settings.key_provider == "file" and settings.seal_keys is None and settings.seal_keys_file is None:
         ensure_key_file(default_seal_key_file(settings), "s1", SealKeyring)
+    return settings
+
+
+def checkpoint_log(settings: Settings) -> CheckpointLog:
+    """The record's checkpoint file (TRIALFLOW_CHECKPOINT_FILE, else checkpoints.jsonl under the data directory) and
+    the Ed25519 keys that sign and check it (none configured: nothing is written, and verify says so)."""
+    keyring = key_provider(settings).keyring(CHECKPOINT)
+    path = settings.checkpoint_file or settings.data_dir / DEFAULT_CHECKPOINT_FILE_NAME
+    return CheckpointLog(path, CheckpointKeyring.of(keyring) if keyring is not None else None)
+
+
+def with_checkpoint_keys(settings: Settings) -> Settings:
+    """`make run` signs checkpoints by default: without configured keys, a key file made once under the data
+    directory, where the worker (which writes checkpoints) and the API (which checks them) read it."""
+    if settings.key_provider == "file" and settings.checkpoint_keys is None and settings.checkpoint_keys_file is None:
+        ensure_key_file(default_checkpoint_key_file(settings), "c1", CheckpointKeyring)
     return settings

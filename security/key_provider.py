@@ -18,14 +18,27 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from pydantic import SecretStr
 
-from security.keys import KEY_BYTES, Keyring, KeyringConfigurationError, PayloadKeyring, SealKeyring, load_keyring
+from security.keys import (
+    KEY_BYTES,
+    CheckpointKeyring,
+    Keyring,
+    KeyringConfigurationError,
+    PayloadKeyring,
+    SealKeyring,
+    load_keyring,
+)
 
 if TYPE_CHECKING:
     import hvac
 
 PAYLOAD: Final = "payload"  # the AES-256-GCM keys of every payload sent through Temporal
 SEAL: Final = "seal"  # the HMAC-SHA256 keys that seal every staff command (security/command_seal.py)
-KEYRING_TYPES: Final[Mapping[str, type[Keyring]]] = {PAYLOAD: PayloadKeyring, SEAL: SealKeyring}
+CHECKPOINT: Final = "checkpoint"  # the Ed25519 keys that sign the record's checkpoints (security/checkpoints.py)
+KEYRING_TYPES: Final[Mapping[str, type[Keyring]]] = {
+    PAYLOAD: PayloadKeyring,
+    SEAL: SealKeyring,
+    CHECKPOINT: CheckpointKeyring,
+}
 
 
 def _keyring_type(purpose: str) -> type[Keyring]:

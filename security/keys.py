@@ -241,6 +241,14 @@ class SealKeyring(Keyring):
     KIND = "seal"
 
 
+class CheckpointKeyring(Keyring):
+    """Ed25519 signing keys of the record's checkpoints (security/checkpoints.py): each 32-byte key is an Ed25519
+    private key's seed; the active one signs new checkpoints, every one's public key checks those it signed."""
+
+    __slots__ = ()
+    KIND = "checkpoint"
+
+
 KeyringT = TypeVar("KeyringT", bound=Keyring)
 
 

@@ -19,7 +19,13 @@ from config.startup import load_checked_settings
 from notifications.from_settings import check_notification_settings
 from observability.logging import configure_logging, get_logger
 from security import payload_keyring
-from security.configured_keys import seal_keyring, with_payload_keys, with_seal_keys
+from security.configured_keys import (
+    checkpoint_log,
+    seal_keyring,
+    with_checkpoint_keys,
+    with_payload_keys,
+    with_seal_keys,
+)
 from security.token_file import authenticator_for
 from stack.services import SERVICES, Service, Stack, codec_service, codec_url
 from workers.dev_server import DevServer, DevServerError
@@ -32,6 +38,7 @@ CONFIGURATION_CHECKS = (
     check_notification_settings,
     payload_keyring,
     seal_keyring,
+    checkpoint_log,
     check_production_settings,
 )
 
@@ -129,4 +136,4 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
     configure_logging(settings.log_format, settings.log_level)
-    return asyncio.run(_serve(with_seal_keys(with_payload_keys(settings))))
+    return asyncio.run(_serve(with_checkpoint_keys(with_seal_keys(with_payload_keys(settings)))))

@@ -16,7 +16,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from facade import TrialClient
-from security.keys import SealKeyring
+from security.checkpoints import CheckpointLog
+from security.keys import CheckpointKeyring, SealKeyring
 from tests.postgres import (
     DATABASE_URL_ENV,
     EmbeddedPostgres,
@@ -45,9 +46,15 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             task_queue = f"journeys-{uuid.uuid4()}"
             # Sealed as under `make run`: every command the suite sends passes the worker's seal check.
             seal_keys = SealKeyring.new("test")
-            async with journey_worker(temporal, store, task_queue=task_queue, seal_keys=seal_keys):
-                trial = TrialClient(temporal, store, task_queue=task_queue, seal_keys=seal_keys)
-                yield Stack(server, temporal, store, task_queue, trial, data_dir, seal_keys)
+            # Each reconciliation signs a checkpoint here; `verify` checks the record against it.
+            checkpoints = CheckpointLog(data_dir / "checkpoints.jsonl", CheckpointKeyring.new("c1"))
+            async with journey_worker(
+                temporal, store, task_queue=task_queue, seal_keys=seal_keys, checkpoints=checkpoints
+            ):
+                trial = TrialClient(
+                    temporal, store, task_queue=task_queue, seal_keys=seal_keys, checkpoints=checkpoints
+                )
+                yield Stack(server, temporal, store, task_queue, trial, data_dir, seal_keys, checkpoints)
     finally:
         store.close()
 

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from config.search_attributes import register_search_attributes
 from facade import TrialClient
 from records import EventStore
+from security.checkpoints import CheckpointLog
 from security.keys import SealKeyring
 from workers.dev_server import DevServer
 from workers.time_skipping import start_time_skipping
@@ -33,6 +34,7 @@ class Stack:
     trial: TrialClient
     data_dir: Path
     seal_keys: SealKeyring  # the worker checks them: a trial client of the stack's own seals with them
+    checkpoints: CheckpointLog | None = None  # where the stack's reconciliations sign every patient's head
 
 
 def new_store(directory: Path, name: str = "trial-record.db") -> EventStore:

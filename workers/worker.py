@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
 from activities.reconciliation import ReconciliationActivities
+from activities.record_checkpoint import CheckpointActivities
 from config.journey_ids import TASK_QUEUE
 from config.production import check_production_settings
 from config.settings import Settings, SettingsError
@@ -29,7 +30,8 @@ from observability.logging import configure_logging, get_logger
 from records import EventStore
 from records.deliveries import DeliveryLedger
 from security import configured_data_converter, payload_keyring
-from security.configured_keys import seal_keyring
+from security.checkpoints import CheckpointLog
+from security.configured_keys import checkpoint_log, seal_keyring
 from security.keys import SealKeyring
 from workers.command_seals import SealCheck
 from workflows.patient_journey import PatientJourneyWorkflow
@@ -52,14 +54,17 @@ async def journey_worker(
     *,
     notifier: Notifier | None = None,
     seal_keys: SealKeyring | None = None,
+    checkpoints: CheckpointLog | None = None,
 ) -> AsyncIterator[Worker]:
     """A running worker for journeys; shut down (activities finished) when the block ends.
 
     `notifier`: how staff are told (default: the log channel only); `run_worker` builds it from the settings.
     `seal_keys`: every staff command and enrollment must carry a valid seal (workers/command_seals.py); None: no
-    seal is checked (development and tests that do not seal)."""
+    seal is checked (development and tests that do not seal). `checkpoints`: where each reconciliation signs every
+    patient's head (None: no checkpoint is written)."""
     activities = JourneyActivities(store, notifier)
     reconciliation = ReconciliationActivities(client, store)  # the timer safety net reads journeys and the record
+    checkpointing = CheckpointActivities(client, store, checkpoints)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
@@ -71,6 +76,7 @@ async def journey_worker(
                 activities.escalate_notification,
                 reconciliation.journeys_to_reconcile,
                 reconciliation.reconcile_journey,
+                checkpointing.checkpoint_record,
             ],
             activity_executor=executor,
             graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,
@@ -93,7 +99,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event, address: str | Non
         try:
             client = await connect(settings, configured_data_converter(settings), address)
             await _ensure_reconciliation(client)
-            async with journey_worker(client, store, notifier=notifier, seal_keys=seal_keys):
+            checkpoints = checkpoint_log(settings)
+            if not checkpoints.signs:
+                log.warning("checkpoints_not_signed", hint="no checkpoint key configured: no signed checkpoints")
+            async with journey_worker(client, store, notifier=notifier, seal_keys=seal_keys, checkpoints=checkpoints):
                 log.info(
                     "worker started",
                     task_queue=TASK_QUEUE,

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import Field
 
+from activities.journey_activities import RecordHead
 from domain.journey.commands import EnrollPatient
 from domain.journey.events import Event
 from domain.journey.phases import Phase
@@ -59,6 +60,7 @@ class CarriedState(FrozenModel):
     timeline: tuple[TimelineEntry, ...] = ()
     recent_updates: tuple[RecentUpdate, ...] = ()
     runs: int = 1
+    record_head: RecordHead | None = None  # the trial record's head after the last append (a second witness)
 
 
 class JourneyInput(FrozenModel):
@@ -80,3 +82,4 @@ class JourneySummary(FrozenModel):
     primary_endpoint: str
     events_recorded: int
     runs: int = Field(ge=1)
+    record_head: RecordHead | None = None  # the trial record's head after the journey's last append

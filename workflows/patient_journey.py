@@ -15,7 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journey_activities import AppendEventsInput, EscalationRequest, JourneyActivities
+    from activities.journey_activities import AppendEventsInput, EscalationRequest, JourneyActivities, RecordHead
     from config import search_attributes as sa
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey.command_registry import STAFF_COMMAND_MODELS
@@ -137,6 +137,8 @@ class JourneyWorkflowState:
     woken: bool = False  # a command was applied: the main loop looks again at what is due
     updates_this_run: int = 0
     search_attributes: dict[str, object] = field(default_factory=dict)  # as last upserted
+    # The record's head after the last append, as the append activity returned it: Temporal's history witnesses it.
+    record_head: RecordHead | None = None
 
     @classmethod
     def starting(cls, journey: JourneyInput) -> JourneyWorkflowState:
@@ -152,6 +154,7 @@ class JourneyWorkflowState:
             runs=carried.runs,
             era_at_start=carried.state.era,
             ready=True,
+            record_head=carried.record_head,
         )
 
     def carried(self) -> CarriedState:
@@ -162,6 +165,7 @@ class JourneyWorkflowState:
             timeline=tuple(self.timeline),
             recent_updates=tuple(RecentUpdate(update_id=k, result=v) for k, v in recent),
             runs=self.runs + 1,
+            record_head=self.record_head,
         )
 
 
@@ -295,12 +299,14 @@ class PatientJourneyWorkflow:
     async def _record(self, events: tuple[Event, ...]) -> None:
         """Append to the permanent trial record; retried until the record has them."""
         if events:
-            await workflow.execute_activity_method(
+            result = await workflow.execute_activity_method(
                 JourneyActivities.append_events,
                 AppendEventsInput(events=events),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RECORD_RETRY,
             )
+            if result.head is not None:  # results in histories recorded before heads were returned have none
+                self._state.record_head = result.head
 
     def _announce(self, events: tuple[Event, ...]) -> None:
         """After recording: the timeline, the staff who must act, the supervisors' search attributes."""
@@ -406,6 +412,11 @@ class PatientJourneyWorkflow:
     def timeline(self) -> list[TimelineEntry]:
         return list(self._state.timeline)
 
+    @workflow.query
+    def record_head(self) -> RecordHead | None:
+        """The trial record's head after this journey's last append (`trial verify` compares the record with it)."""
+        return self._state.record_head
+
     # ------------------------------------------------------------ visibility and the end
 
     def _upsert_search_attributes(self, due: list[DueItem]) -> None:
@@ -447,4 +458,5 @@ class PatientJourneyWorkflow:
             primary_endpoint=status.primary_endpoint,
             events_recorded=self._state.journey.last_sequence,
             runs=self._state.runs,
+            record_head=self._state.record_head,
         )

@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.journey_activities import EscalationRequest, JourneyActivities
     from activities.reconciliation import ReconcileJourneyInput, ReconcileJourneyResult, ReconciliationActivities
+    from activities.record_checkpoint import CheckpointActivities, CheckpointInput, CheckpointResult
     from domain.identifiers import StudyId
     from domain.journey.notifications import Notification, Urgency
     from domain.journey.reconciliation import Mismatch, MismatchKind, mismatch, supervisor_alert
@@ -33,6 +34,11 @@ READ_TIMEOUT = timedelta(minutes=2)
 READ_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30), maximum_attempts=5
 )
+# Histories of reconciliations begun before checkpoints were written replay without one.
+CHECKPOINT_PATCH = "record-checkpoint"
+# Verifying every patient's chain and summary and asking every workflow: minutes for a large record, far below the
+# reconciliation's interval.
+CHECKPOINT_TIMEOUT = timedelta(minutes=15)
 
 
 class ReconciliationInput(FrozenModel):
@@ -45,6 +51,8 @@ class ReconciliationReport(FrozenModel):
     mismatches: tuple[Mismatch, ...]
     alerted: tuple[str, ...]  # the alerts' keys, each handed to the notifier (which sends a key once)
     undelivered: tuple[str, ...] = ()  # alerts the notifier gave up on: escalated, and in the delivery ledger
+    checkpoint: int | None = None  # the signed checkpoint written (security/checkpoints.py), if any
+    checkpoint_problems: tuple[str, ...] = ()
 
 
 @workflow.defn
@@ -65,6 +73,9 @@ class ReconciliationWorkflow:
             batch = study_ids[start : start + RECONCILE_CONCURRENCY]
             for found in await asyncio.gather(*(self._reconcile(study_id, as_of) for study_id in batch)):
                 mismatches.extend(found)
+        checkpoint = await self._checkpoint(as_of) if workflow.patched(CHECKPOINT_PATCH) else None
+        if checkpoint is not None:
+            mismatches.extend(checkpoint.mismatches)
         alerts = list({m.key: supervisor_alert(m) for m in mismatches}.values())
         delivered = await asyncio.gather(*(self._alert(alert) for alert in alerts))
         if mismatches:
@@ -79,7 +90,24 @@ class ReconciliationWorkflow:
             mismatches=tuple(mismatches),
             alerted=tuple(a.key for a in alerts),
             undelivered=tuple(a.key for a, ok in zip(alerts, delivered, strict=True) if not ok),
+            checkpoint=checkpoint.checkpoint if checkpoint is not None else None,
+            checkpoint_problems=checkpoint.problems if checkpoint is not None else (),
         )
+
+    async def _checkpoint(self, as_of: datetime) -> CheckpointResult:
+        """Every patient's record against its witnesses, then a signed checkpoint of their heads."""
+        try:
+            result: CheckpointResult = await workflow.execute_activity_method(
+                CheckpointActivities.checkpoint_record,
+                CheckpointInput(as_of=as_of),
+                start_to_close_timeout=CHECKPOINT_TIMEOUT,
+                retry_policy=READ_RETRY,
+            )
+        except ActivityError as failure:
+            why = undelivered_because(failure)
+            workflow.logger.error("reconciliation: no checkpoint (%s)", why)
+            return CheckpointResult(checkpoint=None, patients=0, mismatches=(), problems=(f"no checkpoint: {why}",))
+        return result
 
     async def _reconcile(self, study_id: str, as_of: datetime) -> tuple[Mismatch, ...]:
         try:

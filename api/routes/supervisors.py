@@ -59,7 +59,8 @@ async def list_patients(
     "/report",
     response_model=TrialReport,
     responses=problem_responses(401, 503),
-    summary="Enrollment, CR rate at one year with its 95 % CI, CRS/ICANS grades, stopping rule",
+    summary="Enrollment, CR rate at one year with its 95 % CI, CRS/ICANS grades, stopping rule "
+    "(verified patients only: `verification` names any left out)",
 )
 async def report(_: Reader, client: TrialDep) -> TrialReport:
     return await client.report()
@@ -69,7 +70,8 @@ async def report(_: Reader, client: TrialDep) -> TrialReport:
     "/verify",
     response_model=VerificationReport,
     responses=problem_responses(401, 503),
-    summary="Recompute the trial record's hash chain and report every problem",
+    summary="Recompute the trial record's hash chain, compare every head with its journey's workflow and the last "
+    "signed checkpoint, fold every summary again; report every problem",
 )
 async def verify(_: Reader, client: TrialDep) -> VerificationReport:
     return await client.verify()

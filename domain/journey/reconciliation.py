@@ -40,6 +40,8 @@ class MismatchKind(StrEnum):
     TIMER_NOT_FIRED = "timer_not_fired"
     OVERDUE_NOT_MARKED = "overdue_not_marked"
     NOT_RECONCILED = "not_reconciled"  # the check itself kept failing: nobody knows whether the journey is right
+    # The record's chain, a summary, or a head disagrees with its witnesses (the workflow, the signed checkpoint).
+    RECORD_TAMPERED = "record_tampered"
 
 
 # A safety timer that never fired cannot wait for office hours (nor can a workflow that stopped, below).

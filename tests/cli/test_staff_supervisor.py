@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from cli.common import USAGE_ERROR_EXIT_CODE, Problems
@@ -24,6 +25,8 @@ from domain.journey.command_registry import STAFF_COMMANDS, Signed
 from domain.journey.phases import Phase
 from domain.roles import Role
 from records.deliveries import DeliveryLedger, DeliveryTarget
+from records.patient_projection import project_patient
+from records.schema import patient_summaries
 from simulation.journey_steps import printed_name
 from tests.cli.trial_cli import SIGNING_PIN, TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
 from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, to_lymphodepletion, today
@@ -312,6 +315,34 @@ async def test_report_and_verify(cli: Cli, tmp_path: Path) -> None:
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.stdout)["problems"] == []
     assert "intact" in (await cli("verify")).stdout
+
+
+async def test_a_summary_edited_in_the_database_is_named_and_left_out_of_the_report(cli: Cli, stack: Stack) -> None:
+    study_id = "TF-2004"  # enrolled by the test before
+    summary = stack.store.patient_summary(study_id)
+    assert summary is not None and not summary.summary["dose_limiting_toxicity"]
+    honest = json.loads((await cli("report", "--json")).stdout)
+    forged = {**summary.summary, "highest_crs_grade": 4, "dose_limiting_toxicity": True}
+    with stack.store.engine.begin() as connection:
+        connection.execute(
+            update(patient_summaries).where(patient_summaries.c.study_id == study_id).values(payload=json.dumps(forged))
+        )
+    try:
+        verified = await cli("verify")
+        assert verified.exit_code == 1
+        assert f"the summary of {study_id} is not what its events" in verified.stdout
+        readable = await cli("report")
+        assert readable.exit_code == 0
+        assert "WARNING" in readable.stdout and study_id in readable.stdout
+        assert "failed verification" in readable.stdout
+        document = json.loads((await cli("report", "--json")).stdout)
+        assert [p["study_id"] for p in document["verification"]["excluded"]] == [study_id]
+        assert document["verification"]["verified"] is False
+        assert document["toxicity"]["dose_limiting_toxicities"] == honest["toxicity"]["dose_limiting_toxicities"]
+        assert document["enrollment"]["patients"] == honest["enrollment"]["patients"] - 1
+    finally:
+        stack.store.rebuild_projections(project_patient, study_ids=[study_id])
+    assert (await cli("verify")).exit_code == 0
 
 
 # ---------------------------------------------------------------- the fields of a command, without a server

@@ -302,6 +302,8 @@ async def test_the_report_counts_the_cohort_in_the_record(stack: Stack, tmp_path
     assert report.toxicity.dose_limiting_toxicities == 1
     assert report.stopping_rule == evaluate_stopping_rule(1, 2, PROTOCOL_V1.stopping_rule)
     assert verification.ok and verification.checked_studies == 5
+    # Each journey's workflow witnessed its head: the running ones by query, the ended screen failure by its result.
+    assert "the head each journey's workflow holds (5 of 5 journeys)" in verification.describe()
 
 
 async def test_the_whole_record_verifies(stack: Stack) -> None:

@@ -85,6 +85,10 @@ async def test_the_complete_five_and_fifteen_year_journey(journey_env: Env) -> N
     recorded = store.events_for("TF-101")
     assert [e.sequence for e in recorded] == list(range(1, summary.events_recorded + 1))
     assert store.verify("TF-101").ok
+    # The record's head, as each append returned it, carried across every run: Temporal's witness of the record.
+    head = store.chain_head("TF-101")
+    assert head is not None and summary.record_head is not None
+    assert (summary.record_head.sequence, summary.record_head.hash) == (head.sequence, head.hash)
     types = [e.event_type for e in recorded]
     assert types[0] == "patient_enrolled" and types[-1] == "journey_completed"
     assert types.count("visit_completed") == 28
