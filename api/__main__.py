@@ -28,7 +28,7 @@ from notifications.from_settings import check_notification_settings
 from observability.logging import configure_logging, get_logger
 from security import payload_keyring
 from security.auth import Authenticator
-from security.configured_keys import seal_keyring
+from security.configured_keys import checkpoint_log, seal_keyring
 from security.token_file import authenticator_for
 
 log = get_logger("api.main")
@@ -74,7 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # A broken setting, token file or key stops the start, naming every problem.
         settings = load_checked_settings(
-            authenticator_for, payload_keyring, seal_keyring, check_notification_settings, check_production_settings
+            authenticator_for,
+            payload_keyring,
+            seal_keyring,
+            checkpoint_log,
+            check_notification_settings,
+            check_production_settings,
         )
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)

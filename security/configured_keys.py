@@ -144,8 +144,15 @@ def with_seal_keys(settings: Settings) -> Settings:
 
 def checkpoint_log(settings: Settings) -> CheckpointLog:
     """The record's checkpoint file (TRIALFLOW_CHECKPOINT_FILE, else checkpoints.jsonl under the data directory) and
-    the Ed25519 keys that sign and check it (none configured: nothing is written, and verify says so)."""
+    the Ed25519 keys that sign and check it (none configured: nothing is written, and verify says so; production
+    refuses to start without them)."""
     keyring = key_provider(settings).keyring(CHECKPOINT)
+    if keyring is None and settings.environment == "production":
+        raise KeyringConfigurationError(
+            f"{ENV_PREFIX}ENVIRONMENT=production refuses to start without checkpoint keys: set "
+            f"{ENV_PREFIX}CHECKPOINT_KEYS_FILE (a Docker secret; `python -m security rotate-checkpoint-key` makes one) "
+            f"or {ENV_PREFIX}CHECKPOINT_KEYS, or a 'checkpoint' entry in Vault's wrapped keys"
+        )
     path = settings.checkpoint_file or settings.data_dir / DEFAULT_CHECKPOINT_FILE_NAME
     return CheckpointLog(path, CheckpointKeyring.of(keyring) if keyring is not None else None)
 

@@ -130,7 +130,7 @@ def main() -> int:
     try:
         # Before connecting: every bad setting, directory entry or key named.
         settings = load_checked_settings(
-            check_notification_settings, payload_keyring, seal_keyring, check_production_settings
+            check_notification_settings, payload_keyring, seal_keyring, checkpoint_log, check_production_settings
         )
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)

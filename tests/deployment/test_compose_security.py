@@ -71,6 +71,21 @@ def test_the_api_and_the_workers_hold_the_command_seal_keys_as_a_docker_secret(
     assert all("seal-keys" in secret_targets(cloud[name]) for name in ("worker", "api")), "the Cloud overlay too"
 
 
+def test_the_workers_sign_checkpoints_the_api_checks_on_a_volume_of_their_own(
+    compose: dict[str, Any], resolved: dict[str, Any]
+) -> None:
+    for name in ("worker", "api"):
+        service = compose["services"][name]
+        environment = environment_of(service)
+        path = environment["TRIALFLOW_CHECKPOINT_KEYS_FILE"]
+        assert secret_file(resolved, resolved["services"][name], path) == "./deploy/secrets/checkpoint-keys.json"
+        assert environment["TRIALFLOW_CHECKPOINT_FILE"].startswith("/var/lib/trialflow/checkpoints/"), name
+        assert "checkpoints:/var/lib/trialflow/checkpoints" in service["volumes"], name
+    holders = {name for name, service in compose["services"].items() if "checkpoint-keys" in secret_targets(service)}
+    assert holders == {"worker", "api"}
+    assert "checkpoints" in compose["volumes"]
+
+
 def test_the_payload_keys_secret_is_a_file_kept_out_of_git() -> None:
     ignored = subprocess.run(
         ["git", "check-ignore", "deploy/secrets/payload-keys.json", "deploy/certs/ca.key"],

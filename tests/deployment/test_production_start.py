@@ -9,17 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from security.keys import PayloadKeyring, SealKeyring, ensure_key_file
+from security.keys import CheckpointKeyring, PayloadKeyring, SealKeyring, ensure_key_file
 from tests.deployment.test_entry_points import run_module
 from workers.dev_server import free_port
 
 ENTRY_POINTS = {"worker": ("workers",), "api": ("api",), "codec server": ("api.codec_server",)}
 NO_KEYS = "no payload keys: set TRIALFLOW_PAYLOAD_KEYS_FILE"
+NO_CHECKPOINT_KEYS = "refuses to start without checkpoint keys: set TRIALFLOW_CHECKPOINT_KEYS_FILE"
 NO_SEAL_KEYS = "refuses to start without command seal keys: set TRIALFLOW_SEAL_KEYS_FILE"
 NO_TLS = "no authenticated TLS to Temporal: set TRIALFLOW_TEMPORAL_TLS_CERT and TRIALFLOW_TEMPORAL_TLS_KEY"
 
 
-def key_file(folder: Path, kind: type[PayloadKeyring | SealKeyring] = PayloadKeyring) -> Path:
+def key_file(folder: Path, kind: type[PayloadKeyring | SealKeyring | CheckpointKeyring] = PayloadKeyring) -> Path:
     path = folder / f"{kind.KIND}-keys.json"
     ensure_key_file(path, "k1", kind)
     return path
@@ -41,6 +42,7 @@ def test_production_without_keys_refuses_to_start_naming_what_is_missing(process
     # The codec server never dials Temporal nor sends commands: only its payload keys are asked for.
     assert (NO_TLS in refused.stderr) == (process != "codec server")
     assert (NO_SEAL_KEYS in refused.stderr) == (process != "codec server")
+    assert (NO_CHECKPOINT_KEYS in refused.stderr) == (process != "codec server")
     assert "Traceback" not in refused.stderr
     assert not (tmp_path / "record.db").exists(), "refused before touching the record"
 
@@ -73,6 +75,7 @@ def test_with_keys_and_a_client_certificate_the_api_passes_the_check_and_goes_on
         environment="production",
         payload_keys_file=str(key_file(tmp_path)),
         seal_keys_file=str(key_file(tmp_path, SealKeyring)),
+        checkpoint_keys_file=str(key_file(tmp_path, CheckpointKeyring)),
         temporal_tls_cert=str(certificate),
         temporal_tls_key=str(key),
         temporal_address=f"127.0.0.1:{free_port()}",

@@ -113,5 +113,5 @@ def test_the_local_mutual_tls_is_reset_and_only_the_keys_stay_mounted(
     for variable in ("TRIALFLOW_TEMPORAL_TLS_CERT", "TRIALFLOW_TEMPORAL_TLS_KEY", "TRIALFLOW_TEMPORAL_TLS_SERVER_CA"):
         assert re.search(rf"^  {variable}: !reset null$", text, flags=re.MULTILINE), variable
     for name, service in override["services"].items():
-        assert service["secrets"] == ["payload-keys", "seal-keys"], name
+        assert service["secrets"] == ["payload-keys", "seal-keys", "checkpoint-keys"], name
     assert len(re.findall(r"^    secrets: !override$", text, flags=re.MULTILINE)) == len(override["services"])
