@@ -21,7 +21,7 @@ from tests.processes import stops_with_the_tests
 from tests.test_dev_server import LOOPBACK
 from tests.waiting import poll
 from workers.dev_server import dev_server_command, find_temporal_binary, port_accepts_connections
-from workers.dev_server_pid_file import DevServerPid, pid_file
+from workers.dev_server_pid_file import DevServerPid, listener_on, pid_file
 
 PIN = "739164"
 
@@ -117,6 +117,7 @@ async def _kill_the_worker(running: MakeRun) -> None:
 async def test_killing_make_runs_process_leaves_nothing_behind_and_the_next_start_works(tmp_path: Path) -> None:
     setup = MakeRunSetup.in_folder(tmp_path)
     async with started_make_run(setup) as running:
+        await running.printed('"event": "worker started"', "the worker serving")
         stack = running.stack_process()
         started = [child.pid for child in stack.children()]
         assert len(started) == 2, [child.cmdline() for child in stack.children()]  # the dev server and the worker
@@ -124,7 +125,7 @@ async def test_killing_make_runs_process_leaves_nothing_behind_and_the_next_star
         for pid in started:
             await poll(lambda pid=pid: gone(pid), f"process {pid} stopped with the killed stack")  # type: ignore[misc]
     for port in (setup.temporal_port, setup.ui_port, setup.api_port, setup.codec_port):
-        assert not port_accepts_connections(LOOPBACK, port), port
+        assert not port_accepts_connections(LOOPBACK, port), f"{port} still taken: {listener_on(LOOPBACK, port)}"
     # The worker was told to stop (SIGTERM) and finished as on Ctrl-C.
     assert '"event": "worker stopping"' in running.output(), running.output()
 
