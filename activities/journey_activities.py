@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import heartbeating
 from activities.projections import FoldedPatients
 from domain.journey.events import Event
 from domain.journey.notifications import Notification
@@ -58,6 +59,7 @@ class JourneyActivities:
         self._folded = FoldedPatients()
 
     @activity.defn(name="append_events")
+    @heartbeating
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
         try:
             result = self._store.append([to_row(e) for e in request.events])
@@ -83,6 +85,7 @@ class JourneyActivities:
         return AppendEventsResult(recorded=len(result.recorded), already_recorded=len(result.already_recorded))
 
     @activity.defn(name="notify")
+    @heartbeating
     def notify(self, notification: Notification) -> None:
         """The log channel (one line per attempt, keyed, with the study id and no PHI), then every person holding
         the role on each of their channels. Raises while a delivery failed, so Temporal retries with backoff;
@@ -98,6 +101,7 @@ class JourneyActivities:
             raise _undelivered(outcome, NOTIFICATION_UNDELIVERED)
 
     @activity.defn(name="escalate_notification")
+    @heartbeating
     def escalate_notification(self, request: EscalationRequest) -> EscalationResult:
         """The notify activity gave up: the original's failed deliveries are marked escalated, and the role that
         covers for its role is told. The log channel has it whatever happens; a failed escalation delivery is
