@@ -96,7 +96,7 @@ class JourneyActivities:
             **log_channel_fields(notification),
             attempt=info.attempt,
         )
-        outcome = self._notifier.deliver(notification)
+        outcome = self._notifier.deliver(notification, attempt_id=_attempt_id())
         if not outcome.delivered:
             raise _undelivered(outcome, NOTIFICATION_UNDELIVERED)
 
@@ -106,7 +106,7 @@ class JourneyActivities:
         """The notify activity gave up: the original's failed deliveries are marked escalated, and the role that
         covers for its role is told. The log channel has it whatever happens; a failed escalation delivery is
         retried (bounded by the workflow's policy) and stays in the ledger for supervisors."""
-        escalation, outcome = self._notifier.escalate(request.notification, request.failure)
+        escalation, outcome = self._notifier.escalate(request.notification, request.failure, _attempt_id())
         if outcome.failures and outcome.retry_can_help:
             raise _undelivered(outcome, ESCALATION_UNDELIVERED)
         return EscalationResult(
@@ -115,6 +115,12 @@ class JourneyActivities:
             sent=len(outcome.sent),
             already_sent=len(outcome.already_sent),
         )
+
+
+def _attempt_id() -> str:
+    """This attempt of this activity, as the delivery claims name it."""
+    info = activity.info()
+    return f"{info.workflow_id}/{info.activity_id}/{info.attempt}"
 
 
 def _undelivered(outcome: DeliveryOutcome, error_type: str) -> ApplicationError:

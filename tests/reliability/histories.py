@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflow.v1 import PendingActivityInfo
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -53,9 +54,19 @@ async def decode_history(history: WorkflowHistory, codec: PayloadCodec | None) -
                 await decode(event.activity_task_completed_event_attributes.result)
             case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                 if event.activity_task_started_event_attributes.HasField("last_failure"):
-                    await codec.decode_failure(event.activity_task_started_event_attributes.last_failure)
+                    await decode_failure(event.activity_task_started_event_attributes.last_failure, codec)
             case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-                await codec.decode_failure(event.activity_task_failed_event_attributes.failure)
+                await decode_failure(event.activity_task_failed_event_attributes.failure, codec)
+
+
+async def decode_failure(failure: Failure, codec: PayloadCodec) -> None:
+    """A failure's message back in place: an encrypting worker sends "Encoded failure" and the real message (and
+    stack) in its encoded attributes."""
+    await codec.decode_failure(failure)
+    if failure.HasField("encoded_attributes"):
+        attributes = pydantic_data_converter.payload_converter.from_payload(failure.encoded_attributes)
+        if isinstance(attributes, dict) and "message" in attributes:
+            failure.message = str(attributes["message"])
 
 
 @dataclass(frozen=True)
