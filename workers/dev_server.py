@@ -168,6 +168,10 @@ class DevServer:
         return self.data_dir / "temporal.db"
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -76,8 +75,8 @@ def serves_database(process: psutil.Process, db_file: Path) -> bool:
 
 def owner_running(entry: DevServerPid) -> bool:
     owner = _alive(entry.owner_pid)
-    if owner is None or owner.pid == os.getpid():
-        return False  # this process starting again is no other owner
+    if owner is None:
+        return False
     try:
         return abs(owner.create_time() - entry.owner_started_at) < 0.01
     except psutil.Error:
