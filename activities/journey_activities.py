@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import heartbeating
 from activities.projections import FoldedPatients
 from domain.journey.events import Event
 from domain.journey.notifications import Notification
@@ -75,6 +76,7 @@ class JourneyActivities:
         self._folded = FoldedPatients()
 
     @activity.defn(name="append_events")
+    @heartbeating
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
         try:
             result = self._store.append([to_row(e) for e in request.events])
@@ -104,6 +106,7 @@ class JourneyActivities:
         )
 
     @activity.defn(name="notify")
+    @heartbeating
     def notify(self, notification: Notification) -> None:
         """The log channel (one line per attempt, keyed, with the study id and no PHI), then every person holding
         the role on each of their channels. Raises while a delivery failed, so Temporal retries with backoff;
@@ -114,16 +117,17 @@ class JourneyActivities:
             **log_channel_fields(notification),
             attempt=info.attempt,
         )
-        outcome = self._notifier.deliver(notification)
+        outcome = self._notifier.deliver(notification, attempt_id=_attempt_id())
         if not outcome.delivered:
             raise _undelivered(outcome, NOTIFICATION_UNDELIVERED)
 
     @activity.defn(name="escalate_notification")
+    @heartbeating
     def escalate_notification(self, request: EscalationRequest) -> EscalationResult:
         """The notify activity gave up: the original's failed deliveries are marked escalated, and the role that
         covers for its role is told. The log channel has it whatever happens; a failed escalation delivery is
         retried (bounded by the workflow's policy) and stays in the ledger for supervisors."""
-        escalation, outcome = self._notifier.escalate(request.notification, request.failure)
+        escalation, outcome = self._notifier.escalate(request.notification, request.failure, _attempt_id())
         if outcome.failures and outcome.retry_can_help:
             raise _undelivered(outcome, ESCALATION_UNDELIVERED)
         return EscalationResult(
@@ -132,6 +136,12 @@ class JourneyActivities:
             sent=len(outcome.sent),
             already_sent=len(outcome.already_sent),
         )
+
+
+def _attempt_id() -> str:
+    """This attempt of this activity, as the delivery claims name it."""
+    info = activity.info()
+    return f"{info.workflow_id}/{info.activity_id}/{info.attempt}"
 
 
 def _undelivered(outcome: DeliveryOutcome, error_type: str) -> ApplicationError:

@@ -275,3 +275,21 @@ def load_settings(**overrides: object) -> Settings:
             shown = "" if not issue["loc"] or field in _NEVER_ECHOED else f" (got {issue.get('input')!r})"
             problems.append(f"{ENV_PREFIX}{field.upper()}: {issue['msg']}{shown}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def as_environment(settings: Settings) -> dict[str, str]:
+    """Every setting as the `TRIALFLOW_*` variable that gives it: a child process (the worker `make run` starts)
+    then runs on exactly these settings, whatever its environment or `.env` file say."""
+    environment = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, tuple):
+            value = ",".join(value)
+        environment[f"{ENV_PREFIX}{name.upper()}"] = str(value)
+    return environment

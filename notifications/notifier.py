@@ -1,11 +1,14 @@
 """The notifier: routes a notification to people, sends it on each of their channels once, and keeps the ledger.
 
-The log channel always records; e-mail and webhooks skip what the ledger shows as sent. A channel failure is
-recorded and reported back, never raised: the activity decides whether Temporal retries."""
+The log channel always records; e-mail and webhooks skip what the ledger shows as sent, each claimed before it is
+sent. A channel failure is recorded and reported back, never raised: the activity decides whether Temporal retries."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Protocol
 
 import structlog
@@ -18,6 +21,12 @@ from notifications.routing import ChannelKind, PlannedDelivery, plan_deliveries
 from records.deliveries import DeliveryLedger, DeliveryStatus, DeliveryTarget
 
 log = structlog.get_logger("trialflow.notifications")
+
+# How long an attempt's claim on a delivery holds: longer than any one send can take (each channel's timeout is at
+# most 60 s, config/settings.py), so a live sender is never overtaken; after it, a dead sender's delivery is taken
+# over. Well inside the notify activity's 5 minutes, so an attempt can wait a claim out and still send.
+CLAIM_LEASE = timedelta(minutes=2)
+CLAIM_POLL = timedelta(seconds=0.2)
 
 
 def log_channel_fields(notification: Notification) -> dict[str, str]:
@@ -97,6 +106,8 @@ class Notifier:
         directory: StaffDirectory,
         ledger: DeliveryLedger,
         channels: Mapping[ChannelKind, Channel] | None = None,
+        *,
+        claim_lease: timedelta = CLAIM_LEASE,
     ) -> None:
         channels = dict(channels or {})
         problems = missing_channels(directory, set(channels))
@@ -105,6 +116,7 @@ class Notifier:
         self._directory = directory
         self._ledger = ledger
         self._channels = channels
+        self._claim_lease = claim_lease
 
     @classmethod
     def log_only(cls, ledger: DeliveryLedger) -> Notifier:
@@ -127,29 +139,49 @@ class Notifier:
 
     # ------------------------------------------------------------------ delivering
 
-    def deliver(self, notification: Notification) -> DeliveryOutcome:
-        """Send `notification` to every holder of its role on every channel the ledger does not show as sent."""
+    def deliver(self, notification: Notification, attempt_id: str | None = None) -> DeliveryOutcome:
+        """Send `notification` to every holder of its role on every channel the ledger does not show as sent. Each
+        delivery is claimed for `attempt_id` (one notify activity attempt) before it is looked up and sent, so an
+        attempt that outlived its timeout and the retry that followed never both send it."""
+        attempt_id = attempt_id or f"notifier-{uuid.uuid4()}"
         sent: list[DeliveryTarget] = []
         already: list[DeliveryTarget] = []
         failures: list[DeliveryFailure] = []
         for delivery in plan_deliveries(notification, self._directory):
             target = delivery.target
-            known = self._ledger.find(target)
-            if known is not None and known.status is DeliveryStatus.SENT:
-                already.append(target)
-                continue
-            if known is not None and known.permanent_failure:
-                # Refused for good earlier: not sent again, but still a failure to escalate.
-                failures.append(DeliveryFailure(target=target, reason=known.last_error or "refused", permanent=True))
-                continue
-            failure = self._send(notification, delivery)
-            if failure is None:
-                sent.append(target)
-            else:
-                failures.append(failure)
+            self._claim(target, attempt_id)
+            try:
+                known = self._ledger.find(target)
+                if known is not None and known.status is DeliveryStatus.SENT:
+                    already.append(target)
+                    continue
+                if known is not None and known.permanent_failure:
+                    # Refused for good earlier: not sent again, but still a failure to escalate.
+                    reason = known.last_error or "refused"
+                    failures.append(DeliveryFailure(target=target, reason=reason, permanent=True))
+                    continue
+                failure = self._send(notification, delivery)
+                if failure is None:
+                    sent.append(target)
+                else:
+                    failures.append(failure)
+            finally:
+                self._ledger.release(target, attempt_id)
         return DeliveryOutcome(
             notification_key=notification.key, sent=tuple(sent), already_sent=tuple(already), failures=tuple(failures)
         )
+
+    def _claim(self, target: DeliveryTarget, attempt_id: str) -> None:
+        """Wait while another attempt holds the delivery (it is sending it now), at most until its lease ends."""
+        while (holder := self._ledger.claim(target, attempt_id, self._claim_lease)) is not None:
+            log.info(
+                "notification delivery claimed by another attempt",
+                key=target.notification_key,
+                channel=target.channel,
+                staff_id=target.staff_id,
+                claimed_until=holder.claimed_until.isoformat(),
+            )
+            time.sleep(CLAIM_POLL.total_seconds())
 
     def _send(self, notification: Notification, delivery: PlannedDelivery) -> DeliveryFailure | None:
         target = delivery.target
@@ -180,7 +212,9 @@ class Notifier:
 
     # ------------------------------------------------------------------ escalating
 
-    def escalate(self, notification: Notification, failure_summary: str) -> tuple[Notification, DeliveryOutcome]:
+    def escalate(
+        self, notification: Notification, failure_summary: str, attempt_id: str | None = None
+    ) -> tuple[Notification, DeliveryOutcome]:
         """`notification` could not be delivered: mark its failed deliveries escalated, and tell the role that
         covers for its role (the directory's [escalation] table, else the domain's default)."""
         covering_role = self._directory.escalation_role(notification.role)
@@ -200,4 +234,4 @@ class Notifier:
             subject=escalation.subject,
             body=escalation.body,
         )
-        return escalation, self.deliver(escalation)
+        return escalation, self.deliver(escalation, attempt_id)

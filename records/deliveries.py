@@ -1,22 +1,23 @@
 """The notification delivery ledger: one row per (notification key, recipient, channel), so a retried notify
-activity skips what was already sent, and supervisors can list what failed.
+activity skips what was already sent, and supervisors can list what failed; and the claims (with a lease) that an
+attempt takes on a delivery before sending it, so two attempts never both send it.
 
 Outside the hash chain (table `notification_deliveries`): an operational log that changes, not a clinical fact."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from domain.protocol import FrozenModel
 from records.engine import WRITE_TRANSACTION
-from records.schema import notification_deliveries
+from records.schema import notification_claims, notification_deliveries
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -74,6 +75,13 @@ class DeliveryRecord(FrozenModel):
             channel=self.channel,
             recipient=self.recipient,
         )
+
+
+class DeliveryClaim(FrozenModel):
+    """Another attempt is sending this delivery: which one, and until when its claim holds."""
+
+    attempt_id: str
+    claimed_until: AwareDatetime
 
 
 def _utc_now() -> datetime:
@@ -149,6 +157,55 @@ class DeliveryLedger:
             except IntegrityError:
                 continue
         raise RuntimeError(f"could not record the delivery of {target.notification_key} to {target.recipient}")
+
+    # ------------------------------------------------------------------ claiming
+
+    def claim(self, target: DeliveryTarget, attempt_id: str, lease: timedelta) -> DeliveryClaim | None:
+        """Claim the delivery for `attempt_id` until now + `lease`, before sending it: None when claimed (or claimed
+        again by the same attempt); else the live claim of another attempt, which this one must wait out."""
+        claims = notification_claims
+        where = (
+            claims.c.notification_key == target.notification_key,
+            claims.c.recipient == target.recipient,
+            claims.c.channel == target.channel,
+        )
+        for _attempt in range(2):  # a concurrent first claim of the same target: read its row instead
+            now = self._clock()
+            try:
+                with self._writer.begin() as connection:
+                    # Locked (PostgreSQL; SQLite's write transaction serializes anyway) so one claimer decides.
+                    held = connection.execute(select(claims).where(*where).with_for_update()).first()
+                    values = {"attempt_id": attempt_id, "claimed_until": now + lease}
+                    if held is None:
+                        connection.execute(
+                            insert(claims).values(
+                                notification_key=target.notification_key,
+                                recipient=target.recipient,
+                                channel=target.channel,
+                                **values,
+                            )
+                        )
+                        return None
+                    if held.attempt_id != attempt_id and held.claimed_until > now:
+                        return DeliveryClaim(attempt_id=held.attempt_id, claimed_until=held.claimed_until)
+                    connection.execute(update(claims).where(*where).values(**values))  # free, lapsed, or ours
+                    return None
+            except IntegrityError:
+                continue
+        raise RuntimeError(f"could not claim the delivery of {target.notification_key} to {target.recipient}")
+
+    def release(self, target: DeliveryTarget, attempt_id: str) -> None:
+        """The attempt is done with the delivery (sent, or failed): the next attempt need not wait for the lease."""
+        claims = notification_claims
+        with self._writer.begin() as connection:
+            connection.execute(
+                delete(claims).where(
+                    claims.c.notification_key == target.notification_key,
+                    claims.c.recipient == target.recipient,
+                    claims.c.channel == target.channel,
+                    claims.c.attempt_id == attempt_id,
+                )
+            )
 
     # ------------------------------------------------------------------ reading
 

@@ -113,6 +113,19 @@ notification_deliveries = Table(
     Index("ix_notification_deliveries_study_id", "study_id"),
 )
 
+# Who is sending a delivery right now: a notify attempt claims (notification, recipient, channel) before it sends,
+# until `claimed_until`; another attempt waits while the claim is live, so one that outlives its activity's timeout
+# and its retry never both send. Operational, like the ledger: the row is taken over once its lease has passed.
+notification_claims = Table(
+    "notification_claims",
+    metadata,
+    Column("notification_key", String(200), primary_key=True),
+    Column("recipient", String(320), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("attempt_id", String(200), nullable=False),
+    Column("claimed_until", UtcDateTime, nullable=False),
+)
+
 # Every write the trial client refused (by role or by the protocol): who tried what, on which patient, and why it
 # was refused. Append-only like the events (migration 0003 adds the guards), but outside the hash chain: an attempt
 # changed nothing in the patient's record. Reasons are protocol text, never a value typed in.

@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from sqlalchemy import make_url
 
@@ -27,7 +28,8 @@ from security.configured_keys import (
     with_seal_keys,
 )
 from security.token_file import authenticator_for
-from stack.services import SERVICES, Service, Stack, codec_service, codec_url
+from stack.services import SERVICES, Service, Stack, codec_service, codec_url, service_name
+from stack.supervisor import supervised
 from workers.dev_server import DevServer, DevServerError
 
 log = get_logger("stack.run")
@@ -53,7 +55,7 @@ def describe(stack: Stack) -> str:
             f"  Temporal Web UI:  {stack.temporal_ui_url}",
             f"  Data directory:   {settings.data_dir}  (Temporal: {settings.temporal_db_file.name})",
             f"  Trial record:     {make_url(settings.database_url).render_as_string(hide_password=True)}",
-            f"  Journey worker:   task queue {TASK_QUEUE}",
+            f"  Journey worker:   task queue {TASK_QUEUE}  (a process of its own, started again if it dies)",
             f"  HTTP API:         {api_url(settings.api_port)}  (OpenAPI docs: /docs)",
             f"  Codec server:     {codec_url(CodecServerSettings())}  (payloads are encrypted; it decodes them for "
             "staff with an API token)",
@@ -86,8 +88,9 @@ async def run_stack(
         # A failing service cancels its siblings and the wait below; the server still stops on the way out.
         async with asyncio.TaskGroup() as group:
             readiness = [asyncio.Event() for _ in services]
+            # Each is started again if it dies after it served (stack/supervisor.py).
             tasks = [
-                group.create_task(service(stack, ready), name=getattr(service, "__name__", "service"))
+                group.create_task(supervised(service_name(service), partial(service, stack), ready))
                 for service, ready in zip(services, readiness, strict=True)
             ]
             # The addresses are printed only when they answer (Ctrl-C while starting stops at once).

@@ -4,6 +4,10 @@ cancelled; cancellation is the signal to shut down cleanly."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -11,12 +15,13 @@ from typing import Any
 from api.app import create_app
 from api.codec_server import CodecServerSettings, create_codec_app
 from api.server import DEFAULT_API_HOST, serve
-from config.settings import Settings
+from config.settings import ENV_PREFIX, Settings, as_environment
 from facade import open_trial_client
 from observability.logging import get_logger
 from security import PayloadKeyring, payload_keyring
 from security.token_file import authenticator_for
-from workers.worker import run_worker
+from stack.supervisor import ServiceExited
+from workers.child_process import dies_with_this_process
 
 log = get_logger("stack.services")
 
@@ -34,10 +39,58 @@ class Stack:
 Service = Callable[[Stack, asyncio.Event], Coroutine[Any, Any, None]]
 
 
+# The worker finishes the activities in hand (workers/worker.py ACTIVITY_SHUTDOWN_GRACE) before it exits.
+WORKER_STOP_SECONDS = 30.0
+
+
 async def journey_worker_service(stack: Stack, ready: asyncio.Event) -> None:
-    """The journey worker against the embedded server, appending to the embedded trial record."""
-    ready.set()  # nothing waits on it: work sent before it polls waits in its task queue, never lost
-    await run_worker(stack.settings, asyncio.Event(), address=stack.temporal_address)
+    """The journey worker (`python -m workers`) against the embedded server, appending to the embedded trial record:
+    a process of its own, so that whatever kills it (a native crash in the SDK, the out-of-memory killer, `kill -9`)
+    is seen as its exit code and it can be started again, as a container orchestrator restarts workers in
+    production, while the API and the dev server go on serving. It runs on the stack's own settings, and stops with
+    the stack even when the stack is killed outright (workers/child_process.py)."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
+    environment |= as_environment(stack.settings) | {
+        f"{ENV_PREFIX}TEMPORAL_ADDRESS": stack.temporal_address,  # the embedded server's
+        f"{ENV_PREFIX}TEMPORAL_NAMESPACE": stack.temporal_namespace,
+    }
+    await run_child_process("journey_worker", [sys.executable, "-m", "workers"], environment, ready)
+
+
+async def run_child_process(
+    name: str,
+    argv: list[str],
+    environment: dict[str, str],
+    started: asyncio.Event,
+    stop_seconds: float = WORKER_STOP_SECONDS,
+) -> None:
+    """Run `argv` until it exits (ServiceExited) or this is cancelled (SIGTERM, SIGKILL after `stop_seconds`).
+    Its own session, as the dev server's: Ctrl-C reaches the stack only, which stops it in order; its output is
+    the stack's."""
+    process = await asyncio.create_subprocess_exec(
+        *dies_with_this_process(argv), env=environment, stdin=asyncio.subprocess.DEVNULL, start_new_session=True
+    )
+    log.info("service_started", service=name, pid=process.pid)
+    started.set()  # nothing waits on the worker: work sent before it polls waits in its task queue, never lost
+    try:
+        exit_code = await process.wait()
+    except BaseException:
+        await _stop_child(name, process, stop_seconds)
+        raise
+    raise ServiceExited(name, exit_code)
+
+
+async def _stop_child(name: str, process: asyncio.subprocess.Process, stop_seconds: float) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=stop_seconds)
+        except BaseException:  # still running, or the stop itself cancelled: never leave it behind
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await asyncio.shield(process.wait())
+    log.info("service_stopped", service=name, exit_code=process.returncode)
 
 
 async def api_service(stack: Stack, ready: asyncio.Event) -> None:
@@ -75,3 +128,8 @@ async def codec_service(stack: Stack, ready: asyncio.Event) -> None:
 
 
 SERVICES: list[Service] = [journey_worker_service, api_service, codec_service]
+
+
+def service_name(service: Service) -> str:
+    """How the logs name a service: `journey_worker` for journey_worker_service."""
+    return str(getattr(service, "__name__", "service")).removesuffix("_service")

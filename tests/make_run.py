@@ -4,6 +4,7 @@ a data directory of the test's own, stopped with Ctrl-C (SIGINT to the group) as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -13,6 +14,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
+from tests.waiting import poll
 from workers.dev_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,9 +54,47 @@ def printed_address(lines: list[str], label: str) -> str:
     return match.group(1)
 
 
+@dataclass
+class MakeRun:
+    """A running `make run`: the `make` process, and every line printed so far (read in the background)."""
+
+    process: asyncio.subprocess.Process
+    lines: list[str]
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def stack_process(self) -> psutil.Process:
+        """`python -m stack`, the process `make` runs."""
+        [stack] = [child for child in psutil.Process(self.process.pid).children() if "stack" in child.cmdline()]
+        return stack
+
+    def worker_process(self) -> psutil.Process:
+        """The journey worker the stack started (`python -m workers`)."""
+        [worker] = [
+            child
+            for child in self.stack_process().children()
+            if child.cmdline()[-2:] == ["-m", "workers"] and child.status() != psutil.STATUS_ZOMBIE
+        ]
+        return worker
+
+    async def printed(self, text: str, what: str) -> None:
+        """Wait until `text` has been printed."""
+
+        async def seen() -> bool | None:
+            return True if text in self.output() else None
+
+        await poll(seen, what, within_seconds=START_SECONDS)
+
+
+async def _read_lines(stream: asyncio.StreamReader, lines: list[str]) -> None:
+    while line := await stream.readline():
+        lines.append(line.decode(errors="replace"))
+
+
 @asynccontextmanager
-async def make_run(setup: MakeRunSetup) -> AsyncIterator[list[str]]:
-    """Running until the block ends; yields the lines printed up to the addresses. Checks it stopped cleanly."""
+async def started_make_run(setup: MakeRunSetup) -> AsyncIterator[MakeRun]:
+    """`make run` until the block ends (then Ctrl-C, if it still runs); yields once the addresses are printed."""
     process = await asyncio.create_subprocess_exec(
         "make",
         "--no-print-directory",
@@ -65,20 +107,31 @@ async def make_run(setup: MakeRunSetup) -> AsyncIterator[list[str]]:
         start_new_session=True,
     )
     assert process.stdout is not None
-    lines: list[str] = []
+    running = MakeRun(process, [])
+    reader = asyncio.create_task(_read_lines(process.stdout, running.lines))
     try:
         deadline = time.monotonic() + START_SECONDS
-        while not any("Codec server:" in line for line in lines):  # the last address printed
-            line = await asyncio.wait_for(process.stdout.readline(), timeout=max(deadline - time.monotonic(), 0.1))
-            assert line, "make run exited before it was running:\n" + "".join(lines)
-            lines.append(line.decode())
-        yield lines
+        while not any("Codec server:" in line for line in running.lines):  # the last address printed
+            assert not reader.done(), "make run exited before it was running:\n" + running.output()
+            assert time.monotonic() < deadline, "make run was not running within START_SECONDS:\n" + running.output()
+            await asyncio.sleep(0.1)
+        yield running
     finally:
         if process.returncode is None:
-            os.killpg(process.pid, signal.SIGINT)
-        rest, _ = await asyncio.wait_for(process.communicate(), timeout=START_SECONDS)
-        lines.extend(rest.decode().splitlines(keepends=True))
-    output = "".join(lines)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+        await asyncio.wait_for(asyncio.gather(reader, process.wait()), timeout=START_SECONDS)
+
+
+@asynccontextmanager
+async def make_run(setup: MakeRunSetup) -> AsyncIterator[list[str]]:
+    """Running until the block ends; yields the lines printed (so far). Checks it stopped cleanly."""
+    async with started_make_run(setup) as running:
+        yield running.lines
+    assert_stopped_cleanly(running.output())
+
+
+def assert_stopped_cleanly(output: str) -> None:
     assert "trialflow is running" in output, output
     # Every part logs its clean stop (JSON lines), the dev server last.
     for stopped in ('"event": "api_stopped"', '"event": "dev_server_stopped"', '"event": "stopped"'):

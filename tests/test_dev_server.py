@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import queue
 import signal
@@ -33,6 +35,7 @@ from workers.dev_server import (
     free_port,
     port_accepts_connections,
 )
+from workers.dev_server_pid_file import DevServerPid, pid_file, read_pid_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -135,9 +138,38 @@ async def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -
         port = taken.getsockname()[1]
         server = DevServer(data_dir=tmp_path, port=port, ui_port=free_port())
 
-        with pytest.raises(DevServerError, match=f"{port} is already in use"):
+        with pytest.raises(DevServerError, match=f"{port} is already in use") as raised:
             await server.start()
         assert not server.running
+    # Named, since this user may see it: the process listening (this one), not a dev server of the data folder.
+    assert f"in use by another program (process {os.getpid()}" in str(raised.value)
+    assert "not by a dev server of this data folder" in str(raised.value)
+
+
+async def test_a_data_folder_whose_server_runs_is_refused_and_a_pid_file_of_a_dead_server_is_cleared(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    running = DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port())
+    second = DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port())
+    async with running:
+        recorded = read_pid_file(data_dir)
+        assert recorded is not None and recorded.pid == running.pid and recorded.owner_pid == os.getpid()
+        # Its owner (this process) still runs it: never stopped from under it.
+        with pytest.raises(DevServerError, match="is in use by a running trialflow") as raised:
+            await second.start()
+        assert f"`kill {os.getpid()}`" in str(raised.value)
+        assert running.running and port_accepts_connections(LOOPBACK, running.port)
+    assert read_pid_file(data_dir) is None  # a clean stop takes its pid file away
+
+    # A pid file naming a process that has ended (a run killed with its server): removed, and the start goes on.
+    ended = await asyncio.create_subprocess_exec("true")
+    await ended.wait()
+    stale = DevServerPid(ended.pid, ended.pid, 0.0, str(second.db_file.resolve()))
+    pid_file(data_dir).write_text(json.dumps(dataclasses.asdict(stale)))
+    async with second:
+        recorded = read_pid_file(data_dir)
+        assert recorded is not None and recorded.pid == second.pid
 
 
 async def test_a_server_that_exits_while_starting_shows_its_last_output(tmp_path: Path) -> None:

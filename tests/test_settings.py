@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from temporalio.service import TLSConfig
 
-from config.settings import SettingsError, load_settings
+from config.settings import Settings, SettingsError, as_environment, load_settings
 from config.startup import load_checked_settings
 from config.temporal_connection import tls_config
 from stack.run import CONFIGURATION_CHECKS
@@ -87,3 +87,28 @@ def test_every_configuration_file_is_checked_before_a_server_starts(
     assert str(directory) in message  # the staff directory
     assert "k9" in message and "k1" in message  # the payload keys: the active one missing, k1 not a key
     assert "short" not in message
+
+
+def test_a_child_process_given_the_settings_as_environment_runs_on_exactly_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `make run` hands its worker process: every setting, secrets and lists included, whatever the child's own
+    environment or .env file would say."""
+    chosen = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        temporal_address="127.0.0.1:7301",
+        smtp_password="s3cret",
+        smtp_username="mailer",
+        webhook_signing_key="whsec-1",
+        oidc_algorithms="RS256,EdDSA",
+        smtp_starttls=False,
+        webhook_timeout_seconds=7.5,
+    )
+    for name in [name for name in os.environ if name.startswith("TRIALFLOW_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TRIALFLOW_API_PORT", "9999")  # the child's own environment: overridden
+    for name, value in as_environment(chosen).items():
+        monkeypatch.setenv(name, value)
+
+    assert load_settings(_env_file=None) == chosen

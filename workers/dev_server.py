@@ -27,6 +27,14 @@ from temporalio.service import RPCError
 from config.search_attributes import search_attribute_cli_flags
 from config.settings import Settings
 from observability.logging import get_logger
+from workers.child_process import dies_with_this_process
+from workers.dev_server_pid_file import (
+    DataFolderInUse,
+    clear_stale_dev_server,
+    listener_on,
+    remove_pid_file,
+    write_pid_file,
+)
 
 LOOPBACK = "127.0.0.1"
 BINARY_NAME = "temporal"
@@ -160,6 +168,10 @@ class DevServer:
         return self.data_dir / "temporal.db"
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.returncode is None
 
@@ -167,15 +179,23 @@ class DevServer:
         if self._process is not None:
             raise DevServerError("the dev server is already started")
         binary = self.binary or find_temporal_binary()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # A server an earlier run of this data folder left behind holds its ports and its database: stopped first.
+        try:
+            cleared = await asyncio.to_thread(clear_stale_dev_server, self.data_dir, self.db_file, self.stop_timeout)
+        except DataFolderInUse as error:
+            raise DevServerError(str(error)) from None
+        if cleared:
+            log.warning("stale_dev_server_stopped", message=cleared)
         for name, port in (("gRPC", self.port), ("Web UI", self.ui_port)):
             # Checked first: otherwise another server on the port would look like ours coming up.
             if not _port_is_free(self.ip, port):
+                holder = await asyncio.to_thread(listener_on, self.ip, port)
                 raise DevServerError(
-                    f"the Temporal {name} port {self.ip}:{port} is already in use "
-                    "(another `make run`?); stop it or choose another port (TRIALFLOW_TEMPORAL_PORT, "
-                    "TRIALFLOW_TEMPORAL_UI_PORT)"
+                    f"the Temporal {name} port {self.ip}:{port} is already in use by {holder}, not by a dev server "
+                    f"of this data folder ({self.data_dir}): stop it or choose another port "
+                    "(TRIALFLOW_TEMPORAL_PORT, TRIALFLOW_TEMPORAL_UI_PORT)"
                 )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         command = dev_server_command(
             binary,
             db_file=self.db_file,
@@ -187,13 +207,15 @@ class DevServer:
         )
         log.info("dev_server_starting", grpc=self.address, ui=self.ui_url, db_file=str(self.db_file))
         self._process = await asyncio.create_subprocess_exec(
-            *command,
+            # Stopped (SIGTERM) by the kernel if this process dies, even killed outright: no orphan on the port.
+            *dies_with_this_process(command),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             # Its own session: Ctrl-C reaches us only, and we stop it after what depends on it.
             start_new_session=True,
         )
+        write_pid_file(self.data_dir, self._process.pid, self.db_file)
         assert self._process.stdout is not None
         assert self._process.stderr is not None
         self._readers = [
@@ -274,6 +296,7 @@ class DevServer:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 raise
+        remove_pid_file(self.data_dir, process.pid)
         await self._drain_output()
         for reader in self._readers:
             reader.cancel()

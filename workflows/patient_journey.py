@@ -74,6 +74,10 @@ IMMEDIATE_NOTIFY_RETRY = RetryPolicy(
 # and the delivery ledger, where supervisors see them.
 ESCALATE_RETRY = NOTIFY_RETRY
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# The activities heartbeat every second while they run (activities/heartbeats.py): a worker that died holding one is
+# known within this, and another worker retries it then, not after the whole start-to-close timeout. Each is safe to
+# run twice: the append is idempotent on (patient, sequence), a delivery is claimed in the ledger before it is sent.
+HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 # One notify attempt sends to every holder of a role, one channel at a time, each bounded by its own timeout.
 NOTIFY_TIMEOUT = timedelta(minutes=5)
 
@@ -303,6 +307,7 @@ class PatientJourneyWorkflow:
                 JourneyActivities.append_events,
                 AppendEventsInput(events=events),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=RECORD_RETRY,
             )
             if result.head is not None:  # results in histories recorded before heads were returned have none
@@ -327,6 +332,7 @@ class PatientJourneyWorkflow:
                 JourneyActivities.notify,
                 notification,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=self._notify_retry_policy(notification),
             )
         except ActivityError as failure:  # every attempt used, or refused for good: someone else must know
@@ -344,6 +350,7 @@ class PatientJourneyWorkflow:
                 JourneyActivities.escalate_notification,
                 request,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=ESCALATE_RETRY,
             )
         except ActivityError:  # on the log channel and in the delivery ledger already; nothing more to try

@@ -182,11 +182,17 @@ class WebhookServer:
         self.always: dict[str, int] = {}
         self.requests: list[ReceivedRequest] = []
         self._lock = threading.Lock()
+        # Cleared, every request is held unanswered (the sender mid-send) until it is set again.
+        self.answering = threading.Event()
+        self.answering.set()
+        self.arrived = threading.Event()  # set by every request, before it waits to be answered
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                server.arrived.set()
+                server.answering.wait(timeout=60)
                 status = server._answer(self.path)
                 with server._lock:
                     server.requests.append(

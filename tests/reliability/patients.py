@@ -13,6 +13,7 @@ from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date
 from facade import TrialClient
 from records import EventStore
+from security.keys import SealKeyring
 from simulation import journey_steps as path
 from simulation.journey_steps import Milestone, PathPatient
 from tests.domain.journey_driver import APHERESIS
@@ -25,8 +26,8 @@ RULES = PROTOCOL_V1.schedule
 class RememberingTrialClient(TrialClient):
     """The trial client, remembering what each accepted command produced (per study id)."""
 
-    def __init__(self, temporal: Client, store: EventStore) -> None:
-        super().__init__(temporal, store)
+    def __init__(self, temporal: Client, store: EventStore, seal_keys: SealKeyring | None = None) -> None:
+        super().__init__(temporal, store, seal_keys=seal_keys)
         self.accepted: defaultdict[str, list[RecordResult]] = defaultdict(list)
 
     async def record(self, study_id: str, command: cmd.StaffCommand, update_id: str | None = None) -> RecordResult:

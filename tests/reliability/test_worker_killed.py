@@ -24,18 +24,18 @@ from temporalio.client import WorkflowUpdateHandle, WorkflowUpdateStage
 from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from tests.facade.journeys import to_apheresis
-from tests.reliability.histories import append_of, pending_activity
+from tests.reliability.histories import ActivityRun, append_of, pending_activity
 from tests.reliability.patients import apheresis, release_product, site_today
 from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
 from tests.reliability.record_locks import postgres_tables_locked
 from tests.reliability.stack import FaultStack, fault_stack
 from tests.waiting import eventually
 from workflows.journey_messages import RecordResult
-from workflows.patient_journey import PatientJourneyWorkflow
+from workflows.patient_journey import ACTIVITY_TIMEOUT, HEARTBEAT_TIMEOUT, PatientJourneyWorkflow
 
 # A command whose worker died is answered once Temporal gives its work to another worker: after the sticky queue's
-# schedule-to-start timeout (10 s) for a workflow task, after the activity's start-to-close timeout (30 s) for an
-# append that was running. This bounds a hang; it is not a claim about speed.
+# schedule-to-start timeout (10 s) for a workflow task, after the append's heartbeat timeout (5 s, not its 30 s
+# start-to-close) for an append that was running. This bounds a hang; it is not a claim about speed.
 ANSWERED_WITHIN = timedelta(minutes=2)
 SCREENED_ON = site_today() - timedelta(days=30)
 
@@ -88,10 +88,11 @@ async def test_a_worker_killed_between_writing_a_command_and_reporting_it_loses_
 
     print(f"KW-101 answered {time.monotonic() - killed_at:.1f} s after its worker was killed")
     assert collected.type == "apheresis_collected"
-    # The append timed out on the killed worker, was retried by the new one, and found the events already there.
+    # The append's heartbeats stopped with the killed worker; it was retried by the new one, and found the events
+    # already there.
     append = await append_of(stack.temporal, "KW-101", collected.sequence)
     assert append.attempts >= 2 and append.worker_identity == second.identity, append
-    assert "StartToClose" in append.last_failure, append
+    assert_retried_after_its_heartbeats_stopped(append)
     written = append.append_result()
     assert (written.recorded, written.already_recorded) == (0, 1)
     for study_id in ("KW-101", "KW-102"):
@@ -138,11 +139,11 @@ async def test_with_two_workers_the_survivor_takes_over_when_one_is_killed(stack
         f"{time.monotonic() - killed_at:.1f} s"
     )
 
-    for study_id in orphaned:  # the killed worker's appends: timed out, then retried by the survivor
+    for study_id in orphaned:  # the killed worker's appends: their heartbeats stopped, then the survivor retried them
         [collected] = stack.trial.accepted[study_id][-1].events
         append = await append_of(stack.temporal, study_id, collected.sequence)
         assert append.attempts >= 2 and append.worker_identity == survivor.identity, append
-        assert "StartToClose" in append.last_failure, append
+        assert_retried_after_its_heartbeats_stopped(append)
         written = append.append_result()
         assert (written.recorded, written.already_recorded) == (1, 0)  # the killed attempt never wrote
     for study_id in [*patients, "TW-205"]:
@@ -150,6 +151,14 @@ async def test_with_two_workers_the_survivor_takes_over_when_one_is_killed(stack
     await later_step(stack, orphaned[0])
     await assert_nothing_lost_or_duplicated(stack.temporal, stack.store, orphaned[0], stack.trial.accepted[orphaned[0]])
     assert await survivor.stop() == 0
+
+
+def assert_retried_after_its_heartbeats_stopped(append: ActivityRun) -> None:
+    """The append was given up on when its heartbeats stopped (the worker was dead), not when its start-to-close
+    timeout ran out: staff are answered within seconds once another worker is up."""
+    assert (append.heartbeat_timeout, append.start_to_close_timeout) == (HEARTBEAT_TIMEOUT, ACTIVITY_TIMEOUT), append
+    assert HEARTBEAT_TIMEOUT < ACTIVITY_TIMEOUT
+    assert "Heartbeat" in append.last_failure, append
 
 
 async def append_running_on(stack: FaultStack, study_id: str) -> str:
