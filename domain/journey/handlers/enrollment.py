@@ -42,12 +42,8 @@ def record_consent(ctx: Context, c: cmd.RecordConsent) -> list[ev.EventPayload]:
         return []
     ctx.check_day(c.guardian_consent_signed_on, "the consent date", (ctx.state.screening_date, "screening"))
     age = ctx.age_on(c.guardian_consent_signed_on)
-    assent_age = ctx.protocol.consent.assent_from_age_years
-    if age >= assent_age and c.child_assent_obtained is not True:
-        ctx.refuse(
-            f"the child is {age} years old: the child's own assent is required from age {assent_age}; "
-            "record the assent, or record consent withdrawn if the child declines"
-        )
+    if (problem := assent_problem(ctx, age, c.child_assent_obtained)) is not None:
+        ctx.refuse(problem)
     return [
         ev.ConsentSigned(
             signed_on=c.guardian_consent_signed_on,
@@ -56,6 +52,17 @@ def record_consent(ctx: Context, c: cmd.RecordConsent) -> list[ev.EventPayload]:
             age_years=age,
         )
     ]
+
+
+def assent_problem(ctx: Context, age: int, child_assent_obtained: bool | None) -> str | None:
+    """Why consent at `age` is incomplete without the child's own assent; None when it is complete."""
+    assent_age = ctx.protocol.consent.assent_from_age_years
+    if age >= assent_age and child_assent_obtained is not True:
+        return (
+            f"the child is {age} years old: the child's own assent is required from age {assent_age}; "
+            "record the assent, or record consent withdrawn if the child declines"
+        )
+    return None
 
 
 def record_apheresis(ctx: Context, c: cmd.RecordApheresis) -> list[ev.EventPayload]:
