@@ -47,7 +47,7 @@ def evolve(state: JourneyState, event: Event) -> JourneyState:
         changes = _changes(state, event)
     changes["last_sequence"] = max(state.last_sequence, event.sequence)
     # A new screening attempt starts the entries afresh (its case says so); otherwise the entries so far.
-    so_far = changes["entries"] if "entries" in changes else state.entries
+    so_far = changes.get("entries", state.entries)
     assert isinstance(so_far, tuple)
     entries = _entries_after(so_far, event)
     if entries is not None:
