@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from domain.canonical_json import canonical_json
 from domain.journey import CommandRejected, decide, fold
 from domain.journey import commands as cmd
-from domain.canonical_json import canonical_json
 from domain.journey.events import Event
 from domain.journey.notifications import Urgency
 from domain.journey.permissions import ALLOWED_ROLES
