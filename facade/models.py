@@ -22,6 +22,7 @@ class EnrollmentResult(FrozenModel):
     eligible: bool
     failed_criteria: tuple[FailedCriterion, ...]
     phase: Phase
+    screening_attempt: int = 1  # 2 and on: a screen failure screened again under the same study id
 
 
 class Timeline(FrozenModel):
