@@ -160,7 +160,7 @@ def timeline(
         table.add_row(
             str(entry.sequence),
             entry.occurred_at.strftime("%Y-%m-%d %H:%M"),
-            Text(entry.type),
+            Text(entry.type + (f" (corrects #{entry.supersedes})" if entry.supersedes is not None else "")),
             Text(entry.actor_user_id),
             Text(entry.actor_role),
             Text(entry.reason or ""),
