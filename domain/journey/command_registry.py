@@ -78,17 +78,17 @@ _STAFF: tuple[CommandEntry, ...] = (
         units=_SCREENING_UNITS,
     ),
     CommandEntry(
+        cmd.ConfirmEligibility,
+        frozenset({Role.INVESTIGATOR}),
+        "The investigator confirms the screened patient may join the trial.",
+        signed=Signed.ALWAYS,
+    ),
+    CommandEntry(
         cmd.CorrectScreening,
         frozenset({Role.RESEARCH_COORDINATOR, Role.INVESTIGATOR}),
         "Correct the screening values of the current screening: eligibility is decided again on them.",
         signed=Signed.ALWAYS,
         units=_SCREENING_UNITS,
-    ),
-    CommandEntry(
-        cmd.ConfirmEligibility,
-        frozenset({Role.INVESTIGATOR}),
-        "The investigator confirms the screened patient may join the trial.",
-        signed=Signed.ALWAYS,
     ),
     CommandEntry(
         cmd.RecordConsent,
