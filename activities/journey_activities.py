@@ -14,7 +14,7 @@ from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
 from notifications.notifier import DeliveryOutcome, Notifier, log_channel_fields
-from records import AppendResult, EventStore
+from records import AppendResult, ConflictingEventError, EventStore
 from records.deliveries import DeliveryLedger
 from records.event_rows import to_row
 
@@ -22,6 +22,7 @@ from records.event_rows import to_row
 NOTIFICATION_UNDELIVERED = "NotificationUndelivered"
 ESCALATION_UNDELIVERED = "EscalationUndelivered"
 RECORD_UNAVAILABLE = "RecordUnavailable"
+RECORD_CONFLICT = "RecordConflict"
 
 log = structlog.get_logger("trialflow.activities")
 
@@ -85,6 +86,12 @@ class JourneyActivities:
                 events = [e for e in request.events if e.study_id == study_id]
                 summary, through_sequence = self._folded.summary_after_append(self._store, events)
                 self._store.save_patient_summary(study_id, summary, through_sequence)
+        except ConflictingEventError as error:
+            # The record holds other events at these sequences (say, two new screening attempts of one screen
+            # failure started at once): retrying cannot help; this run fails having recorded nothing.
+            # Only where: the differences the error lists may quote the events' values.
+            where = f"event {error.sequence} of {error.study_id} is already recorded with different content"
+            raise ApplicationError(where, type=RECORD_CONFLICT, non_retryable=True) from None
         except SQLAlchemyError as error:
             # Retried (the append is idempotent). The database's own message may quote the SQL and its parameters,
             # i.e. the events' payloads, and its stack would pass Temporal's failure size limit: only its kind.

@@ -47,12 +47,20 @@ def _stdin_line() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def signature_request(step_kind: str, sign: bool, meaning: SignatureMeaning | None, pin_stdin: bool, role: str) -> Any:
-    """The `signature` of a step's request body when it is signed (always, or asked for with --sign, --meaning or
-    --pin-stdin): the PIN asked for now, hidden; None when the entry is not signed, or when the signed-in `role` may
-    not record the step at all (the API then says why; nobody is asked for a PIN for a step they may not make)."""
+def signature_request(
+    step_kind: str,
+    sign: bool,
+    meaning: SignatureMeaning | None,
+    pin_stdin: bool,
+    role: str,
+    correcting: bool = False,
+) -> Any:
+    """The `signature` of a step's request body when it is signed (always, a correction, or asked for with --sign,
+    --meaning or --pin-stdin): the PIN asked for now, hidden; None when the entry is not signed, or when the
+    signed-in `role` may not record the step at all (the API then says why; nobody is asked for a PIN for a step they
+    may not make)."""
     entry = STAFF_COMMANDS[step_kind]
-    asked = sign or meaning is not None or pin_stdin
+    asked = sign or meaning is not None or pin_stdin or correcting
     if (not asked and entry.signed is not Signed.ALWAYS) or role not in {r.value for r in entry.roles}:
         return None
     signed = entry.signed

@@ -324,7 +324,8 @@ def record(
     key = idempotency_key or new_idempotency_key()
 
     def send(client: ApiClient) -> Any:
-        signature = signature_request(command.kind, sign, meaning, pin_stdin, client.credential().role)
+        correcting = getattr(command, "correction", None) is not None  # a correction is always signed
+        signature = signature_request(command.kind, sign, meaning, pin_stdin, client.credential().role, correcting)
         return client.post(f"/patients/{study_id}/commands", record_request(command, signature), key)
 
     answer = call_api(

@@ -160,7 +160,7 @@ def timeline(
         table.add_row(
             str(entry.sequence),
             entry.occurred_at.strftime("%Y-%m-%d %H:%M"),
-            Text(entry.type),
+            Text(entry.type + (f" (corrects #{entry.supersedes})" if entry.supersedes is not None else "")),
             Text(entry.actor_user_id),
             Text(entry.actor_role),
             Text(entry.reason or ""),
@@ -247,7 +247,11 @@ def _report_output(report: TrialReport) -> list[Table]:
         report.toxicity,
         report.stopping_rule,
     )
-    by_phase = Table(title=f"Enrollment: {enrollment.patients} patients", title_justify="left")
+    counts = (
+        f"{enrollment.screened} screened ({enrollment.screening_attempts} screenings), "
+        f"{enrollment.screen_failures} screen failures, {enrollment.enrolled} enrolled, {enrollment.infused} infused"
+    )
+    by_phase = Table(title=f"Enrollment: {counts}", title_justify="left")
     by_phase.add_column("Phase")
     by_phase.add_column("Patients", justify="right")
     for phase, count in enrollment.by_phase.items():

@@ -22,6 +22,7 @@ class EnrollmentResult(FrozenModel):
     eligible: bool
     failed_criteria: tuple[FailedCriterion, ...]
     phase: Phase
+    screening_attempt: int = 1  # 2 and on: a screen failure screened again under the same study id
 
 
 class Timeline(FrozenModel):
@@ -48,10 +49,16 @@ class PatientListing(FrozenModel):
 
 
 class EnrollmentSummary(FrozenModel):
-    patients: int = Field(ge=0)  # every journey started, screen failures included
+    """Screened, screen failures, enrolled and infused are counted apart: a screen failure is never enrolled."""
+
+    patients: int = Field(ge=0)  # every study id screened, screen failures included (as `screened`)
     by_phase: dict[Phase, int]  # every phase a journey can be in, zeros included
-    screen_failures: int = Field(ge=0)
+    screen_failures: int = Field(ge=0)  # patients whose latest screening failed
     exits_by_reason: dict[ExitReason, int]
+    screened: int = Field(default=0, ge=0)  # patients screened (once or more)
+    screening_attempts: int = Field(default=0, ge=0)  # screenings, re-screenings of a screen failure included
+    enrolled: int = Field(default=0, ge=0)  # eligibility confirmed by the investigator
+    infused: int = Field(default=0, ge=0)
 
 
 class PrimaryEndpointReport(FrozenModel):

@@ -25,13 +25,26 @@ def status_from_summary(summary: PatientSummary) -> PatientStatus:
     return PatientStatus.model_validate({k: v for k, v in summary.summary.items() if k in fields})
 
 
+_NOT_YET_ENROLLED = frozenset({Phase.NOT_ENROLLED, Phase.SCREENING})
+
+
+def _enrolled(patient: PatientStatus) -> bool:
+    """Eligibility confirmed by the investigator; judged by the phase in a summary stored before that was kept (a
+    patient who left the study during screening for another reason then counts as enrolled)."""
+    if patient.enrolled is not None:
+        return patient.enrolled
+    screen_failed = patient.exit is not None and patient.exit.reason is ExitReason.SCREEN_FAILURE
+    return patient.phase not in _NOT_YET_ENROLLED and not screen_failed
+
+
 def _grade_counts(grades: Iterable[int]) -> dict[int, int]:
     counted = Counter(grades)
     return {grade: counted.get(grade, 0) for grade in range(max([ASTCT_MAX_GRADE, *counted]) + 1)}
 
 
 def build_report(patients: Iterable[PatientStatus], protocol: TrialProtocol) -> TrialReport:
-    """Enrollment by phase, CR at one year with its exact CI, CRS/ICANS grade counts, the stopping rule."""
+    """Screened, screen failures, enrolled and infused, enrollment by phase, CR at one year with its exact CI,
+    CRS/ICANS grade counts, the stopping rule."""
     everyone = list(patients)
     infused = [p for p in everyone if p.infused_on is not None]
 
@@ -42,6 +55,10 @@ def build_report(patients: Iterable[PatientStatus], protocol: TrialProtocol) -> 
         by_phase={phase: phases.get(phase, 0) for phase in ENROLLED_PHASES},
         screen_failures=exits.get(ExitReason.SCREEN_FAILURE, 0),
         exits_by_reason={reason: exits.get(reason, 0) for reason in ExitReason},
+        screened=len(everyone),
+        screening_attempts=sum(p.screening_attempt for p in everyone),
+        enrolled=sum(1 for p in everyone if _enrolled(p)),
+        infused=len(infused),
     )
 
     # The domain decides each patient's outcome (deaths and departures before the assessment are "not_cr");

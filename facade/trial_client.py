@@ -27,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from config.journey_ids import TASK_QUEUE, journey_workflow_id
 from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
 from domain.journey.commands import Command, EnrollPatient, StaffCommand
+from domain.journey.handlers.enrollment import screen_failed
 from domain.journey.permissions import READ_ONLY_ROLES, role_problem
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, patient_status
@@ -50,7 +51,7 @@ from records.witnessed import verify_with_witnesses
 from security.checkpoints import CheckpointLog
 from security.command_seal import SEAL_REFUSED
 from security.keys import SealKeyring
-from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, timeline_entry
+from workflows.journey_messages import CarriedState, JourneyInput, JourneySummary, RecordResult, timeline_entry
 from workflows.patient_journey import COMMAND_REJECTED, NOT_PERMITTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
 # A command reaching a run that is handing over to the next (turned away, or NOT_FOUND once it has gone) is
@@ -83,6 +84,17 @@ def _role_refused(failure: ApplicationError) -> bool:
     """Whether the workflow's CommandRejected failure says the acting role may not issue the command."""
     cause = failure.cause
     return isinstance(cause, ApplicationError) and cause.type == NOT_PERMITTED
+
+
+def _enrollment_result(state: JourneyState) -> EnrollmentResult:
+    return EnrollmentResult(
+        study_id=state.study_id,
+        workflow_id=journey_workflow_id(state.study_id),
+        eligible=state.eligibility is not None and state.eligibility.eligible,
+        failed_criteria=state.eligibility.failed if state.eligibility else (),
+        phase=state.phase,
+        screening_attempt=state.screening_attempt,
+    )
 
 
 class TrialClient:
@@ -137,7 +149,8 @@ class TrialClient:
     # ------------------------------------------------------------ operators
 
     async def enroll(self, command: EnrollPatient) -> EnrollmentResult:
-        """Start the patient's journey. A screen failure is enrolled too: recorded with every reason, then ended.
+        """Start the patient's journey. A screen failure is enrolled too: recorded with every reason, then ended; the
+        same study id enrolled again is its new screening attempt (and only a screen failure's).
 
         Raises CommandRefused (NotPermitted for a role that may not enroll; nothing started) or AlreadyEnrolled;
         every refusal is logged and kept as a refused attempt."""
@@ -156,7 +169,7 @@ class TrialClient:
             raise _refusal(study_id, rejection.reasons, rejection.not_permitted) from None
         # The record remembers every patient for ever; Temporal forgets a closed journey after its retention.
         if await asyncio.to_thread(self._store.last_sequence, study_id):
-            raise AlreadyEnrolled(study_id)
+            return await self._rescreen(command)
         try:
             await self._temporal.start_workflow(
                 PatientJourneyWorkflow.run,
@@ -170,14 +183,36 @@ class TrialClient:
             )
         except WorkflowAlreadyStartedError:
             raise AlreadyEnrolled(study_id) from None
+        return _enrollment_result(fold(initial_state(study_id), events))
+
+    async def _rescreen(self, command: EnrollPatient) -> EnrollmentResult:
+        """A screen failure screened again under its study id: a new run of its journey, started from the trial
+        record's state, whose first entries are the new screening attempt, in the same record chain. Any other
+        patient already in the record is refused as enrolled."""
+        study_id = command.study_id
+        events = [to_event(e) for e in await asyncio.to_thread(self._store.events_for, study_id)]
         state = fold(initial_state(study_id), events)
-        return EnrollmentResult(
-            study_id=study_id,
-            workflow_id=journey_workflow_id(study_id),
-            eligible=state.eligibility is not None and state.eligibility.eligible,
-            failed_criteria=state.eligibility.failed if state.eligibility else (),
-            phase=state.phase,
-        )
+        if not screen_failed(state):
+            raise AlreadyEnrolled(study_id)
+        protocol = protocol_for_version(state.protocol_version)
+        try:
+            attempt = decide(state, command, self._clock(), protocol)
+        except CommandRejected as rejection:
+            raise _refusal(study_id, rejection.reasons, rejection.not_permitted) from None
+        carried = CarriedState(state=state, timeline=tuple(timeline_entry(e) for e in events))
+        try:
+            await self._temporal.start_workflow(
+                PatientJourneyWorkflow.run,
+                JourneyInput(study_id=study_id, enrollment=command, carried=carried),
+                id=journey_workflow_id(study_id),
+                task_queue=self._task_queue,
+                # The screen failure's run has closed; a run still open (another attempt just started) refuses.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+        except WorkflowAlreadyStartedError:
+            raise AlreadyEnrolled(study_id) from None
+        return _enrollment_result(fold(state, attempt))
 
     # ------------------------------------------------------------ staff
 

@@ -15,7 +15,7 @@ from domain.chain_of_identity import issue_chain_of_identity
 from domain.dosing import daily_dose_mg, plan_lymphodepletion
 from domain.journey import JourneyState, decide, fold, initial_state
 from domain.journey import commands as cmd
-from domain.journey.command_registry import COMMANDS, Signed
+from domain.journey.command_registry import COMMANDS, CORRECTION_ONLY, Signed
 from domain.journey.events import Event
 from domain.journey.timers import due_timers
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol
@@ -228,7 +228,9 @@ def signed(command: C, at: datetime) -> C:
 
     The synthetic paths sign as the API does once the signer's PIN is checked (facade/signing.py)."""
     kind = str(getattr(command, "kind"))  # noqa: B009
-    if COMMANDS[kind].signed is Signed.NEVER:
+    if COMMANDS[kind].signed is Signed.NEVER or (
+        COMMANDS[kind].signed_when == CORRECTION_ONLY and getattr(command, "correction", None) is None
+    ):
         return command
     actor: Actor = getattr(command, "actor")  # noqa: B009
     unsigned = command.model_copy(update={SIGNED_FIELD: None})

@@ -27,6 +27,7 @@ class TimelineEntry(FrozenModel):
     actor_role: str
     reason: str | None = None
     signature: Signature | None = None  # the entry's electronic signature: printed name, time, meaning, hash
+    supersedes: int | None = None  # a correction: the entry it corrects (which stays on the timeline)
 
 
 def timeline_entry(event: Event) -> TimelineEntry:
@@ -39,6 +40,7 @@ def timeline_entry(event: Event) -> TimelineEntry:
         actor_role=event.actor.role.value,
         reason=event.reason,
         signature=event.signature,
+        supersedes=getattr(event.payload, "supersedes", None),
     )
 
 
@@ -65,7 +67,9 @@ class CarriedState(FrozenModel):
 
 class JourneyInput(FrozenModel):
     study_id: str
-    enrollment: EnrollPatient | None = None  # the first run only
+    # The first run's enrollment; with `carried` too, a screen failure's new screening attempt, in a new run that
+    # starts from the trial record's state (the journey had ended with the screen failure).
+    enrollment: EnrollPatient | None = None
     carried: CarriedState | None = None  # every later run
 
 

@@ -157,7 +157,7 @@ class JourneyWorkflowState:
             recent_updates={u.update_id: u.result for u in carried.recent_updates},
             runs=carried.runs,
             era_at_start=carried.state.era,
-            ready=True,
+            ready=journey.enrollment is None,  # a new screening attempt is recorded before any command
             record_head=carried.record_head,
         )
 
@@ -182,8 +182,10 @@ class PatientJourneyWorkflow:
         self._lock = asyncio.Lock()
         self._notifications: set[asyncio.Task[None]] = set()
         # Enrollment is decided here, so the first staff command can be validated against an enrolled patient;
-        # run() records it before any command is applied (`ready`).
-        if journey.enrollment is not None and self._state.journey.phase is Phase.NOT_ENROLLED:
+        # run() records it before any command is applied (`ready`). With a carried state it is a screen failure's
+        # new screening attempt: a new run started from the record (earlier histories never carry both).
+        rescreening = journey.carried is not None
+        if journey.enrollment is not None and (self._state.journey.phase is Phase.NOT_ENROLLED or rescreening):
             try:
                 self._state.enrollment = self._decided(journey.enrollment)
             except CommandRejected as rejection:

@@ -51,7 +51,23 @@ _CLINICIANS = frozenset({Role.PHYSICIAN, Role.INVESTIGATOR})
 _BEDSIDE = frozenset({Role.NURSE, Role.PHYSICIAN, Role.INVESTIGATOR})
 _SYSTEM = frozenset({Role.SYSTEM})
 
-_CORRECTION = "it corrects an earlier entry"
+# The condition of the steps signed only when they correct an earlier entry.
+CORRECTION_ONLY = "it corrects an earlier entry"
+_CORRECTION = CORRECTION_ONLY
+
+_SCREENING_UNITS: Mapping[str, str] = {
+    "screening.induction_day46_mrd_percent": "%",
+    "screening.height_cm": "cm",
+    "screening.weight_kg": "kg",
+    "screening.serum_creatinine_mg_dl": "mg/dL",
+    "screening.lvef_percent": "%",
+    "screening.shortening_fraction_percent": "%",
+    "screening.spo2_room_air_percent": "%",
+    "screening.bilirubin_x_uln": "× upper limit of normal",
+    "screening.alt_x_uln": "× upper limit of normal",
+    "screening.ast_x_uln": "× upper limit of normal",
+    "screening.csf_wbc_per_ul": "cells/µL",
+}
 
 _STAFF: tuple[CommandEntry, ...] = (
     # ------------------------------------------------------------ screening, consent, collection
@@ -59,25 +75,20 @@ _STAFF: tuple[CommandEntry, ...] = (
         cmd.EnrollPatient,
         frozenset({Role.RESEARCH_COORDINATOR}),
         "Enroll a screened patient: eligibility is decided from the screening data.",
-        units={
-            "screening.induction_day46_mrd_percent": "%",
-            "screening.height_cm": "cm",
-            "screening.weight_kg": "kg",
-            "screening.serum_creatinine_mg_dl": "mg/dL",
-            "screening.lvef_percent": "%",
-            "screening.shortening_fraction_percent": "%",
-            "screening.spo2_room_air_percent": "%",
-            "screening.bilirubin_x_uln": "× upper limit of normal",
-            "screening.alt_x_uln": "× upper limit of normal",
-            "screening.ast_x_uln": "× upper limit of normal",
-            "screening.csf_wbc_per_ul": "cells/µL",
-        },
+        units=_SCREENING_UNITS,
     ),
     CommandEntry(
         cmd.ConfirmEligibility,
         frozenset({Role.INVESTIGATOR}),
         "The investigator confirms the screened patient may join the trial.",
         signed=Signed.ALWAYS,
+    ),
+    CommandEntry(
+        cmd.CorrectScreening,
+        frozenset({Role.RESEARCH_COORDINATOR, Role.INVESTIGATOR}),
+        "Correct the screening values of the current screening: eligibility is decided again on them.",
+        signed=Signed.ALWAYS,
+        units=_SCREENING_UNITS,
     ),
     CommandEntry(
         cmd.RecordConsent,
@@ -89,6 +100,8 @@ _STAFF: tuple[CommandEntry, ...] = (
         cmd.RecordApheresis,
         frozenset({Role.APHERESIS_UNIT}),
         "Record the day the child's white cells were collected (apheresis).",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
     ),
     CommandEntry(
         cmd.RecordProductRelease,
@@ -101,6 +114,8 @@ _STAFF: tuple[CommandEntry, ...] = (
         cmd.RecordManufacturingFailure,
         frozenset({Role.CELL_LAB}),
         "Record that the CAR-T product could not be made, and why.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
     ),
     # ------------------------------------------------------------ lymphodepletion and infusion
     CommandEntry(
@@ -108,12 +123,16 @@ _STAFF: tuple[CommandEntry, ...] = (
         _CLINICIANS,
         "Prescribe the chemotherapy before the infusion (fludarabine, cyclophosphamide) from height, weight and "
         "kidney function.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
         units={"height_cm": "cm", "weight_kg": "kg", "creatinine_clearance_ml_min_173m2": "mL/min/1.73 m²"},
     ),
     CommandEntry(
         cmd.RecordLymphodepletionDose,
         frozenset({Role.PHARMACY, Role.NURSE}),
         "Record one dose of fludarabine or cyclophosphamide as it was given.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
         units={"dose_mg": "mg"},
     ),
     CommandEntry(
@@ -137,6 +156,8 @@ _STAFF: tuple[CommandEntry, ...] = (
         cmd.RecordInfusionNotGiven,
         frozenset({Role.INVESTIGATOR}),
         "Record that the CAR-T infusion will not be given, and why.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
     ),
     # ------------------------------------------------------------ toxicity and safety
     CommandEntry(
@@ -186,6 +207,8 @@ _STAFF: tuple[CommandEntry, ...] = (
         cmd.RecordChemotherapyResumed,
         _CLINICIANS,
         "Record that chemotherapy was started again after the CAR-T cells.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
     ),
     CommandEntry(
         cmd.RecordVisit,
@@ -199,21 +222,29 @@ _STAFF: tuple[CommandEntry, ...] = (
         cmd.WithdrawConsent,
         frozenset({Role.INVESTIGATOR}),
         "Record that the family withdrew consent: the patient leaves the study.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
     ),
     CommandEntry(
         cmd.RecordDeath,
         _CLINICIANS,
         "Record the patient's death, its cause, and whether the treatment caused it.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
     ),
     CommandEntry(
         cmd.RecordLostToFollowUp,
         frozenset({Role.RESEARCH_COORDINATOR, Role.INVESTIGATOR}),
         "Record that the patient can no longer be reached for follow-up.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
     ),
     CommandEntry(
         cmd.TakeOffStudy,
         frozenset({Role.INVESTIGATOR}),
         "Take the patient off the study, with the reason.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
     ),
 )
 

@@ -26,7 +26,8 @@ Drug = Literal["fludarabine", "cyclophosphamide"]
 
 
 class Correction(FrozenModel):
-    """Supersedes an earlier entry of the same kind; the earlier entry is kept, marked superseded."""
+    """Supersedes an earlier entry of the same kind; the earlier entry is kept, marked superseded. The command it
+    rides on carries the corrected entry whole (domain/journey/handlers/corrections.py says what each re-checks)."""
 
     supersedes_sequence: int = Field(ge=1)
     reason: Text
@@ -47,6 +48,14 @@ class EnrollPatient(_Command):
     screening: ScreeningData
 
 
+class CorrectScreening(_Command):
+    """The screening values of the current screening attempt, corrected: eligibility is decided again on them."""
+
+    kind: Literal["correct_screening"] = "correct_screening"
+    screening: ScreeningData
+    correction: Correction
+
+
 class ConfirmEligibility(_Command):
     kind: Literal["confirm_eligibility"] = "confirm_eligibility"
 
@@ -56,11 +65,13 @@ class RecordConsent(_Command):
     guardian_consent_signed_on: date
     consent_form_version: Label
     child_assent_obtained: bool | None = None  # required from the protocol's assent age
+    correction: Correction | None = None
 
 
 class RecordApheresis(_Command):
     kind: Literal["record_apheresis"] = "record_apheresis"
     collected_on: date
+    correction: Correction | None = None
 
 
 class RecordProductRelease(_Command):
@@ -69,12 +80,14 @@ class RecordProductRelease(_Command):
     lot_number: Label
     total_viable_car_cells: float = Field(gt=0, le=1e12)
     released_on: date
+    correction: Correction | None = None
 
 
 class RecordManufacturingFailure(_Command):
     kind: Literal["record_manufacturing_failure"] = "record_manufacturing_failure"
     failed_on: date
     reason: Text
+    correction: Correction | None = None
 
 
 # ---------------------------------------------------------------- lymphodepletion and infusion
@@ -88,6 +101,7 @@ class PrescribeLymphodepletion(_Command):
     # A suggested renal reduction is never applied silently: the physician accepts or declines it.
     renal_adjustment: Literal["accept", "decline"] | None = None
     planned_start_on: date
+    correction: Correction | None = None
 
 
 class RecordLymphodepletionDose(_Command):
@@ -97,6 +111,7 @@ class RecordLymphodepletionDose(_Command):
     dose_mg: float = Field(gt=0, le=10_000)
     given_at: datetime
     deviation_reason: Text | None = None  # needed when the dose differs from the prescription
+    correction: Correction | None = None
 
 
 class DecideOutOfSpecProduct(_Command):
@@ -120,11 +135,13 @@ class RecordInfusion(_Command):
     hours_since_last_fever: float | None = Field(default=None, ge=0, le=100_000)  # None: no fever
     uncontrolled_crs_from_prior_therapy: bool
     tocilizumab_doses_on_site: int = Field(ge=0, le=100)
+    correction: Correction | None = None
 
 
 class RecordInfusionNotGiven(_Command):
     kind: Literal["record_infusion_not_given"] = "record_infusion_not_given"
     reason: Text
+    correction: Correction | None = None
 
 
 # ---------------------------------------------------------------- toxicity and safety
@@ -172,6 +189,7 @@ class RecordChemotherapyResumed(_Command):
     resumed_on: date
     from_protocol_step: bool  # resumed from the protocol's step (second HD-MTX of consolidation)
     deviation_reason: Text | None = None
+    correction: Correction | None = None
 
 
 class RecordVisit(_Command):
@@ -188,6 +206,7 @@ class WithdrawConsent(_Command):
     kind: Literal["withdraw_consent"] = "withdraw_consent"
     withdrawn_on: date
     reason: Text
+    correction: Correction | None = None
 
 
 class RecordDeath(_Command):
@@ -195,17 +214,20 @@ class RecordDeath(_Command):
     died_on: date
     cause: Text
     treatment_related: bool
+    correction: Correction | None = None
 
 
 class RecordLostToFollowUp(_Command):
     kind: Literal["record_lost_to_follow_up"] = "record_lost_to_follow_up"
     last_contact_on: date
     reason: Text
+    correction: Correction | None = None
 
 
 class TakeOffStudy(_Command):
     kind: Literal["take_off_study"] = "take_off_study"
     reason: Text
+    correction: Correction | None = None
 
 
 # ---------------------------------------------------------------- the workflow's own timers
@@ -242,6 +264,7 @@ class CompleteJourney(_Command):
 
 StaffCommand = Annotated[
     EnrollPatient
+    | CorrectScreening
     | ConfirmEligibility
     | RecordConsent
     | RecordApheresis

@@ -11,7 +11,7 @@ from typing import assert_never
 from domain.journey import commands as cmd
 from domain.journey.context import CommandRejected, Context
 from domain.journey.events import Event, EventPayload
-from domain.journey.handlers import enrollment, exits, follow_up, safety, treatment
+from domain.journey.handlers import corrections, enrollment, exits, follow_up, safety, treatment
 from domain.journey.permissions import role_problem
 from domain.journey.phases import Phase
 from domain.journey.signing import check_signature
@@ -67,9 +67,13 @@ def decide(
 
 def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
     """The events one command gives, by its handler; mypy checks that every kind of command has its case."""
+    if isinstance(command, corrections.CORRECTABLE_COMMANDS) and command.correction is not None:
+        return corrections.correct(ctx, command)
     match command:
         case cmd.EnrollPatient():
             return enrollment.enroll_patient(ctx, command)
+        case cmd.CorrectScreening():
+            return corrections.correct(ctx, command)
         case cmd.ConfirmEligibility():
             return enrollment.confirm_eligibility(ctx, command)
         case cmd.RecordConsent():

@@ -27,6 +27,8 @@ class PatientEnrolled(FrozenModel):
     type: Literal["patient_enrolled"] = "patient_enrolled"
     study_id: str
     screening: ScreeningData
+    attempt: int = 1  # the screening attempt: a screen failure may be screened again under its study id
+    supersedes: int | None = None  # the entry this one corrects (kept in the record, no longer current)
 
 
 class EligibilityAssessed(FrozenModel):
@@ -49,6 +51,7 @@ class ConsentSigned(FrozenModel):
     consent_form_version: str
     child_assent_obtained: bool | None
     age_years: int
+    supersedes: int | None = None
 
 
 class ApheresisCollected(FrozenModel):
@@ -56,6 +59,7 @@ class ApheresisCollected(FrozenModel):
     collected_on: date
     collection_number: int
     chain_of_identity: str
+    supersedes: int | None = None
 
 
 class ProductReleased(FrozenModel):
@@ -64,6 +68,9 @@ class ProductReleased(FrozenModel):
     lot_number: str
     total_viable_car_cells: float
     released_on: date
+    # On a correction after the prescription: the product against the prescribed weight, assessed again.
+    product_assessment: ProductAssessment | None = None
+    supersedes: int | None = None
 
 
 class ManufacturingFailed(FrozenModel):
@@ -71,6 +78,7 @@ class ManufacturingFailed(FrozenModel):
     failed_on: date
     reason: str
     recollection_allowed: bool  # False: the patient goes off study
+    supersedes: int | None = None
 
 
 # ---------------------------------------------------------------- lymphodepletion and infusion
@@ -88,6 +96,7 @@ class LymphodepletionPrescribed(FrozenModel):
     days: dict[str, int]  # drug -> number of days
     planned_start_on: date
     product: ProductAssessment  # the released product against this weight's allowed range
+    supersedes: int | None = None
 
 
 class LymphodepletionDoseGiven(FrozenModel):
@@ -98,6 +107,7 @@ class LymphodepletionDoseGiven(FrozenModel):
     prescribed_mg: float
     given_at: datetime
     deviation_reason: str | None
+    supersedes: int | None = None
 
 
 class LymphodepletionCompleted(FrozenModel):
@@ -105,6 +115,7 @@ class LymphodepletionCompleted(FrozenModel):
     last_dose_on: date
     infusion_window_opens: date
     infusion_window_closes: date
+    supersedes: int | None = None
 
 
 class OutOfSpecProductDecided(FrozenModel):
@@ -132,12 +143,14 @@ class CellsInfused(FrozenModel):
     cells_per_kg: float
     weight_kg: float
     deviations: tuple[str, ...]  # approved departures from the protocol, in words
+    supersedes: int | None = None
 
 
 class InfusionNotGiven(FrozenModel):
     type: Literal["infusion_not_given"] = "infusion_not_given"
     on: date
     reason: str
+    supersedes: int | None = None
 
 
 # ---------------------------------------------------------------- toxicity and safety
@@ -216,6 +229,7 @@ class ChemotherapyResumed(FrozenModel):
     from_protocol_step: bool
     deviation_reason: str | None
     in_window: bool
+    supersedes: int | None = None
 
 
 class VisitCompleted(FrozenModel):
@@ -253,6 +267,7 @@ class ConsentWithdrawn(FrozenModel):
     type: Literal["consent_withdrawn"] = "consent_withdrawn"
     withdrawn_on: date
     reason: str
+    supersedes: int | None = None
 
 
 class PatientDied(FrozenModel):
@@ -260,18 +275,21 @@ class PatientDied(FrozenModel):
     died_on: date
     cause: str
     treatment_related: bool
+    supersedes: int | None = None
 
 
 class LostToFollowUp(FrozenModel):
     type: Literal["lost_to_follow_up"] = "lost_to_follow_up"
     last_contact_on: date
     reason: str
+    supersedes: int | None = None
 
 
 class TakenOffStudy(FrozenModel):
     type: Literal["taken_off_study"] = "taken_off_study"
     on: date
     reason: str
+    supersedes: int | None = None
 
 
 class JourneyCompleted(FrozenModel):

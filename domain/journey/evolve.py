@@ -8,10 +8,12 @@ from functools import reduce
 from typing import TypeVar, assert_never
 
 from domain.journey import events as ev
+from domain.journey.correctable import CORRECTED_BY, SET_ASIDE_BY_REMANUFACTURE
 from domain.journey.events import Event
 from domain.journey.phases import ExitReason, Phase
 from domain.journey.state import (
     Collection,
+    CorrectableEntry,
     DiseaseAssessmentRecord,
     DoseRecord,
     ExitRecord,
@@ -23,6 +25,7 @@ from domain.journey.state import (
     RecordedAdverseEvent,
     ScheduledItemRecord,
     SignedEntry,
+    initial_state,
 )
 from domain.protocol import FrozenModel
 
@@ -37,8 +40,18 @@ def fold(state: JourneyState, events: Iterable[Event]) -> JourneyState:
 
 def evolve(state: JourneyState, event: Event) -> JourneyState:
     """Apply one recorded fact. Never fails: the decider has already accepted it."""
-    changes = _changes(state, event)
+    supersedes = getattr(event.payload, "supersedes", None)
+    if supersedes is not None and event.payload.type in CORRECTED_BY:
+        changes = _corrected(state, event)
+    else:
+        changes = _changes(state, event)
     changes["last_sequence"] = max(state.last_sequence, event.sequence)
+    # A new screening attempt starts the entries afresh (its case says so); otherwise the entries so far.
+    so_far = changes.get("entries", state.entries)
+    assert isinstance(so_far, tuple)
+    entries = _entries_after(so_far, event)
+    if entries is not None:
+        changes["entries"] = entries
     signature = event.signature
     # One signed command may record several events, each carrying its signature: the entry is listed once.
     if signature is not None and not any(entry.signature == signature for entry in state.signatures):
@@ -61,13 +74,20 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
     seq = event.sequence
     match p:
         case ev.PatientEnrolled():
-            return {
+            fresh = {
                 "study_id": p.study_id,
                 "protocol_version": event.protocol_version,
                 "phase": Phase.SCREENING,
                 "screening_date": p.screening.screening_date,
                 "date_of_birth": p.screening.date_of_birth,
+                "screening_attempt": p.attempt,
             }
+            if p.attempt == 1:
+                return fresh
+            # A new screening attempt after a screen failure: the attempt before is over (its entries stay in
+            # the record and the timeline); the signatures list keeps every signed entry of the patient.
+            kept = {"last_sequence": state.last_sequence, "signatures": state.signatures}
+            return {**initial_state(state.study_id).__dict__, **kept, **fresh, "entries": ()}
         case ev.EligibilityAssessed():
             return {"eligibility": p.result}
         case ev.ScreenFailed():
@@ -75,7 +95,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             details = "; ".join(f.reason for f in p.failed)
             return _off_study(ExitReason.SCREEN_FAILURE, state.screening_date, details)
         case ev.EligibilityConfirmed():
-            return {"phase": Phase.CONSENT}
+            return {"phase": Phase.CONSENT, "eligibility_confirmed": True}
         case ev.ConsentSigned():
             return {"consent": p, "phase": Phase.APHERESIS}
         case ev.ApheresisCollected():
@@ -83,6 +103,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 collection_number=p.collection_number,
                 collected_on=p.collected_on,
                 chain_of_identity=p.chain_of_identity,
+                sequence=seq,
             )
             return {"collections": (*state.collections, collection), "phase": Phase.MANUFACTURING}
         case ev.ProductReleased():
@@ -110,10 +131,14 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 prescribed_mg=p.prescribed_mg,
                 given_at=p.given_at,
                 deviation_reason=p.deviation_reason,
+                sequence=seq,
             )
             return {"doses_given": (*state.doses_given, dose)}
         case ev.LymphodepletionCompleted():
-            return {"lymphodepletion_completed": p, "phase": Phase.INFUSION}
+            completed = {"lymphodepletion_completed": p, "lymphodepletion_completed_sequence": seq}
+            if p.supersedes is not None:  # moved by a corrected dose: the journey stays where it is
+                return completed
+            return {**completed, "phase": Phase.INFUSION}
         case ev.OutOfSpecProductDecided():
             if p.decision == "remanufacture":
                 # A new product from the same collection; lymphodepletion is planned again for it.
@@ -124,9 +149,11 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                     "lymphodepletion": None,
                     "doses_given": (),
                     "lymphodepletion_completed": None,
+                    "lymphodepletion_completed_sequence": None,
                     "out_of_spec_decision": None,
                     "infusion_window_deviation_approved": False,
                     "infusion_window_expired": False,
+                    "entries": tuple(e for e in state.entries if e.kind not in SET_ASIDE_BY_REMANUFACTURE),
                 }
             return {"out_of_spec_decision": p.decision}
         case ev.InfusionWindowDeviationApproved():
@@ -219,6 +246,80 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             return {"phase": Phase.COMPLETED, "completed_on": p.completed_on}
         case _:
             assert_never(p)
+
+
+def _corrected(state: JourneyState, event: Event) -> dict[str, object]:
+    """What a corrected entry changes: the fact it stands for, never the phase the original moved the journey to.
+    Entries whose ordinary case already only replaces the fact (the prescription, exits) take that case."""
+    p = event.payload
+    seq = event.sequence
+    match p:
+        case ev.PatientEnrolled():
+            return {"screening_date": p.screening.screening_date, "date_of_birth": p.screening.date_of_birth}
+        case ev.ConsentSigned():
+            return {"consent": p}
+        case ev.ApheresisCollected():
+            collection = Collection(
+                collection_number=p.collection_number,
+                collected_on=p.collected_on,
+                chain_of_identity=p.chain_of_identity,
+                sequence=seq,
+            )
+            collections = tuple(
+                collection if c.collection_number == p.collection_number else c for c in state.collections
+            )
+            return {"collections": collections}
+        case ev.ProductReleased():
+            product = Product(
+                chain_of_identity=p.chain_of_identity,
+                lot_number=p.lot_number,
+                total_viable_car_cells=p.total_viable_car_cells,
+                released_on=p.released_on,
+            )
+            changes: dict[str, object] = {"product": product}
+            if p.product_assessment is not None and state.lymphodepletion is not None:
+                changes["lymphodepletion"] = _updated(state.lymphodepletion, {"product": p.product_assessment})
+            return changes
+        case ev.ManufacturingFailed():
+            # The recollection it allowed (or not) stands; the date and reason of an ending one are corrected.
+            return {} if p.recollection_allowed else _off_study(ExitReason.MANUFACTURING_FAILURE, p.failed_on, p.reason)
+        case ev.LymphodepletionDoseGiven():
+            dose = DoseRecord(
+                drug=p.drug,
+                day_number=p.day_number,
+                dose_mg=p.dose_mg,
+                prescribed_mg=p.prescribed_mg,
+                given_at=p.given_at,
+                deviation_reason=p.deviation_reason,
+                sequence=seq,
+            )
+            doses = tuple(dose if (d.drug, d.day_number) == (p.drug, p.day_number) else d for d in state.doses_given)
+            return {"doses_given": doses}
+        case ev.CellsInfused():
+            infusion = Infusion(
+                infused_at=p.infused_at,
+                day_zero=p.day_zero,
+                chain_of_identity=p.chain_of_identity,
+                cells_infused=p.cells_infused,
+                cells_per_kg=p.cells_per_kg,
+                deviations=p.deviations,
+            )
+            return {"infusion": infusion}
+        case _:
+            return _changes(state, event)
+
+
+def _entries_after(entries: tuple[CorrectableEntry, ...], event: Event) -> tuple[CorrectableEntry, ...] | None:
+    """The correctable entries once `event` is applied; None when it is not one and corrects none."""
+    kind = CORRECTED_BY.get(event.payload.type)
+    if kind is None:
+        return None
+    supersedes = getattr(event.payload, "supersedes", None)
+    if supersedes is not None:
+        entries = tuple(
+            _updated(e, {"superseded_by": event.sequence}) if e.sequence == supersedes else e for e in entries
+        )
+    return (*entries, CorrectableEntry(sequence=event.sequence, kind=kind, event_type=event.payload.type))
 
 
 def _off_study(reason: ExitReason, on: date, details: str) -> dict[str, object]:

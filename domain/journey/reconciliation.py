@@ -5,8 +5,8 @@ shows. Pure: the reconciliation activity gathers both sides, this decides what d
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from domain.journey.events import Event
@@ -65,6 +65,7 @@ class RecordExpectation(FrozenModel):
     phase: Phase
     finished: bool  # ended with nothing open: its workflow may have closed
     next_due: DueItem | None
+    due: tuple[DueItem, ...] = ()  # everything due at `as_of`: the items due at the same moment as `next_due`
     next_due_date: datetime | None  # the NextDueDate search attribute the workflow upserts for `next_due`
     overdue: tuple[str, ...]  # codes of the items overdue at `as_of - TIMER_GRACE`
     late_timers: tuple[LateTimer, ...]
@@ -141,6 +142,7 @@ def expect_from_record(
         phase=state.phase,
         finished=state.is_final and not state.open_expedited_reports,
         next_due=first_due,
+        due=tuple(items),
         next_due_date=next_due_moment(first_due, protocol.schedule),
         overdue=tuple(i.code for i in due_items(state, protocol, settled) if i.overdue),
         late_timers=tuple(LateTimer(command=t.command.kind, subject=timer_subject(t), due_at=t.due_at) for t in late),
@@ -215,10 +217,15 @@ def _phase_mismatches(
     return found
 
 
-def _due_words(code: str | None, due_on: date | None) -> str:
-    if code is None:
+def _due_words(first: DueItem | None, due: Sequence[DueItem]) -> str:
+    """What is due first, as a set: items due at the same moment come in no order that means anything (the record
+    reads a prescription's drugs back in sorted order, the workflow keeps the protocol's), so they are named sorted."""
+    if first is None:
         return "nothing due"
-    return f"{code} due {due_on.isoformat()}" if due_on else f"{code} (no date)"
+    if first.due_on is None:
+        return f"{first.code} (no date)"
+    codes = sorted({first.code, *(item.code for item in due if item.due_on == first.due_on)})
+    return f"{', '.join(codes)} due {first.due_on.isoformat()}"
 
 
 def _next_due_mismatches(
@@ -226,9 +233,9 @@ def _next_due_mismatches(
 ) -> list[Mismatch]:
     found = []
     want = expected.next_due
-    want_words = _due_words(want.code if want else None, want.due_on if want else None)
+    want_words = _due_words(want, expected.due)
     got = status.next_due
-    got_words = _due_words(got.code if got else None, got.due_on if got else None)
+    got_words = _due_words(got, status.due)
     if want_words != got_words:
         detail = f"next due by the trial record: {want_words}; by the workflow's status query: {got_words}"
         found.append(

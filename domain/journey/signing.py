@@ -18,12 +18,12 @@ _HOW = "sign it with your signing PIN"
 def signature_needed(ctx: Context, command: cmd.Command) -> str | None:
     """Why `command` must be signed, in words; None when it need not be."""
     entry = COMMANDS[command.kind]
+    if getattr(command, "correction", None) is not None:
+        return "it corrects an earlier entry"
     if entry.signed is Signed.ALWAYS:
         return "it is one of the protocol's signed steps"
     if entry.signed is Signed.NEVER:
         return None
-    if getattr(command, "correction", None) is not None:
-        return "it corrects an earlier entry"
     return _condition(ctx, command)
 
 

@@ -27,6 +27,7 @@ class Collection(FrozenModel):
     collection_number: int
     collected_on: date
     chain_of_identity: str
+    sequence: int | None = None  # the entry that recorded it (None: carried from a run before corrections)
 
 
 class Product(FrozenModel):
@@ -43,6 +44,7 @@ class DoseRecord(FrozenModel):
     prescribed_mg: float
     given_at: datetime
     deviation_reason: str | None
+    sequence: int | None = None
 
 
 class Infusion(FrozenModel):
@@ -112,6 +114,16 @@ class ExitRecord(FrozenModel):
     details: str
 
 
+class CorrectableEntry(FrozenModel):
+    """An entry that a correction may supersede (besides toxicity, disease and visit entries, which keep their own
+    `superseded_by`): the command kind that corrects it, and the entry that did."""
+
+    sequence: int
+    kind: str  # the command kind that made it, and that corrects it
+    event_type: str
+    superseded_by: int | None = None
+
+
 class SignedEntry(FrozenModel):
     """An entry made with an electronic signature: the first event it recorded, and the signature's manifestation."""
 
@@ -127,7 +139,9 @@ class JourneyState(FrozenModel):
     last_sequence: int = 0
     screening_date: date | None = None
     date_of_birth: date | None = None  # PHI: ages only; never shown in views, ids or logs
+    screening_attempt: int = 1  # a screen failure may be screened again under the same study id
     eligibility: EligibilityResult | None = None
+    eligibility_confirmed: bool = False
     consent: ConsentSigned | None = None
     collections: tuple[Collection, ...] = ()
     manufacturing_retries_used: int = 0
@@ -135,6 +149,7 @@ class JourneyState(FrozenModel):
     lymphodepletion: LymphodepletionPrescribed | None = None
     doses_given: tuple[DoseRecord, ...] = ()
     lymphodepletion_completed: LymphodepletionCompleted | None = None
+    lymphodepletion_completed_sequence: int | None = None
     out_of_spec_decision: Literal["infuse_as_deviation", "remanufacture"] | None = None
     infusion_window_deviation_approved: bool = False
     infusion_window_expired: bool = False
@@ -152,6 +167,7 @@ class JourneyState(FrozenModel):
     treatment_related_death: bool = False
     completed_on: date | None = None
     signatures: tuple[SignedEntry, ...] = ()  # every signed entry, oldest first (21 CFR Part 11 manifestation)
+    entries: tuple[CorrectableEntry, ...] = ()  # the entries corrections may supersede, oldest first
 
     # ------------------------------------------------------------ derived views of the folded facts
 
@@ -187,6 +203,12 @@ class JourneyState(FrozenModel):
 
     def dose_given(self, drug: str, day_number: int) -> DoseRecord | None:
         return next((d for d in self.doses_given if d.drug == drug and d.day_number == day_number), None)
+
+    def entry(self, sequence: int) -> CorrectableEntry | None:
+        return next((e for e in self.entries if e.sequence == sequence), None)
+
+    def current_entries(self, kind: str) -> tuple[CorrectableEntry, ...]:
+        return tuple(e for e in self.entries if e.kind == kind and e.superseded_by is None)
 
 
 @lru_cache(maxsize=512)  # asked for every unrecorded item at every step; frozen, so one copy serves

@@ -74,6 +74,10 @@ class PatientStatus(FrozenModel):
     primary_endpoint: PrimaryEndpoint
     last_sequence: int
     signatures: tuple[SignedEntry, ...] = ()  # the signed entries: who signed, when (UTC offset), what it meant
+    screening_attempt: int = 1  # a screen failure may be screened again under the same study id
+    # Enrolled: eligibility confirmed by the investigator (a screen failure never is). None in summaries stored
+    # before it was kept: the report then judges by the phase.
+    enrolled: bool | None = None
 
 
 def has_dose_limiting_toxicity(state: JourneyState, protocol: TrialProtocol) -> bool:
@@ -277,4 +281,6 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         primary_endpoint=primary_endpoint(state, protocol, today),
         last_sequence=state.last_sequence,
         signatures=state.signatures,
+        screening_attempt=state.screening_attempt,
+        enrolled=state.eligibility_confirmed,
     )

@@ -276,7 +276,7 @@ async def test_signing_is_refused_without_a_pin_set_to_a_read_only_role_and_on_a
     ]
     nobody_yet = await signing.http.post(
         f"/patients/{study}/commands",
-        json={"kind": "take_off_study", "reason": "x", "signature": {"pin": PIN}},
+        json={"kind": "approve_infusion_outside_window", "reason": "x", "signature": {"pin": PIN}},
         headers=bearer("dr.li"),
     )
     problem(nobody_yet, 422, "invalid-input")  # a step never signed takes no signature

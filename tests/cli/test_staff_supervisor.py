@@ -210,7 +210,7 @@ async def test_every_input_problem_is_named_before_anything_is_sent(cli: Cli) ->
         "guardian_consent_signed_on: must be a real date",
         "consent_form_versoin: is not a known field (did you mean consent_form_version?)",
         "consent_form_version: is required",
-        "--reason: record-consent has no reason to give",
+        "--reason: a reason on record-consent belongs to a correction: give --corrects SEQUENCE too",
         "--bogus: no such option",
         "--by: no such option",  # who acts comes from the credential alone
         "--role: no such option",
@@ -390,7 +390,8 @@ def test_reason_corrections_and_nested_fields_go_where_the_command_has_them(
     [
         ("record-visit", {"reason": "late"}, "give --corrects SEQUENCE too"),
         ("record-visit", {"corrects": 3}, "a correction needs its reason"),
-        ("record-consent", {"corrects": 3, "reason": "x"}, "is not a command that corrects"),
+        ("confirm-eligibility", {"corrects": 3, "reason": "x"}, "is not a command that corrects"),
+        ("confirm-eligibility", {"reason": "x"}, "confirm-eligibility has no reason to give"),
         ("record-consent", {"pairs": ["no_equals_sign"]}, "is not field=value"),
     ],
 )

@@ -44,6 +44,7 @@ def test_roles_come_from_the_registry_and_only_the_workflow_issues_timer_command
 def test_the_protocols_signed_steps_are_marked_and_a_condition_is_said_in_words() -> None:
     always = {kind for kind, entry in COMMANDS.items() if entry.signed is Signed.ALWAYS}
     assert always == {
+        "correct_screening",
         "confirm_eligibility",
         "record_consent",
         "record_product_release",
@@ -51,18 +52,32 @@ def test_the_protocols_signed_steps_are_marked_and_a_condition_is_said_in_words(
         "confirm_expedited_report",
     }
     sometimes = {kind: entry.signed_when for kind, entry in COMMANDS.items() if entry.signed is Signed.WHEN}
+    corrected_only = {
+        "record_apheresis",
+        "record_manufacturing_failure",
+        "prescribe_lymphodepletion",
+        "record_lymphodepletion_dose",
+        "record_infusion_not_given",
+        "record_chemotherapy_resumed",
+        "withdraw_consent",
+        "record_death",
+        "record_lost_to_follow_up",
+        "take_off_study",
+    }
     assert set(sometimes) == {
         "assess_crs",
         "assess_icans",
         "record_adverse_event",
         "record_disease_assessment",
         "record_visit",
+        *corrected_only,
     }
+    assert all(sometimes[kind] == "it corrects an earlier entry" for kind in corrected_only)
     assert "3 or higher" in str(sometimes["assess_crs"]) and "serious" in str(sometimes["record_adverse_event"])
     assert "one-year" in str(sometimes["record_disease_assessment"])
-    # Every correction is signed: each command that can carry one is signed at least then.
+    # Every correction is signed: each command that can carry one is signed always, or at least then.
     for kind, entry in COMMANDS.items():
-        if "correction" in entry.model.model_fields:
+        if "correction" in entry.model.model_fields and entry.signed is not Signed.ALWAYS:
             assert entry.signed is Signed.WHEN and "corrects an earlier entry" in str(entry.signed_when), kind
         if entry.signed is not Signed.WHEN:
             assert entry.signed_when is None, kind

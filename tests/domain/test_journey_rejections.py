@@ -300,3 +300,27 @@ def test_an_invalid_value_is_refused_by_the_command_model_itself() -> None:
             creatinine_clearance_ml_min_173m2=100,
             planned_start_on=screening().screening_date,
         )
+
+
+def test_a_screen_failure_is_screened_again_under_its_study_id_as_a_new_attempt() -> None:
+    journey = JourneyDriver()
+    journey.enroll(prior_car_t=True)
+    assert journey.state.phase is Phase.OFF_STUDY and journey.state.screening_attempt == 1
+    failed_through = journey.state.last_sequence
+    earlier = screening(screening_date=journey.today - timedelta(days=1))
+    assert journey.refused(cmd.EnrollPatient(actor=COORDINATOR, study_id="TF-001", screening=earlier)) == (
+        f"the screening date {earlier.screening_date.isoformat()} is before the failed screening "
+        f"({journey.today.isoformat()})",
+    )
+    journey.advance(days=3)
+    again = cmd.EnrollPatient(actor=COORDINATOR, study_id="TF-001", screening=screening(screening_date=journey.today))
+    events = journey.do(again)
+    assert [e.sequence for e in events] == [failed_through + 1, failed_through + 2]  # the same record chain
+    assert events[0].payload.attempt == 2  # type: ignore[union-attr]
+    assert journey.state.phase is Phase.SCREENING and journey.state.exit is None
+    assert journey.state.eligibility is not None and journey.state.eligibility.eligible
+    assert journey.state.screening_attempt == 2 and journey.state.screening_date == journey.today
+    # Eligible now: the path goes on as for any patient; an enrolled patient is never screened again.
+    journey.do(cmd.ConfirmEligibility(actor=INVESTIGATOR))
+    assert journey.state.phase is Phase.CONSENT
+    assert journey.refused(again) == ("TF-001 is already enrolled",)

@@ -11,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from domain.canonical_json import canonical_json
 from domain.journey import CommandRejected, decide, fold
 from domain.journey import commands as cmd
+from domain.journey.events import Event
 from domain.journey.notifications import Urgency
 from domain.journey.permissions import ALLOWED_ROLES
 from domain.journey.reconciliation import (
@@ -30,6 +32,7 @@ from domain.journey.views import patient_status
 from domain.protocol import PROTOCOL_V1
 from domain.roles import Actor, Role
 from domain.site_time import end_of_site_day, site_moment
+from simulation import journey_steps as path
 from tests.domain.journey_driver import INVESTIGATOR, JourneyDriver
 from tests.domain.test_journey_properties import ACTIONS, next_right_step
 
@@ -219,6 +222,35 @@ def test_a_phase_or_next_due_item_the_workflow_shows_differently_is_reported() -
     found = reconcile(journey, journey.now, healthy.model_copy(update={"status": other_status}))
     assert kinds(found) == [MismatchKind.PHASE_DIFFERS, MismatchKind.NEXT_DUE_DIFFERS]
     assert "status query: nothing due" in found[1].detail
+
+
+def as_the_record_reads_it(event: Event) -> Event:
+    """`event` read back from the trial record, which stores each payload as canonical JSON (sorted keys)."""
+    return Event.model_validate_json(canonical_json(event.model_dump(mode="json")))
+
+
+def test_items_due_at_the_same_moment_are_compared_as_a_set() -> None:
+    """Finding 9: LD-CYC-2 and LD-FLU-2 fall due at the same moment; the record, read back with sorted keys, lists
+    cyclophosphamide first, the workflow fludarabine first. Neither is wrong: no mismatch."""
+    journey = JourneyDriver()
+    journey.to_lymphodepletion()
+    journey.prescribe()
+    plan = journey.state.lymphodepletion
+    assert plan is not None
+    steps = path.lymphodepletion_doses(journey.patient, plan.planned_start_on, journey.protocol, plan.daily_dose_mg)
+    journey.walk(steps[:2])  # day 1 of both drugs: day 2 of both is due next, on the same day
+    observed = workflow_view(journey.state, journey.now)
+    assert observed.status is not None and observed.status.next_due is not None
+    assert observed.status.next_due.code == "LD-FLU-2"
+    recorded = [as_the_record_reads_it(e) for e in journey.events]
+    expected = expect_from_record(journey.state.study_id, recorded, journey.now)
+    assert expected.next_due is not None and expected.next_due.code == "LD-CYC-2"
+    assert compare(expected, observed) == []
+    # A different item at that moment, or the same items at another moment, still disagrees.
+    assert observed.status is not None
+    elsewhere = observed.status.next_due.model_copy(update={"code": "LD-FLU-3"})
+    other = observed.model_copy(update={"status": observed.status.model_copy(update={"next_due": elsewhere})})
+    assert kinds(compare(expected, other)) == [MismatchKind.NEXT_DUE_DIFFERS]
 
 
 # ---------------------------------------------------------------- the workflow itself

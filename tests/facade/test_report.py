@@ -25,7 +25,17 @@ from facade import TrialClient, build_report
 from facade.report import ENROLLED_PHASES, status_from_summary
 from records import PatientSummary
 from records.event_rows import to_row
-from tests.domain.journey_driver import LAB, NURSE, PHYSICIAN, JourneyDriver, crs_findings, icans_findings, marrow
+from tests.domain.journey_driver import (
+    COORDINATOR,
+    LAB,
+    NURSE,
+    PHYSICIAN,
+    JourneyDriver,
+    crs_findings,
+    icans_findings,
+    marrow,
+    screening,
+)
 from tests.servers import new_store
 
 INFUSED_ON = date(2026, 2, 1)
@@ -101,6 +111,9 @@ def test_the_worked_cohort() -> None:
         Phase.OFF_STUDY: 4,
     }
     assert report.enrollment.screen_failures == 1
+    # Counted apart: the screen failure is screened, never enrolled (summaries without `enrolled` go by phase).
+    counts = report.enrollment
+    assert (counts.screened, counts.screening_attempts, counts.enrolled, counts.infused) == (10, 10, 9, 7)
     assert {r: n for r, n in report.enrollment.exits_by_reason.items() if n} == {
         ExitReason.DEATH: 2,
         ExitReason.SCREEN_FAILURE: 1,
@@ -123,6 +136,28 @@ def test_the_worked_cohort() -> None:
     assert report.toxicity.dose_limiting_toxicities == 2
     assert report.stopping_rule == evaluate_stopping_rule(2, 7, PROTOCOL_V1.stopping_rule)
     assert report.stopping_rule.patients == 7 and report.stopping_rule.toxicities == 2
+
+
+def test_screened_screen_failures_enrolled_and_infused_are_counted_apart_from_the_domains_view() -> None:
+    """One screen failure, one screen failure screened again and eligible (awaiting confirmation), one enrolled
+    and one infused: four screened in five screenings, one screen failure, two enrolled, one infused."""
+    failed = JourneyDriver("TF-001")
+    failed.enroll(prior_car_t=True)
+    rescreened = JourneyDriver("TF-002")
+    rescreened.enroll(prior_car_t=True)
+    rescreened.do(
+        cmd.EnrollPatient(actor=COORDINATOR, study_id="TF-002", screening=screening(screening_date=rescreened.today))
+    )
+    enrolled = JourneyDriver("TF-003")
+    enrolled.to_apheresis()
+    infused = JourneyDriver("TF-004")
+    infused.to_follow_up()
+    statuses = [patient_status(j.state, j.protocol, j.now) for j in (failed, rescreened, enrolled, infused)]
+    report = build_report(statuses, PROTOCOL_V1)
+    counts = report.enrollment
+    assert (counts.screened, counts.screening_attempts, counts.screen_failures) == (4, 5, 1)
+    assert (counts.enrolled, counts.infused) == (2, 1)
+    assert [s.enrolled for s in statuses] == [False, False, True, True]
 
 
 def test_an_empty_trial_reports_zeros_and_an_interval_that_knows_nothing() -> None:

@@ -89,8 +89,14 @@ async def test_a_screen_failure_is_enrolled_with_every_reason_then_its_journey_e
     with pytest.raises(JourneyClosed, match="TF-1002") as closed:
         await stack.trial.record("TF-1002", cmd.ConfirmEligibility(actor=INVESTIGATOR))
     assert "off study" in str(closed.value)
-    with pytest.raises(AlreadyEnrolled, match="TF-1002 is already enrolled"):
-        await stack.trial.enroll(enrollment("TF-1002"))
+
+    # Screened again under the same study id, failing again: a second attempt in the same chain, ended again.
+    again = await stack.trial.enroll(enrollment("TF-1002", **SCREEN_FAILURE))
+    assert (again.screening_attempt, again.phase, again.eligible) == (2, Phase.OFF_STUDY, False)
+    await journey_closed(stack, "TF-1002")
+    timeline = await stack.trial.timeline("TF-1002")
+    assert [e.sequence for e in timeline.entries] == [1, 2, 3, 4, 5, 6]
+    assert (await stack.trial.status("TF-1002")).screening_attempt == 2
 
 
 async def test_the_same_study_id_is_never_started_twice_even_once_its_journey_has_ended(
@@ -208,7 +214,20 @@ async def test_a_journey_temporal_has_forgotten_is_answered_by_the_record(stack:
     assert timeline.source == "record" and [e.sequence for e in timeline.entries] == [1, 2, 3]
     with pytest.raises(JourneyClosed, match="TF-1201"):
         await stack.trial.record("TF-1201", cmd.ConfirmEligibility(actor=INVESTIGATOR))
-    with pytest.raises(AlreadyEnrolled, match="TF-1201"):  # the record alone refuses the study id
+    # Screened again: the record alone gives the new run its state; the attempt follows in the same chain.
+    again = await stack.trial.enroll(enrollment("TF-1201"))
+    assert (again.screening_attempt, again.phase, again.eligible) == (2, Phase.SCREENING, True)
+    status = await stack.trial.status("TF-1201")
+    assert (status.phase, status.last_sequence, status.screening_attempt) == (Phase.SCREENING, 5, 2)
+
+    async def attempt_recorded() -> list[int] | None:
+        timeline = await stack.trial.timeline("TF-1201")  # the workflow's, once it has recorded the attempt
+        last = await asyncio.to_thread(stack.store.last_sequence, "TF-1201")
+        sequences = [e.sequence for e in timeline.entries]
+        return sequences if timeline.source == "workflow" and len(sequences) == 5 and last == 5 else None
+
+    assert await poll(attempt_recorded, "the new screening attempt recorded") == [1, 2, 3, 4, 5]
+    with pytest.raises(AlreadyEnrolled, match="TF-1201"):  # eligible now: never screened again
         await stack.trial.enroll(enrollment("TF-1201"))
 
 

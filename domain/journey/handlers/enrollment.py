@@ -11,19 +11,29 @@ from domain.eligibility import assess_eligibility
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
-from domain.journey.phases import Phase
+from domain.journey.phases import ExitReason, Phase
+from domain.journey.state import JourneyState
+
+
+def screen_failed(state: JourneyState) -> bool:
+    """Whether the patient's latest screening failed: they may be screened again under the same study id."""
+    return state.phase is Phase.OFF_STUDY and state.exit is not None and state.exit.reason is ExitReason.SCREEN_FAILURE
 
 
 def enroll_patient(ctx: Context, c: cmd.EnrollPatient) -> list[ev.EventPayload]:
-    if ctx.state.phase is not Phase.NOT_ENROLLED:
+    """A first screening, or a screen failure's new screening attempt (the attempt before stays on record)."""
+    state = ctx.state
+    again = screen_failed(state)
+    if state.phase is not Phase.NOT_ENROLLED and not again:
         ctx.refuse(f"{c.study_id} is already enrolled")
         return []
-    if c.study_id != ctx.state.study_id:
-        ctx.refuse(f"this journey belongs to {ctx.state.study_id}, not to {c.study_id}")
-    ctx.check_day(c.screening.screening_date, "the screening date")
+    if c.study_id != state.study_id:
+        ctx.refuse(f"this journey belongs to {state.study_id}, not to {c.study_id}")
+    ctx.check_day(c.screening.screening_date, "the screening date", (state.screening_date, "the failed screening"))
     result = assess_eligibility(c.screening, ctx.protocol.eligibility)
+    attempt = state.screening_attempt + 1 if again else 1
     payloads: list[ev.EventPayload] = [
-        ev.PatientEnrolled(study_id=c.study_id, screening=c.screening),
+        ev.PatientEnrolled(study_id=c.study_id, screening=c.screening, attempt=attempt),
         ev.EligibilityAssessed(result=result),
     ]
     if not result.eligible:
@@ -42,12 +52,8 @@ def record_consent(ctx: Context, c: cmd.RecordConsent) -> list[ev.EventPayload]:
         return []
     ctx.check_day(c.guardian_consent_signed_on, "the consent date", (ctx.state.screening_date, "screening"))
     age = ctx.age_on(c.guardian_consent_signed_on)
-    assent_age = ctx.protocol.consent.assent_from_age_years
-    if age >= assent_age and c.child_assent_obtained is not True:
-        ctx.refuse(
-            f"the child is {age} years old: the child's own assent is required from age {assent_age}; "
-            "record the assent, or record consent withdrawn if the child declines"
-        )
+    if (problem := assent_problem(ctx, age, c.child_assent_obtained)) is not None:
+        ctx.refuse(problem)
     return [
         ev.ConsentSigned(
             signed_on=c.guardian_consent_signed_on,
@@ -56,6 +62,17 @@ def record_consent(ctx: Context, c: cmd.RecordConsent) -> list[ev.EventPayload]:
             age_years=age,
         )
     ]
+
+
+def assent_problem(ctx: Context, age: int, child_assent_obtained: bool | None) -> str | None:
+    """Why consent at `age` is incomplete without the child's own assent; None when it is complete."""
+    assent_age = ctx.protocol.consent.assent_from_age_years
+    if age >= assent_age and child_assent_obtained is not True:
+        return (
+            f"the child is {age} years old: the child's own assent is required from age {assent_age}; "
+            "record the assent, or record consent withdrawn if the child declines"
+        )
+    return None
 
 
 def record_apheresis(ctx: Context, c: cmd.RecordApheresis) -> list[ev.EventPayload]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from domain.chain_of_identity import chain_of_identity_mismatch, parse_chain_of_identity
 from domain.dosing import (
@@ -27,10 +27,17 @@ def _cells(n: float) -> str:
 def prescribe_lymphodepletion(ctx: Context, c: cmd.PrescribeLymphodepletion) -> list[ev.EventPayload]:
     if not ctx.require_phase({Phase.LYMPHODEPLETION}, "prescribe lymphodepletion"):
         return []
-    product = ctx.state.product
-    assert product is not None  # lymphodepletion follows a released product
     if ctx.state.doses_given:
         ctx.refuse("lymphodepletion has already started: the prescription cannot be changed now")
+    return [prescription(ctx, c)]
+
+
+def prescription(
+    ctx: Context, c: cmd.PrescribeLymphodepletion, supersedes: int | None = None
+) -> ev.LymphodepletionPrescribed:
+    """The prescription `c` asks for, its problems refused into `ctx`: a new one, or a correction of one."""
+    product = ctx.state.product
+    assert product is not None  # lymphodepletion follows a released product
     if c.planned_start_on < product.released_on:
         ctx.refuse(
             f"the planned start {c.planned_start_on.isoformat()} is before the product was released "
@@ -54,20 +61,19 @@ def prescribe_lymphodepletion(ctx: Context, c: cmd.PrescribeLymphodepletion) -> 
         regimen.fludarabine.name: daily_dose_mg(regimen.fludarabine, plan.bsa_m2, reduction),
         regimen.cyclophosphamide.name: plan.cyclophosphamide_daily_mg,
     }
-    return [
-        ev.LymphodepletionPrescribed(
-            height_cm=c.height_cm,
-            weight_kg=c.weight_kg,
-            bsa_m2=plan.bsa_m2,
-            creatinine_clearance_ml_min_173m2=c.creatinine_clearance_ml_min_173m2,
-            renal_suggestion=suggestion,
-            renal_adjustment=c.renal_adjustment,
-            daily_dose_mg=doses,
-            days={drug.name: drug.days for drug in regimen.drugs},
-            planned_start_on=c.planned_start_on,
-            product=classify_product(product.total_viable_car_cells, c.weight_kg, ctx.protocol.cell_dose),
-        )
-    ]
+    return ev.LymphodepletionPrescribed(
+        height_cm=c.height_cm,
+        weight_kg=c.weight_kg,
+        bsa_m2=plan.bsa_m2,
+        creatinine_clearance_ml_min_173m2=c.creatinine_clearance_ml_min_173m2,
+        renal_suggestion=suggestion,
+        renal_adjustment=c.renal_adjustment,
+        daily_dose_mg=doses,
+        days={drug.name: drug.days for drug in regimen.drugs},
+        planned_start_on=c.planned_start_on,
+        product=classify_product(product.total_viable_car_cells, c.weight_kg, ctx.protocol.cell_dose),
+        supersedes=supersedes,
+    )
 
 
 def record_lymphodepletion_dose(ctx: Context, c: cmd.RecordLymphodepletionDose) -> list[ev.EventPayload]:
@@ -113,15 +119,19 @@ def record_lymphodepletion_dose(ctx: Context, c: cmd.RecordLymphodepletionDose) 
     given = len(ctx.state.doses_given) + 1
     if given == sum(plan.days.values()) and not ctx.problems:
         last_on = max(ctx.site_date_of(c.given_at), *(ctx.site_date_of(d.given_at) for d in ctx.state.doses_given))
-        rules = ctx.protocol.infusion
-        payloads.append(
-            ev.LymphodepletionCompleted(
-                last_dose_on=last_on,
-                infusion_window_opens=last_on + timedelta(days=rules.min_days_after_lymphodepletion),
-                infusion_window_closes=last_on + timedelta(days=rules.max_days_after_lymphodepletion),
-            )
-        )
+        payloads.append(completion(ctx, last_on))
     return payloads
+
+
+def completion(ctx: Context, last_dose_on: date, supersedes: int | None = None) -> ev.LymphodepletionCompleted:
+    """Lymphodepletion done on `last_dose_on`: the infusion window it opens."""
+    rules = ctx.protocol.infusion
+    return ev.LymphodepletionCompleted(
+        last_dose_on=last_dose_on,
+        infusion_window_opens=last_dose_on + timedelta(days=rules.min_days_after_lymphodepletion),
+        infusion_window_closes=last_dose_on + timedelta(days=rules.max_days_after_lymphodepletion),
+        supersedes=supersedes,
+    )
 
 
 def decide_out_of_spec_product(ctx: Context, c: cmd.DecideOutOfSpecProduct) -> list[ev.EventPayload]:
@@ -154,6 +164,11 @@ def approve_infusion_outside_window(ctx: Context, c: cmd.ApproveInfusionOutsideW
 def record_infusion(ctx: Context, c: cmd.RecordInfusion) -> list[ev.EventPayload]:
     if not ctx.require_phase({Phase.INFUSION}, "record the infusion"):
         return []
+    return [infusion(ctx, c)]
+
+
+def infusion(ctx: Context, c: cmd.RecordInfusion, supersedes: int | None = None) -> ev.CellsInfused:
+    """The infusion `c` records, every check refused into `ctx`: a new one, or a correction of one."""
     state = ctx.state
     plan, completed, product = state.lymphodepletion, state.lymphodepletion_completed, state.product
     assert plan is not None and completed is not None and product is not None and state.chain_of_identity
@@ -192,17 +207,16 @@ def record_infusion(ctx: Context, c: cmd.RecordInfusion) -> list[ev.EventPayload
             deviations.append(below + " (infused as a deviation by the investigator's decision)")
         else:
             ctx.refuse(f"{below}: the investigator must decide to infuse it as a deviation first")
-    return [
-        ev.CellsInfused(
-            infused_at=c.infused_at,
-            day_zero=ctx.site_date_of(c.infused_at) if c.infused_at.utcoffset() is not None else ctx.today,
-            chain_of_identity=state.chain_of_identity,
-            cells_infused=c.cells_infused,
-            cells_per_kg=c.cells_infused / plan.weight_kg,
-            weight_kg=plan.weight_kg,
-            deviations=tuple(deviations),
-        )
-    ]
+    return ev.CellsInfused(
+        infused_at=c.infused_at,
+        day_zero=ctx.site_date_of(c.infused_at) if c.infused_at.utcoffset() is not None else ctx.today,
+        chain_of_identity=state.chain_of_identity,
+        cells_infused=c.cells_infused,
+        cells_per_kg=c.cells_infused / plan.weight_kg,
+        weight_kg=plan.weight_kg,
+        deviations=tuple(deviations),
+        supersedes=supersedes,
+    )
 
 
 def _check_hold_criteria(ctx: Context, c: cmd.RecordInfusion) -> None:
