@@ -51,7 +51,14 @@ from records.witnessed import verify_with_witnesses
 from security.checkpoints import CheckpointLog
 from security.command_seal import SEAL_REFUSED
 from security.keys import SealKeyring
-from workflows.journey_messages import CarriedState, JourneyInput, JourneySummary, RecordResult, timeline_entry
+from workflows.journey_messages import (
+    CarriedState,
+    JourneyInput,
+    JourneySummary,
+    RecordHead,
+    RecordResult,
+    timeline_entry,
+)
 from workflows.patient_journey import COMMAND_REJECTED, NOT_PERMITTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
 # A command reaching a run that is handing over to the next (turned away, or NOT_FOUND once it has gone) is
@@ -199,7 +206,13 @@ class TrialClient:
             attempt = decide(state, command, self._clock(), protocol)
         except CommandRejected as rejection:
             raise _refusal(study_id, rejection.reasons, rejection.not_permitted) from None
-        carried = CarriedState(state=state, timeline=tuple(timeline_entry(e) for e in events))
+        head = await asyncio.to_thread(self._store.chain_head, study_id)
+        carried = CarriedState(
+            state=state,
+            timeline=tuple(timeline_entry(e) for e in events),
+            # The new run witnesses the record from its start, as the closed run did.
+            record_head=RecordHead(sequence=head.sequence, hash=head.hash) if head is not None else None,
+        )
         try:
             await self._temporal.start_workflow(
                 PatientJourneyWorkflow.run,

@@ -149,3 +149,7 @@ async def test_a_screen_failure_is_screened_again_under_its_study_id_and_the_rep
     assert after["screening_attempts"] == before["screening_attempts"] + 1
     assert after["screen_failures"] == before["screen_failures"] - 1
     assert after["enrolled"] == before["enrolled"] + 1 and after["infused"] == before["infused"]
+    # The new run witnesses the same chain: the record verifies against the journey's workflow.
+    verified = (await api.http.get("/verify", headers=SUPERVISOR)).json()
+    assert [p for p in verified["problems"] if p["study_id"] == study_id] == [], verified
+    assert any("workflow" in witness for witness in verified["witnesses"]), verified
