@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, NoReturn, TypeVar
 
-import click
 import httpx
 import typer
 
@@ -233,43 +232,42 @@ def print_problem(problem: ApiProblem, study_id: str | None, as_json: bool) -> N
         typer.echo(f"Error: {problem.detail}", err=True)
 
 
-def retry_command(key: str) -> str:
-    """The command being run, as typed (its command-line arguments, none from the environment), with
+def retry_command(context: typer.Context, key: str) -> str:
+    """The command `context` runs, as typed (its command-line arguments, none from the environment), with
     `--idempotency-key KEY`: running it again resends the same request under the same key."""
-    context = click.get_current_context()
     words = [PROGRAM, *context.command_path.split()[1:]]
     for parameter in context.command.params:
         name = parameter.name
-        if name is None or context.get_parameter_source(name) is not click.core.ParameterSource.COMMANDLINE:
+        source = context.get_parameter_source(name) if name else None
+        if name is None or source is None or source.name != "COMMANDLINE":
             continue
         value = context.params.get(name)
-        if isinstance(parameter, click.Argument):
+        if parameter.param_type_name == "argument":
             words.append(str(value))
             continue
-        assert isinstance(parameter, click.Option)
-        if IDEMPOTENCY_KEY_OPTION in parameter.opts:
+        opts: list[str] = list(parameter.opts)
+        if IDEMPOTENCY_KEY_OPTION in opts:
             continue
-        if parameter.is_flag:
-            on, off = parameter.opts[0], (parameter.secondary_opts or [None])[0]
-            chosen = on if value else off
+        if getattr(parameter, "is_flag", False):
+            off = (list(parameter.secondary_opts) or [None])[0]
+            chosen = opts[0] if value else off
             words.extend([chosen] if chosen else [])
             continue
-        option = next((opt for opt in parameter.opts if opt.startswith("--")), parameter.opts[0])
+        option = next((opt for opt in opts if opt.startswith("--")), opts[0])
         for each in value if parameter.multiple and isinstance(value, list | tuple) else [value]:
             words.extend([option, str(each)])
     return shlex.join([*words, IDEMPOTENCY_KEY_OPTION, key])
 
 
-def _outcome_unknown(what: str, write: str, key: str | None) -> NoReturn:
+def _outcome_unknown(what: str, write: str, command: str | None) -> NoReturn:
     """Exit OUTCOME_UNKNOWN_EXIT_CODE, saying the step may or may not be recorded and how to retry it safely."""
     typer.echo(f"Error: {what}: {write} may or may not have been recorded.", err=True)
-    if key is not None:
+    if command is not None:
         typer.echo(
             "Retry it safely with the same Idempotency-Key (if it was recorded, the same answer comes back and "
             "nothing is recorded twice):",
             err=True,
         )
-        command = retry_command(key)
         typer.echo(f"  {command}", err=True)
         if any(word == "-" or word.endswith("-stdin") for word in shlex.split(command)):
             typer.echo("  (with the same input on stdin)", err=True)
@@ -293,13 +291,13 @@ def call_api(
     *,
     study_id: str | None = None,
     write: str | None = None,
-    resend_key: str | None = None,
+    retry: str | None = None,
 ) -> T:
     """`action` on a client of the API; every failure becomes plain words and an exit code.
 
     `write`: what the request records (e.g. "record-consent for TF-001"), so an unknown outcome (a lost answer, a
     503, the same key still in flight) says what may have been recorded and exits OUTCOME_UNKNOWN_EXIT_CODE;
-    `resend_key`: the Idempotency-Key it was sent with, which the printed retry command reuses."""
+    `retry`: the command that resends it under the same Idempotency-Key (`retry_command`), printed then."""
     client = ApiClient(api_url, profile)
     try:
         return action(client)
@@ -321,7 +319,7 @@ def call_api(
         if write is None:
             fail(f"the trialflow API at {client.api_url} did not answer: try again")
         _outcome_unknown(
-            f"the trialflow API at {client.api_url} took the request but its answer was lost", write, resend_key
+            f"the trialflow API at {client.api_url} took the request but its answer was lost", write, retry
         )
     except ApiProblem as problem:
         if problem.status == 401:
@@ -332,7 +330,7 @@ def call_api(
             )
         if write is not None and (problem.status == 503 or problem.code == "idempotency_key_in_flight"):
             # Temporal or the record could not answer, or the first send is still being processed: not a refusal.
-            _outcome_unknown(f"the trialflow API could not finish the request ({problem.detail})", write, resend_key)
+            _outcome_unknown(f"the trialflow API could not finish the request ({problem.detail})", write, retry)
         print_problem(problem, study_id, as_json)
         raise typer.Exit(USAGE_ERROR_EXIT_CODE if problem.status == 422 else REFUSED_EXIT_CODE) from None
     finally:

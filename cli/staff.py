@@ -25,6 +25,7 @@ from cli.api_client import (
     ProfileOption,
     call_api,
     new_idempotency_key,
+    retry_command,
 )
 from cli.calculators import _read_text, _screening_document
 from cli.common import COLLECT_UNKNOWN_OPTIONS, JsonOption, Problems, failed_criteria_table, json_help, print_json
@@ -146,7 +147,7 @@ def enroll(
         as_json,
         study_id=command.study_id,
         write=f"the enrollment of {command.study_id}",
-        resend_key=key,
+        retry=retry_command(context, key),
     )
     result = EnrollmentResult.model_validate(answer)
     if as_json:
@@ -344,7 +345,7 @@ def record(
         as_json,
         study_id=study_id,
         write=f"{step} for {study_id}",
-        resend_key=key,
+        retry=retry_command(context, key),
     )
     result = RecordResult.model_validate(answer)
     if as_json:

@@ -24,6 +24,7 @@ from tests.cli.test_staff_supervisor import screening_file
 from tests.cli.trial_cli import TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
 from tests.facade.journeys import infused
 from tests.servers import Stack
+from tests.waiting import poll
 
 
 class ReplyDroppingProxy:
@@ -122,12 +123,12 @@ async def test_a_lost_reply_exits_75_and_the_printed_retry_is_answered_from_the_
     assert retry[: len(args)] == list(args)  # the same arguments, as typed
     assert retry[-2] == "--idempotency-key" and retry[-1]
     # The request did reach the journey: the assessment is recorded once.
-    assert (await timeline_types(cli, "LR-3001")).count("crs_assessed") == 1
+    assert (await timeline_types(physician, "LR-3001")).count("crs_assessed") == 1
 
     again = await physician(*retry)
     assert again.exit_code == 0, again.output
     answered = json.loads(again.stdout)["events"]
-    recorded = json.loads((await cli("timeline", "LR-3001", "--json")).stdout)["entries"]
+    recorded = json.loads((await physician("timeline", "LR-3001", "--json")).stdout)["entries"]
     crs_entries = [entry for entry in recorded if entry["type"] == "crs_assessed"]
     assert len(crs_entries) == 1  # the retry was answered, not recorded again
     assert [event["sequence"] for event in answered] == [crs_entries[0]["sequence"]]
@@ -136,7 +137,7 @@ async def test_a_lost_reply_exits_75_and_the_printed_retry_is_answered_from_the_
     careless = await physician(*args)
     assert careless.exit_code == REFUSED_EXIT_CODE, careless.output
     assert f"already recorded (entry {crs_entries[0]['sequence']})" in careless.stderr
-    assert (await timeline_types(cli, "LR-3001")).count("crs_assessed") == 1
+    assert (await timeline_types(physician, "LR-3001")).count("crs_assessed") == 1
 
 
 async def test_a_lost_enrollment_reply_is_retried_safely_too(
@@ -152,4 +153,9 @@ async def test_a_lost_enrollment_reply_is_retried_safely_too(
     again = await coordinator(*printed_retry(lost.stderr))
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["study_id"] == "LR-3002"
-    assert (await timeline_types(cli, "LR-3002")).count("patient_enrolled") == 1
+
+    async def recorded() -> list[str] | None:
+        types = await timeline_types(coordinator, "LR-3002")
+        return types if "patient_enrolled" in types else None
+
+    assert (await poll(recorded, "the enrollment recorded")).count("patient_enrolled") == 1
