@@ -15,8 +15,9 @@ from enum import StrEnum
 from typing import Final
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from observability.logging import get_logger
 from records.engine import WRITE_TRANSACTION
 from records.schema import idempotency_keys as _table
 
@@ -26,6 +27,11 @@ KEY_LIFETIME: Final = timedelta(hours=24)
 # it over (the command's Temporal update id, derived from the same key, still keeps it from being applied twice).
 # Longer than any request runs: the CLI waits 60 s for an answer, the trial client resends for 30 s.
 IN_FLIGHT_LEASE: Final = timedelta(minutes=5)
+# Expired rows are deleted in bulk at most this often per process, in a transaction of its own (a claim never waits
+# on, nor deadlocks with, another process's purge); a claim treats its own expired row as absent meanwhile.
+PURGE_EVERY: Final = timedelta(minutes=10)
+
+log = get_logger("records.idempotency_keys")
 
 
 def _utc_now() -> datetime:
@@ -53,9 +59,11 @@ class IdempotencyLedger:
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE_TRANSACTION: True})
         self._clock = clock
+        self._purged_at: datetime | None = None
 
     def claim(self, user_id: str, key: str, fingerprint: str) -> Claim:
         """Claim `key` of `user_id` for the request whose fingerprint is given, or say why not."""
+        self._purge_expired()
         try:
             return self._claim(user_id, key, fingerprint)
         except IntegrityError:
@@ -65,8 +73,10 @@ class IdempotencyLedger:
     def _claim(self, user_id: str, key: str, fingerprint: str) -> Claim:
         now = self._clock()
         with self._writer.begin() as connection:
-            connection.execute(delete(_table).where(_table.c.created_at < now - KEY_LIFETIME))
             row = _read(connection, user_id, key)
+            if row is not None and now - row.created_at >= KEY_LIFETIME:
+                connection.execute(delete(_table).where(_is(user_id, key)))
+                row = None
             if row is None:
                 claimed = {"fingerprint": fingerprint, "status": "in_flight", "created_at": now}
                 connection.execute(insert(_table).values(user_id=user_id, idempotency_key=key, **claimed))
@@ -79,6 +89,18 @@ class IdempotencyLedger:
                 return Claim(ClaimOutcome.IN_FLIGHT)
             connection.execute(update(_table).where(_is(user_id, key)).values(created_at=now))
             return Claim(ClaimOutcome.CLAIMED)
+
+    def _purge_expired(self) -> None:
+        now = self._clock()
+        if self._purged_at is not None and now - self._purged_at < PURGE_EVERY:
+            return
+        self._purged_at = now
+        try:
+            with self._writer.begin() as connection:
+                connection.execute(delete(_table).where(_table.c.created_at < now - KEY_LIFETIME))
+        except SQLAlchemyError as error:
+            # Housekeeping only: the claim itself still works, and the next purge takes these rows.
+            log.warning("idempotency_keys_not_purged", error_type=type(error).__name__)
 
     def complete(self, user_id: str, key: str, status: int, body: str) -> None:
         """The claimed request was answered `status` with `body`: a resend gets the same answer."""

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 import threading
 
+from sqlalchemy import func, select
+
 from records import EventStore
-from records.idempotency_keys import IN_FLIGHT_LEASE, KEY_LIFETIME, Claim, ClaimOutcome, IdempotencyLedger
+from records.idempotency_keys import (
+    IN_FLIGHT_LEASE,
+    KEY_LIFETIME,
+    PURGE_EVERY,
+    Claim,
+    ClaimOutcome,
+    IdempotencyLedger,
+)
+from records.schema import idempotency_keys
 from tests.records.conftest import FixedClock
 
 ANSWER = '{"events":[]}'
@@ -40,6 +50,19 @@ def test_a_released_claim_frees_the_key_and_an_answer_is_forgotten_after_its_lif
     assert ledger.claim("nurse.lee", "k-2", "b" * 64).outcome is ClaimOutcome.REPLAY
     clock.advance(IN_FLIGHT_LEASE * 2)
     assert ledger.claim("nurse.lee", "k-2", "a" * 64).outcome is ClaimOutcome.CLAIMED
+
+
+def test_expired_answers_of_everyone_are_deleted_from_the_table(store: EventStore, clock: FixedClock) -> None:
+    ledger = IdempotencyLedger(store.engine, clock=clock)
+    for user in ("nurse.lee", "dr.li", "dr.osei"):
+        ledger.claim(user, "k-5", "a" * 64)
+        ledger.complete(user, "k-5", 200, ANSWER)
+    clock.advance(KEY_LIFETIME + PURGE_EVERY)
+    ledger.claim("nurse.lee", "k-6", "a" * 64)
+    with store.engine.connect() as connection:
+        kept = connection.execute(select(idempotency_keys.c.user_id, idempotency_keys.c.idempotency_key)).all()
+        assert connection.execute(select(func.count()).select_from(idempotency_keys)).scalar_one() == 1
+    assert [tuple(row) for row in kept] == [("nurse.lee", "k-6")]
 
 
 def test_a_claim_left_in_flight_by_a_process_that_died_is_taken_over_after_its_lease(
