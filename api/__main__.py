@@ -50,7 +50,8 @@ def argument_parser() -> argparse.ArgumentParser:
 async def run_api(settings: Settings, auth: Authenticator, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve over a trial client of the configured Temporal and record until `stop` is set; open requests finish."""
     async with open_trial_client(settings) as trial:
-        serving = asyncio.create_task(serve(create_app(trial, auth), host, port), name="api")
+        app = create_app(trial, auth, max_body_bytes=settings.api_max_body_bytes)
+        serving = asyncio.create_task(serve(app, host, port), name="api")
         stopping = asyncio.create_task(stop.wait(), name="api-stop")
         try:
             await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)

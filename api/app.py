@@ -10,17 +10,20 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.body_limit import BodyLimit
 from api.dependencies import TrialSource
 from api.problems import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE
 from api.routes import audit, identity, operators, service, signing, staff, supervisors
+from config.settings import DEFAULT_API_MAX_BODY_BYTES
 from security.auth import Authenticator
 
 API_TITLE: Final = "trialflow API"
 API_VERSION: Final = "1.0.0"
 
 
-def create_app(trial: TrialSource, auth: Authenticator) -> FastAPI:
-    """The API over `trial` (a TrialClient, or a function giving one per request), with `auth`'s tokens."""
+def create_app(trial: TrialSource, auth: Authenticator, *, max_body_bytes: int = DEFAULT_API_MAX_BODY_BYTES) -> FastAPI:
+    """The API over `trial` (a TrialClient, or a function giving one per request), with `auth`'s tokens; a request
+    body over `max_body_bytes` is refused (413) before it is read or its credential checked."""
     app = FastAPI(
         title=API_TITLE,
         version=API_VERSION,
@@ -32,6 +35,7 @@ def create_app(trial: TrialSource, auth: Authenticator) -> FastAPI:
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
     )
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.state.trial_source = trial
     app.state.authenticator = auth
     for router in (

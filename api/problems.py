@@ -247,9 +247,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "No credential, or one that is not recognised",
         403: "The credential's role may not do this, or the electronic signature was refused (every reason listed)",
         406: "None of the accepted media types can be produced",
+        413: "The request body is larger than the API accepts (TRIALFLOW_API_MAX_BODY_BYTES); nothing was recorded",
         404: "No such patient",
-        409: "Refused: the protocol's every reason, the study id already enrolled, or the journey ended",
-        422: "The request is invalid: every problem listed",
+        409: (
+            "Refused: the protocol's every reason, the study id already enrolled, the journey ended, or a request "
+            "with the same Idempotency-Key still being processed"
+        ),
+        422: "The request is invalid (every problem listed), or its Idempotency-Key was used for a different request",
         503: "Temporal, the trial record or the identity provider cannot be reached",
     }
     return {status: {"model": ProblemDetails, "description": described[status]} for status in statuses}

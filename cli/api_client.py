@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, NoReturn, TypeVar
@@ -31,6 +32,11 @@ PROFILE_ENV: Final = "TRIALFLOW_PROFILE"
 DEFAULT_API_URL: Final = "http://127.0.0.1:8000"  # what `make run` serves (TRIALFLOW_API_PORT's default)
 REFUSED_EXIT_CODE: Final = 1
 USAGE_ERROR_EXIT_CODE: Final = 2
+# A write whose outcome is unknown (its answer lost, the API unable to finish, the same key still in flight): sysexits'
+# EX_TEMPFAIL, so a script can tell "retry it" from "refused". The one home of the number.
+OUTCOME_UNKNOWN_EXIT_CODE: Final = 75
+IDEMPOTENCY_KEY_OPTION: Final = "--idempotency-key"
+PROGRAM: Final = "trial"  # the console script (pyproject.toml), as a person types it
 # A write the API is still working on (Temporal, the record) is waited for this long before the reply counts as lost.
 READ_TIMEOUT_SECONDS: Final = 60.0
 CONNECT_TIMEOUT_SECONDS: Final = 5.0
@@ -226,6 +232,48 @@ def print_problem(problem: ApiProblem, study_id: str | None, as_json: bool) -> N
         typer.echo(f"Error: {problem.detail}", err=True)
 
 
+def retry_command(context: typer.Context, key: str) -> str:
+    """The command `context` runs, as typed (its command-line arguments, none from the environment), with
+    `--idempotency-key KEY`: running it again resends the same request under the same key."""
+    words = [PROGRAM, *context.command_path.split()[1:]]
+    for parameter in context.command.params:
+        name = parameter.name
+        source = context.get_parameter_source(name) if name else None
+        if name is None or source is None or source.name != "COMMANDLINE":
+            continue
+        value = context.params.get(name)
+        if parameter.param_type_name == "argument":
+            words.append(str(value))
+            continue
+        opts: list[str] = list(parameter.opts)
+        if IDEMPOTENCY_KEY_OPTION in opts:
+            continue
+        if getattr(parameter, "is_flag", False):
+            off = (list(parameter.secondary_opts) or [None])[0]
+            chosen = opts[0] if value else off
+            words.extend([chosen] if chosen else [])
+            continue
+        option = next((opt for opt in opts if opt.startswith("--")), opts[0])
+        for each in value if parameter.multiple and isinstance(value, list | tuple) else [value]:
+            words.extend([option, str(each)])
+    return shlex.join([*words, IDEMPOTENCY_KEY_OPTION, key])
+
+
+def _outcome_unknown(what: str, write: str, command: str | None) -> NoReturn:
+    """Exit OUTCOME_UNKNOWN_EXIT_CODE, saying the step may or may not be recorded and how to retry it safely."""
+    typer.echo(f"Error: {what}: {write} may or may not have been recorded.", err=True)
+    if command is not None:
+        typer.echo(
+            "Retry it safely with the same Idempotency-Key (if it was recorded, the same answer comes back and "
+            "nothing is recorded twice):",
+            err=True,
+        )
+        typer.echo(f"  {command}", err=True)
+        if any(word == "-" or word.endswith("-stdin") for word in shlex.split(command)):
+            typer.echo("  (with the same input on stdin)", err=True)
+    raise typer.Exit(OUTCOME_UNKNOWN_EXIT_CODE)
+
+
 def login_hint(profile: str) -> str:
     return "`trial login`" if profile == DEFAULT_PROFILE else f"`trial login --profile {profile}`"
 
@@ -243,12 +291,13 @@ def call_api(
     *,
     study_id: str | None = None,
     write: str | None = None,
-    resend_key: str | None = None,
+    retry: str | None = None,
 ) -> T:
     """`action` on a client of the API; every failure becomes plain words and an exit code.
 
-    `write`: what the request records (e.g. "record-consent for TF-001"), so a lost reply says what may have been
-    recorded and how to look; `resend_key`: the Idempotency-Key it was sent with, which a resend reuses."""
+    `write`: what the request records (e.g. "record-consent for TF-001"), so an unknown outcome (a lost answer, a
+    503, the same key still in flight) says what may have been recorded and exits OUTCOME_UNKNOWN_EXIT_CODE;
+    `retry`: the command that resends it under the same Idempotency-Key (`retry_command`), printed then."""
     client = ApiClient(api_url, profile)
     try:
         return action(client)
@@ -269,16 +318,8 @@ def call_api(
     except ReplyLost:
         if write is None:
             fail(f"the trialflow API at {client.api_url} did not answer: try again")
-        look = f" Look with `trial timeline {study_id}` before recording it again" if study_id else ""
-        resend = (
-            f", or resend it with --idempotency-key {resend_key}: if it was recorded, the same answer comes back and "
-            "nothing is recorded twice"
-            if resend_key
-            else ""
-        )
-        fail(
-            f"the trialflow API at {client.api_url} took the request but its answer was lost: {write} MAY have been "
-            f"recorded.{look}{resend}."
+        _outcome_unknown(
+            f"the trialflow API at {client.api_url} took the request but its answer was lost", write, retry
         )
     except ApiProblem as problem:
         if problem.status == 401:
@@ -287,6 +328,9 @@ def call_api(
                 f"the trialflow API at {client.api_url} did not accept your credential ({why}): "
                 f"run {login_hint(profile)} again"
             )
+        if write is not None and (problem.status == 503 or problem.code == "idempotency_key_in_flight"):
+            # Temporal or the record could not answer, or the first send is still being processed: not a refusal.
+            _outcome_unknown(f"the trialflow API could not finish the request ({problem.detail})", write, retry)
         print_problem(problem, study_id, as_json)
         raise typer.Exit(USAGE_ERROR_EXIT_CODE if problem.status == 422 else REFUSED_EXIT_CODE) from None
     finally:

@@ -18,12 +18,14 @@ from rich.text import Text
 
 from cli.api_client import DEFAULT_API_URL as DEFAULT_API_URL
 from cli.api_client import (
+    IDEMPOTENCY_KEY_OPTION,
     REFUSED_EXIT_CODE,
     ApiClient,
     ApiOption,
     ProfileOption,
     call_api,
     new_idempotency_key,
+    retry_command,
 )
 from cli.calculators import _read_text, _screening_document
 from cli.common import COLLECT_UNKNOWN_OPTIONS, JsonOption, Problems, failed_criteria_table, json_help, print_json
@@ -41,6 +43,18 @@ CONFIGURATION_EXIT_CODE: Final = 2
 __all__ = ["REFUSED_EXIT_CODE"]
 
 app = typer.Typer()
+
+IdempotencyKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        IDEMPOTENCY_KEY_OPTION,
+        metavar="KEY",
+        help=(
+            "The key the request is sent with (default: a new one). After a lost answer (exit 75), the command to "
+            "run again is printed with it: the API answers a resend as the first time and never records it twice."
+        ),
+    ),
+]
 
 # A valid actor the command is checked with before it is sent: the API puts in the signed-in one.
 _STAND_IN_ACTOR = Actor(user_id="stand-in", role=Role.NURSE)
@@ -98,6 +112,7 @@ def enroll(
             "--file", "-f", metavar="PATH", help="The screening data as JSON; - reads it from stdin (required)."
         ),
     ] = None,
+    idempotency_key: IdempotencyKeyOption = None,
     as_json: JsonOption = False,
     api: ApiOption = DEFAULT_API_URL,
     profile: ProfileOption = DEFAULT_PROFILE,
@@ -124,7 +139,7 @@ def enroll(
     problems.exit_if_any(as_json)
     assert command is not None
     body = {"study_id": command.study_id, "screening": command.screening.model_dump(mode="json")}
-    key = new_idempotency_key()
+    key = idempotency_key or new_idempotency_key()
     answer = call_api(
         api,
         profile,
@@ -132,6 +147,7 @@ def enroll(
         as_json,
         study_id=command.study_id,
         write=f"the enrollment of {command.study_id}",
+        retry=retry_command(context, key),
     )
     result = EnrollmentResult.model_validate(answer)
     if as_json:
@@ -292,12 +308,7 @@ def record(
         int | None,
         typer.Option("--corrects", metavar="SEQUENCE", help="The sequence number of the entry this one corrects."),
     ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        typer.Option(
-            "--idempotency-key", metavar="KEY", help="Resending with the same key is answered again, never applied."
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyOption = None,
     sign: SignOption = False,
     meaning: MeaningOption = None,
     pin_stdin: PinStdinOption = False,
@@ -335,7 +346,7 @@ def record(
         as_json,
         study_id=study_id,
         write=f"{step} for {study_id}",
-        resend_key=key,
+        retry=retry_command(context, key),
     )
     result = RecordResult.model_validate(answer)
     if as_json:

@@ -58,6 +58,9 @@ _NEVER_ECHOED = {
 }
 
 
+DEFAULT_API_MAX_BODY_BYTES: Final = 256 * 1024
+
+
 class SettingsError(ConfigurationError):
     """The configuration is invalid; the message names every bad variable."""
 
@@ -80,6 +83,9 @@ class Settings(BaseSettings):
     temporal_port: Port = 7233  # the embedded dev server's gRPC port
     temporal_ui_port: Port = 8233  # the embedded dev server's Web UI
     api_port: Port = 8000  # the HTTP API, on 127.0.0.1
+    # The largest request body the API reads (413 beyond, before the body is read or the credential checked): the
+    # largest valid command is a few KiB.
+    api_max_body_bytes: int = Field(default=DEFAULT_API_MAX_BODY_BYTES, ge=1024, le=64 * 1024 * 1024)
     # Bearer tokens by their SHA-256 hashes (security/auth.py): the JSON document itself, or a file that is read again
     # whenever it changes (default: api-tokens.json under data_dir, written by `trial admin token new`).
     api_tokens: str = ""

@@ -6,6 +6,7 @@ the trial record answers for ended ones (Temporal forgets them after retention) 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -102,6 +103,13 @@ def _enrollment_result(state: JourneyState) -> EnrollmentResult:
         phase=state.phase,
         screening_attempt=state.screening_attempt,
     )
+
+
+def update_id_for(user_id: str, idempotency_key: str) -> str:
+    """The Temporal update id of a user's Idempotency-Key: keys are the user's own, so the id is derived from both
+    (a SHA-256, so no key nor user id of any length can make two pairs meet)."""
+    digest = hashlib.sha256(f"{user_id}\x00{idempotency_key}".encode()).hexdigest()
+    return f"idem-{digest}"
 
 
 class TrialClient:
@@ -235,13 +243,18 @@ class TrialClient:
         command: StaffCommand,
         update_id: str | None = None,
         signing: SigningRequest | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> RecordResult:
         """Apply a staff command, signed by its actor when `signing` is given. Resending with the same `update_id`
-        is answered again, never applied twice.
+        is answered again, never applied twice; an `idempotency_key` (a caller's Idempotency-Key) gives the update
+        id of its actor's key, so two people's equal keys never meet.
 
         Raises CommandRefused (every reason; nothing changed; NotPermitted when the role may not issue it),
         SignatureRefused (SigningLocked), UnknownPatient or JourneyClosed; every refusal is logged and kept as a
         refused attempt."""
+        if idempotency_key is not None:
+            update_id = update_id_for(command.actor.user_id, idempotency_key)
         update_id = update_id or str(uuid.uuid4())
         try:
             if signing is not None:

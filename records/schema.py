@@ -184,3 +184,20 @@ signing_pins = Table(
     Column("locked_until", UtcDateTime, nullable=True),
     CheckConstraint("failed_attempts >= 0", name="ck_signing_pins_failed_attempts"),
 )
+
+# Idempotency-Key ledger of the HTTP API (draft-ietf-httpapi-idempotency-key-header): one row per (user, key),
+# claimed before the request runs (in_flight), then holding the answer given (done). Outside the hash chain: it is
+# the API's memory of its answers, not the trial's facts; rows past their expiry (24 h) are deleted.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("fingerprint", String(HASH_LENGTH), nullable=False),  # SHA-256 of the canonical request
+    Column("status", String(16), nullable=False),
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),  # the JSON answer given, replayed to a resend
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("status IN ('in_flight', 'done')", name="ck_idempotency_keys_status"),
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)

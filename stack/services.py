@@ -101,7 +101,8 @@ async def api_service(stack: Stack, ready: asyncio.Event) -> None:
     # The embedded server's address, which may differ from the configured one.
     settings = stack.settings.model_copy(update={"temporal_address": stack.temporal_address})
     async with open_trial_client(settings) as trial:
-        await serve(create_app(trial, auth), DEFAULT_API_HOST, settings.api_port, started=ready)
+        app = create_app(trial, auth, max_body_bytes=settings.api_max_body_bytes)
+        await serve(app, DEFAULT_API_HOST, settings.api_port, started=ready)
 
 
 def codec_url(settings: CodecServerSettings) -> str:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import Field
 
 from api.dependencies import TrialDep, Writer
+from api.idempotency import IdempotencyKeyHeader, answered_once, request_fingerprint
 from api.problems import problem_responses
 from domain.eligibility import ScreeningData
 from domain.identifiers import StudyId
@@ -27,13 +28,23 @@ class EnrollmentRequest(FrozenModel):
     "/patients",
     status_code=status.HTTP_201_CREATED,
     response_model=EnrollmentResult,
-    responses=problem_responses(401, 403, 409, 422, 503),
+    responses=problem_responses(401, 403, 409, 413, 422, 503),
     summary="Enroll a screened patient (a screen failure is enrolled too, with every failed criterion)",
 )
 async def enroll(
-    body: EnrollmentRequest, who: Writer, client: TrialDep, response: Response, request: Request
-) -> EnrollmentResult:
+    body: EnrollmentRequest,
+    who: Writer,
+    client: TrialDep,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     command = EnrollPatient(actor=who, study_id=body.study_id, screening=body.screening)
-    result = await client.enroll(command)
-    response.headers["Location"] = str(request.url_for("patient_status", study_id=result.study_id).path)
-    return result
+
+    async def run() -> EnrollmentResult:
+        return await client.enroll(command)
+
+    location = str(request.url_for("patient_status", study_id=body.study_id).path)
+    fingerprint = request_fingerprint("enroll", body.study_id, body)
+    return await answered_once(
+        request, client, who, idempotency_key, fingerprint, run, status.HTTP_201_CREATED, {"Location": location}
+    )

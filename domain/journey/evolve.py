@@ -11,6 +11,7 @@ from domain.journey import events as ev
 from domain.journey.correctable import CORRECTED_BY, SET_ASIDE_BY_REMANUFACTURE
 from domain.journey.events import Event
 from domain.journey.phases import ExitReason, Phase
+from domain.journey.repeats import content_of
 from domain.journey.state import (
     Collection,
     CorrectableEntry,
@@ -177,13 +178,13 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
         case ev.InfusionNotGiven():
             return _off_study(ExitReason.INFUSION_NOT_GIVEN, p.on, p.reason)
         case ev.CrsAssessed():
-            entry = GradedAssessment(sequence=seq, assessed_at=p.assessed_at, grade=p.grade)
+            entry = GradedAssessment(sequence=seq, assessed_at=p.assessed_at, grade=p.grade, content=content_of(p))
             return {"crs": (*_supersede(state.crs, p.supersedes, seq), entry)}
         case ev.IcansAssessed():
-            entry = GradedAssessment(sequence=seq, assessed_at=p.assessed_at, grade=p.grade)
+            entry = GradedAssessment(sequence=seq, assessed_at=p.assessed_at, grade=p.grade, content=content_of(p))
             return {"icans": (*_supersede(state.icans, p.supersedes, seq), entry)}
         case ev.AdverseEventRecorded():
-            ae = RecordedAdverseEvent(sequence=seq, adverse_event=p.adverse_event)
+            ae = RecordedAdverseEvent(sequence=seq, adverse_event=p.adverse_event, content=content_of(p))
             return {"adverse_events": (*_supersede(state.adverse_events, p.supersedes, seq), ae)}
         case ev.ExpeditedReportOpened():
             report = ExpeditedReport(
@@ -202,6 +203,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 mrd_negative=p.response.mrd_negative,
                 relapse=p.relapse.relapse,
                 fulfils=p.fulfils,
+                content=content_of(p),
             )
             scheduled = _undo_fulfilment(state.scheduled, p.supersedes)
             for code in p.fulfils:

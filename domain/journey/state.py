@@ -61,12 +61,14 @@ class GradedAssessment(FrozenModel):
     assessed_at: datetime
     grade: int
     superseded_by: int | None = None
+    content: str = ""  # digest of kind, moment and findings (domain/journey/repeats.py): an exact repeat is refused
 
 
 class RecordedAdverseEvent(FrozenModel):
     sequence: int
     adverse_event: AdverseEvent
     superseded_by: int | None = None
+    content: str = ""  # as GradedAssessment's
 
 
 class ExpeditedReport(FrozenModel):
@@ -91,6 +93,7 @@ class DiseaseAssessmentRecord(FrozenModel):
     relapse: bool
     fulfils: tuple[str, ...]
     superseded_by: int | None = None
+    content: str = ""  # as GradedAssessment's
 
 
 class ScheduledItemRecord(FrozenModel):

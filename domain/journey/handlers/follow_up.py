@@ -14,6 +14,7 @@ from domain.journey.calendar import (
 )
 from domain.journey.context import Context
 from domain.journey.phases import FOLLOW_UP_ERAS, POST_INFUSION_PHASES, Phase
+from domain.journey.repeats import refuse_exact_repeat
 from domain.response import OtherDiseaseTest, assess_relapse, classify_response
 from domain.schedule import is_within_window
 from domain.site_time import end_of_site_day, site_moment
@@ -50,17 +51,17 @@ def record_disease_assessment(ctx: Context, c: cmd.RecordDiseaseAssessment) -> l
         and c.marrow.mrd_flow_percent is not None
         and (mrd_record.done_on is None or mrd_record.done_sequence == supersedes)
     )
-    payloads: list[ev.EventPayload] = [
-        ev.DiseaseAssessed(
-            marrow=c.marrow,
-            other_tests=c.other_tests,
-            response=response,
-            relapse=relapse,
-            fulfils=(MRD_CODE,) if fulfils_mrd else (),
-            in_window=is_within_window(mrd, assessed_on) if fulfils_mrd and mrd else None,
-            supersedes=supersedes,
-        )
-    ]
+    assessed = ev.DiseaseAssessed(
+        marrow=c.marrow,
+        other_tests=c.other_tests,
+        response=response,
+        relapse=relapse,
+        fulfils=(MRD_CODE,) if fulfils_mrd else (),
+        in_window=is_within_window(mrd, assessed_on) if fulfils_mrd and mrd else None,
+        supersedes=supersedes,
+    )
+    refuse_exact_repeat(ctx, c.correction, state.disease_assessments, assessed, "disease assessment")
+    payloads: list[ev.EventPayload] = [assessed]
     if relapse.relapse and state.relapse is None:
         payloads.append(ev.RelapseDiagnosed(diagnosed_on=assessed_on, reason=relapse.reason))
     return payloads

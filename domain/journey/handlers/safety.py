@@ -8,6 +8,7 @@ from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
 from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, Phase
+from domain.journey.repeats import refuse_exact_repeat
 from domain.journey.state import GradedAssessment, RecordedAdverseEvent
 from domain.toxicity import expedited_report_reasons, grade_crs, grade_icans, icans_findings_problems
 
@@ -63,15 +64,15 @@ def assess_crs(ctx: Context, c: cmd.AssessCrs) -> list[ev.EventPayload]:
     grading = grade_crs(c.findings, ctx.protocol.crs)
     sequence = ctx.state.last_sequence + 1
     supersedes = c.correction.supersedes_sequence if c.correction else None
-    payloads: list[ev.EventPayload] = [
-        ev.CrsAssessed(
-            assessed_at=c.assessed_at,
-            findings=c.findings,
-            grade=grading.grade,
-            reasons=grading.reasons,
-            supersedes=supersedes,
-        )
-    ]
+    assessed = ev.CrsAssessed(
+        assessed_at=c.assessed_at,
+        findings=c.findings,
+        grade=grading.grade,
+        reasons=grading.reasons,
+        supersedes=supersedes,
+    )
+    refuse_exact_repeat(ctx, c.correction, ctx.state.crs, assessed, "CRS assessment")
+    payloads: list[ev.EventPayload] = [assessed]
     reasons = expedited_report_reasons(crs_grade=grading.grade, safety=ctx.protocol.safety)
     if reasons and not _triggered_report(ctx, supersedes):
         payloads.append(_open_report(ctx, sequence, reasons, c.assessed_at))
@@ -96,16 +97,16 @@ def assess_icans(ctx: Context, c: cmd.AssessIcans) -> list[ev.EventPayload]:
     grading = grade_icans(c.findings, age, ctx.protocol.icans)
     sequence = ctx.state.last_sequence + 1
     supersedes = c.correction.supersedes_sequence if c.correction else None
-    payloads: list[ev.EventPayload] = [
-        ev.IcansAssessed(
-            assessed_at=c.assessed_at,
-            findings=c.findings,
-            age_years=age,
-            grade=grading.grade,
-            reasons=grading.reasons,
-            supersedes=supersedes,
-        )
-    ]
+    assessed = ev.IcansAssessed(
+        assessed_at=c.assessed_at,
+        findings=c.findings,
+        age_years=age,
+        grade=grading.grade,
+        reasons=grading.reasons,
+        supersedes=supersedes,
+    )
+    refuse_exact_repeat(ctx, c.correction, ctx.state.icans, assessed, "ICANS assessment")
+    payloads: list[ev.EventPayload] = [assessed]
     reasons = expedited_report_reasons(icans_grade=grading.grade, safety=ctx.protocol.safety)
     if reasons and not _triggered_report(ctx, supersedes):
         payloads.append(_open_report(ctx, sequence, reasons, c.assessed_at))
@@ -124,7 +125,9 @@ def record_adverse_event(ctx: Context, c: cmd.RecordAdverseEvent) -> list[ev.Eve
     _check_correction(ctx, c.correction, ctx.state.adverse_events, "adverse event")
     sequence = ctx.state.last_sequence + 1
     supersedes = c.correction.supersedes_sequence if c.correction else None
-    payloads: list[ev.EventPayload] = [ev.AdverseEventRecorded(adverse_event=ae, supersedes=supersedes)]
+    recorded = ev.AdverseEventRecorded(adverse_event=ae, supersedes=supersedes)
+    refuse_exact_repeat(ctx, c.correction, ctx.state.adverse_events, recorded, "adverse event")
+    payloads: list[ev.EventPayload] = [recorded]
     reasons = expedited_report_reasons(adverse_event=ae, safety=ctx.protocol.safety)
     if reasons and not _triggered_report(ctx, supersedes):
         payloads.append(_open_report(ctx, sequence, reasons, ctx.now))
