@@ -26,7 +26,7 @@ from tests.postgres import (
     wait_until_reachable,
 )
 from tests.servers import Stack, new_store, time_skipping_server
-from workers.dev_server import DevServer, free_port
+from workers.dev_server import DevServer
 from workers.worker import journey_worker
 
 # Examples are judged by what they find, never by how fast a shared, loaded machine runs them.
@@ -41,7 +41,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     data_dir = tmp_path_factory.mktemp("dev-stack")
     store = new_store(data_dir)
     try:
-        async with DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port()) as server:
+        async with DevServer(data_dir=data_dir, pick_free_ports=True) as server:
             temporal = await Client.connect(server.address, data_converter=pydantic_data_converter)
             task_queue = f"journeys-{uuid.uuid4()}"
             # Sealed as under `make run`: every command the suite sends passes the worker's seal check.

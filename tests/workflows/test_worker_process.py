@@ -19,7 +19,7 @@ from domain.journey.phases import Phase
 from records import EventStore
 from tests.processes import stops_with_the_tests
 from tests.workflows.journey_client import JourneyClient
-from workers.dev_server import DevServer, free_port
+from workers.dev_server import DevServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -39,7 +39,7 @@ async def _poll(check: Callable[[], Awaitable[T]], within_seconds: float = 20.0)
 
 async def test_the_worker_process_serves_a_journey_and_stops_on_sigterm(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    async with DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port()) as server:
+    async with DevServer(data_dir=data_dir, pick_free_ports=True) as server:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("TRIALFLOW_")}
         environment |= {
             "TRIALFLOW_TEMPORAL_ADDRESS": server.address,
