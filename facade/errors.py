@@ -75,3 +75,24 @@ class JourneyClosed(TrialError):
             f"the journey of {study_id} has ended{where}: nothing more can be recorded for this patient; "
             "its trial record can still be read",
         )
+
+
+class EnrollmentNotTaken(TrialError):
+    """The journey did not record its enrollment in time (no worker took it, or its first step keeps failing): it was
+    stopped, and (but in a rare race) nothing was recorded, so the same study id may be enrolled again."""
+
+    code = "enrollment_not_taken"
+
+    def __init__(self, study_id: str, seconds: float, *, recorded: bool = False) -> None:
+        what = (
+            "it was stopped just as it recorded the enrollment: supervisors are alerted, and an engineer must look"
+            if recorded
+            else "it was stopped and nothing was recorded: enroll again once the journey workers run, and tell an "
+            "engineer if it happens again"
+        )
+        super().__init__(
+            study_id,
+            f"the journey of {study_id} did not record its enrollment within {seconds:g} s (no journey worker took "
+            f"it, or its first step keeps failing): {what}",
+        )
+        self.recorded = recorded
