@@ -1,9 +1,9 @@
 """An enrollment is answered once its journey has recorded it, never when Temporal merely accepted the start.
 
-The trial record is the witness: the journey appends its enrollment before anything else. A journey that fails
-before recording (a refused seal, a refused enrollment) is answered with its reason; one that records nothing in
-time (no worker, or a first workflow task that keeps failing) is stopped, so the study id is free again and nothing
-is half-created: a started journey that could neither be seen nor enrolled again.
+The journey itself is asked (its `enrollment_recorded` query): it appends its enrollment to the trial record before
+anything else. A journey that fails before recording (a refused seal, a refused enrollment) is answered with its
+reason; one that has not even begun in time (no worker, or a first workflow task that keeps failing) is stopped, so
+the study id is free again and nothing is half-created: no started journey that can neither be seen nor enrolled again.
 """
 
 from __future__ import annotations
@@ -11,54 +11,70 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from facade.errors import CommandRefused, EnrollmentNotTaken, TrialError
 from observability.logging import get_logger
-from records import EventStore
 from security.command_seal import SEAL_REFUSED
 
 # A worker records an enrollment in well under a second; this leaves room for a busy one and a slow database.
 ENROLLMENT_TAKEN_WITHIN = timedelta(seconds=15)
 FIRST_LOOK_SECONDS = 0.05
 LONGEST_WAIT_SECONDS = 0.5
+# A query waits for a worker: one that no worker answers (none polls, or its task fails) gives up after this.
+QUERY_TIMEOUT = timedelta(seconds=1)
+ENROLLMENT_RECORDED_QUERY = "enrollment_recorded"
 
 log = get_logger("facade.enrollment_taken")
 
+Handle = WorkflowHandle[Any, Any]
 
-async def await_enrollment_recorded(
-    handle: WorkflowHandle[object, object], store: EventStore, study_id: str, within: timedelta
-) -> None:
-    """Return once the record holds the enrollment of `study_id`; raise CommandRefused when its journey ended
-    without recording it, EnrollmentNotTaken (after stopping it) when it recorded nothing `within` this time."""
+
+async def await_enrollment_recorded(handle: Handle, study_id: str, within: timedelta) -> None:
+    """Return once the journey of `study_id` has recorded its enrollment. Raise CommandRefused when it ended without
+    recording it; EnrollmentNotTaken when it has not recorded it `within` this time (stopped first, unless it has
+    begun: then it records the enrollment as soon as the record takes it, and the study id stays its own)."""
     deadline = time.monotonic() + within.total_seconds()
     delay = FIRST_LOOK_SECONDS
     while True:
-        if await _recorded(store, study_id):
-            return
         description = await handle.describe()
+        if description.status is WorkflowExecutionStatus.COMPLETED:
+            return  # a screen failure: recorded, then ended at once
         if description.status is not WorkflowExecutionStatus.RUNNING:
-            if await _recorded(store, study_id):  # recorded, then ended at once (a screen failure)
-                return
             raise await _why_it_ended(handle, study_id, description.status)
+        if await _says_recorded(handle):
+            return
         if time.monotonic() + delay > deadline:
             break
         await asyncio.sleep(delay)
         delay = min(delay * 2, LONGEST_WAIT_SECONDS)
-    recorded = await _stop(handle, store, study_id, within)
-    raise EnrollmentNotTaken(study_id, within.total_seconds(), recorded=recorded)
+    seconds = within.total_seconds()
+    description = await handle.describe()
+    if description.raw_description.pending_activities:
+        # It has begun (its append is under way, the record slow or away): it will record the enrollment.
+        log.warning("enrollment_not_yet_recorded", study_id=study_id, seconds=seconds)
+        raise EnrollmentNotTaken(study_id, seconds, begun=True)
+    await _stop(handle, study_id, within)
+    raise EnrollmentNotTaken(study_id, seconds)
 
 
-async def _recorded(store: EventStore, study_id: str) -> bool:
-    return bool(await asyncio.to_thread(store.last_sequence, study_id))
+async def _says_recorded(handle: Handle) -> bool:
+    """The journey's own answer; False while it cannot answer (its first workflow task not done, or failing)."""
+    try:
+        return bool(await handle.query(ENROLLMENT_RECORDED_QUERY, result_type=bool, rpc_timeout=QUERY_TIMEOUT))
+    except WorkflowQueryFailedError:
+        return False
+    except RPCError as error:
+        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED):
+            raise
+        return False
 
 
-async def _why_it_ended(
-    handle: WorkflowHandle[object, object], study_id: str, status: WorkflowExecutionStatus | None
-) -> TrialError:
+async def _why_it_ended(handle: Handle, study_id: str, status: WorkflowExecutionStatus | None) -> TrialError:
     """The reason a journey ended before recording its enrollment, as a refusal naming it."""
     try:
         await handle.result(follow_runs=False)
@@ -73,17 +89,11 @@ async def _why_it_ended(
     return CommandRefused(study_id, [f"the journey ended ({shown}) before recording the enrollment"])
 
 
-async def _stop(handle: WorkflowHandle[object, object], store: EventStore, study_id: str, within: timedelta) -> bool:
-    """Terminate the journey that recorded nothing (a terminated journey's study id may be enrolled again); whether
-    it recorded its enrollment after all, in the moment before it was stopped."""
+async def _stop(handle: Handle, study_id: str, within: timedelta) -> None:
+    """Terminate the journey that never began (a terminated journey's study id may be enrolled again)."""
     try:
-        await handle.terminate(reason=f"the enrollment was not recorded within {within.total_seconds():g} s")
+        await handle.terminate(reason=f"the enrollment was not taken within {within.total_seconds():g} s")
     except RPCError as error:
         if error.status is not RPCStatusCode.NOT_FOUND:
             raise
-    if await _recorded(store, study_id):
-        # A worker took it just as it was stopped: the reconciliation reports this journey to supervisors.
-        log.error("enrollment_recorded_as_its_journey_was_stopped", study_id=study_id)
-        return True
     log.warning("enrollment_not_taken", study_id=study_id, seconds=within.total_seconds())
-    return False

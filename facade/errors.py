@@ -78,21 +78,21 @@ class JourneyClosed(TrialError):
 
 
 class EnrollmentNotTaken(TrialError):
-    """The journey did not record its enrollment in time (no worker took it, or its first step keeps failing): it was
-    stopped, and (but in a rare race) nothing was recorded, so the same study id may be enrolled again."""
+    """The journey did not record its enrollment in time. Either it never began (no worker took it, or its first
+    step keeps failing): it was stopped with nothing recorded, and the same study id may be enrolled again; or it
+    began and waits for the trial record: it records the enrollment once the record takes it."""
 
     code = "enrollment_not_taken"
 
-    def __init__(self, study_id: str, seconds: float, *, recorded: bool = False) -> None:
+    def __init__(self, study_id: str, seconds: float, *, begun: bool = False) -> None:
         what = (
-            "it was stopped just as it recorded the enrollment: supervisors are alerted, and an engineer must look"
-            if recorded
-            else "it was stopped and nothing was recorded: enroll again once the journey workers run, and tell an "
-            "engineer if it happens again"
+            "it has begun and records the enrollment once the trial record takes it: look again with "
+            f"`trial status {study_id}` before enrolling again"
+            if begun
+            else "no journey worker took it, or its first step keeps failing: it was stopped and nothing was "
+            "recorded; enroll again once the journey workers run, and tell an engineer if it happens again"
         )
         super().__init__(
-            study_id,
-            f"the journey of {study_id} did not record its enrollment within {seconds:g} s (no journey worker took "
-            f"it, or its first step keeps failing): {what}",
+            study_id, f"the journey of {study_id} did not record its enrollment within {seconds:g} s: {what}"
         )
-        self.recorded = recorded
+        self.begun = begun

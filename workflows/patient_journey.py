@@ -406,6 +406,12 @@ class PatientJourneyWorkflow:
     def timeline(self) -> list[TimelineEntry]:
         return list(self._state.timeline)
 
+    @workflow.query
+    def enrollment_recorded(self) -> bool:
+        """Whether the journey has recorded its enrollment (or carries it from the run before): the trial client
+        answers an enrollment only then."""
+        return self._state.ready
+
     # ------------------------------------------------------------ visibility and the end
 
     def _upsert_search_attributes(self, due: list[DueItem]) -> None:

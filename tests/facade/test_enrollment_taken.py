@@ -4,7 +4,9 @@ or never records it leaves nothing half-created, and the same study id can be en
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -12,10 +14,12 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from config.journey_ids import journey_workflow_id
 from domain.journey.phases import Phase
 from facade import CommandRefused, EnrollmentNotTaken, TrialClient
+from records import EventStore
 from security.data_converter import encrypted_data_converter
 from security.keys import PayloadKeyring, SealKeyring, new_key
 from tests.facade.journeys import enrollment
 from tests.servers import Stack
+from workers.worker import journey_worker
 
 SHORT_WAIT = timedelta(seconds=2)
 
@@ -62,7 +66,7 @@ async def test_an_enrollment_no_worker_takes_is_stopped_with_nothing_recorded(st
     )
     with pytest.raises(EnrollmentNotTaken) as not_taken:
         await nobody.enroll(enrollment("TK-003"))
-    assert "nothing was recorded" in not_taken.value.message and not not_taken.value.recorded
+    assert "nothing was recorded" in not_taken.value.message and not not_taken.value.begun
     assert await status_of_workflow(stack, "TK-003") is WorkflowExecutionStatus.TERMINATED
     assert stack.store.last_sequence("TK-003") == 0
     await enrolled_again_and_seen(stack, "TK-003")
@@ -85,3 +89,26 @@ async def test_a_journey_whose_first_workflow_task_keeps_failing_is_stopped_and_
     assert await status_of_workflow(stack, "TK-004") is WorkflowExecutionStatus.TERMINATED
     assert stack.store.last_sequence("TK-004") == 0
     await enrolled_again_and_seen(stack, "TK-004")
+
+
+async def test_a_journey_that_began_but_waits_for_the_record_is_not_stopped(stack: Stack, tmp_path: Path) -> None:
+    """Its worker's record has no tables (say, a database not migrated): the append is retried, the journey holds the
+    enrollment, and the caller is told to look again rather than to enroll again."""
+    unmigrated = EventStore(f"sqlite:///{tmp_path / 'unmigrated.db'}")
+    task_queue = f"unmigrated-{uuid.uuid4()}"
+    try:
+        async with journey_worker(stack.temporal, unmigrated, task_queue=task_queue, seal_keys=stack.seal_keys):
+            client = TrialClient(
+                stack.temporal,
+                stack.store,
+                task_queue=task_queue,
+                seal_keys=stack.seal_keys,
+                enrollment_taken_within=SHORT_WAIT,
+            )
+            with pytest.raises(EnrollmentNotTaken) as not_yet:
+                await client.enroll(enrollment("TK-005"))
+            assert not_yet.value.begun and "look again with `trial status TK-005`" in not_yet.value.message
+            assert await status_of_workflow(stack, "TK-005") is WorkflowExecutionStatus.RUNNING
+            await stack.temporal.get_workflow_handle(journey_workflow_id("TK-005")).terminate(reason="test over")
+    finally:
+        unmigrated.close()
