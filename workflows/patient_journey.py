@@ -306,7 +306,7 @@ class PatientJourneyWorkflow:
         """After recording: the timeline, the staff who must act, the supervisors' search attributes."""
         for event in events:
             self._state.timeline.append(timeline_entry(event))
-            for notification in notifications_for(event):
+            for notification in notifications_for(event, events):
                 self._send(notification)
         self._upsert_search_attributes(self._due_now())
 
