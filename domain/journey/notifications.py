@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
 from domain.journey import events as ev
 from domain.journey.calendar import ITEM_ROLES
@@ -21,8 +21,9 @@ from domain.record_limits import ActorUserId
 from domain.roles import Role
 
 # What the protocol or the system names, never a person: visit codes, drugs, eras, criteria, report ids, chains of
-# identity, reconciliation findings.
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")]
+# identity, reconciliation findings. Not constrained further: a notification that failed its own model would fail
+# the journey's workflow task, and these values come from the domain, never from a person's typing.
+Code = str
 # The reconciliation's and the channels' own words (codes, dates, sequence numbers, HTTP and SMTP answers).
 SYSTEM_WORDS_MAX_LENGTH = 1000
 
