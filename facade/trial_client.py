@@ -170,7 +170,7 @@ class TrialClient:
         except WorkflowAlreadyStartedError:
             raise AlreadyEnrolled(study_id) from None
         # Answered only once the journey has recorded it: else refused, or stopped with nothing half-created.
-        await await_enrollment_recorded(handle, study_id, self._enrollment_taken_within)
+        await await_enrollment_recorded(self._temporal, handle, study_id, self._enrollment_taken_within)
         state = fold(initial_state(study_id), events)
         return EnrollmentResult(
             study_id=study_id,
