@@ -18,9 +18,10 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFail
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import search_attributes as sa
-from config.journey_ids import journey_workflow_id
+from config.journey_ids import WORKFLOW_ID_PREFIX, journey_workflow_id, study_id_of
 from domain.journey.phases import FINAL_PHASES
 from domain.journey.reconciliation import (
+    FAILING_TASK_ATTEMPTS,
     RUNNING,
     Mismatch,
     MismatchKind,
@@ -37,6 +38,11 @@ from records.event_rows import to_event
 RECORD_AHEAD_SETTLE = timedelta(seconds=5)
 RECORD_AHEAD_RECHECK = timedelta(milliseconds=200)
 STATUS_QUERY_TIMEOUT = timedelta(seconds=30)
+# Running journeys, whatever the record says: one whose first workflow task keeps failing has recorded nothing.
+RUNNING_JOURNEYS = f"WorkflowId STARTS_WITH '{WORKFLOW_ID_PREFIX}' AND ExecutionStatus = 'Running'"
+# A journey that has recorded nothing this long after its start is looked at: the trial client stops an enrollment
+# no worker took within seconds (facade/enrollment_taken.py), so one still there is stuck, not on its way.
+UNRECORDED_GRACE = timedelta(minutes=1)
 # Answers that say the server or the worker is away or busy: retried with the activity (a journey whose query still
 # times out after the last attempt is reported as not reconciled), never reported as a mismatch at once.
 _TRANSIENT = frozenset(
@@ -76,15 +82,24 @@ def journey_finished(summary: PatientSummary) -> bool:
 class ReconciliationActivities:
     """Reads the trial record (`store`) and the journeys' workflows (`client`, the worker's own)."""
 
-    def __init__(self, client: Client, store: EventStore, *, record_ahead_settle: timedelta = RECORD_AHEAD_SETTLE):
+    def __init__(
+        self,
+        client: Client,
+        store: EventStore,
+        *,
+        record_ahead_settle: timedelta = RECORD_AHEAD_SETTLE,
+        unrecorded_grace: timedelta = UNRECORDED_GRACE,
+    ):
         self._client = client
         self._store = store
         self._record_ahead_settle = record_ahead_settle
+        self._unrecorded_grace = unrecorded_grace
 
     @activity.defn(name="journeys_to_reconcile")
     async def journeys_to_reconcile(self) -> JourneysToReconcile:
         """Every patient in the record whose journey has not finished (by the supervisors' summaries, which the
-        record rebuilds after every append); a patient with no summary yet is checked too."""
+        record rebuilds after every append); a patient with no summary yet is checked too; and every running
+        journey that has recorded nothing a while after its start (its first workflow task failing, say)."""
         study_ids, summaries = await asyncio.to_thread(
             lambda: (self._store.study_ids(), {s.study_id: s for s in self._store.patient_summaries()})
         )
@@ -93,7 +108,23 @@ class ReconciliationActivities:
             for study_id in study_ids
             if (summary := summaries.get(study_id)) is None or not journey_finished(summary)
         )
-        return JourneysToReconcile(study_ids=unfinished)
+        unrecorded = await self._running_without_a_record(set(study_ids))
+        return JourneysToReconcile(study_ids=unfinished + unrecorded)
+
+    async def _running_without_a_record(self, in_record: set[str]) -> tuple[str, ...]:
+        started_before = datetime.now(UTC) - self._unrecorded_grace
+        found: set[str] = set()
+        try:
+            async for execution in self._client.list_workflows(RUNNING_JOURNEYS):
+                study_id = study_id_of(execution.id)
+                if study_id and study_id not in in_record and execution.start_time <= started_before:
+                    found.add(study_id)
+        except RPCError as error:
+            if error.status is not RPCStatusCode.UNIMPLEMENTED:
+                raise
+            # The time-skipping test server lists nothing: only the record's patients are checked there.
+            log.warning("running journeys cannot be listed", error=error.message)
+        return tuple(sorted(found))
 
     @activity.defn(name="reconcile_journey")
     async def reconcile_journey(self, request: ReconcileJourneyInput) -> ReconcileJourneyResult:
@@ -157,6 +188,9 @@ class ReconciliationActivities:
         )
         if execution_status is not WorkflowExecutionStatus.RUNNING:
             return observation
+        if observation.workflow_task_attempt >= FAILING_TASK_ATTEMPTS:
+            # Its task keeps failing: a query would wait for an answer that cannot come (until it times out).
+            return observation.model_copy(update={"status_error": "its workflow task keeps failing"})
         assert observation.execution_status == RUNNING
         handle = self._client.get_workflow_handle(workflow_id, run_id=info.execution.run_id)
         try:

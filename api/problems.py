@@ -20,7 +20,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.identifiers import study_id_problem
 from domain.journey.command_registry import STAFF_COMMANDS
 from domain.protocol import FrozenModel
-from facade import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
+from facade import (
+    AlreadyEnrolled,
+    CommandRefused,
+    EnrollmentNotTaken,
+    JourneyClosed,
+    NotPermitted,
+    TrialError,
+    UnknownPatient,
+)
 from facade.plain_words import plain_validation_message
 from facade.signing import SignatureRefused, SigningLocked
 from observability.logging import get_logger
@@ -149,6 +157,8 @@ _TRIAL_ERRORS: dict[type[TrialError], tuple[int, str]] = {
     AlreadyEnrolled: (409, "Already enrolled"),
     JourneyClosed: (409, "Journey closed"),
     UnknownPatient: (404, "Unknown patient"),
+    # No journey worker recorded the enrollment in time: it was stopped, and enrolling again may succeed.
+    EnrollmentNotTaken: (503, "Enrollment not taken"),
 }
 
 

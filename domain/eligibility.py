@@ -15,6 +15,7 @@ from typing import Literal
 from dateutil.relativedelta import relativedelta
 from pydantic import ConfigDict, Field, model_validator
 
+from domain.free_text import RegimenName
 from domain.protocol import EligibilityRules, FrozenModel
 
 # Plausibility limits of what can be entered, not protocol thresholds: they catch typing errors.
@@ -43,7 +44,7 @@ class ScreeningData(FrozenModel):
 
     screening_date: date
     date_of_birth: date = Field(repr=False)  # used only to compute the age
-    regimen: str = Field(min_length=1)
+    regimen: RegimenName
     risk_group: Literal["low", "intermediate", "high"]
     induction_day46_mrd_percent: float = Field(ge=0, le=100)
     cd19_expressed: bool

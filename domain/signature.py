@@ -11,11 +11,12 @@ import hashlib
 from enum import StrEnum
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from domain.canonical_json import canonical_json
+from domain.free_text import LABEL
 from domain.protocol import FrozenModel
-from domain.record_limits import UNPRINTABLE, ActorUserId
+from domain.record_limits import ActorUserId
 
 PRINTED_NAME_MAX_LENGTH = 100
 SIGNED_FIELD = "signature"  # the command's field that carries it, left out of what is signed
@@ -29,16 +30,10 @@ class SignatureMeaning(StrEnum):
     APPROVAL = "approval"  # I approve what this entry records
 
 
-def _printable(value: str) -> str:
-    if any(character in UNPRINTABLE for character in value):
-        raise ValueError("the printed name contains an invisible control character")
-    return value
-
-
 PrintedName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=PRINTED_NAME_MAX_LENGTH),
-    AfterValidator(_printable),
+    LABEL,
 ]
 
 

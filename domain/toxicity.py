@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
+from domain.free_text import AdverseEventTerm
 from domain.protocol import CrsCriteria, FrozenModel, IcansCriteria, SafetyReporting
 
 # ASTCT 2019 grades CRS and ICANS from 0 (none) to 4. The grade each finding earns below is the consensus
@@ -23,7 +24,6 @@ MIN_RECORDABLE_TEMPERATURE_C = 30.0
 MAX_RECORDABLE_TEMPERATURE_C = 45.0
 MAX_RECORDABLE_VASOPRESSORS = 10
 MAX_RECORDABLE_OXYGEN_FLOW_L_PER_MIN = 100.0
-MAX_ADVERSE_EVENT_TERM_LENGTH = 200
 
 # The instruments' own ranges (ICE, CAPD, CTCAE) bound the input models. Those models cannot see the protocol
 # in force, so the functions below check again against the criteria they are given.
@@ -375,9 +375,6 @@ def grade_icans(findings: IcansFindings, age_years: int, criteria: IcansCriteria
 # ---------------------------------------------------------------- adverse events and expedited reports
 
 Relatedness = Literal["unrelated", "unlikely", "possible", "probable", "definite"]
-AdverseEventTerm = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ADVERSE_EVENT_TERM_LENGTH)
-]
 
 
 class AdverseEvent(FrozenModel):

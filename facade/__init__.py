@@ -2,7 +2,15 @@
 
 from facade.audit import AuditEntry, AuditFormat
 from facade.connect import connect_trial_client, open_trial_client
-from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
+from facade.errors import (
+    AlreadyEnrolled,
+    CommandRefused,
+    EnrollmentNotTaken,
+    JourneyClosed,
+    NotPermitted,
+    TrialError,
+    UnknownPatient,
+)
 from facade.models import (
     EnrollmentResult,
     EnrollmentSummary,
@@ -25,6 +33,7 @@ __all__ = [
     "AuditFormat",
     "CommandRefused",
     "DeliveryRecord",
+    "EnrollmentNotTaken",
     "EnrollmentResult",
     "EnrollmentSummary",
     "JourneyClosed",

@@ -75,3 +75,24 @@ class JourneyClosed(TrialError):
             f"the journey of {study_id} has ended{where}: nothing more can be recorded for this patient; "
             "its trial record can still be read",
         )
+
+
+class EnrollmentNotTaken(TrialError):
+    """The journey did not record its enrollment in time. Either it never began (no worker took it, or its first
+    step keeps failing): it was stopped with nothing recorded, and the same study id may be enrolled again; or it
+    began and waits for the trial record: it records the enrollment once the record takes it."""
+
+    code = "enrollment_not_taken"
+
+    def __init__(self, study_id: str, seconds: float, *, begun: bool = False) -> None:
+        what = (
+            "it has begun and records the enrollment once the trial record takes it: look again with "
+            f"`trial status {study_id}` before enrolling again"
+            if begun
+            else "no journey worker took it, or its first step keeps failing: it was stopped and nothing was "
+            "recorded; enroll again once the journey workers run, and tell an engineer if it happens again"
+        )
+        super().__init__(
+            study_id, f"the journey of {study_id} did not record its enrollment within {seconds:g} s: {what}"
+        )
+        self.begun = begun

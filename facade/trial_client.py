@@ -35,6 +35,7 @@ from domain.journey.views import PatientStatus, patient_status
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
 from facade.audit import AuditEntry, audit_entries
 from facade.command_seals import sealing_client
+from facade.enrollment_taken import ENROLLMENT_TAKEN_WITHIN, await_enrollment_recorded
 from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
 from facade.listing import journeys_query, listing_from
 from facade.models import EnrollmentResult, PatientListing, Timeline, TrialReport
@@ -127,6 +128,7 @@ class TrialClient:
         seal_keys: SealKeyring | None = None,
         signing: SigningDesk | None = None,
         checkpoints: CheckpointLog | None = None,
+        enrollment_taken_within: timedelta = ENROLLMENT_TAKEN_WITHIN,
     ) -> None:
         # With seal keys, every command and enrollment leaves sealed (facade/command_seals.py), dated by `clock`.
         self._temporal = sealing_client(temporal, seal_keys, clock) if seal_keys is not None else temporal
@@ -136,6 +138,7 @@ class TrialClient:
         self._clock = clock
         self._resend_within = resend_within
         self._checkpoints = checkpoints  # the signed heads `verify` checks the record against (None: not configured)
+        self._enrollment_taken_within = enrollment_taken_within
         # Without one given (no staff directory), supervisors' alerts about signing reach the log channel only.
         self._signing = signing or SigningDesk.log_only(
             SigningPinStore(store.engine), DeliveryLedger(store.engine), protocol
@@ -167,8 +170,9 @@ class TrialClient:
         """Start the patient's journey. A screen failure is enrolled too: recorded with every reason, then ended; the
         same study id enrolled again is its new screening attempt (and only a screen failure's).
 
-        Raises CommandRefused (NotPermitted for a role that may not enroll; nothing started) or AlreadyEnrolled;
-        every refusal is logged and kept as a refused attempt."""
+        Answers once the journey has recorded the enrollment. Raises CommandRefused (NotPermitted for a role that may
+        not enroll; nothing started; or the journey refused it), AlreadyEnrolled, or EnrollmentNotTaken (nothing
+        recorded in time: the journey was stopped); every refusal is logged and kept as a refused attempt."""
         try:
             return await self._enroll(command)
         except TrialError as error:
@@ -186,7 +190,7 @@ class TrialClient:
         if await asyncio.to_thread(self._store.last_sequence, study_id):
             return await self._rescreen(command)
         try:
-            await self._temporal.start_workflow(
+            handle = await self._temporal.start_workflow(
                 PatientJourneyWorkflow.run,
                 JourneyInput(study_id=study_id, enrollment=command),
                 id=journey_workflow_id(study_id),
@@ -198,6 +202,8 @@ class TrialClient:
             )
         except WorkflowAlreadyStartedError:
             raise AlreadyEnrolled(study_id) from None
+        # Answered only once the journey has recorded it: else refused, or stopped with nothing half-created.
+        await await_enrollment_recorded(self._temporal, handle, study_id, self._enrollment_taken_within)
         return _enrollment_result(fold(initial_state(study_id), events))
 
     async def _rescreen(self, command: EnrollPatient) -> EnrollmentResult:
@@ -222,7 +228,7 @@ class TrialClient:
             record_head=RecordHead(sequence=head.sequence, hash=head.hash) if head is not None else None,
         )
         try:
-            await self._temporal.start_workflow(
+            handle = await self._temporal.start_workflow(
                 PatientJourneyWorkflow.run,
                 JourneyInput(study_id=study_id, enrollment=command, carried=carried),
                 id=journey_workflow_id(study_id),
@@ -233,6 +239,7 @@ class TrialClient:
             )
         except WorkflowAlreadyStartedError:
             raise AlreadyEnrolled(study_id) from None
+        await await_enrollment_recorded(self._temporal, handle, study_id, self._enrollment_taken_within)
         return _enrollment_result(fold(state, attempt))
 
     # ------------------------------------------------------------ staff

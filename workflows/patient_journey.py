@@ -319,7 +319,7 @@ class PatientJourneyWorkflow:
         """After recording: the timeline, the staff who must act, the supervisors' search attributes."""
         for event in events:
             self._state.timeline.append(timeline_entry(event))
-            for notification in notifications_for(event):
+            for notification in notifications_for(event, events):
                 self._send(notification)
         self._upsert_search_attributes(self._due_now())
 
@@ -425,6 +425,12 @@ class PatientJourneyWorkflow:
     def record_head(self) -> RecordHead | None:
         """The trial record's head after this journey's last append (`trial verify` compares the record with it)."""
         return self._state.record_head
+
+    @workflow.query
+    def enrollment_recorded(self) -> bool:
+        """Whether the journey has recorded its enrollment (or carries it from the run before): the trial client
+        answers an enrollment only then."""
+        return self._state.ready
 
     # ------------------------------------------------------------ visibility and the end
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from domain.eligibility import ScreeningData
+from domain.free_text import FreeText, Label
 from domain.identifiers import StudyId
 from domain.journey.phases import Phase
 from domain.protocol import FrozenModel
@@ -19,9 +20,8 @@ from domain.roles import Actor
 from domain.signature import Signature
 from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
 
-# Free text a person writes: never blank, never a novel.
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Every typed field is bounded in length and characters by domain/free_text.py.
+Text = FreeText
 Drug = Literal["fludarabine", "cyclophosphamide"]
 
 

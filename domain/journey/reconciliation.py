@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from domain.journey.events import Event
 from domain.journey.evolve import fold
-from domain.journey.notifications import Notification, Urgency
+from domain.journey.notifications import SYSTEM_WORDS_MAX_LENGTH, Notification, NotificationFacts, Topic, Urgency
 from domain.journey.phases import Phase
 from domain.journey.state import initial_state
 from domain.journey.timers import TimedCommand, due_timers
@@ -301,10 +301,6 @@ def supervisor_alert(found: Mismatch) -> Notification:
         study_id=found.study_id,
         role=Role.SUPERVISOR,
         urgency=Urgency.IMMEDIATE if found.urgent else Urgency.SOON,
-        subject=f"{found.study_id}: the journey disagrees with the trial record ({found.kind.value.replace('_', ' ')})",
-        body=(
-            f"Reconciliation found that {found.detail}. Check the journey (patient-journey-{found.study_id} in the "
-            f"Temporal Web UI, `trial status {found.study_id}` and `trial timeline {found.study_id}`) and make sure "
-            "what is due is done."
-        ),
+        topic=Topic.RECONCILIATION,
+        facts=NotificationFacts(finding=found.kind.value, system_words=found.detail[:SYSTEM_WORDS_MAX_LENGTH]),
     )

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from cli.common import USAGE_ERROR_EXIT_CODE, Problems
 from cli.main import app
 from cli.staff import COMMAND_MODELS, REFUSED_EXIT_CODE, command_fields
+from domain.free_text import LABEL_MAX_LENGTH, LABEL_RULE
 from domain.journey.command_registry import STAFF_COMMANDS, Signed
 from domain.journey.phases import Phase
 from domain.roles import Role
@@ -519,3 +520,23 @@ async def test_the_installed_command_works_from_any_folder(cli: Cli, tmp_path: P
     code, out, err = await run("status", "TF-2031")
     assert code == 0 and "Patient TF-2031" in out, out + err
     assert sorted(path.name for path in folder.iterdir()) == []  # nothing written where it ran
+
+
+async def test_an_over_long_lot_number_and_a_control_character_exit_2_naming_the_limit_and_the_rule(cli: Cli) -> None:
+    cell_lab = await cli.signed_in("cl.zhou", Role.CELL_LAB)
+    result = await cell_lab(
+        "record",
+        "TF-2099",
+        "record-product-release",
+        "--set",
+        f"lot_number={'L' * (LABEL_MAX_LENGTH + 1)}",
+        "--set",
+        "product_label_coi=COI\tTF2099",
+        "--set",
+        "total_viable_car_cells=2e8",
+        "--set",
+        f"released_on={today().isoformat()}",
+    )
+    assert result.exit_code == USAGE_ERROR_EXIT_CODE, result.output
+    assert f"lot_number: must have at most {LABEL_MAX_LENGTH} characters" in result.stderr
+    assert f"product_label_coi: {LABEL_RULE} (found U+0009)" in result.stderr

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from domain.journey import CommandRejected, decide, fold, initial_state
 from domain.journey import commands as cmd
 from domain.journey.calendar import scheduled_items
+from domain.journey.notifications import notifications_for
 from domain.journey.permissions import ALLOWED_ROLES
 from domain.journey.phases import Phase
 from domain.journey.timers import due_timers
@@ -248,6 +249,11 @@ def test_any_command_sequence_keeps_the_record_consistent(data: st.DataObject) -
     for event in events:
         if event.type in system_types:
             assert event.actor.role is Role.SYSTEM
+    # Every event's notifications are built and written from their facts: one that failed would fail the workflow
+    # task that announces it.
+    for event in events:
+        for note in notifications_for(event, tuple(events)):
+            assert note.subject.startswith("TF-001: ") and note.body
 
 
 @settings(max_examples=60, deadline=None)

@@ -3,7 +3,7 @@ reports and their escalation, and the escalation of a message nobody could recei
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -12,6 +12,8 @@ from domain.journey.events import Event
 from domain.journey.notifications import (
     DEFAULT_ESCALATION_ROLES,
     Notification,
+    NotificationFacts,
+    Topic,
     Urgency,
     escalation_for,
     notifications_for,
@@ -81,11 +83,11 @@ def test_grade_3_crs_goes_to_the_investigator_at_once_with_the_24_hour_deadline(
     grade_3_crs(journey)
 
     [report] = journey.state.open_expedited_reports
-    [note] = notifications_for(journey.events[-1])
+    [note] = notifications_for(journey.events[-1], tuple(journey.events[-2:]))
     assert (note.role, note.urgency) == (Role.INVESTIGATOR, Urgency.IMMEDIATE)
     assert report.due_at == journey.now + timedelta(hours=24)
     assert report.due_at.isoformat() in note.subject and report.due_at.isoformat() in note.body
-    assert "CRS grade 3" in note.body and "report within 24 hours" in note.body
+    assert "CRS grade 3" in note.body
     assert report.report_id in note.body
 
 
@@ -98,9 +100,10 @@ def test_a_serious_adverse_event_goes_to_the_investigator_at_once() -> None:
     )
     journey.do(cmd.RecordAdverseEvent(actor=PHYSICIAN, adverse_event=adverse_event))
 
-    [note] = notifications_for(journey.events[-1])
+    [note] = notifications_for(journey.events[-1], tuple(journey.events[-2:]))
     assert (note.role, note.urgency) == (Role.INVESTIGATOR, Urgency.IMMEDIATE)
-    assert "serious adverse event: febrile neutropenia" in note.body and "within 24 hours" in note.body
+    assert "an adverse event of CTCAE grade 3, serious" in note.body
+    assert "febrile" not in note.subject + note.body  # the term is typed: it stays in the record
 
 
 def test_a_report_past_its_deadline_is_escalated_to_investigator_and_supervisor_and_a_late_one_noted() -> None:
@@ -277,7 +280,8 @@ def test_a_screen_failure_tells_the_coordinator_why_and_what_to_do() -> None:
     )
     [note] = [n for e in journey.events for n in notifications_for(e)]
     assert note.role is Role.RESEARCH_COORDINATOR
-    assert "below the minimum" in note.body and "file the screening log" in note.body
+    [failed] = journey.events[-1].payload.failed  # type: ignore[union-attr]
+    assert f"1 criteria not met: {failed.code.replace('_', ' ')}" in note.body and "file the screening log" in note.body
 
 
 # ---------------------------------------------------------------- escalation of an undelivered notification
@@ -299,8 +303,8 @@ def test_an_undelivered_notification_escalates_to_the_covering_role(role: Role, 
         study_id="TF-001",
         role=role,
         urgency=Urgency.ROUTINE,
-        subject="TF-001: product released",
-        body="Product lot L-1 released: plan lymphodepletion.",
+        topic=Topic.PRODUCT_RELEASED,
+        facts=NotificationFacts(cells=2e8, on=date(2026, 2, 1), chain_of_identity="TF-001-01-K"),
     )
     escalation = escalation_for(original, "1 of 1 deliveries failed: webhook https://chat.example#abc: HTTP 503")
 
@@ -319,8 +323,8 @@ def test_an_escalation_goes_where_it_is_told_and_keeps_an_immediate_urgency() ->
         study_id="TF-002",
         role=Role.INVESTIGATOR,
         urgency=Urgency.IMMEDIATE,
-        subject="TF-002: expedited safety report due",
-        body="Report to the sponsor.",
+        topic=Topic.EXPEDITED_REPORT_DUE,
+        facts=NotificationFacts(report_id="ER-00012", crs_grade=3),
     )
     escalation = escalation_for(original, "SMTP 550", to=Role.PHYSICIAN)
     assert (escalation.role, escalation.urgency) == (Role.PHYSICIAN, Urgency.IMMEDIATE)

@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from config.settings import load_settings
-from domain.journey.notifications import Notification, Urgency
+from domain.journey.notifications import Notification, Topic, Urgency
 from domain.roles import Role
 from notifications import (
     ADDRESSABLE_ROLES,
@@ -71,8 +71,7 @@ def note(role: Role) -> Notification:
         study_id="TF-001",
         role=role,
         urgency=Urgency.ROUTINE,
-        subject="TF-001: eligibility confirmed",
-        body="Obtain the guardian's consent.",
+        topic=Topic.ELIGIBILITY_CONFIRMED,
     )
 
 

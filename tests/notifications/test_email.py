@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey_activities import JourneyActivities
-from domain.journey.notifications import Notification, Urgency
+from domain.journey.notifications import Notification, NotificationFacts, Topic, Urgency
 from domain.roles import Role
 from notifications import ADDRESSABLE_ROLES, ChannelKind, EmailChannel, Notifier, SmtpConfig, StaffDirectory
 from notifications.identity import message_id
@@ -31,16 +32,16 @@ RELEASED = Notification(
     study_id="TF-001",
     role=Role.PHARMACY,
     urgency=Urgency.SOON,
-    subject="TF-001: product released",
-    body="Product lot SCV-2026-0042 released (2.00e+08 CAR+ cells): plan lymphodepletion.",
+    topic=Topic.PRODUCT_RELEASED,
+    facts=NotificationFacts(cells=2e8, on=date(2026, 2, 1), chain_of_identity="TF-001-01-K"),
 )
 OVERDUE = Notification(
     key="TF-001/19/investigator",
     study_id="TF-001",
     role=Role.INVESTIGATOR,
     urgency=Urgency.IMMEDIATE,
-    subject="TF-001: expedited report OVERDUE",
-    body="Expedited report ER-00017 was due and is not confirmed: submit it to the sponsor now and confirm it.",
+    topic=Topic.EXPEDITED_REPORT_OVERDUE,
+    facts=NotificationFacts(report_id="ER-00017", due_at=datetime(2026, 2, 3, 9, tzinfo=UTC)),
 )
 
 

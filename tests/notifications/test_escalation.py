@@ -3,6 +3,8 @@ channel always written; an escalation that cannot be delivered either is retried
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -10,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey_activities import EscalationRequest, JourneyActivities
-from domain.journey.notifications import Notification, Urgency
+from domain.journey.notifications import Notification, NotificationFacts, Topic, Urgency
 from domain.roles import Role
 from notifications import ChannelKind, Notifier, WebhookChannel
 from records import EventStore
@@ -24,8 +26,8 @@ MISSED = Notification(
     study_id="TF-005",
     role=Role.RESEARCH_COORDINATOR,
     urgency=Urgency.SOON,
-    subject="TF-005: D14 missed",
-    body="D14 was not done by 2026-02-20 and is recorded as missed: contact the family and keep the next visit.",
+    topic=Topic.VISIT_MISSED,
+    facts=NotificationFacts(step="D14", on=date(2026, 2, 20)),
 )
 
 

@@ -138,7 +138,7 @@ async def test_a_journey_to_grade_3_crs_tells_each_role_in_order(stack: Notifyin
         by_sequence.setdefault(sequence_of(notification["key"]), set()).add((role, subject))
     assert [by_sequence[s] for s in sorted(by_sequence)] == expected
     report = next(body(r) for r in requests if body(r)["urgency"] == "immediate")
-    assert "CRS grade 3" in report["body"] and "report within 24 hours" in report["body"]
+    assert "CRS grade 3" in report["body"] and "Report to the sponsor by " in report["body"]
     assert all(row.status is DeliveryStatus.SENT for row in stack.ledger.for_study("TF-801"))
     assert len(stack.ledger.for_study("TF-801")) == count
 

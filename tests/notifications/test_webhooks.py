@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey_activities import JourneyActivities
-from domain.journey.notifications import Notification, Urgency
+from domain.journey.notifications import Notification, NotificationFacts, Topic, Urgency
 from domain.roles import Role
 from notifications import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, ChannelKind, Notifier, WebhookChannel
 from notifications.identity import idempotency_key, webhook_label
@@ -31,8 +32,8 @@ GRADE_3_CRS = Notification(
     study_id="TF-007",
     role=Role.INVESTIGATOR,
     urgency=Urgency.IMMEDIATE,
-    subject="TF-007: expedited safety report due by 2026-03-04T09:00:00+00:00",
-    body="Report to the sponsor by 2026-03-04T09:00:00+00:00 (report ER-00031), then confirm it: CRS grade 3.",
+    topic=Topic.EXPEDITED_REPORT_DUE,
+    facts=NotificationFacts(report_id="ER-00031", due_at=datetime(2026, 3, 4, 9, tzinfo=UTC), crs_grade=3),
 )
 
 

@@ -105,7 +105,7 @@ def record_visit(ctx: Context, c: cmd.RecordVisit) -> list[ev.EventPayload]:
     item = find_item(state, ctx.protocol, code)
     if item is None or code in EFFICACY_ITEMS:
         visits = [i.code for i in scheduled_items(state, ctx.protocol) if i.code not in EFFICACY_ITEMS]
-        ctx.refuse(f"{c.visit_code!r} is not a follow-up visit of this patient; visits are {', '.join(visits)}")
+        ctx.refuse(f"this visit code is not a follow-up visit of this patient; visits are {', '.join(visits)}")
         return []
     supersedes = c.correction.supersedes_sequence if c.correction else None
     record = state.item(code)

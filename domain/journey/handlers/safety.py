@@ -142,10 +142,13 @@ def confirm_expedited_report(ctx: Context, c: cmd.ConfirmExpeditedReport) -> lis
     report = ctx.state.report(c.report_id)
     if report is None:
         known = ", ".join(r.report_id for r in ctx.state.open_expedited_reports) or "none"
-        ctx.refuse(f"there is no expedited report {c.report_id} for {ctx.patient} (open reports: {known})")
+        # The id as typed is not repeated: refusals are logged, and a mistyped field may hold anything.
+        ctx.refuse(f"there is no expedited report with this id for {ctx.patient} (open reports: {known})")
         return []
     if not report.awaiting_submission:
-        ctx.refuse(f"expedited report {c.report_id} was already submitted ({report.sponsor_reference})")
+        ctx.refuse(
+            f"expedited report {report.report_id} was already submitted (its sponsor reference is in the record)"
+        )
     ctx.check_instant(c.submitted_at, "the submission time")
     return [
         ev.ExpeditedReportSubmitted(
