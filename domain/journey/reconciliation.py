@@ -155,24 +155,26 @@ def expect_from_record(
 def compare(expected: RecordExpectation, observed: WorkflowObservation) -> list[Mismatch]:
     """Every way the workflow's own state disagrees with what the record says it must show by now."""
     study = expected.study_id
-    if observed.execution_status != RUNNING:
-        if expected.finished:
-            return []  # a finished journey's workflow closes: nothing left to disagree about
-        shown = observed.execution_status or "not found"
-        detail = (
-            f"the trial record shows the journey {expected.phase.value} and not finished, but its workflow is "
-            f"{shown}: nothing reminds staff or fires its timers"
-        )
-        return [mismatch(study, MismatchKind.WORKFLOW_NOT_RUNNING, detail, [shown, observed.run_id], urgent=True)]
     found: list[Mismatch] = []
     if observed.last_reset_at is not None:
-        # Only an operator with Temporal's own tools can reset: never a step of the trial. Said once per reset.
+        # Only an operator with Temporal's own tools can reset: never a step of the trial. Said once per reset,
+        # whatever the reset run did next (it may have stopped: its replayed appends meet the record).
         detail = (
             f"the journey's workflow was reset outside the trial's API at {observed.last_reset_at.isoformat()}: "
             "its history was rewound by hand; check who did it and that the journey and its record agree"
         )
         reset_at = observed.last_reset_at.isoformat()
         found.append(mismatch(study, MismatchKind.WORKFLOW_RESET, detail, [reset_at], urgent=True))
+    if observed.execution_status != RUNNING:
+        if expected.finished:
+            return found  # a finished journey's workflow closes: nothing left to disagree about
+        shown = observed.execution_status or "not found"
+        detail = (
+            f"the trial record shows the journey {expected.phase.value} and not finished, but its workflow is "
+            f"{shown}: nothing reminds staff or fires its timers"
+        )
+        stopped = mismatch(study, MismatchKind.WORKFLOW_NOT_RUNNING, detail, [shown, observed.run_id], urgent=True)
+        return [*found, stopped]
     if observed.workflow_task_attempt >= FAILING_TASK_ATTEMPTS:
         detail = (
             f"the workflow's task has failed {observed.workflow_task_attempt - 1} times in a row: the journey does "

@@ -137,7 +137,7 @@ async def test_enroll_then_record_steps_then_read_them_back(cli: Cli, tmp_path: 
     assert "TF-2001" not in {row["study_id"] for row in json.loads(elsewhere.stdout)}
 
 
-async def test_a_screen_failure_is_printed_with_every_reason_and_a_second_enrollment_is_refused(
+async def test_a_screen_failure_is_printed_with_every_reason_and_enrolling_it_again_screens_it_again(
     cli: Cli, tmp_path: Path
 ) -> None:
     screening = screening_file(tmp_path, "TF-2002", **SCREEN_FAILURE)
@@ -146,9 +146,17 @@ async def test_a_screen_failure_is_printed_with_every_reason_and_a_second_enroll
     assert "SCREEN FAILURE: 2 criteria failed" in enrolled.stdout
     assert "Lansky score 30" in enrolled.stdout and "prior_car_t" in enrolled.stdout
 
-    twice = await cli("enroll", "--study-id", "TF-2002", "--file", screening)
-    assert twice.exit_code == REFUSED_EXIT_CODE
-    assert "TF-2002 is already enrolled" in twice.stderr and "Traceback" not in twice.output
+    # The same study id again: a new screening attempt of the same patient (failing again here), not a new patient.
+    twice = await cli("enroll", "--study-id", "TF-2002", "--file", screening, "--json")
+    assert twice.exit_code == 0, twice.output
+    again = json.loads(twice.stdout)
+    assert again["screening_attempt"] == 2 and again["eligible"] is False
+    # An enrolled patient's study id is never enrolled a second time.
+    eligible = screening_file(tmp_path, "TF-2005")
+    assert (await cli("enroll", "--study-id", "TF-2005", "--file", eligible)).exit_code == 0
+    refused = await cli("enroll", "--study-id", "TF-2005", "--file", eligible)
+    assert refused.exit_code == REFUSED_EXIT_CODE
+    assert "TF-2005 is already enrolled" in refused.stderr and "Traceback" not in refused.output
 
     # Its journey has ended: nothing more can be recorded (the workflow may take a moment to close).
     investigator = await as_investigator(cli)
