@@ -152,11 +152,11 @@ async def test_a_screen_failure_is_printed_with_every_reason_and_enrolling_it_ag
     again = json.loads(twice.stdout)
     assert again["screening_attempt"] == 2 and again["eligible"] is False
     # An enrolled patient's study id is never enrolled a second time.
-    eligible = screening_file(tmp_path, "TF-2005")
-    assert (await cli("enroll", "--study-id", "TF-2005", "--file", eligible)).exit_code == 0
-    refused = await cli("enroll", "--study-id", "TF-2005", "--file", eligible)
+    eligible = screening_file(tmp_path, "TF-2081")
+    assert (await cli("enroll", "--study-id", "TF-2081", "--file", eligible)).exit_code == 0
+    refused = await cli("enroll", "--study-id", "TF-2081", "--file", eligible)
     assert refused.exit_code == REFUSED_EXIT_CODE
-    assert "TF-2005 is already enrolled" in refused.stderr and "Traceback" not in refused.output
+    assert "TF-2081 is already enrolled" in refused.stderr and "Traceback" not in refused.output
 
     # Its journey has ended: nothing more can be recorded (the workflow may take a moment to close).
     investigator = await as_investigator(cli)
