@@ -51,17 +51,21 @@ def record_consent(ctx: Context, c: cmd.RecordConsent) -> list[ev.EventPayload]:
     if not ctx.require_phase({Phase.CONSENT}, "record consent"):
         return []
     ctx.check_day(c.guardian_consent_signed_on, "the consent date", (ctx.state.screening_date, "screening"))
+    return [consent_signed(ctx, c)]
+
+
+def consent_signed(ctx: Context, c: cmd.RecordConsent, supersedes: int | None = None) -> ev.ConsentSigned:
+    """The consent `c` records, the child's assent refused into `ctx` when missing: a new one, or a correction."""
     age = ctx.age_on(c.guardian_consent_signed_on)
     if (problem := assent_problem(ctx, age, c.child_assent_obtained)) is not None:
         ctx.refuse(problem)
-    return [
-        ev.ConsentSigned(
-            signed_on=c.guardian_consent_signed_on,
-            consent_form_version=c.consent_form_version,
-            child_assent_obtained=c.child_assent_obtained,
-            age_years=age,
-        )
-    ]
+    return ev.ConsentSigned(
+        signed_on=c.guardian_consent_signed_on,
+        consent_form_version=c.consent_form_version,
+        child_assent_obtained=c.child_assent_obtained,
+        age_years=age,
+        supersedes=supersedes,
+    )
 
 
 def assent_problem(ctx: Context, age: int, child_assent_obtained: bool | None) -> str | None:
@@ -94,11 +98,7 @@ def record_product_release(ctx: Context, c: cmd.RecordProductRelease) -> list[ev
         return []
     expected = ctx.state.chain_of_identity
     assert expected is not None  # manufacturing follows a collection
-    mismatch = chain_of_identity_mismatch(c.product_label_coi, parse_chain_of_identity(expected))
-    if mismatch:
-        ctx.refuse(f"the product label does not match this patient's cells: {mismatch}")
-    collected = ctx.state.collections[-1].collected_on
-    ctx.check_day(c.released_on, "the release date", (collected, "the collection"))
+    check_release(ctx, c, expected)
     return [
         ev.ProductReleased(
             chain_of_identity=expected,
@@ -107,6 +107,15 @@ def record_product_release(ctx: Context, c: cmd.RecordProductRelease) -> list[ev
             released_on=c.released_on,
         )
     ]
+
+
+def check_release(ctx: Context, c: cmd.RecordProductRelease, expected_coi: str) -> None:
+    """The bag label against the patient's chain of identity, and the release date after the latest collection."""
+    mismatch = chain_of_identity_mismatch(c.product_label_coi, parse_chain_of_identity(expected_coi))
+    if mismatch:
+        ctx.refuse(f"the product label does not match this patient's cells: {mismatch}")
+    collected = ctx.state.collections[-1].collected_on
+    ctx.check_day(c.released_on, "the release date", (collected, "the collection"))
 
 
 def record_manufacturing_failure(ctx: Context, c: cmd.RecordManufacturingFailure) -> list[ev.EventPayload]:
