@@ -34,12 +34,11 @@ with the reason, for the investigator to review:
 
 from __future__ import annotations
 
-from domain.dosing import classify_product
 from domain.eligibility import age_in_completed_years, assess_eligibility
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
-from domain.journey.handlers.enrollment import assent_problem, check_release, consent_signed
+from domain.journey.handlers.enrollment import assent_problem, consent_signed, product_released
 from domain.journey.handlers.follow_up import chemotherapy_resumed
 from domain.journey.handlers.treatment import completion, excess_deviation, given_dose, infusion, prescription
 from domain.journey.phases import ExitReason, Phase
@@ -239,7 +238,7 @@ def _product_release(ctx: Context, c: cmd.RecordProductRelease, seq: int) -> lis
     if expected is None or product is None:
         ctx.refuse(f"entry {seq} is not the current product release of this patient: nothing to correct")
         return []
-    check_release(ctx, c, expected)
+    released = product_released(ctx, c, expected, supersedes=seq)
     first_dose = min((ctx.site_date_of(d.given_at) for d in state.doses_given), default=None)
     if first_dose is not None and c.released_on > first_dose:
         ctx.refuse(
@@ -250,10 +249,8 @@ def _product_release(ctx: Context, c: cmd.RecordProductRelease, seq: int) -> lis
         ctx.refuse(
             f"the product cannot hold {c.total_viable_car_cells:.2e} cells: {infused.cells_infused:.2e} were infused"
         )
-    plan = state.lymphodepletion
-    assessment = None
-    if plan is not None:
-        assessment = classify_product(c.total_viable_car_cells, plan.weight_kg, ctx.protocol.cell_dose)
+    plan, assessment = state.lymphodepletion, released.product_assessment
+    if plan is not None and assessment is not None:
         changed = assessment.classification is not plan.product.classification
         if changed and (state.out_of_spec_decision is not None or infused is not None):
             ctx.refuse(
@@ -261,16 +258,7 @@ def _product_release(ctx: Context, c: cmd.RecordProductRelease, seq: int) -> lis
                 f"{'infused' if infused else 'the investigator decided on it'}; with the corrected cell count it is "
                 f"{assessment.classification.value.replace('_', ' ')}: the investigator must review it"
             )
-    return [
-        ev.ProductReleased(
-            chain_of_identity=expected,
-            lot_number=c.lot_number,
-            total_viable_car_cells=c.total_viable_car_cells,
-            released_on=c.released_on,
-            product_assessment=assessment,
-            supersedes=seq,
-        )
-    ]
+    return [released]
 
 
 def _manufacturing_failure(ctx: Context, c: cmd.RecordManufacturingFailure, seq: int) -> list[ev.EventPayload]:

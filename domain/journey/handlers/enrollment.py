@@ -7,6 +7,7 @@ from domain.chain_of_identity import (
     issue_chain_of_identity,
     parse_chain_of_identity,
 )
+from domain.dosing import classify_product
 from domain.eligibility import assess_eligibility
 from domain.journey import commands as cmd
 from domain.journey import events as ev
@@ -98,24 +99,31 @@ def record_product_release(ctx: Context, c: cmd.RecordProductRelease) -> list[ev
         return []
     expected = ctx.state.chain_of_identity
     assert expected is not None  # manufacturing follows a collection
-    check_release(ctx, c, expected)
-    return [
-        ev.ProductReleased(
-            chain_of_identity=expected,
-            lot_number=c.lot_number,
-            total_viable_car_cells=c.total_viable_car_cells,
-            released_on=c.released_on,
-        )
-    ]
+    return [product_released(ctx, c, expected)]
 
 
-def check_release(ctx: Context, c: cmd.RecordProductRelease, expected_coi: str) -> None:
-    """The bag label against the patient's chain of identity, and the release date after the latest collection."""
+def product_released(
+    ctx: Context, c: cmd.RecordProductRelease, expected_coi: str, supersedes: int | None = None
+) -> ev.ProductReleased:
+    """The release `c` records, its bag label and date refused into `ctx` when wrong: a new one, or a correction.
+    A correction after the prescription assesses the product again against the prescribed weight."""
     mismatch = chain_of_identity_mismatch(c.product_label_coi, parse_chain_of_identity(expected_coi))
     if mismatch:
         ctx.refuse(f"the product label does not match this patient's cells: {mismatch}")
     collected = ctx.state.collections[-1].collected_on
     ctx.check_day(c.released_on, "the release date", (collected, "the collection"))
+    plan = ctx.state.lymphodepletion
+    assessment = None
+    if plan is not None:
+        assessment = classify_product(c.total_viable_car_cells, plan.weight_kg, ctx.protocol.cell_dose)
+    return ev.ProductReleased(
+        chain_of_identity=expected_coi,
+        lot_number=c.lot_number,
+        total_viable_car_cells=c.total_viable_car_cells,
+        released_on=c.released_on,
+        product_assessment=assessment,
+        supersedes=supersedes,
+    )
 
 
 def record_manufacturing_failure(ctx: Context, c: cmd.RecordManufacturingFailure) -> list[ev.EventPayload]:
