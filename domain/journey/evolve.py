@@ -79,8 +79,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 "study_id": p.study_id,
                 "protocol_version": event.protocol_version,
                 "phase": Phase.SCREENING,
-                "screening_date": p.screening.screening_date,
-                "date_of_birth": p.screening.date_of_birth,
+                **_screening_facts(p),
                 "screening_attempt": p.attempt,
             }
             if p.attempt == 1:
@@ -100,21 +99,9 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
         case ev.ConsentSigned():
             return {"consent": p, "phase": Phase.APHERESIS}
         case ev.ApheresisCollected():
-            collection = Collection(
-                collection_number=p.collection_number,
-                collected_on=p.collected_on,
-                chain_of_identity=p.chain_of_identity,
-                sequence=seq,
-            )
-            return {"collections": (*state.collections, collection), "phase": Phase.MANUFACTURING}
+            return {"collections": (*state.collections, _collection(p, seq)), "phase": Phase.MANUFACTURING}
         case ev.ProductReleased():
-            product = Product(
-                chain_of_identity=p.chain_of_identity,
-                lot_number=p.lot_number,
-                total_viable_car_cells=p.total_viable_car_cells,
-                released_on=p.released_on,
-            )
-            return {"product": product, "phase": Phase.LYMPHODEPLETION}
+            return {"product": _product(p), "phase": Phase.LYMPHODEPLETION}
         case ev.ManufacturingFailed():
             if not p.recollection_allowed:
                 return _off_study(ExitReason.MANUFACTURING_FAILURE, p.failed_on, p.reason)
@@ -125,16 +112,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
         case ev.LymphodepletionPrescribed():
             return {"lymphodepletion": p}
         case ev.LymphodepletionDoseGiven():
-            dose = DoseRecord(
-                drug=p.drug,
-                day_number=p.day_number,
-                dose_mg=p.dose_mg,
-                prescribed_mg=p.prescribed_mg,
-                given_at=p.given_at,
-                deviation_reason=p.deviation_reason,
-                sequence=seq,
-            )
-            return {"doses_given": (*state.doses_given, dose)}
+            return {"doses_given": (*state.doses_given, _dose(p, seq))}
         case ev.LymphodepletionCompleted():
             completed = {"lymphodepletion_completed": p, "lymphodepletion_completed_sequence": seq}
             if p.supersedes is not None:  # moved by a corrected dose: the journey stays where it is
@@ -162,16 +140,8 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
         case ev.InfusionWindowExpired():
             return {"infusion_window_expired": True}
         case ev.CellsInfused():
-            infusion = Infusion(
-                infused_at=p.infused_at,
-                day_zero=p.day_zero,
-                chain_of_identity=p.chain_of_identity,
-                cells_infused=p.cells_infused,
-                cells_per_kg=p.cells_per_kg,
-                deviations=p.deviations,
-            )
             return {
-                "infusion": infusion,
+                "infusion": _infusion(p),
                 "phase": Phase.TOXICITY_OBSERVATION,
                 "era": Phase.TOXICITY_OBSERVATION,
             }
@@ -257,28 +227,17 @@ def _corrected(state: JourneyState, event: Event) -> dict[str, object]:
     seq = event.sequence
     match p:
         case ev.PatientEnrolled():
-            return {"screening_date": p.screening.screening_date, "date_of_birth": p.screening.date_of_birth}
+            return _screening_facts(p)
         case ev.ConsentSigned():
             return {"consent": p}
         case ev.ApheresisCollected():
-            collection = Collection(
-                collection_number=p.collection_number,
-                collected_on=p.collected_on,
-                chain_of_identity=p.chain_of_identity,
-                sequence=seq,
-            )
+            collection = _collection(p, seq)
             collections = tuple(
                 collection if c.collection_number == p.collection_number else c for c in state.collections
             )
             return {"collections": collections}
         case ev.ProductReleased():
-            product = Product(
-                chain_of_identity=p.chain_of_identity,
-                lot_number=p.lot_number,
-                total_viable_car_cells=p.total_viable_car_cells,
-                released_on=p.released_on,
-            )
-            changes: dict[str, object] = {"product": product}
+            changes: dict[str, object] = {"product": _product(p)}
             if p.product_assessment is not None and state.lymphodepletion is not None:
                 changes["lymphodepletion"] = _updated(state.lymphodepletion, {"product": p.product_assessment})
             return changes
@@ -286,29 +245,61 @@ def _corrected(state: JourneyState, event: Event) -> dict[str, object]:
             # The recollection it allowed (or not) stands; the date and reason of an ending one are corrected.
             return {} if p.recollection_allowed else _off_study(ExitReason.MANUFACTURING_FAILURE, p.failed_on, p.reason)
         case ev.LymphodepletionDoseGiven():
-            dose = DoseRecord(
-                drug=p.drug,
-                day_number=p.day_number,
-                dose_mg=p.dose_mg,
-                prescribed_mg=p.prescribed_mg,
-                given_at=p.given_at,
-                deviation_reason=p.deviation_reason,
-                sequence=seq,
-            )
+            dose = _dose(p, seq)
             doses = tuple(dose if (d.drug, d.day_number) == (p.drug, p.day_number) else d for d in state.doses_given)
             return {"doses_given": doses}
         case ev.CellsInfused():
-            infusion = Infusion(
-                infused_at=p.infused_at,
-                day_zero=p.day_zero,
-                chain_of_identity=p.chain_of_identity,
-                cells_infused=p.cells_infused,
-                cells_per_kg=p.cells_per_kg,
-                deviations=p.deviations,
-            )
-            return {"infusion": infusion}
+            return {"infusion": _infusion(p)}
         case _:
             return _changes(state, event)
+
+
+# The state record each fact builds: one home for a new entry and for its correction.
+
+
+def _screening_facts(p: ev.PatientEnrolled) -> dict[str, object]:
+    return {"screening_date": p.screening.screening_date, "date_of_birth": p.screening.date_of_birth}
+
+
+def _collection(p: ev.ApheresisCollected, seq: int) -> Collection:
+    return Collection(
+        collection_number=p.collection_number,
+        collected_on=p.collected_on,
+        chain_of_identity=p.chain_of_identity,
+        sequence=seq,
+    )
+
+
+def _product(p: ev.ProductReleased) -> Product:
+    return Product(
+        chain_of_identity=p.chain_of_identity,
+        lot_number=p.lot_number,
+        total_viable_car_cells=p.total_viable_car_cells,
+        released_on=p.released_on,
+    )
+
+
+def _dose(p: ev.LymphodepletionDoseGiven, seq: int) -> DoseRecord:
+    return DoseRecord(
+        drug=p.drug,
+        day_number=p.day_number,
+        dose_mg=p.dose_mg,
+        prescribed_mg=p.prescribed_mg,
+        given_at=p.given_at,
+        deviation_reason=p.deviation_reason,
+        sequence=seq,
+    )
+
+
+def _infusion(p: ev.CellsInfused) -> Infusion:
+    return Infusion(
+        infused_at=p.infused_at,
+        day_zero=p.day_zero,
+        chain_of_identity=p.chain_of_identity,
+        cells_infused=p.cells_infused,
+        cells_per_kg=p.cells_per_kg,
+        deviations=p.deviations,
+    )
 
 
 def _entries_after(entries: tuple[CorrectableEntry, ...], event: Event) -> tuple[CorrectableEntry, ...] | None:

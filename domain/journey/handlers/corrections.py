@@ -34,18 +34,15 @@ with the reason, for the investigator to review:
 
 from __future__ import annotations
 
-from domain.chain_of_identity import chain_of_identity_mismatch, parse_chain_of_identity
-from domain.dosing import classify_product, dose_deviation_fraction
 from domain.eligibility import age_in_completed_years, assess_eligibility
 from domain.journey import commands as cmd
 from domain.journey import events as ev
-from domain.journey.calendar import CHEMO_CODE, find_item
 from domain.journey.context import Context
-from domain.journey.handlers.enrollment import assent_problem
-from domain.journey.handlers.treatment import completion, infusion, prescription
+from domain.journey.handlers.enrollment import assent_problem, consent_signed, product_released
+from domain.journey.handlers.follow_up import chemotherapy_resumed
+from domain.journey.handlers.treatment import completion, excess_deviation, given_dose, infusion, prescription
 from domain.journey.phases import ExitReason, Phase
 from domain.journey.state import CorrectableEntry
-from domain.schedule import is_within_window
 
 # What each step's entry is, in words for a refusal.
 _ENTRY_WORDS = {
@@ -202,18 +199,7 @@ def _consent(ctx: Context, c: cmd.RecordConsent, seq: int) -> list[ev.EventPaylo
             f"the consent date {signed_on.isoformat()} is after the apheresis collection "
             f"({state.collections[0].collected_on.isoformat()}): consent comes first"
         )
-    age = ctx.age_on(signed_on)
-    if (problem := assent_problem(ctx, age, c.child_assent_obtained)) is not None:
-        ctx.refuse(problem)
-    return [
-        ev.ConsentSigned(
-            signed_on=signed_on,
-            consent_form_version=c.consent_form_version,
-            child_assent_obtained=c.child_assent_obtained,
-            age_years=age,
-            supersedes=seq,
-        )
-    ]
+    return [consent_signed(ctx, c, supersedes=seq)]
 
 
 def _apheresis(ctx: Context, c: cmd.RecordApheresis, seq: int) -> list[ev.EventPayload]:
@@ -252,10 +238,7 @@ def _product_release(ctx: Context, c: cmd.RecordProductRelease, seq: int) -> lis
     if expected is None or product is None:
         ctx.refuse(f"entry {seq} is not the current product release of this patient: nothing to correct")
         return []
-    mismatch = chain_of_identity_mismatch(c.product_label_coi, parse_chain_of_identity(expected))
-    if mismatch:
-        ctx.refuse(f"the product label does not match this patient's cells: {mismatch}")
-    ctx.check_day(c.released_on, "the release date", (state.collections[-1].collected_on, "the collection"))
+    released = product_released(ctx, c, expected, supersedes=seq)
     first_dose = min((ctx.site_date_of(d.given_at) for d in state.doses_given), default=None)
     if first_dose is not None and c.released_on > first_dose:
         ctx.refuse(
@@ -266,10 +249,8 @@ def _product_release(ctx: Context, c: cmd.RecordProductRelease, seq: int) -> lis
         ctx.refuse(
             f"the product cannot hold {c.total_viable_car_cells:.2e} cells: {infused.cells_infused:.2e} were infused"
         )
-    plan = state.lymphodepletion
-    assessment = None
-    if plan is not None:
-        assessment = classify_product(c.total_viable_car_cells, plan.weight_kg, ctx.protocol.cell_dose)
+    plan, assessment = state.lymphodepletion, released.product_assessment
+    if plan is not None and assessment is not None:
         changed = assessment.classification is not plan.product.classification
         if changed and (state.out_of_spec_decision is not None or infused is not None):
             ctx.refuse(
@@ -277,16 +258,7 @@ def _product_release(ctx: Context, c: cmd.RecordProductRelease, seq: int) -> lis
                 f"{'infused' if infused else 'the investigator decided on it'}; with the corrected cell count it is "
                 f"{assessment.classification.value.replace('_', ' ')}: the investigator must review it"
             )
-    return [
-        ev.ProductReleased(
-            chain_of_identity=expected,
-            lot_number=c.lot_number,
-            total_viable_car_cells=c.total_viable_car_cells,
-            released_on=c.released_on,
-            product_assessment=assessment,
-            supersedes=seq,
-        )
-    ]
+    return [released]
 
 
 def _manufacturing_failure(ctx: Context, c: cmd.RecordManufacturingFailure, seq: int) -> list[ev.EventPayload]:
@@ -320,11 +292,10 @@ def _prescription(ctx: Context, c: cmd.PrescribeLymphodepletion, seq: int) -> li
         )
         return []
     corrected = prescription(ctx, c, supersedes=seq)
-    tolerance = ctx.protocol.lymphodepletion.administered_dose_tolerance_fraction
     for dose in state.doses_given:
         prescribed = corrected.daily_dose_mg[dose.drug]
-        deviation = dose_deviation_fraction(prescribed, dose.dose_mg)
-        if deviation > tolerance and dose.deviation_reason is None:
+        deviation = excess_deviation(ctx, prescribed, dose.dose_mg)
+        if deviation is not None and dose.deviation_reason is None:
             ctx.refuse(
                 f"{dose.drug} day {dose.day_number} was given as {dose.dose_mg:g} mg, {deviation:.0%} off the "
                 f"corrected {prescribed:g} mg: correct that dose first, with the reason for its deviation"
@@ -355,35 +326,9 @@ def _dose(ctx: Context, c: cmd.RecordLymphodepletionDose, seq: int) -> list[ev.E
             f"entry {seq} is {label}: a correction keeps the drug and the day; record the right dose in its own entry"
         )
         return []
-    prescribed = plan.daily_dose_mg[c.drug]
     before = state.dose_given(c.drug, c.day_number - 1)
     after = state.dose_given(c.drug, c.day_number + 1)
-    if ctx.check_instant(c.given_at, f"the time {label} was given"):
-        given_on = ctx.site_date_of(c.given_at)
-        if given_on < plan.planned_start_on:
-            ctx.refuse(f"{label} is dated before the planned start ({plan.planned_start_on.isoformat()})")
-        if before is not None and given_on <= ctx.site_date_of(before.given_at):
-            ctx.refuse(f"{label} is dated on or before day {c.day_number - 1}: one dose a day")
-        if after is not None and given_on >= ctx.site_date_of(after.given_at):
-            ctx.refuse(f"{label} is dated on or after day {c.day_number + 1}: one dose a day")
-    tolerance = ctx.protocol.lymphodepletion.administered_dose_tolerance_fraction
-    deviation = dose_deviation_fraction(prescribed, c.dose_mg)
-    if deviation > tolerance and c.deviation_reason is None:
-        ctx.refuse(
-            f"{label}: {c.dose_mg:g} mg differs from the prescribed {prescribed:g} mg by {deviation:.0%} "
-            f"(more than {tolerance:.0%}); check the dose, or give the reason for the deviation"
-        )
-    payloads: list[ev.EventPayload] = [
-        ev.LymphodepletionDoseGiven(
-            drug=c.drug,
-            day_number=c.day_number,
-            dose_mg=c.dose_mg,
-            prescribed_mg=prescribed,
-            given_at=c.given_at,
-            deviation_reason=c.deviation_reason,
-            supersedes=seq,
-        )
-    ]
+    payloads: list[ev.EventPayload] = [given_dose(ctx, c, before, after, supersedes=seq)]
     completed = state.lymphodepletion_completed
     if completed is None or ctx.problems:
         return payloads
@@ -448,21 +393,7 @@ def _infusion(ctx: Context, c: cmd.RecordInfusion, seq: int) -> list[ev.EventPay
 
 
 def _chemotherapy(ctx: Context, c: cmd.RecordChemotherapyResumed, seq: int) -> list[ev.EventPayload]:
-    infused = ctx.state.infusion
-    ctx.check_day(c.resumed_on, "the resumption date", (infused.day_zero if infused else None, "infusion"))
-    if not c.from_protocol_step and c.deviation_reason is None:
-        step = ctx.protocol.schedule.chemotherapy_resumption_step
-        ctx.refuse(f"the protocol resumes chemotherapy from {step}: give the reason for resuming elsewhere")
-    item = find_item(ctx.state, ctx.protocol, CHEMO_CODE)
-    return [
-        ev.ChemotherapyResumed(
-            resumed_on=c.resumed_on,
-            from_protocol_step=c.from_protocol_step,
-            deviation_reason=c.deviation_reason,
-            in_window=is_within_window(item, c.resumed_on) if item else False,
-            supersedes=seq,
-        )
-    ]
+    return [chemotherapy_resumed(ctx, c, supersedes=seq)]
 
 
 def _current_exit(ctx: Context, reason: ExitReason, seq: int) -> bool:

@@ -7,6 +7,7 @@ from domain.chain_of_identity import (
     issue_chain_of_identity,
     parse_chain_of_identity,
 )
+from domain.dosing import classify_product
 from domain.eligibility import assess_eligibility
 from domain.journey import commands as cmd
 from domain.journey import events as ev
@@ -51,17 +52,21 @@ def record_consent(ctx: Context, c: cmd.RecordConsent) -> list[ev.EventPayload]:
     if not ctx.require_phase({Phase.CONSENT}, "record consent"):
         return []
     ctx.check_day(c.guardian_consent_signed_on, "the consent date", (ctx.state.screening_date, "screening"))
+    return [consent_signed(ctx, c)]
+
+
+def consent_signed(ctx: Context, c: cmd.RecordConsent, supersedes: int | None = None) -> ev.ConsentSigned:
+    """The consent `c` records, the child's assent refused into `ctx` when missing: a new one, or a correction."""
     age = ctx.age_on(c.guardian_consent_signed_on)
     if (problem := assent_problem(ctx, age, c.child_assent_obtained)) is not None:
         ctx.refuse(problem)
-    return [
-        ev.ConsentSigned(
-            signed_on=c.guardian_consent_signed_on,
-            consent_form_version=c.consent_form_version,
-            child_assent_obtained=c.child_assent_obtained,
-            age_years=age,
-        )
-    ]
+    return ev.ConsentSigned(
+        signed_on=c.guardian_consent_signed_on,
+        consent_form_version=c.consent_form_version,
+        child_assent_obtained=c.child_assent_obtained,
+        age_years=age,
+        supersedes=supersedes,
+    )
 
 
 def assent_problem(ctx: Context, age: int, child_assent_obtained: bool | None) -> str | None:
@@ -94,19 +99,31 @@ def record_product_release(ctx: Context, c: cmd.RecordProductRelease) -> list[ev
         return []
     expected = ctx.state.chain_of_identity
     assert expected is not None  # manufacturing follows a collection
-    mismatch = chain_of_identity_mismatch(c.product_label_coi, parse_chain_of_identity(expected))
+    return [product_released(ctx, c, expected)]
+
+
+def product_released(
+    ctx: Context, c: cmd.RecordProductRelease, expected_coi: str, supersedes: int | None = None
+) -> ev.ProductReleased:
+    """The release `c` records, its bag label and date refused into `ctx` when wrong: a new one, or a correction.
+    A correction after the prescription assesses the product again against the prescribed weight."""
+    mismatch = chain_of_identity_mismatch(c.product_label_coi, parse_chain_of_identity(expected_coi))
     if mismatch:
         ctx.refuse(f"the product label does not match this patient's cells: {mismatch}")
     collected = ctx.state.collections[-1].collected_on
     ctx.check_day(c.released_on, "the release date", (collected, "the collection"))
-    return [
-        ev.ProductReleased(
-            chain_of_identity=expected,
-            lot_number=c.lot_number,
-            total_viable_car_cells=c.total_viable_car_cells,
-            released_on=c.released_on,
-        )
-    ]
+    plan = ctx.state.lymphodepletion
+    assessment = None
+    if plan is not None:
+        assessment = classify_product(c.total_viable_car_cells, plan.weight_kg, ctx.protocol.cell_dose)
+    return ev.ProductReleased(
+        chain_of_identity=expected_coi,
+        lot_number=c.lot_number,
+        total_viable_car_cells=c.total_viable_car_cells,
+        released_on=c.released_on,
+        product_assessment=assessment,
+        supersedes=supersedes,
+    )
 
 
 def record_manufacturing_failure(ctx: Context, c: cmd.RecordManufacturingFailure) -> list[ev.EventPayload]:

@@ -81,20 +81,26 @@ def record_chemotherapy_resumed(ctx: Context, c: cmd.RecordChemotherapyResumed) 
     state = ctx.state
     if state.chemotherapy is not None:
         ctx.refuse(f"chemotherapy resumption was already recorded on {state.chemotherapy.resumed_on.isoformat()}")
-    infusion = state.infusion
+    return [chemotherapy_resumed(ctx, c)]
+
+
+def chemotherapy_resumed(
+    ctx: Context, c: cmd.RecordChemotherapyResumed, supersedes: int | None = None
+) -> ev.ChemotherapyResumed:
+    """The resumption `c` records, its date and protocol step checked into `ctx`: a new one, or a correction."""
+    infusion = ctx.state.infusion
     ctx.check_day(c.resumed_on, "the resumption date", (infusion.day_zero if infusion else None, "infusion"))
-    step = ctx.protocol.schedule.chemotherapy_resumption_step
     if not c.from_protocol_step and c.deviation_reason is None:
+        step = ctx.protocol.schedule.chemotherapy_resumption_step
         ctx.refuse(f"the protocol resumes chemotherapy from {step}: give the reason for resuming elsewhere")
-    item = find_item(state, ctx.protocol, CHEMO_CODE)
-    return [
-        ev.ChemotherapyResumed(
-            resumed_on=c.resumed_on,
-            from_protocol_step=c.from_protocol_step,
-            deviation_reason=c.deviation_reason,
-            in_window=is_within_window(item, c.resumed_on) if item else False,
-        )
-    ]
+    item = find_item(ctx.state, ctx.protocol, CHEMO_CODE)
+    return ev.ChemotherapyResumed(
+        resumed_on=c.resumed_on,
+        from_protocol_step=c.from_protocol_step,
+        deviation_reason=c.deviation_reason,
+        in_window=is_within_window(item, c.resumed_on) if item else False,
+        supersedes=supersedes,
+    )
 
 
 def record_visit(ctx: Context, c: cmd.RecordVisit) -> list[ev.EventPayload]:

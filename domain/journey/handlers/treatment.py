@@ -17,6 +17,7 @@ from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
 from domain.journey.phases import Phase
+from domain.journey.state import DoseRecord
 from domain.site_time import end_of_site_day
 
 
@@ -84,7 +85,6 @@ def record_lymphodepletion_dose(ctx: Context, c: cmd.RecordLymphodepletionDose) 
         ctx.refuse("lymphodepletion has not been prescribed yet: a physician prescribes it first")
         return []
     days = plan.days[c.drug]
-    prescribed = plan.daily_dose_mg[c.drug]
     label = f"{c.drug} day {c.day_number}"
     if c.day_number > days:
         ctx.refuse(f"{c.drug} is given on {days} days only; there is no day {c.day_number}")
@@ -93,34 +93,58 @@ def record_lymphodepletion_dose(ctx: Context, c: cmd.RecordLymphodepletionDose) 
     previous = ctx.state.dose_given(c.drug, c.day_number - 1) if c.day_number > 1 else None
     if c.day_number > 1 and previous is None:
         ctx.refuse(f"{c.drug} day {c.day_number - 1} has not been recorded yet: record the days in order")
-    if ctx.check_instant(c.given_at, f"the time {label} was given"):
-        given_on = ctx.site_date_of(c.given_at)
-        if given_on < plan.planned_start_on:
-            ctx.refuse(f"{label} is dated before the planned start ({plan.planned_start_on.isoformat()})")
-        if previous is not None and given_on <= ctx.site_date_of(previous.given_at):
-            ctx.refuse(f"{label} is dated on or before day {c.day_number - 1}: one dose a day")
-    tolerance = ctx.protocol.lymphodepletion.administered_dose_tolerance_fraction
-    deviation = dose_deviation_fraction(prescribed, c.dose_mg)
-    if deviation > tolerance and c.deviation_reason is None:
-        ctx.refuse(
-            f"{label}: {c.dose_mg:g} mg differs from the prescribed {prescribed:g} mg by {deviation:.0%} "
-            f"(more than {tolerance:.0%}); check the dose, or give the reason for the deviation"
-        )
-    payloads: list[ev.EventPayload] = [
-        ev.LymphodepletionDoseGiven(
-            drug=c.drug,
-            day_number=c.day_number,
-            dose_mg=c.dose_mg,
-            prescribed_mg=prescribed,
-            given_at=c.given_at,
-            deviation_reason=c.deviation_reason,
-        )
-    ]
+    payloads: list[ev.EventPayload] = [given_dose(ctx, c, previous)]
     given = len(ctx.state.doses_given) + 1
     if given == sum(plan.days.values()) and not ctx.problems:
         last_on = max(ctx.site_date_of(c.given_at), *(ctx.site_date_of(d.given_at) for d in ctx.state.doses_given))
         payloads.append(completion(ctx, last_on))
     return payloads
+
+
+def given_dose(
+    ctx: Context,
+    c: cmd.RecordLymphodepletionDose,
+    before: DoseRecord | None,
+    after: DoseRecord | None = None,
+    supersedes: int | None = None,
+) -> ev.LymphodepletionDoseGiven:
+    """The dose `c` records between the doses of the days `before` and `after` it, its time and amount refused into
+    `ctx` when wrong: a new one, or a correction of one."""
+    plan = ctx.state.lymphodepletion
+    assert plan is not None  # doses follow the prescription
+    prescribed = plan.daily_dose_mg[c.drug]
+    label = f"{c.drug} day {c.day_number}"
+    if ctx.check_instant(c.given_at, f"the time {label} was given"):
+        given_on = ctx.site_date_of(c.given_at)
+        if given_on < plan.planned_start_on:
+            ctx.refuse(f"{label} is dated before the planned start ({plan.planned_start_on.isoformat()})")
+        if before is not None and given_on <= ctx.site_date_of(before.given_at):
+            ctx.refuse(f"{label} is dated on or before day {c.day_number - 1}: one dose a day")
+        if after is not None and given_on >= ctx.site_date_of(after.given_at):
+            ctx.refuse(f"{label} is dated on or after day {c.day_number + 1}: one dose a day")
+    deviation = excess_deviation(ctx, prescribed, c.dose_mg)
+    if deviation is not None and c.deviation_reason is None:
+        tolerance = ctx.protocol.lymphodepletion.administered_dose_tolerance_fraction
+        ctx.refuse(
+            f"{label}: {c.dose_mg:g} mg differs from the prescribed {prescribed:g} mg by {deviation:.0%} "
+            f"(more than {tolerance:.0%}); check the dose, or give the reason for the deviation"
+        )
+    return ev.LymphodepletionDoseGiven(
+        drug=c.drug,
+        day_number=c.day_number,
+        dose_mg=c.dose_mg,
+        prescribed_mg=prescribed,
+        given_at=c.given_at,
+        deviation_reason=c.deviation_reason,
+        supersedes=supersedes,
+    )
+
+
+def excess_deviation(ctx: Context, prescribed_mg: float, given_mg: float) -> float | None:
+    """How far `given_mg` is off `prescribed_mg` (a fraction) when beyond the protocol's tolerance; None within it."""
+    deviation = dose_deviation_fraction(prescribed_mg, given_mg)
+    tolerance = ctx.protocol.lymphodepletion.administered_dose_tolerance_fraction
+    return deviation if deviation > tolerance else None
 
 
 def completion(ctx: Context, last_dose_on: date, supersedes: int | None = None) -> ev.LymphodepletionCompleted:
