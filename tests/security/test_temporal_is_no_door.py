@@ -315,6 +315,9 @@ async def test_a_journey_terminated_with_the_temporal_cli_is_raised_to_superviso
     assert alert.role is Role.SUPERVISOR and alert.urgency is Urgency.IMMEDIATE and alert.key == found.key
 
 
+# The reset run replays the consent's update, whose append meets the record and fails the run under it: the SDK warns
+# that the run ended with that update unfinished, which is what a reset by hand does.
+@pytest.mark.filterwarnings("ignore::temporalio.workflow.UnfinishedUpdateHandlersWarning")
 async def test_a_journey_reset_with_the_temporal_cli_is_raised_to_supervisors(door: Door) -> None:
     await enrolled(door, "TF-807")
     await door.trial.record("TF-807", consent_from_the_api())
