@@ -26,10 +26,10 @@ from tests.deployment.test_entry_points import (
     SUPERVISOR_TOKEN,
     process_environment,
     tokens_document,
+    until_the_api_answers,
 )
 from tests.processes import stops_with_the_tests
 from tests.servers import Stack
-from tests.waiting import poll
 from workers.dev_server import free_port
 
 MIB = 1024 * 1024
@@ -70,16 +70,7 @@ async def api_process(stack: Stack, tmp_path_factory: Any) -> AsyncIterator[ApiP
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-
-            async def healthy() -> bool | None:
-                if process.returncode is not None:
-                    raise AssertionError(f"python -m api exited with {process.returncode}")
-                try:
-                    return (await http.get("/healthz")).status_code == 200 or None
-                except httpx.TransportError:
-                    return None
-
-            await poll(healthy, "python -m api answers", within_seconds=PROCESS_LIMIT_SECONDS)
+            await until_the_api_answers(http, process)
         yield ApiProcess(port, psutil.Process(process.pid))
     finally:
         if process.returncode is None:

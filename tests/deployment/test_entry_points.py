@@ -25,6 +25,20 @@ PROCESS_LIMIT_SECONDS = 120  # a bound on a hung process, never a measure of spe
 SUPERVISOR_TOKEN = "entry-point-supervisor-token"
 
 
+async def until_the_api_answers(http: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
+    """Poll `/healthz` of a `python -m api` the test started until it answers; its early exit fails at once."""
+
+    async def healthy() -> bool | None:
+        if process.returncode is not None:
+            raise AssertionError(f"python -m api exited with {process.returncode}")
+        try:
+            return (await http.get("/healthz")).status_code == 200 or None
+        except httpx.TransportError:
+            return None
+
+    await poll(healthy, "python -m api answers", within_seconds=PROCESS_LIMIT_SECONDS)
+
+
 def process_environment(**settings: str) -> dict[str, str]:
     """This environment without any TRIALFLOW_ variable of the caller's, plus `settings` (as TRIALFLOW_<NAME>)."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith("TRIALFLOW_")}
@@ -131,16 +145,7 @@ async def test_the_api_serves_the_configured_temporal_and_record_until_sigterm(
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-
-            async def healthy() -> bool | None:
-                if process.returncode is not None:
-                    raise AssertionError(f"python -m api exited with {process.returncode}")
-                try:
-                    return (await http.get("/healthz")).status_code == 200 or None
-                except httpx.TransportError:
-                    return None
-
-            await poll(healthy, "python -m api answers", within_seconds=PROCESS_LIMIT_SECONDS)
+            await until_the_api_answers(http, process)
             supervisor = {"Authorization": f"Bearer {SUPERVISOR_TOKEN}"}
             assert (await http.get("/patients/EP-9999", headers=supervisor)).status_code == 404
             assert (await http.get("/report", headers=supervisor)).status_code == 200
