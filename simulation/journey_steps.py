@@ -162,6 +162,12 @@ def hand_off(
     )
 
 
+def thaw_before(patient: PathPatient, infused_at: datetime, collection_number: int = 1) -> Step:
+    """The bag thawed, at the site, THAWED_BEFORE_INFUSION before the infusion at `infused_at`."""
+    thawed_at = infused_at - THAWED_BEFORE_INFUSION
+    return Step(thawed_at, hand_off(patient, "thawed", thawed_at, collection_number))
+
+
 def prescription(
     patient: PathPatient, starts_on: date, protocol: TrialProtocol = CURRENT_PROTOCOL
 ) -> cmd.PrescribeLymphodepletion:
@@ -312,7 +318,6 @@ def after_collection(
     infused = infusion(patient, infused_at, protocol, collection_number)
     shipped_at = site_moment(collected_on, STAFF_HOUR, rules) + timedelta(hours=2)
     received_at = site_moment(collected_on + timedelta(days=1), STAFF_HOUR, rules)
-    thawed_at = infused_at - THAWED_BEFORE_INFUSION
 
     def custody(step: cmd.CustodyStep, at: datetime) -> Step:
         return Step(at, hand_off(patient, step, at, collection_number))
@@ -328,7 +333,7 @@ def after_collection(
         custody("stored", released_at),
         Step(released_at, prescription(patient, starts_on, protocol), Milestone.PRESCRIBED),
         *lymphodepletion_doses(patient, starts_on, protocol),
-        custody("thawed", thawed_at),
+        thaw_before(patient, infused_at, collection_number),
         Step(infused_at, signed(infused, infused_at), Milestone.INFUSED),
     ]
 
