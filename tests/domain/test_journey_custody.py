@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.journey import commands as cmd
+from domain.journey.notifications import Topic, notifications_for
 from domain.journey.phases import Phase
 from domain.journey.views import patient_status
 from domain.protocol import PROTOCOL_V1
@@ -137,6 +138,20 @@ def test_an_excursion_holds_the_infusion_until_the_cell_lab_releases_it_as_a_dev
     assert journey.state.infusion.deviations == (
         "the shipper's logger read -120 °C, warmer than -150 °C (released for infusion as a deviation by the cell lab)",
     )
+
+
+def test_an_excursion_tells_the_cell_lab_and_the_investigator_at_once() -> None:
+    journey = _on_infusion_day(warmest_c=-120.0)
+    [received] = [e for e in journey.events if getattr(e.payload, "step", None) == "received_at_site"]
+    notes = notifications_for(received)
+    assert [(n.role.value, n.topic) for n in notes] == [
+        ("cell_lab", Topic.TEMPERATURE_EXCURSION),
+        ("investigator", Topic.TEMPERATURE_EXCURSION),
+    ]
+    assert "read -120 °C at the site's receipt" in notes[0].body and "infusion is held" in notes[0].body
+    cold = _on_infusion_day()
+    [received] = [e for e in cold.events if getattr(e.payload, "step", None) == "received_at_site"]
+    assert notifications_for(received) == []
 
 
 def test_a_rejected_product_is_never_infused() -> None:
