@@ -103,6 +103,19 @@ def test_a_hand_off_out_of_order_or_by_the_wrong_role_is_refused_with_the_reason
     )
 
 
+def test_a_hand_off_dated_before_the_collection_or_the_release_it_follows_is_refused() -> None:
+    journey = _tracked()
+    journey.walk_to(Milestone.RELEASED)
+    product = journey.state.product
+    assert product is not None
+    early = journey.at_site(product.released_on - timedelta(days=1), hour=12)
+    reasons = journey.refused(path.hand_off(journey.patient, "shipped_to_site", early))
+    assert reasons == (
+        f"the cells were shipped to the site on {early.date().isoformat()}, before the product was released "
+        f"({product.released_on.isoformat()})",
+    )
+
+
 def test_the_logger_is_read_at_the_sites_receipt_only() -> None:
     journey = _tracked()
     journey.walk_to(Milestone.RELEASED)

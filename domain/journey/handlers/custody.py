@@ -3,13 +3,13 @@ the cold chain's excursion that holds the infusion until the cell lab decides; t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from domain.chain_of_identity import chain_of_identity_mismatch, parse_chain_of_identity
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
-from domain.journey.custody import BEFORE_RELEASE, CUSTODY_ORDER, CUSTODY_ROLES, STEP_WORDS
+from domain.journey.custody import AFTER_RELEASE, BEFORE_RELEASE, CUSTODY_ORDER, CUSTODY_ROLES, STEP_WORDS
 from domain.journey.phases import Phase
 from domain.journey.state import CustodyRecord
 
@@ -54,7 +54,17 @@ def hand_off(
     mismatch = chain_of_identity_mismatch(c.product_label_coi, parse_chain_of_identity(state.chain_of_identity))
     if mismatch:
         ctx.refuse(f"STOP: the label does not match this patient's cells: {mismatch}")
-    ctx.check_instant(c.at, f"the time the cells were {words}", before)
+    if ctx.check_instant(c.at, f"the time the cells were {words}", before):
+        on = ctx.site_date_of(c.at)
+        collected_on = state.collections[-1].collected_on
+        if on < collected_on:
+            ctx.refuse(f"the cells were {words} on {on.isoformat()}, before they were collected ({collected_on})")
+        product = state.product
+        if c.step in AFTER_RELEASE and product is not None and on < product.released_on:
+            ctx.refuse(
+                f"the cells were {words} on {on.isoformat()}, before the product was released "
+                f"({product.released_on.isoformat()})"
+            )
     if after is not None and c.at > after.at:
         ctx.refuse(
             f"the time the cells were {words} is after they were {STEP_WORDS[after.step]} ({after.at.isoformat()})"
@@ -126,11 +136,18 @@ def approve_late_infusion_after_thaw(ctx: Context, c: cmd.ApproveLateInfusionAft
     return [ev.LateInfusionAfterThawApproved(reason=c.reason)]
 
 
-def check_before_release(ctx: Context) -> None:
+def check_before_release(ctx: Context, released_on: date) -> None:
     """The release follows the start of manufacturing, in journeys that record the cells' hand-offs."""
-    if ctx.state.chain_of_custody and ctx.state.custody_step("manufacturing_started") is None:
+    if not ctx.state.chain_of_custody:
+        return
+    started = ctx.state.custody_step("manufacturing_started")
+    if started is None:
         ctx.refuse(
             f"out of order: the cells are {where_now(ctx)}; record the start of manufacturing before the release"
+        )
+    elif released_on < (started_on := ctx.site_date_of(started.at)):
+        ctx.refuse(
+            f"the release date {released_on.isoformat()} is before manufacturing started ({started_on.isoformat()})"
         )
 
 

@@ -102,7 +102,7 @@ def record_product_release(ctx: Context, c: cmd.RecordProductRelease) -> list[ev
         return []
     expected = ctx.state.chain_of_identity
     assert expected is not None  # manufacturing follows a collection
-    check_before_release(ctx)
+    check_before_release(ctx, c.released_on)
     return [product_released(ctx, c, expected)]
 
 
