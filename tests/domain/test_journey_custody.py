@@ -116,6 +116,19 @@ def test_a_hand_off_dated_before_the_collection_or_the_release_it_follows_is_ref
     )
 
 
+def test_a_release_corrected_to_before_manufacturing_started_is_refused() -> None:
+    journey = _tracked()
+    journey.walk_to(Milestone.RELEASED)
+    started = journey.state.custody_step("manufacturing_started")
+    release = next(e for e in journey.events if e.type == "product_released")
+    assert started is not None
+    day_before = journey.at_site(release.payload.released_on).date() - timedelta(days=30)  # type: ignore[union-attr]
+    command = path.product_release(journey.patient, day_before, journey.protocol)
+    correction = cmd.Correction(supersedes_sequence=release.sequence, reason="date typed wrong")
+    reasons = journey.refused(path.amended(command, correction=correction))
+    assert any("is before manufacturing started" in reason for reason in reasons)
+
+
 def test_the_logger_is_read_at_the_sites_receipt_only() -> None:
     journey = _tracked()
     journey.walk_to(Milestone.RELEASED)

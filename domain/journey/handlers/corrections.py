@@ -18,7 +18,7 @@ with the reason, for the investigator to review:
   corrected values meet every criterion is refused too (screen the patient again: a new attempt).
 - consent: not after the collection; the assent rule at the child's age on the corrected date.
 - apheresis: not before consent, nor after what followed it (the next collection, the product's release).
-- product release: the bag label checked again; not after lymphodepletion started or the infusion; never fewer
+- product release: the bag label checked again; not before manufacturing started (when hand-offs are recorded); not after lymphodepletion started or the infusion; never fewer
   cells than were infused; after the prescription, the product is assessed again against the prescribed weight,
   refused if that changes its classification once the investigator decided on it or the cells were infused.
 - a hand-off of the cells: the same step; the label, role, logger and time checked again, between the hand-offs
@@ -42,7 +42,7 @@ from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
 from domain.journey.custody import STEP_WORDS
-from domain.journey.handlers.custody import hand_off
+from domain.journey.handlers.custody import check_before_release, hand_off
 from domain.journey.handlers.enrollment import assent_problem, consent_signed, product_released
 from domain.journey.handlers.follow_up import chemotherapy_resumed
 from domain.journey.handlers.treatment import completion, excess_deviation, given_dose, infusion, prescription
@@ -274,6 +274,7 @@ def _product_release(ctx: Context, c: cmd.RecordProductRelease, seq: int) -> lis
         ctx.refuse(f"entry {seq} is not the current product release of this patient: nothing to correct")
         return []
     released = product_released(ctx, c, expected, supersedes=seq)
+    check_before_release(ctx, c.released_on)
     first_dose = min((ctx.site_date_of(d.given_at) for d in state.doses_given), default=None)
     if first_dose is not None and c.released_on > first_dose:
         ctx.refuse(
