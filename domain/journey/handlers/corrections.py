@@ -18,9 +18,10 @@ with the reason, for the investigator to review:
   corrected values meet every criterion is refused too (screen the patient again: a new attempt).
 - consent: not after the collection; the assent rule at the child's age on the corrected date.
 - apheresis: not before consent, nor after what followed it (the next collection, the product's release).
-- product release: the bag label checked again; not before manufacturing started (when hand-offs are recorded); not after lymphodepletion started or the infusion; never fewer
-  cells than were infused; after the prescription, the product is assessed again against the prescribed weight,
-  refused if that changes its classification once the investigator decided on it or the cells were infused.
+- product release: the bag label checked again; not before manufacturing started (when hand-offs are recorded),
+  nor after lymphodepletion started or the infusion; never fewer cells than were infused; after the prescription,
+  the product is assessed again against the prescribed weight, refused if that changes its classification once the
+  investigator decided on it or the cells were infused.
 - a hand-off of the cells: the same step; the label, role, logger and time checked again, between the hand-offs
   around it; refused once the cells were infused, or when it changes whether there was a temperature excursion
   the cell lab has decided on.
