@@ -66,12 +66,24 @@ def _yes(flag: bool) -> Text:
 # ---------------------------------------------------------------- one patient
 
 
+def _custody_text(status: PatientStatus) -> str | Text:
+    """Where the cells are now, since when, and what holds their infusion."""
+    custody = status.custody
+    if custody is None:
+        return "-"
+    since = custody.since.isoformat()
+    if custody.hold is None:
+        return f"{custody.where} since {since}"
+    return Text(f"{custody.where} since {since}; HELD: {custody.hold}", style="bold red")
+
+
 def _status_output(status: PatientStatus) -> list[Table]:
     next_due = status.next_due
     rows: list[tuple[str, str | Text]] = [
         ("Phase", _words(status.phase)),
         ("Protocol", status.protocol_version),
         ("Chain of identity", status.chain_of_identity or "-"),
+        ("Cells", _custody_text(status)),
         ("Next due", _due_text(next_due.what, next_due.due_on or next_due.window_closes) if next_due else "-"),
         ("Overdue", _yes(status.overdue)),
         ("Highest CRS / ICANS grade", f"{status.highest_crs_grade} / {status.highest_icans_grade}"),

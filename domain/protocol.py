@@ -114,6 +114,15 @@ class InfusionRules(FrozenModel):
     min_tocilizumab_doses_on_site: int = 2
 
 
+class CustodyRules(FrozenModel):
+    """Product logistics: the cryopreserved cells' cold chain, and the bag's life once thawed."""
+
+    # Warmest the shipper's temperature logger may read at the site's receipt; above it is an excursion.
+    max_shipping_temperature_c: float = -150.0
+    # The infusion starts within this many minutes of the end of thawing (the bag's label).
+    max_minutes_thaw_to_infusion: int = Field(default=30, ge=1)
+
+
 class ManufacturingRules(FrozenModel):
     manufacturer: str = "Shenzhen Cell Valley"
     max_recollections: int = 1
@@ -295,6 +304,7 @@ class TrialProtocol(FrozenModel):
     cell_dose: CellDoseRules = CellDoseRules()
     infusion: InfusionRules = InfusionRules()
     manufacturing: ManufacturingRules = ManufacturingRules()
+    custody: CustodyRules = CustodyRules()
     crs: CrsCriteria = CrsCriteria()
     icans: IcansCriteria = IcansCriteria()
     safety: SafetyReporting = SafetyReporting()

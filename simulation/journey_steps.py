@@ -30,6 +30,8 @@ STAFF_HOUR = 9  # collection, release and prescription, infusion
 DOSE_HOUR = 10  # each day's lymphodepletion doses
 CONSENT_FORM_VERSION = "ICF v2.1"
 RELEASED_TARGET_DOSES = 3  # a released product holds three target doses
+SHIPPING_TEMPERATURE_C = -180.0  # the logger's warmest reading of a shipment in vapour-phase nitrogen
+THAWED_BEFORE_INFUSION = timedelta(minutes=15)  # the end of thawing before the infusion starts
 
 C = TypeVar("C", bound=FrozenModel)
 R = TypeVar("R")
@@ -138,6 +140,32 @@ def product_release(
         total_viable_car_cells=cells or patient.released_cells or target * RELEASED_TARGET_DOSES,
         released_on=released_on,
     )
+
+
+def hand_off(
+    patient: PathPatient,
+    step: cmd.CustodyStep,
+    at: datetime,
+    collection_number: int = 1,
+    logger_max_temperature_c: float | None = None,
+) -> cmd.RecordCustodyHandOff:
+    """One hand-off of the cells, the label scanned; at the site's receipt the logger read at `logger_max_...`
+    (by default SHIPPING_TEMPERATURE_C, cold enough)."""
+    if step == "received_at_site" and logger_max_temperature_c is None:
+        logger_max_temperature_c = SHIPPING_TEMPERATURE_C
+    return cmd.RecordCustodyHandOff(
+        actor=patient.actor(Role.APHERESIS_UNIT if step == "shipped_to_manufacturer" else Role.CELL_LAB),
+        step=step,
+        at=at,
+        product_label_coi=chain_of_identity(patient, collection_number),
+        logger_max_temperature_c=logger_max_temperature_c,
+    )
+
+
+def thaw_before(patient: PathPatient, infused_at: datetime, collection_number: int = 1) -> Step:
+    """The bag thawed, at the site, THAWED_BEFORE_INFUSION before the infusion at `infused_at`."""
+    thawed_at = infused_at - THAWED_BEFORE_INFUSION
+    return Step(thawed_at, hand_off(patient, "thawed", thawed_at, collection_number))
 
 
 def prescription(
@@ -277,8 +305,9 @@ def after_collection(
     collection_number: int = 1,
     infused_at: datetime | None = None,
 ) -> list[Step]:
-    """Release and prescription `pace` days after collection, every lymphodepletion dose, and the infusion on the
-    window's first day (or at `infused_at`)."""
+    """The cells shipped to the manufacturer on the collection day and manufactured from the next; release,
+    shipment to the site, receipt and storage, and prescription `pace` days after collection; every lymphodepletion
+    dose; and the infusion on the window's first day (or at `infused_at`), the bag thawed just before."""
     rules = protocol.schedule
     released_on = collected_on + timedelta(days=pace.manufacturing_days)
     released_at = site_moment(released_on, STAFF_HOUR, rules)
@@ -287,10 +316,24 @@ def after_collection(
     infused_at = infused_at or site_moment(infused_on, STAFF_HOUR, rules)
     release = product_release(patient, released_on, protocol, collection_number)
     infused = infusion(patient, infused_at, protocol, collection_number)
+    shipped_at = site_moment(collected_on, STAFF_HOUR, rules) + timedelta(hours=2)
+    received_at = site_moment(collected_on + timedelta(days=1), STAFF_HOUR, rules)
+
+    def custody(step: cmd.CustodyStep, at: datetime) -> Step:
+        return Step(at, hand_off(patient, step, at, collection_number))
+
     return [
+        custody("shipped_to_manufacturer", shipped_at),
+        custody("received_by_manufacturer", received_at),
+        custody("manufacturing_started", received_at + timedelta(hours=1)),
         Step(released_at, signed(release, released_at), Milestone.RELEASED),
+        # Shipped, received and stored on the release day (the path's moments are the staff's morning).
+        custody("shipped_to_site", released_at),
+        custody("received_at_site", released_at),
+        custody("stored", released_at),
         Step(released_at, prescription(patient, starts_on, protocol), Milestone.PRESCRIBED),
         *lymphodepletion_doses(patient, starts_on, protocol),
+        thaw_before(patient, infused_at, collection_number),
         Step(infused_at, signed(infused, infused_at), Milestone.INFUSED),
     ]
 
@@ -387,8 +430,11 @@ class DecidedJourney:
     """The pure decider as the client: one patient's state, and a clock that only moves forward, firing the timers
     due on the way as the workflow's main loop does."""
 
-    def __init__(self, study_id: str, now: datetime, protocol: TrialProtocol = CURRENT_PROTOCOL) -> None:
+    def __init__(
+        self, study_id: str, now: datetime, protocol: TrialProtocol = CURRENT_PROTOCOL, *, chain_of_custody: bool = True
+    ) -> None:
         self.protocol = protocol
+        self.chain_of_custody = chain_of_custody  # as the workflow enrolls now: hand-offs required
         self.state: JourneyState = initial_state(study_id)
         self.now = now
         self.events: list[Event] = []
@@ -397,7 +443,7 @@ class DecidedJourney:
         """Decide `command` now; a step that may be signed is signed now by its actor unless it already is."""
         if command.signature is None:
             command = signed(command, self.now)
-        events = decide(self.state, command, self.now, self.protocol)
+        events = decide(self.state, command, self.now, self.protocol, chain_of_custody=self.chain_of_custody)
         self.state = fold(self.state, events)
         self.events.extend(events)
         return events

@@ -50,6 +50,9 @@ with workflow.unsafe.imports_passed_through():
 COMMAND_REJECTED = "CommandRejected"
 # The patch id under which the handler requires electronic signatures on the steps the registry marks signed.
 SIGNATURES_REQUIRED_PATCH = "electronic-signatures-required"
+# Journeys enrolled from this version on record the cells' hand-offs before release and infusion; histories
+# enrolled before replay without them.
+CHAIN_OF_CUSTODY_PATCH = "chain-of-custody-required"
 # The cause of a CommandRejected failure when the acting role may not issue the command at all.
 NOT_PERMITTED = "NotPermitted"
 # Sent while a run is handing over to the next: the client resends the same update id, which the new run takes.
@@ -187,7 +190,8 @@ class PatientJourneyWorkflow:
         rescreening = journey.carried is not None
         if journey.enrollment is not None and (self._state.journey.phase is Phase.NOT_ENROLLED or rescreening):
             try:
-                self._state.enrollment = self._decided(journey.enrollment)
+                custody = workflow.patched(CHAIN_OF_CUSTODY_PATCH)
+                self._state.enrollment = self._decided(journey.enrollment, chain_of_custody=custody)
             except CommandRejected as rejection:
                 self._state.enrollment_refused = rejection
             self._state.journey = fold(self._state.journey, self._state.enrollment)
@@ -283,11 +287,21 @@ class PatientJourneyWorkflow:
 
     # ------------------------------------------------------------ applying a command
 
-    def _decided(self, command: Command, signatures_required: bool = True) -> tuple[Event, ...]:
-        """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules."""
+    def _decided(
+        self, command: Command, signatures_required: bool = True, chain_of_custody: bool = False
+    ) -> tuple[Event, ...]:
+        """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules.
+        `chain_of_custody` matters to an enrollment only (the journey keeps what it was enrolled with)."""
         now = workflow.now()
         events = tuple(
-            decide(self._state.journey, command, now, self._protocol, signatures_required=signatures_required)
+            decide(
+                self._state.journey,
+                command,
+                now,
+                self._protocol,
+                signatures_required=signatures_required,
+                chain_of_custody=chain_of_custody,
+            )
         )
         problems = unrecordable(events)
         if problems:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from domain.journey import commands as cmd
+from domain.journey.custody import CUSTODY_ROLE_SET
 from domain.protocol import FrozenModel
 from domain.roles import Role
 
@@ -116,6 +117,27 @@ _STAFF: tuple[CommandEntry, ...] = (
         "Record that the CAR-T product could not be made, and why.",
         signed=Signed.WHEN,
         signed_when=_CORRECTION,
+    ),
+    # ------------------------------------------------------------ chain of custody
+    CommandEntry(
+        cmd.RecordCustodyHandOff,
+        CUSTODY_ROLE_SET,
+        "Record a hand-off of the cells with the bag's label; at the site's receipt, the logger's warmest reading.",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
+        units={"logger_max_temperature_c": "°C"},
+    ),
+    CommandEntry(
+        cmd.DecideTemperatureExcursion,
+        frozenset({Role.CELL_LAB}),
+        "Decide on cells that travelled too warm: release them for infusion as a deviation, or reject them.",
+        signed=Signed.ALWAYS,
+    ),
+    CommandEntry(
+        cmd.ApproveLateInfusionAfterThaw,
+        frozenset({Role.INVESTIGATOR}),
+        "Approve an infusion starting later after thawing than the bag's label allows, with the reason.",
+        signed=Signed.ALWAYS,
     ),
     # ------------------------------------------------------------ lymphodepletion and infusion
     CommandEntry(

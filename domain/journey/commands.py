@@ -90,6 +90,45 @@ class RecordManufacturingFailure(_Command):
     correction: Correction | None = None
 
 
+# ---------------------------------------------------------------- chain of custody
+
+# The hand-offs of the cells after collection, in the order they happen (the release is its own step, between
+# the start of manufacturing and the shipment to the site; the infusion ends the chain).
+CustodyStep = Literal[
+    "shipped_to_manufacturer",
+    "received_by_manufacturer",
+    "manufacturing_started",
+    "shipped_to_site",
+    "received_at_site",
+    "stored",
+    "thawed",
+]
+
+
+class RecordCustodyHandOff(_Command):
+    """One hand-off of the cells, checked against the bag's chain-of-identity label."""
+
+    kind: Literal["record_custody_hand_off"] = "record_custody_hand_off"
+    step: CustodyStep
+    at: datetime  # when the hand-off happened; for "thawed", the end of thawing
+    product_label_coi: Label  # scanned from the bag or shipper
+    # The shipper's temperature logger, read at the site's receipt: the warmest it recorded on the way.
+    logger_max_temperature_c: float | None = Field(default=None, ge=-273.15, le=100)
+    note: Text | None = None
+    correction: Correction | None = None
+
+
+class DecideTemperatureExcursion(_Command):
+    kind: Literal["decide_temperature_excursion"] = "decide_temperature_excursion"
+    decision: Literal["release_as_deviation", "reject"]
+    reason: Text
+
+
+class ApproveLateInfusionAfterThaw(_Command):
+    kind: Literal["approve_late_infusion_after_thaw"] = "approve_late_infusion_after_thaw"
+    reason: Text
+
+
 # ---------------------------------------------------------------- lymphodepletion and infusion
 
 
@@ -270,6 +309,9 @@ StaffCommand = Annotated[
     | RecordApheresis
     | RecordProductRelease
     | RecordManufacturingFailure
+    | RecordCustodyHandOff
+    | DecideTemperatureExcursion
+    | ApproveLateInfusionAfterThaw
     | PrescribeLymphodepletion
     | RecordLymphodepletionDose
     | DecideOutOfSpecProduct

@@ -58,6 +58,8 @@ class Context:
     now: datetime
     protocol: TrialProtocol
     problems: list[str] = field(default_factory=list)
+    # Whether an enrollment decided now records the cells' hand-offs (the workflow says, by its history's age).
+    chain_of_custody: bool = False
 
     @property
     def today(self) -> date:

@@ -14,6 +14,7 @@ CORRECTED_BY: Mapping[str, str] = MappingProxyType(
         "apheresis_collected": "record_apheresis",
         "product_released": "record_product_release",
         "manufacturing_failed": "record_manufacturing_failure",
+        "custody_hand_off_recorded": "record_custody_hand_off",
         "lymphodepletion_prescribed": "prescribe_lymphodepletion",
         "lymphodepletion_dose_given": "record_lymphodepletion_dose",
         "cells_infused": "record_infusion",

@@ -11,7 +11,7 @@ from typing import assert_never
 from domain.journey import commands as cmd
 from domain.journey.context import CommandRejected, Context
 from domain.journey.events import Event, EventPayload
-from domain.journey.handlers import corrections, enrollment, exits, follow_up, safety, treatment
+from domain.journey.handlers import corrections, custody, enrollment, exits, follow_up, safety, treatment
 from domain.journey.permissions import role_problem
 from domain.journey.phases import Phase
 from domain.journey.signing import check_signature
@@ -26,14 +26,16 @@ def decide(
     protocol: TrialProtocol,
     *,
     signatures_required: bool = True,
+    chain_of_custody: bool = False,
 ) -> list[Event]:
     """The events `command` produces, or CommandRejected with every reason it cannot be accepted.
 
-    Each event of a signed entry carries its signature. `signatures_required=False` only replays entries made
-    before electronic signatures were required (a signature given is still checked)."""
+        Each event of a signed entry carries its signature. `signatures_required=False` only replays entries made
+        before electronic signatures were required (a signature given is still checked). `chain_of_custody=True`
+    enrolls a journey whose release and infusion require the cells' hand-offs (journeys enrolled before did not)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("decide needs an aware `now` (the workflow's clock)")
-    ctx = Context(state=state, now=now, protocol=protocol)
+    ctx = Context(state=state, now=now, protocol=protocol, chain_of_custody=chain_of_custody)
     payloads: list[EventPayload] = []
     problem = role_problem(command.kind, command.actor.role)
     if problem:
@@ -84,6 +86,12 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return enrollment.record_product_release(ctx, command)
         case cmd.RecordManufacturingFailure():
             return enrollment.record_manufacturing_failure(ctx, command)
+        case cmd.RecordCustodyHandOff():
+            return custody.record_custody_hand_off(ctx, command)
+        case cmd.DecideTemperatureExcursion():
+            return custody.decide_temperature_excursion(ctx, command)
+        case cmd.ApproveLateInfusionAfterThaw():
+            return custody.approve_late_infusion_after_thaw(ctx, command)
         case cmd.PrescribeLymphodepletion():
             return treatment.prescribe_lymphodepletion(ctx, command)
         case cmd.RecordLymphodepletionDose():

@@ -28,6 +28,8 @@ class PatientEnrolled(FrozenModel):
     study_id: str
     screening: ScreeningData
     attempt: int = 1  # the screening attempt: a screen failure may be screened again under its study id
+    # The cells' hand-offs are required before release and infusion (False in journeys started before they were).
+    chain_of_custody: bool = False
     supersedes: int | None = None  # the entry this one corrects (kept in the record, no longer current)
 
 
@@ -79,6 +81,28 @@ class ManufacturingFailed(FrozenModel):
     reason: str
     recollection_allowed: bool  # False: the patient goes off study
     supersedes: int | None = None
+
+
+class CustodyHandOffRecorded(FrozenModel):
+    type: Literal["custody_hand_off_recorded"] = "custody_hand_off_recorded"
+    step: str
+    at: datetime
+    chain_of_identity: str
+    logger_max_temperature_c: float | None
+    excursion: bool  # the logger read warmer than the protocol allows: a deviation that holds the infusion
+    note: str | None
+    supersedes: int | None = None
+
+
+class TemperatureExcursionDecided(FrozenModel):
+    type: Literal["temperature_excursion_decided"] = "temperature_excursion_decided"
+    decision: Literal["release_as_deviation", "reject"]
+    reason: str
+
+
+class LateInfusionAfterThawApproved(FrozenModel):
+    type: Literal["late_infusion_after_thaw_approved"] = "late_infusion_after_thaw_approved"
+    reason: str
 
 
 # ---------------------------------------------------------------- lymphodepletion and infusion
@@ -306,6 +330,9 @@ EventPayload = Annotated[
     | ApheresisCollected
     | ProductReleased
     | ManufacturingFailed
+    | CustodyHandOffRecorded
+    | TemperatureExcursionDecided
+    | LateInfusionAfterThawApproved
     | LymphodepletionPrescribed
     | LymphodepletionDoseGiven
     | LymphodepletionCompleted

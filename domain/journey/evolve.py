@@ -9,12 +9,14 @@ from typing import TypeVar, assert_never
 
 from domain.journey import events as ev
 from domain.journey.correctable import CORRECTED_BY, SET_ASIDE_BY_REMANUFACTURE
+from domain.journey.custody import AFTER_RELEASE
 from domain.journey.events import Event
 from domain.journey.phases import ExitReason, Phase
 from domain.journey.repeats import content_of
 from domain.journey.state import (
     Collection,
     CorrectableEntry,
+    CustodyRecord,
     DiseaseAssessmentRecord,
     DoseRecord,
     ExitRecord,
@@ -81,6 +83,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 "phase": Phase.SCREENING,
                 **_screening_facts(p),
                 "screening_attempt": p.attempt,
+                "chain_of_custody": p.chain_of_custody,
             }
             if p.attempt == 1:
                 return fresh
@@ -109,6 +112,12 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 "phase": Phase.APHERESIS,
                 "manufacturing_retries_used": state.manufacturing_retries_used + 1,
             }
+        case ev.CustodyHandOffRecorded():
+            return {"custody": (*state.custody, _custody(p, seq))}
+        case ev.TemperatureExcursionDecided():
+            return {"excursion_decision": p.decision}
+        case ev.LateInfusionAfterThawApproved():
+            return {"late_infusion_after_thaw_approved": True}
         case ev.LymphodepletionPrescribed():
             return {"lymphodepletion": p}
         case ev.LymphodepletionDoseGiven():
@@ -132,6 +141,10 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                     "out_of_spec_decision": None,
                     "infusion_window_deviation_approved": False,
                     "infusion_window_expired": False,
+                    # The new product travels to the site again: the old one's hand-offs after release are over.
+                    "custody": tuple(r for r in state.custody if r.step not in AFTER_RELEASE),
+                    "excursion_decision": None,
+                    "late_infusion_after_thaw_approved": False,
                     "entries": tuple(e for e in state.entries if e.kind not in SET_ASIDE_BY_REMANUFACTURE),
                 }
             return {"out_of_spec_decision": p.decision}
@@ -250,6 +263,9 @@ def _corrected(state: JourneyState, event: Event) -> dict[str, object]:
             return {"doses_given": doses}
         case ev.CellsInfused():
             return {"infusion": _infusion(p)}
+        case ev.CustodyHandOffRecorded():
+            record = _custody(p, seq)
+            return {"custody": tuple(record if r.sequence == p.supersedes else r for r in state.custody)}
         case _:
             return _changes(state, event)
 
@@ -276,6 +292,17 @@ def _product(p: ev.ProductReleased) -> Product:
         lot_number=p.lot_number,
         total_viable_car_cells=p.total_viable_car_cells,
         released_on=p.released_on,
+    )
+
+
+def _custody(p: ev.CustodyHandOffRecorded, seq: int) -> CustodyRecord:
+    return CustodyRecord(
+        step=p.step,
+        at=p.at,
+        chain_of_identity=p.chain_of_identity,
+        logger_max_temperature_c=p.logger_max_temperature_c,
+        excursion=p.excursion,
+        sequence=seq,
     )
 
 

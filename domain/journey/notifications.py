@@ -44,6 +44,7 @@ class Topic(StrEnum):
     CELLS_COLLECTED = "cells_collected"
     PRODUCT_RELEASED = "product_released"
     MANUFACTURING_FAILED = "manufacturing_failed"
+    TEMPERATURE_EXCURSION = "temperature_excursion"
     LYMPHODEPLETION_PRESCRIBED = "lymphodepletion_prescribed"
     PRODUCT_BELOW_MINIMUM = "product_below_minimum"
     DOSE_DEVIATION = "dose_deviation"
@@ -98,6 +99,7 @@ class NotificationFacts(FrozenModel):
     prescribed_mg: float | None = None
     cells: float | None = None
     minimum_cells: float | None = None
+    temperature_c: float | None = None  # the shipper's logger, read at the site's receipt
     plan: tuple[DrugPlan, ...] = ()
     criteria: tuple[Code, ...] = ()  # failed eligibility criteria, by code
     recollection_allowed: bool | None = None
@@ -205,6 +207,10 @@ def notifications_for(event: Event, recorded_with: tuple[Event, ...] = ()) -> li
             roles = (Role.INVESTIGATOR, Role.APHERESIS_UNIT) if p.recollection_allowed else (Role.INVESTIGATOR,)
             allowed = p.recollection_allowed
             return [_note(event, role, s, Topic.MANUFACTURING_FAILED, recollection_allowed=allowed) for role in roles]
+        case ev.CustodyHandOffRecorded() if p.excursion and p.supersedes is None:
+            facts = {"chain_of_identity": p.chain_of_identity, "temperature_c": p.logger_max_temperature_c}
+            roles = (Role.CELL_LAB, Role.INVESTIGATOR)
+            return [_note(event, role, s, Topic.TEMPERATURE_EXCURSION, **facts) for role in roles]
         # ---- lymphodepletion and infusion
         case ev.LymphodepletionPrescribed():
             plan = tuple(DrugPlan(drug=drug, mg_per_day=mg, days=p.days[drug]) for drug, mg in p.daily_dose_mg.items())
@@ -336,6 +342,7 @@ def _subject(n: Notification) -> str:
         Topic.CELLS_COLLECTED: "cells collected",
         Topic.PRODUCT_RELEASED: "product released",
         Topic.MANUFACTURING_FAILED: "manufacturing failed",
+        Topic.TEMPERATURE_EXCURSION: "cells shipped too warm: infusion on hold",
         Topic.LYMPHODEPLETION_PRESCRIBED: "lymphodepletion prescribed",
         Topic.PRODUCT_BELOW_MINIMUM: "product below minimum dose",
         Topic.DOSE_DEVIATION: "lymphodepletion dose deviation",
@@ -397,6 +404,12 @@ def _body(n: Notification) -> str:
         case Topic.MANUFACTURING_FAILED:
             then = "One re-collection is allowed: schedule apheresis." if f.recollection_allowed else "Off study."
             return f"Manufacturing failed (the reason is in the record). {then}"
+        case Topic.TEMPERATURE_EXCURSION:
+            return (
+                f"The shipper's logger for chain of identity {f.chain_of_identity} read {f.temperature_c or 0:g} °C "
+                "at the site's receipt, warmer than the protocol allows (a deviation). The infusion is held until the "
+                "cell lab decides: release the product for infusion as a deviation, or reject it."
+            )
         case Topic.LYMPHODEPLETION_PRESCRIBED:
             doses = ", ".join(f"{d.drug} {d.mg_per_day:g} mg/day x {d.days}" for d in f.plan)
             return f"Prepare {doses}."

@@ -37,6 +37,15 @@ class Product(FrozenModel):
     released_on: date
 
 
+class CustodyRecord(FrozenModel):
+    step: str
+    at: datetime
+    chain_of_identity: str
+    logger_max_temperature_c: float | None
+    excursion: bool
+    sequence: int
+
+
 class DoseRecord(FrozenModel):
     drug: str
     day_number: int
@@ -149,6 +158,10 @@ class JourneyState(FrozenModel):
     collections: tuple[Collection, ...] = ()
     manufacturing_retries_used: int = 0
     product: Product | None = None
+    chain_of_custody: bool = False  # hand-offs required (journeys enrolled once they were)
+    custody: tuple[CustodyRecord, ...] = ()  # every current hand-off, oldest first
+    excursion_decision: Literal["release_as_deviation", "reject"] | None = None
+    late_infusion_after_thaw_approved: bool = False
     lymphodepletion: LymphodepletionPrescribed | None = None
     doses_given: tuple[DoseRecord, ...] = ()
     lymphodepletion_completed: LymphodepletionCompleted | None = None
@@ -203,6 +216,14 @@ class JourneyState(FrozenModel):
 
     def item(self, code: str) -> ScheduledItemRecord:
         return self.scheduled.get(code) or _nothing_recorded(code)
+
+    @property
+    def current_custody(self) -> tuple[CustodyRecord, ...]:
+        """The hand-offs of the current collection's cells."""
+        return tuple(r for r in self.custody if r.chain_of_identity == self.chain_of_identity)
+
+    def custody_step(self, step: str) -> CustodyRecord | None:
+        return next((r for r in self.current_custody if r.step == step), None)
 
     def dose_given(self, drug: str, day_number: int) -> DoseRecord | None:
         return next((d for d in self.doses_given if d.drug == drug and d.day_number == day_number), None)

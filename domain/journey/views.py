@@ -7,6 +7,7 @@ from typing import Literal
 
 from domain.dosing import ProductClassification
 from domain.journey.calendar import ITEM_ROLES, primary_endpoint_visit, scheduled_items
+from domain.journey.custody import AFTER_RELEASE, STEP_WORDS
 from domain.journey.phases import Phase
 from domain.journey.state import ExitRecord, JourneyState, SignedEntry
 from domain.protocol import FrozenModel, ScheduleRules, TrialProtocol
@@ -34,6 +35,15 @@ class VisitView(FrozenModel):
     window_closes: date
     status: VisitStatus
     done_on: date | None
+
+
+class CustodyView(FrozenModel):
+    """Where the cells are now: their last hand-off, since when, and what holds their infusion."""
+
+    step: str  # collected, shipped_to_manufacturer, ..., released, ..., thawed, infused
+    where: str  # in words
+    since: datetime | date  # the hand-off's time (collection and release keep their day)
+    hold: str | None = None  # why the infusion is held, if it is
 
 
 class ReportView(FrozenModel):
@@ -78,6 +88,27 @@ class PatientStatus(FrozenModel):
     # Enrolled: eligibility confirmed by the investigator (a screen failure never is). None in summaries stored
     # before it was kept: the report then judges by the phase.
     enrolled: bool | None = None
+    custody: CustodyView | None = None  # None before the collection
+
+
+def custody_view(state: JourneyState) -> CustodyView | None:
+    """The cells' last hand-off: the infusion, a recorded hand-off, the release or the collection, latest first."""
+    if state.infusion is not None:
+        return CustodyView(step="infused", where=STEP_WORDS["infused"], since=state.infusion.infused_at)
+    if not state.collections:
+        return None
+    latest = state.current_custody[-1] if state.current_custody else None
+    if latest is not None and (state.product is None or latest.step in AFTER_RELEASE):
+        hold = None
+        received = state.custody_step("received_at_site")
+        if received is not None and received.excursion and state.excursion_decision != "release_as_deviation":
+            decided = "rejected by the cell lab" if state.excursion_decision else "awaiting the cell lab's decision"
+            hold = f"temperature excursion ({received.logger_max_temperature_c:g} °C): {decided}"
+        return CustodyView(step=latest.step, where=STEP_WORDS[latest.step], since=latest.at, hold=hold)
+    if state.product is not None:
+        return CustodyView(step="released", where=STEP_WORDS["released"], since=state.product.released_on)
+    collected = state.collections[-1]
+    return CustodyView(step="collected", where=STEP_WORDS["collected"], since=collected.collected_on)
 
 
 def has_dose_limiting_toxicity(state: JourneyState, protocol: TrialProtocol) -> bool:
@@ -280,6 +311,7 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         dose_limiting_toxicity=has_dose_limiting_toxicity(state, protocol),
         primary_endpoint=primary_endpoint(state, protocol, today),
         last_sequence=state.last_sequence,
+        custody=custody_view(state),
         signatures=state.signatures,
         screening_attempt=state.screening_attempt,
         enrolled=state.eligibility_confirmed,

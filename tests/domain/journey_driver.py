@@ -42,8 +42,12 @@ SUPERVISOR = actor(Role.SUPERVISOR)
 class JourneyDriver(DecidedJourney):
     """One patient, the decider, and a clock that only moves forward."""
 
-    def __init__(self, study_id: str = "TF-001", protocol: TrialProtocol = PROTOCOL_V1) -> None:
-        super().__init__(study_id, START, protocol)
+    def __init__(
+        self, study_id: str = "TF-001", protocol: TrialProtocol = PROTOCOL_V1, *, chain_of_custody: bool = False
+    ) -> None:
+        # By default a journey enrolled before the cells' hand-offs were required (the rules around them are
+        # tested on their own; tests/domain/test_journey_custody.py requires them).
+        super().__init__(study_id, START, protocol, chain_of_custody=chain_of_custody)
         self.patient = PathPatient(study_id=study_id)
 
     # ------------------------------------------------------------ the clock
@@ -72,7 +76,7 @@ class JourneyDriver(DecidedJourney):
         if sign and command.signature is None:
             command = path.signed(command, self.now)
         with pytest.raises(CommandRejected) as rejection:
-            decide(self.state, command, self.now, self.protocol)
+            decide(self.state, command, self.now, self.protocol, chain_of_custody=self.chain_of_custody)
         assert self.state == before
         assert rejection.value.reasons
         return rejection.value.reasons
@@ -105,7 +109,15 @@ class JourneyDriver(DecidedJourney):
         self.advance(days=1)
         self.do(path.apheresis(self.patient, self.today))
 
+    def hand_off(self, step: cmd.CustodyStep, **overrides: Any) -> None:
+        """The cells handed on now, the current collection's label scanned."""
+        number = self.state.collections[-1].collection_number
+        self.do(path.amended(path.hand_off(self.patient, step, self.now, number), **overrides))
+
     def release(self, cells: float = 2.0e8) -> None:
+        for step in ("shipped_to_manufacturer", "received_by_manufacturer", "manufacturing_started"):
+            if self.state.custody_step(step) is None:  # a re-manufacture starts from the cells already there
+                self.hand_off(step)  # type: ignore[arg-type]  # a CustodyStep
         self.advance(days=20)
         assert self.state.chain_of_identity
         release = path.product_release(self.patient, self.today, self.protocol, cells=cells)
@@ -136,7 +148,14 @@ class JourneyDriver(DecidedJourney):
         completed = self.state.lymphodepletion_completed
         assert completed is not None
         self.move_to(completed.last_dose_on + timedelta(days=days_after_lymphodepletion), hour=9)
+        self.thaw()
         self.do(self.infusion_command(**overrides))
+
+    def thaw(self) -> None:
+        """The bag received, stored and thawed now, unless it was already (the infusion follows at once)."""
+        for step in ("shipped_to_site", "received_at_site", "stored", "thawed"):
+            if self.state.custody_step(step) is None:
+                self.hand_off(step)  # type: ignore[arg-type]  # a CustodyStep
 
     def to_follow_up(self) -> None:
         self.to_infusion()

@@ -50,11 +50,16 @@ def test_the_protocols_signed_steps_are_marked_and_a_condition_is_said_in_words(
         "record_product_release",
         "record_infusion",
         "confirm_expedited_report",
+        # The decisions on a product that left the protocol's chain of custody (a cold-chain excursion, a late
+        # infusion after thawing) are signed like the product release they stand in for.
+        "decide_temperature_excursion",
+        "approve_late_infusion_after_thaw",
     }
     sometimes = {kind: entry.signed_when for kind, entry in COMMANDS.items() if entry.signed is Signed.WHEN}
     corrected_only = {
         "record_apheresis",
         "record_manufacturing_failure",
+        "record_custody_hand_off",
         "prescribe_lymphodepletion",
         "record_lymphodepletion_dose",
         "record_infusion_not_given",

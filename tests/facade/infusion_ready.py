@@ -15,10 +15,13 @@ from tests.facade.journeys import RULES, walk_late
 
 
 async def ready_for_infusion(trial: TrialClient, study_id: str) -> dict[str, Any]:
-    """Enrolled, collected, released and lymphodepleted; the fields of an infusion an hour ago (no actor)."""
+    """Enrolled, collected, released, lymphodepleted and the bag thawed; the fields of an infusion an hour ago (no
+    actor)."""
     infused_at = datetime.now(UTC) - timedelta(hours=1)
     await walk_late(trial, study_id, Milestone.LYMPHODEPLETED, site_date(infused_at, RULES))
-    return path.infusion(PathPatient(study_id=study_id), infused_at).model_dump(exclude={"actor", "kind", "signature"})
+    patient = PathPatient(study_id=study_id)
+    await trial.record(study_id, path.thaw_before(patient, infused_at).command)
+    return path.infusion(patient, infused_at).model_dump(exclude={"actor", "kind", "signature"})
 
 
 def infusion(actor: Actor, fields: dict[str, Any]) -> cmd.RecordInfusion:

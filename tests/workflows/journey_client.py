@@ -20,7 +20,16 @@ from domain.journey import commands as cmd
 from domain.journey.views import PatientStatus
 from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date, site_moment
-from simulation.journey_steps import Milestone, PathPatient, amended, infusion, path_to, send, signed
+from simulation.journey_steps import (
+    Milestone,
+    PathPatient,
+    amended,
+    infusion,
+    path_to,
+    send,
+    signed,
+    thaw_before,
+)
 from tests.domain.journey_driver import COORDINATOR, screening
 from workers.settling import settle
 from workers.time_skipping import skip_time
@@ -131,6 +140,10 @@ class JourneyClient:
         steps = path_to(Milestone.LYMPHODEPLETED, PathPatient(study_id=self.study_id), await self.now(), PROTOCOL_V1)
         await send(steps, self.do, self.skip_to)
 
+    async def thaw(self) -> None:
+        """The bag thawed a little before now: the infusion may start at once."""
+        await self.do(thaw_before(PathPatient(study_id=self.study_id), await self.now()).command)
+
     def infusion(self, coi: str, at: datetime, **overrides: Any) -> cmd.RecordInfusion:
         command = infusion(PathPatient(study_id=self.study_id), at, PROTOCOL_V1)
         return amended(command, **{"product_label_coi": coi, **overrides})
@@ -141,5 +154,6 @@ class JourneyClient:
         assert infusion_item.window_opens is not None and status.chain_of_identity is not None
         last_dose_on = infusion_item.window_opens - timedelta(days=PROTOCOL_V1.infusion.min_days_after_lymphodepletion)
         await self.move_to(last_dose_on + timedelta(days=days_after_lymphodepletion))
+        await self.thaw()
         await self.do(self.infusion(status.chain_of_identity, await self.now()))
         return await self.today()

@@ -161,6 +161,7 @@ async def test_late_infusion_escalates_and_an_expedited_report_is_escalated_when
 
     await journey.do(cmd.ApproveInfusionOutsideWindow(actor=INVESTIGATOR, reason="infection resolved"))
     assert late.chain_of_identity is not None
+    await journey.thaw()
     await journey.do(journey.infusion(late.chain_of_identity, await journey.now()))
     day_zero = await journey.today()
     await journey.move_to(day_zero + timedelta(days=3))

@@ -18,9 +18,13 @@ with the reason, for the investigator to review:
   corrected values meet every criterion is refused too (screen the patient again: a new attempt).
 - consent: not after the collection; the assent rule at the child's age on the corrected date.
 - apheresis: not before consent, nor after what followed it (the next collection, the product's release).
-- product release: the bag label checked again; not after lymphodepletion started or the infusion; never fewer
-  cells than were infused; after the prescription, the product is assessed again against the prescribed weight,
-  refused if that changes its classification once the investigator decided on it or the cells were infused.
+- product release: the bag label checked again; not before manufacturing started (when hand-offs are recorded),
+  nor after lymphodepletion started or the infusion; never fewer cells than were infused; after the prescription,
+  the product is assessed again against the prescribed weight, refused if that changes its classification once the
+  investigator decided on it or the cells were infused.
+- a hand-off of the cells: the same step; the label, role, logger and time checked again, between the hand-offs
+  around it; refused once the cells were infused, or when it changes whether there was a temperature excursion
+  the cell lab has decided on.
 - prescription: refused after the infusion (the cells per kg were checked on its weight); doses already given must
   stay within the tolerance of the corrected dose or carry their deviation reason; not planned after the first dose.
 - dose: the same drug and day; the dose and time checked as when recorded, between the days around it. A changed
@@ -38,6 +42,8 @@ from domain.eligibility import age_in_completed_years, assess_eligibility
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
+from domain.journey.custody import STEP_WORDS
+from domain.journey.handlers.custody import check_before_release, hand_off
 from domain.journey.handlers.enrollment import assent_problem, consent_signed, product_released
 from domain.journey.handlers.follow_up import chemotherapy_resumed
 from domain.journey.handlers.treatment import completion, excess_deviation, given_dose, infusion, prescription
@@ -51,6 +57,7 @@ _ENTRY_WORDS = {
     "record_apheresis": "an apheresis collection",
     "record_product_release": "the product release",
     "record_manufacturing_failure": "a manufacturing failure",
+    "record_custody_hand_off": "a hand-off of the cells",
     "prescribe_lymphodepletion": "the lymphodepletion prescription",
     "record_lymphodepletion_dose": "a lymphodepletion dose",
     "record_infusion": "the infusion",
@@ -68,6 +75,7 @@ CORRECTABLE_COMMANDS = (
     cmd.RecordApheresis,
     cmd.RecordProductRelease,
     cmd.RecordManufacturingFailure,
+    cmd.RecordCustodyHandOff,
     cmd.PrescribeLymphodepletion,
     cmd.RecordLymphodepletionDose,
     cmd.RecordInfusion,
@@ -85,6 +93,7 @@ Correctable = (
     | cmd.RecordApheresis
     | cmd.RecordProductRelease
     | cmd.RecordManufacturingFailure
+    | cmd.RecordCustodyHandOff
     | cmd.PrescribeLymphodepletion
     | cmd.RecordLymphodepletionDose
     | cmd.RecordInfusion
@@ -115,6 +124,8 @@ def correct(ctx: Context, c: Correctable) -> list[ev.EventPayload]:
             return _product_release(ctx, c, seq)
         case cmd.RecordManufacturingFailure():
             return _manufacturing_failure(ctx, c, seq)
+        case cmd.RecordCustodyHandOff():
+            return _custody_hand_off(ctx, c, seq)
         case cmd.PrescribeLymphodepletion():
             return _prescription(ctx, c, seq)
         case cmd.RecordLymphodepletionDose():
@@ -232,6 +243,31 @@ def _apheresis(ctx: Context, c: cmd.RecordApheresis, seq: int) -> list[ev.EventP
     ]
 
 
+def _custody_hand_off(ctx: Context, c: cmd.RecordCustodyHandOff, seq: int) -> list[ev.EventPayload]:
+    state = ctx.state
+    records = state.current_custody
+    index = next((i for i, r in enumerate(records) if r.sequence == seq), None)
+    if index is None:
+        ctx.refuse(f"entry {seq} is not a current hand-off of this patient's cells: nothing to correct")
+        return []
+    record = records[index]
+    if c.step != record.step:
+        ctx.refuse(f"entry {seq} records the cells {STEP_WORDS[record.step]}, not {STEP_WORDS[c.step]}")
+        return []
+    if state.infusion is not None:
+        ctx.refuse("the cells were infused, checked against their hand-offs: the hand-offs are not corrected now")
+    earlier = records[index - 1] if index > 0 else None
+    before = (earlier.at, f"the cells were {STEP_WORDS[earlier.step]}") if earlier else (None, "")
+    later = records[index + 1] if index + 1 < len(records) else None
+    corrected = hand_off(ctx, c, before, later, supersedes=seq)
+    if record.excursion != corrected.excursion and state.excursion_decision is not None:
+        ctx.refuse(
+            "the cell lab decided on the temperature excursion this reading showed: a correction that changes "
+            "whether there was one needs the cell lab's review"
+        )
+    return [corrected]
+
+
 def _product_release(ctx: Context, c: cmd.RecordProductRelease, seq: int) -> list[ev.EventPayload]:
     state = ctx.state
     expected, product = state.chain_of_identity, state.product
@@ -239,6 +275,7 @@ def _product_release(ctx: Context, c: cmd.RecordProductRelease, seq: int) -> lis
         ctx.refuse(f"entry {seq} is not the current product release of this patient: nothing to correct")
         return []
     released = product_released(ctx, c, expected, supersedes=seq)
+    check_before_release(ctx, c.released_on)
     first_dose = min((ctx.site_date_of(d.given_at) for d in state.doses_given), default=None)
     if first_dose is not None and c.released_on > first_dose:
         ctx.refuse(

@@ -12,6 +12,7 @@ from domain.eligibility import assess_eligibility
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
+from domain.journey.handlers.custody import check_before_release
 from domain.journey.phases import ExitReason, Phase
 from domain.journey.state import JourneyState
 
@@ -34,7 +35,9 @@ def enroll_patient(ctx: Context, c: cmd.EnrollPatient) -> list[ev.EventPayload]:
     result = assess_eligibility(c.screening, ctx.protocol.eligibility)
     attempt = state.screening_attempt + 1 if again else 1
     payloads: list[ev.EventPayload] = [
-        ev.PatientEnrolled(study_id=c.study_id, screening=c.screening, attempt=attempt),
+        ev.PatientEnrolled(
+            study_id=c.study_id, screening=c.screening, attempt=attempt, chain_of_custody=ctx.chain_of_custody
+        ),
         ev.EligibilityAssessed(result=result),
     ]
     if not result.eligible:
@@ -99,6 +102,7 @@ def record_product_release(ctx: Context, c: cmd.RecordProductRelease) -> list[ev
         return []
     expected = ctx.state.chain_of_identity
     assert expected is not None  # manufacturing follows a collection
+    check_before_release(ctx, c.released_on)
     return [product_released(ctx, c, expected)]
 
 

@@ -16,6 +16,7 @@ from domain.dosing import (
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
+from domain.journey.handlers.custody import infusion_custody_deviations
 from domain.journey.phases import Phase
 from domain.journey.state import DoseRecord
 from domain.site_time import end_of_site_day
@@ -201,7 +202,7 @@ def infusion(ctx: Context, c: cmd.RecordInfusion, supersedes: int | None = None)
     if mismatch:
         ctx.refuse(f"STOP: the bag does not match this patient: {mismatch}")
     _check_hold_criteria(ctx, c)
-    deviations: list[str] = []
+    deviations: list[str] = infusion_custody_deviations(ctx, c.infused_at)
     if ctx.check_instant(c.infused_at, "the infusion time"):
         infused_on = ctx.site_date_of(c.infused_at)
         days_after = (infused_on - completed.last_dose_on).days

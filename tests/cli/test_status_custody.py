@@ -1,0 +1,28 @@
+"""`trial status` prints where the cells are now, since when, and what holds their infusion."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from cli.supervisor import _status_output
+from domain.journey.views import patient_status
+from simulation.journey_steps import Milestone
+from tests.domain.journey_driver import JourneyDriver
+
+
+def _printed(journey: JourneyDriver) -> str:
+    console = Console(width=200, record=True)
+    for table in _status_output(patient_status(journey.state, journey.protocol, journey.now)):
+        console.print(table)
+    return console.export_text()
+
+
+def test_the_status_prints_the_cells_last_hand_off_and_a_hold() -> None:
+    journey = JourneyDriver(chain_of_custody=True)
+    journey.walk_to(Milestone.RELEASED)
+    journey.hand_off("shipped_to_site")
+    assert f"shipped to the site since {journey.now.isoformat()}" in _printed(journey)
+    journey.hand_off("received_at_site", logger_max_temperature_c=-120.0)
+    printed = _printed(journey)
+    assert "received at the site since" in printed
+    assert "HELD: temperature excursion (-120 °C): awaiting the cell lab's decision" in printed
