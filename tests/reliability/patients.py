@@ -4,13 +4,13 @@ as in tests/facade/journeys.py), with every accepted command's answer kept for t
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from temporalio.client import Client
 
 from domain.journey import commands as cmd
 from domain.protocol import PROTOCOL_V1
-from domain.site_time import site_date
+from domain.site_time import site_date, site_moment
 from facade import TrialClient
 from records import EventStore
 from security.keys import SealKeyring
@@ -21,6 +21,11 @@ from tests.facade.journeys import walk_late
 from workflows.journey_messages import RecordResult
 
 RULES = PROTOCOL_V1.schedule
+CUSTODY_TO_MANUFACTURING: tuple[cmd.CustodyStep, ...] = (
+    "shipped_to_manufacturer",
+    "received_by_manufacturer",
+    "manufacturing_started",
+)
 
 
 class RememberingTrialClient(TrialClient):
@@ -50,8 +55,13 @@ def apheresis(collected_on: date) -> cmd.RecordApheresis:
 
 
 async def release_product(trial: TrialClient, study_id: str, released_on: date) -> RecordResult:
-    """A later step of a journey waiting in manufacturing: the product's release, recorded."""
-    release = path.product_release(PathPatient(study_id=study_id), released_on)
+    """A later step of a journey waiting in manufacturing: the cells' hand-offs to the manufacturer the day before
+    (the chain of custody), then the product's release, recorded."""
+    patient = PathPatient(study_id=study_id)
+    day_before = site_moment(released_on - timedelta(days=1), path.STAFF_HOUR, RULES)
+    for hours, step in enumerate(CUSTODY_TO_MANUFACTURING):
+        await trial.record(study_id, path.hand_off(patient, step, day_before + timedelta(hours=hours)))
+    release = path.product_release(patient, released_on)
     result = await trial.record(study_id, path.signed(release, datetime.now(UTC)))
     assert [event.type for event in result.events] == ["product_released"]
     return result
