@@ -139,8 +139,13 @@ class Notification(FrozenModel):
 # Who covers for a role that cannot be reached: the investigator answers for the site's staff, the supervisor for
 # the investigator; nobody stands above the supervisor, whose undelivered messages stay in the log and the ledger.
 DEFAULT_ESCALATION_ROLES: dict[Role, Role] = {
-    **{role: Role.INVESTIGATOR for role in Role if role not in (Role.SYSTEM, Role.INVESTIGATOR, Role.SUPERVISOR)},
+    **{
+        role: Role.INVESTIGATOR
+        for role in Role
+        if role not in (Role.SYSTEM, Role.INVESTIGATOR, Role.SUPERVISOR, Role.DSMB)
+    },
     Role.INVESTIGATOR: Role.SUPERVISOR,
+    Role.DSMB: Role.SUPERVISOR,  # the board sits outside the site: the supervisor covers, never the investigator
     Role.SUPERVISOR: Role.SUPERVISOR,
 }
 ESCALATION_KEY_SUFFIX = "/escalation"
