@@ -37,6 +37,7 @@ from workers.command_seals import SealCheck
 from workflows.patient_journey import PatientJourneyWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.reconciliation_schedule import RECONCILIATION_SCHEDULE_ID, ensure_reconciliation_schedule
+from workflows.trial_workflow import TrialWorkflow
 
 log = get_logger("workers.worker")
 
@@ -69,7 +70,7 @@ async def journey_worker(
         worker = Worker(
             client,
             task_queue=task_queue,
-            workflows=[PatientJourneyWorkflow, ReconciliationWorkflow],
+            workflows=[PatientJourneyWorkflow, ReconciliationWorkflow, TrialWorkflow],
             activities=[
                 activities.append_events,
                 activities.notify,

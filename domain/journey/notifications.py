@@ -67,6 +67,7 @@ class Topic(StrEnum):
     NOT_DELIVERED = "not_delivered"
     SIGNING_LOCKED = "signing_locked"
     RECONCILIATION = "reconciliation"
+    ENROLLMENT_PAUSED = "enrollment_paused"  # the safety stopping rule fired: the DSMB must decide
     # A message queued by an earlier version, before notifications were facts: its text is not carried over.
     EARLIER_VERSION = "earlier_version"
 
@@ -106,6 +107,10 @@ class NotificationFacts(FrozenModel):
     until: datetime | None = None
     finding: Code | None = None  # a reconciliation mismatch's kind
     system_words: str | None = Field(default=None, max_length=SYSTEM_WORDS_MAX_LENGTH)
+    # The stopping rule when it fired: DLTs among evaluable patients, and the posterior P(rate > threshold).
+    dose_limiting_toxicities: int | None = None
+    evaluable_patients: int | None = None
+    posterior_probability: float | None = None
 
 
 class Notification(FrozenModel):
@@ -364,6 +369,7 @@ def _subject(n: Notification) -> str:
         Topic.SIGNING_LOCKED: f"electronic signing locked for {f.user_id}",
         Topic.RECONCILIATION: f"the journey disagrees with the trial record ({_code_words(f.finding)})",
         Topic.EARLIER_VERSION: f"a message for the {_role_words(n.role)}",
+        Topic.ENROLLMENT_PAUSED: "ENROLLMENT PAUSED by the safety stopping rule",
     }
     if t is Topic.NOT_DELIVERED and n.undelivered is not None:
         return f"NOT DELIVERED to the {_role_words(n.undelivered.role)}: {_subject(n.undelivered)}"
@@ -468,6 +474,13 @@ def _body(n: Notification) -> str:
             return (
                 f"This message to the {_role_words(original.role)} could not be delivered ({f.system_words}). Make "
                 f"sure it is acted on, and have the staff directory or the channel fixed. The message: {original.body}"
+            )
+        case Topic.ENROLLMENT_PAUSED:
+            return (
+                f"The safety stopping rule fired: {f.dose_limiting_toxicities} dose-limiting toxicities among "
+                f"{f.evaluable_patients} evaluable patients, P(toxicity rate above the protocol's threshold) = "
+                f"{f.posterior_probability or 0:.3f}. No new enrollment and no new lymphodepletion; infused patients "
+                "go on. Only a signed DSMB decision (resume, resume under an amendment, or stop) moves the trial on."
             )
         case Topic.SIGNING_LOCKED:
             until = f"{f.until:%Y-%m-%d %H:%M} UTC" if f.until else "later"

@@ -11,6 +11,7 @@ from domain.statistics import StoppingRuleStatus
 from domain.trial.decide import (
     evaluable_patients,
     infused_count,
+    lymphodepletion_refusal,
     more_dlts_to_pause,
     pending_patients,
     rule_status,
@@ -36,6 +37,7 @@ class TrialStatus(FrozenModel):
     infused: int = Field(ge=0)
     accrual_target_infused: int = Field(ge=1)
     decisions: tuple[DsmbRecord, ...]
+    lymphodepletion_refused_because: str | None  # why no new lymphodepletion may start now; None: it may
 
 
 def trial_status(state: TrialState, now: datetime, protocol: TrialProtocol) -> TrialStatus:
@@ -58,6 +60,7 @@ def trial_status(state: TrialState, now: datetime, protocol: TrialProtocol) -> T
         infused=infused_count(state),
         accrual_target_infused=protocol.accrual.accrual_target_infused,
         decisions=state.decisions,
+        lymphodepletion_refused_because=lymphodepletion_refusal(state),
     )
 
 
