@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from activities.trial_reporting import TrialInput
+from config.journey_ids import trial_workflow_id
 from domain.identifiers import StudyId
 from domain.protocol import FrozenModel
-from domain.trial.state import TrialState
 
-
-class TrialInput(FrozenModel):
-    trial_identifier: str
-    carried: TrialState | None = None
+__all__ = ["AdmissionRequest", "AdmissionResult", "TrialInput", "trial_workflow_id"]
 
 
 class AdmissionRequest(FrozenModel):
@@ -20,7 +18,3 @@ class AdmissionResult(FrozenModel):
     study_id: StudyId
     admitted: bool
     reasons: tuple[str, ...] = ()  # every reason it was refused
-
-
-def trial_workflow_id(trial_identifier: str) -> str:
-    return f"trial-{trial_identifier}"

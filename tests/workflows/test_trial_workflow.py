@@ -17,6 +17,7 @@ import pytest_asyncio
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from domain.journey import commands as cmd
 from domain.journey.notifications import Notification, Topic, Urgency
 from domain.protocol import PROTOCOL_V1
 from domain.roles import Actor, Role
@@ -28,9 +29,10 @@ from domain.trial.status import TrialStatus
 from notifications import ChannelKind, Notifier
 from records import EventStore
 from records.deliveries import DeliveryLedger
+from tests.domain.journey_driver import PHYSICIAN, crs_findings
 from tests.notifications.people import webhook_directory
 from tests.waiting import poll
-from tests.workflows.journey_client import settle_then_terminate
+from tests.workflows.journey_client import JourneyClient, settle_then_terminate
 from tests.workflows.test_reconciliation import RecordingChannel
 from workers.time_skipping import skip_time
 from workers.worker import journey_worker
@@ -46,6 +48,7 @@ class Trial:
     env: WorkflowEnvironment
     channel: RecordingChannel
     handle: WorkflowHandle[TrialWorkflow, None]
+    task_queue: str
 
     async def admit(self, study_id: str) -> AdmissionResult:
         return await self.handle.execute_update(TrialWorkflow.admit, AdmissionRequest(study_id=study_id))
@@ -93,7 +96,7 @@ async def trial(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> Async
             task_queue=task_queue,
         )
         try:
-            yield Trial(time_skipping_env, channel, handle)
+            yield Trial(time_skipping_env, channel, handle, task_queue)
         finally:
             await settle_then_terminate(client, handle)
     store.close()
@@ -184,3 +187,33 @@ async def test_a_patient_counts_once_their_dlt_observation_window_has_passed(tri
     assert counted.pending == () and counted.stopping_rule.patients == 1
     expected = evaluate_stopping_rule(0, 1, PROTOCOL_V1.stopping_rule)
     assert counted.stopping_rule.posterior_probability == expected.posterior_probability
+
+
+async def test_journeys_report_infusions_and_dlts_and_the_trial_pauses(trial: Trial) -> None:
+    """The journeys' own hook: no report is sent by hand. Their trial is the protocol's, on their worker's queue."""
+    client = trial.env.client
+    site_trial = Trial(
+        trial.env,
+        trial.channel,
+        client.get_workflow_handle_for(
+            TrialWorkflow.run, trial_workflow_id(PROTOCOL_V1.accrual.trial_identifier, trial.task_queue)
+        ),
+        trial.task_queue,
+    )
+    journeys = [JourneyClient(client, trial.task_queue, study, trial.env) for study in ("TF-301", "TF-302")]
+    try:
+        for journey in journeys:  # one after the other: the shared clock would close the first one's window
+            await journey.to_infusion()
+            await journey.infuse()
+        infused = await site_trial.status_when("both infused", lambda s: s.infused == 2)
+        assert infused.enrollment is Enrollment.OPEN and [p.study_id for p in infused.pending] == ["TF-301", "TF-302"]
+        for journey in journeys:
+            grade_4 = crs_findings(max_temperature_c=39.5, hypotension=True, vasopressors_excluding_vasopressin=2)
+            await journey.do(cmd.AssessCrs(actor=PHYSICIAN, assessed_at=await journey.now(), findings=grade_4))
+        paused = await site_trial.status_when(
+            "paused by the journeys' DLTs", lambda s: s.enrollment is Enrollment.PAUSED
+        )
+        assert paused.stopping_rule.toxicities == 2 and paused.evaluable == ("TF-301", "TF-302")
+    finally:
+        for journey in journeys:
+            await journey.stop()
