@@ -320,6 +320,18 @@ async def test_report_and_verify(cli: Cli, tmp_path: Path) -> None:
     assert "Clopper-Pearson" in readable.stdout or "none assessed yet" in readable.stdout
     assert "Stopping rule" in readable.stdout and "not triggered" in readable.stdout
 
+    # The trial itself (GET /trial): both admitted before their journeys started; nobody evaluable yet.
+    trial = await cli("status", "--trial", "--json")
+    assert trial.exit_code == 0, trial.output
+    status = json.loads(trial.stdout)
+    assert status["enrollment"] == "open" and status["admitted"] >= 2
+    assert status["evaluable"] == [] and status["stopping_rule"]["patients"] == 0
+    assert status["accrual_target_infused"] == 20 and status["more_dlts_to_pause"] == 2
+    readable_trial = await cli("status", "--trial")
+    assert "OPEN" in readable_trial.stdout and "More DLTs that would pause" in readable_trial.stdout
+    both = await cli("status", "TF-2004", "--trial")
+    assert both.exit_code == 2 and "not both" in both.output
+
     verified = await cli("verify", "--json")
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.stdout)["problems"] == []
