@@ -3,6 +3,7 @@ its workflow is running yet; retried by the journey until it does (the trial cou
 
 from __future__ import annotations
 
+from pydantic import Field
 from temporalio import activity
 from temporalio.client import Client
 
@@ -21,6 +22,8 @@ class TrialInput(FrozenModel):
 
     trial_identifier: str
     carried: TrialState | None = None
+    # The protocol's accrual target unless given: a load benchmark's trial admits more patients than a real one.
+    accrual_target_infused: int | None = Field(default=None, ge=1)
 
 
 class TrialReportRequest(FrozenModel):

@@ -138,6 +138,7 @@ class TrialClient:
         signing: SigningDesk | None = None,
         checkpoints: CheckpointLog | None = None,
         enrollment_taken_within: timedelta = ENROLLMENT_TAKEN_WITHIN,
+        accrual_target_infused: int | None = None,
     ) -> None:
         # With seal keys, every command and enrollment leaves sealed (facade/command_seals.py), dated by `clock`.
         self._temporal = sealing_client(temporal, seal_keys, clock) if seal_keys is not None else temporal
@@ -148,7 +149,8 @@ class TrialClient:
         self._resend_within = resend_within
         self._checkpoints = checkpoints  # the signed heads `verify` checks the record against (None: not configured)
         self._enrollment_taken_within = enrollment_taken_within
-        self._gate = TrialGate(self._temporal, protocol, task_queue)  # admission, the paused trial, its status
+        # Admission, the paused trial, its status; `accrual_target_infused` replaces the protocol's (a load benchmark).
+        self._gate = TrialGate(self._temporal, protocol, task_queue, accrual_target_infused)
         # Without one given (no staff directory), supervisors' alerts about signing reach the log channel only.
         self._signing = signing or SigningDesk.log_only(
             SigningPinStore(store.engine), DeliveryLedger(store.engine), protocol

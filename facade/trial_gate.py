@@ -18,16 +18,19 @@ from workflows.trial_workflow import DSMB_DECISION_REFUSED, TrialWorkflow
 
 
 class TrialGate:
-    def __init__(self, temporal: Client, protocol: TrialProtocol, task_queue: str) -> None:
+    def __init__(
+        self, temporal: Client, protocol: TrialProtocol, task_queue: str, accrual_target_infused: int | None = None
+    ) -> None:
         self._temporal = temporal
         self._identifier = protocol.accrual.trial_identifier
         self._task_queue = task_queue
+        self._accrual_target = accrual_target_infused
 
     async def _trial(self) -> WorkflowHandle[TrialWorkflow, None]:
         """The trial's workflow, started if it is not running yet (the first enrollment or status asks)."""
         return await self._temporal.start_workflow(
             TrialWorkflow.run,
-            TrialInput(trial_identifier=self._identifier),
+            TrialInput(trial_identifier=self._identifier, accrual_target_infused=self._accrual_target),
             id=trial_workflow_id(self._identifier, self._task_queue),
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -41,13 +41,18 @@ class TrialWorkflow:
     @workflow.init
     def __init__(self, trial: TrialInput) -> None:
         self._state = trial.carried or TrialState(trial_identifier=trial.trial_identifier)
+        self._accrual_target = trial.accrual_target_infused
         self._woken = False
         self._notifications: set[asyncio.Task[None]] = set()
 
     @property
     def _protocol(self) -> TrialProtocol:
         # The rule's numbers are the current protocol's, or an amendment's the DSMB resumed under.
-        return PROTOCOLS.get(self._state.protocol_version or "", CURRENT_PROTOCOL)
+        protocol = PROTOCOLS.get(self._state.protocol_version or "", CURRENT_PROTOCOL)
+        if self._accrual_target is None:
+            return protocol
+        accrual = protocol.accrual.model_copy(update={"accrual_target_infused": self._accrual_target})
+        return protocol.model_copy(update={"accrual": accrual})
 
     @workflow.run
     async def run(self, trial: TrialInput) -> None:
@@ -55,7 +60,13 @@ class TrialWorkflow:
             self._adopt(evaluate(self._state, workflow.now(), self._protocol))  # a window may have ended
             if self._time_for_a_new_run():
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._notifications)
-                workflow.continue_as_new(TrialInput(trial_identifier=self._state.trial_identifier, carried=self._state))
+                workflow.continue_as_new(
+                    TrialInput(
+                        trial_identifier=self._state.trial_identifier,
+                        carried=self._state,
+                        accrual_target_infused=self._accrual_target,
+                    )
+                )
             self._woken = False
             wake_at = next_window_end(self._state, workflow.now(), self._protocol)
             timeout = None if wake_at is None else max((wake_at - workflow.now()).total_seconds(), 0.001)
