@@ -260,7 +260,7 @@ class TrialClient:
         """The trial admits an eligible patient first (refused with every reason when paused, closed or full); a
         screen failure takes no place and is recorded whatever the trial's state."""
         if enrolled.eligibility is not None and enrolled.eligibility.eligible:
-            await self._gate.admit(study_id)
+            await self._gate.admit(study_id, self._enrollment_taken_within)
 
     async def trial_status(self) -> TrialStatus:
         """The trial as its workflow sees it: enrollment, the stopping rule over evaluable patients, accrual."""

@@ -3,16 +3,25 @@ waits while the stopping rule has paused the trial, and `trial status` reads it.
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from config.journey_ids import trial_workflow_id
 from domain.journey import commands as cmd
 from domain.protocol import TrialProtocol
 from domain.trial.reports import DsmbDecision
 from domain.trial.status import TrialStatus
-from facade.errors import CommandRefused
+from facade.errors import AdmissionNotAnswered, CommandRefused
 from workflows.trial_messages import AdmissionRequest, TrialInput
 from workflows.trial_workflow import DSMB_DECISION_REFUSED, TrialWorkflow
 
@@ -36,12 +45,32 @@ class TrialGate:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
 
-    async def admit(self, study_id: str) -> None:
-        """Raises CommandRefused with every reason the trial gives (paused, closed, full)."""
+    async def admit(self, study_id: str, within: timedelta) -> None:
+        """Raises CommandRefused with every reason the trial gives (paused, closed, full); AdmissionNotAnswered when
+        it gives none `within` this time (a trial that never began is stopped, so the next start is a fresh one)."""
         trial = await self._trial()
-        result = await trial.execute_update(TrialWorkflow.admit, AdmissionRequest(study_id=study_id))
+        seconds = within.total_seconds()
+        try:
+            result = await trial.execute_update(
+                TrialWorkflow.admit, AdmissionRequest(study_id=study_id), rpc_timeout=within
+            )
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            await self._stop_if_never_begun(trial)
+            raise AdmissionNotAnswered(study_id, seconds, "no worker took it, or it cannot read it") from None
+        except WorkflowUpdateFailedError as error:  # e.g. an admission the worker could not read
+            raise AdmissionNotAnswered(study_id, seconds, f"it failed: {error.cause or error}") from None
         if not result.admitted:
             raise CommandRefused(study_id, list(result.reasons))
+
+    async def _stop_if_never_begun(self, trial: WorkflowHandle[TrialWorkflow, None]) -> None:
+        history = await trial.fetch_history()
+        if any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events):
+            return
+        try:
+            await trial.terminate(reason="its first workflow task was never completed: the trial never began")
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
 
     async def decide(self, decision: DsmbDecision) -> TrialStatus:
         """The DSMB's signed decision; raises CommandRefused with every reason (not the DSMB, not signed, not
