@@ -39,7 +39,8 @@ from domain.journey.permissions import READ_ONLY_ROLES, role_problem
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, patient_status
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
-from domain.trial.reports import DsmbDecision
+from domain.roles import Actor
+from domain.trial.reports import DsmbDecision, DsmbOutcome
 from domain.trial.status import TrialStatus
 from facade.audit import AuditEntry, audit_entries
 from facade.command_seals import sealing_client
@@ -265,6 +266,32 @@ class TrialClient:
     async def trial_status(self) -> TrialStatus:
         """The trial as its workflow sees it: enrollment, the stopping rule over evaluable patients, accrual."""
         return await self._gate.status()
+
+    async def decide_for_dsmb(
+        self,
+        actor: Actor,
+        *,
+        decision_id: str,
+        outcome: DsmbOutcome,
+        amendment_version: str | None,
+        rationale: str,
+        signing: SigningRequest,
+    ) -> TrialStatus:
+        """The DSMB's decision as the API takes it: built now, signed with the member's PIN, then decided."""
+        decision = DsmbDecision(
+            decision_id=decision_id,
+            actor=actor,
+            outcome=outcome,
+            decided_at=self._clock(),
+            amendment_version=amendment_version,
+            rationale=rationale,
+        )
+        trial = self._protocol.accrual.trial_identifier
+        try:
+            decision = await self._signing.sign(trial, decision, signing)
+        except TrialError as error:
+            raise await self._refused_attempt(error, decision) from None
+        return await self.dsmb_decision(decision)
 
     async def dsmb_decision(self, decision: DsmbDecision) -> TrialStatus:
         """The DSMB's signed decision on a paused trial (resume, resume under an amendment, stop); raises

@@ -77,6 +77,7 @@ async def test_every_operation_needs_a_recognised_bearer_token(api: Api) -> None
         ("GET", "/patients"),
         ("GET", "/report"),
         ("GET", "/trial"),
+        ("POST", "/trial/dsmb-decisions"),
         ("GET", "/verify"),
         ("GET", "/notifications/failed"),
     ]
@@ -103,6 +104,7 @@ async def test_the_openapi_schema_documents_every_operation_and_problem_details(
         "/me/signing-pin",
         "/report",
         "/trial",
+        "/trial/dsmb-decisions",
         "/verify",
         "/notifications/failed",
     }
