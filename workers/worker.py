@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -97,12 +98,16 @@ async def journey_worker(
                     await _end_scoped_trial(client, task_queue)
 
 
+SCOPED_TRIAL_SETTLE = timedelta(seconds=30)
+
+
 async def _end_scoped_trial(client: Client, task_queue: str) -> None:
     """A test's or demo's trial ends with its worker: left running, its next window timer would wait for a worker
     that is gone (on the time-skipping server, holding the clock of every later test)."""
     handle = client.get_workflow_handle(trial_workflow_id(CURRENT_PROTOCOL.accrual.trial_identifier, task_queue))
     try:
-        await settle(client, handle.id)
+        with contextlib.suppress(TimeoutError):  # a delivery still retrying: stopped with the trial all the same
+            await settle(client, handle.id, give_up_after=SCOPED_TRIAL_SETTLE)
         await handle.terminate("its worker stopped")
     except RPCError as error:
         if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
