@@ -72,7 +72,8 @@ async def measure_on_dev_server(
                 extra = await floor_run("activity") if activity_floor else None
 
                 queue = f"bench-journeys-{uuid.uuid4()}"
-                trial = TrialClient(client, store, task_queue=queue)
+                # Every patient is infused: the trial must admit the whole load, not the protocol's 20.
+                trial = TrialClient(client, store, task_queue=queue, accrual_target_infused=workflows + warm_up)
                 async with WorkerProcess(
                     JOURNEY, server.address, queue, work_dir / "journey-worker.log", record_url=record_url
                 ) as worker:

@@ -23,6 +23,8 @@ from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
 from domain.signature import Signature
 from domain.statistics import ProportionEstimate
+from domain.trial.state import Enrollment
+from domain.trial.status import TrialStatus
 from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
 
 PANEL = "Supervisors (signed in: `trial login`)"
@@ -128,16 +130,77 @@ def _status_output(status: PatientStatus) -> list[Table]:
     return tables
 
 
-@app.command(rich_help_panel=PANEL, help="Where one patient stands now.\n\n" + json_help(PatientStatus))
+def _trial_status_output(status: TrialStatus) -> list[Table]:
+    rule = status.stopping_rule
+    state = status.enrollment.value.upper()
+    paused = status.enrollment is Enrollment.PAUSED
+    more = "-" if status.more_dlts_to_pause is None else str(status.more_dlts_to_pause)
+    rows: list[tuple[str, str | Text]] = [
+        ("Enrollment", Text(state, style="bold red") if paused else Text(state)),
+        ("Closed because", status.closed_because or "-"),
+        ("Accrual (infused / target)", f"{status.infused} / {status.accrual_target_infused}"),
+        ("Admitted", str(status.admitted)),
+        (
+            "Posterior P(rate > threshold)",
+            f"{rule.posterior_probability:.3f} (pauses above {rule.probability_threshold:g})",
+        ),
+        ("DLTs / evaluable patients", f"{rule.toxicities} / {rule.patients}"),
+        ("More DLTs that would pause", more),
+        ("Evaluable", ", ".join(status.evaluable) or "-"),
+        (
+            "Pending (window ends)",
+            ", ".join(f"{p.study_id} ({p.window_ends_at:%Y-%m-%d})" for p in status.pending) or "-",
+        ),
+        ("Lymphodepletion", status.lymphodepletion_refused_because or "may start"),
+        ("Explanation", rule.explanation),
+    ]
+    tables = [_facts(f"Trial {status.trial_identifier}", rows)]
+    if status.decisions:
+        decisions = Table(title="DSMB decisions", title_justify="left")
+        for column in ("Decision", "Outcome", "By", "At", "Amendment"):
+            decisions.add_column(column, overflow="fold")
+        for d in status.decisions:
+            decisions.add_row(
+                Text(d.decision_id),
+                d.outcome.value,
+                Text(d.decided_by),
+                d.decided_at.isoformat(),
+                d.amendment_version or "-",
+            )
+        tables.append(decisions)
+    return tables
+
+
+@app.command(
+    rich_help_panel=PANEL,
+    help="Where one patient stands now; with --trial, the trial itself: enrollment (open, paused by the stopping "
+    "rule, closed), the posterior over evaluable patients, how many more DLTs would pause, accrual.\n\n"
+    + json_help(PatientStatus),
+)
 def status(
-    study_id: Annotated[str, typer.Argument(metavar="STUDY_ID", help="The patient's study id.")],
+    study_id: Annotated[str | None, typer.Argument(metavar="STUDY_ID", help="The patient's study id.")] = None,
+    trial: Annotated[bool, typer.Option("--trial", help="The trial's status instead of one patient's.")] = False,
     as_json: JsonOption = False,
     api: ApiOption = DEFAULT_API_URL,
     profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:
     problems = Problems()
-    checked_study_id(study_id, problems)
+    if trial and study_id is not None:
+        problems.add("STUDY_ID", "give a study id or --trial, not both")
+    elif not trial and study_id is None:
+        problems.add("STUDY_ID", "give a patient's study id, or --trial for the trial's status")
+    elif study_id is not None:
+        checked_study_id(study_id, problems)
     problems.exit_if_any(as_json)
+    if study_id is None:
+        trial_answer = TrialStatus.model_validate(call_api(api, profile, lambda client: client.get("/trial"), as_json))
+        if as_json:
+            print_json(trial_answer)
+            return
+        out = console()
+        for table in _trial_status_output(trial_answer):
+            out.print(table)
+        return
     answer = PatientStatus.model_validate(
         call_api(api, profile, lambda client: client.get(f"/patients/{study_id}"), as_json, study_id=study_id)
     )

@@ -279,6 +279,15 @@ class StoppingRule(FrozenModel):
     posterior_probability_threshold: float = Field(default=0.90, gt=0, lt=1)
     dlt_min_crs_grade: int = 3
     dlt_min_icans_grade: int = 3
+    # A patient counts in the rule once this many days have passed since infusion, or at their DLT.
+    dlt_observation_window_days: int = Field(default=28, ge=1)
+
+
+class AccrualRules(FrozenModel):
+    """The trial's size: enrollment closes when this many patients have been infused."""
+
+    trial_identifier: str = Field(default="TF", pattern=r"^[A-Z][A-Z0-9]{1,7}$")  # names the trial's workflow
+    accrual_target_infused: int = Field(default=20, ge=1)
 
 
 # ---------------------------------------------------------------- electronic signatures
@@ -311,6 +320,7 @@ class TrialProtocol(FrozenModel):
     response: ResponseCriteria = ResponseCriteria()
     schedule: ScheduleRules = ScheduleRules()
     stopping_rule: StoppingRule = StoppingRule()
+    accrual: AccrualRules = AccrualRules()
     signatures: SignatureRules = SignatureRules()
 
 

@@ -18,6 +18,7 @@ class Role(StrEnum):
     NURSE = "nurse"
     PHYSICIAN = "physician"
     SUPERVISOR = "supervisor"  # reads everything, records nothing
+    DSMB = "dsmb"  # the data and safety monitoring board: decides when the stopping rule has paused the trial
     SYSTEM = "system"  # the workflow itself: timers that expire, visits that pass unmade
 
 

@@ -96,3 +96,18 @@ class EnrollmentNotTaken(TrialError):
             study_id, f"the journey of {study_id} did not record its enrollment within {seconds:g} s: {what}"
         )
         self.begun = begun
+
+
+class AdmissionNotAnswered(EnrollmentNotTaken):
+    """The trial's workflow did not answer the admission in time (no worker took it, or it cannot read it): no
+    journey was started, nothing was recorded, and the same study id may be enrolled again."""
+
+    def __init__(self, study_id: str, seconds: float, why: str) -> None:
+        TrialError.__init__(
+            self,
+            study_id,
+            f"the trial did not answer the admission of {study_id} within {seconds:g} s ({why}): no journey was "
+            "started and nothing was recorded; enroll again once the journey workers run, and tell an engineer if "
+            "it happens again",
+        )
+        self.begun = False

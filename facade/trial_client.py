@@ -27,12 +27,21 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from config.journey_ids import TASK_QUEUE, journey_workflow_id
 from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
-from domain.journey.commands import Command, EnrollPatient, StaffCommand
+from domain.journey.commands import (
+    Command,
+    EnrollPatient,
+    PrescribeLymphodepletion,
+    RecordLymphodepletionDose,
+    StaffCommand,
+)
 from domain.journey.handlers.enrollment import screen_failed
 from domain.journey.permissions import READ_ONLY_ROLES, role_problem
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, patient_status
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
+from domain.roles import Actor
+from domain.trial.reports import DsmbDecision, DsmbOutcome
+from domain.trial.status import TrialStatus
 from facade.audit import AuditEntry, audit_entries
 from facade.command_seals import sealing_client
 from facade.enrollment_taken import ENROLLMENT_TAKEN_WITHIN, await_enrollment_recorded
@@ -42,6 +51,7 @@ from facade.models import EnrollmentResult, PatientListing, Timeline, TrialRepor
 from facade.report import build_report, status_from_summary
 from facade.report_verification import verified_summaries
 from facade.signing import SigningDesk, SigningRequest
+from facade.trial_gate import TrialGate
 from observability.logging import get_logger
 from records import EventStore, RecordedEvent, VerificationReport
 from records.audit_trail import stored_chain
@@ -129,6 +139,7 @@ class TrialClient:
         signing: SigningDesk | None = None,
         checkpoints: CheckpointLog | None = None,
         enrollment_taken_within: timedelta = ENROLLMENT_TAKEN_WITHIN,
+        accrual_target_infused: int | None = None,
     ) -> None:
         # With seal keys, every command and enrollment leaves sealed (facade/command_seals.py), dated by `clock`.
         self._temporal = sealing_client(temporal, seal_keys, clock) if seal_keys is not None else temporal
@@ -139,6 +150,8 @@ class TrialClient:
         self._resend_within = resend_within
         self._checkpoints = checkpoints  # the signed heads `verify` checks the record against (None: not configured)
         self._enrollment_taken_within = enrollment_taken_within
+        # Admission, the paused trial, its status; `accrual_target_infused` replaces the protocol's (a load benchmark).
+        self._gate = TrialGate(self._temporal, protocol, task_queue, accrual_target_infused)
         # Without one given (no staff directory), supervisors' alerts about signing reach the log channel only.
         self._signing = signing or SigningDesk.log_only(
             SigningPinStore(store.engine), DeliveryLedger(store.engine), protocol
@@ -189,6 +202,7 @@ class TrialClient:
         # The record remembers every patient for ever; Temporal forgets a closed journey after its retention.
         if await asyncio.to_thread(self._store.last_sequence, study_id):
             return await self._rescreen(command)
+        await self._admit_if_eligible(study_id, fold(initial_state(study_id), events))
         try:
             handle = await self._temporal.start_workflow(
                 PatientJourneyWorkflow.run,
@@ -220,6 +234,7 @@ class TrialClient:
             attempt = decide(state, command, self._clock(), protocol)
         except CommandRejected as rejection:
             raise _refusal(study_id, rejection.reasons, rejection.not_permitted) from None
+        await self._admit_if_eligible(study_id, fold(state, attempt))
         head = await asyncio.to_thread(self._store.chain_head, study_id)
         carried = CarriedState(
             state=state,
@@ -241,6 +256,50 @@ class TrialClient:
             raise AlreadyEnrolled(study_id) from None
         await await_enrollment_recorded(self._temporal, handle, study_id, self._enrollment_taken_within)
         return _enrollment_result(fold(state, attempt))
+
+    async def _admit_if_eligible(self, study_id: str, enrolled: JourneyState) -> None:
+        """The trial admits an eligible patient first (refused with every reason when paused, closed or full); a
+        screen failure takes no place and is recorded whatever the trial's state."""
+        if enrolled.eligibility is not None and enrolled.eligibility.eligible:
+            await self._gate.admit(study_id, self._enrollment_taken_within)
+
+    async def trial_status(self) -> TrialStatus:
+        """The trial as its workflow sees it: enrollment, the stopping rule over evaluable patients, accrual."""
+        return await self._gate.status()
+
+    async def decide_for_dsmb(
+        self,
+        actor: Actor,
+        *,
+        decision_id: str,
+        outcome: DsmbOutcome,
+        amendment_version: str | None,
+        rationale: str,
+        signing: SigningRequest,
+    ) -> TrialStatus:
+        """The DSMB's decision as the API takes it: built now, signed with the member's PIN, then decided."""
+        decision = DsmbDecision(
+            decision_id=decision_id,
+            actor=actor,
+            outcome=outcome,
+            decided_at=self._clock(),
+            amendment_version=amendment_version,
+            rationale=rationale,
+        )
+        trial = self._protocol.accrual.trial_identifier
+        try:
+            decision = await self._signing.sign(trial, decision, signing)
+        except TrialError as error:
+            raise await self._refused_attempt(error, decision) from None
+        return await self.dsmb_decision(decision)
+
+    async def dsmb_decision(self, decision: DsmbDecision) -> TrialStatus:
+        """The DSMB's signed decision on a paused trial (resume, resume under an amendment, stop); raises
+        CommandRefused with every reason, logged and kept as a refused attempt."""
+        try:
+            return await self._gate.decide(decision)
+        except TrialError as error:
+            raise await self._refused_attempt(error, decision) from None
 
     # ------------------------------------------------------------ staff
 
@@ -267,6 +326,11 @@ class TrialClient:
             if signing is not None:
                 self._refuse_read_only(study_id, command)
                 command = await self._signing.sign(study_id, command, signing)
+            if isinstance(command, (PrescribeLymphodepletion, RecordLymphodepletionDose)):
+                self._refuse_read_only(study_id, command)
+                dosing = isinstance(command, RecordLymphodepletionDose)
+                doses_given = len((await self.status(study_id)).doses_given) if dosing else 0
+                await self._gate.check_lymphodepletion(study_id, command, doses_given)
             return await self._record(study_id, command, update_id)
         except TrialError as error:
             raise await self._refused_attempt(error, command, update_id) from None
@@ -313,7 +377,9 @@ class TrialClient:
             words = role.value.replace("_", " ")
             raise NotPermitted(study_id, [problem], f"a {words} can read the trial record but not write to it")
 
-    async def _refused_attempt(self, error: TrialError, command: Command, update_id: str | None = None) -> TrialError:
+    async def _refused_attempt(
+        self, error: TrialError, command: Command | DsmbDecision, update_id: str | None = None
+    ) -> TrialError:
         """Log the refused attempt (WARNING) and keep it in the record; returns `error` for the caller to raise.
 
         Both name who, in which role, which command, which study id, and why (protocol sentences, never typed values).

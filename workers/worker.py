@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -14,16 +15,19 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
 from activities.reconciliation import ReconciliationActivities
 from activities.record_checkpoint import CheckpointActivities
-from config.journey_ids import TASK_QUEUE
+from activities.trial_reporting import TrialReporting
+from config.journey_ids import TASK_QUEUE, trial_workflow_id
 from config.production import check_production_settings
 from config.settings import Settings, SettingsError
 from config.startup import load_checked_settings
 from config.temporal_connection import connect
+from domain.protocol import CURRENT_PROTOCOL
 from notifications.from_settings import check_notification_settings, notifier_from_settings
 from notifications.notifier import Notifier
 from observability.logging import configure_logging, get_logger
@@ -34,9 +38,11 @@ from security.checkpoints import CheckpointLog
 from security.configured_keys import checkpoint_log, seal_keyring
 from security.keys import SealKeyring
 from workers.command_seals import SealCheck
+from workers.settling import settle
 from workflows.patient_journey import PatientJourneyWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.reconciliation_schedule import RECONCILIATION_SCHEDULE_ID, ensure_reconciliation_schedule
+from workflows.trial_workflow import TrialWorkflow
 
 log = get_logger("workers.worker")
 
@@ -65,11 +71,12 @@ async def journey_worker(
     activities = JourneyActivities(store, notifier)
     reconciliation = ReconciliationActivities(client, store)  # the timer safety net reads journeys and the record
     checkpointing = CheckpointActivities(client, store, checkpoints)
+    trial_reporting = TrialReporting(client)  # journeys signal-with-start the TrialWorkflow
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
             task_queue=task_queue,
-            workflows=[PatientJourneyWorkflow, ReconciliationWorkflow],
+            workflows=[PatientJourneyWorkflow, ReconciliationWorkflow, TrialWorkflow],
             activities=[
                 activities.append_events,
                 activities.notify,
@@ -77,13 +84,34 @@ async def journey_worker(
                 reconciliation.journeys_to_reconcile,
                 reconciliation.reconcile_journey,
                 checkpointing.checkpoint_record,
+                trial_reporting.report_to_trial,
             ],
             activity_executor=executor,
             graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,
             interceptors=[SealCheck(seal_keys)] if seal_keys is not None else [],
         )
         async with worker:
-            yield worker
+            try:
+                yield worker
+            finally:
+                if task_queue != TASK_QUEUE:
+                    await _end_scoped_trial(client, task_queue)
+
+
+SCOPED_TRIAL_SETTLE = timedelta(seconds=30)
+
+
+async def _end_scoped_trial(client: Client, task_queue: str) -> None:
+    """A test's or demo's trial ends with its worker: left running, its next window timer would wait for a worker
+    that is gone (on the time-skipping server, holding the clock of every later test)."""
+    handle = client.get_workflow_handle(trial_workflow_id(CURRENT_PROTOCOL.accrual.trial_identifier, task_queue))
+    try:
+        with contextlib.suppress(TimeoutError):  # a delivery still retrying: stopped with the trial all the same
+            await settle(client, handle.id, give_up_after=SCOPED_TRIAL_SETTLE)
+        await handle.terminate("its worker stopped")
+    except RPCError as error:
+        if error.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event, address: str | None = None) -> None:

@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from activities.journey_activities import AppendEventsInput, EscalationRequest, JourneyActivities, RecordHead
+    from activities.trial_reporting import TrialReporting, TrialReportRequest
     from config import search_attributes as sa
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey.command_registry import STAFF_COMMAND_MODELS
@@ -36,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
     from domain.site_time import end_of_site_day
+    from domain.trial.journey_reports import trial_reports
+    from domain.trial.reports import JourneyReport
     from workflows.journey_messages import (
         RECENT_UPDATES_KEPT,
         CarriedState,
@@ -57,6 +60,8 @@ CHAIN_OF_CUSTODY_PATCH = "chain-of-custody-required"
 NOT_PERMITTED = "NotPermitted"
 # Sent while a run is handing over to the next: the client resends the same update id, which the new run takes.
 RESEND_TO_NEW_RUN = "ResendToNewRun"
+# The patch id under which infusions, first DLTs and exits are reported to the TrialWorkflow.
+TRIAL_REPORTS_PATCH = "trial-reports"
 
 # The permanent record must take every event: keep retrying while the database is away.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -312,9 +317,29 @@ class PatientJourneyWorkflow:
         """Decide, record permanently, then fold. Call with the lock held, so commands apply one at a time."""
         events = self._decided(command, signatures_required)
         await self._record(events)
+        before = self._state.journey
         self._state.journey = fold(self._state.journey, events)
         self._announce(events)
+        self._report_to_trial(trial_reports(before, self._state.journey, events, self._protocol))
         return events
+
+    def _report_to_trial(self, reports: list[JourneyReport]) -> None:
+        """Tell the trial (its stopping rule and accrual); retried until it has them, drained like notifications."""
+        if not reports or not workflow.patched(TRIAL_REPORTS_PATCH):
+            return
+        trial = self._protocol.accrual.trial_identifier
+        for report in reports:
+            task = asyncio.create_task(self._send_report(TrialReportRequest(trial_identifier=trial, report=report)))
+            self._notifications.add(task)
+            task.add_done_callback(self._notifications.discard)
+
+    async def _send_report(self, request: TrialReportRequest) -> None:
+        await workflow.execute_activity_method(
+            TrialReporting.report_to_trial,
+            request,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RECORD_RETRY,  # the trial must count every DLT: keep trying while it is away
+        )
 
     async def _record(self, events: tuple[Event, ...]) -> None:
         """Append to the permanent trial record; retried until the record has them."""

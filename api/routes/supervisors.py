@@ -12,6 +12,7 @@ from api.problems import problem_responses
 from domain.identifiers import STUDY_ID_PATTERN
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
+from domain.trial.status import TrialStatus
 from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
 
 router = APIRouter(tags=["supervisors"])
@@ -64,6 +65,18 @@ async def list_patients(
 )
 async def report(_: Reader, client: TrialDep) -> TrialReport:
     return await client.report()
+
+
+@router.get(
+    "/trial",
+    name="trial_status",
+    response_model=TrialStatus,
+    responses=problem_responses(401, 503),
+    summary="The trial now: enrollment (open, paused by the stopping rule, closed), the posterior P(toxicity rate "
+    "> 20 %) over evaluable patients, how many more DLTs would pause, evaluable and pending patients, accrual",
+)
+async def trial_status(_: Reader, client: TrialDep) -> TrialStatus:
+    return await client.trial_status()
 
 
 @router.get(

@@ -68,6 +68,7 @@ class Topic(StrEnum):
     NOT_DELIVERED = "not_delivered"
     SIGNING_LOCKED = "signing_locked"
     RECONCILIATION = "reconciliation"
+    ENROLLMENT_PAUSED = "enrollment_paused"  # the safety stopping rule fired: the DSMB must decide
     # A message queued by an earlier version, before notifications were facts: its text is not carried over.
     EARLIER_VERSION = "earlier_version"
 
@@ -108,6 +109,10 @@ class NotificationFacts(FrozenModel):
     until: datetime | None = None
     finding: Code | None = None  # a reconciliation mismatch's kind
     system_words: str | None = Field(default=None, max_length=SYSTEM_WORDS_MAX_LENGTH)
+    # The stopping rule when it fired: DLTs among evaluable patients, and the posterior P(rate > threshold).
+    dose_limiting_toxicities: int | None = None
+    evaluable_patients: int | None = None
+    posterior_probability: float | None = None
 
 
 class Notification(FrozenModel):
@@ -141,8 +146,13 @@ class Notification(FrozenModel):
 # Who covers for a role that cannot be reached: the investigator answers for the site's staff, the supervisor for
 # the investigator; nobody stands above the supervisor, whose undelivered messages stay in the log and the ledger.
 DEFAULT_ESCALATION_ROLES: dict[Role, Role] = {
-    **{role: Role.INVESTIGATOR for role in Role if role not in (Role.SYSTEM, Role.INVESTIGATOR, Role.SUPERVISOR)},
+    **{
+        role: Role.INVESTIGATOR
+        for role in Role
+        if role not in (Role.SYSTEM, Role.INVESTIGATOR, Role.SUPERVISOR, Role.DSMB)
+    },
     Role.INVESTIGATOR: Role.SUPERVISOR,
+    Role.DSMB: Role.SUPERVISOR,  # the board sits outside the site: the supervisor covers, never the investigator
     Role.SUPERVISOR: Role.SUPERVISOR,
 }
 ESCALATION_KEY_SUFFIX = "/escalation"
@@ -366,6 +376,7 @@ def _subject(n: Notification) -> str:
         Topic.SIGNING_LOCKED: f"electronic signing locked for {f.user_id}",
         Topic.RECONCILIATION: f"the journey disagrees with the trial record ({_code_words(f.finding)})",
         Topic.EARLIER_VERSION: f"a message for the {_role_words(n.role)}",
+        Topic.ENROLLMENT_PAUSED: "ENROLLMENT PAUSED by the safety stopping rule",
     }
     if t is Topic.NOT_DELIVERED and n.undelivered is not None:
         return f"NOT DELIVERED to the {_role_words(n.undelivered.role)}: {_subject(n.undelivered)}"
@@ -476,6 +487,13 @@ def _body(n: Notification) -> str:
             return (
                 f"This message to the {_role_words(original.role)} could not be delivered ({f.system_words}). Make "
                 f"sure it is acted on, and have the staff directory or the channel fixed. The message: {original.body}"
+            )
+        case Topic.ENROLLMENT_PAUSED:
+            return (
+                f"The safety stopping rule fired: {f.dose_limiting_toxicities} dose-limiting toxicities among "
+                f"{f.evaluable_patients} evaluable patients, P(toxicity rate above the protocol's threshold) = "
+                f"{f.posterior_probability or 0:.3f}. No new enrollment and no new lymphodepletion; infused patients "
+                "go on. Only a signed DSMB decision (resume, resume under an amendment, or stop) moves the trial on."
             )
         case Topic.SIGNING_LOCKED:
             until = f"{f.until:%Y-%m-%d %H:%M} UTC" if f.until else "later"

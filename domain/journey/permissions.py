@@ -23,6 +23,7 @@ _ROLE_WORDS = {
     Role.NURSE: "a nurse",
     Role.PHYSICIAN: "a physician",
     Role.SUPERVISOR: "a supervisor",
+    Role.DSMB: "the data and safety monitoring board",
     Role.SYSTEM: "the system's own timers",
 }
 

@@ -76,6 +76,8 @@ async def test_every_operation_needs_a_recognised_bearer_token(api: Api) -> None
         ("GET", "/patients/AP-1000/timeline"),
         ("GET", "/patients"),
         ("GET", "/report"),
+        ("GET", "/trial"),
+        ("POST", "/trial/dsmb-decisions"),
         ("GET", "/verify"),
         ("GET", "/notifications/failed"),
     ]
@@ -101,6 +103,8 @@ async def test_the_openapi_schema_documents_every_operation_and_problem_details(
         "/patients/{study_id}/audit",
         "/me/signing-pin",
         "/report",
+        "/trial",
+        "/trial/dsmb-decisions",
         "/verify",
         "/notifications/failed",
     }

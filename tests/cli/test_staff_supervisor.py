@@ -24,7 +24,9 @@ from cli.staff import COMMAND_MODELS, REFUSED_EXIT_CODE, command_fields
 from domain.free_text import LABEL_MAX_LENGTH, LABEL_RULE
 from domain.journey.command_registry import STAFF_COMMANDS, Signed
 from domain.journey.phases import Phase
+from domain.protocol import PROTOCOL_V1
 from domain.roles import Role
+from domain.statistics import evaluate_stopping_rule
 from records.deliveries import DeliveryLedger, DeliveryTarget
 from records.patient_projection import project_patient
 from records.schema import patient_summaries
@@ -319,6 +321,25 @@ async def test_report_and_verify(cli: Cli, tmp_path: Path) -> None:
     readable = await cli("report")
     assert "Clopper-Pearson" in readable.stdout or "none assessed yet" in readable.stdout
     assert "Stopping rule" in readable.stdout and "not triggered" in readable.stdout
+
+    # The trial itself (GET /trial): both admitted before their journeys started; the rule over evaluable patients.
+    trial = await cli("status", "--trial", "--json")
+    assert trial.exit_code == 0, trial.output
+    status = json.loads(trial.stdout)
+    assert status["enrollment"] == "open" and status["admitted"] >= 2
+    rule = status["stopping_rule"]
+    assert rule["patients"] == len(status["evaluable"]) and status["accrual_target_infused"] == 20
+    expected = evaluate_stopping_rule(rule["toxicities"], rule["patients"], PROTOCOL_V1.stopping_rule)
+    assert rule["posterior_probability"] == expected.posterior_probability
+    readable_trial = await cli("status", "--trial")
+    assert "OPEN" in readable_trial.stdout and "More DLTs that would pause" in readable_trial.stdout
+    both = await cli("status", "TF-2004", "--trial")
+    assert both.exit_code == 2 and "not both" in both.output
+    # The DSMB decides only on a paused trial, signed: refused with the reason, nothing changed.
+    board = await cli.signed_in("dsmb.chair", Role.DSMB)
+    decision = ("dsmb-decision", "--outcome", "resume", "--decision-id", "DSMB-1", "--rationale", "Reviewed.")
+    early = await board(*decision, "--pin-stdin", stdin=SIGNING_PIN)
+    assert early.exit_code == REFUSED_EXIT_CODE and "nothing to resume" in early.stderr
 
     verified = await cli("verify", "--json")
     assert verified.exit_code == 0, verified.output

@@ -38,7 +38,7 @@ def test_roles_come_from_the_registry_and_only_the_workflow_issues_timer_command
     assert dict(ALLOWED_ROLES) == {kind: entry.roles for kind, entry in COMMANDS.items()}
     assert all(entry.roles == {Role.SYSTEM} for entry in SYSTEM_COMMANDS.values())
     assert all(entry.roles and Role.SYSTEM not in entry.roles for entry in STAFF_COMMANDS.values())
-    assert {Role.SUPERVISOR} == READ_ONLY_ROLES
+    assert {Role.SUPERVISOR, Role.DSMB} == READ_ONLY_ROLES  # the DSMB decides on the trial, never a journey step
 
 
 def test_the_protocols_signed_steps_are_marked_and_a_condition_is_said_in_words() -> None:

@@ -10,14 +10,17 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
-from config.journey_ids import journey_workflow_id
+from config.journey_ids import journey_workflow_id, trial_workflow_id
 from domain.journey.phases import Phase
+from domain.protocol import PROTOCOL_V1
 from facade import CommandRefused, EnrollmentNotTaken, TrialClient
+from facade.errors import AdmissionNotAnswered
 from records import EventStore
 from security.data_converter import encrypted_data_converter
 from security.keys import PayloadKeyring, SealKeyring, new_key
-from tests.facade.journeys import enrollment
+from tests.facade.journeys import SCREEN_FAILURE, enrollment
 from tests.servers import Stack
 from workers.worker import journey_worker
 
@@ -25,7 +28,13 @@ SHORT_WAIT = timedelta(seconds=2)
 
 
 async def status_of_workflow(stack: Stack, study_id: str) -> WorkflowExecutionStatus | None:
-    description = await stack.temporal.get_workflow_handle(journey_workflow_id(study_id)).describe()
+    """None: no journey was ever started."""
+    try:
+        description = await stack.temporal.get_workflow_handle(journey_workflow_id(study_id)).describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
     return description.status
 
 
@@ -64,8 +73,9 @@ async def test_an_enrollment_no_worker_takes_is_stopped_with_nothing_recorded(st
         seal_keys=stack.seal_keys,
         enrollment_taken_within=SHORT_WAIT,
     )
+    # A screen failure takes no place in the trial, so nothing asks the trial first: the journey's own wait is seen.
     with pytest.raises(EnrollmentNotTaken) as not_taken:
-        await nobody.enroll(enrollment("TK-003"))
+        await nobody.enroll(enrollment("TK-003", **SCREEN_FAILURE))
     assert "nothing was recorded" in not_taken.value.message and not not_taken.value.begun
     assert await status_of_workflow(stack, "TK-003") is WorkflowExecutionStatus.TERMINATED
     assert stack.store.last_sequence("TK-003") == 0
@@ -85,10 +95,28 @@ async def test_a_journey_whose_first_workflow_task_keeps_failing_is_stopped_and_
         enrollment_taken_within=SHORT_WAIT,
     )
     with pytest.raises(EnrollmentNotTaken):
-        await client.enroll(enrollment("TK-004"))
+        await client.enroll(enrollment("TK-004", **SCREEN_FAILURE))  # no admission asked: see TK-003
     assert await status_of_workflow(stack, "TK-004") is WorkflowExecutionStatus.TERMINATED
     assert stack.store.last_sequence("TK-004") == 0
     await enrolled_again_and_seen(stack, "TK-004")
+
+
+async def test_an_admission_the_trial_does_not_answer_starts_nothing_and_a_trial_that_never_began_is_stopped(
+    stack: Stack,
+) -> None:
+    queue = f"nobody-polls-this-queue-{uuid.uuid4()}"
+    nobody = TrialClient(
+        stack.temporal, stack.store, task_queue=queue, seal_keys=stack.seal_keys, enrollment_taken_within=SHORT_WAIT
+    )
+    with pytest.raises(AdmissionNotAnswered) as not_answered:
+        await nobody.enroll(enrollment("TK-006"))
+    assert "no journey was started and nothing was recorded" in not_answered.value.message
+    assert not not_answered.value.begun
+    assert await status_of_workflow(stack, "TK-006") is None
+    trial = stack.temporal.get_workflow_handle(trial_workflow_id(PROTOCOL_V1.accrual.trial_identifier, queue))
+    assert (await trial.describe()).status is WorkflowExecutionStatus.TERMINATED
+    assert stack.store.last_sequence("TK-006") == 0
+    await enrolled_again_and_seen(stack, "TK-006")
 
 
 async def test_a_journey_that_began_but_waits_for_the_record_is_not_stopped(stack: Stack, tmp_path: Path) -> None:

@@ -112,6 +112,7 @@ def test_a_bad_directory_is_refused_naming_the_file_and_every_bad_entry(tmp_path
         f"no one holds the role 'apheresis_unit': {nobody}",
         f"no one holds the role 'laboratory': {nobody}",
         f"no one holds the role 'supervisor': {nobody}",
+        f"no one holds the role 'dsmb': {nobody}",
         f"escalation.nurse: 'system' is not a role a person holds (one of {roles})",
         f"escalation: 'janitor' is not a role a person holds (one of {roles})",
     ]

@@ -85,4 +85,4 @@ def test_the_directory_is_checked_with_the_channels_its_people_need(tmp_path: Pa
     ]
     settings = load_settings(staff_directory=EXAMPLE, smtp_host="smtp.hospital.example", webhook_signing_key="k")
     assert configured_channels(settings) == {ChannelKind.EMAIL, ChannelKind.WEBHOOK}
-    assert len(check_notification_settings(settings).staff) == 10
+    assert len(check_notification_settings(settings).staff) == 11  # the DSMB chair too

@@ -1,0 +1,201 @@
+"""The trial's decider: reports applied idempotently, the stopping rule evaluated, admission, the DSMB decision.
+
+Every function takes the state and returns a new one: the workflow holds the state, the clock and the I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.journey.context import CLOCK_SKEW_TOLERANCE
+from domain.protocol import TrialProtocol
+from domain.roles import Role
+from domain.signature import signed_content_sha256
+from domain.statistics import StoppingRuleStatus, evaluate_stopping_rule, posterior_probability_rate_exceeds
+from domain.trial.reports import DsmbDecision, DsmbOutcome, JourneyReport, ReportKind
+from domain.trial.state import DsmbRecord, Enrollment, PatientTally, TrialState
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: TrialState
+    paused_now: bool = False  # the rule fired on this very input: tell the investigator, supervisors and DSMB
+
+
+# ---------------------------------------------------------------- the rule
+
+
+def evaluable_patients(state: TrialState, now: datetime, protocol: TrialProtocol) -> list[PatientTally]:
+    rule = protocol.stopping_rule
+    return [p for p in state.patients.values() if p.evaluable(now, rule)]
+
+
+def pending_patients(state: TrialState, now: datetime, protocol: TrialProtocol) -> list[PatientTally]:
+    rule = protocol.stopping_rule
+    return [p for p in state.patients.values() if p.pending(now, rule)]
+
+
+def dlt_count(state: TrialState) -> int:
+    return sum(1 for p in state.patients.values() if p.dlt_at is not None)
+
+
+def rule_status(state: TrialState, now: datetime, protocol: TrialProtocol) -> StoppingRuleStatus:
+    """The stopping rule over evaluable patients only (a patient infused yesterday is not yet counted)."""
+    return evaluate_stopping_rule(
+        dlt_count(state), len(evaluable_patients(state, now, protocol)), protocol.stopping_rule
+    )
+
+
+def more_dlts_to_pause(state: TrialState, now: datetime, protocol: TrialProtocol) -> int | None:
+    """How many further DLTs (each an evaluable patient more) would pause enrollment: 0 when it would pause now;
+    None when no count within the accrual target would."""
+    rule = protocol.stopping_rule
+    toxicities, patients = dlt_count(state), len(evaluable_patients(state, now, protocol))
+    room = max(protocol.accrual.accrual_target_infused - patients, 0)
+    for more in range(room + 1):
+        posterior = posterior_probability_rate_exceeds(toxicities + more, patients + more, rule)
+        if posterior > rule.posterior_probability_threshold:
+            return more
+    return None
+
+
+def infused_count(state: TrialState) -> int:
+    return sum(1 for p in state.patients.values() if p.infused_at is not None)
+
+
+def evaluate(state: TrialState, now: datetime, protocol: TrialProtocol) -> Outcome:
+    """Pause when the rule fires on a DLT the DSMB has not yet weighed; close when the accrual target is infused."""
+    if state.enrollment is Enrollment.OPEN:
+        if rule_status(state, now, protocol).paused and dlt_count(state) > state.dlts_reviewed:
+            return Outcome(state.model_copy(update={"enrollment": Enrollment.PAUSED, "paused_at": now}), True)
+        if infused_count(state) >= protocol.accrual.accrual_target_infused:
+            closed = {"enrollment": Enrollment.CLOSED, "closed_because": "the accrual target was reached"}
+            return Outcome(state.model_copy(update=closed))
+    return Outcome(state)
+
+
+# ---------------------------------------------------------------- reports
+
+
+def apply_report(state: TrialState, report: JourneyReport, now: datetime, protocol: TrialProtocol) -> Outcome:
+    """A journey's report, counted once by its event id; a report for a patient never admitted admits them (a
+    journey enrolled before the trial workflow existed still counts)."""
+    if report.event_id in state.seen_event_ids:
+        return Outcome(state)
+    patient = state.patients.get(report.study_id) or PatientTally(study_id=report.study_id)
+    changed: dict[str, object]
+    match report.kind:
+        case ReportKind.INFUSED:
+            changed = {"infused_at": patient.infused_at or report.at}
+        case ReportKind.DOSE_LIMITING_TOXICITY:
+            changed = {"dlt_at": patient.dlt_at or report.at}
+        case ReportKind.WINDOW_COMPLETED:
+            changed = {"window_completed": True}
+        case ReportKind.EXITED:
+            changed = {"exited_at": patient.exited_at or report.at}
+    updated = state.model_copy(
+        update={
+            "patients": {**state.patients, report.study_id: patient.model_copy(update=changed)},
+            "seen_event_ids": state.seen_event_ids | {report.event_id},
+        }
+    )
+    return evaluate(updated, now, protocol)
+
+
+# ---------------------------------------------------------------- admission
+
+
+def admission_refusals(state: TrialState, study_id: str, now: datetime, protocol: TrialProtocol) -> list[str]:
+    """Every reason `study_id` may not be enrolled now; empty when they may (or were already admitted)."""
+    if study_id in state.patients:
+        return []
+    reasons: list[str] = []
+    if state.enrollment is Enrollment.PAUSED:
+        reasons.append(
+            f"enrollment is paused by the safety stopping rule ({rule_status(state, now, protocol).explanation}); "
+            "only a signed DSMB decision resumes it"
+        )
+    if state.enrollment is Enrollment.CLOSED:
+        reasons.append(f"enrollment is closed: {state.closed_because}")
+    taken = infused_count(state) + sum(1 for p in state.patients.values() if p.in_treatment())
+    target = protocol.accrual.accrual_target_infused
+    if state.enrollment is not Enrollment.CLOSED and taken >= target:
+        reasons.append(f"the trial is full: {taken} patients infused or in treatment for a target of {target} infused")
+    return reasons
+
+
+def admit(state: TrialState, study_id: str, now: datetime, protocol: TrialProtocol) -> tuple[TrialState, list[str]]:
+    """Admit `study_id` (idempotent), or the state unchanged and every reason it is refused."""
+    reasons = admission_refusals(state, study_id, now, protocol)
+    if reasons or study_id in state.patients:
+        return state, reasons
+    patients = {**state.patients, study_id: PatientTally(study_id=study_id)}
+    return state.model_copy(update={"patients": patients}), []
+
+
+def lymphodepletion_refusal(state: TrialState) -> str | None:
+    """Why no new lymphodepletion may start now, or None: infused patients go on, the others wait."""
+    if state.enrollment is Enrollment.PAUSED:
+        return "the safety stopping rule has paused the trial: no new lymphodepletion until the DSMB decides"
+    if state.enrollment is Enrollment.CLOSED and state.closed_because == STOPPED_BY_DSMB:
+        return "the DSMB stopped the trial: no new lymphodepletion"
+    return None
+
+
+# ---------------------------------------------------------------- the DSMB
+
+
+STOPPED_BY_DSMB = "the DSMB stopped the trial"
+
+
+def decision_refusals(state: TrialState, decision: DsmbDecision, now: datetime) -> list[str]:
+    """Every reason the decision cannot be recorded; empty when it can."""
+    reasons: list[str] = []
+    if decision.actor.role is not Role.DSMB:
+        reasons.append(f"only the data and safety monitoring board decides, not the {decision.actor.role.value}")
+    signature = decision.signature
+    if signature is None:
+        reasons.append("a DSMB decision must be electronically signed; sign it with your signing PIN")
+    else:
+        if signature.signer_user_id != decision.actor.user_id:
+            reasons.append(
+                f"the signature is {signature.signer_user_id}'s but {decision.actor.user_id} is making this decision"
+            )
+        if signature.signed_sha256 != signed_content_sha256(decision):
+            reasons.append("the signature does not match this decision: it was signed over other values")
+        if signature.signed_at > now + CLOCK_SKEW_TOLERANCE:
+            reasons.append(f"the signature is dated {signature.signed_at.isoformat()}, in the future")
+    if any(d.decision_id == decision.decision_id for d in state.decisions):
+        return reasons  # recorded already: idempotent, nothing else to check
+    if decision.outcome is DsmbOutcome.STOP:
+        if state.enrollment is Enrollment.CLOSED and state.closed_because == STOPPED_BY_DSMB:
+            reasons.append("the trial is already stopped")
+    elif state.enrollment is not Enrollment.PAUSED:
+        reasons.append(f"enrollment is {state.enrollment.value}, not paused: there is nothing to resume")
+    return reasons
+
+
+def decide(
+    state: TrialState, decision: DsmbDecision, now: datetime, protocol: TrialProtocol
+) -> tuple[TrialState, list[str]]:
+    """Record the DSMB's decision (idempotent by its id), or the state unchanged and every reason it is refused."""
+    reasons = decision_refusals(state, decision, now)
+    if reasons or any(d.decision_id == decision.decision_id for d in state.decisions):
+        return state, reasons
+    record = DsmbRecord(
+        decision_id=decision.decision_id,
+        outcome=decision.outcome,
+        decided_by=decision.actor.user_id,
+        decided_at=decision.decided_at,
+        amendment_version=decision.amendment_version,
+    )
+    changes: dict[str, object] = {"decisions": (*state.decisions, record), "paused_at": None}
+    if decision.outcome is DsmbOutcome.STOP:
+        changes |= {"enrollment": Enrollment.CLOSED, "closed_because": STOPPED_BY_DSMB}
+    else:
+        changes |= {"enrollment": Enrollment.OPEN, "dlts_reviewed": dlt_count(state)}
+        if decision.amendment_version is not None:
+            changes["protocol_version"] = decision.amendment_version
+    resumed = state.model_copy(update=changes)
+    # Reaching the target while paused closes enrollment on resuming.
+    return evaluate(resumed, now, protocol).state, []

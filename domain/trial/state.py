@@ -1,0 +1,73 @@
+"""The trial's state: enrollment, who was admitted and infused, each patient's DLT evaluability."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field
+
+from domain.identifiers import StudyId
+from domain.protocol import FrozenModel, StoppingRule
+from domain.trial.reports import DsmbOutcome
+
+
+class Enrollment(StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"  # the stopping rule fired: only a signed DSMB decision moves on
+    CLOSED = "closed"  # the accrual target was reached, or the DSMB stopped the trial
+
+
+class PatientTally(FrozenModel):
+    """One admitted patient as the stopping rule sees them."""
+
+    study_id: StudyId
+    infused_at: AwareDatetime | None = None
+    dlt_at: AwareDatetime | None = None
+    window_completed: bool = False
+    exited_at: AwareDatetime | None = None
+
+    def window_ends_at(self, rule: StoppingRule) -> datetime | None:
+        if self.infused_at is None:
+            return None
+        return self.infused_at + timedelta(days=rule.dlt_observation_window_days)
+
+    def evaluable(self, now: datetime, rule: StoppingRule) -> bool:
+        """At their DLT, or once the DLT observation window after infusion has passed (told, or by the clock)."""
+        if self.dlt_at is not None:
+            return True
+        ends = self.window_ends_at(rule)
+        if ends is None:
+            return False
+        if self.exited_at is not None and self.exited_at < ends:
+            return False  # left before the window ended without a DLT: never evaluable
+        return self.window_completed or now >= ends
+
+    def pending(self, now: datetime, rule: StoppingRule) -> bool:
+        """Infused, inside the window, still on study: will become evaluable."""
+        return self.infused_at is not None and self.exited_at is None and not self.evaluable(now, rule)
+
+    def in_treatment(self) -> bool:
+        """Admitted, not infused yet, still on study: takes a place against the accrual target."""
+        return self.infused_at is None and self.exited_at is None
+
+
+class DsmbRecord(FrozenModel):
+    decision_id: str
+    outcome: DsmbOutcome
+    decided_by: str
+    decided_at: AwareDatetime
+    amendment_version: str | None = None
+
+
+class TrialState(FrozenModel):
+    trial_identifier: str
+    enrollment: Enrollment = Enrollment.OPEN
+    patients: dict[str, PatientTally] = Field(default_factory=dict)
+    seen_event_ids: frozenset[str] = frozenset()
+    # DLTs the DSMB has already weighed: after a resume only a further DLT can pause enrollment again.
+    dlts_reviewed: int = Field(default=0, ge=0)
+    paused_at: AwareDatetime | None = None
+    closed_because: str | None = None
+    protocol_version: str | None = None  # set when the DSMB resumes under an amendment
+    decisions: tuple[DsmbRecord, ...] = ()

@@ -1,0 +1,101 @@
+"""The facade's side of the TrialWorkflow: enrollment asks it for admission first, a lymphodepletion not yet begun
+waits while the stopping rule has paused the trial, and `trial status` reads it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from config.journey_ids import trial_workflow_id
+from domain.journey import commands as cmd
+from domain.protocol import TrialProtocol
+from domain.trial.reports import DsmbDecision
+from domain.trial.status import TrialStatus
+from facade.errors import AdmissionNotAnswered, CommandRefused
+from workflows.trial_messages import AdmissionRequest, TrialInput
+from workflows.trial_workflow import DSMB_DECISION_REFUSED, TrialWorkflow
+
+
+class TrialGate:
+    def __init__(
+        self, temporal: Client, protocol: TrialProtocol, task_queue: str, accrual_target_infused: int | None = None
+    ) -> None:
+        self._temporal = temporal
+        self._identifier = protocol.accrual.trial_identifier
+        self._task_queue = task_queue
+        self._accrual_target = accrual_target_infused
+
+    async def _trial(self) -> WorkflowHandle[TrialWorkflow, None]:
+        """The trial's workflow, started if it is not running yet (the first enrollment or status asks)."""
+        return await self._temporal.start_workflow(
+            TrialWorkflow.run,
+            TrialInput(trial_identifier=self._identifier, accrual_target_infused=self._accrual_target),
+            id=trial_workflow_id(self._identifier, self._task_queue),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    async def admit(self, study_id: str, within: timedelta) -> None:
+        """Raises CommandRefused with every reason the trial gives (paused, closed, full); AdmissionNotAnswered when
+        it gives none `within` this time (a trial that never began is stopped, so the next start is a fresh one)."""
+        trial = await self._trial()
+        seconds = within.total_seconds()
+        try:
+            result = await trial.execute_update(
+                TrialWorkflow.admit, AdmissionRequest(study_id=study_id), rpc_timeout=within
+            )
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            await self._stop_if_never_begun(trial)
+            raise AdmissionNotAnswered(study_id, seconds, "no worker took it, or it cannot read it") from None
+        except WorkflowUpdateFailedError as error:  # e.g. an admission the worker could not read
+            raise AdmissionNotAnswered(study_id, seconds, f"it failed: {error.cause or error}") from None
+        if not result.admitted:
+            raise CommandRefused(study_id, list(result.reasons))
+
+    async def _stop_if_never_begun(self, trial: WorkflowHandle[TrialWorkflow, None]) -> None:
+        history = await trial.fetch_history()
+        if any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events):
+            return
+        try:
+            await trial.terminate(reason="its first workflow task was never completed: the trial never began")
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+
+    async def decide(self, decision: DsmbDecision) -> TrialStatus:
+        """The DSMB's signed decision; raises CommandRefused with every reason (not the DSMB, not signed, not
+        paused). Resending the same decision id answers again and changes nothing."""
+        trial = await self._trial()
+        try:
+            return await trial.execute_update(TrialWorkflow.dsmb_decision, decision, id=decision.decision_id)
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == DSMB_DECISION_REFUSED:
+                raise CommandRefused(self._identifier, [str(reason) for reason in cause.details]) from None
+            raise
+
+    async def status(self) -> TrialStatus:
+        trial = await self._trial()
+        return await trial.query(TrialWorkflow.status)
+
+    async def check_lymphodepletion(self, study_id: str, command: cmd.StaffCommand, doses_given: int) -> None:
+        """A prescription, or the first dose, waits while the trial is paused; a lymphodepletion under way goes on,
+        and so does every correction."""
+        starting = isinstance(command, cmd.PrescribeLymphodepletion) or (
+            isinstance(command, cmd.RecordLymphodepletionDose) and doses_given == 0
+        )
+        if not starting or getattr(command, "correction", None) is not None:
+            return
+        refusal = (await self.status()).lymphodepletion_refused_because
+        if refusal is not None:
+            raise CommandRefused(study_id, [refusal])

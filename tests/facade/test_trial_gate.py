@@ -1,0 +1,89 @@
+"""The trial client asks the TrialWorkflow first: once DLTs cross the stopping boundary the next enrollment is
+refused with the reason, a lymphodepletion not yet begun is refused, and only a signed DSMB decision reopens
+enrollment (an unsigned one is refused and kept as a refused attempt)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from functools import partial
+
+import pytest
+
+from domain.protocol import PROTOCOL_V1
+from domain.roles import Actor, Role
+from domain.signature import SignatureMeaning, sign
+from domain.site_time import site_date
+from domain.statistics import evaluate_stopping_rule
+from domain.trial.reports import DsmbDecision, DsmbOutcome
+from domain.trial.state import Enrollment
+from domain.trial.status import TrialStatus
+from facade.errors import CommandRefused
+from records.refusals import RefusedAttemptLog
+from simulation.journey_steps import Milestone, PathPatient, entered_late, send
+from tests.facade.journeys import GRADE_3_CRS, enrollment, infused, today
+from tests.servers import Stack
+from tests.waiting import poll
+
+DSMB = Actor(user_id="dsmb.chair", role=Role.DSMB)
+
+
+def dsmb_decision(signed: bool = True) -> DsmbDecision:
+    now = datetime.now(UTC)
+    decision = DsmbDecision(
+        decision_id=f"DSMB-{uuid.uuid4().hex[:8]}",
+        actor=DSMB,
+        outcome=DsmbOutcome.RESUME,
+        decided_at=now,
+        rationale="Both events reviewed; resume with weekly safety review.",
+    )
+    if not signed:
+        return decision
+    return sign(
+        decision,
+        signer_user_id=DSMB.user_id,
+        printed_name="DSMB chair",
+        signed_at=now,
+        meaning=SignatureMeaning.APPROVAL,
+    )
+
+
+async def test_a_paused_trial_refuses_enrollment_and_new_lymphodepletion_until_the_dsmb_resumes(stack: Stack) -> None:
+    trial = stack.trial
+    # TF-501: enrolled, its product released, its lymphodepletion not yet prescribed.
+    day_zero = today()
+    released = entered_late(Milestone.PRESCRIBED, PathPatient(study_id="TF-501"), day_zero, PROTOCOL_V1)
+    *to_release, prescription = released
+    await trial.enroll(enrollment("TF-501", site_date(released[0].at, PROTOCOL_V1.schedule)))
+    await send(to_release, partial(trial.record, "TF-501"))
+
+    await infused(trial, "TF-502", GRADE_3_CRS)
+    await infused(trial, "TF-503", GRADE_3_CRS)
+
+    async def paused() -> TrialStatus | None:
+        status = await trial.trial_status()
+        return status if status.enrollment is Enrollment.PAUSED else None
+
+    status = await poll(paused, "enrollment paused by two DLTs")
+    assert (status.stopping_rule.toxicities, status.stopping_rule.patients) == (2, 2)
+    expected = evaluate_stopping_rule(2, 2, PROTOCOL_V1.stopping_rule).posterior_probability
+    assert status.stopping_rule.posterior_probability == expected and status.more_dlts_to_pause == 0
+
+    with pytest.raises(CommandRefused) as refused:
+        await trial.enroll(enrollment("TF-505", today()))
+    assert "enrollment is paused by the safety stopping rule" in refused.value.reasons[0]
+    assert trial.store.last_sequence("TF-505") == 0  # nothing recorded, no journey started
+    with pytest.raises(CommandRefused) as no_lymphodepletion:
+        await trial.record("TF-501", prescription.command)
+    assert "no new lymphodepletion until the DSMB decides" in no_lymphodepletion.value.reasons[0]
+
+    with pytest.raises(CommandRefused) as unsigned:
+        await trial.dsmb_decision(dsmb_decision(signed=False))
+    assert "must be electronically signed" in unsigned.value.reasons[0]
+    kept = RefusedAttemptLog(trial.store.engine).for_patient(PROTOCOL_V1.accrual.trial_identifier)
+    assert [a.command_kind for a in kept][-1:] == ["dsmb_decision"]
+
+    resumed = await trial.dsmb_decision(dsmb_decision())
+    assert resumed.enrollment is Enrollment.OPEN
+    await trial.enroll(enrollment("TF-505", today()))
+    await trial.record("TF-501", prescription.command)

@@ -1,0 +1,149 @@
+"""TrialWorkflow: one per trial, a thin shell around domain/trial. Journeys report to it (by signal, counted once
+by event id), enrollment asks it for admission (an update), the DSMB's signed decision is an update; the rule is
+evaluated at every report and whenever a patient's DLT observation window ends. When it fires, enrollment pauses
+and the investigator, the supervisors and the DSMB are notified at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.journey_activities import EscalationRequest, JourneyActivities
+    from domain.journey.notifications import Notification
+    from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, TrialProtocol
+    from domain.trial.alerts import enrollment_paused_alerts
+    from domain.trial.decide import Outcome, admit, apply_report, decide, evaluate, rule_status
+    from domain.trial.reports import DsmbDecision, JourneyReport
+    from domain.trial.state import TrialState
+    from domain.trial.status import TrialStatus, next_window_end, trial_status
+    from workflows.patient_journey import (
+        ESCALATE_RETRY,
+        HEARTBEAT_TIMEOUT,
+        IMMEDIATE_NOTIFY_RETRY,
+        NOTIFY_TIMEOUT,
+        undelivered_because,
+    )
+    from workflows.trial_messages import AdmissionRequest, AdmissionResult, TrialInput
+
+DSMB_DECISION_REFUSED = "DsmbDecisionRefused"
+# The trial lives for years: a new run well before Temporal's limits, carrying the state (a few kB per patient).
+MAX_HISTORY_EVENTS_PER_RUN = 2_000
+MAX_RUN_AGE = timedelta(days=365)
+
+
+@workflow.defn
+class TrialWorkflow:
+    @workflow.init
+    def __init__(self, trial: TrialInput) -> None:
+        self._state = trial.carried or TrialState(trial_identifier=trial.trial_identifier)
+        self._accrual_target = trial.accrual_target_infused
+        self._woken = False
+        self._notifications: set[asyncio.Task[None]] = set()
+
+    @property
+    def _protocol(self) -> TrialProtocol:
+        # The rule's numbers are the current protocol's, or an amendment's the DSMB resumed under.
+        protocol = PROTOCOLS.get(self._state.protocol_version or "", CURRENT_PROTOCOL)
+        if self._accrual_target is None:
+            return protocol
+        accrual = protocol.accrual.model_copy(update={"accrual_target_infused": self._accrual_target})
+        return protocol.model_copy(update={"accrual": accrual})
+
+    @workflow.run
+    async def run(self, trial: TrialInput) -> None:
+        while True:
+            self._adopt(evaluate(self._state, workflow.now(), self._protocol))  # a window may have ended
+            if self._time_for_a_new_run():
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._notifications)
+                workflow.continue_as_new(
+                    TrialInput(
+                        trial_identifier=self._state.trial_identifier,
+                        carried=self._state,
+                        accrual_target_infused=self._accrual_target,
+                    )
+                )
+            self._woken = False
+            wake_at = next_window_end(self._state, workflow.now(), self._protocol)
+            timeout = None if wake_at is None else max((wake_at - workflow.now()).total_seconds(), 0.001)
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._woken or workflow.info().is_continue_as_new_suggested(), timeout=timeout
+                )
+
+    def _time_for_a_new_run(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= MAX_HISTORY_EVENTS_PER_RUN
+            or workflow.now() - info.start_time >= MAX_RUN_AGE
+        )
+
+    def _adopt(self, outcome: Outcome) -> None:
+        self._state = outcome.state
+        if outcome.paused_now and outcome.state.paused_at is not None:
+            rule = rule_status(outcome.state, workflow.now(), self._protocol)
+            for notification in enrollment_paused_alerts(self._state.trial_identifier, outcome.state.paused_at, rule):
+                self._send(notification)
+
+    # ------------------------------------------------------------ journeys report
+
+    @workflow.signal
+    def report(self, report: JourneyReport) -> None:
+        self._adopt(apply_report(self._state, report, workflow.now(), self._protocol))
+        self._woken = True  # a new pending patient may end its window before the current wake
+
+    # ------------------------------------------------------------ enrollment asks first
+
+    @workflow.update
+    def admit(self, request: AdmissionRequest) -> AdmissionResult:
+        self._state, reasons = admit(self._state, request.study_id, workflow.now(), self._protocol)
+        return AdmissionResult(study_id=request.study_id, admitted=not reasons, reasons=tuple(reasons))
+
+    # ------------------------------------------------------------ the DSMB
+
+    @workflow.update
+    def dsmb_decision(self, decision: DsmbDecision) -> TrialStatus:
+        self._state, reasons = decide(self._state, decision, workflow.now(), self._protocol)
+        if reasons:
+            raise ApplicationError("; ".join(reasons), list(reasons), type=DSMB_DECISION_REFUSED, non_retryable=True)
+        self._woken = True
+        return self.status()
+
+    @workflow.query
+    def status(self) -> TrialStatus:
+        return trial_status(self._state, workflow.now(), self._protocol)
+
+    # ------------------------------------------------------------ notifications
+
+    def _send(self, notification: Notification) -> None:
+        task = asyncio.create_task(self._deliver(notification))
+        self._notifications.add(task)
+        task.add_done_callback(self._notifications.discard)
+
+    async def _deliver(self, notification: Notification) -> None:
+        """Immediate, escalated as an SAE's alert is when the role cannot be reached."""
+        try:
+            await workflow.execute_activity_method(
+                JourneyActivities.notify,
+                notification,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=IMMEDIATE_NOTIFY_RETRY,
+            )
+        except ActivityError as failure:
+            if isinstance(failure.cause, CancelledError):
+                raise
+            request = EscalationRequest(notification=notification, failure=undelivered_because(failure))
+            with contextlib.suppress(ActivityError):  # on the log channel and in the delivery ledger already
+                await workflow.execute_activity_method(
+                    JourneyActivities.escalate_notification,
+                    request,
+                    start_to_close_timeout=NOTIFY_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=ESCALATE_RETRY,
+                )
