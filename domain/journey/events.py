@@ -81,6 +81,17 @@ class ManufacturingFailed(FrozenModel):
     supersedes: int | None = None
 
 
+class SlotBooked(FrozenModel):
+    """The collection's slot in the site's calendar (domain/slots.py) and its product's expected release."""
+
+    type: Literal["slot_booked"] = "slot_booked"
+    collection_number: int
+    week: date  # the Monday of the collection's week
+    slot_number: int
+    collection_date: date
+    expected_release: date
+
+
 # ---------------------------------------------------------------- lymphodepletion and infusion
 
 
@@ -306,6 +317,7 @@ EventPayload = Annotated[
     | ApheresisCollected
     | ProductReleased
     | ManufacturingFailed
+    | SlotBooked
     | LymphodepletionPrescribed
     | LymphodepletionDoseGiven
     | LymphodepletionCompleted

@@ -109,6 +109,8 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 "phase": Phase.APHERESIS,
                 "manufacturing_retries_used": state.manufacturing_retries_used + 1,
             }
+        case ev.SlotBooked():
+            return {"slot_booking": p}
         case ev.LymphodepletionPrescribed():
             return {"lymphodepletion": p}
         case ev.LymphodepletionDoseGiven():

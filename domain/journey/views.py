@@ -78,6 +78,9 @@ class PatientStatus(FrozenModel):
     # Enrolled: eligibility confirmed by the investigator (a screen failure never is). None in summaries stored
     # before it was kept: the report then judges by the phase.
     enrolled: bool | None = None
+    # The latest collection's slot in the site's calendar and its product's expected release (None: not booked).
+    collection_booked_on: date | None = None
+    expected_release: date | None = None
 
 
 def has_dose_limiting_toxicity(state: JourneyState, protocol: TrialProtocol) -> bool:
@@ -247,6 +250,7 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         )
         for item in scheduled_items(state, protocol)
     )
+    slot = state.slot_booking
     return PatientStatus(
         study_id=state.study_id,
         protocol_version=state.protocol_version,
@@ -283,4 +287,6 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         signatures=state.signatures,
         screening_attempt=state.screening_attempt,
         enrolled=state.eligibility_confirmed,
+        collection_booked_on=slot.collection_date if slot else None,
+        expected_release=slot.expected_release if slot else None,
     )
