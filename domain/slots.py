@@ -168,3 +168,45 @@ def manufacturing_ended(booking: SlotBooking, status: BookingStatus, on: date) -
     if on < booking.collection_date:
         raise ValueError("manufacturing cannot end before the collection")
     return booking.model_copy(update={"status": status, "manufacturing_ended": on})
+
+
+class CalendarWeek(FrozenModel):
+    week: date
+    collections_booked: int
+    collections_per_week: int
+    bookings: tuple[SlotBooking, ...]
+
+
+class SlotCalendarView(FrozenModel):
+    """The calendar as staff read it (`trial slots`, GET /slots): from the current week on."""
+
+    as_of: date
+    capacity: SlotCapacity
+    products_in_manufacturing: int  # on `as_of`
+    weeks: tuple[CalendarWeek, ...]  # every week from the current one that holds a live booking
+    expected_releases: tuple[SlotBooking, ...]  # products still to be released, by expected release
+
+
+def calendar_view(bookings: Iterable[SlotBooking], capacity: SlotCapacity, as_of: date) -> SlotCalendarView:
+    live = [b for b in bookings if b.holds_collection_slot]
+    current = week_of(as_of)
+    weeks: dict[date, list[SlotBooking]] = {}
+    for booking in sorted(live, key=lambda b: (b.week, b.slot_number)):
+        if booking.week >= current:
+            weeks.setdefault(booking.week, []).append(booking)
+    pending = sorted((b for b in live if b.status is BookingStatus.BOOKED), key=lambda b: b.expected_release)
+    return SlotCalendarView(
+        as_of=as_of,
+        capacity=capacity,
+        products_in_manufacturing=products_in_manufacturing(live, as_of),
+        weeks=tuple(
+            CalendarWeek(
+                week=week,
+                collections_booked=len(held),
+                collections_per_week=capacity.collections_per_week,
+                bookings=tuple(held),
+            )
+            for week, held in weeks.items()
+        ),
+        expected_releases=tuple(pending),
+    )

@@ -81,6 +81,6 @@ async def test_no_operation_answers_with_a_server_error(served: tuple[FastAPI, s
     assert enrolled.eligible
     # An investigator may issue most commands: many reach the protocol's decisions, and some are accepted.
     exercised = await asyncio.to_thread(fuzz, app, base_url, as_role(Role.INVESTIGATOR), "AP-2000")
-    # Thirteen operations; negative cases for the eight that take input (healthz, auth/config, me, report and verify
-    # take none); the four about one patient once more for the enrolled one.
-    assert len(exercised) == 13 + 8 + 4, exercised
+    # Fourteen operations; negative cases for the eight that take input (healthz, auth/config, me, report, verify and
+    # slots take none); the four about one patient once more for the enrolled one.
+    assert len(exercised) == 14 + 8 + 4, exercised

@@ -16,6 +16,7 @@ from domain.slots import (
     SlotBooking,
     SlotCapacity,
     book,
+    calendar_view,
     collection_date,
     earliest_free_slot,
     manufacturing_ended,
@@ -171,3 +172,17 @@ def test_never_double_booked_and_the_earliest_slot_is_taken(
                     candidate = book("TF-X", 1, earliest_free_slot(others, day, capacity))
                     assert (candidate.week, candidate.slot_number) >= (booking.week, booking.slot_number)
             week += timedelta(weeks=1)
+
+
+def test_the_calendar_view_shows_weeks_products_in_manufacturing_and_releases() -> None:
+    bookings: list[SlotBooking] = []
+    for _ in range(4):
+        book_next(bookings, MONDAY)
+    bookings[0] = manufacturing_ended(bookings[0], BookingStatus.RELEASED, date(2026, 12, 19))
+    view = calendar_view(bookings, DEFAULT, date(2026, 12, 15))
+    assert [(w.week, w.collections_booked, w.collections_per_week) for w in view.weeks] == [
+        (MONDAY + timedelta(weeks=1), 1, 2),
+        (MONDAY + timedelta(weeks=2), 1, 2),
+    ]
+    assert view.products_in_manufacturing == 3  # 7th, 9th and 14th collections, none released yet on the 15th
+    assert [b.study_id for b in view.expected_releases] == ["TF-0002", "TF-0003", "TF-0004"]
