@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from domain.protocol import PROTOCOL_V1
-from domain.slots import BookingStatus, SlotBooking, SlotCapacity
+from domain.slots import BookingStatus, SlotBooking, SlotCapacity, products_in_manufacturing
 from records import EventStore
 from records import slot_bookings as slot_bookings_module
 from records.schema import slot_bookings
@@ -109,3 +109,27 @@ def test_a_failed_manufacture_frees_its_slot_and_a_re_collection_is_booked(
         slots.end_manufacturing("TF-0001", 1, BookingStatus.RELEASED, date(2026, 12, 19))
     with pytest.raises(SlotBookingError, match="TF-0009 has no booking for collection 1"):
         slots.end_manufacturing("TF-0009", 1, BookingStatus.RELEASED, date(2026, 12, 19))
+
+
+def test_concurrent_bookings_in_different_weeks_never_overfill_manufacturing(
+    store: EventStore, clock: FixedClock
+) -> None:
+    # No index spans weeks: the serialized booking alone keeps one product at a time here.
+    one_at_a_time = SlotCapacity(collections_per_week=2, max_products_in_manufacturing=1, manufacturing_days=12)
+    slots = SlotCalendar(store.engine, one_at_a_time, clock=clock)
+    start = threading.Barrier(4)
+
+    def consent(study_id: str, weeks_later: int) -> None:
+        start.wait()
+        slots.book(study_id, 1, MONDAY + timedelta(weeks=weeks_later))
+
+    threads = [threading.Thread(target=consent, args=(f"TF-010{n}", n % 2)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    booked = slots.bookings()
+    assert len(booked) == 4
+    for day in range(120):
+        assert products_in_manufacturing(booked, MONDAY + timedelta(days=day)) <= 1
