@@ -64,6 +64,19 @@ class SlotBookingActivities:
         )
         return booking
 
+    @activity.defn(name="cancel_slots")
+    @heartbeating
+    def cancel_slots(self, study_id: str) -> int:
+        """The patient left the study: their live bookings are cancelled; how many were."""
+        try:
+            cancelled = self._calendar.cancel(study_id)
+        except SQLAlchemyError as error:
+            raise ApplicationError(
+                f"the slot calendar is unavailable ({type(error).__name__}); retrying", type=CALENDAR_UNAVAILABLE
+            ) from None
+        log.info("slots cancelled", study_id=study_id, cancelled=len(cancelled))
+        return len(cancelled)
+
     @activity.defn(name="end_manufacturing")
     @heartbeating
     def end_manufacturing(self, request: EndManufacturingInput) -> None:

@@ -109,6 +109,18 @@ class SlotCalendar:
             connection.execute(update(_table).where(_is(study_id, collection_number)).values(**values))
             return ended
 
+    def cancel(self, study_id: str) -> list[SlotBooking]:
+        """The patient left the study: every booking still live (collection or manufacturing to come) is cancelled,
+        its collection and manufacturing slots free again. Idempotent: returns what it cancelled (none the second
+        time)."""
+        with self._writer.begin() as connection:
+            self._lock_calendar(connection)
+            live = [b for b in _all(connection) if b.study_id == study_id and b.status is BookingStatus.BOOKED]
+            for booking in live:
+                cancelled = {"status": BookingStatus.CANCELLED.value}
+                connection.execute(update(_table).where(_is(study_id, booking.collection_number)).values(**cancelled))
+            return [b.model_copy(update={"status": BookingStatus.CANCELLED}) for b in live]
+
     def bookings(self, study_id: str | None = None) -> list[SlotBooking]:
         """Every booking (or one patient's), by collection date."""
         with self._engine.connect() as connection:

@@ -87,6 +87,7 @@ async def journey_worker(
                 checkpointing.checkpoint_record,
                 slots.book_slot,
                 slots.end_manufacturing,
+                slots.cancel_slots,
             ],
             activity_executor=executor,
             graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,

@@ -57,6 +57,8 @@ SIGNATURES_REQUIRED_PATCH = "electronic-signatures-required"
 NOT_PERMITTED = "NotPermitted"
 # The patch id under which consent, a failed manufacture and a release book or free slots in the site's calendar.
 SLOT_BOOKING_PATCH = "manufacturing-slot-booking"
+# The patch id under which an exit cancels the patient's live bookings (their slots free again).
+SLOT_CANCELLING_PATCH = "manufacturing-slot-cancelling"
 # Sent while a run is handing over to the next: the client resends the same update id, which the new run takes.
 RESEND_TO_NEW_RUN = "ResendToNewRun"
 
@@ -109,6 +111,12 @@ def undelivered_because(failure: ActivityError) -> str:
 def _moves_slots(events: tuple[Event, ...]) -> bool:
     """Whether these events book or free a slot (new entries only: a correction moves nothing)."""
     kinds = (ev.ConsentSigned, ev.ManufacturingFailed, ev.ProductReleased)
+    return any(isinstance(e.payload, kinds) and e.payload.supersedes is None for e in events)
+
+
+def _leaves_slots(events: tuple[Event, ...]) -> bool:
+    """Whether these events end the patient's path to the cells (an exit, not a correction of one)."""
+    kinds = (ev.ConsentWithdrawn, ev.PatientDied, ev.LostToFollowUp, ev.TakenOffStudy)
     return any(isinstance(e.payload, kinds) and e.payload.supersedes is None for e in events)
 
 
@@ -388,6 +396,14 @@ class PatientJourneyWorkflow:
             # Histories recorded before the slot calendar replay without its bookings.
             if _moves_slots(events) and workflow.patched(SLOT_BOOKING_PATCH):
                 await self._book_slots(events)
+            if _leaves_slots(events) and workflow.patched(SLOT_CANCELLING_PATCH):
+                await workflow.execute_activity_method(
+                    SlotBookingActivities.cancel_slots,
+                    self._state.journey.study_id,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=RECORD_RETRY,
+                )
         result = RecordResult(events=events)
         self._state.recent_updates[update_id] = result
         self._state.updates_this_run += 1

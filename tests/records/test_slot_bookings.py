@@ -133,3 +133,15 @@ def test_concurrent_bookings_in_different_weeks_never_overfill_manufacturing(
     assert len(booked) == 4
     for day in range(120):
         assert products_in_manufacturing(booked, MONDAY + timedelta(days=day)) <= 1
+
+
+def test_a_patient_leaving_the_study_gives_back_their_live_slots(store: EventStore, clock: FixedClock) -> None:
+    slots = calendar(store, clock)
+    released = slots.book("TF-0001", 1, MONDAY)
+    slots.end_manufacturing("TF-0001", 1, BookingStatus.RELEASED, date(2026, 12, 19))
+    slots.book("TF-0002", 1, MONDAY)
+    [cancelled] = slots.cancel("TF-0002")
+    assert cancelled.status is BookingStatus.CANCELLED
+    assert slots.cancel("TF-0002") == [] and slots.cancel("TF-0001") == []  # again, or only released: nothing
+    assert slots.book("TF-0003", 1, MONDAY).slot_number == 2  # TF-0002's Wednesday slot is free again
+    assert [b.status for b in slots.bookings("TF-0001")] == [BookingStatus.RELEASED] and released.slot_number == 1

@@ -48,3 +48,20 @@ async def test_consent_books_a_slot_and_a_failure_frees_it_and_books_the_re_coll
     status = await journey.status()
     assert (status.collection_booked_on, status.expected_release) == (second.collection_date, second.expected_release)
     await journey.stop()
+
+
+async def test_withdrawing_consent_gives_back_the_booked_slot(journey_env: Env) -> None:
+    temporal, store, task_queue = journey_env
+    journey = JourneyClient(temporal.client, task_queue, "TF-151", env=temporal)
+    await journey.start()
+    today = await journey.today()
+    await journey.do(cmd.ConfirmEligibility(actor=INVESTIGATOR))
+    consent = cmd.RecordConsent(
+        actor=INVESTIGATOR, guardian_consent_signed_on=today, consent_form_version="v2", child_assent_obtained=True
+    )
+    await journey.do(consent)
+    calendar = SlotCalendar(store.engine, SlotCapacity.of(CURRENT_PROTOCOL.manufacturing))
+    assert [b.status for b in calendar.bookings("TF-151")] == [BookingStatus.BOOKED]
+    await journey.do(cmd.WithdrawConsent(actor=INVESTIGATOR, withdrawn_on=today, reason="family decision"))
+    assert [b.status for b in calendar.bookings("TF-151")] == [BookingStatus.CANCELLED]
+    await journey.stop()
