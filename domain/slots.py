@@ -160,13 +160,16 @@ def book(study_id: str, collection_number: int, slot: FreeSlot) -> SlotBooking:
 
 
 def manufacturing_ended(booking: SlotBooking, status: BookingStatus, on: date) -> SlotBooking:
-    """The booking once its product was released or its manufacture failed on `on`: the manufacturing slot frees."""
+    """The booking once its product was released or its manufacture failed on `on`: the manufacturing slot frees.
+    Ended before its booked collection day, the booking was never used: cancelled."""
     if status not in (BookingStatus.RELEASED, BookingStatus.FAILED):
         raise ValueError(f"manufacturing ends by release or failure, not {status}")
     if booking.status is not BookingStatus.BOOKED:
         raise ValueError(f"the booking is already {booking.status}")
     if on < booking.collection_date:
-        raise ValueError("manufacturing cannot end before the collection")
+        # The cells were collected before the booked day (staff took an earlier chance): the booked slot was never
+        # used, and both its collection and manufacturing slots are free again.
+        return booking.model_copy(update={"status": BookingStatus.CANCELLED})
     return booking.model_copy(update={"status": status, "manufacturing_ended": on})
 
 

@@ -99,8 +99,8 @@ class SlotCalendar:
             booking = _read(connection, study_id, collection_number)
             if booking is None:
                 raise SlotBookingError(f"{study_id} has no booking for collection {collection_number}")
-            if booking.status is status:
-                return booking
+            if booking.status in (status, BookingStatus.CANCELLED):
+                return booking  # a retry, or a booking the patient never used
             try:
                 ended = manufacturing_ended(booking, status, on)
             except ValueError as error:

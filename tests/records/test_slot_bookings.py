@@ -145,3 +145,15 @@ def test_a_patient_leaving_the_study_gives_back_their_live_slots(store: EventSto
     assert slots.cancel("TF-0002") == [] and slots.cancel("TF-0001") == []  # again, or only released: nothing
     assert slots.book("TF-0003", 1, MONDAY).slot_number == 2  # TF-0002's Wednesday slot is free again
     assert [b.status for b in slots.bookings("TF-0001")] == [BookingStatus.RELEASED] and released.slot_number == 1
+
+
+def test_a_product_from_a_collection_before_the_booked_day_gives_the_booking_back(
+    store: EventStore, clock: FixedClock
+) -> None:
+    slots = calendar(store, clock)
+    booked = slots.book("TF-0001", 1, MONDAY + timedelta(days=1))  # Wednesday the 9th
+    # Collected on the 7th anyway and released on the 8th: the booked Wednesday was never used.
+    ended = slots.end_manufacturing("TF-0001", 1, BookingStatus.RELEASED, date(2026, 12, 8))
+    assert ended.status is BookingStatus.CANCELLED
+    assert slots.end_manufacturing("TF-0001", 1, BookingStatus.RELEASED, date(2026, 12, 8)) == ended  # a retry
+    assert slots.book("TF-0002", 1, MONDAY + timedelta(days=1)).collection_date == booked.collection_date
