@@ -22,6 +22,7 @@ from cli.staff import checked_study_id, console
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
 from domain.signature import Signature
+from domain.slots import SlotCalendarView
 from domain.statistics import ProportionEstimate
 from domain.trial.state import Enrollment
 from domain.trial.status import TrialStatus
@@ -86,6 +87,8 @@ def _status_output(status: PatientStatus) -> list[Table]:
         ("Protocol", status.protocol_version),
         ("Chain of identity", status.chain_of_identity or "-"),
         ("Cells", _custody_text(status)),
+        ("Collection booked on", _day(status.collection_booked_on)),
+        ("Expected release", _day(status.expected_release)),
         ("Next due", _due_text(next_due.what, next_due.due_on or next_due.window_closes) if next_due else "-"),
         ("Overdue", _yes(status.overdue)),
         ("Highest CRS / ICANS grade", f"{status.highest_crs_grade} / {status.highest_icans_grade}"),
@@ -466,3 +469,54 @@ def failed_notifications(
             Text("yes" if record.escalated_at else "not yet"),
         )
     console().print(table)
+
+
+# ---------------------------------------------------------------- the manufacturing slot calendar
+
+
+@app.command(
+    "slots",
+    rich_help_panel=PANEL,
+    help=(
+        "The manufacturing slot calendar: apheresis collections booked per week against the site's capacity, "
+        "products in manufacturing today, and the expected releases still to come.\n\n" + json_help(SlotCalendarView)
+    ),
+)
+def slots(
+    as_json: JsonOption = False,
+    api: ApiOption = DEFAULT_API_URL,
+    profile: ProfileOption = DEFAULT_PROFILE,
+) -> None:
+    calendar = SlotCalendarView.model_validate(call_api(api, profile, lambda client: client.get("/slots"), as_json))
+    if as_json:
+        print_json(calendar)
+        return
+    capacity = calendar.capacity
+    console().print(
+        _facts(
+            f"Slot calendar on {calendar.as_of.isoformat()}",
+            [
+                ("Collections a week", str(capacity.collections_per_week)),
+                (
+                    "In manufacturing",
+                    f"{calendar.products_in_manufacturing} of {capacity.max_products_in_manufacturing}",
+                ),
+                ("Manufacturing takes", f"{capacity.manufacturing_days} days"),
+            ],
+        )
+    )
+    weeks = Table(title="Collections by week", title_justify="left")
+    for column in ("Week of", "Booked", "Collections"):
+        weeks.add_column(column, overflow="fold")
+    for week in calendar.weeks:
+        booked = ", ".join(
+            f"{b.collection_date.isoformat()} {b.study_id} (collection {b.collection_number})" for b in week.bookings
+        )
+        weeks.add_row(week.week.isoformat(), f"{week.collections_booked} of {week.collections_per_week}", booked)
+    releases = Table(title="Expected releases", title_justify="left")
+    for column in ("Expected release", "Study id", "Collected on"):
+        releases.add_column(column)
+    for booking in calendar.expected_releases:
+        releases.add_row(booking.expected_release.isoformat(), booking.study_id, booking.collection_date.isoformat())
+    console().print(weeks)
+    console().print(releases)

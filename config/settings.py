@@ -10,6 +10,8 @@ from pydantic import BeforeValidator, Field, FilePath, SecretStr, ValidationErro
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.errors import ConfigurationError
+from domain.protocol import CURRENT_PROTOCOL
+from domain.slots import WORKING_DAYS_A_WEEK, SlotCapacity
 
 ENV_PREFIX = "TRIALFLOW_"
 
@@ -155,6 +157,14 @@ class Settings(BaseSettings):
     # production: a worker, the API or the codec server refuses to start without payload keys and TLS to Temporal
     # (config/production.py); development allows both to be missing (`make run` makes its own keys).
     environment: Literal["development", "production"] = "development"
+    # Manufacturing capacity (domain/slots.py): the site's apheresis collections a week and products in manufacturing
+    # at once; the protocol's defaults ("Product logistics") unless the site sets its own.
+    slot_collections_per_week: int = Field(
+        default=CURRENT_PROTOCOL.manufacturing.collections_per_week, ge=1, le=WORKING_DAYS_A_WEEK
+    )
+    slot_max_products_in_manufacturing: int = Field(
+        default=CURRENT_PROTOCOL.manufacturing.max_products_in_manufacturing, ge=1
+    )
 
     @field_validator("environment", "key_provider", mode="before")
     @classmethod
@@ -266,6 +276,15 @@ class Settings(BaseSettings):
     @property
     def temporal_db_file(self) -> Path:
         return self.data_dir / "temporal.db"
+
+    @property
+    def slot_capacity(self) -> SlotCapacity:
+        """The site's slot calendar capacity; the manufacturing time is the protocol's."""
+        return SlotCapacity(
+            collections_per_week=self.slot_collections_per_week,
+            max_products_in_manufacturing=self.slot_max_products_in_manufacturing,
+            manufacturing_days=CURRENT_PROTOCOL.manufacturing.manufacturing_days,
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

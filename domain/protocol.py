@@ -125,7 +125,12 @@ class CustodyRules(FrozenModel):
 
 class ManufacturingRules(FrozenModel):
     manufacturer: str = "Shenzhen Cell Valley"
-    max_recollections: int = 1
+    max_recollections: int = Field(default=1, ge=0)  # re-collections after a failed manufacture
+    # Product logistics (site defaults; a site overrides the capacity in its settings): apheresis collections a
+    # week, products in manufacturing at once, and days from collection to the product's expected release.
+    collections_per_week: int = Field(default=2, ge=1, le=5)
+    max_products_in_manufacturing: int = Field(default=3, ge=1)
+    manufacturing_days: int = Field(default=12, ge=1)
 
 
 # ---------------------------------------------------------------- toxicity and safety reporting

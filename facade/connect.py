@@ -48,6 +48,7 @@ async def connect_trial_client(
         seal_keys=seal_keyring(settings),
         signing=signing,
         checkpoints=checkpoint_log(settings),
+        slot_capacity=settings.slot_capacity,
     )
 
 

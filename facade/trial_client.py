@@ -40,6 +40,8 @@ from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, patient_status
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
 from domain.roles import Actor
+from domain.site_time import site_date
+from domain.slots import SlotCalendarView, SlotCapacity, calendar_view
 from domain.trial.reports import DsmbDecision, DsmbOutcome
 from domain.trial.status import TrialStatus
 from facade.audit import AuditEntry, audit_entries
@@ -59,6 +61,7 @@ from records.deliveries import DeliveryLedger, DeliveryRecord
 from records.event_rows import to_event
 from records.refusals import RefusedAttemptLog
 from records.signing_pins import SigningPinStore
+from records.slot_bookings import SlotCalendar
 from records.witnessed import verify_with_witnesses
 from security.checkpoints import CheckpointLog
 from security.command_seal import SEAL_REFUSED
@@ -140,6 +143,7 @@ class TrialClient:
         checkpoints: CheckpointLog | None = None,
         enrollment_taken_within: timedelta = ENROLLMENT_TAKEN_WITHIN,
         accrual_target_infused: int | None = None,
+        slot_capacity: SlotCapacity | None = None,
     ) -> None:
         # With seal keys, every command and enrollment leaves sealed (facade/command_seals.py), dated by `clock`.
         self._temporal = sealing_client(temporal, seal_keys, clock) if seal_keys is not None else temporal
@@ -152,6 +156,8 @@ class TrialClient:
         self._enrollment_taken_within = enrollment_taken_within
         # Admission, the paused trial, its status; `accrual_target_infused` replaces the protocol's (a load benchmark).
         self._gate = TrialGate(self._temporal, protocol, task_queue, accrual_target_infused)
+        # The site's slot calendar (the worker books in it; this reads it): the protocol's capacity unless set.
+        self._slots = SlotCalendar(store.engine, slot_capacity or SlotCapacity.of(protocol.manufacturing))
         # Without one given (no staff directory), supervisors' alerts about signing reach the log channel only.
         self._signing = signing or SigningDesk.log_only(
             SigningPinStore(store.engine), DeliveryLedger(store.engine), protocol
@@ -519,6 +525,13 @@ class TrialClient:
         if not entries:
             raise UnknownPatient(study_id)
         return entries
+
+    async def slots(self) -> SlotCalendarView:
+        """The slot calendar from the current week on: collections booked per week, products in manufacturing
+        today, and the expected releases still to come."""
+        bookings = await asyncio.to_thread(self._slots.bookings)
+        today = site_date(self._clock(), self._protocol.schedule)
+        return calendar_view(bookings, self._slots.capacity, today)
 
     async def failed_notifications(self, study_id: str | None = None) -> list[DeliveryRecord]:
         """Notifications that did not reach someone (most recent first), escalated or still being retried."""

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 HASH_LENGTH = 64  # hex SHA-256
@@ -200,4 +202,30 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("status IN ('in_flight', 'done')", name="ck_idempotency_keys_status"),
     Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+# The manufacturing slot calendar (domain/slots.py): one row per (patient, collection number), the key a retried
+# booking finds again. No two live bookings share a collection slot (week, slot number): a cancelled one gives its
+# slot back. Outside the hash chain: the chain records each booking as the patient's `slot_booked` event.
+slot_bookings = Table(
+    "slot_bookings",
+    metadata,
+    Column("study_id", String(32), primary_key=True),
+    Column("collection_number", Integer, primary_key=True),
+    Column("week", Date, nullable=False),  # the Monday of the collection's week
+    Column("slot_number", Integer, nullable=False),
+    Column("collection_date", Date, nullable=False),
+    Column("expected_release", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("manufacturing_ended", Date, nullable=True),
+    Column("booked_at", UtcDateTime, nullable=False),
+    CheckConstraint("status IN ('booked', 'released', 'failed', 'cancelled')", name="ck_slot_bookings_status"),
+    Index(
+        "uq_slot_bookings_collection_slot",
+        "week",
+        "slot_number",
+        unique=True,
+        sqlite_where=text("status != 'cancelled'"),
+        postgresql_where=text("status != 'cancelled'"),
+    ),
 )

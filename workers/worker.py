@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from activities.journey_activities import JourneyActivities
 from activities.reconciliation import ReconciliationActivities
 from activities.record_checkpoint import CheckpointActivities
+from activities.slot_booking import SlotBookingActivities
 from activities.trial_reporting import TrialReporting
 from config.journey_ids import TASK_QUEUE, trial_workflow_id
 from config.production import check_production_settings
@@ -28,11 +29,13 @@ from config.settings import Settings, SettingsError
 from config.startup import load_checked_settings
 from config.temporal_connection import connect
 from domain.protocol import CURRENT_PROTOCOL
+from domain.slots import SlotCapacity
 from notifications.from_settings import check_notification_settings, notifier_from_settings
 from notifications.notifier import Notifier
 from observability.logging import configure_logging, get_logger
 from records import EventStore
 from records.deliveries import DeliveryLedger
+from records.slot_bookings import SlotCalendar
 from security import configured_data_converter, payload_keyring
 from security.checkpoints import CheckpointLog
 from security.configured_keys import checkpoint_log, seal_keyring
@@ -61,17 +64,21 @@ async def journey_worker(
     notifier: Notifier | None = None,
     seal_keys: SealKeyring | None = None,
     checkpoints: CheckpointLog | None = None,
+    slot_capacity: SlotCapacity | None = None,
 ) -> AsyncIterator[Worker]:
     """A running worker for journeys; shut down (activities finished) when the block ends.
 
     `notifier`: how staff are told (default: the log channel only); `run_worker` builds it from the settings.
     `seal_keys`: every staff command and enrollment must carry a valid seal (workers/command_seals.py); None: no
     seal is checked (development and tests that do not seal). `checkpoints`: where each reconciliation signs every
-    patient's head (None: no checkpoint is written)."""
+    patient's head (None: no checkpoint is written). `slot_capacity`: the site's slot calendar (default: the
+    protocol's)."""
     activities = JourneyActivities(store, notifier)
     reconciliation = ReconciliationActivities(client, store)  # the timer safety net reads journeys and the record
     checkpointing = CheckpointActivities(client, store, checkpoints)
     trial_reporting = TrialReporting(client)  # journeys signal-with-start the TrialWorkflow
+    capacity = slot_capacity if slot_capacity is not None else SlotCapacity.of(CURRENT_PROTOCOL.manufacturing)
+    slots = SlotBookingActivities(SlotCalendar(store.engine, capacity))
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
@@ -85,6 +92,9 @@ async def journey_worker(
                 reconciliation.reconcile_journey,
                 checkpointing.checkpoint_record,
                 trial_reporting.report_to_trial,
+                slots.book_slot,
+                slots.end_manufacturing,
+                slots.cancel_slots,
             ],
             activity_executor=executor,
             graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,
@@ -130,7 +140,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event, address: str | Non
             checkpoints = checkpoint_log(settings)
             if not checkpoints.signs:
                 log.warning("checkpoints_not_signed", hint="no checkpoint key configured: no signed checkpoints")
-            async with journey_worker(client, store, notifier=notifier, seal_keys=seal_keys, checkpoints=checkpoints):
+            async with journey_worker(
+                client,
+                store,
+                notifier=notifier,
+                seal_keys=seal_keys,
+                checkpoints=checkpoints,
+                slot_capacity=settings.slot_capacity,
+            ):
                 log.info(
                     "worker started",
                     task_queue=TASK_QUEUE,

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -16,11 +16,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from activities.journey_activities import AppendEventsInput, EscalationRequest, JourneyActivities, RecordHead
+    from activities.slot_booking import CALENDAR_FULL, BookSlotInput, EndManufacturingInput, SlotBookingActivities
     from activities.trial_reporting import TrialReporting, TrialReportRequest
     from config import search_attributes as sa
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
+    from domain.journey import events as ev
     from domain.journey.command_registry import STAFF_COMMAND_MODELS
-    from domain.journey.commands import Command, StaffCommand
+    from domain.journey.commands import Command, RecordSlotBooking, StaffCommand
     from domain.journey.envelope import record_limit_problems
     from domain.journey.events import Event
     from domain.journey.notifications import Notification, Urgency, notifications_for
@@ -36,7 +38,8 @@ with workflow.unsafe.imports_passed_through():
         patient_status,
     )
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
-    from domain.site_time import end_of_site_day
+    from domain.roles import SYSTEM_ACTOR
+    from domain.site_time import end_of_site_day, site_date
     from domain.trial.journey_reports import trial_reports
     from domain.trial.reports import JourneyReport
     from workflows.journey_messages import (
@@ -58,6 +61,10 @@ SIGNATURES_REQUIRED_PATCH = "electronic-signatures-required"
 CHAIN_OF_CUSTODY_PATCH = "chain-of-custody-required"
 # The cause of a CommandRejected failure when the acting role may not issue the command at all.
 NOT_PERMITTED = "NotPermitted"
+# The patch id under which consent, a failed manufacture and a release book or free slots in the site's calendar.
+SLOT_BOOKING_PATCH = "manufacturing-slot-booking"
+# The patch id under which an exit cancels the patient's live bookings (their slots free again).
+SLOT_CANCELLING_PATCH = "manufacturing-slot-cancelling"
 # Sent while a run is handing over to the next: the client resends the same update id, which the new run takes.
 RESEND_TO_NEW_RUN = "ResendToNewRun"
 # The patch id under which infusions, first DLTs and exits are reported to the TrialWorkflow.
@@ -107,6 +114,18 @@ def undelivered_because(failure: ActivityError) -> str:
     if failure.retry_state is RetryState.MAXIMUM_ATTEMPTS_REACHED:
         return f"still failing after the last attempt: {reason}"
     return reason
+
+
+def _moves_slots(events: tuple[Event, ...]) -> bool:
+    """Whether these events book or free a slot (new entries only: a correction moves nothing)."""
+    kinds = (ev.ConsentSigned, ev.ManufacturingFailed, ev.ProductReleased)
+    return any(isinstance(e.payload, kinds) and e.payload.supersedes is None for e in events)
+
+
+def _leaves_slots(events: tuple[Event, ...]) -> bool:
+    """Whether these events end the patient's path to the cells (an exit, not a correction of one)."""
+    kinds = (ev.ConsentWithdrawn, ev.PatientDied, ev.LostToFollowUp, ev.TakenOffStudy)
+    return any(isinstance(e.payload, kinds) and e.payload.supersedes is None for e in events)
 
 
 def unrecordable(events: tuple[Event, ...]) -> list[str]:
@@ -413,6 +432,17 @@ class PatientJourneyWorkflow:
                 events = await self._apply(command, signatures_required)
             except CommandRejected as rejection:  # the state moved on since validation
                 raise rejection_error(rejection) from role_refusal(rejection)
+            # Histories recorded before the slot calendar replay without its bookings.
+            if _moves_slots(events) and workflow.patched(SLOT_BOOKING_PATCH):
+                await self._book_slots(events)
+            if _leaves_slots(events) and workflow.patched(SLOT_CANCELLING_PATCH):
+                await workflow.execute_activity_method(
+                    SlotBookingActivities.cancel_slots,
+                    self._state.journey.study_id,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                    retry_policy=RECORD_RETRY,
+                )
         result = RecordResult(events=events)
         self._state.recent_updates[update_id] = result
         self._state.updates_this_run += 1
@@ -448,6 +478,72 @@ class PatientJourneyWorkflow:
             getattr(actor, "user_id", "unknown"),
             getattr(getattr(actor, "role", None), "value", "unknown"),
             "; ".join(reason[:REFUSAL_LOG_REASON_CHARACTERS] for reason in reasons),
+        )
+
+    # ------------------------------------------------------------ the slot calendar
+
+    async def _book_slots(self, events: tuple[Event, ...]) -> None:
+        """After consent: book the first collection's slot; after a failed manufacture: free its slot and book the
+        re-collection (if allowed); after a release: free its manufacturing slot. Call with the lock held."""
+        today = site_date(workflow.now(), self._protocol.schedule)
+        for event in events:
+            p = event.payload
+            if getattr(p, "supersedes", None) is not None:
+                continue  # a correction moves no slot
+            if isinstance(p, ev.ConsentSigned):
+                await self._book_slot(1, max(p.signed_on, today))
+            elif isinstance(p, ev.ManufacturingFailed):
+                number = self._state.journey.collections[-1].collection_number
+                await self._end_manufacturing(
+                    EndManufacturingInput(
+                        study_id=event.study_id, collection_number=number, outcome="failed", on=p.failed_on
+                    )
+                )
+                if p.recollection_allowed:
+                    await self._book_slot(number + 1, max(p.failed_on, today))
+            elif isinstance(p, ev.ProductReleased):
+                number = self._state.journey.collections[-1].collection_number
+                await self._end_manufacturing(
+                    EndManufacturingInput(
+                        study_id=event.study_id, collection_number=number, outcome="released", on=p.released_on
+                    )
+                )
+
+    async def _book_slot(self, collection_number: int, not_before: date) -> None:
+        study_id = self._state.journey.study_id
+        try:
+            booking = await workflow.execute_activity_method(
+                SlotBookingActivities.book_slot,
+                BookSlotInput(study_id=study_id, collection_number=collection_number, not_before=not_before),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=RECORD_RETRY,
+            )
+        except ActivityError as failure:
+            if isinstance(failure.cause, ApplicationError) and failure.cause.type == CALENDAR_FULL:
+                workflow.logger.error("no slot booked for %s: %s", study_id, failure.cause.message)
+                return
+            raise
+        command = RecordSlotBooking(
+            actor=SYSTEM_ACTOR,
+            collection_number=booking.collection_number,
+            week=booking.week,
+            slot_number=booking.slot_number,
+            collection_date=booking.collection_date,
+            expected_release=booking.expected_release,
+        )
+        try:
+            await self._apply(command)
+        except CommandRejected as rejection:  # the domain accepts the booking it asked for; never loop on it
+            workflow.logger.error("slot booking not recorded: %s", "; ".join(rejection.reasons))
+
+    async def _end_manufacturing(self, request: EndManufacturingInput) -> None:
+        await workflow.execute_activity_method(
+            SlotBookingActivities.end_manufacturing,
+            request,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=RECORD_RETRY,
         )
 
     # ------------------------------------------------------------ queries

@@ -12,6 +12,7 @@ from api.problems import problem_responses
 from domain.identifiers import STUDY_ID_PATTERN
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
+from domain.slots import SlotCalendarView
 from domain.trial.status import TrialStatus
 from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
 
@@ -102,3 +103,14 @@ async def failed_notifications(
     study_id: Annotated[str | None, Query(pattern=STUDY_ID_PATTERN, description="Only this patient's")] = None,
 ) -> list[DeliveryRecord]:
     return await client.failed_notifications(study_id)
+
+
+@router.get(
+    "/slots",
+    response_model=SlotCalendarView,
+    responses=problem_responses(401, 503),
+    summary="The manufacturing slot calendar: apheresis collections booked per week against the site's capacity, "
+    "products in manufacturing today, and the expected releases still to come",
+)
+async def slots(_: Reader, client: TrialDep) -> SlotCalendarView:
+    return await client.slots()

@@ -301,6 +301,17 @@ class CompleteJourney(_Command):
     kind: Literal["complete_journey"] = "complete_journey"
 
 
+class RecordSlotBooking(_Command):
+    """The slot the workflow booked in the site's calendar after consent or a failed manufacture."""
+
+    kind: Literal["record_slot_booking"] = "record_slot_booking"
+    collection_number: int = Field(ge=1)
+    week: date
+    slot_number: int = Field(ge=1)
+    collection_date: date
+    expected_release: date
+
+
 StaffCommand = Annotated[
     EnrollPatient
     | CorrectScreening
@@ -338,7 +349,8 @@ SystemCommand = Annotated[
     | SendVisitReminder
     | MarkVisitMissed
     | StartFollowUpEra
-    | CompleteJourney,
+    | CompleteJourney
+    | RecordSlotBooking,
     Field(discriminator="kind"),
 ]
 

@@ -138,6 +138,8 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return follow_up.start_follow_up_era(ctx, command)
         case cmd.CompleteJourney():
             return follow_up.complete_journey(ctx, command)
+        case cmd.RecordSlotBooking():
+            return enrollment.record_slot_booking(ctx, command)
         case _:
             assert_never(command)
 

@@ -105,6 +105,17 @@ class LateInfusionAfterThawApproved(FrozenModel):
     reason: str
 
 
+class SlotBooked(FrozenModel):
+    """The collection's slot in the site's calendar (domain/slots.py) and its product's expected release."""
+
+    type: Literal["slot_booked"] = "slot_booked"
+    collection_number: int
+    week: date  # the Monday of the collection's week
+    slot_number: int
+    collection_date: date
+    expected_release: date
+
+
 # ---------------------------------------------------------------- lymphodepletion and infusion
 
 
@@ -333,6 +344,7 @@ EventPayload = Annotated[
     | CustodyHandOffRecorded
     | TemperatureExcursionDecided
     | LateInfusionAfterThawApproved
+    | SlotBooked
     | LymphodepletionPrescribed
     | LymphodepletionDoseGiven
     | LymphodepletionCompleted

@@ -118,6 +118,8 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             return {"excursion_decision": p.decision}
         case ev.LateInfusionAfterThawApproved():
             return {"late_infusion_after_thaw_approved": True}
+        case ev.SlotBooked():
+            return {"slot_booking": p}
         case ev.LymphodepletionPrescribed():
             return {"lymphodepletion": p}
         case ev.LymphodepletionDoseGiven():

@@ -15,6 +15,7 @@ from domain.journey.events import (
     LymphodepletionCompleted,
     LymphodepletionPrescribed,
     RelapseDiagnosed,
+    SlotBooked,
 )
 from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, ExitReason, Phase
 from domain.protocol import FrozenModel
@@ -157,6 +158,7 @@ class JourneyState(FrozenModel):
     consent: ConsentSigned | None = None
     collections: tuple[Collection, ...] = ()
     manufacturing_retries_used: int = 0
+    slot_booking: SlotBooked | None = None  # the latest collection's slot in the site's calendar
     product: Product | None = None
     chain_of_custody: bool = False  # hand-offs required (journeys enrolled once they were)
     custody: tuple[CustodyRecord, ...] = ()  # every current hand-off, oldest first

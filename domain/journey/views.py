@@ -90,6 +90,10 @@ class PatientStatus(FrozenModel):
     enrolled: bool | None = None
     custody: CustodyView | None = None  # None before the collection
 
+    # The latest collection's slot in the site's calendar and its product's expected release (None: not booked).
+    collection_booked_on: date | None = None
+    expected_release: date | None = None
+
 
 def custody_view(state: JourneyState) -> CustodyView | None:
     """The cells' last hand-off: the infusion, a recorded hand-off, the release or the collection, latest first."""
@@ -278,6 +282,7 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         )
         for item in scheduled_items(state, protocol)
     )
+    slot = state.slot_booking
     return PatientStatus(
         study_id=state.study_id,
         protocol_version=state.protocol_version,
@@ -315,4 +320,6 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         signatures=state.signatures,
         screening_attempt=state.screening_attempt,
         enrolled=state.eligibility_confirmed,
+        collection_booked_on=slot.collection_date if slot else None,
+        expected_release=slot.expected_release if slot else None,
     )

@@ -80,6 +80,7 @@ async def test_every_operation_needs_a_recognised_bearer_token(api: Api) -> None
         ("POST", "/trial/dsmb-decisions"),
         ("GET", "/verify"),
         ("GET", "/notifications/failed"),
+        ("GET", "/slots"),
     ]
     for method, path in operations:
         for headers in ({}, {"Authorization": "Bearer not-a-configured-token"}, {"Authorization": "Basic eDp5"}):
@@ -107,6 +108,7 @@ async def test_the_openapi_schema_documents_every_operation_and_problem_details(
         "/trial/dsmb-decisions",
         "/verify",
         "/notifications/failed",
+        "/slots",
     }
     record_operation = schema["paths"]["/patients/{study_id}/commands"]["post"]
     assert record_operation["responses"]["409"]["content"] == {
@@ -223,6 +225,18 @@ async def test_staff_record_steps_and_the_status_follows(api: Api) -> None:
     actors = [(entry["actor_user_id"], entry["actor_role"]) for entry in timeline["entries"]]
     assert (USERS[Role.INVESTIGATOR], "investigator") in actors
     assert (USERS[Role.APHERESIS_UNIT], "apheresis_unit") in actors
+
+    # Consent booked the earliest free slot: the calendar and the status show its expected release.
+    slots = (await api.http.get("/slots", headers=SUPERVISOR)).json()
+    [booked] = [b for week in slots["weeks"] for b in week["bookings"] if b["study_id"] == "AP-1010"]
+    assert status["collection_booked_on"] == booked["collection_date"]
+    assert status["expected_release"] == booked["expected_release"]
+    assert slots["capacity"] == {
+        "collections_per_week": 2,
+        "max_products_in_manufacturing": 3,
+        "manufacturing_days": 12,
+    }
+    assert "AP-1010" in [b["study_id"] for b in slots["expected_releases"]]
 
 
 async def test_a_refused_command_is_a_conflict_listing_every_reason(api: Api) -> None:

@@ -32,7 +32,15 @@ from records.patient_projection import project_patient
 from records.schema import patient_summaries
 from simulation.journey_steps import printed_name
 from tests.cli.trial_cli import SIGNING_PIN, TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
-from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, to_lymphodepletion, today
+from tests.facade.journeys import (
+    GRADE_3_CRS,
+    SCREEN_FAILURE,
+    enrollment,
+    infused,
+    to_apheresis,
+    to_lymphodepletion,
+    today,
+)
 from tests.facade.late_journey import late_journey
 from tests.servers import Stack
 from tests.waiting import poll
@@ -569,3 +577,18 @@ async def test_an_over_long_lot_number_and_a_control_character_exit_2_naming_the
     assert result.exit_code == USAGE_ERROR_EXIT_CODE, result.output
     assert f"lot_number: must have at most {LABEL_MAX_LENGTH} characters" in result.stderr
     assert f"product_label_coi: {LABEL_RULE} (found U+0009)" in result.stderr
+
+
+async def test_slots_show_the_calendar_and_status_the_expected_release(cli: Cli, stack: Stack) -> None:
+    await to_apheresis(stack.trial, "TF-2095")  # consent booked its slot
+    listed = await cli("slots", "--json")
+    assert listed.exit_code == 0, listed.output
+    calendar = json.loads(listed.stdout)
+    [booked] = [b for b in calendar["expected_releases"] if b["study_id"] == "TF-2095"]
+    assert calendar["capacity"]["collections_per_week"] == 2
+    readable = await cli("slots")
+    assert readable.exit_code == 0, readable.output
+    assert "Collections by week" in readable.stdout and "TF-2095" in readable.stdout
+    assert f"of {calendar['capacity']['max_products_in_manufacturing']}" in readable.stdout
+    status = await cli("status", "TF-2095")
+    assert "Expected release" in status.stdout and booked["expected_release"] in status.stdout

@@ -155,8 +155,13 @@ async def test_staff_steps_are_recorded_and_read_back_from_the_running_journey(s
         "eligibility_assessed",
         "eligibility_confirmed",
         "consent_signed",
+        "slot_booked",  # consent booked the earliest free collection slot
         "apheresis_collected",
     ]
+    # The booked slot and its product's expected release, in the status (the record's calendar agrees).
+    [booked] = [b for b in (await stack.trial.slots()).expected_releases if b.study_id == "TF-1101"]
+    assert status.collection_booked_on == booked.collection_date
+    assert status.expected_release == booked.expected_release == booked.collection_date + timedelta(days=12)
     assert [(e.sequence, e.type) for e in timeline.entries] == [
         (e.sequence, e.event_type) for e in stack.store.events_for("TF-1101")
     ]

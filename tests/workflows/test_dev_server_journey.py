@@ -310,8 +310,13 @@ async def test_a_retried_update_id_is_answered_again_after_continue_as_new_never
     journey = await to_apheresis(stack, "TF-9201", today())
 
     def adverse_event(number: int) -> cmd.RecordAdverseEvent:
+        # A new fact each time (an exact repeat is refused): however many commands the run takes before it moves on.
         nausea = AdverseEvent(
-            term="nausea", ctcae_grade=1, serious=False, related_to_car_t="unrelated", onset_date=today()
+            term=f"nausea episode {number}",
+            ctcae_grade=1,
+            serious=False,
+            related_to_car_t="unrelated",
+            onset_date=today(),
         )
         return cmd.RecordAdverseEvent(actor=PHYSICIAN, adverse_event=nausea)
 

@@ -130,6 +130,29 @@ def product_released(
     )
 
 
+def record_slot_booking(ctx: Context, c: cmd.RecordSlotBooking) -> list[ev.EventPayload]:
+    """The slot booked for the next collection: after consent (the first) or a failed manufacture (a re-collection)."""
+    if not ctx.require_phase({Phase.APHERESIS}, "record a slot booking"):
+        return []
+    expected = len(ctx.state.collections) + 1
+    if c.collection_number != expected:
+        ctx.refuse(f"the next collection is number {expected}, not {c.collection_number}")
+    booked = ctx.state.slot_booking
+    if booked is not None and booked.collection_number == c.collection_number:
+        ctx.refuse(f"collection {c.collection_number} already has its slot")
+    if c.expected_release <= c.collection_date:
+        ctx.refuse("the expected release must come after the collection")
+    return [
+        ev.SlotBooked(
+            collection_number=c.collection_number,
+            week=c.week,
+            slot_number=c.slot_number,
+            collection_date=c.collection_date,
+            expected_release=c.expected_release,
+        )
+    ]
+
+
 def record_manufacturing_failure(ctx: Context, c: cmd.RecordManufacturingFailure) -> list[ev.EventPayload]:
     if not ctx.require_phase({Phase.MANUFACTURING}, "record a manufacturing failure"):
         return []
