@@ -76,7 +76,12 @@ async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None
         assert after.status_code == 200, after.text
         assert after.json() == before
         timeline = (await http.get("/patients/MR-101/timeline", headers=coordinator)).json()
-        assert [entry["type"] for entry in timeline["entries"]][-2:] == ["eligibility_confirmed", "consent_signed"]
+        # Consent books the collection's slot (a system entry after it).
+        assert [entry["type"] for entry in timeline["entries"]][-3:] == [
+            "eligibility_confirmed",
+            "consent_signed",
+            "slot_booked",
+        ]
         # The journey goes on where it stood: the step already recorded is refused.
         again = await http.post(
             "/patients/MR-101/commands", json={**consent(), "signature": signature}, headers=investigator

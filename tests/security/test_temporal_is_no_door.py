@@ -138,7 +138,7 @@ async def test_a_plaintext_update_from_the_temporal_cli_is_refused_and_nothing_i
     assert "forged.nokey" not in {actor for _, _, actor in recorded(door, "TF-801")}
     # The journey goes on: the API's next command is taken.
     await door.trial.record("TF-801", consent_from_the_api())
-    assert recorded(door, "TF-801")[-1][1] == "consent_signed"
+    assert [kind for _, kind, _ in recorded(door, "TF-801")][-2:] == ["consent_signed", "slot_booked"]
 
 
 def consent_from_the_api() -> cmd.RecordConsent:
@@ -167,7 +167,7 @@ async def test_a_plaintext_signal_neither_wedges_nor_harms_the_journey(door: Doo
     await door.trial.record("TF-802", consent_from_the_api())
     description = await door.client.get_workflow_handle(journey_workflow_id("TF-802")).describe()
     assert description.status is WorkflowExecutionStatus.RUNNING
-    assert recorded(door, "TF-802")[-1][1] == "consent_signed"
+    assert [kind for _, kind, _ in recorded(door, "TF-802")][-2:] == ["consent_signed", "slot_booked"]
 
 
 async def test_a_plaintext_start_from_the_temporal_cli_records_nothing_and_frees_its_study_id(door: Door) -> None:
