@@ -382,39 +382,7 @@ class PatientJourneyWorkflow:
         self._upsert_search_attributes(self._due_now())
 
     def _send(self, notification: Notification) -> None:
-        task = asyncio.create_task(self._deliver(notification))
-        self._notifications.add(task)
-        task.add_done_callback(self._notifications.discard)
-
-    async def _deliver(self, notification: Notification) -> None:
-        try:
-            await workflow.execute_activity_method(
-                JourneyActivities.notify,
-                notification,
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=self._notify_retry_policy(notification),
-            )
-        except ActivityError as failure:  # every attempt used, or refused for good: someone else must know
-            if isinstance(failure.cause, CancelledError):
-                raise
-            await self._escalate(notification, failure)
-
-    def _notify_retry_policy(self, notification: Notification) -> RetryPolicy:
-        return IMMEDIATE_NOTIFY_RETRY if notification.urgency is Urgency.IMMEDIATE else NOTIFY_RETRY
-
-    async def _escalate(self, notification: Notification, failure: ActivityError) -> None:
-        request = EscalationRequest(notification=notification, failure=undelivered_because(failure))
-        try:
-            await workflow.execute_activity_method(
-                JourneyActivities.escalate_notification,
-                request,
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=ESCALATE_RETRY,
-            )
-        except ActivityError:  # on the log channel and in the delivery ledger already; nothing more to try
-            workflow.logger.error("escalation of notification %s was not delivered", notification.key)
+        send_notification(self._notifications, notification)
 
     # ------------------------------------------------------------ staff commands
 
@@ -610,3 +578,45 @@ class PatientJourneyWorkflow:
             runs=self._state.runs,
             record_head=self._state.record_head,
         )
+
+
+# ---------------------------------------------------------------- notifications (the journey's and the trial's)
+
+
+def send_notification(in_flight: set[asyncio.Task[None]], notification: Notification) -> None:
+    """Deliver `notification` in the background; `in_flight` holds it until it is done (a run waits for them all
+    before it ends or continues as new)."""
+    task = asyncio.create_task(deliver_notification(notification))
+    in_flight.add(task)
+    task.add_done_callback(in_flight.discard)
+
+
+async def deliver_notification(notification: Notification) -> None:
+    """Retried as its urgency says; when every attempt is used, or it is refused for good, someone else must know."""
+    retry_policy = IMMEDIATE_NOTIFY_RETRY if notification.urgency is Urgency.IMMEDIATE else NOTIFY_RETRY
+    try:
+        await workflow.execute_activity_method(
+            JourneyActivities.notify,
+            notification,
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=retry_policy,
+        )
+    except ActivityError as failure:
+        if isinstance(failure.cause, CancelledError):
+            raise
+        await _escalate(notification, failure)
+
+
+async def _escalate(notification: Notification, failure: ActivityError) -> None:
+    request = EscalationRequest(notification=notification, failure=undelivered_because(failure))
+    try:
+        await workflow.execute_activity_method(
+            JourneyActivities.escalate_notification,
+            request,
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=ESCALATE_RETRY,
+        )
+    except ActivityError:  # on the log channel and in the delivery ledger already; nothing more to try
+        workflow.logger.error("escalation of notification %s was not delivered", notification.key)

@@ -10,10 +10,9 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journey_activities import EscalationRequest, JourneyActivities
     from domain.journey.notifications import Notification
     from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, TrialProtocol
     from domain.trial.alerts import enrollment_paused_alerts
@@ -21,13 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.trial.reports import DsmbDecision, JourneyReport
     from domain.trial.state import TrialState
     from domain.trial.status import TrialStatus, next_window_end, trial_status
-    from workflows.patient_journey import (
-        ESCALATE_RETRY,
-        HEARTBEAT_TIMEOUT,
-        IMMEDIATE_NOTIFY_RETRY,
-        NOTIFY_TIMEOUT,
-        undelivered_because,
-    )
+    from workflows.patient_journey import send_notification
     from workflows.trial_messages import AdmissionRequest, AdmissionResult, TrialInput
 
 DSMB_DECISION_REFUSED = "DsmbDecisionRefused"
@@ -121,29 +114,5 @@ class TrialWorkflow:
     # ------------------------------------------------------------ notifications
 
     def _send(self, notification: Notification) -> None:
-        task = asyncio.create_task(self._deliver(notification))
-        self._notifications.add(task)
-        task.add_done_callback(self._notifications.discard)
-
-    async def _deliver(self, notification: Notification) -> None:
-        """Immediate, escalated as an SAE's alert is when the role cannot be reached."""
-        try:
-            await workflow.execute_activity_method(
-                JourneyActivities.notify,
-                notification,
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=IMMEDIATE_NOTIFY_RETRY,
-            )
-        except ActivityError as failure:
-            if isinstance(failure.cause, CancelledError):
-                raise
-            request = EscalationRequest(notification=notification, failure=undelivered_because(failure))
-            with contextlib.suppress(ActivityError):  # on the log channel and in the delivery ledger already
-                await workflow.execute_activity_method(
-                    JourneyActivities.escalate_notification,
-                    request,
-                    start_to_close_timeout=NOTIFY_TIMEOUT,
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    retry_policy=ESCALATE_RETRY,
-                )
+        """Immediate, escalated as an SAE's alert is when the role cannot be reached (the journey's delivery)."""
+        send_notification(self._notifications, notification)
