@@ -22,7 +22,8 @@ from records.slot_bookings import SlotBookingError, SlotCalendar
 
 # ApplicationError types the workflow sees.
 CALENDAR_UNAVAILABLE = "SlotCalendarUnavailable"  # retried
-CALENDAR_FULL = "SlotCalendarFull"  # not retried: the workflow records no booking; staff see none in the status
+# Not retried: the workflow records that no slot was booked (the status says why) and the supervisors are alerted.
+CALENDAR_FULL = "SlotCalendarFull"
 
 log = structlog.get_logger("trialflow.activities.slots")
 
@@ -50,7 +51,10 @@ class SlotBookingActivities:
         try:
             booking = self._calendar.book(request.study_id, request.collection_number, request.not_before)
         except CalendarFull as full:
-            raise ApplicationError(str(full), type=CALENDAR_FULL, non_retryable=True) from None
+            # The details name the capacity that ran out and the weeks searched, for the patient's status.
+            raise ApplicationError(
+                str(full), full.reason.value, full.weeks, type=CALENDAR_FULL, non_retryable=True
+            ) from None
         except SQLAlchemyError as error:
             # Only the kind: the database's message may quote the statement's parameters.
             raise ApplicationError(

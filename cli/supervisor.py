@@ -87,7 +87,8 @@ def _status_output(status: PatientStatus) -> list[Table]:
         ("Protocol", status.protocol_version),
         ("Chain of identity", status.chain_of_identity or "-"),
         ("Cells", _custody_text(status)),
-        ("Collection booked on", _day(status.collection_booked_on)),
+        # No slot: why (the calendar was full), where the day would be.
+        ("Collection booked on", status.slot_not_booked_because or _day(status.collection_booked_on)),
         ("Expected release", _day(status.expected_release)),
         ("Next due", _due_text(next_due.what, next_due.due_on or next_due.window_closes) if next_due else "-"),
         ("Overdue", _yes(status.overdue)),

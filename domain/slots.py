@@ -91,8 +91,31 @@ class FreeSlot(FrozenModel):
     expected_release: date
 
 
+class NoSlotReason(StrEnum):
+    """Why the calendar had no slot for a collection within the weeks searched."""
+
+    NO_COLLECTION_SLOT = "no_collection_slot"  # every apheresis slot of every week searched is taken
+    NO_MANUFACTURING_SLOT = "no_manufacturing_slot"  # free collection slots, but manufacturing is full after each
+
+
 class CalendarFull(ValueError):
-    """No free slot within the weeks searched."""
+    """No free slot within the weeks searched; `reason` says which capacity ran out."""
+
+    def __init__(self, reason: NoSlotReason, not_before: date) -> None:
+        self.reason = reason
+        self.not_before = not_before
+        self.weeks = SEARCH_WEEKS
+        capacity = "apheresis collection" if reason is NoSlotReason.NO_COLLECTION_SLOT else "manufacturing"
+        super().__init__(f"no free {capacity} slot within {SEARCH_WEEKS} weeks from {not_before.isoformat()}")
+
+
+def no_slot_words(reason: NoSlotReason, searched_from: date, weeks: int) -> str:
+    """Why no slot is booked, in words for staff (the status and the supervisors' alert say the same)."""
+    if reason is NoSlotReason.NO_COLLECTION_SLOT:
+        why = "every apheresis collection slot is taken"
+    else:
+        why = "manufacturing is full after every free apheresis collection slot"
+    return f"no slot booked: {why} for {weeks} weeks from {searched_from.isoformat()}; book the collection by hand"
 
 
 def week_of(day: date) -> date:
@@ -127,12 +150,14 @@ def earliest_free_slot(bookings: Iterable[SlotBooking], not_before: date, capaci
     held = list(bookings)
     taken = {(booking.week, booking.slot_number) for booking in held if booking.holds_collection_slot}
     first_week = week_of(not_before)
+    collection_slot_free = False  # a free collection slot whose product would overfill manufacturing
     for week_index in range(SEARCH_WEEKS):
         week = first_week + timedelta(weeks=week_index)
         for slot_number in range(1, capacity.collections_per_week + 1):
             collected = collection_date(week, slot_number, capacity)
             if collected < not_before or (week, slot_number) in taken:
                 continue
+            collection_slot_free = True
             if _manufacturing_fits(held, collected, capacity):
                 return FreeSlot(
                     week=week,
@@ -140,7 +165,8 @@ def earliest_free_slot(bookings: Iterable[SlotBooking], not_before: date, capaci
                     collection_date=collected,
                     expected_release=expected_release(collected, capacity),
                 )
-    raise CalendarFull(f"no free collection slot within {SEARCH_WEEKS} weeks from {not_before.isoformat()}")
+    reason = NoSlotReason.NO_MANUFACTURING_SLOT if collection_slot_free else NoSlotReason.NO_COLLECTION_SLOT
+    raise CalendarFull(reason, not_before)
 
 
 def may_recollect(collection_number: int, rules: ManufacturingRules) -> bool:

@@ -22,10 +22,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey import events as ev
     from domain.journey.command_registry import STAFF_COMMAND_MODELS
-    from domain.journey.commands import Command, RecordSlotBooking, StaffCommand
+    from domain.journey.commands import Command, RecordSlotBooking, RecordSlotUnavailable, StaffCommand
     from domain.journey.envelope import record_limit_problems
     from domain.journey.events import Event
-    from domain.journey.notifications import Notification, Urgency, notifications_for
+    from domain.journey.notifications import Notification, Topic, Urgency, notifications_for
     from domain.journey.phases import Phase
     from domain.journey.timers import due_timers, next_timer_at
     from domain.journey.views import (
@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         patient_status,
     )
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
+    from domain.slots import SEARCH_WEEKS, NoSlotReason
     from domain.roles import SYSTEM_ACTOR
     from domain.site_time import end_of_site_day, site_date
     from domain.trial.journey_reports import trial_reports
@@ -65,6 +66,10 @@ NOT_PERMITTED = "NotPermitted"
 SLOT_BOOKING_PATCH = "manufacturing-slot-booking"
 # The patch id under which an exit cancels the patient's live bookings (their slots free again).
 SLOT_CANCELLING_PATCH = "manufacturing-slot-cancelling"
+# The patch id under which a booked slot is announced to the apheresis unit, and a calendar without a slot is
+# recorded in the patient's chain and alerted to the supervisors at once.
+SLOT_NOTICES_PATCH = "manufacturing-slot-notices"
+SLOT_NOTICE_TOPICS = frozenset({Topic.SLOT_BOOKED, Topic.NO_SLOT})
 # Sent while a run is handing over to the next: the client resends the same update id, which the new run takes.
 RESEND_TO_NEW_RUN = "ResendToNewRun"
 # The patch id under which infusions, first DLTs and exits are reported to the TrialWorkflow.
@@ -382,6 +387,9 @@ class PatientJourneyWorkflow:
         self._upsert_search_attributes(self._due_now())
 
     def _send(self, notification: Notification) -> None:
+        # Slots booked in histories recorded before the notices replay without them.
+        if notification.topic in SLOT_NOTICE_TOPICS and not workflow.patched(SLOT_NOTICES_PATCH):
+            return
         send_notification(self._notifications, notification)
 
     # ------------------------------------------------------------ staff commands
@@ -490,6 +498,8 @@ class PatientJourneyWorkflow:
         except ActivityError as failure:
             if isinstance(failure.cause, ApplicationError) and failure.cause.type == CALENDAR_FULL:
                 workflow.logger.error("no slot booked for %s: %s", study_id, failure.cause.message)
+                if workflow.patched(SLOT_NOTICES_PATCH):
+                    await self._record_no_slot(collection_number, not_before, failure.cause)
                 return
             raise
         command = RecordSlotBooking(
@@ -504,6 +514,24 @@ class PatientJourneyWorkflow:
             await self._apply(command)
         except CommandRejected as rejection:  # the domain accepts the booking it asked for; never loop on it
             workflow.logger.error("slot booking not recorded: %s", "; ".join(rejection.reasons))
+
+    async def _record_no_slot(self, collection_number: int, not_before: date, full: ApplicationError) -> None:
+        """The patient's status says why no slot is booked, and the supervisors are alerted at once (the event's
+        notification). The activity's details name the capacity that ran out."""
+        details = full.details
+        reason = NoSlotReason(details[0]) if details else NoSlotReason.NO_COLLECTION_SLOT
+        weeks = int(details[1]) if len(details) > 1 else SEARCH_WEEKS
+        command = RecordSlotUnavailable(
+            actor=SYSTEM_ACTOR,
+            collection_number=collection_number,
+            reason=reason,
+            searched_from=not_before,
+            searched_weeks=weeks,
+        )
+        try:
+            await self._apply(command)
+        except CommandRejected as rejection:  # the domain accepts what the calendar answered; never loop on it
+            workflow.logger.error("missing slot not recorded: %s", "; ".join(rejection.reasons))
 
     async def _end_manufacturing(self, request: EndManufacturingInput) -> None:
         await workflow.execute_activity_method(

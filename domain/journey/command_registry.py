@@ -278,6 +278,7 @@ _SYSTEM_COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry(cmd.StartFollowUpEra, _SYSTEM, "The patient moves on to the next period of follow-up."),
     CommandEntry(cmd.CompleteJourney, _SYSTEM, "The patient has finished the study's follow-up."),
     CommandEntry(cmd.RecordSlotBooking, _SYSTEM, "The collection's slot was booked in the site's calendar."),
+    CommandEntry(cmd.RecordSlotUnavailable, _SYSTEM, "The site's calendar had no slot for the collection."),
 )
 
 # What people record, by kind, in the protocol's order.

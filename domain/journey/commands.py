@@ -18,6 +18,7 @@ from domain.protocol import FrozenModel
 from domain.response import MarrowAssessment, OtherDiseaseTest
 from domain.roles import Actor
 from domain.signature import Signature
+from domain.slots import NoSlotReason
 from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
 
 # Every typed field is bounded in length and characters by domain/free_text.py.
@@ -312,6 +313,16 @@ class RecordSlotBooking(_Command):
     expected_release: date
 
 
+class RecordSlotUnavailable(_Command):
+    """The site's calendar had no slot for the next collection within the weeks searched (the workflow asked)."""
+
+    kind: Literal["record_slot_unavailable"] = "record_slot_unavailable"
+    collection_number: int = Field(ge=1)
+    reason: NoSlotReason
+    searched_from: date
+    searched_weeks: int = Field(ge=1)
+
+
 StaffCommand = Annotated[
     EnrollPatient
     | CorrectScreening
@@ -350,7 +361,8 @@ SystemCommand = Annotated[
     | MarkVisitMissed
     | StartFollowUpEra
     | CompleteJourney
-    | RecordSlotBooking,
+    | RecordSlotBooking
+    | RecordSlotUnavailable,
     Field(discriminator="kind"),
 ]
 

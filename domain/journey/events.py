@@ -18,6 +18,7 @@ from domain.record_limits import REASON_MAX_LENGTH
 from domain.response import MarrowAssessment, OtherDiseaseTest, RelapseAssessment, ResponseAssessment
 from domain.roles import Actor
 from domain.signature import Signature
+from domain.slots import NoSlotReason
 from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
 
 # ---------------------------------------------------------------- screening, consent, collection
@@ -114,6 +115,16 @@ class SlotBooked(FrozenModel):
     slot_number: int
     collection_date: date
     expected_release: date
+
+
+class SlotNotBooked(FrozenModel):
+    """The site's calendar had no slot for the collection within the weeks searched: staff must book it by hand."""
+
+    type: Literal["slot_not_booked"] = "slot_not_booked"
+    collection_number: int
+    reason: NoSlotReason
+    searched_from: date
+    searched_weeks: int
 
 
 # ---------------------------------------------------------------- lymphodepletion and infusion
@@ -345,6 +356,7 @@ EventPayload = Annotated[
     | TemperatureExcursionDecided
     | LateInfusionAfterThawApproved
     | SlotBooked
+    | SlotNotBooked
     | LymphodepletionPrescribed
     | LymphodepletionDoseGiven
     | LymphodepletionCompleted

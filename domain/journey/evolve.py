@@ -119,7 +119,9 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
         case ev.LateInfusionAfterThawApproved():
             return {"late_infusion_after_thaw_approved": True}
         case ev.SlotBooked():
-            return {"slot_booking": p}
+            return {"slot_booking": p, "slot_not_booked": None}
+        case ev.SlotNotBooked():
+            return {"slot_not_booked": p}
         case ev.LymphodepletionPrescribed():
             return {"lymphodepletion": p}
         case ev.LymphodepletionDoseGiven():

@@ -19,6 +19,7 @@ from domain.journey.events import Event
 from domain.protocol import FrozenModel
 from domain.record_limits import ActorUserId
 from domain.roles import Role
+from domain.slots import NoSlotReason, no_slot_words
 
 # What the protocol or the system names, never a person: visit codes, drugs, eras, criteria, report ids, chains of
 # identity, reconciliation findings. Not constrained further: a notification that failed its own model would fail
@@ -41,6 +42,8 @@ class Topic(StrEnum):
     SCREEN_FAILURE = "screen_failure"
     ELIGIBILITY_CONFIRMED = "eligibility_confirmed"
     CONSENT_SIGNED = "consent_signed"
+    SLOT_BOOKED = "slot_booked"  # the apheresis unit's collection date and the product's expected release
+    NO_SLOT = "no_slot"  # the calendar had no slot: supervisors book one by hand
     CELLS_COLLECTED = "cells_collected"
     PRODUCT_RELEASED = "product_released"
     MANUFACTURING_FAILED = "manufacturing_failed"
@@ -101,6 +104,8 @@ class NotificationFacts(FrozenModel):
     cells: float | None = None
     minimum_cells: float | None = None
     temperature_c: float | None = None  # the shipper's logger, read at the site's receipt
+    expected_release: date | None = None  # a booked collection's product (site date)
+    searched_weeks: int | None = None  # how far ahead the slot calendar looked
     plan: tuple[DrugPlan, ...] = ()
     criteria: tuple[Code, ...] = ()  # failed eligibility criteria, by code
     recollection_allowed: bool | None = None
@@ -207,6 +212,21 @@ def notifications_for(event: Event, recorded_with: tuple[Event, ...] = ()) -> li
         case ev.ConsentSigned():
             return [_note(event, Role.APHERESIS_UNIT, r, Topic.CONSENT_SIGNED)]
         # ---- collection and manufacturing
+        case ev.SlotBooked():
+            booked = {
+                "collection_number": p.collection_number,
+                "on": p.collection_date,
+                "expected_release": p.expected_release,
+            }
+            return [_note(event, Role.APHERESIS_UNIT, r, Topic.SLOT_BOOKED, **booked)]
+        case ev.SlotNotBooked():
+            missing = {
+                "collection_number": p.collection_number,
+                "step": p.reason.value,
+                "on": p.searched_from,
+                "searched_weeks": p.searched_weeks,
+            }
+            return [_note(event, Role.SUPERVISOR, i, Topic.NO_SLOT, **missing)]
         case ev.ApheresisCollected():
             facts = {"collection_number": p.collection_number, "chain_of_identity": p.chain_of_identity}
             return [_note(event, Role.CELL_LAB, r, Topic.CELLS_COLLECTED, **facts)]
@@ -349,6 +369,8 @@ def _subject(n: Notification) -> str:
         Topic.SCREEN_FAILURE: "screen failure",
         Topic.ELIGIBILITY_CONFIRMED: "eligibility confirmed",
         Topic.CONSENT_SIGNED: "consent signed",
+        Topic.SLOT_BOOKED: f"apheresis booked for {_day(f.on)}",
+        Topic.NO_SLOT: "NO apheresis or manufacturing slot free",
         Topic.CELLS_COLLECTED: "cells collected",
         Topic.PRODUCT_RELEASED: "product released",
         Topic.MANUFACTURING_FAILED: "manufacturing failed",
@@ -402,6 +424,18 @@ def _body(n: Notification) -> str:
             return "Obtain the guardian's consent."
         case Topic.CONSENT_SIGNED:
             return "Schedule apheresis."
+        case Topic.SLOT_BOOKED:
+            return (
+                f"Collection {f.collection_number} is booked in the site's calendar for {_day(f.on)}; its product's "
+                f"expected release is {_day(f.expected_release)}. Collect the cells that day and record the apheresis."
+            )
+        case Topic.NO_SLOT:
+            known = f.step in {reason.value for reason in NoSlotReason} and f.on and f.searched_weeks
+            words = no_slot_words(NoSlotReason(f.step), f.on, f.searched_weeks) if known else ""  # type: ignore[arg-type]
+            return (
+                f"Collection {f.collection_number}: {words or 'no slot booked'}. The patient is consented and waits "
+                "for apheresis: free a slot or agree a date with the cell lab, then schedule the collection."
+            )
         case Topic.CELLS_COLLECTED:
             return (
                 f"Collection {f.collection_number} is on its way for manufacturing, chain of identity "

@@ -16,6 +16,7 @@ from domain.journey.events import (
     LymphodepletionPrescribed,
     RelapseDiagnosed,
     SlotBooked,
+    SlotNotBooked,
 )
 from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, ExitReason, Phase
 from domain.protocol import FrozenModel
@@ -159,6 +160,7 @@ class JourneyState(FrozenModel):
     collections: tuple[Collection, ...] = ()
     manufacturing_retries_used: int = 0
     slot_booking: SlotBooked | None = None  # the latest collection's slot in the site's calendar
+    slot_not_booked: SlotNotBooked | None = None  # the calendar had none for the next collection (until one is)
     product: Product | None = None
     chain_of_custody: bool = False  # hand-offs required (journeys enrolled once they were)
     custody: tuple[CustodyRecord, ...] = ()  # every current hand-off, oldest first

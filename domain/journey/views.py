@@ -15,6 +15,7 @@ from domain.response import ResponseCategory
 from domain.roles import Role
 from domain.schedule import VisitStatus, visit_status
 from domain.site_time import site_date, site_moment
+from domain.slots import no_slot_words
 
 
 class DueItem(FrozenModel):
@@ -93,6 +94,8 @@ class PatientStatus(FrozenModel):
     # The latest collection's slot in the site's calendar and its product's expected release (None: not booked).
     collection_booked_on: date | None = None
     expected_release: date | None = None
+    # Why the site's calendar booked no slot for the next collection (None: booked, or not yet asked).
+    slot_not_booked_because: str | None = None
 
 
 def custody_view(state: JourneyState) -> CustodyView | None:
@@ -322,4 +325,13 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         enrolled=state.eligibility_confirmed,
         collection_booked_on=slot.collection_date if slot else None,
         expected_release=slot.expected_release if slot else None,
+        slot_not_booked_because=_slot_not_booked_because(state),
     )
+
+
+def _slot_not_booked_because(state: JourneyState) -> str | None:
+    """The calendar's answer while the collection it was asked for is still to come."""
+    missing = state.slot_not_booked
+    if missing is None or state.phase is not Phase.APHERESIS or missing.collection_number != len(state.collections) + 1:
+        return None
+    return no_slot_words(missing.reason, missing.searched_from, missing.searched_weeks)

@@ -11,8 +11,10 @@ from pydantic import ValidationError
 
 from domain.protocol import PROTOCOL_V1, ManufacturingRules
 from domain.slots import (
+    SEARCH_WEEKS,
     BookingStatus,
     CalendarFull,
+    NoSlotReason,
     SlotBooking,
     SlotCapacity,
     book,
@@ -114,8 +116,23 @@ def test_re_collection_is_allowed_once_by_default() -> None:
 
 def test_a_full_calendar_says_so() -> None:
     tiny = SlotCapacity(collections_per_week=1, max_products_in_manufacturing=1, manufacturing_days=400)
-    with pytest.raises(CalendarFull, match="no free collection slot within 52 weeks"):
+    with pytest.raises(CalendarFull, match="no free manufacturing slot within 52 weeks") as full:
         earliest_free_slot([book("TF-0001", 1, earliest_free_slot([], MONDAY, tiny))], MONDAY, tiny)
+    assert (full.value.reason, full.value.not_before, full.value.weeks) == (
+        NoSlotReason.NO_MANUFACTURING_SLOT,
+        MONDAY,
+        SEARCH_WEEKS,
+    )
+
+
+def test_a_calendar_without_a_free_collection_slot_says_which_capacity_ran_out() -> None:
+    weekly = SlotCapacity(collections_per_week=1, max_products_in_manufacturing=99, manufacturing_days=3)
+    bookings: list[SlotBooking] = []
+    for number in range(SEARCH_WEEKS):
+        bookings.append(book(f"TF-{number:04d}", 1, earliest_free_slot(bookings, MONDAY, weekly)))
+    with pytest.raises(CalendarFull, match="no free apheresis collection slot within 52 weeks") as full:
+        earliest_free_slot(bookings, MONDAY, weekly)
+    assert full.value.reason is NoSlotReason.NO_COLLECTION_SLOT
 
 
 def test_an_inconsistent_booking_is_refused_with_every_reason() -> None:

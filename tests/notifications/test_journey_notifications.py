@@ -115,6 +115,7 @@ async def test_a_journey_to_grade_3_crs_tells_each_role_in_order(stack: Notifyin
         {(Role.INVESTIGATOR, "eligible at screening")},
         {(Role.INVESTIGATOR, "eligibility confirmed")},
         {(Role.APHERESIS_UNIT, "consent signed")},
+        {(Role.APHERESIS_UNIT, "apheresis booked for")},  # its day follows
         {(Role.CELL_LAB, "cells collected")},
         {(Role.PHARMACY, "product released"), (Role.PHYSICIAN, "product released")},
         {(Role.PHARMACY, "lymphodepletion prescribed")},
@@ -135,6 +136,7 @@ async def test_a_journey_to_grade_3_crs_tells_each_role_in_order(stack: Notifyin
         assert notification["study_id"] == "TF-801" and notification["subject"].startswith("TF-801: ")
         subject = notification["subject"].removeprefix("TF-801: ")
         subject = subject.split(" by ")[0] + " by" if subject.startswith("expedited") else subject
+        subject = subject.split(" for ")[0] + " for" if subject.startswith("apheresis booked") else subject
         by_sequence.setdefault(sequence_of(notification["key"]), set()).add((role, subject))
     assert [by_sequence[s] for s in sorted(by_sequence)] == expected
     report = next(body(r) for r in requests if body(r)["urgency"] == "immediate")

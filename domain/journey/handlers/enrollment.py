@@ -153,6 +153,26 @@ def record_slot_booking(ctx: Context, c: cmd.RecordSlotBooking) -> list[ev.Event
     ]
 
 
+def record_slot_unavailable(ctx: Context, c: cmd.RecordSlotUnavailable) -> list[ev.EventPayload]:
+    """The calendar had no slot for the next collection: the status says why, until a slot is booked."""
+    if not ctx.require_phase({Phase.APHERESIS}, "record that no slot could be booked"):
+        return []
+    expected = len(ctx.state.collections) + 1
+    if c.collection_number != expected:
+        ctx.refuse(f"the next collection is number {expected}, not {c.collection_number}")
+    booked = ctx.state.slot_booking
+    if booked is not None and booked.collection_number == c.collection_number:
+        ctx.refuse(f"collection {c.collection_number} already has its slot")
+    return [
+        ev.SlotNotBooked(
+            collection_number=c.collection_number,
+            reason=c.reason,
+            searched_from=c.searched_from,
+            searched_weeks=c.searched_weeks,
+        )
+    ]
+
+
 def record_manufacturing_failure(ctx: Context, c: cmd.RecordManufacturingFailure) -> list[ev.EventPayload]:
     if not ctx.require_phase({Phase.MANUFACTURING}, "record a manufacturing failure"):
         return []
