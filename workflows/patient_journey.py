@@ -38,9 +38,9 @@ with workflow.unsafe.imports_passed_through():
         patient_status,
     )
     from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
-    from domain.slots import SEARCH_WEEKS, NoSlotReason
     from domain.roles import SYSTEM_ACTOR
     from domain.site_time import end_of_site_day, site_date
+    from domain.slots import SEARCH_WEEKS, NoSlotReason
     from domain.trial.journey_reports import trial_reports
     from domain.trial.reports import JourneyReport
     from workflows.journey_messages import (

@@ -430,8 +430,9 @@ def _body(n: Notification) -> str:
                 f"expected release is {_day(f.expected_release)}. Collect the cells that day and record the apheresis."
             )
         case Topic.NO_SLOT:
-            known = f.step in {reason.value for reason in NoSlotReason} and f.on and f.searched_weeks
-            words = no_slot_words(NoSlotReason(f.step), f.on, f.searched_weeks) if known else ""  # type: ignore[arg-type]
+            words = ""
+            if f.step in {reason.value for reason in NoSlotReason} and f.on and f.searched_weeks:
+                words = no_slot_words(NoSlotReason(f.step), f.on, f.searched_weeks)
             return (
                 f"Collection {f.collection_number}: {words or 'no slot booked'}. The patient is consented and waits "
                 "for apheresis: free a slot or agree a date with the cell lab, then schedule the collection."

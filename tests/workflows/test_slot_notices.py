@@ -89,7 +89,9 @@ async def consent(journey: JourneyClient) -> date:
     return today
 
 
-async def test_a_booked_slot_tells_the_apheresis_unit_its_collection_day_and_expected_release(site: SiteFactory) -> None:
+async def test_a_booked_slot_tells_the_apheresis_unit_its_collection_day_and_expected_release(
+    site: SiteFactory,
+) -> None:
     async with site(SlotCapacity.of(CURRENT_PROTOCOL.manufacturing)) as running:
         journey = running.journey("TF-1531")
         try:
