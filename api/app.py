@@ -14,6 +14,7 @@ from api.body_limit import BodyLimit
 from api.dependencies import TrialSource
 from api.problems import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE
 from api.routes import audit, dsmb, identity, operators, service, signing, staff, supervisors
+from api.routes import trial as trial_routes
 from config.settings import DEFAULT_API_MAX_BODY_BYTES
 from security.auth import Authenticator
 
@@ -45,6 +46,7 @@ def create_app(trial: TrialSource, auth: Authenticator, *, max_body_bytes: int =
         staff.router,
         signing.router,
         supervisors.router,
+        trial_routes.router,
         dsmb.router,
         audit.router,
     ):
@@ -58,6 +60,7 @@ def create_app(trial: TrialSource, auth: Authenticator, *, max_body_bytes: int =
                 summary=app.summary,
                 description=app.description,
                 routes=app.routes,
+                tags=[{"name": trial_routes.TRIAL_TAG, "description": trial_routes.TRIAL_TAG_DESCRIPTION}],
             )
             # Problems are sent as application/problem+json; FastAPI documents every model as application/json.
             for path in schema.get("paths", {}).values():

@@ -10,10 +10,11 @@ import typer
 from cli.api_client import DEFAULT_API_URL, ApiOption, ProfileOption, call_api, fail
 from cli.common import USAGE_ERROR_EXIT_CODE, JsonOption, print_json
 from cli.credentials import DEFAULT_PROFILE
+from cli.trial_help import TRIAL_PANEL
 from domain.trial.reports import DsmbOutcome
 from domain.trial.status import TrialStatus
 
-PANEL = "Supervisors (signed in: `trial login`)"
+PANEL = TRIAL_PANEL
 
 app = typer.Typer()
 
@@ -21,8 +22,9 @@ app = typer.Typer()
 @app.command(
     "dsmb-decision",
     rich_help_panel=PANEL,
-    help="The DSMB's decision on a trial the safety stopping rule paused: resume, resume under an amendment "
-    "(--amendment VERSION), or stop. Always signed: your signing PIN is asked for (or read from stdin with "
+    help="The DSMB's decision on a trial the safety stopping rule paused (`trial status --trial` shows the pause, "
+    "the DLTs and the posterior): resume, resume under an amendment (--amendment VERSION), or stop. Only a DSMB "
+    "member may record it; until then enrollment and new lymphodepletion stay stopped. Always signed: your signing PIN is asked for (or read from stdin with "
     "--pin-stdin). Sending the same --decision-id again changes nothing. Prints the trial's status.",
 )
 def dsmb_decision(

@@ -17,11 +17,12 @@ from rich.text import Text
 
 from cli import admin, audit, calculators, dsmb, examples, login, signing, staff, supervisor
 from cli.common import JsonOption, json_help, print_json, run_app
+from cli.trial_help import trial_level_help
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, FrozenModel, TrialProtocol, protocol_for_version
 
 app = typer.Typer(
     name="trial",
-    help="trialflow: the durable workflow engine of the pediatric CD19/CD22 CAR-T trial.",
+    help="trialflow: the durable workflow engine of the pediatric CD19/CD22 CAR-T trial.\n\n" + trial_level_help(),
     no_args_is_help=True,
     add_completion=False,
 )

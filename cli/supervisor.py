@@ -19,6 +19,7 @@ from cli.api_client import DEFAULT_API_URL, REFUSED_EXIT_CODE, ApiOption, Profil
 from cli.common import JsonOption, Problems, json_help, print_json
 from cli.credentials import DEFAULT_PROFILE
 from cli.staff import checked_study_id, console
+from cli.trial_help import TRIAL_PANEL
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
 from domain.signature import Signature
@@ -177,9 +178,10 @@ def _trial_status_output(status: TrialStatus) -> list[Table]:
 
 @app.command(
     rich_help_panel=PANEL,
-    help="Where one patient stands now; with --trial, the trial itself: enrollment (open, paused by the stopping "
-    "rule, closed), the posterior over evaluable patients, how many more DLTs would pause, accrual.\n\n"
-    + json_help(PatientStatus),
+    help="Where one patient stands now (phase, what is due, where the cells are and since when, the booked "
+    "collection day or why none is booked); with --trial, the trial itself: enrollment (open, paused by the "
+    "stopping rule, closed), the posterior over evaluable patients, how many more DLTs would pause, the evaluable "
+    "and pending patients, accrual, and the DSMB's decisions.\n\n" + json_help(PatientStatus),
 )
 def status(
     study_id: Annotated[str | None, typer.Argument(metavar="STUDY_ID", help="The patient's study id.")] = None,
@@ -477,10 +479,11 @@ def failed_notifications(
 
 @app.command(
     "slots",
-    rich_help_panel=PANEL,
+    rich_help_panel=TRIAL_PANEL,
     help=(
         "The manufacturing slot calendar: apheresis collections booked per week against the site's capacity, "
-        "products in manufacturing today, and the expected releases still to come.\n\n" + json_help(SlotCalendarView)
+        "products in manufacturing today, and the expected releases still to come. Supervisors use it to find a "
+        "collection day when a consented patient's status says no slot is booked.\n\n" + json_help(SlotCalendarView)
     ),
 )
 def slots(

@@ -10,6 +10,7 @@ from pydantic import Field
 from api.command_requests import SignatureRequest
 from api.dependencies import BearerCredentials, TrialDep, Writer, credential_printed_name
 from api.problems import problem_responses
+from api.routes.trial import TRIAL_TAG
 from domain.free_text import FreeText, Label
 from domain.protocol import FrozenModel
 from domain.signature import SignatureMeaning
@@ -17,7 +18,7 @@ from domain.trial.reports import DsmbOutcome
 from domain.trial.status import TrialStatus
 from facade.signing import SigningRequest
 
-router = APIRouter(tags=["trial"])
+router = APIRouter(tags=[TRIAL_TAG])
 
 
 class DsmbDecisionRequest(FrozenModel):
@@ -33,6 +34,16 @@ class DsmbDecisionRequest(FrozenModel):
     response_model=TrialStatus,
     responses=problem_responses(401, 403, 409, 422, 503),
     summary="The DSMB's signed decision on a trial the stopping rule paused: resume, resume under an amendment, stop",
+    description=(
+        "Only a member of the data and safety monitoring board (role `dsmb`) decides, always signed: the signing "
+        "PIN in `signature` authenticates the member again and the signature means approval. On a trial the "
+        "stopping rule paused, `resume` reopens enrollment and lymphodepletion, and `resume_under_amendment` does so "
+        "under the protocol version named in `amendment_version`; `stop` closes enrollment for good and no new "
+        "lymphodepletion starts (infused patients go on). The same `decision_id` sent again changes nothing. "
+        "Answers the trial's status (as `GET /trial`). Refused: 403 for a wrong PIN or a locked signing; 409 from "
+        "anyone but the DSMB, a resume on a trial that is not paused, or a stop of a stopped trial (every reason "
+        "listed). The CLI's `trial dsmb-decision` sends it."
+    ),
 )
 async def dsmb_decision(
     request: Request,

@@ -1,5 +1,5 @@
 """What supervisors read: one patient's status and timeline, lists of journeys, the trial report, the record's
-verification and the notifications that did not arrive."""
+verification and the notifications that did not arrive (the trial's own state and slot calendar: routes/trial.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from api.problems import problem_responses
 from domain.identifiers import STUDY_ID_PATTERN
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
-from domain.slots import SlotCalendarView
-from domain.trial.status import TrialStatus
 from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
 
 router = APIRouter(tags=["supervisors"])
@@ -69,18 +67,6 @@ async def report(_: Reader, client: TrialDep) -> TrialReport:
 
 
 @router.get(
-    "/trial",
-    name="trial_status",
-    response_model=TrialStatus,
-    responses=problem_responses(401, 503),
-    summary="The trial now: enrollment (open, paused by the stopping rule, closed), the posterior P(toxicity rate "
-    "> 20 %) over evaluable patients, how many more DLTs would pause, evaluable and pending patients, accrual",
-)
-async def trial_status(_: Reader, client: TrialDep) -> TrialStatus:
-    return await client.trial_status()
-
-
-@router.get(
     "/verify",
     response_model=VerificationReport,
     responses=problem_responses(401, 503),
@@ -103,14 +89,3 @@ async def failed_notifications(
     study_id: Annotated[str | None, Query(pattern=STUDY_ID_PATTERN, description="Only this patient's")] = None,
 ) -> list[DeliveryRecord]:
     return await client.failed_notifications(study_id)
-
-
-@router.get(
-    "/slots",
-    response_model=SlotCalendarView,
-    responses=problem_responses(401, 503),
-    summary="The manufacturing slot calendar: apheresis collections booked per week against the site's capacity, "
-    "products in manufacturing today, and the expected releases still to come",
-)
-async def slots(_: Reader, client: TrialDep) -> SlotCalendarView:
-    return await client.slots()
