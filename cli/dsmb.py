@@ -25,7 +25,8 @@ app = typer.Typer()
     help="The DSMB's decision on a trial the safety stopping rule paused (`trial status --trial` shows the pause, "
     "the DLTs and the posterior): resume, resume under an amendment (--amendment VERSION), or stop. Only a DSMB "
     "member may record it; until then enrollment and new lymphodepletion stay stopped. Always signed: your "
-    "signing PIN is asked for (or read from stdin with --pin-stdin). Sending the same --decision-id again changes nothing. Prints the trial's status.",
+    "signing PIN is asked for (or read from stdin with --pin-stdin). Sending the same --decision-id again changes "
+    "nothing. Prints the trial's status.",
 )
 def dsmb_decision(
     outcome: Annotated[DsmbOutcome, typer.Option("--outcome", help="resume, resume_under_amendment or stop.")],
