@@ -39,7 +39,8 @@ def trial_level_help() -> str:
             f"The cells' hand-offs between collection, release and infusion ({hand_offs}) are recorded by staff "
             "with `trial record STUDY_ID record-custody-hand-off`, each step checked against the bag's "
             "chain-of-identity label (a wrong label is refused). A shipment warmer than "
-            f"{custody.max_shipping_temperature_c:g} °C at the site's receipt holds the infusion until the cell lab's `decide-temperature-excursion`; an infusion more than "
+            f"{custody.max_shipping_temperature_c:g} °C at the site's receipt holds the infusion until the cell "
+            "lab's `decide-temperature-excursion`; an infusion more than "
             f"{custody.max_minutes_thaw_to_infusion} minutes after the thaw needs the investigator's "
             "`approve-late-infusion-after-thaw`. `trial status STUDY_ID` shows where the cells are and since when.",
         ]
