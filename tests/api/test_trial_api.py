@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from domain.protocol import PROTOCOL_V1
 from domain.roles import Role
+from domain.statistics import evaluate_stopping_rule
 from tests.api.conftest import SIGNING_PIN, Api, as_role
 from tests.facade.journeys import GRADE_3_CRS, infused
 from tests.waiting import poll
@@ -38,6 +40,10 @@ async def test_the_dsmb_resumes_a_paused_trial_with_a_signed_decision(api: Api) 
 
     status = await poll(paused, "GET /trial shows the pause")
     assert status["more_dlts_to_pause"] == 0 and status["evaluable"] == ["TF-601", "TF-602"]
+    # The posterior the API answers is the domain's computation for the same counts, to the last bit.
+    expected = evaluate_stopping_rule(2, 2, PROTOCOL_V1.stopping_rule).posterior_probability
+    rule = status["stopping_rule"]
+    assert (rule["toxicities"], rule["patients"], rule["posterior_probability"]) == (2, 2, expected)
 
     by_investigator = await api.http.post("/trial/dsmb-decisions", json=decision(), headers=as_role(Role.INVESTIGATOR))
     assert by_investigator.status_code == 409
