@@ -1,11 +1,17 @@
-"""`trial status` prints where the cells are now, since when, and what holds their infusion."""
+"""`trial status` prints where the cells are now, since when, and what holds their infusion; and why no collection
+is booked when the slot calendar had none."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from rich.console import Console
 
 from cli.supervisor import _status_output
+from domain.journey import commands as cmd
 from domain.journey.views import patient_status
+from domain.roles import SYSTEM_ACTOR
+from domain.slots import SEARCH_WEEKS, NoSlotReason
 from simulation.journey_steps import Milestone
 from tests.domain.journey_driver import JourneyDriver
 
@@ -26,3 +32,19 @@ def test_the_status_prints_the_cells_last_hand_off_and_a_hold() -> None:
     printed = _printed(journey)
     assert "received at the site since" in printed
     assert "HELD: temperature excursion (-120 °C): awaiting the cell lab's decision" in printed
+
+
+def test_the_status_prints_why_no_collection_is_booked() -> None:
+    journey = JourneyDriver()
+    journey.to_apheresis()
+    journey.do(
+        cmd.RecordSlotUnavailable(
+            actor=SYSTEM_ACTOR,
+            collection_number=1,
+            reason=NoSlotReason.NO_MANUFACTURING_SLOT,
+            searched_from=date(2026, 1, 12),
+            searched_weeks=SEARCH_WEEKS,
+        )
+    )
+    printed = " ".join(_printed(journey).split())
+    assert "no slot booked: manufacturing is full after every free apheresis collection slot" in printed
