@@ -115,7 +115,10 @@ def no_slot_words(reason: NoSlotReason, searched_from: date, weeks: int) -> str:
         why = "every apheresis collection slot is taken"
     else:
         why = "manufacturing is full after every free apheresis collection slot"
-    return f"no slot booked: {why} for {weeks} weeks from {searched_from.isoformat()}; book the collection by hand"
+    return (
+        f"no slot booked: {why} for {weeks} weeks from {searched_from.isoformat()}; "
+        "agree a collection day with the cell lab"
+    )
 
 
 def week_of(day: date) -> date:

@@ -435,7 +435,7 @@ def _body(n: Notification) -> str:
                 words = no_slot_words(NoSlotReason(f.step), f.on, f.searched_weeks)
             return (
                 f"Collection {f.collection_number}: {words or 'no slot booked'}. The patient is consented and waits "
-                "for apheresis: free a slot or agree a date with the cell lab, then schedule the collection."
+                "for apheresis: schedule the collection on the agreed day (`trial slots` shows the calendar)."
             )
         case Topic.CELLS_COLLECTED:
             return (

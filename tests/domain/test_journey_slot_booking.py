@@ -78,7 +78,7 @@ def test_no_slot_is_a_fact_the_status_explains_and_the_supervisors_hear_at_once(
     because = patient_status(journey.state, journey.protocol, journey.now).slot_not_booked_because
     assert because == (
         "no slot booked: every apheresis collection slot is taken for 52 weeks from 2026-01-12; "
-        "book the collection by hand"
+        "agree a collection day with the cell lab"
     )
     [alert] = notifications_for(journey.events[-1])
     assert (alert.role, alert.urgency, alert.topic) == (Role.SUPERVISOR, Urgency.IMMEDIATE, Topic.NO_SLOT)
