@@ -154,6 +154,10 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             return {"infusion_window_deviation_approved": True}
         case ev.InfusionWindowExpired():
             return {"infusion_window_expired": True}
+        case ev.InfusionLateAfterThaw():
+            return {"late_after_thaw_flagged_for": p.thawed_at}
+        case ev.DltWindowCompleted():
+            return {"dlt_window_completed": True}
         case ev.CellsInfused():
             return {
                 "infusion": _infusion(p),
