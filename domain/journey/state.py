@@ -45,6 +45,7 @@ class CustodyRecord(FrozenModel):
     logger_max_temperature_c: float | None
     excursion: bool
     sequence: int
+    recorded_at: datetime | None = None  # when it was entered (None in states carried from before it was kept)
 
 
 class DoseRecord(FrozenModel):

@@ -298,3 +298,17 @@ def test_no_late_thaw_alert_when_infused_on_time_or_approved_first() -> None:
     assert not any(
         e.type == "infusion_late_after_thaw" for e in on_time.run_timers_until(on_time.now + timedelta(hours=1))
     )
+
+
+def test_a_thaw_entered_after_its_limit_passed_raises_no_alert_but_a_late_infusion_still_needs_the_investigator() -> (
+    None
+):
+    journey = _on_infusion_day()
+    journey.hand_off("thawed", at=journey.now - timedelta(minutes=75))  # entered from the chart afterwards
+    assert not any(e.type == "infusion_late_after_thaw" for e in journey.run_timers_until(journey.now))
+    assert journey.refused(journey.infusion_command()) == (
+        "the infusion started 75 minutes after the end of thawing, more than 30: the investigator must decide first",
+    )
+    on_time = path.amended(journey.infusion_command(), infused_at=journey.now - timedelta(minutes=60))
+    journey.do(on_time)
+    assert journey.state.infusion is not None and journey.state.infusion.deviations == ()

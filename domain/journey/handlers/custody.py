@@ -189,7 +189,9 @@ def infusion_custody_deviations(ctx: Context, infused_at: datetime) -> list[str]
 
 def thaw_limit_passes_at(state: JourneyState, protocol: TrialProtocol) -> datetime | None:
     """When the thawed cells' time limit passes without an infusion and the investigator must be told; None when
-    there is nothing to tell (not thawed, infused, approved already, or told of this thaw)."""
+    there is nothing to tell (not thawed, infused, approved already, or told of this thaw), or when the thaw was
+    entered only after its limit had passed: a record entered late is history, not a bag waiting at the bedside (the
+    infusion entered after it is still refused without the investigator's approval if it was late)."""
     thawed = state.custody_step("thawed")
     if (
         thawed is None
@@ -199,7 +201,10 @@ def thaw_limit_passes_at(state: JourneyState, protocol: TrialProtocol) -> dateti
         or state.late_after_thaw_flagged_for == thawed.at
     ):
         return None
-    return thawed.at + timedelta(minutes=protocol.custody.max_minutes_thaw_to_infusion)
+    passes_at = thawed.at + timedelta(minutes=protocol.custody.max_minutes_thaw_to_infusion)
+    if thawed.recorded_at is not None and thawed.recorded_at > passes_at:
+        return None
+    return passes_at
 
 
 def flag_late_infusion_after_thaw(ctx: Context, c: cmd.FlagLateInfusionAfterThaw) -> list[ev.EventPayload]:
