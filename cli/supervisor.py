@@ -159,6 +159,8 @@ def _trial_status_output(status: TrialStatus) -> list[Table]:
         ("Lymphodepletion", status.lymphodepletion_refused_because or "may start"),
         ("Explanation", rule.explanation),
     ]
+    if status.pause_note is not None:
+        rows.append(("Pause", status.pause_note))
     tables = [_facts(f"Trial {status.trial_identifier}", rows)]
     if status.decisions:
         decisions = Table(title="DSMB decisions", title_justify="left")

@@ -74,6 +74,13 @@ SLOT_NOTICE_TOPICS = frozenset({Topic.SLOT_BOOKED, Topic.NO_SLOT})
 RESEND_TO_NEW_RUN = "ResendToNewRun"
 # The patch id under which infusions, first DLTs and exits are reported to the TrialWorkflow.
 TRIAL_REPORTS_PATCH = "trial-reports"
+# The timers runs recorded before them do not fire (their histories replay without them), by patch id: the end of
+# the DLT observation window (reported to the trial, which otherwise counts on its own clock), and the thawed cells'
+# limit passing without an infusion (the investigator is told at once).
+TIMER_PATCHES = {
+    "complete_dlt_window": "dlt-window-completed",
+    "flag_late_infusion_after_thaw": "late-after-thaw-alert",
+}
 
 # The permanent record must take every event: keep retrying while the database is away.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -275,7 +282,8 @@ class PatientJourneyWorkflow:
         """The next timer, or the moment something `due` becomes overdue (so the search attributes follow)."""
         now = workflow.now()
         moments = [workflow.info().start_time + MAX_RUN_AGE]
-        if (timer_at := next_timer_at(self._state.journey, self._protocol, after=now)) is not None:
+        timer_at = next_timer_at(self._state.journey, self._protocol, after=now, leave_out=self._timers_left_out())
+        if timer_at is not None:
             moments.append(timer_at)
         rules = self._protocol.schedule
         for item in due:
@@ -287,12 +295,17 @@ class PatientJourneyWorkflow:
 
     async def _fire_due_timers(self) -> None:
         async with self._lock:
-            while due := due_timers(self._state.journey, self._protocol, workflow.now()):
+            while due := due_timers(self._state.journey, self._protocol, workflow.now(), self._timers_left_out()):
                 try:
                     await self._apply(due[0].command)
                 except CommandRejected as rejection:  # the domain promises this cannot happen; never loop on it
                     workflow.logger.error("timer command refused: %s", "; ".join(rejection.reasons))
                     return
+
+    @staticmethod
+    def _timers_left_out() -> frozenset[str]:
+        """The timer kinds this run does not fire: those added after the run began (remembered per run by patch)."""
+        return frozenset(kind for kind, patch in TIMER_PATCHES.items() if not workflow.patched(patch))
 
     def _finished(self) -> bool:
         # An ended journey stays open until its safety reports are confirmed: none may be forgotten.

@@ -10,7 +10,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from domain.journey import commands as cmd
-from domain.journey.custody import CUSTODY_ROLE_SET
+from domain.journey.custody import CUSTODY_ROLE_SET, CUSTODY_ROLES, STEP_WORDS
 from domain.protocol import FrozenModel
 from domain.roles import Role
 
@@ -26,6 +26,15 @@ class Signed(StrEnum):
     NEVER = "never"
 
 
+@dataclass(frozen=True)
+class RolesByField:
+    """Roles that depend on the value of one of the command's fields: by value, who may, and the action in words."""
+
+    field: str
+    roles: Mapping[str, frozenset[Role]]
+    actions: Mapping[str, str]
+
+
 @dataclass(frozen=True, eq=False)
 class CommandEntry:
     """What every interface needs to know of one command besides its fields."""
@@ -37,6 +46,9 @@ class CommandEntry:
     signed_when: str | None = None  # the condition, in words, when `signed` is WHEN
     # Units of the fields that have one, by dotted path ("findings.max_temperature_c"); a list's items add "[]".
     units: Mapping[str, str] = field(default_factory=dict)
+    # When who may issue it depends on one field's value (a custody hand-off's step): that field, and by each value
+    # the roles allowed and the action in words. `roles` is then the union of them all.
+    roles_by: RolesByField | None = None
 
     def __post_init__(self) -> None:
         if (self.signed is Signed.WHEN) != (self.signed_when is not None):
@@ -126,6 +138,11 @@ _STAFF: tuple[CommandEntry, ...] = (
         signed=Signed.WHEN,
         signed_when=_CORRECTION,
         units={"logger_max_temperature_c": "°C"},
+        roles_by=RolesByField(
+            field="step",
+            roles=CUSTODY_ROLES,
+            actions={step: f"record the cells {STEP_WORDS[step]}" for step in CUSTODY_ROLES},
+        ),
     ),
     CommandEntry(
         cmd.DecideTemperatureExcursion,
@@ -279,6 +296,10 @@ _SYSTEM_COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry(cmd.CompleteJourney, _SYSTEM, "The patient has finished the study's follow-up."),
     CommandEntry(cmd.RecordSlotBooking, _SYSTEM, "The collection's slot was booked in the site's calendar."),
     CommandEntry(cmd.RecordSlotUnavailable, _SYSTEM, "The site's calendar had no slot for the collection."),
+    CommandEntry(cmd.CompleteDltWindow, _SYSTEM, "The DLT observation window after the infusion passed without a DLT."),
+    CommandEntry(
+        cmd.FlagLateInfusionAfterThaw, _SYSTEM, "The thawed cells were not infused in time: the investigator decides."
+    ),
 )
 
 # What people record, by kind, in the protocol's order.

@@ -277,6 +277,18 @@ class ExpireInfusionWindow(_Command):
     kind: Literal["expire_infusion_window"] = "expire_infusion_window"
 
 
+class CompleteDltWindow(_Command):
+    """The DLT observation window after the infusion passed without a DLT: the trial counts the patient evaluable."""
+
+    kind: Literal["complete_dlt_window"] = "complete_dlt_window"
+
+
+class FlagLateInfusionAfterThaw(_Command):
+    """The thawed cells' time limit passed without an infusion: the investigator must decide now."""
+
+    kind: Literal["flag_late_infusion_after_thaw"] = "flag_late_infusion_after_thaw"
+
+
 class MarkExpeditedReportOverdue(_Command):
     kind: Literal["mark_expedited_report_overdue"] = "mark_expedited_report_overdue"
     report_id: Label
@@ -362,7 +374,9 @@ SystemCommand = Annotated[
     | StartFollowUpEra
     | CompleteJourney
     | RecordSlotBooking
-    | RecordSlotUnavailable,
+    | RecordSlotUnavailable
+    | CompleteDltWindow
+    | FlagLateInfusionAfterThaw,
     Field(discriminator="kind"),
 ]
 

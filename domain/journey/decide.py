@@ -37,7 +37,7 @@ def decide(
         raise ValueError("decide needs an aware `now` (the workflow's clock)")
     ctx = Context(state=state, now=now, protocol=protocol, chain_of_custody=chain_of_custody)
     payloads: list[EventPayload] = []
-    problem = role_problem(command.kind, command.actor.role)
+    problem = role_problem(command.kind, command.actor.role, command)
     if problem:
         ctx.refuse(problem)
     if state.phase is not Phase.NOT_ENROLLED and protocol.version != state.protocol_version:
@@ -142,6 +142,10 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return enrollment.record_slot_booking(ctx, command)
         case cmd.RecordSlotUnavailable():
             return enrollment.record_slot_unavailable(ctx, command)
+        case cmd.CompleteDltWindow():
+            return safety.complete_dlt_window(ctx, command)
+        case cmd.FlagLateInfusionAfterThaw():
+            return custody.flag_late_infusion_after_thaw(ctx, command)
         case _:
             assert_never(command)
 

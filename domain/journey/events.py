@@ -180,6 +180,15 @@ class InfusionWindowExpired(FrozenModel):
     window_closed_on: date
 
 
+class InfusionLateAfterThaw(FrozenModel):
+    """The protocol's limit from the end of thawing passed without an infusion: the investigator decides."""
+
+    type: Literal["infusion_late_after_thaw"] = "infusion_late_after_thaw"
+    thawed_at: datetime
+    limit_passed_at: datetime
+    chain_of_identity: str
+
+
 class CellsInfused(FrozenModel):
     type: Literal["cells_infused"] = "cells_infused"
     infused_at: datetime
@@ -200,6 +209,13 @@ class InfusionNotGiven(FrozenModel):
 
 
 # ---------------------------------------------------------------- toxicity and safety
+
+
+class DltWindowCompleted(FrozenModel):
+    """The DLT observation window after the infusion ended without a DLT (protocol, "Safety stopping rule")."""
+
+    type: Literal["dlt_window_completed"] = "dlt_window_completed"
+    window_ended_at: datetime
 
 
 class CrsAssessed(FrozenModel):
@@ -363,8 +379,10 @@ EventPayload = Annotated[
     | OutOfSpecProductDecided
     | InfusionWindowDeviationApproved
     | InfusionWindowExpired
+    | InfusionLateAfterThaw
     | CellsInfused
     | InfusionNotGiven
+    | DltWindowCompleted
     | CrsAssessed
     | IcansAssessed
     | AdverseEventRecorded

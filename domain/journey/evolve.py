@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from functools import reduce
 from typing import TypeVar, assert_never
 
@@ -113,7 +113,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 "manufacturing_retries_used": state.manufacturing_retries_used + 1,
             }
         case ev.CustodyHandOffRecorded():
-            return {"custody": (*state.custody, _custody(p, seq))}
+            return {"custody": (*state.custody, _custody(p, seq, event.occurred_at))}
         case ev.TemperatureExcursionDecided():
             return {"excursion_decision": p.decision}
         case ev.LateInfusionAfterThawApproved():
@@ -156,6 +156,10 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             return {"infusion_window_deviation_approved": True}
         case ev.InfusionWindowExpired():
             return {"infusion_window_expired": True}
+        case ev.InfusionLateAfterThaw():
+            return {"late_after_thaw_flagged_for": p.thawed_at}
+        case ev.DltWindowCompleted():
+            return {"dlt_window_completed": True}
         case ev.CellsInfused():
             return {
                 "infusion": _infusion(p),
@@ -268,7 +272,7 @@ def _corrected(state: JourneyState, event: Event) -> dict[str, object]:
         case ev.CellsInfused():
             return {"infusion": _infusion(p)}
         case ev.CustodyHandOffRecorded():
-            record = _custody(p, seq)
+            record = _custody(p, seq, event.occurred_at)
             return {"custody": tuple(record if r.sequence == p.supersedes else r for r in state.custody)}
         case _:
             return _changes(state, event)
@@ -299,8 +303,9 @@ def _product(p: ev.ProductReleased) -> Product:
     )
 
 
-def _custody(p: ev.CustodyHandOffRecorded, seq: int) -> CustodyRecord:
+def _custody(p: ev.CustodyHandOffRecorded, seq: int, recorded_at: datetime) -> CustodyRecord:
     return CustodyRecord(
+        recorded_at=recorded_at,
         step=p.step,
         at=p.at,
         chain_of_identity=p.chain_of_identity,

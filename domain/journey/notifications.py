@@ -56,6 +56,7 @@ class Topic(StrEnum):
     INFUSION_WINDOW_OPEN = "infusion_window_open"
     INFUSION_WINDOW_CLOSED = "infusion_window_closed"
     LATE_INFUSION_APPROVED = "late_infusion_approved"
+    INFUSION_LATE_AFTER_THAW = "infusion_late_after_thaw"  # the thawed cells' limit passed: the investigator decides
     INFUSED = "infused"
     EXPEDITED_REPORT_DUE = "expedited_report_due"
     EXPEDITED_REPORT_OVERDUE = "expedited_report_overdue"
@@ -261,6 +262,9 @@ def notifications_for(event: Event, recorded_with: tuple[Event, ...] = ()) -> li
             return [_note(event, Role.PHYSICIAN, s, Topic.INFUSION_WINDOW_OPEN, **window)]
         case ev.InfusionWindowExpired():
             return [_note(event, Role.INVESTIGATOR, i, Topic.INFUSION_WINDOW_CLOSED, on=p.window_closed_on)]
+        case ev.InfusionLateAfterThaw():
+            facts = {"chain_of_identity": p.chain_of_identity, "due_at": p.limit_passed_at}
+            return [_note(event, Role.INVESTIGATOR, i, Topic.INFUSION_LATE_AFTER_THAW, **facts)]
         case ev.InfusionWindowDeviationApproved():
             return [_note(event, Role.PHYSICIAN, s, Topic.LATE_INFUSION_APPROVED)]
         case ev.CellsInfused():
@@ -383,6 +387,7 @@ def _subject(n: Notification) -> str:
         Topic.INFUSION_WINDOW_OPEN: "infusion window open",
         Topic.INFUSION_WINDOW_CLOSED: "infusion window closed",
         Topic.LATE_INFUSION_APPROVED: "late infusion approved",
+        Topic.INFUSION_LATE_AFTER_THAW: "thawed cells not infused in time: your decision now",
         Topic.INFUSED: "infused: day 0",
         Topic.EXPEDITED_REPORT_DUE: f"expedited safety report due by {due}",
         Topic.EXPEDITED_REPORT_OVERDUE: "expedited report OVERDUE",
@@ -479,6 +484,13 @@ def _body(n: Notification) -> str:
             return (
                 f"The infusion window closed on {_day(f.on)} without an infusion: "
                 "approve a late infusion or record it not given."
+            )
+        case Topic.INFUSION_LATE_AFTER_THAW:
+            limit = f.due_at.isoformat() if f.due_at else ""
+            return (
+                f"The cells for chain of identity {f.chain_of_identity} were thawed and the infusion had not started "
+                f"by {limit}, the protocol's limit after thawing. Decide now: approve a late infusion with the reason "
+                "(signed), or do not infuse."
             )
         case Topic.LATE_INFUSION_APPROVED:
             return "The investigator approved infusion outside its window (a protocol deviation): infuse and record it."

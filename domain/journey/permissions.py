@@ -28,13 +28,18 @@ _ROLE_WORDS = {
 }
 
 
-def role_problem(command_kind: str, role: Role) -> str | None:
-    """Why `role` may not issue `command_kind`, or None when it may."""
+def role_problem(command_kind: str, role: Role, command: object = None) -> str | None:
+    """Why `role` may not issue `command_kind`, or None when it may. Given the `command`, a registry rule that
+    depends on one of its fields (a custody hand-off's step) narrows the roles to that value's."""
     allowed = ALLOWED_ROLES[command_kind]
+    action = command_kind.replace("_", " ")
+    by = COMMANDS[command_kind].roles_by
+    value = getattr(command, by.field, None) if by is not None else None
+    if by is not None and isinstance(value, str) and value in by.roles:
+        allowed, action = by.roles[value], by.actions[value]
     if role in allowed:
         return None
     who = " or ".join(sorted(_ROLE_WORDS[r] for r in allowed))
-    action = command_kind.replace("_", " ")
     if role is Role.SUPERVISOR:
         return f"supervisors can read the record but not {action}; this must be done by {who}"
     return f"{_ROLE_WORDS[role]} cannot {action}; this must be done by {who}"

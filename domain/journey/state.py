@@ -46,6 +46,7 @@ class CustodyRecord(FrozenModel):
     logger_max_temperature_c: float | None
     excursion: bool
     sequence: int
+    recorded_at: datetime | None = None  # when it was entered (None in states carried from before it was kept)
 
 
 class DoseRecord(FrozenModel):
@@ -166,6 +167,7 @@ class JourneyState(FrozenModel):
     custody: tuple[CustodyRecord, ...] = ()  # every current hand-off, oldest first
     excursion_decision: Literal["release_as_deviation", "reject"] | None = None
     late_infusion_after_thaw_approved: bool = False
+    late_after_thaw_flagged_for: datetime | None = None  # the end of the thaw whose limit passed (investigator told)
     lymphodepletion: LymphodepletionPrescribed | None = None
     doses_given: tuple[DoseRecord, ...] = ()
     lymphodepletion_completed: LymphodepletionCompleted | None = None
@@ -174,6 +176,7 @@ class JourneyState(FrozenModel):
     infusion_window_deviation_approved: bool = False
     infusion_window_expired: bool = False
     infusion: Infusion | None = None
+    dlt_window_completed: bool = False  # the DLT observation window passed without a DLT
     crs: tuple[GradedAssessment, ...] = ()
     icans: tuple[GradedAssessment, ...] = ()
     adverse_events: tuple[RecordedAdverseEvent, ...] = ()

@@ -12,8 +12,10 @@ from functools import partial
 
 from domain.journey import commands as cmd
 from domain.journey.calendar import era_start_dates, scheduled_items
+from domain.journey.handlers.custody import thaw_limit_passes_at
 from domain.journey.phases import FOLLOW_UP_ERAS, Phase
 from domain.journey.state import JourneyState
+from domain.journey.views import dlt_window_ends_at, has_dose_limiting_toxicity
 from domain.protocol import FrozenModel, TrialProtocol
 from domain.roles import SYSTEM_ACTOR
 from domain.site_time import end_of_site_day, site_moment
@@ -33,6 +35,13 @@ class _PlannedTimer:
     make: Callable[[], cmd.SystemCommand]
     completes_journey: bool = False
 
+    @property
+    def kind(self) -> str:
+        made = self.make
+        model = made.func if isinstance(made, partial) else made
+        fields = getattr(model, "model_fields", {})  # a command model: its kind, without building the command
+        return str(fields["kind"].default) if "kind" in fields else ""
+
     def built(self) -> TimedCommand:
         return TimedCommand(due_at=self.due_at, command=self.make())
 
@@ -42,16 +51,30 @@ def pending_timers(state: JourneyState, protocol: TrialProtocol) -> list[TimedCo
     return [t.built() for t in _planned_timers(state, protocol)]
 
 
-def due_timers(state: JourneyState, protocol: TrialProtocol, now: datetime) -> list[TimedCommand]:
-    return [t.built() for t in _planned_timers(state, protocol) if t.due_at <= now]
+def due_timers(
+    state: JourneyState, protocol: TrialProtocol, now: datetime, leave_out: frozenset[str] = frozenset()
+) -> list[TimedCommand]:
+    """The timers due by `now`; `leave_out`: command kinds a workflow run recorded before them does not fire."""
+    return [t.built() for t in _planned_timers(state, protocol, leave_out) if t.due_at <= now]
 
 
-def next_timer_at(state: JourneyState, protocol: TrialProtocol, after: datetime) -> datetime | None:
+def next_timer_at(
+    state: JourneyState, protocol: TrialProtocol, after: datetime, leave_out: frozenset[str] = frozenset()
+) -> datetime | None:
     """When the first timer still to come after `after` is due."""
-    return min((t.due_at for t in _planned_timers(state, protocol) if t.due_at > after), default=None)
+    return min((t.due_at for t in _planned_timers(state, protocol, leave_out) if t.due_at > after), default=None)
 
 
-def _planned_timers(state: JourneyState, protocol: TrialProtocol) -> list[_PlannedTimer]:
+def _planned_timers(
+    state: JourneyState, protocol: TrialProtocol, leave_out: frozenset[str] = frozenset()
+) -> list[_PlannedTimer]:
+    timers = _journey_timers(state, protocol)
+    if leave_out:
+        timers = [t for t in timers if t.kind not in leave_out]
+    return timers
+
+
+def _journey_timers(state: JourneyState, protocol: TrialProtocol) -> list[_PlannedTimer]:
     timers: list[_PlannedTimer] = []
     for report in state.open_expedited_reports:
         if not report.overdue:
@@ -69,6 +92,11 @@ def _planned_timers(state: JourneyState, protocol: TrialProtocol) -> list[_Plann
     ):
         expire = partial(cmd.ExpireInfusionWindow, actor=SYSTEM_ACTOR)
         timers.append(_PlannedTimer(end_of_site_day(completed.infusion_window_closes, rules), expire))
+    if (thaw_limit := thaw_limit_passes_at(state, protocol)) is not None:
+        timers.append(_PlannedTimer(thaw_limit, partial(cmd.FlagLateInfusionAfterThaw, actor=SYSTEM_ACTOR)))
+    window_ends = dlt_window_ends_at(state, protocol)
+    if window_ends is not None and not state.dlt_window_completed and not has_dose_limiting_toxicity(state, protocol):
+        timers.append(_PlannedTimer(window_ends, partial(cmd.CompleteDltWindow, actor=SYSTEM_ACTOR)))
     if state.infusion is None or state.era is None:
         return _sorted(timers)
     last_closes = None

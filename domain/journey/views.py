@@ -127,6 +127,13 @@ def has_dose_limiting_toxicity(state: JourneyState, protocol: TrialProtocol) -> 
     )
 
 
+def dlt_window_ends_at(state: JourneyState, protocol: TrialProtocol) -> datetime | None:
+    """When the DLT observation window after the infusion ends (the stopping rule's evaluability)."""
+    if state.infusion is None:
+        return None
+    return state.infusion.infused_at + timedelta(days=protocol.stopping_rule.dlt_observation_window_days)
+
+
 def primary_endpoint(state: JourneyState, protocol: TrialProtocol, today: date) -> PrimaryEndpoint:
     """CR sustained at the one-year assessment, among infused patients; deaths and departures are failures."""
     if state.infusion is None:

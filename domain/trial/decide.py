@@ -88,17 +88,23 @@ def apply_report(state: TrialState, report: JourneyReport, now: datetime, protoc
         case ReportKind.INFUSED:
             changed = {"infused_at": patient.infused_at or report.at}
         case ReportKind.DOSE_LIMITING_TOXICITY:
-            changed = {"dlt_at": patient.dlt_at or report.at}
+            withdrawn_later = patient.dlt_withdrawn_at is not None and report.at <= patient.dlt_withdrawn_at
+            changed = {} if withdrawn_later else {"dlt_at": patient.dlt_at or report.at}
+        case ReportKind.DLT_WITHDRAWN:  # clears the DLT it follows, never a later one (reports may arrive late)
+            cleared = patient.dlt_at is None or patient.dlt_at <= report.at
+            withdrawn_at = max(report.at, patient.dlt_withdrawn_at or report.at)
+            changed = {"dlt_withdrawn_at": withdrawn_at} | ({"dlt_at": None} if cleared else {})
         case ReportKind.WINDOW_COMPLETED:
             changed = {"window_completed": True}
         case ReportKind.EXITED:
             changed = {"exited_at": patient.exited_at or report.at}
+    patients = {**state.patients, report.study_id: patient.model_copy(update=changed)}
     updated = state.model_copy(
-        update={
-            "patients": {**state.patients, report.study_id: patient.model_copy(update=changed)},
-            "seen_event_ids": state.seen_event_ids | {report.event_id},
-        }
+        update={"patients": patients, "seen_event_ids": state.seen_event_ids | {report.event_id}}
     )
+    # A withdrawn DLT the DSMB had weighed is no longer among those it weighed: the next real one counts as new.
+    updated = updated.model_copy(update={"dlts_reviewed": min(updated.dlts_reviewed, dlt_count(updated))})
+    # A pause in force stays when the rule no longer fires: only the DSMB's decision moves the trial on.
     return evaluate(updated, now, protocol)
 
 

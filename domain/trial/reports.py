@@ -16,6 +16,8 @@ from domain.signature import Signature
 class ReportKind(StrEnum):
     INFUSED = "infused"
     DOSE_LIMITING_TOXICITY = "dose_limiting_toxicity"
+    # A correction removed the patient's DLT (a grade-3 CRS corrected to grade 2, a death's cause corrected).
+    DLT_WITHDRAWN = "dlt_withdrawn"
     WINDOW_COMPLETED = "window_completed"  # the DLT observation window passed without a DLT
     EXITED = "exited"  # off study, or died, whatever the reason
 

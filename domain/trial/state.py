@@ -24,6 +24,8 @@ class PatientTally(FrozenModel):
     study_id: StudyId
     infused_at: AwareDatetime | None = None
     dlt_at: AwareDatetime | None = None
+    # When a correction last withdrew their DLT: a DLT report from before it (arriving late) is the withdrawn one.
+    dlt_withdrawn_at: AwareDatetime | None = None
     window_completed: bool = False
     exited_at: AwareDatetime | None = None
 

@@ -38,10 +38,19 @@ class TrialStatus(FrozenModel):
     accrual_target_infused: int = Field(ge=1)
     decisions: tuple[DsmbRecord, ...]
     lymphodepletion_refused_because: str | None  # why no new lymphodepletion may start now; None: it may
+    # Said while paused when the rule no longer fires (a correction withdrew a DLT): the pause stays for the DSMB.
+    pause_note: str | None = None
+
+
+PAUSE_STAYS = (
+    "the stopping rule no longer fires (a correction withdrew a DLT), but enrollment stays paused until the DSMB "
+    "decides"
+)
 
 
 def trial_status(state: TrialState, now: datetime, protocol: TrialProtocol) -> TrialStatus:
     rule = protocol.stopping_rule
+    rule_now = rule_status(state, now, protocol)
     pending = []
     for p in sorted(pending_patients(state, now, protocol), key=lambda p: p.study_id):
         ends = p.window_ends_at(rule)
@@ -52,7 +61,7 @@ def trial_status(state: TrialState, now: datetime, protocol: TrialProtocol) -> T
         enrollment=state.enrollment,
         closed_because=state.closed_because,
         paused_at=state.paused_at,
-        stopping_rule=rule_status(state, now, protocol),
+        stopping_rule=rule_now,
         more_dlts_to_pause=more_dlts_to_pause(state, now, protocol),
         evaluable=tuple(sorted(p.study_id for p in evaluable_patients(state, now, protocol))),
         pending=tuple(pending),
@@ -61,6 +70,7 @@ def trial_status(state: TrialState, now: datetime, protocol: TrialProtocol) -> T
         accrual_target_infused=protocol.accrual.accrual_target_infused,
         decisions=state.decisions,
         lymphodepletion_refused_because=lymphodepletion_refusal(state),
+        pause_note=PAUSE_STAYS if state.enrollment is Enrollment.PAUSED and not rule_now.paused else None,
     )
 
 

@@ -4,15 +4,20 @@ stays 409), a supervisor reads but never writes, and every refused attempt shows
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
 
 from api.problems import PROBLEM_MEDIA_TYPE
 from domain.roles import Role
+from domain.site_time import site_date
+from simulation import journey_steps as path
+from simulation.journey_steps import Milestone, PathPatient, entered_late, send
 from tests.api.conftest import USERS, Api, as_role, with_signature
 from tests.facade.infusion_ready import ready_for_infusion
-from tests.facade.journeys import enrollment
+from tests.facade.journeys import RULES, enrollment
 
 NURSE, PHYSICIAN, SUPERVISOR, INVESTIGATOR = (
     as_role(Role.NURSE),
@@ -20,6 +25,7 @@ NURSE, PHYSICIAN, SUPERVISOR, INVESTIGATOR = (
     as_role(Role.SUPERVISOR),
     as_role(Role.INVESTIGATOR),
 )
+APHERESIS, CELL_LAB_HEADERS = as_role(Role.APHERESIS_UNIT), as_role(Role.CELL_LAB)
 
 
 def problem_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -91,3 +97,38 @@ async def test_a_state_conflict_stays_409_and_is_kept_as_command_refused(api: Ap
     problem = problem_of(again, 409, "command-refused")
     [attempt] = await refused_attempts(api, "RA-1003")
     assert attempt["refusal"] == "command_refused" and attempt["refusal_reasons"] == problem["reasons"]
+
+
+async def test_a_custody_hand_off_by_a_role_not_allowed_for_its_step_is_403_with_the_plain_reason(api: Api) -> None:
+    trial = api.stack.trial
+    day_zero = site_date(datetime.now(UTC), RULES)  # collected weeks ago, in manufacturing now
+    steps = entered_late(Milestone.COLLECTED, PathPatient(study_id="RA-1003"), day_zero)
+    await trial.enroll(enrollment("RA-1003", site_date(steps[0].at, RULES)))
+    await send(steps, partial(trial.record, "RA-1003"))
+    at = steps[-1].at + timedelta(hours=1)
+    label = path.chain_of_identity(PathPatient(study_id="RA-1003"))
+    path_ = "/patients/RA-1003/commands"
+
+    def hand_off(step: str, minutes: int) -> dict[str, Any]:
+        moment = (at + timedelta(minutes=minutes)).isoformat()
+        return {"kind": "record_custody_hand_off", "step": step, "at": moment, "product_label_coi": label}
+
+    # The apheresis unit may ship the cells, but only the cell lab receives them at the manufacturer.
+    shipped = await api.http.post(path_, json=hand_off("shipped_to_manufacturer", 0), headers=APHERESIS)
+    assert shipped.status_code == 200, shipped.text
+    refused = await api.http.post(path_, json=hand_off("received_by_manufacturer", 5), headers=APHERESIS)
+    problem = problem_of(refused, 403, "forbidden")
+    assert problem["reasons"] == [
+        "the apheresis unit cannot record the cells received by the manufacturer; this must be done by the cell lab"
+    ]
+    by_nurse = await api.http.post(path_, json=hand_off("received_by_manufacturer", 5), headers=NURSE)
+    assert problem_of(by_nurse, 403, "forbidden")["reasons"] == [
+        "a nurse cannot record the cells received by the manufacturer; this must be done by the cell lab"
+    ]
+    received = await api.http.post(path_, json=hand_off("received_by_manufacturer", 5), headers=CELL_LAB_HEADERS)
+    assert received.status_code == 200, received.text
+    attempts = await refused_attempts(api, "RA-1003")
+    assert [(a["actor_role"], a["refusal"]) for a in attempts] == [
+        ("apheresis_unit", "forbidden"),
+        ("nurse", "forbidden"),
+    ]

@@ -117,3 +117,14 @@ def test_units_name_numeric_fields_of_their_command() -> None:
     for kind, entry in COMMANDS.items():
         for path in entry.units:
             assert _leaf(entry.model, path) in (int, float), f"{kind}: {path}"
+
+
+def test_roles_by_a_field_value_cover_every_value_and_make_up_the_entrys_roles() -> None:
+    ruled = [entry for entry in COMMANDS.values() if entry.roles_by is not None]
+    assert [entry.kind for entry in ruled] == ["record_custody_hand_off"]
+    for entry in ruled:
+        by = entry.roles_by
+        assert by is not None
+        values = set(get_args(entry.model.model_fields[by.field].annotation))
+        assert set(by.roles) == values == set(by.actions), entry.kind
+        assert frozenset().union(*by.roles.values()) == entry.roles, entry.kind

@@ -91,7 +91,8 @@ def test_a_hand_off_out_of_order_or_by_the_wrong_role_is_refused_with_the_reason
     )
     shipped = path.hand_off(journey.patient, "shipped_to_manufacturer", journey.now)
     assert journey.refused(path.amended(shipped, actor=NURSE)) == (
-        "the cells shipped to the manufacturer are recorded by the apheresis unit or cell lab, not the nurse",
+        "a nurse cannot record the cells shipped to the manufacturer; this must be done by the apheresis unit or "
+        "the cell lab",
     )
     journey.hand_off("shipped_to_manufacturer")
     assert "already recorded shipped to the manufacturer" in journey.refused(shipped)[0]
@@ -264,3 +265,50 @@ def test_a_hand_off_is_corrected_signed_and_rechecked_between_its_neighbours() -
     assert (corrected.at, corrected.logger_max_temperature_c, corrected.excursion) == (fixed_at, -175.0, False)
     entry = journey.state.entry(received.sequence)
     assert entry is not None and entry.superseded_by == journey.events[-1].sequence
+
+
+def test_thawed_cells_not_infused_in_time_tell_the_investigator_at_once_and_only_once() -> None:
+    journey = _on_infusion_day()
+    journey.hand_off("thawed")
+    thawed = journey.state.custody_step("thawed")
+    assert thawed is not None
+    limit = thawed.at + timedelta(minutes=PROTOCOL_V1.custody.max_minutes_thaw_to_infusion)
+    assert journey.run_timers_until(limit - timedelta(seconds=1)) == []  # still on time
+    [late] = journey.run_timers_until(limit + timedelta(hours=2))  # once, however long it waits
+    assert late.type == "infusion_late_after_thaw" and late.occurred_at == limit
+    [note] = notifications_for(late)
+    assert (note.role.value, note.topic, note.urgency.value) == (
+        "investigator",
+        Topic.INFUSION_LATE_AFTER_THAW,
+        "immediate",
+    )
+    assert note.facts.due_at == limit and note.facts.chain_of_identity == journey.state.chain_of_identity
+    assert "Decide now" in note.body
+    approval = cmd.ApproveLateInfusionAfterThaw(actor=INVESTIGATOR, reason="line blocked, replaced")
+    journey.do(approval)
+    journey.do(journey.infusion_command())
+    assert journey.state.infusion is not None
+
+
+def test_no_late_thaw_alert_when_infused_on_time_or_approved_first() -> None:
+    on_time = _on_infusion_day()
+    on_time.hand_off("thawed")
+    on_time.advance(minutes=20)
+    on_time.do(on_time.infusion_command())
+    assert not any(
+        e.type == "infusion_late_after_thaw" for e in on_time.run_timers_until(on_time.now + timedelta(hours=1))
+    )
+
+
+def test_a_thaw_entered_after_its_limit_passed_raises_no_alert_but_a_late_infusion_still_needs_the_investigator() -> (
+    None
+):
+    journey = _on_infusion_day()
+    journey.hand_off("thawed", at=journey.now - timedelta(minutes=75))  # entered from the chart afterwards
+    assert not any(e.type == "infusion_late_after_thaw" for e in journey.run_timers_until(journey.now))
+    assert journey.refused(journey.infusion_command()) == (
+        "the infusion started 75 minutes after the end of thawing, more than 30: the investigator must decide first",
+    )
+    on_time = path.amended(journey.infusion_command(), infused_at=journey.now - timedelta(minutes=60))
+    journey.do(on_time)
+    assert journey.state.infusion is not None and journey.state.infusion.deviations == ()

@@ -181,7 +181,15 @@ def test_the_posterior_is_the_domain_computation_over_evaluable_patients_and_rep
     status = trial_status(once, now, P)
     rule = evaluate_stopping_rule(status.stopping_rule.toxicities, len(status.evaluable), P.stopping_rule)
     assert status.stopping_rule.posterior_probability == rule.posterior_probability
-    dlts = {r.study_id for r in reports if r.kind is ReportKind.DOSE_LIMITING_TOXICITY}
+    first: dict[tuple[str, ReportKind], datetime] = {}
+    for r in reports:
+        first.setdefault((r.study_id, r.kind), r.at)
+    withdrawn = ReportKind.DLT_WITHDRAWN
+    dlts = {  # a withdrawal clears the DLT it follows, in whatever order the two arrive
+        study
+        for (study, kind), at in first.items()
+        if kind is ReportKind.DOSE_LIMITING_TOXICITY and not first.get((study, withdrawn), at - WINDOW) >= at
+    }
     assert status.stopping_rule.toxicities == len(dlts)
     assert set(status.evaluable) >= dlts
     assert not set(status.evaluable) & {p.study_id for p in status.pending}
@@ -268,3 +276,69 @@ def test_a_decision_not_signed_not_by_the_dsmb_or_on_an_open_trial_is_refused_wi
     assert "not paused" in reasons[2]
     tampered = decision().model_copy(update={"outcome": DsmbOutcome.STOP})
     assert any("does not match" in r for r in decide(two_dlts(now), tampered, now + timedelta(days=1), P)[1])
+
+
+# ---------------------------------------------------------------- a DLT a correction withdrew
+
+
+def test_a_withdrawn_dlt_is_cleared_once_and_the_pause_stays_until_the_dsmb_decides_saying_so() -> None:
+    now = T0 + timedelta(days=4)
+    later = now + timedelta(hours=2)
+    dlts = [
+        report("TF-001", ReportKind.INFUSED, T0),
+        report("TF-002", ReportKind.INFUSED, T0),
+        report("TF-001", ReportKind.DOSE_LIMITING_TOXICITY, now),
+        report("TF-002", ReportKind.DOSE_LIMITING_TOXICITY, now),
+    ]
+    paused, fired = fed(dlts, now)
+    assert (fired, paused.enrollment) == (1, Enrollment.PAUSED)
+    assert trial_status(paused, now, P).pause_note is None  # the rule fires: nothing to add
+
+    withdrawn = report("TF-002", ReportKind.DLT_WITHDRAWN, later, seq=40)
+    state, fired = fed([withdrawn, withdrawn], later, paused)  # a repeat counts once
+    assert fired == 0 and state.enrollment is Enrollment.PAUSED and state.paused_at == now
+    assert state.patients["TF-002"].dlt_at is None and state.patients["TF-001"].dlt_at == now
+    status = trial_status(state, later, P)
+    assert status.stopping_rule.toxicities == 1 and not status.stopping_rule.paused
+    assert status.evaluable == ("TF-001",)  # TF-002 is back inside the window, without a DLT
+    assert status.pause_note is not None and "stays paused until the DSMB decides" in status.pause_note
+    assert admit(state, "TF-009", later, P)[1]  # still refused: only the DSMB moves the trial on
+    resumed, reasons = decide(state, decision(), later, P)
+    assert not reasons and resumed.enrollment is Enrollment.OPEN and trial_status(resumed, later, P).pause_note is None
+
+
+def test_a_dlt_report_arriving_after_its_withdrawal_stays_withdrawn_and_a_later_dlt_counts() -> None:
+    now = T0 + timedelta(days=4)
+    later = now + timedelta(hours=2)
+    state, _ = fed(
+        [
+            report("TF-001", ReportKind.INFUSED, T0),
+            report("TF-001", ReportKind.DLT_WITHDRAWN, later, seq=41),  # the DLT's own report was retried
+            report("TF-001", ReportKind.DOSE_LIMITING_TOXICITY, now, seq=40),
+        ],
+        later,
+    )
+    assert state.patients["TF-001"].dlt_at is None
+    again = later + timedelta(days=1)
+    state, _ = fed([report("TF-001", ReportKind.DOSE_LIMITING_TOXICITY, again, seq=42)], again, state)
+    assert state.patients["TF-001"].dlt_at == again
+
+
+def test_a_withdrawn_dlt_the_dsmb_had_weighed_lets_the_next_real_one_pause_again() -> None:
+    now = T0 + timedelta(days=4)
+    state, _ = fed(
+        [
+            report("TF-001", ReportKind.INFUSED, T0),
+            report("TF-002", ReportKind.INFUSED, T0),
+            report("TF-001", ReportKind.DOSE_LIMITING_TOXICITY, now),
+            report("TF-002", ReportKind.DOSE_LIMITING_TOXICITY, now),
+        ],
+        now,
+    )
+    state, _ = decide(state, decision(), now, P)
+    assert state.dlts_reviewed == 2
+    state, _ = fed([report("TF-002", ReportKind.DLT_WITHDRAWN, now + timedelta(hours=1), seq=50)], now, state)
+    assert state.dlts_reviewed == 1
+    again = now + timedelta(hours=2)
+    state, fired = fed([report("TF-002", ReportKind.DOSE_LIMITING_TOXICITY, again, seq=51)], again, state)
+    assert (fired, state.enrollment) == (1, Enrollment.PAUSED)

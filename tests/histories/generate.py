@@ -1,4 +1,4 @@
-"""Records the workflow histories that guard running patients: four representative journeys, every run of each.
+"""Records the workflow histories that guard running patients: five representative journeys, every run of each.
 
 Run `.venv/bin/python -m tests.histories.generate`; README.md says when to regenerate (never to make a replay pass).
 """
@@ -6,9 +6,10 @@ Run `.venv/bin/python -m tests.histories.generate`; README.md says when to regen
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -41,6 +42,7 @@ SCENARIOS: dict[str, str] = {
     "screen-failure": "TF-902",
     "crs-death": "TF-903",
     "relapse-lost": "TF-904",
+    "custody-trial": "TF-905",
 }
 
 
@@ -152,11 +154,54 @@ async def relapse_then_lost(journey: JourneyClient) -> None:
     )
 
 
+async def custody_and_trial_reports(journey: JourneyClient) -> None:
+    """The chain of custody required and the slot booked at consent; thawed cells waiting past their limit (the
+    investigator told, the late infusion approved); the trial told of the infusion, a grade-3 CRS (a DLT) and its
+    correction to grade 2 (the DLT withdrawn), then of the DLT window's end; taken off study after it."""
+    await journey.to_infusion()
+    status = await journey.status()
+    infusion_item = next(d for d in status.due if d.code == "INFUSION")
+    assert infusion_item.window_opens is not None and status.chain_of_identity is not None
+    await journey.move_to(infusion_item.window_opens, hour=9)
+    await journey.thaw()  # the end of thawing a quarter of an hour ago: the limit passes in another quarter
+    await journey.skip_to(await journey.now() + timedelta(minutes=20))
+    await journey.do(cmd.ApproveLateInfusionAfterThaw(actor=INVESTIGATOR, reason="the line had to be replaced"))
+    await journey.do(journey.infusion(status.chain_of_identity, await journey.now()))
+    day_zero = await journey.today()
+    await journey.move_to(day_zero + timedelta(days=2), hour=9)
+    grade_3 = cmd.AssessCrs(
+        actor=PHYSICIAN,
+        assessed_at=await journey.now(),
+        findings=crs_findings(max_temperature_c=39.4, hypotension=True, vasopressors_excluding_vasopressin=1),
+    )
+    result = await journey.do(grade_3)
+    crs_entry, crs_report = result.events[0].sequence, result.events[-1].payload.report_id  # type: ignore[union-attr]
+    await journey.move_to(day_zero + timedelta(days=2), hour=15)
+    await journey.do(
+        cmd.ConfirmExpeditedReport(
+            actor=INVESTIGATOR, report_id=crs_report, submitted_at=await journey.now(), sponsor_reference="SP-H51"
+        )
+    )
+    await journey.move_to(day_zero + timedelta(days=3), hour=10)
+    await journey.do(
+        grade_3.model_copy(
+            update={
+                "findings": crs_findings(max_temperature_c=39.4, hypotension=True),
+                "correction": cmd.Correction(supersedes_sequence=crs_entry, reason="no vasopressor was given"),
+            }
+        )
+    )
+    window_days = PROTOCOL_V1.stopping_rule.dlt_observation_window_days
+    await journey.move_to(day_zero + timedelta(days=window_days + 2), hour=10)
+    await journey.do(cmd.TakeOffStudy(actor=INVESTIGATOR, reason="moved to another centre after the DLT window"))
+
+
 JOURNEYS: dict[str, Callable[[JourneyClient], Awaitable[None]]] = {
     "full-journey": full_journey,
     "screen-failure": screen_failure,
     "crs-death": crs_report_overdue_then_death,
     "relapse-lost": relapse_then_lost,
+    "custody-trial": custody_and_trial_reports,
 }
 
 
@@ -188,7 +233,11 @@ def write_histories(scenario: str, histories: list[WorkflowHistory], directory: 
     return written
 
 
-async def generate(directory: Path = HISTORIES_DIR) -> dict[str, list[Path]]:
+async def generate(directory: Path = HISTORIES_DIR, only: Sequence[str] = ()) -> dict[str, list[Path]]:
+    """Drive the journeys (only the scenarios named in `only`, if given) and replace their files."""
+    unknown = sorted(set(only) - set(JOURNEYS))
+    if unknown:
+        raise SystemExit(f"no such scenario: {', '.join(unknown)} (known: {', '.join(JOURNEYS)})")
     env = await start_time_skipping()
     written: dict[str, list[Path]] = {}
     async with env:
@@ -200,6 +249,8 @@ async def generate(directory: Path = HISTORIES_DIR) -> dict[str, list[Path]]:
                 task_queue = f"histories-{uuid.uuid4()}"
                 async with journey_worker(env.client, store, task_queue=task_queue):
                     for scenario, drive in JOURNEYS.items():
+                        if only and scenario not in only:
+                            continue
                         journey = JourneyClient(env.client, task_queue, SCENARIOS[scenario], env=env)
                         await drive(journey)
                         await journey.handle.result()  # every scenario ends its journey: histories are complete
@@ -211,7 +262,8 @@ async def generate(directory: Path = HISTORIES_DIR) -> dict[str, list[Path]]:
 
 
 def main() -> None:
-    written = asyncio.run(generate())
+    """`python -m tests.histories.generate [scenario ...]`: every scenario, or only those named."""
+    written = asyncio.run(generate(only=sys.argv[1:]))
     for scenario, paths in written.items():
         for path in paths:
             history = WorkflowHistory.from_json(workflow_id_of(scenario), path.read_text())

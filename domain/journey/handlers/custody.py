@@ -9,9 +9,10 @@ from domain.chain_of_identity import chain_of_identity_mismatch, parse_chain_of_
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
-from domain.journey.custody import AFTER_RELEASE, BEFORE_RELEASE, CUSTODY_ORDER, CUSTODY_ROLES, STEP_WORDS
+from domain.journey.custody import AFTER_RELEASE, BEFORE_RELEASE, CUSTODY_ORDER, STEP_WORDS
 from domain.journey.phases import Phase
-from domain.journey.state import CustodyRecord
+from domain.journey.state import CustodyRecord, JourneyState
+from domain.protocol import TrialProtocol
 
 _AFTER_RELEASE_PHASES = frozenset({Phase.LYMPHODEPLETION, Phase.INFUSION})
 
@@ -45,11 +46,7 @@ def hand_off(
     """The hand-off `c` records after the moment `before` (and before the hand-off `after`), its problems refused
     into `ctx`: a new one, or a correction of one."""
     state = ctx.state
-    words = STEP_WORDS[c.step]
-    roles = CUSTODY_ROLES[c.step]
-    if c.actor.role not in roles:
-        who = " or ".join(sorted(r.value.replace("_", " ") for r in roles))
-        ctx.refuse(f"the cells {words} are recorded by the {who}, not the {c.actor.role.value.replace('_', ' ')}")
+    words = STEP_WORDS[c.step]  # who may record each step is the registry's rule (a 403 before this runs)
     assert state.chain_of_identity is not None  # hand-offs follow a collection
     mismatch = chain_of_identity_mismatch(c.product_label_coi, parse_chain_of_identity(state.chain_of_identity))
     if mismatch:
@@ -188,3 +185,38 @@ def infusion_custody_deviations(ctx: Context, infused_at: datetime) -> list[str]
         else:
             ctx.refuse(f"{late}: the investigator must decide first")
     return deviations
+
+
+def thaw_limit_passes_at(state: JourneyState, protocol: TrialProtocol) -> datetime | None:
+    """When the thawed cells' time limit passes without an infusion and the investigator must be told; None when
+    there is nothing to tell (not thawed, infused, approved already, or told of this thaw), or when the thaw was
+    entered only after its limit had passed: a record entered late is history, not a bag waiting at the bedside (the
+    infusion entered after it is still refused without the investigator's approval if it was late)."""
+    thawed = state.custody_step("thawed")
+    if (
+        thawed is None
+        or state.phase is not Phase.INFUSION
+        or state.infusion is not None
+        or state.late_infusion_after_thaw_approved
+        or state.late_after_thaw_flagged_for == thawed.at
+    ):
+        return None
+    passes_at = thawed.at + timedelta(minutes=protocol.custody.max_minutes_thaw_to_infusion)
+    if thawed.recorded_at is not None and thawed.recorded_at > passes_at:
+        return None
+    return passes_at
+
+
+def flag_late_infusion_after_thaw(ctx: Context, c: cmd.FlagLateInfusionAfterThaw) -> list[ev.EventPayload]:
+    passes_at = thaw_limit_passes_at(ctx.state, ctx.protocol)
+    thawed = ctx.state.custody_step("thawed")
+    if passes_at is None or thawed is None or ctx.state.chain_of_identity is None:
+        ctx.refuse("no thawed cells wait for their infusion")
+        return []
+    if ctx.now < passes_at:
+        ctx.refuse(f"the infusion may still start on time, until {passes_at.isoformat()}")
+    return [
+        ev.InfusionLateAfterThaw(
+            thawed_at=thawed.at, limit_passed_at=passes_at, chain_of_identity=ctx.state.chain_of_identity
+        )
+    ]

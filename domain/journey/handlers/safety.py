@@ -10,6 +10,7 @@ from domain.journey.context import Context
 from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, Phase
 from domain.journey.repeats import refuse_exact_repeat
 from domain.journey.state import GradedAssessment, RecordedAdverseEvent
+from domain.journey.views import dlt_window_ends_at, has_dose_limiting_toxicity
 from domain.toxicity import expedited_report_reasons, grade_crs, grade_icans, icans_findings_problems
 
 _RELATED = frozenset({"possible", "probable", "definite"})
@@ -168,3 +169,19 @@ def mark_expedited_report_overdue(ctx: Context, c: cmd.MarkExpeditedReportOverdu
     if ctx.now < report.due_at:
         ctx.refuse(f"expedited report {c.report_id} is not due until {report.due_at.isoformat()}")
     return [ev.ExpeditedReportOverdue(report_id=c.report_id, due_at=report.due_at)]
+
+
+def complete_dlt_window(ctx: Context, c: cmd.CompleteDltWindow) -> list[ev.EventPayload]:
+    """The DLT observation window passed without a DLT: the trial is told the patient is evaluable."""
+    state = ctx.state
+    ends = dlt_window_ends_at(state, ctx.protocol)
+    if ends is None or state.is_final:
+        ctx.refuse("no DLT observation window is running: the patient was not infused or is off study")
+        return []
+    if state.dlt_window_completed:
+        ctx.refuse("the DLT observation window was already recorded complete")
+    if has_dose_limiting_toxicity(state, ctx.protocol):
+        ctx.refuse("the patient had a DLT: they count at their DLT, not at the end of the window")
+    if ctx.now < ends:
+        ctx.refuse(f"the DLT observation window runs until {ends.isoformat()}")
+    return [ev.DltWindowCompleted(window_ended_at=ends)]
