@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
 
 from domain.eligibility import ScreeningData
 from domain.free_text import FreeText, Label
@@ -18,7 +18,7 @@ from domain.protocol import FrozenModel
 from domain.response import MarrowAssessment, OtherDiseaseTest
 from domain.roles import Actor
 from domain.signature import Signature
-from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
+from domain.toxicity import AdverseEvent, CrsFindings, FeverMaskingDrug, IcansFindings
 
 # Every typed field is bounded in length and characters by domain/free_text.py.
 Text = FreeText
@@ -171,7 +171,9 @@ class RecordInfusion(_Command):
     cells_infused: float = Field(gt=0, le=1e12)
     # Hold criteria, checked by the physician at the bedside.
     active_uncontrolled_infection: bool
-    hours_since_last_fever: float | None = Field(default=None, ge=0, le=100_000)  # None: no fever
+    # The fever check is answered explicitly: the hours since the last fever, or `no_fever` (a blank is neither).
+    hours_since_last_fever: float | None = Field(default=None, ge=0, le=100_000)
+    no_fever: bool = False  # the patient has had no fever at all (answered, not left blank)
     uncontrolled_crs_from_prior_therapy: bool
     tocilizumab_doses_on_site: int = Field(ge=0, le=100)
     correction: Correction | None = None
@@ -186,11 +188,36 @@ class RecordInfusionNotGiven(_Command):
 # ---------------------------------------------------------------- toxicity and safety
 
 
+# The "fever masked" box CRS assessments had before masking was derived from recorded doses (issue 16).
+LEGACY_FEVER_MASKED_FIELD = "fever_masked_by_treatment"
+
+
 class AssessCrs(_Command):
     kind: Literal["assess_crs"] = "assess_crs"
     assessed_at: datetime
     findings: CrsFindings
     correction: Correction | None = None
+    # Whether the command came with the old "fever masked" box: read (and dropped) so that histories recorded
+    # before replay; the decider refuses it in new commands.
+    _typed_fever_masking: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_typed_fever_masking(cls, data: object, handler: ModelWrapValidatorHandler[AssessCrs]) -> AssessCrs:
+        typed = False
+        if isinstance(data, dict) and isinstance(findings := data.get("findings"), dict):
+            if LEGACY_FEVER_MASKED_FIELD in findings:
+                typed = True
+                kept = {k: v for k, v in findings.items() if k != LEGACY_FEVER_MASKED_FIELD}
+                data = {**data, "findings": kept}
+        command = handler(data)
+        if typed:
+            command._typed_fever_masking = True
+        return command
+
+    @property
+    def typed_fever_masking(self) -> bool:
+        return self._typed_fever_masking
 
 
 class AssessIcans(_Command):
@@ -203,6 +230,17 @@ class AssessIcans(_Command):
 class RecordAdverseEvent(_Command):
     kind: Literal["record_adverse_event"] = "record_adverse_event"
     adverse_event: AdverseEvent
+    correction: Correction | None = None
+
+
+class RecordFeverMaskingDose(_Command):
+    """A dose of tocilizumab or a corticosteroid given: for the protocol's window after it, a CRS check's missing
+    fever is masked (hypotension and hypoxia grade CRS alone)."""
+
+    kind: Literal["record_fever_masking_dose"] = "record_fever_masking_dose"
+    drug: FeverMaskingDrug
+    dose_mg: float = Field(gt=0, le=5_000)
+    given_at: datetime
     correction: Correction | None = None
 
 
@@ -332,6 +370,7 @@ StaffCommand = Annotated[
     | AssessCrs
     | AssessIcans
     | RecordAdverseEvent
+    | RecordFeverMaskingDose
     | ConfirmExpeditedReport
     | RecordDiseaseAssessment
     | RecordChemotherapyResumed

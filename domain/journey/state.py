@@ -21,7 +21,7 @@ from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, ExitReason
 from domain.protocol import FrozenModel
 from domain.response import ResponseCategory
 from domain.signature import Signature
-from domain.toxicity import AdverseEvent
+from domain.toxicity import AdverseEvent, FeverMaskingDose
 
 
 class Collection(FrozenModel):
@@ -77,6 +77,15 @@ class GradedAssessment(FrozenModel):
 class RecordedAdverseEvent(FrozenModel):
     sequence: int
     adverse_event: AdverseEvent
+    superseded_by: int | None = None
+    content: str = ""  # as GradedAssessment's
+
+
+class RecordedMaskingDose(FrozenModel):
+    """A recorded dose of tocilizumab or a corticosteroid: it masks a fever for the protocol's window after it."""
+
+    sequence: int
+    dose: FeverMaskingDose
     superseded_by: int | None = None
     content: str = ""  # as GradedAssessment's
 
@@ -175,6 +184,7 @@ class JourneyState(FrozenModel):
     crs: tuple[GradedAssessment, ...] = ()
     icans: tuple[GradedAssessment, ...] = ()
     adverse_events: tuple[RecordedAdverseEvent, ...] = ()
+    fever_masking_doses: tuple[RecordedMaskingDose, ...] = ()
     expedited_reports: tuple[ExpeditedReport, ...] = ()
     disease_assessments: tuple[DiseaseAssessmentRecord, ...] = ()
     relapse: RelapseDiagnosed | None = None
@@ -208,6 +218,10 @@ class JourneyState(FrozenModel):
     @property
     def highest_icans_grade(self) -> int:
         return max((a.grade for a in self.icans if a.superseded_by is None), default=0)
+
+    @property
+    def current_masking_doses(self) -> tuple[FeverMaskingDose, ...]:
+        return tuple(d.dose for d in self.fever_masking_doses if d.superseded_by is None)
 
     @property
     def open_expedited_reports(self) -> tuple[ExpeditedReport, ...]:
