@@ -159,10 +159,11 @@ class FeverMaskingDose(FrozenModel):
     drug: FeverMaskingDrug
     dose_mg: float
     given_at: datetime
-    sequence: int
+    sequence: int | None = None  # None: a dose the grade calculator was told of, not one in a record
 
     def describe(self) -> str:
-        return f"{self.drug.value} {self.dose_mg:g} mg given {self.given_at.isoformat()} (entry {self.sequence})"
+        entry = f" (entry {self.sequence})" if self.sequence is not None else ""
+        return f"{self.drug.value} {self.dose_mg:g} mg given {self.given_at.isoformat()}{entry}"
 
 
 def fever_masking_dose(
@@ -171,7 +172,7 @@ def fever_masking_dose(
     """The latest dose given in the protocol's window up to `assessed_at`, which masks a fever then; None if none."""
     since = assessed_at - timedelta(hours=criteria.fever_masking_window_hours)
     in_window = [d for d in doses if since <= d.given_at <= assessed_at]
-    return max(in_window, key=lambda d: (d.given_at, d.sequence), default=None)
+    return max(in_window, key=lambda d: (d.given_at, d.sequence or 0), default=None)
 
 
 def _crs_hypotension(findings: CrsObservations) -> tuple[int, str]:

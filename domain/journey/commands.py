@@ -204,12 +204,11 @@ class AssessCrs(_Command):
     @model_validator(mode="wrap")
     @classmethod
     def _drop_typed_fever_masking(cls, data: object, handler: ModelWrapValidatorHandler[AssessCrs]) -> AssessCrs:
-        typed = False
-        if isinstance(data, dict) and isinstance(findings := data.get("findings"), dict):
-            if LEGACY_FEVER_MASKED_FIELD in findings:
-                typed = True
-                kept = {k: v for k, v in findings.items() if k != LEGACY_FEVER_MASKED_FIELD}
-                data = {**data, "findings": kept}
+        findings = data.get("findings") if isinstance(data, dict) else None
+        typed = isinstance(findings, dict) and LEGACY_FEVER_MASKED_FIELD in findings
+        if typed:
+            assert isinstance(data, dict) and isinstance(findings, dict)
+            data = {**data, "findings": {k: v for k, v in findings.items() if k != LEGACY_FEVER_MASKED_FIELD}}
         command = handler(data)
         if typed:
             command._typed_fever_masking = True
