@@ -241,7 +241,7 @@ def timeline(
             Text(entry.type + (f" (corrects #{entry.supersedes})" if entry.supersedes is not None else "")),
             Text(entry.actor_user_id),
             Text(entry.actor_role),
-            Text(entry.reason or ""),
+            Text("\n".join(x for x in (entry.reason, *entry.details) if x)),
             Text(signature_words(entry.signature)),
         )
     console().print(table)
