@@ -71,6 +71,7 @@ class GradedAssessment(FrozenModel):
     assessed_at: datetime
     grade: int
     superseded_by: int | None = None
+    reasons: tuple[str, ...] = ()  # why the grade (empty in states carried from before they were kept)
     content: str = ""  # digest of kind, moment and findings (domain/journey/repeats.py): an exact repeat is refused
 
 
@@ -95,6 +96,7 @@ class ExpeditedReport(FrozenModel):
     trigger_sequence: int
     reasons: tuple[str, ...]
     due_at: datetime
+    aware_at: datetime | None = None  # when the site became aware: the clock's start (None: not kept then)
     overdue: bool = False
     submitted_at: datetime | None = None
     sponsor_reference: str | None = None

@@ -206,6 +206,9 @@ def test_the_journey_masks_the_fever_from_a_recorded_dose_only() -> None:
     journey.advance(hours=72)
     [later] = journey.do(_crs(journey, max_temperature_c=37.2, hypotension=True))
     assert isinstance(later.payload, ev.CrsAssessed) and later.payload.grade == 0  # the window has passed
+    worst = patient_status(journey.state, journey.protocol, journey.now).worst_crs
+    assert worst is not None and (worst.sequence, worst.grade) == (assessed.sequence, 2)
+    assert worst.reasons == assessed.payload.reasons  # staff see why, with the dose that masked the fever
 
 
 def test_a_dose_before_the_infusion_is_refused_and_a_corrected_dose_no_longer_masks() -> None:
@@ -342,6 +345,8 @@ def test_the_report_is_due_24_hours_after_the_site_became_aware() -> None:
     assert report.due_at == aware + timedelta(hours=SAFETY.expedited_report_hours)
     opened = journey.events[-1].payload
     assert isinstance(opened, ev.ExpeditedReportOpened) and opened.aware_at == aware
+    [shown] = patient_status(journey.state, journey.protocol, journey.now).open_expedited_reports
+    assert (shown.aware_at, shown.due_at, shown.overdue) == (aware, report.due_at, False)
 
 
 def test_a_late_entry_gets_no_fresh_24_hours_it_is_overdue_at_once_and_escalated() -> None:

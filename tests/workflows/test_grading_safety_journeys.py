@@ -40,6 +40,7 @@ async def test_a_teenager_unable_to_perform_the_ice_is_grade_3_with_a_24_hour_re
     assert assessed.reasons == ("unable to perform the ICE (e.g. global aphasia): scored 0/10: grade 3",)
     status = await journey.status()
     assert status.highest_icans_grade == 3 and status.dose_limiting_toxicity
+    assert status.worst_icans is not None and status.worst_icans.reasons == assessed.reasons
     assert [r.reasons for r in status.open_expedited_reports] == [
         ("ICANS grade 3 (grade 3 or higher): report within 24 hours",)
     ]
