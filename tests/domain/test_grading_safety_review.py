@@ -387,3 +387,27 @@ def test_before_the_review_the_clock_ran_from_the_entry() -> None:
     events = decide(journey.state, command, journey.now, journey.protocol, clinical_review=False)
     state = fold(journey.state, events)
     assert state.open_expedited_reports[0].due_at == journey.now + timedelta(hours=24)
+
+
+def test_a_death_learnt_of_late_is_reported_from_the_sites_awareness() -> None:
+    journey = JourneyDriver()
+    journey.to_follow_up()
+    journey.advance(days=4)
+    died_on = journey.today - timedelta(days=1)
+    learnt = site_moment(died_on, 22, journey.protocol.schedule)
+    journey.do(
+        cmd.RecordDeath(actor=PHYSICIAN, died_on=died_on, cause="sepsis", treatment_related=False, aware_at=learnt)
+    )
+    [report] = journey.state.open_expedited_reports
+    assert (report.aware_at, report.due_at) == (learnt, learnt + timedelta(hours=24))
+
+
+def test_a_death_without_its_awareness_is_due_a_day_after_the_day_of_death_began() -> None:
+    journey = JourneyDriver()
+    journey.to_follow_up()
+    journey.advance(days=4)
+    died_on = journey.today - timedelta(days=2)
+    journey.do(cmd.RecordDeath(actor=PHYSICIAN, died_on=died_on, cause="sepsis", treatment_related=False))
+    [report] = journey.state.open_expedited_reports
+    assert report.due_at == site_moment(died_on, 0, journey.protocol.schedule) + timedelta(hours=24) < journey.now
+    assert [e.type for e in journey.run_timers_until(journey.now)] == ["expedited_report_overdue"]
