@@ -109,8 +109,23 @@ class CrsObservations(FrozenModel):
         return problems
 
 
+# The "fever masked" box of CRS assessments entered before masking was derived from recorded doses (issue 16).
+LEGACY_FEVER_MASKED_FIELD = "fever_masked_by_treatment"
+
+
 class CrsFindings(CrsObservations):
     """A CRS assessment as entered. Whether the fever is masked is never typed: it comes from the recorded doses."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_typed_masking(cls, data: object) -> object:
+        if isinstance(data, dict) and LEGACY_FEVER_MASKED_FIELD in data:
+            raise ValueError(
+                "'fever masked' is no longer ticked by hand: it follows from the tocilizumab or corticosteroid "
+                "doses recorded before the assessment, so record the dose (record-fever-masking-dose: drug, dose, "
+                f"time given) and leave {LEGACY_FEVER_MASKED_FIELD} out"
+            )
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> CrsFindings:

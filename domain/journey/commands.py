@@ -6,9 +6,16 @@ Field validation here catches malformed values; `decide` checks everything that 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from domain.eligibility import ScreeningData
 from domain.free_text import FreeText, Label
@@ -18,7 +25,7 @@ from domain.protocol import FrozenModel
 from domain.response import MarrowAssessment, OtherDiseaseTest
 from domain.roles import Actor
 from domain.signature import Signature
-from domain.toxicity import AdverseEvent, CrsFindings, FeverMaskingDrug, IcansFindings
+from domain.toxicity import LEGACY_FEVER_MASKED_FIELD, AdverseEvent, CrsFindings, FeverMaskingDrug, IcansFindings
 
 # Every typed field is bounded in length and characters by domain/free_text.py.
 Text = FreeText
@@ -188,35 +195,39 @@ class RecordInfusionNotGiven(_Command):
 # ---------------------------------------------------------------- toxicity and safety
 
 
-# The "fever masked" box CRS assessments had before masking was derived from recorded doses (issue 16).
-LEGACY_FEVER_MASKED_FIELD = "fever_masked_by_treatment"
-
-
 class AssessCrs(_Command):
     kind: Literal["assess_crs"] = "assess_crs"
     assessed_at: datetime
     findings: CrsFindings
     correction: Correction | None = None
-    # Whether the command came with the old "fever masked" box: read (and dropped) so that histories recorded
-    # before replay; the decider refuses it in new commands.
-    _typed_fever_masking: bool = PrivateAttr(default=False)
+    # The old "fever masked" box, when the command came with it (None: it did not). Read so that histories recorded
+    # before replay, and written back so that the journey's validator sees it too; the decider refuses it in new
+    # commands.
+    _typed_fever_masking: bool | None = PrivateAttr(default=None)
 
     @model_validator(mode="wrap")
     @classmethod
-    def _drop_typed_fever_masking(cls, data: object, handler: ModelWrapValidatorHandler[AssessCrs]) -> AssessCrs:
-        findings = data.get("findings") if isinstance(data, dict) else None
-        typed = isinstance(findings, dict) and LEGACY_FEVER_MASKED_FIELD in findings
-        if typed:
-            assert isinstance(data, dict) and isinstance(findings, dict)
+    def _read_typed_fever_masking(cls, data: object, handler: ModelWrapValidatorHandler[AssessCrs]) -> AssessCrs:
+        if not isinstance(data, dict):  # a model already made keeps what it was read with
+            return handler(data)
+        findings, typed = data.get("findings"), None
+        if isinstance(findings, dict) and LEGACY_FEVER_MASKED_FIELD in findings:
+            typed = bool(findings[LEGACY_FEVER_MASKED_FIELD])
             data = {**data, "findings": {k: v for k, v in findings.items() if k != LEGACY_FEVER_MASKED_FIELD}}
         command = handler(data)
-        if typed:
-            command._typed_fever_masking = True
+        command._typed_fever_masking = typed
         return command
+
+    @model_serializer(mode="wrap")
+    def _write_typed_fever_masking(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self._typed_fever_masking is not None and isinstance(data.get("findings"), dict):
+            data["findings"] = {**data["findings"], LEGACY_FEVER_MASKED_FIELD: self._typed_fever_masking}
+        return data
 
     @property
     def typed_fever_masking(self) -> bool:
-        return self._typed_fever_masking
+        return self._typed_fever_masking is not None
 
 
 class AssessIcans(_Command):

@@ -175,7 +175,7 @@ def test_without_a_recorded_dose_hypotension_without_fever_is_not_crs() -> None:
 
 
 def test_the_masked_box_is_no_input_any_more() -> None:
-    with pytest.raises(ValidationError, match="fever_masked_by_treatment"):
+    with pytest.raises(ValidationError, match="'fever masked' is no longer ticked by hand"):
         CrsFindings.model_validate({**crs_findings().model_dump(), "fever_masked_by_treatment": True})
 
 
@@ -249,6 +249,10 @@ def test_a_typed_fever_masked_box_is_refused_with_what_to_do_instead() -> None:
             "findings": {**crs_findings(max_temperature_c=37.0).model_dump(), "fever_masked_by_treatment": True},
         }
     )
+    assert typed.typed_fever_masking
+    # Written back when sent on (the API refuses the box itself; a command sent to the journey otherwise still
+    # carries it to the journey's validator).
+    assert cmd.AssessCrs.model_validate_json(typed.model_dump_json()).typed_fever_masking
     reasons = journey.refused(typed)
     assert reasons == (
         "'fever masked' is no longer ticked by hand: it follows from the tocilizumab or corticosteroid doses "
