@@ -301,7 +301,7 @@ class RecordDeath(_Command):
     died_on: date
     cause: Text
     treatment_related: bool
-    # When the site learnt of the death: its 24-hour report runs from here. Blank: the start of the day of death.
+    # When the site learnt of the death: its expedited report runs from here. Blank: the start of the day of death.
     aware_at: datetime | None = None
     correction: Correction | None = None
 

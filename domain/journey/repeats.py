@@ -62,16 +62,8 @@ def content_of(payload: Assessed) -> str:
         case ev.DiseaseAssessed():
             return assessment_content(payload.type, payload.marrow.assessed_on, payload.marrow, payload.other_tests)
         case ev.FeverMaskingDoseGiven():
-            return hashlib.sha256(
-                canonical_json(
-                    {
-                        "kind": payload.type,
-                        "moment": payload.given_at.astimezone(UTC).isoformat(),
-                        "drug": payload.drug.value,
-                        "dose_mg": payload.dose_mg,
-                    }
-                ).encode()
-            ).hexdigest()
+            # The dose itself, not the entry it may correct.
+            return assessment_content(payload.type, payload.given_at, payload.model_copy(update={"supersedes": None}))
 
 
 def repeat_problem(entries: Iterable[_Entry], payload: Assessed, what: str) -> str | None:

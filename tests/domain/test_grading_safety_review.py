@@ -415,3 +415,15 @@ def test_a_death_without_its_awareness_is_due_a_day_after_the_day_of_death_began
     [report] = journey.state.open_expedited_reports
     assert report.due_at == site_moment(died_on, 0, journey.protocol.schedule) + timedelta(hours=24) < journey.now
     assert [e.type for e in journey.run_timers_until(journey.now)] == ["expedited_report_overdue"]
+
+
+def test_the_same_dose_sent_twice_is_refused_as_a_resend() -> None:
+    journey = JourneyDriver()
+    journey.to_follow_up()
+    journey.advance(days=1)
+    dose = cmd.RecordFeverMaskingDose(actor=NURSE, drug=FeverMaskingDrug.TOCILIZUMAB, dose_mg=8, given_at=journey.now)
+    [given] = journey.do(dose)
+    assert journey.refused(dose) == (
+        f"this dose is already recorded (entry {given.sequence}): the same time and findings; to change that entry, "
+        f"record a correction of entry {given.sequence}",
+    )

@@ -33,7 +33,7 @@ def record_death(ctx: Context, c: cmd.RecordDeath) -> list[ev.EventPayload]:
     payloads: list[ev.EventPayload] = [
         ev.PatientDied(died_on=c.died_on, cause=c.cause, treatment_related=c.treatment_related)
     ]
-    if ctx.state.phase in _CONSENTED:  # a death on study is a serious adverse event: report within 24 h
+    if ctx.state.phase in _CONSENTED:  # a death on study is a serious adverse event
         sequence = ctx.state.last_sequence + 1
         # From the site's awareness (the protocol), never from the data entry: a late entry may be overdue at once.
         aware = (c.aware_at or died_day_starts) if ctx.clinical_review else ctx.now

@@ -1,4 +1,5 @@
-"""CRS, ICANS and adverse events: grades are computed, never typed, and every serious finding opens a 24 h report."""
+"""CRS, ICANS and adverse events: grades are computed, never typed, and every serious finding opens an expedited
+report, due the protocol's hours after the site became aware of it."""
 
 from __future__ import annotations
 
