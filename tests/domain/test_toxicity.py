@@ -889,3 +889,11 @@ def test_icans_findings_survive_the_trial_record(case: tuple[int, IcansFindings,
     for findings in case[1:]:
         assert isinstance(findings, IcansFindings)
         assert IcansFindings.model_validate_json(findings.model_dump_json()) == findings
+
+
+@given(pair=worsening_crs(), criteria=crs_criteria)
+def test_a_dose_that_masks_the_fever_never_lowers_the_crs_grade(
+    pair: tuple[CrsFindings, CrsFindings, FeverMaskingDose | None], criteria: CrsCriteria
+) -> None:
+    for findings in pair[:2]:
+        assert grade_crs(findings, criteria, MASKING_DOSE).grade >= grade_crs(findings, criteria).grade
