@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -46,7 +46,7 @@ from domain.eligibility import (
     ScreeningData,
     assess_eligibility,
 )
-from domain.protocol import FrozenModel, LymphodepletingDrug, LymphodepletionRegimen, TrialProtocol
+from domain.protocol import CURRENT_PROTOCOL, FrozenModel, LymphodepletingDrug, LymphodepletionRegimen, TrialProtocol
 from domain.schedule import (
     ScheduledVisit,
     VisitStatus,
@@ -60,6 +60,8 @@ from domain.toxicity import (
     CerebralEdema,
     Consciousness,
     CrsFindings,
+    FeverMaskingDose,
+    FeverMaskingDrug,
     IcansFindings,
     IcansScale,
     MotorFinding,
@@ -67,6 +69,7 @@ from domain.toxicity import (
     Seizure,
     ToxicityGrading,
     expedited_report_reasons,
+    fever_masking_dose,
     grade_crs,
     grade_icans,
     icans_findings_problems,
@@ -78,7 +81,10 @@ PANEL = "Calculators (no server needed)"
 app = typer.Typer()
 grade_app = typer.Typer(
     no_args_is_help=True,
-    help="A CRS or ICANS grade by the ASTCT 2019 consensus, with its reasons and whether a 24 h report is due.",
+    help=(
+        "A CRS or ICANS grade by the ASTCT 2019 consensus, with its reasons and whether a "
+        f"{CURRENT_PROTOCOL.safety.expedited_report_hours} h report is due."
+    ),
 )
 app.add_typer(grade_app, name="grade", rich_help_panel=PANEL)
 
@@ -355,6 +361,15 @@ class CrsGradeReport(ToxicityGradeReport):
     """`trial grade crs --json`."""
 
     findings: CrsFindings
+    fever_masked_by: FeverMaskingDose | None = None  # the dose given, when it falls in the protocol's window
+
+
+class _MaskingDoseGiven(FrozenModel):
+    """A tocilizumab or corticosteroid dose given before the assessment, as the calculator is told of it."""
+
+    drug: FeverMaskingDrug
+    dose_mg: float = Field(gt=0, le=5_000)
+    hours_before: float = Field(ge=0, le=100_000)
 
 
 class IcansGradeReport(ToxicityGradeReport):
@@ -380,7 +395,6 @@ def _grade_table(what: str, report: ToxicityGradeReport, hours: int) -> Table:
 
 _CRS_OPTIONS = {
     "max_temperature_c": "--temperature",
-    "fever_masked_by_treatment": "--masked",
     "hypotension": "--hypotension",
     "vasopressors_excluding_vasopressin": "--vasopressors",
     "vasopressin": "--vasopressin",
@@ -401,7 +415,8 @@ _CRS_STAND_INS = {
 @grade_app.command(
     context_settings=COLLECT_UNKNOWN_OPTIONS,
     help=(
-        "CRS grade from the findings: fever (unless masked by treatment), then the worse of hypotension and "
+        "CRS grade from the findings: fever (unless masked by a tocilizumab or corticosteroid dose given in the "
+        f"{CURRENT_PROTOCOL.crs.fever_masking_window_hours} hours before), then the worse of hypotension and "
         "hypoxia; and whether an expedited report is due.\n\n" + json_help(CrsGradeReport)
     ),
 )
@@ -411,9 +426,25 @@ def crs(
         str | None,
         typer.Option("--temperature", metavar="CELSIUS", help="Highest temperature in °C (required)."),
     ] = None,
-    masked: Annotated[
-        bool, typer.Option("--masked", help="Fever masked by tocilizumab or steroids: graded without it.")
-    ] = False,
+    masked_by: Annotated[
+        str | None,
+        typer.Option(
+            "--masked-by",
+            metavar="DRUG",
+            help=f"A dose given before the assessment that may mask fever: {_choices(FeverMaskingDrug)}.",
+        ),
+    ] = None,
+    masked_dose: Annotated[
+        str | None, typer.Option("--masked-dose", metavar="MG", help="That dose in mg (with --masked-by).")
+    ] = None,
+    masked_hours_before: Annotated[
+        str | None,
+        typer.Option(
+            "--masked-hours-before",
+            metavar="HOURS",
+            help="How long before the assessment it was given (with --masked-by).",
+        ),
+    ] = None,
     hypotension: Annotated[bool, typer.Option("--hypotension", help="Hypotension.")] = False,
     vasopressors: Annotated[
         str | None,
@@ -438,7 +469,6 @@ def crs(
         CrsFindings,
         _given(
             max_temperature_c=temperature,
-            fever_masked_by_treatment=masked,
             hypotension=hypotension,
             vasopressors_excluding_vasopressin=vasopressors if vasopressors is not None else 0,
             vasopressin=vasopressin,
@@ -449,12 +479,28 @@ def crs(
         echo_input=True,
         stand_ins=_CRS_STAND_INS,
     )
+    given = None
+    if masked_by is not None or masked_dose is not None or masked_hours_before is not None:
+        given = problems.validated(
+            _MaskingDoseGiven,
+            _given(drug=_choice(masked_by), dose_mg=masked_dose, hours_before=masked_hours_before),
+            labels={"drug": "--masked-by", "dose_mg": "--masked-dose", "hours_before": "--masked-hours-before"},
+            echo_input=True,
+        )
     problems.exit_if_any(as_json)
     assert protocol is not None and findings is not None
-    grading = grade_crs(findings, protocol.crs)
+    masked = None
+    if given is not None:
+        assessed_at = datetime.now(UTC).replace(second=0, microsecond=0)
+        dose = FeverMaskingDose(
+            drug=given.drug, dose_mg=given.dose_mg, given_at=assessed_at - timedelta(hours=given.hours_before)
+        )
+        masked = fever_masking_dose([dose], assessed_at, protocol.crs)
+    grading = grade_crs(findings, protocol.crs, masked)
     reasons = expedited_report_reasons(crs_grade=grading.grade, safety=protocol.safety)
     report = CrsGradeReport(
         protocol_version=protocol.version,
+        fever_masked_by=masked,
         findings=findings,
         grading=grading,
         expedited_report_due=bool(reasons),

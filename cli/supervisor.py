@@ -99,6 +99,12 @@ def _status_output(status: PatientStatus) -> list[Table]:
         ("Dose-limiting toxicity", _yes(status.dose_limiting_toxicity)),
         ("Last event", str(status.last_sequence)),
     ]
+    for name, worst in (("CRS", status.worst_crs), ("ICANS", status.worst_icans)):
+        if worst is not None:
+            why = "\n".join(
+                (f"grade {worst.grade} at {worst.assessed_at.isoformat()} (#{worst.sequence})", *worst.reasons)
+            )
+            rows.append((f"Worst {name}, why", Text(why)))
     if status.failed_criteria:
         rows.append(("Failed criteria", "\n".join(status.failed_criteria)))
     if status.deviations:
@@ -119,7 +125,11 @@ def _status_output(status: PatientStatus) -> list[Table]:
             reports.add_column(column, overflow="fold")
         for report in status.open_expedited_reports:
             reports.add_row(
-                Text(report.report_id), report.due_at.isoformat(), _yes(report.overdue), Text("; ".join(report.reasons))
+                Text(report.report_id),
+                report.due_at.isoformat()
+                + (f" (aware {report.aware_at.isoformat()})" if report.aware_at is not None else ""),
+                _yes(report.overdue),
+                Text("; ".join(report.reasons)),
             )
         tables.append(reports)
     if status.due:
@@ -246,7 +256,7 @@ def timeline(
             Text(entry.type + (f" (corrects #{entry.supersedes})" if entry.supersedes is not None else "")),
             Text(entry.actor_user_id),
             Text(entry.actor_role),
-            Text(entry.reason or ""),
+            Text("\n".join(x for x in (entry.reason, *entry.details) if x)),
             Text(signature_words(entry.signature)),
         )
     console().print(table)

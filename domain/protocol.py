@@ -141,6 +141,8 @@ class CrsCriteria(FrozenModel):
 
     fever_min_celsius: float = 38.0
     low_flow_oxygen_max_l_per_min: float = 6.0
+    # Tocilizumab or a corticosteroid recorded as given this long before an assessment masks its fever.
+    fever_masking_window_hours: int = Field(default=72, ge=1)
 
 
 class IcansCriteria(FrozenModel):

@@ -6,7 +6,7 @@ Grades are computed from findings, never typed; each grade carries the plain-wor
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -78,31 +78,24 @@ _OXYGEN_WORDS: dict[OxygenSupport, str] = {
     OxygenSupport.BIPAP: "BiPAP",
     OxygenSupport.MECHANICAL_VENTILATION: "mechanical ventilation",
 }
-_HIGH_FLOW_DEVICES = frozenset(
-    {
-        OxygenSupport.HIGH_FLOW_NASAL_CANNULA,
-        OxygenSupport.FACEMASK,
-        OxygenSupport.NON_REBREATHER,
-        OxygenSupport.VENTURI_MASK,
-    }
-)
+# Oxygen by these is graded by its rate alone (ASTCT: <= the protocol's limit is low flow, whatever the device).
+_GRADED_BY_RATE = frozenset({OxygenSupport.NASAL_CANNULA, OxygenSupport.BLOW_BY, OxygenSupport.HIGH_FLOW_NASAL_CANNULA})
+_MASKS = frozenset({OxygenSupport.FACEMASK, OxygenSupport.NON_REBREATHER, OxygenSupport.VENTURI_MASK})
 _POSITIVE_PRESSURE = frozenset({OxygenSupport.CPAP, OxygenSupport.BIPAP, OxygenSupport.MECHANICAL_VENTILATION})
 
 
-class CrsFindings(FrozenModel):
-    """What the nurse or physician saw at one CRS assessment."""
+class CrsObservations(FrozenModel):
+    """What the nurse or physician saw at one CRS assessment (`CrsFindings` as entered, `RecordedCrsFindings` as
+    the record holds them)."""
 
     max_temperature_c: float = Field(ge=MIN_RECORDABLE_TEMPERATURE_C, le=MAX_RECORDABLE_TEMPERATURE_C)
-    # Tocilizumab or steroids given: fever is no longer required, hypotension and hypoxia grade CRS alone.
-    fever_masked_by_treatment: bool
     hypotension: bool
     vasopressors_excluding_vasopressin: int = Field(ge=0, le=MAX_RECORDABLE_VASOPRESSORS)
     vasopressin: bool
     oxygen: OxygenSupport
     oxygen_flow_l_per_min: float | None = Field(default=None, gt=0, le=MAX_RECORDABLE_OXYGEN_FLOW_L_PER_MIN)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> CrsFindings:
+    def _problems(self) -> list[str]:
         problems: list[str] = []
         if not self.hypotension:
             if self.vasopressors_excluding_vasopressin:
@@ -113,12 +106,91 @@ class CrsFindings(FrozenModel):
             problems.append("oxygen by nasal cannula needs its flow rate in L/min")
         if self.oxygen is OxygenSupport.NONE and self.oxygen_flow_l_per_min is not None:
             problems.append("an oxygen flow rate is recorded but no oxygen support is")
+        return problems
+
+
+# The "fever masked" box of CRS assessments entered before masking was derived from recorded doses (issue 16).
+LEGACY_FEVER_MASKED_FIELD = "fever_masked_by_treatment"
+
+
+class CrsFindings(CrsObservations):
+    """A CRS assessment as entered. Whether the fever is masked is never typed: it comes from the recorded doses."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_typed_masking(cls, data: object) -> object:
+        if isinstance(data, dict) and LEGACY_FEVER_MASKED_FIELD in data:
+            raise ValueError(
+                "'fever masked' is no longer ticked by hand: it follows from the tocilizumab or corticosteroid "
+                "doses recorded before the assessment, so record the dose (record-fever-masking-dose: drug, dose, "
+                f"time given) and leave {LEGACY_FEVER_MASKED_FIELD} out"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CrsFindings:
+        problems = self._problems()
+        if self.oxygen in _GRADED_BY_RATE - {OxygenSupport.NASAL_CANNULA} and self.oxygen_flow_l_per_min is None:
+            problems.append(
+                f"oxygen by {_OXYGEN_WORDS[self.oxygen]} needs its flow rate in L/min: the rate tells low flow "
+                "from high flow"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
 
-def _crs_hypotension(findings: CrsFindings) -> tuple[int, str]:
+class RecordedCrsFindings(CrsObservations):
+    """A CRS assessment as the trial record holds it: entries made before the clinical review (issue 16) may lack
+    the rate of a high-flow cannula or blow-by, and carry the "fever masked" box staff ticked then."""
+
+    fever_masked_by_treatment: bool | None = None  # read from old entries only; never entered any more
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecordedCrsFindings:
+        problems = self._problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @classmethod
+    def of(cls, findings: CrsObservations) -> RecordedCrsFindings:
+        return cls.model_validate(findings.model_dump())
+
+
+class FeverMaskingDrug(StrEnum):
+    """Treatments that suppress fever: given in the protocol's window before a CRS check, they mask it."""
+
+    TOCILIZUMAB = "tocilizumab"
+    DEXAMETHASONE = "dexamethasone"
+    METHYLPREDNISOLONE = "methylprednisolone"
+    HYDROCORTISONE = "hydrocortisone"
+    PREDNISOLONE = "prednisolone"
+
+
+class FeverMaskingDose(FrozenModel):
+    """A recorded dose of tocilizumab or a corticosteroid (`sequence`: its entry in the patient's record)."""
+
+    drug: FeverMaskingDrug
+    dose_mg: float
+    given_at: datetime
+    sequence: int | None = None  # None: a dose the grade calculator was told of, not one in a record
+
+    def describe(self) -> str:
+        entry = f" (entry {self.sequence})" if self.sequence is not None else ""
+        return f"{self.drug.value} {self.dose_mg:g} mg given {self.given_at.isoformat()}{entry}"
+
+
+def fever_masking_dose(
+    doses: Iterable[FeverMaskingDose], assessed_at: datetime, criteria: CrsCriteria
+) -> FeverMaskingDose | None:
+    """The latest dose given in the protocol's window up to `assessed_at`, which masks a fever then; None if none."""
+    since = assessed_at - timedelta(hours=criteria.fever_masking_window_hours)
+    in_window = [d for d in doses if since <= d.given_at <= assessed_at]
+    return max(in_window, key=lambda d: (d.given_at, d.sequence or 0), default=None)
+
+
+def _crs_hypotension(findings: CrsObservations) -> tuple[int, str]:
     if not findings.hypotension:
         return 0, "no hypotension"
     pressors = findings.vasopressors_excluding_vasopressin
@@ -134,30 +206,33 @@ def _crs_hypotension(findings: CrsFindings) -> tuple[int, str]:
     return 2, "hypotension not needing vasopressors: grade 2"
 
 
-def _crs_hypoxia(findings: CrsFindings, criteria: CrsCriteria) -> tuple[int, str]:
+def _crs_hypoxia(findings: CrsObservations, criteria: CrsCriteria) -> tuple[int, str]:
     device = findings.oxygen
     words = _OXYGEN_WORDS[device]
     if device is OxygenSupport.NONE:
         return 0, "no oxygen needed"
-    if device is OxygenSupport.NASAL_CANNULA:
-        flow = findings.oxygen_flow_l_per_min
-        assert flow is not None  # CrsFindings requires it for a nasal cannula
-        limit = criteria.low_flow_oxygen_max_l_per_min
-        by_cannula = f"oxygen {_shown(flow)} L/min by nasal cannula"
-        if flow <= limit:
-            return 2, f"low-flow {by_cannula} (at most {_shown(limit)} L/min): grade 2"
-        return 3, f"high-flow {by_cannula} (above {_shown(limit)} L/min): grade 3"
-    if device is OxygenSupport.BLOW_BY:
-        return 2, "blow-by oxygen (low-flow): grade 2"
-    if device in _HIGH_FLOW_DEVICES:
-        return 3, f"oxygen by {words}: grade 3"
     if device in _POSITIVE_PRESSURE:
         return 4, f"positive-pressure support ({words}): grade 4"
-    raise AssertionError(f"oxygen support {device!r} has no CRS grade")  # pragma: no cover
+    flow = findings.oxygen_flow_l_per_min
+    limit = criteria.low_flow_oxygen_max_l_per_min
+    if device in _MASKS:
+        rate = f" at {_shown(flow)} L/min" if flow is not None else ""
+        return 3, f"oxygen by {words}{rate}: grade 3"
+    if flow is None:  # only in entries recorded before the rate was required: graded by the device then
+        if device is OxygenSupport.BLOW_BY:
+            return 2, "blow-by oxygen (low-flow, no rate recorded): grade 2"
+        return 3, f"oxygen by {words} (no rate recorded): grade 3"
+    by_device = f"oxygen {_shown(flow)} L/min by {words}"
+    if flow <= limit:
+        return 2, f"low-flow {by_device} (at most {_shown(limit)} L/min): grade 2"
+    return 3, f"high-flow {by_device} (above {_shown(limit)} L/min): grade 3"
 
 
-def grade_crs(findings: CrsFindings, criteria: CrsCriteria) -> ToxicityGrading:
-    """CRS grade: fever required (unless masked by treatment), then the worse of hypotension and hypoxia."""
+def grade_crs(
+    findings: CrsObservations, criteria: CrsCriteria, masked_by: FeverMaskingDose | None = None
+) -> ToxicityGrading:
+    """CRS grade: fever required (unless masked by `masked_by`, a dose recorded in the protocol's window before the
+    assessment: `fever_masking_dose`), then the worse of hypotension and hypoxia."""
     fever = findings.max_temperature_c >= criteria.fever_min_celsius
     temperature = f"{_shown(findings.max_temperature_c)} °C"
     threshold = f"{_shown(criteria.fever_min_celsius)} °C"
@@ -170,23 +245,28 @@ def grade_crs(findings: CrsFindings, criteria: CrsCriteria) -> ToxicityGrading:
             return ToxicityGrading(grade=1, reasons=(f"{fever_reason} without hypotension or hypoxia: grade 1",))
         return graded
 
-    if not findings.fever_masked_by_treatment:
+    if masked_by is None:
         no_fever = f"no CRS: no fever (highest {temperature}, CRS needs at least {threshold})"
         if any(grade for grade, _ in organ_findings):
             # Hypotension or hypoxia without fever is not CRS under ASTCT 2019: its cause must be sought.
             return ToxicityGrading(
                 grade=0,
-                reasons=(no_fever, "hypotension or oxygen need without fever: look for another cause"),
+                reasons=(
+                    no_fever,
+                    "hypotension or oxygen need without fever: look for another cause",
+                    f"no tocilizumab or corticosteroid recorded in the {criteria.fever_masking_window_hours} hours "
+                    "before: the fever is not masked",
+                ),
             )
         return ToxicityGrading(grade=0, reasons=(no_fever,))
 
-    graded = _graded(
-        organ_findings, notes=("fever masked by tocilizumab or steroids: graded by hypotension and hypoxia",)
+    masking = (
+        f"fever masked by {masked_by.describe()}, within {criteria.fever_masking_window_hours} hours before the "
+        "assessment: graded by hypotension and hypoxia"
     )
+    graded = _graded(organ_findings, notes=(masking,))
     if graded.grade == 0:
-        return ToxicityGrading(
-            grade=0, reasons=("no CRS: fever masked by treatment and neither hypotension nor hypoxia",)
-        )
+        return ToxicityGrading(grade=0, reasons=(masking, "no CRS: neither hypotension nor hypoxia"))
     return graded
 
 
@@ -316,6 +396,10 @@ def icans_findings_problems(findings: IcansFindings, age_years: int, criteria: I
 
 def _ice(findings: IcansFindings, criteria: IcansCriteria) -> tuple[int, str]:
     score, top = findings.ice_score, criteria.ice_max
+    if findings.unable_to_perform_assessment:
+        # ASTCT: an awake patient who cannot perform the ICE (e.g. global aphasia) scores 0; an unarousable one is
+        # graded 4 by the consciousness domain.
+        return 3, f"unable to perform the ICE (e.g. global aphasia): scored 0/{top}: grade 3"
     if score is None:
         return 0, "ICE not performed"
     if score >= top:
@@ -350,13 +434,7 @@ def grade_icans(findings: IcansFindings, age_years: int, criteria: IcansCriteria
     if problems:
         raise ValueError("; ".join(problems))
     scale = icans_scale_for_age(age_years, criteria)
-    notes: tuple[str, ...] = ()
-    if scale == "ICE":
-        score = _ice(findings, criteria)
-        if findings.unable_to_perform_assessment:
-            notes = ("unable to perform the ICE: graded by the other domains",)
-    else:
-        score = _capd(findings, criteria)
+    score = _ice(findings, criteria) if scale == "ICE" else _capd(findings, criteria)
     graded = _graded(
         (
             score,
@@ -364,11 +442,10 @@ def grade_icans(findings: IcansFindings, age_years: int, criteria: IcansCriteria
             _seizure(findings.seizure, criteria),
             _MOTOR[findings.motor],
             _EDEMA[findings.cerebral_edema],
-        ),
-        notes=notes,
+        )
     )
     if graded.grade == 0:
-        return ToxicityGrading(grade=0, reasons=(*notes, f"no ICANS: {score[1]} and no other neurological finding"))
+        return ToxicityGrading(grade=0, reasons=(f"no ICANS: {score[1]} and no other neurological finding",))
     return graded
 
 
@@ -385,6 +462,9 @@ class AdverseEvent(FrozenModel):
     serious: bool
     related_to_car_t: Relatedness
     onset_date: date
+    # When the site became aware of it: the expedited report's clock starts here, not at data entry. Blank: the
+    # start of the onset day (the earliest it can be, so a late entry never gains time).
+    aware_at: datetime | None = None
 
 
 def ctcae_grade_problems(grade: int, safety: SafetyReporting) -> list[str]:

@@ -236,7 +236,6 @@ def crs_findings_for(grade: int, protocol: TrialProtocol) -> CrsFindings:
     fever = protocol.crs.fever_min_celsius
     return CrsFindings(
         max_temperature_c=36.8 if grade == 0 else fever + 0.5 * grade,
-        fever_masked_by_treatment=False,
         hypotension=grade >= 2,
         vasopressors_excluding_vasopressin=1 if grade >= 3 else 0,
         vasopressin=False,

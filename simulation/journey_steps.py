@@ -239,7 +239,7 @@ def infusion(
         product_label_coi=chain_of_identity(patient, collection_number),
         cells_infused=protocol.cell_dose.target_cells_per_kg * patient.weight_kg,
         active_uncontrolled_infection=False,
-        hours_since_last_fever=None,
+        no_fever=True,
         uncontrolled_crs_from_prior_therapy=False,
         tocilizumab_doses_on_site=protocol.infusion.min_tocilizumab_doses_on_site,
     )

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import Field
 
 from activities.journey_activities import RecordHead
+from domain.journey import events as ev
 from domain.journey.commands import EnrollPatient
 from domain.journey.events import Event
 from domain.journey.phases import Phase
@@ -28,6 +29,8 @@ class TimelineEntry(FrozenModel):
     reason: str | None = None
     signature: Signature | None = None  # the entry's electronic signature: printed name, time, meaning, hash
     supersedes: int | None = None  # a correction: the entry it corrects (which stays on the timeline)
+    # What staff must see of the entry at a glance: a CRS or ICANS grade and its reasons, a dose, a report's clock.
+    details: tuple[str, ...] = ()
 
 
 def timeline_entry(event: Event) -> TimelineEntry:
@@ -41,7 +44,24 @@ def timeline_entry(event: Event) -> TimelineEntry:
         reason=event.reason,
         signature=event.signature,
         supersedes=getattr(event.payload, "supersedes", None),
+        details=entry_details(event.payload),
     )
+
+
+def entry_details(payload: ev.EventPayload) -> tuple[str, ...]:
+    """The lines a timeline shows under an entry: grades with their reasons, masking doses, a report's clock."""
+    match payload:
+        case ev.CrsAssessed():
+            return (f"CRS grade {payload.grade}", *payload.reasons)
+        case ev.IcansAssessed():
+            return (f"ICANS grade {payload.grade}", *payload.reasons)
+        case ev.FeverMaskingDoseGiven():
+            return (f"{payload.drug.value} {payload.dose_mg:g} mg given {payload.given_at.isoformat()}",)
+        case ev.ExpeditedReportOpened():
+            aware = f" (aware {payload.aware_at.isoformat()})" if payload.aware_at is not None else ""
+            return (f"report {payload.report_id} due {payload.due_at.isoformat()}{aware}", *payload.reasons)
+        case _:
+            return ()
 
 
 class RecordResult(FrozenModel):

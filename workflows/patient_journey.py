@@ -72,6 +72,9 @@ SLOT_NOTICES_PATCH = "manufacturing-slot-notices"
 SLOT_NOTICE_TOPICS = frozenset({Topic.SLOT_BOOKED, Topic.NO_SLOT})
 # Sent while a run is handing over to the next: the client resends the same update id, which the new run takes.
 RESEND_TO_NEW_RUN = "ResendToNewRun"
+# The patch id under which staff commands follow the clinical review's rules (issue 16: an explicit fever check,
+# fever masking from recorded doses, an adverse event's report clock from the site's awareness).
+CLINICAL_REVIEW_PATCH = "clinical-review-grading-safety"
 # The patch id under which infusions, first DLTs and exits are reported to the TrialWorkflow.
 TRIAL_REPORTS_PATCH = "trial-reports"
 # The timers runs recorded before them do not fire (their histories replay without them), by patch id: the end of
@@ -330,7 +333,11 @@ class PatientJourneyWorkflow:
     # ------------------------------------------------------------ applying a command
 
     def _decided(
-        self, command: Command, signatures_required: bool = True, chain_of_custody: bool = False
+        self,
+        command: Command,
+        signatures_required: bool = True,
+        chain_of_custody: bool = False,
+        clinical_review: bool = True,
     ) -> tuple[Event, ...]:
         """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules.
         `chain_of_custody` matters to an enrollment only (the journey keeps what it was enrolled with)."""
@@ -343,6 +350,7 @@ class PatientJourneyWorkflow:
                 self._protocol,
                 signatures_required=signatures_required,
                 chain_of_custody=chain_of_custody,
+                clinical_review=clinical_review,
             )
         )
         problems = unrecordable(events)
@@ -350,9 +358,11 @@ class PatientJourneyWorkflow:
             raise CommandRejected(problems)
         return events
 
-    async def _apply(self, command: Command, signatures_required: bool = True) -> tuple[Event, ...]:
+    async def _apply(
+        self, command: Command, signatures_required: bool = True, clinical_review: bool = True
+    ) -> tuple[Event, ...]:
         """Decide, record permanently, then fold. Call with the lock held, so commands apply one at a time."""
-        events = self._decided(command, signatures_required)
+        events = self._decided(command, signatures_required, clinical_review=clinical_review)
         await self._record(events)
         before = self._state.journey
         self._state.journey = fold(self._state.journey, events)
@@ -416,9 +426,11 @@ class PatientJourneyWorkflow:
         # Histories recorded before signatures were required replay as they ran; the validator (new commands
         # only) always requires them.
         signatures_required = workflow.patched(SIGNATURES_REQUIRED_PATCH)
+        # Likewise entries made before the clinical review's rules (the validator always applies them).
+        clinical_review = workflow.patched(CLINICAL_REVIEW_PATCH)
         async with self._lock:
             try:
-                events = await self._apply(command, signatures_required)
+                events = await self._apply(command, signatures_required, clinical_review)
             except CommandRejected as rejection:  # the state moved on since validation
                 raise rejection_error(rejection) from role_refusal(rejection)
             # Histories recorded before the slot calendar replay without its bookings.

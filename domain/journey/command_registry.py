@@ -222,6 +222,14 @@ _STAFF: tuple[CommandEntry, ...] = (
         signed_when=f"its CTCAE grade is 3 or higher, it is serious (an SAE), or {_CORRECTION}",
     ),
     CommandEntry(
+        cmd.RecordFeverMaskingDose,
+        _BEDSIDE,
+        "Record a dose of tocilizumab or a corticosteroid: drug, dose and time given (it masks fever at CRS checks).",
+        signed=Signed.WHEN,
+        signed_when=_CORRECTION,
+        units={"dose_mg": "mg"},
+    ),
+    CommandEntry(
         cmd.ConfirmExpeditedReport,
         frozenset({Role.INVESTIGATOR}),
         "Confirm that an expedited safety report (SAE report) was sent to the sponsor.",

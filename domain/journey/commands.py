@@ -6,9 +6,16 @@ Field validation here catches malformed values; `decide` checks everything that 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from domain.eligibility import ScreeningData
 from domain.free_text import FreeText, Label
@@ -19,7 +26,7 @@ from domain.response import MarrowAssessment, OtherDiseaseTest
 from domain.roles import Actor
 from domain.signature import Signature
 from domain.slots import NoSlotReason
-from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
+from domain.toxicity import LEGACY_FEVER_MASKED_FIELD, AdverseEvent, CrsFindings, FeverMaskingDrug, IcansFindings
 
 # Every typed field is bounded in length and characters by domain/free_text.py.
 Text = FreeText
@@ -172,7 +179,9 @@ class RecordInfusion(_Command):
     cells_infused: float = Field(gt=0, le=1e12)
     # Hold criteria, checked by the physician at the bedside.
     active_uncontrolled_infection: bool
-    hours_since_last_fever: float | None = Field(default=None, ge=0, le=100_000)  # None: no fever
+    # The fever check is answered explicitly: the hours since the last fever, or `no_fever` (a blank is neither).
+    hours_since_last_fever: float | None = Field(default=None, ge=0, le=100_000)
+    no_fever: bool = False  # the patient has had no fever at all (answered, not left blank)
     uncontrolled_crs_from_prior_therapy: bool
     tocilizumab_doses_on_site: int = Field(ge=0, le=100)
     correction: Correction | None = None
@@ -192,6 +201,34 @@ class AssessCrs(_Command):
     assessed_at: datetime
     findings: CrsFindings
     correction: Correction | None = None
+    # The old "fever masked" box, when the command came with it (None: it did not). Read so that histories recorded
+    # before replay, and written back so that the journey's validator sees it too; the decider refuses it in new
+    # commands.
+    _typed_fever_masking: bool | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_typed_fever_masking(cls, data: object, handler: ModelWrapValidatorHandler[AssessCrs]) -> AssessCrs:
+        if not isinstance(data, dict):  # a model already made keeps what it was read with
+            return handler(data)
+        findings, typed = data.get("findings"), None
+        if isinstance(findings, dict) and LEGACY_FEVER_MASKED_FIELD in findings:
+            typed = bool(findings[LEGACY_FEVER_MASKED_FIELD])
+            data = {**data, "findings": {k: v for k, v in findings.items() if k != LEGACY_FEVER_MASKED_FIELD}}
+        command = handler(data)
+        command._typed_fever_masking = typed
+        return command
+
+    @model_serializer(mode="wrap")
+    def _write_typed_fever_masking(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self._typed_fever_masking is not None and isinstance(data.get("findings"), dict):
+            data["findings"] = {**data["findings"], LEGACY_FEVER_MASKED_FIELD: self._typed_fever_masking}
+        return data
+
+    @property
+    def typed_fever_masking(self) -> bool:
+        return self._typed_fever_masking is not None
 
 
 class AssessIcans(_Command):
@@ -204,6 +241,17 @@ class AssessIcans(_Command):
 class RecordAdverseEvent(_Command):
     kind: Literal["record_adverse_event"] = "record_adverse_event"
     adverse_event: AdverseEvent
+    correction: Correction | None = None
+
+
+class RecordFeverMaskingDose(_Command):
+    """A dose of tocilizumab or a corticosteroid given: for the protocol's window after it, a CRS check's missing
+    fever is masked (hypotension and hypoxia grade CRS alone)."""
+
+    kind: Literal["record_fever_masking_dose"] = "record_fever_masking_dose"
+    drug: FeverMaskingDrug
+    dose_mg: float = Field(gt=0, le=5_000)
+    given_at: datetime
     correction: Correction | None = None
 
 
@@ -254,6 +302,8 @@ class RecordDeath(_Command):
     died_on: date
     cause: Text
     treatment_related: bool
+    # When the site learnt of the death: its expedited report runs from here. Blank: the start of the day of death.
+    aware_at: datetime | None = None
     correction: Correction | None = None
 
 
@@ -355,6 +405,7 @@ StaffCommand = Annotated[
     | AssessCrs
     | AssessIcans
     | RecordAdverseEvent
+    | RecordFeverMaskingDose
     | ConfirmExpeditedReport
     | RecordDiseaseAssessment
     | RecordChemotherapyResumed

@@ -60,6 +60,9 @@ class Context:
     problems: list[str] = field(default_factory=list)
     # Whether an enrollment decided now records the cells' hand-offs (the workflow says, by its history's age).
     chain_of_custody: bool = False
+    # False only to replay entries made before the clinical review (issue 16): a blank fever check, a typed "fever
+    # masked" box, an adverse event's report clock started at data entry. New commands always follow the review.
+    clinical_review: bool = True
 
     @property
     def today(self) -> date:

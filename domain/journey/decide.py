@@ -27,15 +27,19 @@ def decide(
     *,
     signatures_required: bool = True,
     chain_of_custody: bool = False,
+    clinical_review: bool = True,
 ) -> list[Event]:
     """The events `command` produces, or CommandRejected with every reason it cannot be accepted.
 
         Each event of a signed entry carries its signature. `signatures_required=False` only replays entries made
         before electronic signatures were required (a signature given is still checked). `chain_of_custody=True`
-    enrolls a journey whose release and infusion require the cells' hand-offs (journeys enrolled before did not)."""
+    enrolls a journey whose release and infusion require the cells' hand-offs (journeys enrolled before did not).
+    `clinical_review=False` only replays entries made before the clinical review's rules (issue 16; `Context`)."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("decide needs an aware `now` (the workflow's clock)")
-    ctx = Context(state=state, now=now, protocol=protocol, chain_of_custody=chain_of_custody)
+    ctx = Context(
+        state=state, now=now, protocol=protocol, chain_of_custody=chain_of_custody, clinical_review=clinical_review
+    )
     payloads: list[EventPayload] = []
     problem = role_problem(command.kind, command.actor.role, command)
     if problem:
@@ -110,6 +114,8 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return safety.assess_icans(ctx, command)
         case cmd.RecordAdverseEvent():
             return safety.record_adverse_event(ctx, command)
+        case cmd.RecordFeverMaskingDose():
+            return safety.record_fever_masking_dose(ctx, command)
         case cmd.ConfirmExpeditedReport():
             return safety.confirm_expedited_report(ctx, command)
         case cmd.RecordDiseaseAssessment():

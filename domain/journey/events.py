@@ -19,7 +19,7 @@ from domain.response import MarrowAssessment, OtherDiseaseTest, RelapseAssessmen
 from domain.roles import Actor
 from domain.signature import Signature
 from domain.slots import NoSlotReason
-from domain.toxicity import AdverseEvent, CrsFindings, IcansFindings
+from domain.toxicity import AdverseEvent, FeverMaskingDose, FeverMaskingDrug, IcansFindings, RecordedCrsFindings
 
 # ---------------------------------------------------------------- screening, consent, collection
 
@@ -221,10 +221,12 @@ class DltWindowCompleted(FrozenModel):
 class CrsAssessed(FrozenModel):
     type: Literal["crs_assessed"] = "crs_assessed"
     assessed_at: datetime
-    findings: CrsFindings
+    findings: RecordedCrsFindings
     grade: int
     reasons: tuple[str, ...]
     supersedes: int | None = None
+    # The recorded dose that masked the missing fever (None: not masked, or an entry from before doses were kept).
+    fever_masked_by: FeverMaskingDose | None = None
 
 
 class IcansAssessed(FrozenModel):
@@ -243,12 +245,22 @@ class AdverseEventRecorded(FrozenModel):
     supersedes: int | None = None
 
 
+class FeverMaskingDoseGiven(FrozenModel):
+    type: Literal["fever_masking_dose_given"] = "fever_masking_dose_given"
+    drug: FeverMaskingDrug
+    dose_mg: float
+    given_at: datetime
+    supersedes: int | None = None
+
+
 class ExpeditedReportOpened(FrozenModel):
     type: Literal["expedited_report_opened"] = "expedited_report_opened"
     report_id: str
     trigger_sequence: int
     reasons: tuple[str, ...]
     due_at: datetime
+    # When the site became aware: the report's clock starts here (None in reports opened before it was kept).
+    aware_at: datetime | None = None
 
 
 class ExpeditedReportSubmitted(FrozenModel):
@@ -386,6 +398,7 @@ EventPayload = Annotated[
     | CrsAssessed
     | IcansAssessed
     | AdverseEventRecorded
+    | FeverMaskingDoseGiven
     | ExpeditedReportOpened
     | ExpeditedReportSubmitted
     | ExpeditedReportOverdue

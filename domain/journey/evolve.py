@@ -26,14 +26,18 @@ from domain.journey.state import (
     JourneyState,
     Product,
     RecordedAdverseEvent,
+    RecordedMaskingDose,
     ScheduledItemRecord,
     SignedEntry,
     initial_state,
 )
 from domain.protocol import FrozenModel
+from domain.toxicity import FeverMaskingDose
 
 _Model = TypeVar("_Model", bound=FrozenModel)
-_Superseded = TypeVar("_Superseded", GradedAssessment, RecordedAdverseEvent, DiseaseAssessmentRecord)
+_Superseded = TypeVar(
+    "_Superseded", GradedAssessment, RecordedAdverseEvent, DiseaseAssessmentRecord, RecordedMaskingDose
+)
 _Scheduled = Mapping[str, ScheduledItemRecord]
 
 
@@ -169,17 +173,32 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
         case ev.InfusionNotGiven():
             return _off_study(ExitReason.INFUSION_NOT_GIVEN, p.on, p.reason)
         case ev.CrsAssessed():
-            entry = GradedAssessment(sequence=seq, assessed_at=p.assessed_at, grade=p.grade, content=content_of(p))
+            entry = GradedAssessment(
+                sequence=seq, assessed_at=p.assessed_at, grade=p.grade, reasons=p.reasons, content=content_of(p)
+            )
             return {"crs": (*_supersede(state.crs, p.supersedes, seq), entry)}
         case ev.IcansAssessed():
-            entry = GradedAssessment(sequence=seq, assessed_at=p.assessed_at, grade=p.grade, content=content_of(p))
+            entry = GradedAssessment(
+                sequence=seq, assessed_at=p.assessed_at, grade=p.grade, reasons=p.reasons, content=content_of(p)
+            )
             return {"icans": (*_supersede(state.icans, p.supersedes, seq), entry)}
         case ev.AdverseEventRecorded():
             ae = RecordedAdverseEvent(sequence=seq, adverse_event=p.adverse_event, content=content_of(p))
             return {"adverse_events": (*_supersede(state.adverse_events, p.supersedes, seq), ae)}
+        case ev.FeverMaskingDoseGiven():
+            dose = RecordedMaskingDose(
+                sequence=seq,
+                dose=FeverMaskingDose(drug=p.drug, dose_mg=p.dose_mg, given_at=p.given_at, sequence=seq),
+                content=content_of(p),
+            )
+            return {"fever_masking_doses": (*_supersede(state.fever_masking_doses, p.supersedes, seq), dose)}
         case ev.ExpeditedReportOpened():
             report = ExpeditedReport(
-                report_id=p.report_id, trigger_sequence=p.trigger_sequence, reasons=p.reasons, due_at=p.due_at
+                report_id=p.report_id,
+                trigger_sequence=p.trigger_sequence,
+                reasons=p.reasons,
+                due_at=p.due_at,
+                aware_at=p.aware_at,
             )
             return {"expedited_reports": (*state.expedited_reports, report)}
         case ev.ExpeditedReportSubmitted():

@@ -16,9 +16,14 @@ from domain.canonical_json import canonical_json
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
-from domain.journey.state import DiseaseAssessmentRecord, GradedAssessment, RecordedAdverseEvent
+from domain.journey.state import (
+    DiseaseAssessmentRecord,
+    GradedAssessment,
+    RecordedAdverseEvent,
+    RecordedMaskingDose,
+)
 
-Assessed = ev.CrsAssessed | ev.IcansAssessed | ev.AdverseEventRecorded | ev.DiseaseAssessed
+Assessed = ev.CrsAssessed | ev.IcansAssessed | ev.AdverseEventRecorded | ev.DiseaseAssessed | ev.FeverMaskingDoseGiven
 
 
 class _Entry(Protocol):
@@ -56,6 +61,9 @@ def content_of(payload: Assessed) -> str:
             return assessment_content(payload.type, payload.adverse_event.onset_date, payload.adverse_event)
         case ev.DiseaseAssessed():
             return assessment_content(payload.type, payload.marrow.assessed_on, payload.marrow, payload.other_tests)
+        case ev.FeverMaskingDoseGiven():
+            # The dose itself, not the entry it may correct.
+            return assessment_content(payload.type, payload.given_at, payload.model_copy(update={"supersedes": None}))
 
 
 def repeat_problem(entries: Iterable[_Entry], payload: Assessed, what: str) -> str | None:
@@ -72,7 +80,10 @@ def repeat_problem(entries: Iterable[_Entry], payload: Assessed, what: str) -> s
 def refuse_exact_repeat(
     ctx: Context,
     correction: cmd.Correction | None,
-    entries: tuple[GradedAssessment, ...] | tuple[RecordedAdverseEvent, ...] | tuple[DiseaseAssessmentRecord, ...],
+    entries: tuple[GradedAssessment, ...]
+    | tuple[RecordedAdverseEvent, ...]
+    | tuple[DiseaseAssessmentRecord, ...]
+    | tuple[RecordedMaskingDose, ...],
     payload: Assessed,
     what: str,
 ) -> None:

@@ -22,7 +22,7 @@ from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, ExitReason
 from domain.protocol import FrozenModel
 from domain.response import ResponseCategory
 from domain.signature import Signature
-from domain.toxicity import AdverseEvent
+from domain.toxicity import AdverseEvent, FeverMaskingDose
 
 
 class Collection(FrozenModel):
@@ -73,6 +73,7 @@ class GradedAssessment(FrozenModel):
     assessed_at: datetime
     grade: int
     superseded_by: int | None = None
+    reasons: tuple[str, ...] = ()  # why the grade (empty in states carried from before they were kept)
     content: str = ""  # digest of kind, moment and findings (domain/journey/repeats.py): an exact repeat is refused
 
 
@@ -83,11 +84,21 @@ class RecordedAdverseEvent(FrozenModel):
     content: str = ""  # as GradedAssessment's
 
 
+class RecordedMaskingDose(FrozenModel):
+    """A recorded dose of tocilizumab or a corticosteroid: it masks a fever for the protocol's window after it."""
+
+    sequence: int
+    dose: FeverMaskingDose
+    superseded_by: int | None = None
+    content: str = ""  # as GradedAssessment's
+
+
 class ExpeditedReport(FrozenModel):
     report_id: str
     trigger_sequence: int
     reasons: tuple[str, ...]
     due_at: datetime
+    aware_at: datetime | None = None  # when the site became aware: the clock's start (None: not kept then)
     overdue: bool = False
     submitted_at: datetime | None = None
     sponsor_reference: str | None = None
@@ -180,6 +191,7 @@ class JourneyState(FrozenModel):
     crs: tuple[GradedAssessment, ...] = ()
     icans: tuple[GradedAssessment, ...] = ()
     adverse_events: tuple[RecordedAdverseEvent, ...] = ()
+    fever_masking_doses: tuple[RecordedMaskingDose, ...] = ()
     expedited_reports: tuple[ExpeditedReport, ...] = ()
     disease_assessments: tuple[DiseaseAssessmentRecord, ...] = ()
     relapse: RelapseDiagnosed | None = None
@@ -213,6 +225,10 @@ class JourneyState(FrozenModel):
     @property
     def highest_icans_grade(self) -> int:
         return max((a.grade for a in self.icans if a.superseded_by is None), default=0)
+
+    @property
+    def current_masking_doses(self) -> tuple[FeverMaskingDose, ...]:
+        return tuple(d.dose for d in self.fever_masking_doses if d.superseded_by is None)
 
     @property
     def open_expedited_reports(self) -> tuple[ExpeditedReport, ...]:

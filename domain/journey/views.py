@@ -9,7 +9,7 @@ from domain.dosing import ProductClassification
 from domain.journey.calendar import ITEM_ROLES, primary_endpoint_visit, scheduled_items
 from domain.journey.custody import AFTER_RELEASE, STEP_WORDS
 from domain.journey.phases import Phase
-from domain.journey.state import ExitRecord, JourneyState, SignedEntry
+from domain.journey.state import ExitRecord, GradedAssessment, JourneyState, SignedEntry
 from domain.protocol import FrozenModel, ScheduleRules, TrialProtocol
 from domain.response import ResponseCategory
 from domain.roles import Role
@@ -52,6 +52,25 @@ class ReportView(FrozenModel):
     reasons: tuple[str, ...]
     due_at: datetime
     overdue: bool
+    aware_at: datetime | None = None  # the clock's start: when the site became aware
+
+
+class GradingView(FrozenModel):
+    """A patient's worst current CRS or ICANS entry: its grade and the reasons that set it."""
+
+    sequence: int
+    assessed_at: datetime
+    grade: int
+    reasons: tuple[str, ...]
+
+
+def worst_grading(assessments: tuple[GradedAssessment, ...]) -> GradingView | None:
+    """The current entry with the highest grade (the latest of equals); None before any."""
+    current = [a for a in assessments if a.superseded_by is None]
+    if not current:
+        return None
+    worst = max(current, key=lambda a: (a.grade, a.assessed_at, a.sequence))
+    return GradingView(sequence=worst.sequence, assessed_at=worst.assessed_at, grade=worst.grade, reasons=worst.reasons)
 
 
 PrimaryEndpoint = Literal["cr", "not_cr", "pending", "not_evaluable"]
@@ -74,6 +93,8 @@ class PatientStatus(FrozenModel):
     deviations: tuple[str, ...]
     highest_crs_grade: int
     highest_icans_grade: int
+    worst_crs: GradingView | None = None
+    worst_icans: GradingView | None = None
     open_expedited_reports: tuple[ReportView, ...]
     due: tuple[DueItem, ...]
     next_due: DueItem | None
@@ -308,12 +329,15 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         deviations=infusion.deviations if infusion else (),
         highest_crs_grade=state.highest_crs_grade,
         highest_icans_grade=state.highest_icans_grade,
+        worst_crs=worst_grading(state.crs),
+        worst_icans=worst_grading(state.icans),
         open_expedited_reports=tuple(
             ReportView(
                 report_id=r.report_id,
                 reasons=r.reasons,
                 due_at=r.due_at,
                 overdue=r.overdue or now >= r.due_at,
+                aware_at=r.aware_at,
             )
             for r in state.open_expedited_reports
         ),

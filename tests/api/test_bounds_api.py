@@ -4,6 +4,7 @@ them; and the largest command the models allow is recorded, far below Temporal's
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from domain.free_text import (
@@ -88,7 +89,9 @@ async def test_the_largest_adverse_event_correction_is_recorded(api: Api) -> Non
     [entry] = recorded.json()["events"]
 
     largest = request_body(largest_commands()["record_adverse_event"].model_dump(mode="json"))
-    largest["adverse_event"] |= {"onset_date": today().isoformat(), "ctcae_grade": 4}
+    # Aware now, written in the widest offset (+14:00): a time as long as the schema's largest, and not before onset.
+    aware = datetime.now(UTC).astimezone(timezone(timedelta(hours=14))).replace(microsecond=999_999)
+    largest["adverse_event"] |= {"onset_date": today().isoformat(), "ctcae_grade": 4, "aware_at": aware.isoformat()}
     largest["correction"]["supersedes_sequence"] = entry["sequence"]
     corrected = await record(api, study_id, with_signature(largest), PHYSICIAN)
     assert corrected.status_code == 200, corrected.text

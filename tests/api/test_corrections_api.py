@@ -85,7 +85,7 @@ async def test_a_wrong_dose_and_a_wrong_infusion_time_are_corrected_signed_and_s
         "product_label_coi": infusion["payload"]["chain_of_identity"],
         "cells_infused": fewer_cells,
         "active_uncontrolled_infection": False,
-        "hours_since_last_fever": None,
+        "no_fever": True,
         "uncontrolled_crs_from_prior_therapy": False,
         "tocilizumab_doses_on_site": PROTOCOL_V1.infusion.min_tocilizumab_doses_on_site,
         "correction": {"supersedes_sequence": infusion["sequence"], "reason": REASON},

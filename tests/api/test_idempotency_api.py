@@ -38,7 +38,6 @@ async def event_types(api: Api, study_id: str) -> list[str]:
 def crs(temperature: float, assessed_at: datetime) -> dict[str, Any]:
     findings = {
         "max_temperature_c": temperature,
-        "fever_masked_by_treatment": False,
         "hypotension": False,
         "vasopressors_excluding_vasopressin": 0,
         "vasopressin": False,

@@ -103,7 +103,6 @@ async def test_a_lost_reply_exits_75_and_the_printed_retry_is_answered_from_the_
     physician = await cli.signed_in("dr.amara", Role.PHYSICIAN)
     findings = {
         "max_temperature_c": 38.6,
-        "fever_masked_by_treatment": False,
         "hypotension": False,
         "vasopressors_excluding_vasopressin": 0,
         "vasopressin": False,

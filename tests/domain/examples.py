@@ -58,7 +58,6 @@ def crs_findings(**overrides: Any) -> CrsFindings:
     """No fever and nothing else, unless told otherwise."""
     values: dict[str, Any] = {
         "max_temperature_c": 37.0,
-        "fever_masked_by_treatment": False,
         "hypotension": False,
         "vasopressors_excluding_vasopressin": 0,
         "vasopressin": False,

@@ -63,6 +63,7 @@ def test_the_protocols_signed_steps_are_marked_and_a_condition_is_said_in_words(
         "prescribe_lymphodepletion",
         "record_lymphodepletion_dose",
         "record_infusion_not_given",
+        "record_fever_masking_dose",
         "record_chemotherapy_resumed",
         "withdraw_consent",
         "record_death",

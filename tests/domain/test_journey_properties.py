@@ -82,7 +82,11 @@ ACTIONS: list[Build] = [
         actor=a,
         product_label_coi=_label(j, d),
         cells_infused=d.draw(st.sampled_from([1e6, 4.4e7, 6.6e7, 8.8e7, 2e8])),
-        hours_since_last_fever=d.draw(st.sampled_from([None, 3.0, 30.0])),
+        **d.draw(
+            st.sampled_from(
+                [{"hours_since_last_fever": h, "no_fever": False} for h in (None, 3.0, 30.0)] + [{"no_fever": True}]
+            )
+        ),
         tocilizumab_doses_on_site=d.draw(st.integers(0, 3)),
     ),
     lambda j, d, a: cmd.RecordInfusionNotGiven(actor=a, reason="infection"),

@@ -242,6 +242,7 @@ def test_every_hold_criterion_is_named() -> None:
         journey.infusion_command(
             active_uncontrolled_infection=True,
             hours_since_last_fever=12,
+            no_fever=False,
             uncontrolled_crs_from_prior_therapy=True,
             tocilizumab_doses_on_site=1,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +18,8 @@ from domain.toxicity import (
     CerebralEdema,
     Consciousness,
     CrsFindings,
+    FeverMaskingDose,
+    FeverMaskingDrug,
     IcansFindings,
     MotorFinding,
     OxygenSupport,
@@ -55,6 +57,13 @@ def hypotension(pressors: int = 0, vasopressin: bool = False) -> dict[str, Any]:
 
 def oxygen(device: OxygenSupport, flow: float | None = None) -> dict[str, Any]:
     return {"oxygen": device, "oxygen_flow_l_per_min": flow}
+
+
+# A dose recorded in the protocol's window before the assessment: the fever is masked (tests of the window itself
+# are in test_grading_safety_review.py).
+MASKING_DOSE = FeverMaskingDose(
+    drug=FeverMaskingDrug.TOCILIZUMAB, dose_mg=8.0, given_at=datetime(2026, 3, 9, 3, 0, tzinfo=UTC), sequence=40
+)
 
 
 def reasons_text(grading: ToxicityGrading) -> str:
@@ -98,8 +107,8 @@ CRS_EXAMPLES: list[tuple[str, dict[str, Any], int, str]] = [
     ("6.0 L/min is still low-flow: grade 2", oxygen(O2.NASAL_CANNULA, 6.0), 2, "at most 6.0 L/min"),
     ("6.1 L/min is high-flow: grade 3", oxygen(O2.NASAL_CANNULA, 6.1), 3, "above 6.0 L/min"),
     ("6.0000001 L/min is high-flow", oxygen(O2.NASAL_CANNULA, 6.0000001), 3, "6.0000001 L/min"),
-    ("blow-by: grade 2", oxygen(O2.BLOW_BY), 2, "blow-by"),
-    ("blow-by with a flow recorded is still low-flow", oxygen(O2.BLOW_BY, 8.0), 2, "blow-by"),
+    ("blow-by: grade 2", oxygen(O2.BLOW_BY, 2.0), 2, "low-flow oxygen 2.0 L/min by blow-by"),
+    ("blow-by above 6 L/min is high-flow: grade 3", oxygen(O2.BLOW_BY, 8.0), 3, "high-flow oxygen 8.0 L/min"),
     (
         "high-flow nasal cannula: grade 3",
         oxygen(O2.HIGH_FLOW_NASAL_CANNULA, 20.0),
@@ -120,35 +129,35 @@ CRS_EXAMPLES: list[tuple[str, dict[str, Any], int, str]] = [
         4,
         "vasopressors",
     ),
-    ("hypotension 2, low-flow 2: grade 2", {**hypotension(), **oxygen(O2.BLOW_BY)}, 2, "blow-by"),
+    ("hypotension 2, low-flow 2: grade 2", {**hypotension(), **oxygen(O2.BLOW_BY, 3.0)}, 2, "blow-by"),
     # fever masked by tocilizumab or steroids
     (
         "masked fever with hypotension: graded",
-        {"max_temperature_c": 36.9, "fever_masked_by_treatment": True, **hypotension()},
+        {"max_temperature_c": 36.9, "masked": True, **hypotension()},
         2,
-        "fever masked by tocilizumab or steroids",
+        "fever masked by tocilizumab 8 mg given 2026-03-09T03:00:00+00:00 (entry 40)",
     ),
     (
         "masked fever with one vasopressor: grade 3",
-        {"max_temperature_c": 37.2, "fever_masked_by_treatment": True, **hypotension(1)},
+        {"max_temperature_c": 37.2, "masked": True, **hypotension(1)},
         3,
         "one vasopressor",
     ),
     (
         "masked fever on CPAP: grade 4",
-        {"max_temperature_c": 37.0, "fever_masked_by_treatment": True, **oxygen(O2.CPAP)},
+        {"max_temperature_c": 37.0, "masked": True, **oxygen(O2.CPAP)},
         4,
         "CPAP",
     ),
     (
         "masked fever, nothing else: no CRS",
-        {"max_temperature_c": 37.0, "fever_masked_by_treatment": True},
+        {"max_temperature_c": 37.0, "masked": True},
         0,
-        "fever masked by treatment and neither hypotension nor hypoxia",
+        "no CRS: neither hypotension nor hypoxia",
     ),
     (
         "fever despite treatment is still fever: grade 1",
-        {"max_temperature_c": 38.4, "fever_masked_by_treatment": True},
+        {"max_temperature_c": 38.4, "masked": True},
         1,
         "fever 38.4 °C",
     ),
@@ -160,7 +169,9 @@ CRS_EXAMPLES: list[tuple[str, dict[str, Any], int, str]] = [
     [pytest.param(f, g, r, id=name) for name, f, g, r in CRS_EXAMPLES],
 )
 def test_crs_worked_examples(findings: dict[str, Any], grade: int, reason: str) -> None:
-    grading = grade_crs(crs(**findings), CRS)
+    values = dict(findings)
+    masked_by = MASKING_DOSE if values.pop("masked", False) else None
+    grading = grade_crs(crs(**values), CRS, masked_by)
     assert grading.grade == grade
     assert reason in reasons_text(grading)
 
@@ -263,18 +274,18 @@ ICANS_EXAMPLES: list[tuple[str, int, dict[str, Any], int, str]] = [
         "unarousable",
     ),
     (
-        "unable to perform the ICE, otherwise well: graded by the other domains",
+        "awake but unable to perform the ICE (global aphasia): the ICE scores 0, grade 3",
         ICE_AGE,
         {"unable_to_perform_assessment": True},
-        0,
-        "unable to perform the ICE: graded by the other domains",
+        3,
+        "unable to perform the ICE (e.g. global aphasia): scored 0/10: grade 3",
     ),
     (
-        "unable to perform the ICE, awakens to voice: grade 2",
+        "unable to perform the ICE, awakens to voice: grade 3",
         ICE_AGE,
         {"unable_to_perform_assessment": True, "consciousness": Consciousness.AWAKENS_TO_VOICE},
-        2,
-        "unable to perform the ICE: graded by the other domains",
+        3,
+        "unable to perform the ICE",
     ),
     # CAPD, age < 12
     ("CAPD 0 is normal", CAPD_AGE, {"capd_score": 0}, 0, "no ICANS: CAPD score 0: normal"),
@@ -573,15 +584,16 @@ def test_graded_toxicities_feed_the_expedited_report() -> None:
 
 # ================================================================ properties
 
-# Oxygen support, mildest first. Within the nasal cannula rung, more flow is more support.
+# Oxygen support, mildest first. The devices graded by their rate (blow-by, nasal and high-flow cannula) are as bad
+# as their rate: moving between them, more flow is more support.
 OXYGEN_LADDER = [
     O2.NONE,
     O2.BLOW_BY,
     O2.NASAL_CANNULA,
+    O2.HIGH_FLOW_NASAL_CANNULA,
     O2.VENTURI_MASK,
     O2.FACEMASK,
     O2.NON_REBREATHER,
-    O2.HIGH_FLOW_NASAL_CANNULA,
     O2.CPAP,
     O2.BIPAP,
     O2.MECHANICAL_VENTILATION,
@@ -604,20 +616,19 @@ CRS_TEMPERATURES = [36.0, 37.9, 38.0, 40.0]
 CRS_HYPOTENSION = [(False, 0, False)] + [(True, p, v) for p in range(4) for v in (False, True)]
 CRS_OXYGEN = [
     (O2.NONE, None),
-    (O2.BLOW_BY, None),
-    (O2.NASAL_CANNULA, 1.0),
-    (O2.NASAL_CANNULA, 6.0),
+    (O2.BLOW_BY, 2.0),
+    (O2.NASAL_CANNULA, 2.0),
+    (O2.HIGH_FLOW_NASAL_CANNULA, 6.0),
     (O2.NASAL_CANNULA, 6.1),
-    (O2.NASAL_CANNULA, 15.0),
-    *[(device, None) for device in OXYGEN_LADDER[3:]],
+    (O2.HIGH_FLOW_NASAL_CANNULA, 15.0),
+    *[(device, None) for device in OXYGEN_LADDER[4:]],
 ]
 
 
-def crs_grid_findings(t: int, h: tuple[bool, int, bool], o: int, masked: bool) -> CrsFindings:
+def crs_grid_findings(t: int, h: tuple[bool, int, bool], o: int) -> CrsFindings:
     device, flow = CRS_OXYGEN[o]
     return crs(
         max_temperature_c=CRS_TEMPERATURES[t],
-        fever_masked_by_treatment=masked,
         **hypotension(h[1], h[2]) if h[0] else {},
         **oxygen(device, flow),
     )
@@ -637,18 +648,21 @@ def test_on_the_whole_crs_grid_no_single_worsening_lowers_the_grade() -> None:
         for t in range(len(CRS_TEMPERATURES)):
             for h in CRS_HYPOTENSION:
                 for o in range(len(CRS_OXYGEN)):
-                    grade = grade_crs(crs_grid_findings(t, h, o, masked), CRS).grade
+                    masked_by = MASKING_DOSE if masked else None
+                    grade = grade_crs(crs_grid_findings(t, h, o), CRS, masked_by).grade
                     worse = [(t + 1, h, o)] if t + 1 < len(CRS_TEMPERATURES) else []
                     worse += [(t, h2, o) for h2 in crs_worse_hypotension(h)]
                     worse += [(t, h, o + 1)] if o + 1 < len(CRS_OXYGEN) else []
                     for t2, h2, o2 in worse:
-                        worse_grade = grade_crs(crs_grid_findings(t2, h2, o2, masked), CRS).grade
+                        worse_grade = grade_crs(crs_grid_findings(t2, h2, o2), CRS, masked_by).grade
                         assert worse_grade >= grade, (t, h, o, masked, "->", t2, h2, o2)
                         checked += 1
     assert checked > 2000
 
 
-@pytest.mark.parametrize(("age", "scores"), [(ICE_AGE, list(range(10, -1, -1))), (CAPD_AGE, [*range(33), "unable"])])
+@pytest.mark.parametrize(
+    ("age", "scores"), [(ICE_AGE, [*range(10, -1, -1), "unable"]), (CAPD_AGE, [*range(33), "unable"])]
+)
 def test_on_the_whole_icans_grid_no_single_worsening_lowers_the_grade(age: int, scores: list[Any]) -> None:
     """Scores are listed mildest first (ICE falls, CAPD rises to 'unable to perform')."""
     field = "ice_score" if age == ICE_AGE else "capd_score"
@@ -682,8 +696,8 @@ crs_criteria = st.builds(
 
 
 @st.composite
-def worsening_crs(draw: st.DrawFn) -> tuple[CrsFindings, CrsFindings]:
-    """Two assessments, the second at least as bad in every finding (same masking)."""
+def worsening_crs(draw: st.DrawFn) -> tuple[CrsFindings, CrsFindings, FeverMaskingDose | None]:
+    """Two assessments, the second at least as bad in every finding, and the dose masking both (or None)."""
     masked = draw(st.booleans())
     low_t, high_t = sorted(draw(st.lists(temperatures, min_size=2, max_size=2)))
 
@@ -697,8 +711,10 @@ def worsening_crs(draw: st.DrawFn) -> tuple[CrsFindings, CrsFindings]:
     rung = draw(st.integers(0, len(OXYGEN_LADDER) - 1))
     worse_rung = draw(st.integers(rung, len(OXYGEN_LADDER) - 1))
 
+    by_rate = {O2.BLOW_BY, O2.NASAL_CANNULA, O2.HIGH_FLOW_NASAL_CANNULA}
+
     def flow_for(device: OxygenSupport, at_least: float | None) -> float | None:
-        if device is O2.NASAL_CANNULA:
+        if device in by_rate:
             return draw(flows if at_least is None else st.floats(min_value=at_least, max_value=100.0))
         if device is O2.NONE:
             return None
@@ -706,12 +722,11 @@ def worsening_crs(draw: st.DrawFn) -> tuple[CrsFindings, CrsFindings]:
 
     device, worse_device = OXYGEN_LADDER[rung], OXYGEN_LADDER[worse_rung]
     flow = flow_for(device, None)
-    worse_flow = flow_for(worse_device, flow if worse_device is device else None)
+    worse_flow = flow_for(worse_device, flow if device in by_rate and worse_device in by_rate else None)
 
     def findings(t: float, h: bool, p: int, v: bool, o: OxygenSupport, f: float | None) -> CrsFindings:
         return CrsFindings(
             max_temperature_c=t,
-            fever_masked_by_treatment=masked,
             hypotension=h,
             vasopressors_excluding_vasopressin=p,
             vasopressin=v,
@@ -722,23 +737,24 @@ def worsening_crs(draw: st.DrawFn) -> tuple[CrsFindings, CrsFindings]:
     return (
         findings(low_t, hypo, pressors, vasopressin, device, flow),
         findings(high_t, worse_hypo, worse_pressors, worse_vasopressin, worse_device, worse_flow),
+        MASKING_DOSE if masked else None,
     )
 
 
 @given(pair=worsening_crs(), criteria=crs_criteria)
 def test_crs_grade_never_falls_when_a_finding_worsens(
-    pair: tuple[CrsFindings, CrsFindings], criteria: CrsCriteria
+    pair: tuple[CrsFindings, CrsFindings, FeverMaskingDose | None], criteria: CrsCriteria
 ) -> None:
-    milder, worse = pair
-    assert grade_crs(worse, criteria).grade >= grade_crs(milder, criteria).grade
+    milder, worse, masked_by = pair
+    assert grade_crs(worse, criteria, masked_by).grade >= grade_crs(milder, criteria, masked_by).grade
 
 
 @given(pair=worsening_crs(), criteria=crs_criteria)
 def test_crs_grade_is_on_the_scale_and_always_explained(
-    pair: tuple[CrsFindings, CrsFindings], criteria: CrsCriteria
+    pair: tuple[CrsFindings, CrsFindings, FeverMaskingDose | None], criteria: CrsCriteria
 ) -> None:
-    for findings in pair:
-        grading = grade_crs(findings, criteria)
+    for findings in pair[:2]:
+        grading = grade_crs(findings, criteria, pair[2])
         assert 0 <= grading.grade <= 4
         assert grading.reasons
         assert all(reason.strip() for reason in grading.reasons)
@@ -748,15 +764,15 @@ def test_crs_grade_is_on_the_scale_and_always_explained(
 
 @given(pair=worsening_crs(), criteria=crs_criteria)
 def test_crs_needs_fever_or_masking_and_then_is_the_worse_of_hypotension_and_hypoxia(
-    pair: tuple[CrsFindings, CrsFindings], criteria: CrsCriteria
+    pair: tuple[CrsFindings, CrsFindings, FeverMaskingDose | None], criteria: CrsCriteria
 ) -> None:
-    findings = pair[1]
+    findings, masked_by = pair[1], pair[2]
     fever = findings.max_temperature_c >= criteria.fever_min_celsius
-    grade = grade_crs(findings, criteria).grade
-    if not fever and not findings.fever_masked_by_treatment:
+    grade = grade_crs(findings, criteria, masked_by).grade
+    if not fever and masked_by is None:
         assert grade == 0
         return
-    fever_only = findings.model_copy(update={"max_temperature_c": 45.0, "fever_masked_by_treatment": False})
+    fever_only = findings.model_copy(update={"max_temperature_c": 45.0})
     hypotension_only = fever_only.model_copy(update={"oxygen": O2.NONE, "oxygen_flow_l_per_min": None})
     hypoxia_only = fever_only.model_copy(
         update={"hypotension": False, "vasopressors_excluding_vasopressin": 0, "vasopressin": False}
@@ -767,8 +783,8 @@ def test_crs_needs_fever_or_masking_and_then_is_the_worse_of_hypotension_and_hyp
 
 
 @given(pair=worsening_crs())
-def test_crs_findings_survive_the_trial_record(pair: tuple[CrsFindings, CrsFindings]) -> None:
-    for findings in pair:
+def test_crs_findings_survive_the_trial_record(pair: tuple[CrsFindings, CrsFindings, FeverMaskingDose | None]) -> None:
+    for findings in pair[:2]:
         assert CrsFindings.model_validate_json(findings.model_dump_json()) == findings
 
 
@@ -785,10 +801,10 @@ def worsening_icans(draw: st.DrawFn) -> tuple[int, IcansFindings, IcansFindings]
     score_field = "ice_score" if scale == "ICE" else "capd_score"
     unable = draw(st.booleans())
     if scale == "ICE":
-        # Being unable to perform the ICE is not on the ICE's scale: it stays as it was.
+        # An awake patient unable to perform the ICE scores it 0: the ICE's worst.
         score = None if unable else draw(st.integers(0, ICANS.ice_max))
-        worse_unable = unable
-        worse_score = None if unable else draw(st.integers(0, score))
+        worse_unable = unable or draw(st.booleans())
+        worse_score = None if worse_unable else draw(st.integers(0, score if score is not None else 0))
     else:
         score = None if unable else draw(st.integers(0, ICANS.capd_max))
         worse_unable = unable or draw(st.booleans())  # unable to perform the CAPD is its worst
@@ -873,3 +889,11 @@ def test_icans_findings_survive_the_trial_record(case: tuple[int, IcansFindings,
     for findings in case[1:]:
         assert isinstance(findings, IcansFindings)
         assert IcansFindings.model_validate_json(findings.model_dump_json()) == findings
+
+
+@given(pair=worsening_crs(), criteria=crs_criteria)
+def test_a_dose_that_masks_the_fever_never_lowers_the_crs_grade(
+    pair: tuple[CrsFindings, CrsFindings, FeverMaskingDose | None], criteria: CrsCriteria
+) -> None:
+    for findings in pair[:2]:
+        assert grade_crs(findings, criteria, MASKING_DOSE).grade >= grade_crs(findings, criteria).grade

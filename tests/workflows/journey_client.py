@@ -89,7 +89,11 @@ class JourneyClient:
             study_id=self.study_id,
             # Nine years old on the server's today: the shared time-skipping clock moves on from test to test.
             screening=screening(
-                screening_date=today, date_of_birth=today - timedelta(days=9 * 365 + 30), **screening_overrides
+                **{
+                    "screening_date": today,
+                    "date_of_birth": today - timedelta(days=9 * 365 + 30),
+                    **screening_overrides,
+                }
             ),
         )
         await self.client.start_workflow(
@@ -134,9 +138,9 @@ class JourneyClient:
 
     # ------------------------------------------------------------ the path to infusion
 
-    async def to_infusion(self) -> None:
+    async def to_infusion(self, **screening_overrides: Any) -> None:
         """Enrolled now, then the shared path on the server's clock until every lymphodepletion dose is given."""
-        await self.start()
+        await self.start(**screening_overrides)
         steps = path_to(Milestone.LYMPHODEPLETED, PathPatient(study_id=self.study_id), await self.now(), PROTOCOL_V1)
         await send(steps, self.do, self.skip_to)
 

@@ -350,6 +350,7 @@ async def test_toxicity_safety_and_follow_up_commands_fuzzed_after_infusion(jour
         "assess_crs",
         "assess_icans",
         "record_adverse_event",
+        "record_fever_masking_dose",
         "confirm_expedited_report",
         "record_disease_assessment",
         "record_chemotherapy_resumed",

@@ -9,6 +9,7 @@ from domain.journey import events as ev
 from domain.journey.context import Context
 from domain.journey.handlers.safety import report_id_for
 from domain.journey.phases import FINAL_PHASES, Phase
+from domain.site_time import site_moment
 
 _ENROLLED = frozenset(Phase) - FINAL_PHASES - {Phase.NOT_ENROLLED}
 _CONSENTED = _ENROLLED - {Phase.SCREENING, Phase.CONSENT}
@@ -26,18 +27,23 @@ def record_death(ctx: Context, c: cmd.RecordDeath) -> list[ev.EventPayload]:
     if not ctx.require_phase(_ENROLLED, "record a death"):
         return []
     ctx.check_day(c.died_on, "the date of death", (ctx.state.screening_date, "screening"))
+    died_day_starts = site_moment(c.died_on, 0, ctx.protocol.schedule)
+    if c.aware_at is not None:
+        ctx.check_instant(c.aware_at, "the time the site learnt of the death", (died_day_starts, "the day of death"))
     payloads: list[ev.EventPayload] = [
         ev.PatientDied(died_on=c.died_on, cause=c.cause, treatment_related=c.treatment_related)
     ]
-    if ctx.state.phase in _CONSENTED:  # a death on study is a serious adverse event: report within 24 h
+    if ctx.state.phase in _CONSENTED:  # a death on study is a serious adverse event
         sequence = ctx.state.last_sequence + 1
-        due = ctx.now + _report_hours(ctx)
+        # From the site's awareness (the protocol), never from the data entry: a late entry may be overdue at once.
+        aware = (c.aware_at or died_day_starts) if ctx.clinical_review else ctx.now
         payloads.append(
             ev.ExpeditedReportOpened(
                 report_id=report_id_for(sequence),
                 trigger_sequence=sequence,
                 reasons=("death on study is a serious adverse event",),
-                due_at=due,
+                due_at=aware + _report_hours(ctx),
+                aware_at=aware if ctx.clinical_review else None,
             )
         )
     return payloads

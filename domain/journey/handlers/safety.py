@@ -1,4 +1,5 @@
-"""CRS, ICANS and adverse events: grades are computed, never typed, and every serious finding opens a 24 h report."""
+"""CRS, ICANS and adverse events: grades are computed, never typed, and every serious finding opens an expedited
+report, due the protocol's hours after the site became aware of it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ from domain.journey import events as ev
 from domain.journey.context import Context
 from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, Phase
 from domain.journey.repeats import refuse_exact_repeat
-from domain.journey.state import GradedAssessment, RecordedAdverseEvent
+from domain.journey.state import GradedAssessment, RecordedAdverseEvent, RecordedMaskingDose
 from domain.journey.views import dlt_window_ends_at, has_dose_limiting_toxicity
-from domain.toxicity import expedited_report_reasons, grade_crs, grade_icans, icans_findings_problems
+from domain.site_time import site_moment
+from domain.toxicity import (
+    AdverseEvent,
+    RecordedCrsFindings,
+    expedited_report_reasons,
+    fever_masking_dose,
+    grade_crs,
+    grade_icans,
+    icans_findings_problems,
+)
 
 _RELATED = frozenset({"possible", "probable", "definite"})
 
@@ -21,19 +31,21 @@ def report_id_for(trigger_sequence: int) -> str:
 
 
 def _open_report(ctx: Context, trigger_sequence: int, reasons: tuple[str, ...], aware_at: datetime) -> ev.EventPayload:
+    """The report's clock runs from the site's awareness: an entry made late may be due, or overdue, at once."""
     due = aware_at + timedelta(hours=ctx.protocol.safety.expedited_report_hours)
     return ev.ExpeditedReportOpened(
         report_id=report_id_for(trigger_sequence),
         trigger_sequence=trigger_sequence,
         reasons=reasons,
         due_at=due,
+        aware_at=aware_at if ctx.clinical_review else None,
     )
 
 
 def _check_correction(
     ctx: Context,
     correction: cmd.Correction | None,
-    entries: tuple[GradedAssessment, ...] | tuple[RecordedAdverseEvent, ...],
+    entries: tuple[GradedAssessment, ...] | tuple[RecordedAdverseEvent, ...] | tuple[RecordedMaskingDose, ...],
     what: str,
 ) -> bool:
     """True when the correction targets a current entry of the same kind. The earlier entry stays on record."""
@@ -62,15 +74,24 @@ def assess_crs(ctx: Context, c: cmd.AssessCrs) -> list[ev.EventPayload]:
     infusion = ctx.state.infusion
     ctx.check_instant(c.assessed_at, "the assessment time", (infusion.infused_at if infusion else None, "infusion"))
     _check_correction(ctx, c.correction, ctx.state.crs, "CRS assessment")
-    grading = grade_crs(c.findings, ctx.protocol.crs)
+    if ctx.clinical_review and c.typed_fever_masking:
+        ctx.refuse(
+            "'fever masked' is no longer ticked by hand: it follows from the tocilizumab or corticosteroid doses "
+            f"recorded in the {ctx.protocol.crs.fever_masking_window_hours} hours before the assessment; record "
+            "the dose (drug, dose, time given), then the assessment without that box"
+        )
+    masked_by = fever_masking_dose(ctx.state.current_masking_doses, c.assessed_at, ctx.protocol.crs)
+    grading = grade_crs(c.findings, ctx.protocol.crs, masked_by)
     sequence = ctx.state.last_sequence + 1
     supersedes = c.correction.supersedes_sequence if c.correction else None
+    fever = c.findings.max_temperature_c >= ctx.protocol.crs.fever_min_celsius
     assessed = ev.CrsAssessed(
         assessed_at=c.assessed_at,
-        findings=c.findings,
+        findings=RecordedCrsFindings.of(c.findings),
         grade=grading.grade,
         reasons=grading.reasons,
         supersedes=supersedes,
+        fever_masked_by=None if fever else masked_by,
     )
     refuse_exact_repeat(ctx, c.correction, ctx.state.crs, assessed, "CRS assessment")
     payloads: list[ev.EventPayload] = [assessed]
@@ -123,6 +144,9 @@ def record_adverse_event(ctx: Context, c: cmd.RecordAdverseEvent) -> list[ev.Eve
     ae = c.adverse_event
     consent = ctx.state.consent
     ctx.check_day(ae.onset_date, "the onset date", (consent.signed_on if consent else None, "consent"))
+    if ae.aware_at is not None:
+        onset = site_moment(ae.onset_date, 0, ctx.protocol.schedule)
+        ctx.check_instant(ae.aware_at, "the time the site became aware of it", (onset, "the onset day's start"))
     _check_correction(ctx, c.correction, ctx.state.adverse_events, "adverse event")
     sequence = ctx.state.last_sequence + 1
     supersedes = c.correction.supersedes_sequence if c.correction else None
@@ -131,12 +155,35 @@ def record_adverse_event(ctx: Context, c: cmd.RecordAdverseEvent) -> list[ev.Eve
     payloads: list[ev.EventPayload] = [recorded]
     reasons = expedited_report_reasons(adverse_event=ae, safety=ctx.protocol.safety)
     if reasons and not _triggered_report(ctx, supersedes):
-        payloads.append(_open_report(ctx, sequence, reasons, ctx.now))
+        payloads.append(_open_report(ctx, sequence, reasons, _aware_at(ctx, ae) if ctx.clinical_review else ctx.now))
     if ae.ctcae_grade == ctx.protocol.safety.ctcae_max_grade:  # grade 5 is death
         payloads.append(
             ev.PatientDied(died_on=ae.onset_date, cause=ae.term, treatment_related=ae.related_to_car_t in _RELATED)
         )
     return payloads
+
+
+def _aware_at(ctx: Context, ae: AdverseEvent) -> datetime:
+    """When the site became aware of `ae`: as recorded, else the start of its onset day (the earliest it can be)."""
+    return ae.aware_at or site_moment(ae.onset_date, 0, ctx.protocol.schedule)
+
+
+def record_fever_masking_dose(ctx: Context, c: cmd.RecordFeverMaskingDose) -> list[ev.EventPayload]:
+    if not ctx.require_phase(POST_INFUSION_PHASES, "record a tocilizumab or corticosteroid dose"):
+        return []
+    infusion = ctx.state.infusion
+    ctx.check_instant(
+        c.given_at, "the time the dose was given", (infusion.infused_at if infusion else None, "infusion")
+    )
+    _check_correction(ctx, c.correction, ctx.state.fever_masking_doses, "tocilizumab or corticosteroid dose")
+    given = ev.FeverMaskingDoseGiven(
+        drug=c.drug,
+        dose_mg=c.dose_mg,
+        given_at=c.given_at,
+        supersedes=c.correction.supersedes_sequence if c.correction else None,
+    )
+    refuse_exact_repeat(ctx, c.correction, ctx.state.fever_masking_doses, given, "dose")
+    return [given]
 
 
 def confirm_expedited_report(ctx: Context, c: cmd.ConfirmExpeditedReport) -> list[ev.EventPayload]:

@@ -248,6 +248,17 @@ def _check_hold_criteria(ctx: Context, c: cmd.RecordInfusion) -> None:
     rules = ctx.protocol.infusion
     if c.active_uncontrolled_infection:
         ctx.refuse("hold the infusion: there is an active uncontrolled infection")
+    if ctx.clinical_review and c.hours_since_last_fever is None and not c.no_fever:
+        ctx.refuse(
+            f"answer the fever check before the infusion: how many hours since the patient's last fever (at least "
+            f"{rules.min_fever_free_hours} are required), or that the patient has had no fever; a blank is not "
+            "an answer"
+        )
+    if c.hours_since_last_fever is not None and c.no_fever:
+        ctx.refuse(
+            f"the fever check has two answers: {c.hours_since_last_fever:g} hours since the last fever, and no "
+            "fever at all; keep the one that is true"
+        )
     if c.hours_since_last_fever is not None and c.hours_since_last_fever < rules.min_fever_free_hours:
         ctx.refuse(
             f"hold the infusion: fever-free for {c.hours_since_last_fever:g} hours only; "
