@@ -97,6 +97,11 @@ class TrialWorkflow:
         self._state, reasons = admit(self._state, request.study_id, workflow.now(), self._protocol)
         return AdmissionResult(study_id=request.study_id, admitted=not reasons, reasons=tuple(reasons))
 
+    @admit.validator
+    def validate_admit(self, request: AdmissionRequest) -> None:
+        """Nothing of its own: the worker's seal check (workers/command_seals.py) runs in the validator, and only
+        updates that have one reach it."""
+
     # ------------------------------------------------------------ the DSMB
 
     @workflow.update
@@ -106,6 +111,10 @@ class TrialWorkflow:
             raise ApplicationError("; ".join(reasons), list(reasons), type=DSMB_DECISION_REFUSED, non_retryable=True)
         self._woken = True
         return self.status()
+
+    @dsmb_decision.validator
+    def validate_dsmb_decision(self, decision: DsmbDecision) -> None:
+        """The seal check runs here (see validate_admit); a refused decision changes nothing and leaves no event."""
 
     @workflow.query
     def status(self) -> TrialStatus:
