@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
+from activities.journey_stopping import JourneyStopping
 from activities.reconciliation import ReconciliationActivities
 from activities.record_checkpoint import CheckpointActivities
 from activities.slot_booking import SlotBookingActivities
@@ -78,7 +79,9 @@ async def journey_worker(
     reconciliation = ReconciliationActivities(client, store)  # the timer safety net reads journeys and the record
     checkpointing = CheckpointActivities(client, store, checkpoints)
     # Journeys signal-with-start the TrialWorkflow: sealed, as the trial takes no report nobody sealed.
-    trial_reporting = TrialReporting(sealing_client(client, seal_keys, _now) if seal_keys is not None else client)
+    sealing = sealing_client(client, seal_keys, _now) if seal_keys is not None else client
+    trial_reporting = TrialReporting(sealing)
+    stopping = JourneyStopping(sealing)  # the trial tells each journey the DSMB stopped it: a sealed update
     capacity = slot_capacity if slot_capacity is not None else SlotCapacity.of(CURRENT_PROTOCOL.manufacturing)
     slots = SlotBookingActivities(SlotCalendar(store.engine, capacity))
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
@@ -94,6 +97,7 @@ async def journey_worker(
                 reconciliation.reconcile_journey,
                 checkpointing.checkpoint_record,
                 trial_reporting.report_to_trial,
+                stopping.stop_journey,
                 slots.book_slot,
                 slots.end_manufacturing,
                 slots.cancel_slots,

@@ -278,6 +278,12 @@ _SYSTEM_COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry(cmd.StartFollowUpEra, _SYSTEM, "The patient moves on to the next period of follow-up."),
     CommandEntry(cmd.CompleteJourney, _SYSTEM, "The patient has finished the study's follow-up."),
     CommandEntry(cmd.RecordSlotBooking, _SYSTEM, "The collection's slot was booked in the site's calendar."),
+    # Sent by the trial's workflow, never typed: attributed to the board member who signed the decision.
+    CommandEntry(
+        cmd.StopForTrial,
+        frozenset({Role.DSMB}),
+        "The DSMB stopped the trial: off study before infusion; after it, safety follow-up goes on.",
+    ),
 )
 
 # What people record, by kind, in the protocol's order.

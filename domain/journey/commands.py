@@ -312,6 +312,14 @@ class RecordSlotBooking(_Command):
     expected_release: date
 
 
+class StopForTrial(_Command):
+    """The DSMB's signed decision stopped the trial: sent by the TrialWorkflow to every journey still on study,
+    attributed to the board member who signed, once per decision (its id)."""
+
+    kind: Literal["trial_stopped"] = "trial_stopped"
+    decision_id: Label
+
+
 StaffCommand = Annotated[
     EnrollPatient
     | CorrectScreening
@@ -350,7 +358,8 @@ SystemCommand = Annotated[
     | MarkVisitMissed
     | StartFollowUpEra
     | CompleteJourney
-    | RecordSlotBooking,
+    | RecordSlotBooking
+    | StopForTrial,
     Field(discriminator="kind"),
 ]
 

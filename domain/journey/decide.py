@@ -140,6 +140,8 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return follow_up.complete_journey(ctx, command)
         case cmd.RecordSlotBooking():
             return enrollment.record_slot_booking(ctx, command)
+        case cmd.StopForTrial():
+            return exits.stop_for_trial(ctx, command)
         case _:
             assert_never(command)
 

@@ -91,9 +91,7 @@ async def temporal_cli(door: TrialDoor, *args: str) -> tuple[int, str]:
 
 
 def report(study_id: str, kind: ReportKind) -> JourneyReport:
-    return JourneyReport(
-        event_id=f"{study_id}/{kind.value}", study_id=study_id, kind=kind, at=datetime.now(UTC)
-    )
+    return JourneyReport(event_id=f"{study_id}/{kind.value}", study_id=study_id, kind=kind, at=datetime.now(UTC))
 
 
 async def sealed_report(door: TrialDoor, journey_report: JourneyReport) -> None:
