@@ -18,7 +18,8 @@ import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from config.journey_ids import trial_workflow_id
+from config.journey_ids import journey_workflow_id, trial_workflow_id
+from domain.journey.phases import ExitReason, Phase
 from domain.protocol import CURRENT_PROTOCOL
 from domain.roles import Actor, Role
 from domain.signature import SignatureMeaning, sign
@@ -31,6 +32,7 @@ from security import PayloadKeyring, encrypted_data_converter, new_key
 from security.client_seals import sealing_client
 from security.command_seal import SEAL_REFUSED
 from security.keys import SealKeyring
+from tests.facade.journeys import enrollment
 from tests.processes import stops_with_the_tests
 from tests.waiting import poll
 from workers.dev_server import DevServer, find_temporal_binary
@@ -46,6 +48,7 @@ DSMB = Actor(user_id="dsmb.chair", role=Role.DSMB)
 @dataclass(frozen=True)
 class TrialDoor:
     server: DevServer
+    store: EventStore
     client: Client  # holds the payload key, seals nothing
     reporter: Client  # seals as the journey worker's report activity does
     task_queue: str
@@ -69,7 +72,7 @@ async def door(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TrialD
                 trial = TrialClient(client, store, task_queue=task_queue, seal_keys=SEAL_KEYS)
                 reporter = sealing_client(client, SEAL_KEYS, lambda: datetime.now(UTC))
                 workflow_id = trial_workflow_id(CURRENT_PROTOCOL.accrual.trial_identifier, task_queue)
-                yield TrialDoor(server, client, reporter, task_queue, trial, workflow_id)
+                yield TrialDoor(server, store, client, reporter, task_queue, trial, workflow_id)
     finally:
         store.close()
 
@@ -206,3 +209,33 @@ async def test_a_forged_start_of_a_trial_fails_at_once(door: TrialDoor) -> None:
         return True if (await handle.describe()).status is WorkflowExecutionStatus.FAILED else None
 
     await poll(failed, "the unsealed trial start fails at once")
+
+
+async def test_the_dsmb_stop_reaches_journeys_sealed_and_a_forged_one_is_refused(door: TrialDoor) -> None:
+    """On a trial of its own (a stop closes its trial for good): the trial's activity seals the journey's update."""
+    task_queue = f"trial-stop-door-{uuid.uuid4()}"
+    async with journey_worker(door.client, door.store, task_queue=task_queue, seal_keys=SEAL_KEYS):
+        trial = TrialClient(door.client, door.store, task_queue=task_queue, seal_keys=SEAL_KEYS)
+        await trial.enroll(enrollment("TF-847"))  # admitted by its trial, then enrolled: not yet infused
+        before = [e.event_type for e in door.store.events_for("TF-847")]
+
+        forged = {"actor": {"user_id": "forged.nokey", "role": "dsmb"}, "kind": "trial_stopped",
+                  "decision_id": "DSMB-FORGED-2"}  # fmt: skip
+        code, output = await temporal_cli(
+            door, "workflow", "update", "execute", "--workflow-id", journey_workflow_id("TF-847"),
+            "--name", "trial_stopped", "--input", json.dumps(forged),
+        )  # fmt: skip
+        assert code != 0, output
+        assert [e.event_type for e in door.store.events_for("TF-847")] == before
+
+        await trial.dsmb_decision(signed_decision(DsmbOutcome.STOP, "DSMB-STOP-1"))
+
+        async def off_study() -> bool | None:
+            status = await trial.status("TF-847")
+            return True if status.phase is Phase.OFF_STUDY else None
+
+        await poll(off_study, "the sealed stop reached the journey")
+        status = await trial.status("TF-847")
+        assert status.exit is not None and status.exit.reason is ExitReason.TRIAL_STOPPED
+        [stop] = [e for e in door.store.events_for("TF-847") if e.event_type == "trial_stopped"]
+        assert stop.actor_user_id == DSMB.user_id
