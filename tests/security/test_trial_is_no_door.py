@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -26,7 +26,7 @@ from domain.signature import SignatureMeaning, sign
 from domain.trial.reports import DsmbDecision, DsmbOutcome, JourneyReport, ReportKind
 from domain.trial.state import Enrollment
 from domain.trial.status import TrialStatus
-from facade import TrialClient
+from facade import CommandRefused, TrialClient
 from records import EventStore
 from security import PayloadKeyring, encrypted_data_converter, new_key
 from security.client_seals import sealing_client
@@ -179,6 +179,17 @@ async def test_a_forged_dsmb_decision_is_refused_and_the_real_one_resumes_the_tr
         await door.handle().execute_update(TrialWorkflow.dsmb_decision, decision, id="DSMB-FORGED-1")
     cause = refused.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == SEAL_REFUSED and "no seal" in cause.message
+    # A seal made with a guessed key, or a genuine one too old: refused too, with the reason.
+    guessed = sealing_client(door.client, SealKeyring("s1", {"s1": bytes(range(1, 33))}), lambda: datetime.now(UTC))
+    with pytest.raises(WorkflowUpdateFailedError) as forged_seal:
+        await guessed.get_workflow_handle_for(TrialWorkflow.run, door.workflow_id).execute_update(
+            TrialWorkflow.dsmb_decision, decision, id="DSMB-FORGED-1"
+        )
+    assert "does not match" in str(forged_seal.value.cause)
+    late = TrialClient(door.client, door.store, task_queue=door.task_queue, seal_keys=SEAL_KEYS,
+                       clock=lambda: datetime.now(UTC) - timedelta(minutes=10))  # fmt: skip
+    with pytest.raises(CommandRefused, match="the trial refused the decision's seal: the command's seal is stale"):
+        await late.dsmb_decision(decision)
     # Nor may they admit anyone past the pause's check.
     with pytest.raises(WorkflowUpdateFailedError) as not_admitted:
         await door.handle().execute_update(TrialWorkflow.admit, AdmissionRequest(study_id="TF-846"))
