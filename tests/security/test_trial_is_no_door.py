@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import Replayer
 
 from config.journey_ids import journey_workflow_id, trial_workflow_id
 from domain.journey.phases import ExitReason, Phase
@@ -35,6 +36,7 @@ from security.keys import SealKeyring
 from tests.facade.journeys import enrollment
 from tests.processes import stops_with_the_tests
 from tests.waiting import poll
+from workers.command_seals import SealCheck
 from workers.dev_server import DevServer, find_temporal_binary
 from workers.worker import journey_worker
 from workflows.trial_messages import AdmissionRequest, TrialInput
@@ -250,3 +252,21 @@ async def test_the_dsmb_stop_reaches_journeys_sealed_and_a_forged_one_is_refused
         assert status.exit is not None and status.exit.reason is ExitReason.TRIAL_STOPPED
         [stop] = [e for e in door.store.events_for("TF-847") if e.event_type == "trial_stopped"]
         assert stop.actor_user_id == DSMB.user_id
+
+
+async def test_the_trials_history_with_dropped_and_counted_reports_replays(door: TrialDoor) -> None:
+    """The seal check is deterministic: replayed with the same keys, the dropped report is dropped again and the sealed
+    one counted again, the patch markers where they were."""
+    await sealed_report(door, report("TF-850", ReportKind.INFUSED))  # the trial runs (whatever ran before)
+    await door.handle().signal(TrialWorkflow.report, report("TF-848", ReportKind.INFUSED))  # unsealed: dropped
+    await sealed_report(door, report("TF-849", ReportKind.INFUSED))
+    await status_when(door, "the sealed report counted", lambda s: counted(s, "TF-849"))
+    history = await door.handle().fetch_history()
+
+    replayer = Replayer(
+        workflows=[TrialWorkflow],
+        interceptors=[SealCheck(SEAL_KEYS)],
+        data_converter=encrypted_data_converter(PAYLOAD_KEYS),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
