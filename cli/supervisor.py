@@ -111,6 +111,12 @@ def _status_output(status: PatientStatus) -> list[Table]:
         rows.append(("Deviations", "\n".join(status.deviations)))
     if status.exit is not None:
         rows.append(("Exit", f"{status.exit.reason.value.replace('_', ' ')} on {_day(status.exit.on)}"))
+    if status.trial_stopped_by_decision is not None:
+        after = "off study" if status.exit is not None else "the safety follow-up goes on"
+        stopped = (
+            f"by the DSMB on {_day(status.trial_stopped_on)} (decision {status.trial_stopped_by_decision}): {after}"
+        )
+        rows.append(("Trial stopped", Text(stopped, style="bold")))
     tables = [_facts(f"Patient {status.study_id}", rows)]
     if status.signatures:
         signed = Table(title="Electronic signatures", title_justify="left")

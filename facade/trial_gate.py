@@ -22,6 +22,7 @@ from domain.protocol import TrialProtocol
 from domain.trial.reports import DsmbDecision
 from domain.trial.status import TrialStatus
 from facade.errors import AdmissionNotAnswered, CommandRefused
+from security.command_seal import SEAL_REFUSED
 from workflows.trial_messages import AdmissionRequest, TrialInput
 from workflows.trial_workflow import DSMB_DECISION_REFUSED, TrialWorkflow
 
@@ -58,6 +59,9 @@ class TrialGate:
             await self._stop_if_never_begun(trial)
             raise AdmissionNotAnswered(study_id, seconds, "no worker took it, or it cannot read it") from None
         except WorkflowUpdateFailedError as error:  # e.g. an admission the worker could not read
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == SEAL_REFUSED:
+                raise CommandRefused(study_id, [f"the trial refused the admission's seal: {cause.message}"]) from None
             raise AdmissionNotAnswered(study_id, seconds, f"it failed: {error.cause or error}") from None
         if not result.admitted:
             raise CommandRefused(study_id, list(result.reasons))
@@ -82,6 +86,9 @@ class TrialGate:
             cause = error.cause
             if isinstance(cause, ApplicationError) and cause.type == DSMB_DECISION_REFUSED:
                 raise CommandRefused(self._identifier, [str(reason) for reason in cause.details]) from None
+            if isinstance(cause, ApplicationError) and cause.type == SEAL_REFUSED:
+                refused = f"the trial refused the decision's seal: {cause.message}"
+                raise CommandRefused(self._identifier, [refused]) from None
             raise
 
     async def status(self) -> TrialStatus:

@@ -20,7 +20,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.testing import WorkflowEnvironment
 
 from cli.common import JsonOption, print_json, run_app
 from config.journey_ids import journey_workflow_id
@@ -58,8 +57,10 @@ from simulation.journey_steps import (
     scheduled_item,
     signed,
 )
+from simulation.server_clock import ServerClock
+from simulation.stopping_rule_story import StoppingRuleStory, run_stopping_rule_story
 from workers.settling import settle
-from workers.time_skipping import skip_time, start_time_skipping
+from workers.time_skipping import start_time_skipping
 from workers.worker import journey_worker
 from workflows.journey_messages import RecordResult
 
@@ -97,6 +98,8 @@ class DemoResult(FrozenModel):
     report: TrialReport
     report_matches_cohort: bool
     mismatches: tuple[str, ...]
+    # A trial of its own where the stopping rule fires and the DSMB's signed decision resumes enrollment.
+    stopping_rule_story: StoppingRuleStory
 
 
 # ---------------------------------------------------------------- the server and its clock
@@ -105,23 +108,6 @@ class DemoResult(FrozenModel):
 def _quiet_runtime() -> Runtime:
     """The SDK core's own log lines (e.g. its test-server version warning) only from errors up."""
     return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR"))))
-
-
-@dataclass
-class ServerClock:
-    """The time-skipping server's time as last read: the facade's clock, and where every staff step is dated."""
-
-    env: WorkflowEnvironment
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    async def move_to(self, moment: datetime) -> None:
-        delta = moment - await self.env.get_current_time()
-        if delta > timedelta(0):
-            await skip_time(self.env, delta)  # the server skips ahead, firing every workflow timer on the way
-        self.now = await self.env.get_current_time()
 
 
 # ---------------------------------------------------------------- one patient's script
@@ -427,10 +413,21 @@ async def run_demo(
                     report = await trial.report()
             finally:
                 store.close()
+        ended_at = await env.get_current_time()
+    # On a server of its own: the cohort's journeys, in follow-up, keep their timers out of the story's way.
+    story_env = await start_time_skipping(runtime=_quiet_runtime())
+    async with story_env:
+        await register_search_attributes(story_env.client)
+        story = await run_stopping_rule_story(story_env, protocol, say, not_before=ended_at)
     expected = expected_report(plan, protocol)
     mismatches = compare(expected, report)
     return DemoResult(
-        cohort=plan, expected=expected, report=report, report_matches_cohort=not mismatches, mismatches=mismatches
+        cohort=plan,
+        expected=expected,
+        report=report,
+        report_matches_cohort=not mismatches,
+        mismatches=mismatches,
+        stopping_rule_story=story,
     )
 
 
@@ -488,6 +485,21 @@ def report_lines(result: DemoResult) -> list[str]:
         f"Exits: {exits or 'none'}.",
         f"Dose-limiting toxicities: {report.toxicity.dose_limiting_toxicities} of {report.toxicity.patients} infused.",
         f"Stopping rule{' (ENROLLMENT PAUSED)' if stopping.paused else ''}: {stopping.explanation}",
+        *story_lines(result.stopping_rule_story),
+    ]
+
+
+def story_lines(story: StoppingRuleStory) -> list[str]:
+    """The safety story in three lines: the pause and its posterior, who was told, the DSMB's resume."""
+    rule, decision = story.paused.stopping_rule, story.decision
+    told = ", ".join(f"{t.role.value} ({t.staff_id})" for t in story.told)
+    return [
+        f"Safety story: enrollment {story.paused.enrollment.value} by the stopping rule at {rule.toxicities} DLTs "
+        f"among {rule.patients} evaluable patients (posterior {rule.posterior_probability:.3f}); told at once: {told}.",
+        f"While paused: {len(story.enrollment_refused)} reason(s) refused an enrollment, "
+        f"{len(story.lymphodepletion_refused)} a lymphodepletion.",
+        f"The DSMB's signed decision {decision.decision_id} ({decision.decided_by}, {decision.outcome.value}): "
+        f"enrollment {story.resumed.enrollment.value} again; {story.after_resume.admitted} patients admitted.",
     ]
 
 
@@ -501,8 +513,9 @@ def demo(
 ) -> None:
     """Enroll a synthetic cohort on a throw-away time-skipping server, drive it through the protocol (screen
     failures, a manufacturing failure, CRS and ICANS, a relapse, a death, missed visits, a patient lost to
-    follow-up, the one-year assessment), then print the trial report. Exits 1 if the report does not match
-    the cohort it generated."""
+    follow-up, the one-year assessment), then print the trial report; then a safety story on a trial of its own: two
+    DLTs fire the stopping rule (enrollment paused, staff and the DSMB told) and the DSMB's signed decision resumes
+    enrollment. Exits 1 if the report does not match the cohort it generated."""
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
     progress = err if as_json else out

@@ -12,13 +12,14 @@ import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from activities.journey_activities import JourneyActivities
+from activities.journey_stopping import JourneyStopping
 from activities.reconciliation import ReconciliationActivities
 from activities.record_checkpoint import CheckpointActivities
 from activities.slot_booking import SlotBookingActivities
@@ -38,6 +39,7 @@ from records.deliveries import DeliveryLedger
 from records.slot_bookings import SlotCalendar
 from security import configured_data_converter, payload_keyring
 from security.checkpoints import CheckpointLog
+from security.client_seals import sealing_client
 from security.configured_keys import checkpoint_log, seal_keyring
 from security.keys import SealKeyring
 from workers.command_seals import SealCheck
@@ -76,7 +78,10 @@ async def journey_worker(
     activities = JourneyActivities(store, notifier)
     reconciliation = ReconciliationActivities(client, store)  # the timer safety net reads journeys and the record
     checkpointing = CheckpointActivities(client, store, checkpoints)
-    trial_reporting = TrialReporting(client)  # journeys signal-with-start the TrialWorkflow
+    # Journeys signal-with-start the TrialWorkflow: sealed, as the trial takes no report nobody sealed.
+    sealing = sealing_client(client, seal_keys, _now) if seal_keys is not None else client
+    trial_reporting = TrialReporting(sealing)
+    stopping = JourneyStopping(sealing)  # the trial tells each journey the DSMB stopped it: a sealed update
     capacity = slot_capacity if slot_capacity is not None else SlotCapacity.of(CURRENT_PROTOCOL.manufacturing)
     slots = SlotBookingActivities(SlotCalendar(store.engine, capacity))
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
@@ -92,6 +97,7 @@ async def journey_worker(
                 reconciliation.reconcile_journey,
                 checkpointing.checkpoint_record,
                 trial_reporting.report_to_trial,
+                stopping.stop_journey,
                 slots.book_slot,
                 slots.end_manufacturing,
                 slots.cancel_slots,
@@ -106,6 +112,10 @@ async def journey_worker(
             finally:
                 if task_queue != TASK_QUEUE:
                     await _end_scoped_trial(client, task_queue)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 SCOPED_TRIAL_SETTLE = timedelta(seconds=30)

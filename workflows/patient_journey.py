@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey import events as ev
     from domain.journey.command_registry import STAFF_COMMAND_MODELS
-    from domain.journey.commands import Command, RecordSlotBooking, RecordSlotUnavailable, StaffCommand
+    from domain.journey.commands import Command, RecordSlotBooking, RecordSlotUnavailable, StaffCommand, StopForTrial
     from domain.journey.envelope import record_limit_problems
     from domain.journey.events import Event
     from domain.journey.notifications import Notification, Topic, Urgency, notifications_for
@@ -140,7 +140,8 @@ def _moves_slots(events: tuple[Event, ...]) -> bool:
 def _leaves_slots(events: tuple[Event, ...]) -> bool:
     """Whether these events end the patient's path to the cells (an exit, not a correction of one)."""
     kinds = (ev.ConsentWithdrawn, ev.PatientDied, ev.LostToFollowUp, ev.TakenOffStudy)
-    return any(isinstance(e.payload, kinds) and e.payload.supersedes is None for e in events)
+    exits = any(isinstance(e.payload, kinds) and e.payload.supersedes is None for e in events)
+    return exits or any(isinstance(e.payload, ev.TrialStopped) and e.payload.off_study for e in events)
 
 
 def unrecordable(events: tuple[Event, ...]) -> list[str]:
@@ -437,18 +438,24 @@ class PatientJourneyWorkflow:
             if _moves_slots(events) and workflow.patched(SLOT_BOOKING_PATCH):
                 await self._book_slots(events)
             if _leaves_slots(events) and workflow.patched(SLOT_CANCELLING_PATCH):
-                await workflow.execute_activity_method(
-                    SlotBookingActivities.cancel_slots,
-                    self._state.journey.study_id,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    retry_policy=RECORD_RETRY,
-                )
+                await self._cancel_slots()
+        return self._answered(update_id, events)
+
+    def _answered(self, update_id: str, events: tuple[Event, ...]) -> RecordResult:
         result = RecordResult(events=events)
         self._state.recent_updates[update_id] = result
         self._state.updates_this_run += 1
         self._state.woken = True
         return result
+
+    async def _cancel_slots(self) -> None:
+        await workflow.execute_activity_method(
+            SlotBookingActivities.cancel_slots,
+            self._state.journey.study_id,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
 
     @record.validator
     def validate_record(self, command: StaffCommand) -> None:
@@ -458,6 +465,43 @@ class PatientJourneyWorkflow:
         # A payload in another encoding (binary/plain, binary/null) arrives as bytes or None, past pydantic.
         if not isinstance(command, STAFF_COMMAND_MODELS):
             reason = f"this is not a staff command (the update's argument is {type(command).__name__})"
+            self._log_refusal(command, [reason])
+            raise rejection_error(CommandRejected([reason]))
+        if self._state.moving_to_new_run:
+            raise ApplicationError("the journey is moving to a new run: resend this command", type=RESEND_TO_NEW_RUN)
+        try:
+            self._decided(command)
+        except CommandRejected as rejection:
+            self._log_refusal(command, rejection.reasons)
+            raise rejection_error(rejection) from role_refusal(rejection)
+
+    # ------------------------------------------------------------ the trial stopped
+
+    @workflow.update
+    async def trial_stopped(self, command: StopForTrial) -> RecordResult:
+        """The TrialWorkflow's word that the DSMB stopped the trial (sent by its activity, sealed; the worker checks
+        the seal in the validator). Not yet infused: off study; infused: the safety follow-up goes on. Once per
+        decision: the update id is the decision's, and the decider records the stop once."""
+        update_id = workflow.current_update_info().id  # type: ignore[union-attr]
+        if update_id in self._state.recent_updates:
+            return self._state.recent_updates[update_id]
+        await workflow.wait_condition(lambda: self._state.ready)
+        async with self._lock:
+            try:
+                events = await self._apply(command)
+            except CommandRejected as rejection:
+                raise rejection_error(rejection) from role_refusal(rejection)
+            if _leaves_slots(events):
+                await self._cancel_slots()
+        return self._answered(update_id, events)
+
+    @trial_stopped.validator
+    def validate_trial_stopped(self, command: StopForTrial) -> None:
+        info = workflow.current_update_info()
+        if info is not None and info.id in self._state.recent_updates:
+            return
+        if not isinstance(command, StopForTrial):
+            reason = f"this is not the trial's stop (the update's argument is {type(command).__name__})"
             self._log_refusal(command, [reason])
             raise rejection_error(CommandRejected([reason]))
         if self._state.moving_to_new_run:

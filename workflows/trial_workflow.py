@@ -10,14 +10,16 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.journey_stopping import JourneyStopping, StopJourneyRequest
     from domain.journey.notifications import Notification
     from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, TrialProtocol
     from domain.trial.alerts import enrollment_paused_alerts
     from domain.trial.decide import Outcome, admit, apply_report, decide, evaluate, rule_status
-    from domain.trial.reports import DsmbDecision, JourneyReport
+    from domain.trial.reports import DsmbDecision, DsmbOutcome, JourneyReport
     from domain.trial.state import TrialState
     from domain.trial.status import TrialStatus, next_window_end, trial_status
     from workflows.patient_journey import send_notification
@@ -27,6 +29,11 @@ DSMB_DECISION_REFUSED = "DsmbDecisionRefused"
 # The trial lives for years: a new run well before Temporal's limits, carrying the state (a few kB per patient).
 MAX_HISTORY_EVENTS_PER_RUN = 2_000
 MAX_RUN_AGE = timedelta(days=365)
+# Trials stopped by the DSMB from this version on tell every journey still on study (earlier histories did not).
+STOP_JOURNEYS_PATCH = "dsmb-stop-tells-journeys"
+# Every journey must hear of the stop: keep trying while a journey, its worker or the server is away.
+STOP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+STOP_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn
@@ -37,6 +44,7 @@ class TrialWorkflow:
         self._accrual_target = trial.accrual_target_infused
         self._woken = False
         self._notifications: set[asyncio.Task[None]] = set()
+        self._stops: set[asyncio.Task[None]] = set()  # journeys being told the DSMB stopped the trial
 
     @property
     def _protocol(self) -> TrialProtocol:
@@ -52,7 +60,9 @@ class TrialWorkflow:
         while True:
             self._adopt(evaluate(self._state, workflow.now(), self._protocol))  # a window may have ended
             if self._time_for_a_new_run():
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._notifications)
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and not self._notifications and not self._stops
+                )
                 workflow.continue_as_new(
                     TrialInput(
                         trial_identifier=self._state.trial_identifier,
@@ -97,15 +107,42 @@ class TrialWorkflow:
         self._state, reasons = admit(self._state, request.study_id, workflow.now(), self._protocol)
         return AdmissionResult(study_id=request.study_id, admitted=not reasons, reasons=tuple(reasons))
 
+    @admit.validator
+    def validate_admit(self, request: AdmissionRequest) -> None:
+        """Nothing of its own: the worker's seal check (workers/command_seals.py) runs in the validator, and only
+        updates that have one reach it."""
+
     # ------------------------------------------------------------ the DSMB
 
     @workflow.update
     def dsmb_decision(self, decision: DsmbDecision) -> TrialStatus:
+        recorded_before = len(self._state.decisions)
         self._state, reasons = decide(self._state, decision, workflow.now(), self._protocol)
         if reasons:
             raise ApplicationError("; ".join(reasons), list(reasons), type=DSMB_DECISION_REFUSED, non_retryable=True)
+        stopped_now = decision.outcome is DsmbOutcome.STOP and len(self._state.decisions) > recorded_before
+        if stopped_now and workflow.patched(STOP_JOURNEYS_PATCH):
+            self._tell_journeys_stopped(decision)
         self._woken = True
         return self.status()
+
+    def _tell_journeys_stopped(self, decision: DsmbDecision) -> None:
+        """Every admitted patient still on study hears of the stop, attributed to the member who signed it."""
+        for study_id in sorted(sid for sid, p in self._state.patients.items() if p.exited_at is None):
+            request = StopJourneyRequest(study_id=study_id, decision_id=decision.decision_id, decided_by=decision.actor)
+            task = asyncio.create_task(self._stop_journey(request))
+            self._stops.add(task)
+            task.add_done_callback(self._stops.discard)
+
+    async def _stop_journey(self, request: StopJourneyRequest) -> None:
+        outcome = await workflow.execute_activity_method(
+            JourneyStopping.stop_journey, request, start_to_close_timeout=STOP_TIMEOUT, retry_policy=STOP_RETRY
+        )
+        workflow.logger.info("trial stop delivered to %s: %s", request.study_id, outcome.value)
+
+    @dsmb_decision.validator
+    def validate_dsmb_decision(self, decision: DsmbDecision) -> None:
+        """The seal check runs here (see validate_admit); a refused decision changes nothing and leaves no event."""
 
     @workflow.query
     def status(self) -> TrialStatus:

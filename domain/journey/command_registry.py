@@ -308,6 +308,12 @@ _SYSTEM_COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry(
         cmd.FlagLateInfusionAfterThaw, _SYSTEM, "The thawed cells were not infused in time: the investigator decides."
     ),
+    # Sent by the trial's workflow, never typed: attributed to the board member who signed the decision.
+    CommandEntry(
+        cmd.StopForTrial,
+        frozenset({Role.DSMB}),
+        "The DSMB stopped the trial: off study before infusion; after it, safety follow-up goes on.",
+    ),
 )
 
 # What people record, by kind, in the protocol's order.

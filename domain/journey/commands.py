@@ -385,6 +385,14 @@ class RecordSlotUnavailable(_Command):
     searched_weeks: int = Field(ge=1)
 
 
+class StopForTrial(_Command):
+    """The DSMB's signed decision stopped the trial: sent by the TrialWorkflow to every journey still on study,
+    attributed to the board member who signed, once per decision (its id)."""
+
+    kind: Literal["trial_stopped"] = "trial_stopped"
+    decision_id: Label
+
+
 StaffCommand = Annotated[
     EnrollPatient
     | CorrectScreening
@@ -427,7 +435,8 @@ SystemCommand = Annotated[
     | RecordSlotBooking
     | RecordSlotUnavailable
     | CompleteDltWindow
-    | FlagLateInfusionAfterThaw,
+    | FlagLateInfusionAfterThaw
+    | StopForTrial,
     Field(discriminator="kind"),
 ]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from domain.eligibility import age_in_completed_years
-from domain.journey.phases import Phase
+from domain.journey.phases import TRIAL_STOPPED_WORDS, ExitReason, Phase
 from domain.journey.state import JourneyState
 from domain.protocol import TrialProtocol
 from domain.site_time import site_date
@@ -78,7 +78,9 @@ class Context:
     def require_phase(self, allowed: frozenset[Phase] | set[Phase], doing: str) -> bool:
         if self.state.phase in allowed:
             return True
-        self.refuse(f"cannot {doing}: {self.patient} is {describe_phase(self.state.phase)}")
+        exit_record = self.state.exit
+        why = f" ({TRIAL_STOPPED_WORDS})" if exit_record and exit_record.reason is ExitReason.TRIAL_STOPPED else ""
+        self.refuse(f"cannot {doing}: {self.patient} is {describe_phase(self.state.phase)}{why}")
         return False
 
     def site_date_of(self, instant: datetime) -> date:

@@ -152,6 +152,8 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return safety.complete_dlt_window(ctx, command)
         case cmd.FlagLateInfusionAfterThaw():
             return custody.flag_late_infusion_after_thaw(ctx, command)
+        case cmd.StopForTrial():
+            return exits.stop_for_trial(ctx, command)
         case _:
             assert_never(command)
 

@@ -366,6 +366,16 @@ class TakenOffStudy(FrozenModel):
     supersedes: int | None = None
 
 
+class TrialStopped(FrozenModel):
+    """The DSMB stopped the trial (decision `decision_id`): a patient not yet infused leaves the study
+    (`off_study`); an infused one keeps the safety follow-up."""
+
+    type: Literal["trial_stopped"] = "trial_stopped"
+    decision_id: str
+    on: date
+    off_study: bool
+
+
 class JourneyCompleted(FrozenModel):
     type: Literal["journey_completed"] = "journey_completed"
     completed_on: date
@@ -413,6 +423,7 @@ EventPayload = Annotated[
     | PatientDied
     | LostToFollowUp
     | TakenOffStudy
+    | TrialStopped
     | JourneyCompleted,
     Field(discriminator="type"),
 ]

@@ -11,7 +11,7 @@ from domain.journey import events as ev
 from domain.journey.correctable import CORRECTED_BY, SET_ASIDE_BY_REMANUFACTURE
 from domain.journey.custody import AFTER_RELEASE
 from domain.journey.events import Event
-from domain.journey.phases import ExitReason, Phase
+from domain.journey.phases import TRIAL_STOPPED_WORDS, ExitReason, Phase
 from domain.journey.repeats import content_of
 from domain.journey.state import (
     Collection,
@@ -254,6 +254,12 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             return _off_study(ExitReason.LOST_TO_FOLLOW_UP, p.last_contact_on, p.reason)
         case ev.TakenOffStudy():
             return _off_study(ExitReason.INVESTIGATOR_DECISION, p.on, p.reason)
+        case ev.TrialStopped():
+            stopped: dict[str, object] = {"trial_stopped": p}
+            if p.off_study:
+                words = f"{TRIAL_STOPPED_WORDS} (decision {p.decision_id})"
+                stopped |= _off_study(ExitReason.TRIAL_STOPPED, p.on, words)
+            return stopped
         case ev.JourneyCompleted():
             return {"phase": Phase.COMPLETED, "completed_on": p.completed_on}
         case _:

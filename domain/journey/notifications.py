@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from domain.journey import events as ev
 from domain.journey.calendar import ITEM_ROLES
 from domain.journey.events import Event
+from domain.journey.phases import ExitReason
 from domain.protocol import FrozenModel
 from domain.record_limits import ActorUserId
 from domain.roles import Role
@@ -73,6 +74,7 @@ class Topic(StrEnum):
     SIGNING_LOCKED = "signing_locked"
     RECONCILIATION = "reconciliation"
     ENROLLMENT_PAUSED = "enrollment_paused"  # the safety stopping rule fired: the DSMB must decide
+    TRIAL_STOPPED = "trial_stopped"  # the DSMB stopped the trial: off study before infusion, safety follow-up after
     # A message queued by an earlier version, before notifications were facts: its text is not carried over.
     EARLIER_VERSION = "earlier_version"
 
@@ -307,6 +309,13 @@ def notifications_for(event: Event, recorded_with: tuple[Event, ...] = ()) -> li
                 _note(event, role, s, Topic.OFF_STUDY, step=p.type)
                 for role in (Role.INVESTIGATOR, Role.RESEARCH_COORDINATOR)
             ]
+        case ev.TrialStopped():
+            # Before infusion the treatment must stop now; after it, the follow-up goes on.
+            urgency, step = (i, ExitReason.TRIAL_STOPPED.value) if p.off_study else (s, "safety_follow_up")
+            return [
+                _note(event, role, urgency, Topic.TRIAL_STOPPED, step=step, on=p.on)
+                for role in (Role.INVESTIGATOR, Role.RESEARCH_COORDINATOR)
+            ]
         case ev.JourneyCompleted():
             return [_note(event, Role.RESEARCH_COORDINATOR, r, Topic.JOURNEY_COMPLETE)]
     return []
@@ -404,6 +413,7 @@ def _subject(n: Notification) -> str:
         Topic.RECONCILIATION: f"the journey disagrees with the trial record ({_code_words(f.finding)})",
         Topic.EARLIER_VERSION: f"a message for the {_role_words(n.role)}",
         Topic.ENROLLMENT_PAUSED: "ENROLLMENT PAUSED by the safety stopping rule",
+        Topic.TRIAL_STOPPED: "TRIAL STOPPED by the DSMB",
     }
     if t is Topic.NOT_DELIVERED and n.undelivered is not None:
         return f"NOT DELIVERED to the {_role_words(n.undelivered.role)}: {_subject(n.undelivered)}"
@@ -534,6 +544,17 @@ def _body(n: Notification) -> str:
             return (
                 f"This message to the {_role_words(original.role)} could not be delivered ({f.system_words}). Make "
                 f"sure it is acted on, and have the staff directory or the channel fixed. The message: {original.body}"
+            )
+        case Topic.TRIAL_STOPPED if f.step == ExitReason.TRIAL_STOPPED.value:
+            return (
+                f"The DSMB stopped the trial on {f.on}. This patient was not yet infused: they are off study, and no "
+                "further treatment step (collection, manufacture, lymphodepletion, infusion) is given under the "
+                "protocol. Close the patient's file as the protocol says; open safety reports stay open."
+            )
+        case Topic.TRIAL_STOPPED:
+            return (
+                f"The DSMB stopped the trial on {f.on}. This patient was infused: the safety follow-up goes on "
+                "(visits, toxicity assessments, expedited reports, long-term follow-up) as scheduled."
             )
         case Topic.ENROLLMENT_PAUSED:
             return (

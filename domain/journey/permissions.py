@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from domain.journey.command_registry import COMMANDS
+from domain.journey.command_registry import COMMANDS, STAFF_COMMANDS
 from domain.roles import Role
 
 # Who may issue each command, by kind: read from the command registry.
 ALLOWED_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType({kind: entry.roles for kind, entry in COMMANDS.items()})
-# Roles no command allows: they read the record and write nothing (supervisors).
-READ_ONLY_ROLES = frozenset(role for role in Role if not any(role in allowed for allowed in ALLOWED_ROLES.values()))
+# Roles no staff command allows: they read the record and write no journey step (supervisors; the DSMB, whose stop
+# of the trial reaches journeys from the trial's workflow, never from a person).
+_STAFF_ROLES = frozenset(role for entry in STAFF_COMMANDS.values() for role in entry.roles)
+READ_ONLY_ROLES = frozenset(Role) - _STAFF_ROLES - {Role.SYSTEM}
 
 _ROLE_WORDS = {
     Role.RESEARCH_COORDINATOR: "a research coordinator",

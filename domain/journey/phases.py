@@ -43,3 +43,8 @@ class ExitReason(StrEnum):
     DEATH = "death"
     LOST_TO_FOLLOW_UP = "lost_to_follow_up"
     INVESTIGATOR_DECISION = "investigator_decision"
+    TRIAL_STOPPED = "trial_stopped"  # the DSMB stopped the trial before this patient was infused
+
+
+# The one spelling of why, in refusals, the record and the trial's status.
+TRIAL_STOPPED_WORDS = "the DSMB stopped the trial"

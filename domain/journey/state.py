@@ -17,6 +17,7 @@ from domain.journey.events import (
     RelapseDiagnosed,
     SlotBooked,
     SlotNotBooked,
+    TrialStopped,
 )
 from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, ExitReason, Phase
 from domain.protocol import FrozenModel
@@ -199,6 +200,7 @@ class JourneyState(FrozenModel):
     scheduled: dict[str, ScheduledItemRecord] = Field(default_factory=dict)
     era: Phase | None = None
     exit: ExitRecord | None = None
+    trial_stopped: TrialStopped | None = None  # the DSMB stopped the trial while this patient was on study
     treatment_related_death: bool = False
     completed_on: date | None = None
     signatures: tuple[SignedEntry, ...] = ()  # every signed entry, oldest first (21 CFR Part 11 manifestation)

@@ -117,6 +117,9 @@ class PatientStatus(FrozenModel):
     expected_release: date | None = None
     # Why the site's calendar booked no slot for the next collection (None: booked, or not yet asked).
     slot_not_booked_because: str | None = None
+    # The DSMB stopped the trial while this patient was on study: when, by which decision (None: it did not).
+    trial_stopped_on: date | None = None
+    trial_stopped_by_decision: str | None = None
 
 
 def custody_view(state: JourneyState) -> CustodyView | None:
@@ -347,6 +350,8 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         visits=visits,
         relapse_on=state.relapse.diagnosed_on if state.relapse else None,
         exit=state.exit,
+        trial_stopped_on=state.trial_stopped.on if state.trial_stopped else None,
+        trial_stopped_by_decision=state.trial_stopped.decision_id if state.trial_stopped else None,
         dose_limiting_toxicity=has_dose_limiting_toxicity(state, protocol),
         primary_endpoint=primary_endpoint(state, protocol, today),
         last_sequence=state.last_sequence,

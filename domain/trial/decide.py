@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.journey.context import CLOCK_SKEW_TOLERANCE
+from domain.journey.phases import TRIAL_STOPPED_WORDS
 from domain.protocol import TrialProtocol
 from domain.roles import Role
 from domain.signature import signed_content_sha256
@@ -151,7 +152,7 @@ def lymphodepletion_refusal(state: TrialState) -> str | None:
 # ---------------------------------------------------------------- the DSMB
 
 
-STOPPED_BY_DSMB = "the DSMB stopped the trial"
+STOPPED_BY_DSMB = TRIAL_STOPPED_WORDS
 
 
 def decision_refusals(state: TrialState, decision: DsmbDecision, now: datetime) -> list[str]:

@@ -10,7 +10,7 @@ from rich.console import Console
 from cli.supervisor import _status_output
 from domain.journey import commands as cmd
 from domain.journey.views import patient_status
-from domain.roles import SYSTEM_ACTOR
+from domain.roles import SYSTEM_ACTOR, Actor, Role
 from domain.slots import SEARCH_WEEKS, NoSlotReason
 from simulation.journey_steps import Milestone
 from tests.domain.journey_driver import JourneyDriver
@@ -48,3 +48,17 @@ def test_the_status_prints_why_no_collection_is_booked() -> None:
     )
     printed = " ".join(_printed(journey).split())
     assert "no slot booked: manufacturing is full after every free apheresis collection slot" in printed
+
+
+def test_the_status_prints_the_dsmb_stop_and_what_it_means_for_the_patient() -> None:
+    dsmb = Actor(user_id="dsmb.chair", role=Role.DSMB)
+    infused, waiting = JourneyDriver(), JourneyDriver()
+    infused.to_infusion()
+    infused.infuse()
+    waiting.to_infusion()
+    for journey in (infused, waiting):
+        journey.do(cmd.StopForTrial(actor=dsmb, decision_id="DSMB-3"))
+    on = infused.today.isoformat()
+    assert f"by the DSMB on {on} (decision DSMB-3): the safety follow-up goes on" in _printed(infused)
+    printed = _printed(waiting)
+    assert "(decision DSMB-3): off study" in printed and "trial stopped on" in printed

@@ -36,7 +36,9 @@ def test_the_registry_holds_exactly_the_staff_and_system_commands() -> None:
 
 def test_roles_come_from_the_registry_and_only_the_workflow_issues_timer_commands() -> None:
     assert dict(ALLOWED_ROLES) == {kind: entry.roles for kind, entry in COMMANDS.items()}
-    assert all(entry.roles == {Role.SYSTEM} for entry in SYSTEM_COMMANDS.values())
+    # Every system command is the workflow's own, but the trial's stop: the board member who signed it is its actor.
+    assert all(entry.roles == {Role.SYSTEM} for kind, entry in SYSTEM_COMMANDS.items() if kind != "trial_stopped")
+    assert SYSTEM_COMMANDS["trial_stopped"].roles == {Role.DSMB}
     assert all(entry.roles and Role.SYSTEM not in entry.roles for entry in STAFF_COMMANDS.values())
     assert {Role.SUPERVISOR, Role.DSMB} == READ_ONLY_ROLES  # the DSMB decides on the trial, never a journey step
 

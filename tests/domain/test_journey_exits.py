@@ -17,6 +17,7 @@ from tests.domain.journey_driver import (
     PHYSICIAN,
     JourneyDriver,
     actor,
+    crs_findings,
     marrow,
 )
 
@@ -226,3 +227,40 @@ def test_the_marrows_own_flow_mrd_confirms_a_relapse() -> None:
         )
     )
     assert journey.types()[-1] == "relapse_diagnosed"
+
+
+DSMB_MEMBER = actor(Role.DSMB, "dsmb.chair")
+
+
+def test_the_dsmb_stop_takes_a_patient_not_yet_infused_off_study_and_refuses_the_next_step_with_the_reason() -> None:
+    journey = JourneyDriver()
+    journey.to_infusion()
+    journey.do(cmd.StopForTrial(actor=DSMB_MEMBER, decision_id="DSMB-7"))
+    assert _exit(journey) == (Phase.OFF_STUDY, ExitReason.TRIAL_STOPPED)
+    assert journey.events[-1].actor.user_id == "dsmb.chair"
+    reasons = journey.refused(journey.infusion_command())
+    assert any("off study (the DSMB stopped the trial)" in reason for reason in reasons), reasons
+    # The same stop again, or another decision's: nothing more is recorded.
+    before = len(journey.events)
+    journey.do(cmd.StopForTrial(actor=DSMB_MEMBER, decision_id="DSMB-7"))
+    journey.do(cmd.StopForTrial(actor=DSMB_MEMBER, decision_id="DSMB-8"))
+    assert len(journey.events) == before
+
+
+def test_the_dsmb_stop_keeps_an_infused_patient_in_safety_follow_up() -> None:
+    journey = JourneyDriver()
+    journey.to_infusion()
+    journey.infuse()
+    journey.do(cmd.StopForTrial(actor=DSMB_MEMBER, decision_id="DSMB-9"))
+    assert journey.state.exit is None and journey.state.phase is Phase.TOXICITY_OBSERVATION
+    status = patient_status(journey.state, journey.protocol, journey.now)
+    assert (status.trial_stopped_by_decision, status.trial_stopped_on) == ("DSMB-9", journey.today)
+    assert status.due  # the follow-up's visits are still scheduled
+    journey.do(cmd.AssessCrs(actor=PHYSICIAN, assessed_at=journey.now, findings=crs_findings(max_temperature_c=38.5)))
+
+
+def test_only_the_dsmb_stops_the_trial_for_a_journey() -> None:
+    journey = JourneyDriver()
+    journey.to_infusion()
+    reasons = journey.refused(cmd.StopForTrial(actor=INVESTIGATOR, decision_id="DSMB-10"), sign=False)
+    assert any("must be done by the data and safety monitoring board" in reason for reason in reasons), reasons

@@ -57,8 +57,14 @@ async def test_a_journey_that_refuses_the_enrollments_seal_is_a_refusal_and_leav
     forger = TrialClient(
         stack.temporal, stack.store, task_queue=stack.task_queue, seal_keys=SealKeyring.new("not-the-workers")
     )
+    # The trial refuses the admission's seal first: no journey is started.
     with pytest.raises(CommandRefused) as refused:
         await forger.enroll(enrollment("TK-002"))
+    assert "the trial refused the admission's seal" in refused.value.reasons[0]
+    assert "not configured" in refused.value.reasons[0]
+    # A screen failure takes no place in the trial: nothing asks it, and the journey refuses the enrollment's seal.
+    with pytest.raises(CommandRefused) as refused:
+        await forger.enroll(enrollment("TK-002", **SCREEN_FAILURE))
     assert "the journey refused the enrollment's seal" in refused.value.reasons[0]
     assert stack.store.last_sequence("TK-002") == 0
     assert await status_of_workflow(stack, "TK-002") is WorkflowExecutionStatus.FAILED

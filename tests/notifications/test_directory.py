@@ -85,6 +85,23 @@ def test_the_shipped_example_is_valid_and_covers_every_role() -> None:
     assert directory.uses_email and directory.uses_webhooks
 
 
+def test_the_shipped_example_names_who_holds_the_dsmb_role_and_how_to_reach_them() -> None:
+    [board] = load_staff_directory(EXAMPLE).people_for(Role.DSMB)
+    assert board.id == "dsmb.chair" and (board.email or board.webhooks)
+
+
+def test_a_directory_without_a_dsmb_holder_is_refused_with_that_reason() -> None:
+    """The DSMB is told at once when the stopping rule pauses enrollment: a directory without one would tell nobody."""
+    entries = [staff_entry(role, email=f"{role.value}@hospital.example") for role in ADDRESSABLE_ROLES]
+    without_board = [entry for entry in entries if entry["roles"] != [Role.DSMB.value]]
+    with pytest.raises(StaffDirectoryError) as refused:
+        directory_of(without_board)
+    assert refused.value.problems == [
+        "no one holds the role 'dsmb': its notifications would reach nobody; add it to someone's roles"
+    ]
+    assert directory_of(entries).people_for(Role.DSMB)  # with the board's holder, the same directory is taken
+
+
 def test_a_bad_directory_is_refused_naming_the_file_and_every_bad_entry(tmp_path: Path) -> None:
     path = tmp_path / "staff.toml"
     path.write_text(BAD_DIRECTORY)

@@ -35,6 +35,7 @@ from simulation.cohort import (
     screening_for,
 )
 from simulation.demo import DemoResult, app, compare, drive_in_time_order, report_lines, report_tables, run_demo
+from simulation.stopping_rule_story import FIRST_DLT, LATECOMER, SECOND_DLT, WAITING
 
 SEED = 11
 SCREENED_ON = date(2026, 1, 5)
@@ -212,7 +213,9 @@ def test_the_report_matches_the_cohort_the_demo_generated(demo_run: tuple[DemoRe
 def test_progress_names_study_ids_only(demo_run: tuple[DemoResult, list[str]]) -> None:
     result, lines = demo_run
     study_ids = {p.study_id for p in result.cohort.patients}
-    assert all(any(f"  {s}  " in line for s in study_ids) for line in lines)
+    # The safety story's lines come last, naming its own patients or its trial.
+    story = {"trial", FIRST_DLT, WAITING, SECOND_DLT, LATECOMER}
+    assert all(any(f"  {s}  " in line for s in study_ids | story) for line in lines)
     assert {s for s in study_ids if any(f"  {s}  " in line for line in lines)} == study_ids
     birth_dates = set()
     for patient in result.cohort.patients:
@@ -268,6 +271,10 @@ def test_the_report_is_printed_and_its_json_reads_back(demo_run: tuple[DemoResul
     rate = result.report.primary_endpoint.cr_rate
     assert f"{rate.ci_low:.0%}–{rate.ci_high:.0%}" in text
     assert f"Dose-limiting toxicities: {result.report.toxicity.dose_limiting_toxicities} of 8 infused" in text
+    story = result.stopping_rule_story
+    assert f"Safety story: enrollment paused by the stopping rule at 2 DLTs among 2 evaluable patients (posterior " \
+        f"{story.paused.stopping_rule.posterior_probability:.3f})" in text  # fmt: skip
+    assert "The DSMB's signed decision DSMB-DEMO-1 (safety-dsmb, resume): enrollment open again" in text
     assert "survival follow up" in text
     assert DemoResult.model_validate_json(result.model_dump_json()) == result
 

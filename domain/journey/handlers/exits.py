@@ -62,5 +62,13 @@ def take_off_study(ctx: Context, c: cmd.TakeOffStudy) -> list[ev.EventPayload]:
     return [ev.TakenOffStudy(on=ctx.today, reason=c.reason)]
 
 
+def stop_for_trial(ctx: Context, c: cmd.StopForTrial) -> list[ev.EventPayload]:
+    """Once per patient, whichever decision comes: not yet infused, off study; infused, safety follow-up goes on.
+    A journey already off the path has nothing to change."""
+    if ctx.state.trial_stopped is not None or ctx.state.phase in FINAL_PHASES:
+        return []
+    return [ev.TrialStopped(decision_id=c.decision_id, on=ctx.today, off_study=ctx.state.infusion is None)]
+
+
 def _report_hours(ctx: Context) -> timedelta:
     return timedelta(hours=ctx.protocol.safety.expedited_report_hours)
