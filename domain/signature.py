@@ -2,7 +2,8 @@
 means, and the SHA-256 of what was signed, so the signature is bound to that entry and no other.
 
 What was signed is the command itself, as canonical JSON without its signature: every field the person entered,
-the actor and the kind. Pure: the API builds a signature after re-authenticating the signer; the decider checks it.
+the actor and the kind (domain/entered_content.py). Pure: the API builds a signature after re-authenticating the
+signer; the decider checks it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Annotated, TypeVar
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from domain.canonical_json import canonical_json
+from domain.entered_content import entered_content
 from domain.free_text import LABEL
 from domain.protocol import FrozenModel
 from domain.record_limits import ActorUserId
@@ -52,7 +54,7 @@ C = TypeVar("C", bound=BaseModel)
 
 def signed_content_sha256(command: BaseModel) -> str:
     """The SHA-256 (hex) of `command` as canonical JSON, its signature left out: what a signature binds."""
-    document = command.model_dump(mode="json", exclude={SIGNED_FIELD})
+    document = entered_content(command, exclude=frozenset({SIGNED_FIELD}))
     return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
 
 

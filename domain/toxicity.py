@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from domain.entered_content import added_later
 from domain.free_text import AdverseEventTerm
 from domain.protocol import CrsCriteria, FrozenModel, IcansCriteria, SafetyReporting
 
@@ -464,7 +465,7 @@ class AdverseEvent(FrozenModel):
     onset_date: date
     # When the site became aware of it: the expedited report's clock starts here, not at data entry. Blank: the
     # start of the onset day (the earliest it can be, so a late entry never gains time).
-    aware_at: datetime | None = None
+    aware_at: datetime | None = added_later(None)
 
 
 def ctcae_grade_problems(grade: int, safety: SafetyReporting) -> list[str]:

@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from temporalio.api.common.v1 import Payload
 
 from domain.canonical_json import canonical_json
+from domain.entered_content import entered_content
 from security.keys import SealKeyring
 
 SEAL_HEADER: Final = "trialflow-seal"
@@ -52,7 +53,7 @@ class Seal(BaseModel):
 
 def command_body(command: BaseModel) -> Any:
     """The command as JSON values: the same on both sides of Temporal (the worker reads the model the client sent)."""
-    return command.model_dump(mode="json")
+    return entered_content(command)
 
 
 def sealed_message(

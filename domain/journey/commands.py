@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from domain.eligibility import ScreeningData
+from domain.entered_content import added_later
 from domain.free_text import FreeText, Label
 from domain.identifiers import StudyId
 from domain.journey.phases import Phase
@@ -181,7 +182,7 @@ class RecordInfusion(_Command):
     active_uncontrolled_infection: bool
     # The fever check is answered explicitly: the hours since the last fever, or `no_fever` (a blank is neither).
     hours_since_last_fever: float | None = Field(default=None, ge=0, le=100_000)
-    no_fever: bool = False  # the patient has had no fever at all (answered, not left blank)
+    no_fever: bool = added_later(False)  # the patient has had no fever at all (answered, not left blank)
     uncontrolled_crs_from_prior_therapy: bool
     tocilizumab_doses_on_site: int = Field(ge=0, le=100)
     correction: Correction | None = None
@@ -303,7 +304,7 @@ class RecordDeath(_Command):
     cause: Text
     treatment_related: bool
     # When the site learnt of the death: its expedited report runs from here. Blank: the start of the day of death.
-    aware_at: datetime | None = None
+    aware_at: datetime | None = added_later(None)
     correction: Correction | None = None
 
 
