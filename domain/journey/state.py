@@ -14,6 +14,7 @@ from domain.journey.events import (
     ConsentSigned,
     LymphodepletionCompleted,
     LymphodepletionPrescribed,
+    MolecularRecurrenceConfirmed,
     RelapseDiagnosed,
     SlotBooked,
 )
@@ -102,6 +103,7 @@ class DiseaseAssessmentRecord(FrozenModel):
     mrd_negative: bool | None
     relapse: bool
     fulfils: tuple[str, ...]
+    in_window: bool | None = None  # for what it fulfils
     superseded_by: int | None = None
     content: str = ""  # as GradedAssessment's
 
@@ -178,6 +180,7 @@ class JourneyState(FrozenModel):
     expedited_reports: tuple[ExpeditedReport, ...] = ()
     disease_assessments: tuple[DiseaseAssessmentRecord, ...] = ()
     relapse: RelapseDiagnosed | None = None
+    molecular_recurrence: MolecularRecurrenceConfirmed | None = None
     chemotherapy: ChemotherapyResumed | None = None
     scheduled: dict[str, ScheduledItemRecord] = Field(default_factory=dict)
     era: Phase | None = None
