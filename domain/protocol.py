@@ -189,6 +189,9 @@ class ResponseCriteria(FrozenModel):
     molecular_recurrence_confirmation_days: int = Field(default=14, ge=1)
     primary_endpoint_months: int = 12
     confidence_level: float = 0.95
+    # Secondary endpoints: survival estimates reported at these days after infusion; "severe" CRS/ICANS grade.
+    survival_landmark_days: tuple[int, ...] = (180, 365)
+    severe_toxicity_min_grade: int = 3
 
     @model_validator(mode="after")
     def _relapse_bands_ordered(self) -> ResponseCriteria:
