@@ -87,6 +87,9 @@ def _status_output(status: PatientStatus) -> list[Table]:
         ("Highest CRS / ICANS grade", f"{status.highest_crs_grade} / {status.highest_icans_grade}"),
         ("Infused on", _day(status.infused_on)),
         ("Primary endpoint", status.primary_endpoint.replace("_", " ")),
+        ("Day-28 MRD evaluation", (status.mrd_evaluation or "-").replace("_", " ")),
+        ("Relapse", _day(status.relapse_on)),
+        ("Molecular recurrence", _day(status.molecular_recurrence_on)),
         ("Dose-limiting toxicity", _yes(status.dose_limiting_toxicity)),
         ("Last event", str(status.last_sequence)),
     ]
