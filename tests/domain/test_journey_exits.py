@@ -9,6 +9,7 @@ import pytest
 from domain.journey import commands as cmd
 from domain.journey.calendar import CHEMO_CODE, MRD_CODE, scheduled_items
 from domain.journey.events import DiseaseAssessed
+from domain.journey.notifications import Topic, Urgency, notifications_for
 from domain.journey.phases import ExitReason, Phase
 from domain.journey.timers import pending_timers
 from domain.journey.views import patient_status
@@ -318,3 +319,7 @@ def test_molecular_recurrence_is_recorded_but_is_not_a_relapse() -> None:
     assert status.molecular_recurrence_on == journey.today
     assert status.relapse_on is None  # not an event-free-survival event
     assert journey.state.phase is not Phase.SURVIVAL_FOLLOW_UP
+    [told] = notifications_for(journey.events[-1])
+    assert (told.role, told.urgency, told.topic) == (Role.INVESTIGATOR, Urgency.SOON, Topic.MOLECULAR_RECURRENCE)
+    assert told.body.startswith(f"Molecular recurrence confirmed on {journey.today.isoformat()}")
+    assert "Not a relapse by itself" in told.body
