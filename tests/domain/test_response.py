@@ -463,3 +463,30 @@ def test_molecular_recurrence_needs_negativity_then_two_positive_samples_14_days
 def test_molecular_recurrence_confirmation_days_come_from_the_protocol() -> None:
     criteria = CRITERIA.model_copy(update={"molecular_recurrence_confirmation_days": 28})
     assert confirm_molecular_recurrence(_mrd((0, True), (30, False), (44, False)), criteria) is None
+
+
+cns_statuses = st.sampled_from([None, "cns1", "cns2", "cns3"])
+extramedullary_findings = st.none() | st.builds(
+    ExtramedullaryFinding, site=st.just("testis"), proven_by=st.sampled_from([None, "biopsy", "imaging"])
+)
+_CNS_RANK = {None: 0, "cns1": 1, "cns2": 2, "cns3": 3}
+
+
+@given(
+    blasts=percents,
+    tests=other_tests,
+    low=cns_statuses,
+    high=cns_statuses,
+    extramedullary=extramedullary_findings,
+)
+def test_a_worse_csf_never_undoes_a_relapse_and_the_sites_add_up(
+    blasts: float, tests: list[OtherDiseaseTest], low: Any, high: Any, extramedullary: ExtramedullaryFinding | None
+) -> None:
+    low, high = sorted((low, high), key=_CNS_RANK.__getitem__)
+    milder = assess_relapse(blasts, tests, CRITERIA, cns_status=low, extramedullary=extramedullary)
+    worse = assess_relapse(blasts, tests, CRITERIA, cns_status=high, extramedullary=extramedullary)
+    if milder.relapse:
+        assert worse.relapse and set(milder.sites) <= set(worse.sites)
+    # A relapse exactly when it has a site; the marrow's verdict is the marrow-only one.
+    assert worse.relapse == bool(worse.sites)
+    assert ("marrow" in worse.sites) == assess_relapse(blasts, tests, CRITERIA).relapse

@@ -80,16 +80,17 @@ def record_disease_assessment(ctx: Context, c: cmd.RecordDiseaseAssessment) -> l
 
 
 def _molecular_recurrence(ctx: Context, assessed: ev.DiseaseAssessed) -> ev.MolecularRecurrenceConfirmed | None:
-    """The molecular recurrence this assessment confirms, judged over the current assessments with it."""
-    current = [
+    """The molecular recurrence this assessment confirms, judged over the current assessments with it (one
+    entered late, with an earlier date, takes its place in time)."""
+    if assessed.response.mrd_negative is None:
+        return None
+    results = [
         MrdResult(on=a.assessed_on, negative=a.mrd_negative)
         for a in ctx.state.disease_assessments
         if a.superseded_by is None and a.sequence != assessed.supersedes and a.mrd_negative is not None
     ]
-    if assessed.response.mrd_negative is None:
-        return None
-    current.append(MrdResult(on=assessed.marrow.assessed_on, negative=assessed.response.mrd_negative))
-    found = confirm_molecular_recurrence(current, ctx.protocol.response)
+    results.append(MrdResult(on=assessed.marrow.assessed_on, negative=assessed.response.mrd_negative))
+    found = confirm_molecular_recurrence(results, ctx.protocol.response)
     if found is None:
         return None
     return ev.MolecularRecurrenceConfirmed(
