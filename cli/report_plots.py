@@ -72,8 +72,10 @@ def _survival(axes: Axes, estimate: SurvivalEstimate, title: str) -> None:
 
 def _posterior(axes: Axes, report: TrialReport) -> None:
     rule = report.stopping_rule
-    if rule.prior_alpha is None or rule.prior_beta is None:
-        raise ValueError("the report does not carry the stopping rule's prior: the API is older than this `trial`")
+    axes.set_xlabel("dose-limiting toxicity rate")
+    if rule.prior_alpha is None or rule.prior_beta is None:  # an API older than this `trial`
+        axes.text(0.5, 0.5, "the report carries no prior to draw", ha="center", va="center", transform=axes.transAxes)
+        return
     rates = np.linspace(0.0, 1.0, 501)
     density = posterior_density(rule.toxicities, rule.patients, rule.prior_alpha, rule.prior_beta, rates)
     visible = np.isfinite(density)
@@ -91,6 +93,5 @@ def _posterior(axes: Axes, report: TrialReport) -> None:
         f"Stopping rule: {rule.toxicities} of {rule.patients} with a DLT; enrollment {status} "
         f"(pauses above {rule.probability_threshold:g})"
     )
-    axes.set_xlabel("dose-limiting toxicity rate")
     axes.set_ylabel("density")
     axes.legend(loc="upper right")
