@@ -60,9 +60,6 @@ class ReportView(FrozenModel):
     overdue: bool
 
 
-__all__ = ["PrimaryEndpoint", "primary_endpoint"]  # their home is domain.journey.endpoints
-
-
 class PatientStatus(FrozenModel):
     """One patient as supervisors see them. Identified by study id only."""
 
