@@ -118,8 +118,8 @@ def secondary_endpoints(infused: Sequence[PatientStatus], protocol: TrialProtoco
 
     mrd = Counter(p.mrd_evaluation for p in infused)
     return SecondaryEndpoints(
-        event_free_survival=_survival(infused, protocol, lambda p: _earliest(p.relapse_on, p.died_on)),
-        overall_survival=_survival(infused, protocol, lambda p: p.died_on),
+        event_free_survival=_survival(infused, protocol, lambda p: _earliest(p.relapse_on, _died_on(p))),
+        overall_survival=_survival(infused, protocol, _died_on),
         mrd_negative_at_day_28=rate(mrd["negative"], mrd["negative"] + mrd["positive"] + mrd["not_done"]),
         crs_any_grade=rate(sum(1 for p in infused if p.highest_crs_grade >= 1), len(infused)),
         crs_severe=rate(sum(1 for p in infused if p.highest_crs_grade >= severe), len(infused)),
@@ -128,6 +128,14 @@ def secondary_endpoints(infused: Sequence[PatientStatus], protocol: TrialProtoco
         severe_min_grade=severe,
         molecular_recurrences=sum(1 for p in infused if p.molecular_recurrence_on is not None),
     )
+
+
+def _died_on(patient: PatientStatus) -> date | None:
+    """The day of death; in a summary stored before it was kept, read from the exit."""
+    if patient.died_on is not None:
+        return patient.died_on
+    exit = patient.exit
+    return exit.on if exit is not None and exit.reason is ExitReason.DEATH else None
 
 
 def _earliest(*days: date | None) -> date | None:

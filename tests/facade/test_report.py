@@ -151,6 +151,12 @@ def test_the_worked_cohort() -> None:
     assert report.stopping_rule == evaluate_stopping_rule(2, 7, PROTOCOL_V1.stopping_rule)
     assert report.stopping_rule.patients == 7 and report.stopping_rule.toxicities == 2
 
+    # Summaries stored before the survival dates were kept: a death is read from the exit (patient 5, on the day
+    # of infusion here), everyone else is censored at the latest date their summary holds.
+    survival = report.secondary_endpoints.overall_survival
+    assert (survival.patients, survival.events, survival.censored) == (7, 1, 6)
+    assert report.secondary_endpoints.event_free_survival.events == 1
+
 
 def test_screened_screen_failures_enrolled_and_infused_are_counted_apart_from_the_domains_view() -> None:
     """One screen failure, one screen failure screened again and eligible (awaiting confirmation), one enrolled
