@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from domain.free_text import Label
 from domain.protocol import CnsStatus, ExtramedullaryProof, FrozenModel, ResponseCriteria
@@ -162,6 +162,12 @@ class DiseaseOutsideMarrow(FrozenModel):
 
     cns_status: CnsStatus | None = None  # None: no lumbar puncture with this assessment
     extramedullary: ExtramedullaryFinding | None = None
+
+    @model_validator(mode="after")
+    def _something_found(self) -> DiseaseOutsideMarrow:
+        if self.cns_status is None and self.extramedullary is None:
+            raise ValueError("give the CSF's CNS status or the extramedullary finding, or leave outside_marrow out")
+        return self
 
 
 class RelapseAssessment(FrozenModel):

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from domain.amendment import amend
 from domain.protocol import PROTOCOL_V1, ResponseCriteria
 from domain.response import (
+    DiseaseOutsideMarrow,
     ExtramedullaryFinding,
     MarrowAssessment,
     MrdResult,
@@ -490,3 +491,8 @@ def test_a_worse_csf_never_undoes_a_relapse_and_the_sites_add_up(
     # A relapse exactly when it has a site; the marrow's verdict is the marrow-only one.
     assert worse.relapse == bool(worse.sites)
     assert ("marrow" in worse.sites) == assess_relapse(blasts, tests, CRITERIA).relapse
+
+
+def test_an_empty_finding_outside_the_marrow_is_refused() -> None:
+    with pytest.raises(ValidationError, match="give the CSF's CNS status or the extramedullary finding"):
+        DiseaseOutsideMarrow()
