@@ -381,6 +381,7 @@ async def drive_in_time_order(scripts: list[Steps], clock: ServerClock) -> None:
 def compare(expected: ExpectedReport, report: TrialReport) -> tuple[str, ...]:
     """Every number of the report that differs from the cohort's plan."""
     e, p, t = report.enrollment, report.primary_endpoint.per_protocol, report.toxicity
+    survival = report.secondary_endpoints
     itt = report.primary_endpoint.intention_to_treat
     pairs = {
         "patients": (expected.patients, e.patients),
@@ -400,6 +401,8 @@ def compare(expected: ExpectedReport, report: TrialReport) -> tuple[str, ...]:
         "dose-limiting toxicities": (expected.dose_limiting_toxicities, t.dose_limiting_toxicities),
         "CR rate and its confidence interval": (expected.cr_rate, p.cr_rate),
         "stopping rule": (expected.stopping_rule, report.stopping_rule),
+        "event-free survival events": (expected.event_free_survival_events, survival.event_free_survival.events),
+        "overall survival events": (expected.overall_survival_events, survival.overall_survival.events),
     }
     return tuple(f"{name}: planned {want}, reported {got}" for name, (want, got) in pairs.items() if want != got)
 

@@ -223,6 +223,11 @@ def test_the_report_matches_the_cohort_the_demo_generated(demo_run: tuple[DemoRe
     death = next(p for p in plan.patients if p.outcome is Outcome.DEATH)
     assert report.toxicity.dose_limiting_toxicities == 1 + death.death_treatment_related
     assert report.stopping_rule.patients == 8
+    # One relapse and one death: two event-free-survival events, one of overall survival; everyone else censored.
+    secondary = report.secondary_endpoints
+    assert (secondary.event_free_survival.events, secondary.event_free_survival.censored) == (2, 6)
+    assert (secondary.overall_survival.events, secondary.overall_survival.censored) == (1, 7)
+    assert secondary.mrd_negative_at_day_28.total == 8
     assert result.report_matches_cohort and result.mismatches == ()
 
 
