@@ -188,7 +188,6 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 mrd_negative=p.response.mrd_negative,
                 relapse=p.relapse.relapse,
                 fulfils=p.fulfils,
-                in_window=p.in_window,
                 content=content_of(p),
             )
             scheduled = _undo_fulfilment(state.scheduled, p.supersedes)

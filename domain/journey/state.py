@@ -103,7 +103,6 @@ class DiseaseAssessmentRecord(FrozenModel):
     mrd_negative: bool | None
     relapse: bool
     fulfils: tuple[str, ...]
-    in_window: bool | None = None  # for what it fulfils
     superseded_by: int | None = None
     content: str = ""  # as GradedAssessment's
 
