@@ -6,8 +6,8 @@ Readable tables, or with `--json` the API's answer as the same models; errors as
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,13 +18,15 @@ from rich.text import Text
 from cli.api_client import DEFAULT_API_URL, REFUSED_EXIT_CODE, ApiOption, ProfileOption, call_api
 from cli.common import JsonOption, Problems, json_help, print_json
 from cli.credentials import DEFAULT_PROFILE
+from cli.report_plots import write_report_plots
+from cli.report_view import facts_table as _facts
+from cli.report_view import print_report
 from cli.staff import checked_study_id, console
 from cli.trial_help import TRIAL_PANEL
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
 from domain.signature import Signature
 from domain.slots import SlotCalendarView
-from domain.statistics import ProportionEstimate
 from domain.trial.state import Enrollment
 from domain.trial.status import TrialStatus
 from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
@@ -40,15 +42,6 @@ class PatientList(RootModel[tuple[PatientListing, ...]]):
 
 _LISTINGS = TypeAdapter(tuple[PatientListing, ...])
 _DELIVERIES = TypeAdapter(tuple[DeliveryRecord, ...])
-
-
-def _facts(title: str, rows: Iterable[tuple[str, str | Text]]) -> Table:
-    table = Table(title=title, title_justify="left", show_header=False)
-    table.add_column("Item", style="bold", no_wrap=True)
-    table.add_column("Value", overflow="fold")
-    for label, value in rows:
-        table.add_row(label, value if isinstance(value, Text) else Text(value))
-    return table
 
 
 def _day(value: date | None) -> str:
@@ -96,6 +89,9 @@ def _status_output(status: PatientStatus) -> list[Table]:
         ("Highest CRS / ICANS grade", f"{status.highest_crs_grade} / {status.highest_icans_grade}"),
         ("Infused on", _day(status.infused_on)),
         ("Primary endpoint", status.primary_endpoint.replace("_", " ")),
+        ("Day-28 MRD evaluation", (status.mrd_evaluation or "-").replace("_", " ")),
+        ("Relapse", _day(status.relapse_on)),
+        ("Molecular recurrence", _day(status.molecular_recurrence_on)),
         ("Dose-limiting toxicity", _yes(status.dose_limiting_toxicity)),
         ("Last event", str(status.last_sequence)),
     ]
@@ -326,89 +322,38 @@ def list_patients(
     console().print(table)
 
 
-def _rate(estimate: ProportionEstimate) -> str:
-    if estimate.rate is None:
-        return f"none assessed yet ({estimate.successes}/{estimate.total})"
-    return (
-        f"{estimate.rate:.1%} ({estimate.successes}/{estimate.total}), {estimate.confidence:.0%} CI "
-        f"{estimate.ci_low:.1%} to {estimate.ci_high:.1%} (Clopper-Pearson)"
-    )
-
-
-def _grade_counts(counts: dict[int, int]) -> str:
-    return ", ".join(f"grade {grade}: {count}" for grade, count in sorted(counts.items())) or "-"
-
-
-def _report_output(report: TrialReport) -> list[Table]:
-    enrollment, endpoint, toxicity, rule = (
-        report.enrollment,
-        report.primary_endpoint,
-        report.toxicity,
-        report.stopping_rule,
-    )
-    counts = (
-        f"{enrollment.screened} screened ({enrollment.screening_attempts} screenings), "
-        f"{enrollment.screen_failures} screen failures, {enrollment.enrolled} enrolled, {enrollment.infused} infused"
-    )
-    by_phase = Table(title=f"Enrollment: {counts}", title_justify="left")
-    by_phase.add_column("Phase")
-    by_phase.add_column("Patients", justify="right")
-    for phase, count in enrollment.by_phase.items():
-        by_phase.add_row(_words(phase), str(count))
-    by_phase.add_row(Text("screen failures", style="italic"), str(enrollment.screen_failures))
-    for reason, count in enrollment.exits_by_reason.items():
-        by_phase.add_row(Text(f"exits: {reason.value.replace('_', ' ')}", style="italic"), str(count))
-    efficacy = _facts(
-        "Primary endpoint: complete response at 1 year",
-        [
-            ("Infused (evaluable)", str(endpoint.infused)),
-            ("One-year outcome known", str(endpoint.assessed)),
-            ("Pending", str(endpoint.pending)),
-            ("CR rate", _rate(endpoint.cr_rate)),
-        ],
-    )
-    safety = _facts(
-        f"Toxicity: {toxicity.patients} infused patients, each at their highest grade",
-        [
-            ("CRS", _grade_counts(toxicity.highest_crs_grade)),
-            ("ICANS", _grade_counts(toxicity.highest_icans_grade)),
-            ("Dose-limiting toxicities", str(toxicity.dose_limiting_toxicities)),
-        ],
-    )
-    stopping = _facts(
-        "Stopping rule",
-        [
-            ("Status", Text("PAUSED: enrollment stops", style="bold red") if rule.paused else Text("not triggered")),
-            ("Toxicities / patients", f"{rule.toxicities} / {rule.patients}"),
-            ("Boundary at this size", "-" if rule.boundary is None else str(rule.boundary)),
-            ("Explanation", rule.explanation),
-        ],
-    )
-    return [by_phase, efficacy, safety, stopping]
-
-
 @app.command(
     rich_help_panel=PANEL,
     help=(
-        "The trial report from the trial record: enrollment by phase, CR rate at 1 year with its Clopper-Pearson "
-        "confidence interval, CRS/ICANS grade counts, the stopping rule.\n\n" + json_help(TrialReport)
+        "The trial report from the trial record: enrollment by phase, CR rate at 1 year by intention to treat and "
+        "per protocol with Clopper-Pearson confidence intervals, the secondary endpoints (event-free and overall "
+        "survival by Kaplan-Meier, MRD-negativity at day 28, CRS/ICANS incidence), CRS/ICANS grade counts, the "
+        "stopping rule. With --plot DIR, also the survival curves and the stopping rule's posterior as PNG "
+        "images.\n\n" + json_help(TrialReport)
     ),
 )
 def report(
-    as_json: JsonOption = False, api: ApiOption = DEFAULT_API_URL, profile: ProfileOption = DEFAULT_PROFILE
+    as_json: JsonOption = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="DIR",
+            file_okay=False,
+            help="Write event_free_survival.png, overall_survival.png and stopping_rule_posterior.png here.",
+        ),
+    ] = None,
+    api: ApiOption = DEFAULT_API_URL,
+    profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:
     answer = TrialReport.model_validate(call_api(api, profile, lambda client: client.get("/report"), as_json))
+    written = write_report_plots(answer, plot) if plot is not None else []
     if as_json:
         print_json(answer)
         return
-    out = console()
-    out.print(Text(f"Trial report (protocol {answer.protocol_version})", style="bold"))
-    if answer.verification.warning:
-        out.print(Text(f"WARNING: {answer.verification.warning}", style="bold red"))
-        for patient in answer.verification.excluded:
-            out.print(Text(f"  {patient.study_id} left out: {'; '.join(patient.problems)}"))
-    for table in _report_output(answer):
-        out.print(table)
+    print_report(console(), answer)
+    for path in written:
+        console().print(Text(f"wrote {path}"))
 
 
 @app.command(

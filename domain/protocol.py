@@ -169,6 +169,9 @@ class SafetyReporting(FrozenModel):
 
 # ---------------------------------------------------------------- response
 
+CnsStatus = Literal["cns1", "cns2", "cns3"]  # CSF: no blasts; blasts with < 5 WBC/µL; >= 5 WBC/µL with blasts
+ExtramedullaryProof = Literal["biopsy", "imaging"]
+
 
 class ResponseCriteria(FrozenModel):
     """NCCN ALL 2024.V5 response, pediatric consensus relapse."""
@@ -181,8 +184,16 @@ class ResponseCriteria(FrozenModel):
     relapse_marrow_blasts_with_one_test_percent: float = 5.0
     relapse_marrow_blasts_with_two_tests_percent: float = 1.0
     relapse_other_test_min_percent: float = 1.0
+    relapse_cns_status: CnsStatus = "cns3"  # this CSF status or worse after remission is a CNS relapse
+    # Extramedullary disease is a relapse once proven by one of these.
+    extramedullary_relapse_proof: tuple[ExtramedullaryProof, ...] = ("biopsy", "imaging")
+    # Molecular recurrence: MRD positive again after MRD-negativity, confirmed on a second sample this many days on.
+    molecular_recurrence_confirmation_days: int = Field(default=14, ge=1)
     primary_endpoint_months: int = 12
     confidence_level: float = 0.95
+    # Secondary endpoints: survival estimates reported at these days after infusion; "severe" CRS/ICANS grade.
+    survival_landmark_days: tuple[int, ...] = (180, 365)
+    severe_toxicity_min_grade: int = 3
 
     @model_validator(mode="after")
     def _relapse_bands_ordered(self) -> ResponseCriteria:

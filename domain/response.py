@@ -1,4 +1,5 @@
-"""Disease response after infusion (CR, CRi, flow-cytometry MRD) and marrow relapse, from the marrow report.
+"""Disease response after infusion (CR, CRi, flow-cytometry MRD), relapse (marrow, CNS, extramedullary) and
+molecular recurrence, from the disease assessments.
 
 Each result carries the plain-word reasons, with the values, that decided it.
 """
@@ -12,9 +13,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from domain.protocol import FrozenModel, ResponseCriteria
+from domain.free_text import Label
+from domain.protocol import CnsStatus, ExtramedullaryProof, FrozenModel, ResponseCriteria
 
 
 def _shown(value: float) -> str:
@@ -145,9 +147,33 @@ class OtherDiseaseTest(FrozenModel):
     leukemia_percent: float = Field(ge=0.0, le=100.0)
 
 
+RelapseSite = Literal["marrow", "cns", "extramedullary"]
+
+
+class ExtramedullaryFinding(FrozenModel):
+    """Leukemia outside the marrow and the CNS (testis, skin, a mass ...), and how it was proven (None: suspected)."""
+
+    site: Label
+    proven_by: ExtramedullaryProof | None
+
+
+class DiseaseOutsideMarrow(FrozenModel):
+    """What a disease assessment found outside the marrow: the CSF's CNS status, extramedullary disease."""
+
+    cns_status: CnsStatus | None = None  # None: no lumbar puncture with this assessment
+    extramedullary: ExtramedullaryFinding | None = None
+
+    @model_validator(mode="after")
+    def _something_found(self) -> DiseaseOutsideMarrow:
+        if self.cns_status is None and self.extramedullary is None:
+            raise ValueError("give the CSF's CNS status or the extramedullary finding, or leave outside_marrow out")
+        return self
+
+
 class RelapseAssessment(FrozenModel):
     relapse: bool
     reason: str
+    sites: tuple[RelapseSite, ...] = ()  # where the relapse is; () with no relapse
 
 
 def _tests_words(tests: Sequence[OtherDiseaseTest]) -> str:
@@ -158,7 +184,51 @@ def _count_words(count: int) -> str:
     return "one other test" if count == 1 else f"{count} other tests"
 
 
+_CNS_ORDER: tuple[CnsStatus, ...] = ("cns1", "cns2", "cns3")
+
+
 def assess_relapse(
+    marrow_blasts_percent: float,
+    other_tests: Sequence[OtherDiseaseTest],
+    criteria: ResponseCriteria,
+    *,
+    cns_status: CnsStatus | None = None,
+    extramedullary: ExtramedullaryFinding | None = None,
+) -> RelapseAssessment:
+    """Relapse of any kind: in the marrow (pediatric consensus), the CNS (the CSF status after remission), or
+    elsewhere when proven by biopsy or imaging. The one judge of relapse, for the journey and any calculator.
+
+    `other_tests` are tests other than the marrow sample's own flow MRD, which never confirms its own blasts
+    (protocol, "Response"): pass that MRD in the marrow assessment, not here.
+    """
+    marrow = _marrow_relapse(marrow_blasts_percent, other_tests, criteria)
+    found: list[tuple[RelapseSite, str]] = [("marrow", marrow.reason)] if marrow.relapse else []
+    notes: list[str] = []
+    if cns_status is not None:
+        cns_words = f"CSF {cns_status.upper()}"
+        if _CNS_ORDER.index(cns_status) >= _CNS_ORDER.index(criteria.relapse_cns_status):
+            found.append(("cns", f"CNS relapse: {cns_words} after remission"))
+        else:
+            notes.append(f"no CNS relapse: {cns_words} (below {criteria.relapse_cns_status.upper()})")
+    if extramedullary is not None:
+        site = f"extramedullary disease ({extramedullary.site})"
+        proof = extramedullary.proven_by
+        if proof is not None and proof in criteria.extramedullary_relapse_proof:
+            found.append(("extramedullary", f"extramedullary relapse: {site} proven by {proof}"))
+        else:
+            needed = " or ".join(criteria.extramedullary_relapse_proof)
+            notes.append(f"{site} not proven by {needed}: not a relapse until proven, for the investigator to review")
+    if not found:
+        return RelapseAssessment(relapse=False, reason="; ".join([marrow.reason, *notes]))
+    isolated = "isolated " if not marrow.relapse and len(found) == 1 else ""
+    reasons = [reason for _, reason in found]
+    if not marrow.relapse:
+        reasons.append(marrow.reason)
+    reason = isolated + "; ".join([*reasons, *notes])
+    return RelapseAssessment(relapse=True, reason=reason, sites=tuple(site for site, _ in found))
+
+
+def _marrow_relapse(
     marrow_blasts_percent: float, other_tests: Sequence[OtherDiseaseTest], criteria: ResponseCriteria
 ) -> RelapseAssessment:
     """Marrow relapse (pediatric consensus): enough blasts alone, or fewer blasts confirmed by other tests.
@@ -198,9 +268,12 @@ def assess_relapse(
     for low, needed, high in reached:
         if len(methods) >= needed:
             if needed == 0:
-                return RelapseAssessment(relapse=True, reason=f"relapse: {blasts} ({band_words(low, high)})")
+                return RelapseAssessment(
+                    relapse=True, reason=f"relapse: {blasts} ({band_words(low, high)})", sites=("marrow",)
+                )
             return RelapseAssessment(
                 relapse=True,
+                sites=("marrow",),
                 reason=(
                     f"relapse: {blasts} ({band_words(low, high)}) confirmed by {_count_words(len(methods))} "
                     f"{showing} ({_tests_words(confirmed_by)})"
@@ -226,3 +299,48 @@ def assess_relapse(
         relapse=False,
         reason=f"no relapse: {blasts} ({band_words(low, high)}) needs {_count_words(needed)} {showing}; {found}",
     )
+
+
+# ---------------------------------------------------------------- molecular recurrence
+
+
+class MrdResult(FrozenModel):
+    """One flow-cytometry MRD result of a marrow sample: its date and whether it was negative."""
+
+    on: date
+    negative: bool
+
+
+class MolecularRecurrence(FrozenModel):
+    """MRD positive again after MRD-negativity, confirmed by a second positive sample. Not a relapse."""
+
+    first_positive_on: date
+    confirmed_on: date
+    reason: str
+
+
+def confirm_molecular_recurrence(
+    results: Sequence[MrdResult], criteria: ResponseCriteria
+) -> MolecularRecurrence | None:
+    """The first molecular recurrence in `results` (any order): after a negative result, a positive one confirmed
+    by another positive at least the protocol's days later with no negative between; None when there is none."""
+    days = criteria.molecular_recurrence_confirmation_days
+    limit = _shown(criteria.mrd_negative_below_percent)
+    was_negative = False
+    first_positive: date | None = None
+    for result in sorted(results, key=lambda r: r.on):
+        if result.negative:
+            was_negative, first_positive = True, None
+        elif was_negative and first_positive is None:
+            first_positive = result.on
+        elif first_positive is not None and (result.on - first_positive).days >= days:
+            return MolecularRecurrence(
+                first_positive_on=first_positive,
+                confirmed_on=result.on,
+                reason=(
+                    f"molecular recurrence: MRD {limit} % or more on {first_positive.isoformat()} after "
+                    f"MRD-negativity, confirmed on {result.on.isoformat()} ({(result.on - first_positive).days} "
+                    f"days later, at least {days}); not a relapse by itself"
+                ),
+            )
+    return None

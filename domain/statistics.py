@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 # The beta distribution's functions from scipy.special: the same numbers as scipy.stats.beta, without its slow
 # import (every `trial` command would pay it; see docs/performance.md).
-from scipy.special import betaincc, betaincinv
+from scipy.special import betaincc, betaincinv, betaln, xlog1py, xlogy
 
 from domain.protocol import FrozenModel, StoppingRule
 
@@ -157,6 +157,9 @@ class StoppingRuleStatus(FrozenModel):
     boundary: int | None = Field(ge=0)  # the toxicity count that pauses enrollment at this many patients
     paused: bool
     explanation: str
+    # The rule's prior, so the posterior can be drawn (None in answers given before it was kept).
+    prior_alpha: float | None = Field(default=None, gt=0.0)
+    prior_beta: float | None = Field(default=None, gt=0.0)
 
     @model_validator(mode="after")
     def _consistent(self) -> StoppingRuleStatus:
@@ -209,4 +212,17 @@ def evaluate_stopping_rule(toxicities: int, patients: int, rule: StoppingRule) -
         boundary=boundary,
         paused=paused,
         explanation=explanation,
+        prior_alpha=rule.prior_alpha,
+        prior_beta=rule.prior_beta,
     )
+
+
+def posterior_density(
+    toxicities: int, patients: int, prior_alpha: float, prior_beta: float, rates: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The density of the toxicity rate's posterior, Beta(a + x, b + n - x), at each of `rates` (0 to 1)."""
+    _check_counts("toxicities", toxicities, "patients", patients)
+    a, b = prior_alpha + toxicities, prior_beta + (patients - toxicities)
+    # xlogy/xlog1py: 0 * log(0) is 0, so a flat prior's edges stay finite.
+    log_density = xlogy(a - 1.0, rates) + xlog1py(b - 1.0, -rates) - betaln(a, b)
+    return np.asarray(np.exp(log_density), dtype=np.float64)

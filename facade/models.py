@@ -61,14 +61,59 @@ class EnrollmentSummary(FrozenModel):
     infused: int = Field(default=0, ge=0)
 
 
-class PrimaryEndpointReport(FrozenModel):
-    """CR at one year among infused patients whose one-year outcome is known (deaths and departures fail)."""
+class EndpointAnalysis(FrozenModel):
+    """CR at one year in one analysis set, among its patients whose one-year outcome is known."""
 
-    infused: int = Field(ge=0)  # the evaluable patients
-    assessed: int = Field(ge=0)  # infused, with the one-year outcome known
+    patients: int = Field(ge=0)  # the analysis set
+    assessed: int = Field(ge=0)  # with the one-year outcome known (relapses, deaths and departures fail)
     complete_responses: int = Field(ge=0)
-    pending: int = Field(ge=0)  # infused, not yet at the one-year assessment
+    pending: int = Field(ge=0)  # not yet at the one-year assessment
     cr_rate: ProportionEstimate  # complete_responses / assessed, exact Clopper-Pearson interval
+
+
+class PrimaryEndpointReport(FrozenModel):
+    """CR at one year: the primary analysis by intention to treat (every enrolled patient; leaving before the
+    infusion is a failure) and the per-protocol analysis (infused patients) beside it."""
+
+    intention_to_treat: EndpointAnalysis
+    per_protocol: EndpointAnalysis
+
+
+class SurvivalPoint(FrozenModel):
+    """The Kaplan-Meier estimate from `day` (after infusion) on, with its pointwise confidence interval."""
+
+    day: float = Field(ge=0.0)
+    survival: float = Field(ge=0.0, le=1.0)
+    ci_low: float = Field(ge=0.0, le=1.0)
+    ci_high: float = Field(ge=0.0, le=1.0)
+    at_risk: int = Field(ge=0)
+
+
+class SurvivalEstimate(FrozenModel):
+    """A Kaplan-Meier curve from infusion (lifelines; exponential Greenwood confidence interval)."""
+
+    patients: int = Field(ge=0)
+    events: int = Field(ge=0)
+    censored: int = Field(ge=0)
+    confidence: float = Field(gt=0.0, lt=1.0)
+    curve: tuple[SurvivalPoint, ...]  # a step function, from day 0; empty with no patient
+    landmarks: tuple[SurvivalPoint, ...]  # the estimate at the protocol's landmark days (within follow-up)
+    median_days: float | None  # None: not reached
+
+
+class SecondaryEndpoints(FrozenModel):
+    """Event-free (relapse of any kind, death) and overall survival from infusion; day-28 MRD-negativity; CRS
+    and ICANS incidence, any grade and severe; each rate with its exact Clopper-Pearson interval."""
+
+    event_free_survival: SurvivalEstimate
+    overall_survival: SurvivalEstimate
+    mrd_negative_at_day_28: ProportionEstimate  # among infused patients past the evaluation (missed: not negative)
+    crs_any_grade: ProportionEstimate
+    crs_severe: ProportionEstimate  # grade >= the protocol's severe grade
+    icans_any_grade: ProportionEstimate
+    icans_severe: ProportionEstimate
+    severe_min_grade: int = Field(ge=1)
+    molecular_recurrences: int = Field(ge=0)  # confirmed; not an event-free-survival event
 
 
 class ToxicitySummary(FrozenModel):
@@ -103,4 +148,5 @@ class TrialReport(FrozenModel):
     primary_endpoint: PrimaryEndpointReport
     toxicity: ToxicitySummary
     stopping_rule: StoppingRuleStatus
+    secondary_endpoints: SecondaryEndpoints
     verification: ReportVerification = ReportVerification()  # the patients left out: their record failed

@@ -89,6 +89,8 @@ class ExpectedReport(FrozenModel):
     dose_limiting_toxicities: int
     cr_rate: ProportionEstimate  # the CR rate at one year and its exact CI, from the planned counts
     stopping_rule: StoppingRuleStatus
+    event_free_survival_events: int  # relapses and deaths
+    overall_survival_events: int  # deaths
 
 
 # ---------------------------------------------------------------- the plan
@@ -216,6 +218,8 @@ def expected_report(plan: CohortPlan, protocol: TrialProtocol) -> ExpectedReport
         dose_limiting_toxicities=dose_limiting,
         cr_rate=estimate_proportion(complete, len(infused), protocol.response.confidence_level),
         stopping_rule=evaluate_stopping_rule(dose_limiting, len(infused), rule),
+        event_free_survival_events=sum(1 for p in infused if p.outcome in (Outcome.RELAPSE, Outcome.DEATH)),
+        overall_survival_events=sum(1 for p in infused if p.outcome is Outcome.DEATH),
     )
 
 

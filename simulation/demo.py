@@ -1,6 +1,7 @@
 """`trial-demo`: a synthetic cohort through the whole protocol on a time-skipping Temporal server of its own, then
 the trial report, checked against the cohort it meant to create. One scheduler moves the server clock from step to
-step of every patient's script; the workflows' own timers fire between."""
+step of every patient's script; the workflows' own timers fire between. The trial record is thrown away, or kept
+(`--record-url`) so that `trial report` and the exports can be tried on a full cohort."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
-from cli.common import JsonOption, print_json, run_app
+from cli.common import USAGE_ERROR_EXIT_CODE, JsonOption, print_json, run_app
+from cli.report_view import print_report
 from config.journey_ids import journey_workflow_id
 from config.search_attributes import register_search_attributes
 from domain.journey import commands as cmd
@@ -365,22 +366,35 @@ async def drive_in_time_order(scripts: list[Steps], clock: ServerClock) -> None:
 
 def compare(expected: ExpectedReport, report: TrialReport) -> tuple[str, ...]:
     """Every number of the report that differs from the cohort's plan."""
-    e, p, t = report.enrollment, report.primary_endpoint, report.toxicity
+    e, p, t = report.enrollment, report.primary_endpoint.per_protocol, report.toxicity
+    survival = report.secondary_endpoints
+    itt = report.primary_endpoint.intention_to_treat
     pairs = {
         "patients": (expected.patients, e.patients),
         "screen failures": (expected.screen_failures, e.screen_failures),
         "by phase": (expected.by_phase, e.by_phase),
         "exits by reason": (expected.exits_by_reason, e.exits_by_reason),
-        "infused": (expected.infused, p.infused),
+        "infused": (expected.infused, p.patients),
         "assessed at one year": (expected.assessed, p.assessed),
         "complete responses": (expected.complete_responses, p.complete_responses),
+        # Every enrolled child of the story is infused: by intention to treat the same counts.
+        "intention to treat": (
+            (expected.infused, expected.assessed, expected.complete_responses),
+            (itt.patients, itt.assessed, itt.complete_responses),
+        ),
         "highest CRS grades": (expected.highest_crs_grade, t.highest_crs_grade),
         "highest ICANS grades": (expected.highest_icans_grade, t.highest_icans_grade),
         "dose-limiting toxicities": (expected.dose_limiting_toxicities, t.dose_limiting_toxicities),
         "CR rate and its confidence interval": (expected.cr_rate, p.cr_rate),
         "stopping rule": (expected.stopping_rule, report.stopping_rule),
+        "event-free survival events": (expected.event_free_survival_events, survival.event_free_survival.events),
+        "overall survival events": (expected.overall_survival_events, survival.overall_survival.events),
     }
     return tuple(f"{name}: planned {want}, reported {got}" for name, (want, got) in pairs.items() if want != got)
+
+
+class RecordInUse(ValueError):
+    """The trial record to keep the demo in already holds patients: nothing was driven."""
 
 
 async def run_demo(
@@ -388,32 +402,30 @@ async def run_demo(
     patients: int = DEFAULT_PATIENTS,
     protocol: TrialProtocol = CURRENT_PROTOCOL,
     say: Callable[[str], None] = print,
+    record_url: str | None = None,
 ) -> DemoResult:
-    """Start a time-skipping server, a worker and a throw-away trial record; drive the cohort; report."""
+    """Start a time-skipping server, a worker and a trial record (thrown away, or the one at `record_url`, kept);
+    drive the cohort; report."""
     plan = plan_cohort(seed, patients, protocol)
-    env = await start_time_skipping(runtime=_quiet_runtime())
-    async with env:
-        await register_search_attributes(env.client)
-        with tempfile.TemporaryDirectory(prefix="trial-demo-") as record_dir:
+    with tempfile.TemporaryDirectory(prefix="trial-demo-") as record_dir:
+        if record_url is None:
             # Deleted with its directory at the end: no fsync at each commit (records/engine.py, `durable`).
-            record_url = f"sqlite:///{Path(record_dir) / 'trial-record.db'}"
-            store = EventStore(engine=create_record_engine(record_url, durable=False))
-            try:
-                store.migrate()
-                task_queue = f"demo-{uuid.uuid4()}"
-                async with journey_worker(env.client, store, task_queue=task_queue):
-                    clock = ServerClock(env, await env.get_current_time())
-                    trial = TrialClient(env.client, store, protocol, task_queue=task_queue, clock=clock)
-                    first_day = site_date(clock.now, protocol.schedule) + timedelta(days=1)
-                    runs = [
-                        PatientRun(p, trial, clock, protocol, _patient_voice(p.study_id, clock, protocol, say))
-                        for p in plan.patients
-                    ]
-                    await drive_in_time_order([run.steps(first_day) for run in runs], clock)
-                    report = await trial.report()
-            finally:
-                store.close()
-        ended_at = await env.get_current_time()
+            url, durable = f"sqlite:///{Path(record_dir) / 'trial-record.db'}", False
+        else:
+            url, durable = record_url, True
+        store = EventStore(engine=create_record_engine(url, durable=durable))
+        try:
+            store.migrate()
+            held = store.study_ids()
+            if held:  # the report must be the cohort's alone to be checked against it
+                shown = ", ".join(held[:5]) + (", ..." if len(held) > 5 else "")
+                raise RecordInUse(
+                    f"the trial record at {record_url} already holds {len(held)} patient(s) ({shown}): the demo "
+                    "keeps its cohort in an empty trial record only"
+                )
+            report, ended_at = await _drive(plan, store, protocol, say)
+        finally:
+            store.close()
     # On a server of its own: the cohort's journeys, in follow-up, keep their timers out of the story's way.
     story_env = await start_time_skipping(runtime=_quiet_runtime())
     async with story_env:
@@ -431,6 +443,27 @@ async def run_demo(
     )
 
 
+async def _drive(
+    plan: CohortPlan, store: EventStore, protocol: TrialProtocol, say: Callable[[str], None]
+) -> tuple[TrialReport, datetime]:
+    """The cohort's report, and the server's time when it was done (the safety story starts after it)."""
+    env = await start_time_skipping(runtime=_quiet_runtime())
+    async with env:
+        await register_search_attributes(env.client)
+        task_queue = f"demo-{uuid.uuid4()}"
+        async with journey_worker(env.client, store, task_queue=task_queue):
+            clock = ServerClock(env, await env.get_current_time())
+            trial = TrialClient(env.client, store, protocol, task_queue=task_queue, clock=clock)
+            first_day = site_date(clock.now, protocol.schedule) + timedelta(days=1)
+            runs = [
+                PatientRun(p, trial, clock, protocol, _patient_voice(p.study_id, clock, protocol, say))
+                for p in plan.patients
+            ]
+            await drive_in_time_order([run.steps(first_day) for run in runs], clock)
+            report = await trial.report()
+        return report, await env.get_current_time()
+
+
 def _patient_voice(
     study_id: str, clock: ServerClock, protocol: TrialProtocol, say: Callable[[str], None]
 ) -> Callable[[str], None]:
@@ -445,48 +478,11 @@ def _patient_voice(
 # ---------------------------------------------------------------- the command
 
 
-def report_tables(result: DemoResult) -> list[Table]:
-    report = result.report
-    enrollment = Table(title="Enrollment", title_justify="left")
-    enrollment.add_column("Phase")
-    enrollment.add_column("Patients", justify="right")
-    for phase, count in report.enrollment.by_phase.items():
-        if count:
-            enrollment.add_row(phase.value.replace("_", " "), str(count))
-    enrollment.add_row("[bold]enrolled[/bold]", f"[bold]{report.enrollment.patients}[/bold]")
-
-    endpoint = report.primary_endpoint
-    rate = endpoint.cr_rate
-    outcome = Table(title="CR at one year", title_justify="left", show_header=False)
-    outcome.add_column("")
-    outcome.add_column("", justify="right")
-    outcome.add_row("infused (evaluable)", str(endpoint.infused))
-    outcome.add_row("one-year outcome known", str(endpoint.assessed))
-    outcome.add_row("complete responses", str(endpoint.complete_responses))
-    shown = "—" if rate.rate is None else f"{rate.rate:.0%}"
-    outcome.add_row(
-        "CR rate", f"{shown} ({rate.confidence:.0%} CI {rate.ci_low:.0%}–{rate.ci_high:.0%}, Clopper–Pearson)"
-    )
-
-    toxicity = Table(title="Highest grade per infused patient", title_justify="left")
-    toxicity.add_column("Grade", justify="right")
-    toxicity.add_column("CRS", justify="right")
-    toxicity.add_column("ICANS", justify="right")
-    for grade, crs in report.toxicity.highest_crs_grade.items():
-        toxicity.add_row(str(grade), str(crs), str(report.toxicity.highest_icans_grade.get(grade, 0)))
-    return [enrollment, outcome, toxicity]
-
-
-def report_lines(result: DemoResult) -> list[str]:
-    report = result.report
-    exits = ", ".join(f"{r.value.replace('_', ' ')} {n}" for r, n in report.enrollment.exits_by_reason.items() if n)
-    stopping = report.stopping_rule
-    return [
-        f"Exits: {exits or 'none'}.",
-        f"Dose-limiting toxicities: {report.toxicity.dose_limiting_toxicities} of {report.toxicity.patients} infused.",
-        f"Stopping rule{' (ENROLLMENT PAUSED)' if stopping.paused else ''}: {stopping.explanation}",
-        *story_lines(result.stopping_rule_story),
-    ]
+def demo_lines(result: DemoResult) -> list[str]:
+    """What the demo adds under the trial report: whether the report matches the cohort it meant."""
+    if result.report_matches_cohort:
+        return ["The report matches the cohort the demo generated."]
+    return [f"report differs from the cohort: {mismatch}" for mismatch in result.mismatches]
 
 
 def story_lines(story: StoppingRuleStory) -> list[str]:
@@ -510,32 +506,55 @@ def demo(
         int, typer.Option(min=MIN_COHORT, max=MAX_COHORT, help="How many children to enroll.")
     ] = DEFAULT_PATIENTS,
     as_json: JsonOption = False,
+    record_url: Annotated[
+        str | None,
+        typer.Option(
+            "--record-url",
+            metavar="URL",
+            help=(
+                "Keep the cohort's trial record here (an empty one: SQLite sqlite:///path or PostgreSQL), so that "
+                "`trial report` and the exports can be tried on it. Default: a throw-away record."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Enroll a synthetic cohort on a throw-away time-skipping server, drive it through the protocol (screen
     failures, a manufacturing failure, CRS and ICANS, a relapse, a death, missed visits, a patient lost to
-    follow-up, the one-year assessment), then print the trial report; then a safety story on a trial of its own: two
-    DLTs fire the stopping rule (enrollment paused, staff and the DSMB told) and the DSMB's signed decision resumes
-    enrollment. Exits 1 if the report does not match the cohort it generated."""
+    follow-up, the one-year assessment), then print the trial report as `trial report` does; then a safety story
+    on a trial of its own: two DLTs fire the stopping rule (enrollment paused, staff and the DSMB told) and the
+    DSMB's signed decision resumes enrollment. Exits 1 if the report does not match the cohort it generated."""
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
     progress = err if as_json else out
     started = time.monotonic()
     configure_logging(level="WARNING", stream=sys.stderr)  # the worker's routine lines would drown the story
     progress.print(f"Demo cohort: {patients} children, seed {seed}; a time-skipping Temporal server is starting.")
-    result = asyncio.run(run_demo(seed, patients, say=lambda line: progress.print(line, markup=False, soft_wrap=True)))
+
+    def say(line: str) -> None:
+        progress.print(line, markup=False, soft_wrap=True)
+
+    try:
+        result = asyncio.run(run_demo(seed, patients, say=say, record_url=record_url))
+    except RecordInUse as refusal:
+        err.print(str(refusal), style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(USAGE_ERROR_EXIT_CODE) from None
     progress.print(f"Done in {time.monotonic() - started:.1f} s (wall clock).")
     if as_json:
         print_json(result)
     else:
-        out.print(f"Trial report (protocol {result.report.protocol_version})", style="bold")
-        for table in report_tables(result):
-            out.print(table)
-        for line in report_lines(result):
-            out.print(line, markup=False)
+        print_report(out, result.report)  # the very layout of `trial report`
         if result.report_matches_cohort:
-            out.print("The report matches the cohort the demo generated.")
-    for mismatch in result.mismatches:
-        err.print(f"[red]report differs from the cohort: {mismatch}[/red]")
+            out.print(demo_lines(result)[0])
+        for line in story_lines(result.stopping_rule_story):
+            out.print(line, markup=False, soft_wrap=True)
+    if record_url is not None:
+        progress.print(
+            f"The trial record is kept at {record_url}: an API started with TRIALFLOW_DATABASE_URL set to it "
+            "serves its `trial report`.",
+            markup=False,
+        )
+    for line in () if result.report_matches_cohort else demo_lines(result):
+        err.print(line, style="red", markup=False)
     if result.mismatches:
         raise typer.Exit(1)
 

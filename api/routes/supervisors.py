@@ -59,8 +59,9 @@ async def list_patients(
     "/report",
     response_model=TrialReport,
     responses=problem_responses(401, 503),
-    summary="Enrollment, CR rate at one year with its 95 % CI, CRS/ICANS grades, stopping rule "
-    "(verified patients only: `verification` names any left out)",
+    summary="Enrollment, CR rate at one year (intention to treat and per protocol) with its 95 % CI, the secondary "
+    "endpoints (EFS and OS by Kaplan-Meier, day-28 MRD-negativity, CRS/ICANS incidence), CRS/ICANS grades, stopping "
+    "rule (verified patients only: `verification` names any left out)",
 )
 async def report(_: Reader, client: TrialDep) -> TrialReport:
     return await client.report()

@@ -23,7 +23,7 @@ from domain.free_text import FreeText, Label
 from domain.identifiers import StudyId
 from domain.journey.phases import Phase
 from domain.protocol import FrozenModel
-from domain.response import MarrowAssessment, OtherDiseaseTest
+from domain.response import DiseaseOutsideMarrow, MarrowAssessment, OtherDiseaseTest
 from domain.roles import Actor
 from domain.signature import Signature
 from domain.slots import NoSlotReason
@@ -269,7 +269,8 @@ class ConfirmExpeditedReport(_Command):
 class RecordDiseaseAssessment(_Command):
     kind: Literal["record_disease_assessment"] = "record_disease_assessment"
     marrow: MarrowAssessment
-    other_tests: tuple[OtherDiseaseTest, ...] = Field(default=(), max_length=10)
+    other_tests: tuple[OtherDiseaseTest, ...] = Field(default=(), max_length=10)  # not the marrow's own flow MRD
+    outside_marrow: DiseaseOutsideMarrow | None = added_later(None)  # CSF status, extramedullary disease
     correction: Correction | None = None
 
 

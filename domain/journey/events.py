@@ -15,7 +15,13 @@ from domain.eligibility import EligibilityResult, FailedCriterion, ScreeningData
 from domain.journey.phases import Phase
 from domain.protocol import FrozenModel
 from domain.record_limits import REASON_MAX_LENGTH
-from domain.response import MarrowAssessment, OtherDiseaseTest, RelapseAssessment, ResponseAssessment
+from domain.response import (
+    DiseaseOutsideMarrow,
+    MarrowAssessment,
+    OtherDiseaseTest,
+    RelapseAssessment,
+    ResponseAssessment,
+)
 from domain.roles import Actor
 from domain.signature import Signature
 from domain.slots import NoSlotReason
@@ -289,11 +295,21 @@ class DiseaseAssessed(FrozenModel):
     fulfils: tuple[str, ...]  # scheduled items this assessment completes, e.g. ("MRD",)
     in_window: bool | None = None  # for what it fulfils
     supersedes: int | None = None
+    outside_marrow: DiseaseOutsideMarrow | None = None
 
 
 class RelapseDiagnosed(FrozenModel):
     type: Literal["relapse_diagnosed"] = "relapse_diagnosed"
     diagnosed_on: date
+    reason: str
+
+
+class MolecularRecurrenceConfirmed(FrozenModel):
+    """MRD positive again after MRD-negativity, confirmed on a later sample: recorded and reported, not a relapse."""
+
+    type: Literal["molecular_recurrence_confirmed"] = "molecular_recurrence_confirmed"
+    first_positive_on: date
+    confirmed_on: date
     reason: str
 
 
@@ -414,6 +430,7 @@ EventPayload = Annotated[
     | ExpeditedReportOverdue
     | DiseaseAssessed
     | RelapseDiagnosed
+    | MolecularRecurrenceConfirmed
     | ChemotherapyResumed
     | VisitCompleted
     | VisitReminderIssued

@@ -226,6 +226,8 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             }
         case ev.RelapseDiagnosed():
             return {"relapse": p, "phase": Phase.SURVIVAL_FOLLOW_UP}
+        case ev.MolecularRecurrenceConfirmed():
+            return {"molecular_recurrence": p}
         case ev.ChemotherapyResumed():
             scheduled = _with_item(
                 state.scheduled, "CHEMO", done_on=p.resumed_on, done_sequence=seq, in_window=p.in_window

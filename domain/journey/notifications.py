@@ -67,6 +67,7 @@ class Topic(StrEnum):
     VISIT_MISSED = "visit_missed"
     ERA_BEGINS = "era_begins"
     RELAPSE = "relapse"
+    MOLECULAR_RECURRENCE = "molecular_recurrence"
     DEATH = "death"
     OFF_STUDY = "off_study"
     JOURNEY_COMPLETE = "journey_complete"
@@ -301,6 +302,8 @@ def notifications_for(event: Event, recorded_with: tuple[Event, ...] = ()) -> li
             return [_note(event, Role.RESEARCH_COORDINATOR, r, Topic.ERA_BEGINS, **era)]
         case ev.RelapseDiagnosed():
             return [_note(event, Role.INVESTIGATOR, i, Topic.RELAPSE, on=p.diagnosed_on)]
+        case ev.MolecularRecurrenceConfirmed():
+            return [_note(event, Role.INVESTIGATOR, s, Topic.MOLECULAR_RECURRENCE, on=p.confirmed_on)]
         # ---- the end
         case ev.PatientDied():
             return [_note(event, role, i, Topic.DEATH) for role in (Role.INVESTIGATOR, Role.SUPERVISOR)]
@@ -406,6 +409,7 @@ def _subject(n: Notification) -> str:
         Topic.VISIT_MISSED: f"{f.step} missed",
         Topic.ERA_BEGINS: f"{_era_words(f.step).lower()} begins",
         Topic.RELAPSE: "relapse",
+        Topic.MOLECULAR_RECURRENCE: "molecular recurrence",
         Topic.DEATH: "death",
         Topic.OFF_STUDY: "off study",
         Topic.JOURNEY_COMPLETE: "follow-up complete",
@@ -532,6 +536,11 @@ def _body(n: Notification) -> str:
             return (
                 f"Relapse diagnosed on {_day(f.on)} (the findings are in the record). Efficacy follow-up ends; "
                 "survival follow-up continues: plan the treatment."
+            )
+        case Topic.MOLECULAR_RECURRENCE:
+            return (
+                f"Molecular recurrence confirmed on {_day(f.on)}: MRD positive again after MRD-negativity (the "
+                "results are in the record). Not a relapse by itself: review the plan."
             )
         case Topic.DEATH:
             return "Death recorded: review the record and its open safety reports."

@@ -60,7 +60,10 @@ def content_of(payload: Assessed) -> str:
         case ev.AdverseEventRecorded():
             return assessment_content(payload.type, payload.adverse_event.onset_date, payload.adverse_event)
         case ev.DiseaseAssessed():
-            return assessment_content(payload.type, payload.marrow.assessed_on, payload.marrow, payload.other_tests)
+            found: list[BaseModel | Iterable[BaseModel]] = [payload.marrow, payload.other_tests]
+            if payload.outside_marrow is not None:  # absent from the digests of entries recorded without it
+                found.append(payload.outside_marrow)
+            return assessment_content(payload.type, payload.marrow.assessed_on, *found)
         case ev.FeverMaskingDoseGiven():
             # The dose itself, not the entry it may correct.
             return assessment_content(payload.type, payload.given_at, payload.model_copy(update={"supersedes": None}))

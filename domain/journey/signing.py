@@ -9,6 +9,7 @@ from domain.journey import commands as cmd
 from domain.journey.calendar import primary_endpoint_visit
 from domain.journey.command_registry import COMMANDS, Signed
 from domain.journey.context import CLOCK_SKEW_TOLERANCE, Context
+from domain.journey.endpoints import one_year_marrow
 from domain.signature import signed_content_sha256
 from domain.toxicity import grade_crs, grade_icans, icans_findings_problems
 
@@ -51,7 +52,10 @@ def _condition(ctx: Context, command: cmd.Command) -> str | None:
             return None
         case cmd.RecordDiseaseAssessment():
             visit = primary_endpoint_visit(ctx.state, ctx.protocol)
-            if visit is not None and visit.window_opens <= command.marrow.assessed_on <= visit.window_closes:
+            if visit is None or command.marrow.assessed_on < visit.window_opens:
+                return None
+            late = command.marrow.assessed_on > visit.window_closes
+            if not late or one_year_marrow(ctx.state, ctx.protocol) is None:  # the first late one is evaluable
                 return "it is the one-year response assessment"
             return None
         case _:

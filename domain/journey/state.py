@@ -14,6 +14,7 @@ from domain.journey.events import (
     ConsentSigned,
     LymphodepletionCompleted,
     LymphodepletionPrescribed,
+    MolecularRecurrenceConfirmed,
     RelapseDiagnosed,
     SlotBooked,
     SlotNotBooked,
@@ -196,6 +197,7 @@ class JourneyState(FrozenModel):
     expedited_reports: tuple[ExpeditedReport, ...] = ()
     disease_assessments: tuple[DiseaseAssessmentRecord, ...] = ()
     relapse: RelapseDiagnosed | None = None
+    molecular_recurrence: MolecularRecurrenceConfirmed | None = None
     chemotherapy: ChemotherapyResumed | None = None
     scheduled: dict[str, ScheduledItemRecord] = Field(default_factory=dict)
     era: Phase | None = None

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Literal
 
 from domain.dosing import ProductClassification
-from domain.journey.calendar import ITEM_ROLES, primary_endpoint_visit, scheduled_items
+from domain.journey.calendar import ITEM_ROLES, scheduled_items
 from domain.journey.custody import AFTER_RELEASE, STEP_WORDS
+from domain.journey.endpoints import (
+    MrdEvaluation,
+    PrimaryEndpoint,
+    died_on,
+    last_contact_on,
+    mrd_evaluation,
+    one_year_marrow_deviation,
+    primary_endpoint,
+)
 from domain.journey.phases import Phase
 from domain.journey.state import ExitRecord, GradedAssessment, JourneyState, SignedEntry
 from domain.protocol import FrozenModel, ScheduleRules, TrialProtocol
-from domain.response import ResponseCategory
 from domain.roles import Role
 from domain.schedule import VisitStatus, visit_status
 from domain.site_time import site_date, site_moment
@@ -73,9 +80,6 @@ def worst_grading(assessments: tuple[GradedAssessment, ...]) -> GradingView | No
     return GradingView(sequence=worst.sequence, assessed_at=worst.assessed_at, grade=worst.grade, reasons=worst.reasons)
 
 
-PrimaryEndpoint = Literal["cr", "not_cr", "pending", "not_evaluable"]
-
-
 class PatientStatus(FrozenModel):
     """One patient as supervisors see them. Identified by study id only."""
 
@@ -121,6 +125,12 @@ class PatientStatus(FrozenModel):
     trial_stopped_on: date | None = None
     trial_stopped_by_decision: str | None = None
 
+    # The secondary endpoints' data (defaults: summaries stored before they were kept).
+    mrd_evaluation: MrdEvaluation | None = None  # the day-28 MRD evaluation; None before infusion
+    molecular_recurrence_on: date | None = None  # confirmed molecular recurrence (not a relapse)
+    died_on: date | None = None
+    last_contact_on: date | None = None  # after infusion: what survival is censored at
+
 
 def custody_view(state: JourneyState) -> CustodyView | None:
     """The cells' last hand-off: the infusion, a recorded hand-off, the release or the collection, latest first."""
@@ -156,28 +166,6 @@ def dlt_window_ends_at(state: JourneyState, protocol: TrialProtocol) -> datetime
     if state.infusion is None:
         return None
     return state.infusion.infused_at + timedelta(days=protocol.stopping_rule.dlt_observation_window_days)
-
-
-def primary_endpoint(state: JourneyState, protocol: TrialProtocol, today: date) -> PrimaryEndpoint:
-    """CR sustained at the one-year assessment, among infused patients; deaths and departures are failures."""
-    if state.infusion is None:
-        return "not_evaluable"
-    visit = primary_endpoint_visit(state, protocol)
-    if visit is None:  # an amended schedule without that visit: assess on the anniversary itself
-        return "pending"
-    in_window = [
-        a
-        for a in state.disease_assessments
-        if a.superseded_by is None and visit.window_opens <= a.assessed_on <= visit.window_closes
-    ]
-    if state.relapse is not None and state.relapse.diagnosed_on <= visit.window_closes:
-        return "not_cr"
-    if in_window:
-        latest = max(in_window, key=lambda a: (a.assessed_on, a.sequence))
-        return "cr" if latest.category is ResponseCategory.CR else "not_cr"
-    if state.exit is not None and state.exit.on <= visit.window_closes:
-        return "not_cr"
-    return "not_cr" if today > visit.window_closes else "pending"
 
 
 def due_items(state: JourneyState, protocol: TrialProtocol, now: datetime) -> list[DueItem]:
@@ -329,7 +317,7 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         product_classification=plan.product.classification if plan else None,
         infused_on=infusion.day_zero if infusion else None,
         cells_per_kg=infusion.cells_per_kg if infusion else None,
-        deviations=infusion.deviations if infusion else (),
+        deviations=_deviations(state, protocol),
         highest_crs_grade=state.highest_crs_grade,
         highest_icans_grade=state.highest_icans_grade,
         worst_crs=worst_grading(state.crs),
@@ -362,6 +350,10 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         collection_booked_on=slot.collection_date if slot else None,
         expected_release=slot.expected_release if slot else None,
         slot_not_booked_because=_slot_not_booked_because(state),
+        mrd_evaluation=mrd_evaluation(state, protocol),
+        molecular_recurrence_on=state.molecular_recurrence.confirmed_on if state.molecular_recurrence else None,
+        died_on=died_on(state),
+        last_contact_on=last_contact_on(state),
     )
 
 
@@ -371,3 +363,8 @@ def _slot_not_booked_because(state: JourneyState) -> str | None:
     if missing is None or state.phase is not Phase.APHERESIS or missing.collection_number != len(state.collections) + 1:
         return None
     return no_slot_words(missing.reason, missing.searched_from, missing.searched_weeks)
+
+
+def _deviations(state: JourneyState, protocol: TrialProtocol) -> tuple[str, ...]:
+    late_marrow = one_year_marrow_deviation(state, protocol)
+    return (*(state.infusion.deviations if state.infusion else ()), *([late_marrow] if late_marrow else []))

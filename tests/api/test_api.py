@@ -340,7 +340,9 @@ async def test_list_by_phase_report_and_verify(api: Api) -> None:
     assert report.status_code == 200, report.text
     enrollment_counts = report.json()["enrollment"]
     assert enrollment_counts["patients"] >= 1 and enrollment_counts["by_phase"]["consent"] >= 1
-    assert "cr_rate" in report.json()["primary_endpoint"] and report.json()["stopping_rule"]
+    endpoint = report.json()["primary_endpoint"]
+    assert "cr_rate" in endpoint["intention_to_treat"] and "cr_rate" in endpoint["per_protocol"]
+    assert report.json()["stopping_rule"] and report.json()["secondary_endpoints"]["event_free_survival"]
 
     verified = await api.http.get("/verify", headers=SUPERVISOR)
     assert verified.status_code == 200 and verified.json()["problems"] == []

@@ -52,5 +52,8 @@ async def test_a_whole_journey_recorded_through_the_api_reads_back_whole(api: Ap
 
     await poll(listed, f"{STUDY_ID} listed in follow-up")
     report = (await api.http.get("/report", headers=supervisor)).json()
-    assert report["primary_endpoint"]["complete_responses"] >= 1 and report["primary_endpoint"]["assessed"] >= 1
+    for analysis in ("intention_to_treat", "per_protocol"):
+        endpoint = report["primary_endpoint"][analysis]
+        assert endpoint["complete_responses"] >= 1 and endpoint["assessed"] >= 1
+    assert report["secondary_endpoints"]["overall_survival"]["patients"] >= 1
     assert report["toxicity"] and report["stopping_rule"]["paused"] is False

@@ -324,11 +324,27 @@ async def test_report_and_verify(cli: Cli, tmp_path: Path) -> None:
     document = await poll(reported, "both enrollments in the report")
     assert document["enrollment"]["patients"] >= 2
     assert document["enrollment"]["by_phase"]["screening"] >= 2
-    assert set(document["primary_endpoint"]["cr_rate"]) >= {"rate", "ci_low", "ci_high", "confidence"}
+    for analysis in ("intention_to_treat", "per_protocol"):
+        assert set(document["primary_endpoint"][analysis]["cr_rate"]) >= {"rate", "ci_low", "ci_high", "confidence"}
+    assert set(document["secondary_endpoints"]) >= {"event_free_survival", "overall_survival", "crs_severe"}
     assert document["stopping_rule"]["paused"] is False
     readable = await cli("report")
     assert "Clopper-Pearson" in readable.stdout or "none assessed yet" in readable.stdout
     assert "Stopping rule" in readable.stdout and "not triggered" in readable.stdout
+    assert "Intention to treat" in readable.stdout and "Event-free survival" in readable.stdout
+
+    # --plot writes real PNG images: the survival curves and the stopping rule's posterior.
+    plots = tmp_path / "plots"
+    plotted = await cli("report", "--plot", str(plots))
+    assert plotted.exit_code == 0, plotted.output
+    names = ("event_free_survival.png", "overall_survival.png", "stopping_rule_posterior.png")
+    assert sorted(p.name for p in plots.iterdir()) == sorted(names)
+    for name in names:
+        image = (plots / name).read_bytes()
+        assert image.startswith(b"\x89PNG\r\n\x1a\n") and image[12:16] == b"IHDR"
+        width, height = int.from_bytes(image[16:20], "big"), int.from_bytes(image[20:24], "big")
+        assert (width, height) == (700, 450) and len(image) > 10_000  # 7 x 4.5 inches at 100 dpi, drawn on
+        assert f"wrote {plots / name}" in plotted.stdout
 
     # The trial itself (GET /trial): both admitted before their journeys started; the rule over evaluable patients.
     trial = await cli("status", "--trial", "--json")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from domain.journey import commands as cmd
 from domain.journey.calendar import CHEMO_CODE, MRD_CODE, scheduled_items
+from domain.journey.events import DiseaseAssessed
+from domain.journey.notifications import Topic, Urgency, notifications_for
 from domain.journey.phases import ExitReason, Phase
 from domain.journey.timers import pending_timers
 from domain.journey.views import patient_status
-from domain.response import OtherDiseaseTest
+from domain.response import DiseaseOutsideMarrow, ExtramedullaryFinding, OtherDiseaseTest
 from domain.roles import Role
 from tests.domain.journey_driver import (
     COORDINATOR,
@@ -217,13 +221,26 @@ def test_relapse_ends_efficacy_follow_up_but_survival_follow_up_goes_on() -> Non
     assert patient_status(journey.state, journey.protocol, journey.now).primary_endpoint == "not_cr"
 
 
-def test_the_marrows_own_flow_mrd_confirms_a_relapse() -> None:
+def test_the_marrows_own_flow_mrd_does_not_confirm_its_own_blasts() -> None:
+    """Protocol, "Response": the marrow sample's own flow MRD is not an "other test"; the journey judges as
+    `assess_relapse` does."""
     journey = JourneyDriver()
     journey.to_follow_up()
     journey.advance(days=40)
     journey.do(
         cmd.RecordDiseaseAssessment(
             actor=PHYSICIAN, marrow=marrow(journey.today, marrow_blasts_percent=8.0, mrd_flow_percent=7.5)
+        )
+    )
+    assert journey.types()[-1] == "disease_assessed"
+    assert journey.state.relapse is None
+    # A separate flow-cytometry test (e.g. of the blood) does confirm.
+    journey.advance(days=1)
+    journey.do(
+        cmd.RecordDiseaseAssessment(
+            actor=PHYSICIAN,
+            marrow=marrow(journey.today, marrow_blasts_percent=8.0, mrd_flow_percent=7.5),
+            other_tests=(OtherDiseaseTest(method="flow_cytometry", leukemia_percent=2.0),),
         )
     )
     assert journey.types()[-1] == "relapse_diagnosed"
@@ -264,3 +281,83 @@ def test_only_the_dsmb_stops_the_trial_for_a_journey() -> None:
     journey.to_infusion()
     reasons = journey.refused(cmd.StopForTrial(actor=INVESTIGATOR, decision_id="DSMB-10"), sign=False)
     assert any("must be done by the data and safety monitoring board" in reason for reason in reasons), reasons
+
+
+@pytest.mark.parametrize(
+    ("outside", "sites", "words"),
+    [
+        (DiseaseOutsideMarrow(cns_status="cns3"), ("cns",), "isolated CNS relapse: CSF CNS3 after remission"),
+        (
+            DiseaseOutsideMarrow(extramedullary=ExtramedullaryFinding(site="testis", proven_by="biopsy")),
+            ("extramedullary",),
+            "isolated extramedullary relapse: extramedullary disease (testis) proven by biopsy",
+        ),
+        (
+            DiseaseOutsideMarrow(extramedullary=ExtramedullaryFinding(site="mediastinal mass", proven_by="imaging")),
+            ("extramedullary",),
+            "isolated extramedullary relapse: extramedullary disease (mediastinal mass) proven by imaging",
+        ),
+    ],
+)
+def test_isolated_cns_and_proven_extramedullary_relapse_are_relapses(
+    outside: DiseaseOutsideMarrow, sites: tuple[str, ...], words: str
+) -> None:
+    journey = JourneyDriver()
+    journey.to_follow_up()
+    journey.advance(days=60)
+    journey.do(cmd.RecordDiseaseAssessment(actor=PHYSICIAN, marrow=marrow(journey.today), outside_marrow=outside))
+    assert journey.types()[-2:] == ["disease_assessed", "relapse_diagnosed"]
+    assessed = journey.events[-2].payload
+    assert isinstance(assessed, DiseaseAssessed)
+    assert assessed.relapse.sites == sites
+    assert assessed.relapse.reason.startswith(words)
+    assert journey.state.relapse is not None
+    assert journey.state.phase is Phase.SURVIVAL_FOLLOW_UP
+    assert patient_status(journey.state, journey.protocol, journey.now).relapse_on == journey.today
+
+
+@pytest.mark.parametrize(
+    "outside",
+    [
+        DiseaseOutsideMarrow(cns_status="cns2"),
+        DiseaseOutsideMarrow(extramedullary=ExtramedullaryFinding(site="testis", proven_by=None)),
+    ],
+)
+def test_cns2_and_unproven_extramedullary_disease_are_not_relapses(outside: DiseaseOutsideMarrow) -> None:
+    journey = JourneyDriver()
+    journey.to_follow_up()
+    journey.advance(days=60)
+    journey.do(cmd.RecordDiseaseAssessment(actor=PHYSICIAN, marrow=marrow(journey.today), outside_marrow=outside))
+    assert journey.types()[-1] == "disease_assessed"
+    assert journey.state.relapse is None
+
+
+def test_molecular_recurrence_is_recorded_but_is_not_a_relapse() -> None:
+    journey = JourneyDriver()
+    journey.to_follow_up()
+    infusion = journey.state.infusion
+    assert infusion is not None
+    days = journey.protocol.response.molecular_recurrence_confirmation_days
+
+    def assess(day: int, mrd: float) -> None:
+        journey.move_to(infusion.day_zero + timedelta(days=day))
+        journey.do(cmd.RecordDiseaseAssessment(actor=PHYSICIAN, marrow=marrow(journey.today, mrd_flow_percent=mrd)))
+
+    assess(28, 0.001)  # MRD-negative
+    assess(90, 0.05)  # positive again: not yet confirmed
+    assess(90 + days - 1, 0.08)  # too soon to confirm
+    assert journey.state.molecular_recurrence is None
+    assess(90 + days, 0.1)
+    assert journey.types()[-2:] == ["disease_assessed", "molecular_recurrence_confirmed"]
+    recurrence = journey.state.molecular_recurrence
+    assert recurrence is not None
+    assert recurrence.first_positive_on == infusion.day_zero + timedelta(days=90)
+    assert "not a relapse by itself" in recurrence.reason
+    status = patient_status(journey.state, journey.protocol, journey.now)
+    assert status.molecular_recurrence_on == journey.today
+    assert status.relapse_on is None  # not an event-free-survival event
+    assert journey.state.phase is not Phase.SURVIVAL_FOLLOW_UP
+    [told] = notifications_for(journey.events[-1])
+    assert (told.role, told.urgency, told.topic) == (Role.INVESTIGATOR, Urgency.SOON, Topic.MOLECULAR_RECURRENCE)
+    assert told.body.startswith(f"Molecular recurrence confirmed on {journey.today.isoformat()}")
+    assert "Not a relapse by itself" in told.body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -14,13 +14,17 @@ from pydantic import ValidationError
 from domain.amendment import amend
 from domain.protocol import PROTOCOL_V1, ResponseCriteria
 from domain.response import (
+    DiseaseOutsideMarrow,
+    ExtramedullaryFinding,
     MarrowAssessment,
+    MrdResult,
     OtherDiseaseTest,
     RelapseAssessment,
     ResponseAssessment,
     ResponseCategory,
     assess_relapse,
     classify_response,
+    confirm_molecular_recurrence,
     is_mrd_negative,
 )
 from tests.domain.examples import marrow
@@ -275,7 +279,7 @@ def test_amended_relapse_thresholds() -> None:
     ).response
     assert assess_relapse(20.0, [], CRITERIA).relapse is False
     assert assess_relapse(20.0, [], amended) == RelapseAssessment(
-        relapse=True, reason="relapse: marrow blasts 20.0 % (20.0 % or more)"
+        relapse=True, reason="relapse: marrow blasts 20.0 % (20.0 % or more)", sites=("marrow",)
     )
     assert assess_relapse(5.0, [pcr(0.5)], CRITERIA).relapse is False
     assert assess_relapse(5.0, [pcr(0.5)], amended).relapse is True
@@ -393,3 +397,102 @@ def test_losing_count_recovery_turns_cr_into_cri(assessment: MarrowAssessment) -
     if classify_response(assessment, CRITERIA).category is CR:
         no_counts = assessment.model_copy(update={"neutrophils_10e9_per_l": 0.0})
         assert classify_response(no_counts, CRITERIA).category is CRI
+
+
+# ---------------------------------------------------------------- relapse outside the marrow, molecular recurrence
+
+
+@pytest.mark.parametrize(("cns", "relapse"), [(None, False), ("cns1", False), ("cns2", False), ("cns3", True)], ids=str)
+def test_cns3_after_remission_is_an_isolated_cns_relapse(cns: Any, relapse: bool) -> None:
+    result = assess_relapse(0.5, (), CRITERIA, cns_status=cns)
+    assert result.relapse is relapse
+    assert result.sites == (("cns",) if relapse else ())
+    if relapse:
+        assert result.reason.startswith("isolated CNS relapse: CSF CNS3 after remission; no relapse: marrow blasts")
+
+
+def test_extramedullary_disease_is_a_relapse_only_when_proven() -> None:
+    proven = assess_relapse(0.5, (), CRITERIA, extramedullary=ExtramedullaryFinding(site="testis", proven_by="biopsy"))
+    assert (proven.relapse, proven.sites) == (True, ("extramedullary",))
+    suspected = assess_relapse(0.5, (), CRITERIA, extramedullary=ExtramedullaryFinding(site="testis", proven_by=None))
+    assert suspected.relapse is False
+    assert "extramedullary disease (testis) not proven by biopsy or imaging" in suspected.reason
+
+
+def test_marrow_and_cns_relapse_together_name_both_sites() -> None:
+    result = assess_relapse(30.0, (), CRITERIA, cns_status="cns3")
+    assert result.sites == ("marrow", "cns")
+    assert result.reason == "relapse: marrow blasts 30.0 % (25.0 % or more); CNS relapse: CSF CNS3 after remission"
+
+
+def test_the_marrow_alone_still_reads_as_before() -> None:
+    assert assess_relapse(30.0, (), CRITERIA) == RelapseAssessment(
+        relapse=True, reason="relapse: marrow blasts 30.0 % (25.0 % or more)", sites=("marrow",)
+    )
+
+
+def _mrd(*results: tuple[int, bool]) -> list[MrdResult]:
+    return [MrdResult(on=date(2026, 3, 1) + timedelta(days=day), negative=negative) for day, negative in results]
+
+
+@pytest.mark.parametrize(
+    ("results", "confirmed"),
+    [
+        pytest.param(_mrd((0, True), (30, False), (44, False)), (30, 44), id="negative, positive, positive 14 d on"),
+        pytest.param(_mrd((0, True), (30, False), (43, False)), None, id="second positive 13 days on: not yet"),
+        pytest.param(_mrd((30, False), (60, False)), None, id="never negative: persistent MRD, not a recurrence"),
+        pytest.param(_mrd((0, True), (30, False), (40, True), (50, False)), None, id="negative between: starts over"),
+        pytest.param(
+            _mrd((0, True), (30, False), (40, True), (50, False), (64, False)), (50, 64), id="starts over, confirmed"
+        ),
+        pytest.param(list(reversed(_mrd((0, True), (30, False), (44, False)))), (30, 44), id="any order"),
+    ],
+)
+def test_molecular_recurrence_needs_negativity_then_two_positive_samples_14_days_apart(
+    results: list[MrdResult], confirmed: tuple[int, int] | None
+) -> None:
+    found = confirm_molecular_recurrence(results, CRITERIA)
+    if confirmed is None:
+        assert found is None
+        return
+    assert found is not None
+    start = date(2026, 3, 1)
+    assert (found.first_positive_on, found.confirmed_on) == tuple(start + timedelta(days=d) for d in confirmed)
+    assert "not a relapse by itself" in found.reason
+
+
+def test_molecular_recurrence_confirmation_days_come_from_the_protocol() -> None:
+    criteria = CRITERIA.model_copy(update={"molecular_recurrence_confirmation_days": 28})
+    assert confirm_molecular_recurrence(_mrd((0, True), (30, False), (44, False)), criteria) is None
+
+
+cns_statuses = st.sampled_from([None, "cns1", "cns2", "cns3"])
+extramedullary_findings = st.none() | st.builds(
+    ExtramedullaryFinding, site=st.just("testis"), proven_by=st.sampled_from([None, "biopsy", "imaging"])
+)
+_CNS_RANK = {None: 0, "cns1": 1, "cns2": 2, "cns3": 3}
+
+
+@given(
+    blasts=percents,
+    tests=other_tests,
+    low=cns_statuses,
+    high=cns_statuses,
+    extramedullary=extramedullary_findings,
+)
+def test_a_worse_csf_never_undoes_a_relapse_and_the_sites_add_up(
+    blasts: float, tests: list[OtherDiseaseTest], low: Any, high: Any, extramedullary: ExtramedullaryFinding | None
+) -> None:
+    low, high = sorted((low, high), key=_CNS_RANK.__getitem__)
+    milder = assess_relapse(blasts, tests, CRITERIA, cns_status=low, extramedullary=extramedullary)
+    worse = assess_relapse(blasts, tests, CRITERIA, cns_status=high, extramedullary=extramedullary)
+    if milder.relapse:
+        assert worse.relapse and set(milder.sites) <= set(worse.sites)
+    # A relapse exactly when it has a site; the marrow's verdict is the marrow-only one.
+    assert worse.relapse == bool(worse.sites)
+    assert ("marrow" in worse.sites) == assess_relapse(blasts, tests, CRITERIA).relapse
+
+
+def test_an_empty_finding_outside_the_marrow_is_refused() -> None:
+    with pytest.raises(ValidationError, match="give the CSF's CNS status or the extramedullary finding"):
+        DiseaseOutsideMarrow()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from domain.statistics import (
     clopper_pearson_interval,
     estimate_proportion,
     evaluate_stopping_rule,
+    posterior_density,
     posterior_probability_rate_exceeds,
     stopping_boundary,
 )
@@ -210,6 +212,8 @@ def test_two_of_three_pauses_and_three_of_ten_does_not() -> None:
             "enrollment pauses: 2 of 3 patients with a dose-limiting toxicity; the probability that the "
             "toxicity rate exceeds 20 % is 0.907, above 0.9 (prior Beta(0.4, 1.6))"
         ),
+        prior_alpha=0.4,
+        prior_beta=1.6,
     )
     assert evaluate_stopping_rule(3, 10, RULE).explanation == (
         "enrollment continues: 3 of 10 patients with a dose-limiting toxicity; the probability that the "
@@ -362,3 +366,19 @@ def test_stopping_rule_status_refuses_inconsistent_values(changes: dict[str, obj
     values.update(changes)
     with pytest.raises(ValidationError):
         StoppingRuleStatus.model_validate(values)
+
+
+def test_the_posterior_density_is_the_beta_density_and_integrates_to_one() -> None:
+    rule = PROTOCOL_V1.stopping_rule
+    rates = np.linspace(0.0, 1.0, 20001)
+    density = posterior_density(2, 7, rule.prior_alpha, rule.prior_beta, rates)
+    expected = beta.pdf(rates[1:-1], rule.prior_alpha + 2, rule.prior_beta + 5)
+    assert density[1:-1] == pytest.approx(expected)
+    assert np.all(np.isfinite(density))
+    assert np.trapezoid(density, rates) == pytest.approx(1.0, abs=1e-3)
+    # Its upper tail is the posterior probability the rule compares with its threshold.
+    above = rates > rule.toxicity_rate_threshold
+    tail = np.trapezoid(density[above], rates[above])
+    assert tail == pytest.approx(posterior_probability_rate_exceeds(2, 7, rule), abs=2e-3)
+    status = evaluate_stopping_rule(2, 7, rule)
+    assert (status.prior_alpha, status.prior_beta) == (rule.prior_alpha, rule.prior_beta)

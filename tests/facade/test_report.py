@@ -15,9 +15,10 @@ from activities.projections import project_patient
 from domain.amendment import amend
 from domain.journey import commands as cmd
 from domain.journey.calendar import scheduled_items
+from domain.journey.endpoints import PrimaryEndpoint
 from domain.journey.phases import ExitReason, Phase
 from domain.journey.state import ExitRecord
-from domain.journey.views import PatientStatus, PrimaryEndpoint, patient_status
+from domain.journey.views import PatientStatus, patient_status
 from domain.protocol import PROTOCOL_V1
 from domain.statistics import clopper_pearson_interval, evaluate_stopping_rule, stopping_boundary
 from domain.toxicity import ASTCT_MAX_GRADE
@@ -76,9 +77,16 @@ def patient(
         relapse_on=None,
         exit=ExitRecord(reason=exit, on=INFUSED_ON, details="") if exit else None,
         dose_limiting_toxicity=dlt,
-        primary_endpoint=endpoint if infused else "not_evaluable",
+        primary_endpoint=endpoint if infused else _before_infusion(exit),
         last_sequence=10,
     )
+
+
+def _before_infusion(exit: ExitReason | None) -> PrimaryEndpoint:
+    """By intention to treat: a screen failure is not evaluable, an enrolled patient who left is a failure."""
+    if exit is ExitReason.SCREEN_FAILURE:
+        return "not_evaluable"
+    return "not_cr" if exit is not None else "pending"
 
 
 # Ten patients: three CRs, three failures (a relapse, a treatment-related death, a departure), one not yet at one
@@ -120,9 +128,15 @@ def test_the_worked_cohort() -> None:
         ExitReason.LOST_TO_FOLLOW_UP: 1,
     }
 
-    # CR at one year: 3 of the 6 infused patients whose year is over; the one still pending is not counted yet.
-    endpoint = report.primary_endpoint
-    assert (endpoint.infused, endpoint.assessed, endpoint.complete_responses, endpoint.pending) == (7, 6, 3, 1)
+    # Per protocol, CR at one year: 3 of the 6 infused patients whose year is over; the one still pending is not
+    # counted yet.
+    endpoint = report.primary_endpoint.per_protocol
+    assert (endpoint.patients, endpoint.assessed, endpoint.complete_responses, endpoint.pending) == (7, 6, 3, 1)
+    # By intention to treat (the primary analysis): the nine enrolled; the death during lymphodepletion is a
+    # failure, the patient in apheresis is pending, the screen failure is not in it.
+    itt = report.primary_endpoint.intention_to_treat
+    assert (itt.patients, itt.assessed, itt.complete_responses, itt.pending) == (9, 7, 3, 2)
+    assert (itt.cr_rate.ci_low, itt.cr_rate.ci_high) == clopper_pearson_interval(3, 7, 0.95)
     rate = endpoint.cr_rate
     assert (rate.successes, rate.total, rate.rate, rate.confidence) == (3, 6, 0.5, 0.95)
     # The exact 95 % interval for 3 of 6, as published tables give it: 11.8 % to 88.2 %.
@@ -136,6 +150,12 @@ def test_the_worked_cohort() -> None:
     assert report.toxicity.dose_limiting_toxicities == 2
     assert report.stopping_rule == evaluate_stopping_rule(2, 7, PROTOCOL_V1.stopping_rule)
     assert report.stopping_rule.patients == 7 and report.stopping_rule.toxicities == 2
+
+    # Summaries stored before the survival dates were kept: a death is read from the exit (patient 5, on the day
+    # of infusion here), everyone else is censored at the latest date their summary holds.
+    survival = report.secondary_endpoints.overall_survival
+    assert (survival.patients, survival.events, survival.censored) == (7, 1, 6)
+    assert report.secondary_endpoints.event_free_survival.events == 1
 
 
 def test_screened_screen_failures_enrolled_and_infused_are_counted_apart_from_the_domains_view() -> None:
@@ -166,25 +186,30 @@ def test_an_empty_trial_reports_zeros_and_an_interval_that_knows_nothing() -> No
     assert report.enrollment.patients == 0
     assert set(report.enrollment.by_phase) == set(ENROLLED_PHASES) and Phase.NOT_ENROLLED not in ENROLLED_PHASES
     assert not any(report.enrollment.by_phase.values())
-    assert report.primary_endpoint.cr_rate.rate is None
-    assert (report.primary_endpoint.cr_rate.ci_low, report.primary_endpoint.cr_rate.ci_high) == (0.0, 1.0)
+    for analysis in (report.primary_endpoint.intention_to_treat, report.primary_endpoint.per_protocol):
+        assert analysis.cr_rate.rate is None
+        assert (analysis.cr_rate.ci_low, analysis.cr_rate.ci_high) == (0.0, 1.0)
+    secondary = report.secondary_endpoints
+    assert secondary.event_free_survival.patients == 0 and secondary.event_free_survival.curve == ()
+    assert secondary.crs_any_grade.rate is None
     assert report.toxicity.highest_crs_grade == dict.fromkeys(range(ASTCT_MAX_GRADE + 1), 0)
     assert not report.stopping_rule.paused and report.stopping_rule.patients == 0
 
 
 def test_every_responder_gives_an_upper_limit_of_one_and_none_a_lower_limit_of_zero() -> None:
-    all_cr = build_report([patient(n, endpoint="cr") for n in range(4)], PROTOCOL_V1).primary_endpoint.cr_rate
-    none_cr = build_report([patient(n, endpoint="not_cr") for n in range(4)], PROTOCOL_V1).primary_endpoint.cr_rate
-    assert (all_cr.rate, all_cr.ci_high) == (1.0, 1.0) and all_cr.ci_low == pytest.approx(0.3976, abs=1e-4)
-    assert (none_cr.rate, none_cr.ci_low) == (0.0, 0.0) and none_cr.ci_high == pytest.approx(0.6024, abs=1e-4)
+    all_cr = build_report([patient(n, endpoint="cr") for n in range(4)], PROTOCOL_V1).primary_endpoint.per_protocol
+    none_cr = build_report([patient(n, endpoint="not_cr") for n in range(4)], PROTOCOL_V1).primary_endpoint.per_protocol
+    all_rate, none_rate = all_cr.cr_rate, none_cr.cr_rate
+    assert (all_rate.rate, all_rate.ci_high) == (1.0, 1.0) and all_rate.ci_low == pytest.approx(0.3976, abs=1e-4)
+    assert (none_rate.rate, none_rate.ci_low) == (0.0, 0.0) and none_rate.ci_high == pytest.approx(0.6024, abs=1e-4)
 
 
 def test_the_confidence_level_comes_from_the_protocol() -> None:
     amended = amend(PROTOCOL_V1, "1.1-test", response={"confidence_level": 0.9})
-    rate = build_report(COHORT, amended).primary_endpoint.cr_rate
+    rate = build_report(COHORT, amended).primary_endpoint.per_protocol.cr_rate
     assert rate.confidence == 0.9
     assert (rate.ci_low, rate.ci_high) == clopper_pearson_interval(3, 6, 0.9)
-    assert rate.ci_high < build_report(COHORT, PROTOCOL_V1).primary_endpoint.cr_rate.ci_high
+    assert rate.ci_high < build_report(COHORT, PROTOCOL_V1).primary_endpoint.per_protocol.cr_rate.ci_high
 
 
 @pytest.mark.parametrize("infused", [3, 6, 10])
@@ -230,8 +255,10 @@ def test_every_count_adds_up(cohort: list[PatientStatus]) -> None:
 
     assert sum(report.enrollment.by_phase.values()) == report.enrollment.patients == len(cohort)
     assert sum(report.enrollment.exits_by_reason.values()) == sum(1 for p in cohort if p.exit)
-    endpoint = report.primary_endpoint
-    assert endpoint.assessed + endpoint.pending == endpoint.infused == len(infused)
+    endpoint = report.primary_endpoint.per_protocol
+    assert endpoint.assessed + endpoint.pending == endpoint.patients == len(infused)
+    itt = report.primary_endpoint.intention_to_treat
+    assert itt.assessed + itt.pending == itt.patients >= endpoint.patients
     assert endpoint.complete_responses == endpoint.cr_rate.successes <= endpoint.assessed == endpoint.cr_rate.total
     if endpoint.assessed:
         assert endpoint.cr_rate.ci_low <= endpoint.complete_responses / endpoint.assessed <= endpoint.cr_rate.ci_high
@@ -338,7 +365,7 @@ async def test_the_report_of_a_record_built_from_domain_events(tmp_path: Path) -
         "TF-063": "not_cr",
         "TF-064": "pending",
         "TF-065": "not_evaluable",
-        "TF-066": "not_evaluable",
+        "TF-066": "pending",  # enrolled, on the way to infusion
     }
     with new_store(tmp_path) as record:
         record.append([to_row(e) for journey in cohort for e in journey.events])
@@ -355,8 +382,10 @@ async def test_the_report_of_a_record_built_from_domain_events(tmp_path: Path) -
         Phase.TOXICITY_OBSERVATION: 1,
         Phase.APHERESIS: 1,
     }
-    endpoint = report.primary_endpoint
-    assert (endpoint.infused, endpoint.assessed, endpoint.complete_responses, endpoint.pending) == (4, 3, 1, 1)
+    endpoint = report.primary_endpoint.per_protocol
+    assert (endpoint.patients, endpoint.assessed, endpoint.complete_responses, endpoint.pending) == (4, 3, 1, 1)
+    itt = report.primary_endpoint.intention_to_treat
+    assert (itt.patients, itt.assessed, itt.complete_responses, itt.pending) == (5, 3, 1, 2)
     assert (endpoint.cr_rate.ci_low, endpoint.cr_rate.ci_high) == clopper_pearson_interval(1, 3, 0.95)
     assert report.toxicity.highest_crs_grade == {0: 2, 1: 1, 2: 0, 3: 1, 4: 0}
     assert report.toxicity.highest_icans_grade == {0: 3, 1: 0, 2: 0, 3: 1, 4: 0}

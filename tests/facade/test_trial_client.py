@@ -318,9 +318,11 @@ async def test_the_report_counts_the_cohort_in_the_record(stack: Stack, tmp_path
         Phase.TOXICITY_OBSERVATION: 2,
     }
     assert {reason: n for reason, n in enrollment_.exits_by_reason.items() if n} == {ExitReason.SCREEN_FAILURE: 1}
-    endpoint = report.primary_endpoint
-    assert (endpoint.infused, endpoint.assessed, endpoint.complete_responses, endpoint.pending) == (2, 0, 0, 2)
+    endpoint = report.primary_endpoint.per_protocol
+    assert (endpoint.patients, endpoint.assessed, endpoint.complete_responses, endpoint.pending) == (2, 0, 0, 2)
     assert endpoint.cr_rate.rate is None and (endpoint.cr_rate.ci_low, endpoint.cr_rate.ci_high) == (0.0, 1.0)
+    itt = report.primary_endpoint.intention_to_treat  # the patient in apheresis too; not the one in screening
+    assert (itt.patients, itt.assessed, itt.pending) == (3, 0, 3)
     assert report.toxicity.highest_crs_grade == {0: 0, 1: 1, 2: 0, 3: 1, 4: 0}
     assert report.toxicity.highest_icans_grade == {0: 2, 1: 0, 2: 0, 3: 0, 4: 0}
     assert report.toxicity.dose_limiting_toxicities == 1

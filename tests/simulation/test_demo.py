@@ -7,21 +7,30 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import cast
 
 import pytest
 import pytest_asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
+from temporalio.client import Client
 from typer.testing import CliRunner
 
+from api.app import create_app
 from cli.common import USAGE_ERROR_EXIT_CODE
+from cli.report_view import print_report
 from domain.amendment import amend
 from domain.eligibility import assess_eligibility
 from domain.journey.phases import ExitReason, Phase
 from domain.protocol import PROTOCOL_V1
 from domain.response import ResponseCategory, assess_relapse, classify_response
+from domain.roles import Role
 from domain.toxicity import grade_crs, grade_icans
+from facade import TrialClient, TrialReport
+from records import EventStore
+from security.token_file import TokenFile
 from simulation.cohort import (
     MAX_COHORT,
     MIN_COHORT,
@@ -34,8 +43,9 @@ from simulation.cohort import (
     plan_cohort,
     screening_for,
 )
-from simulation.demo import DemoResult, app, compare, drive_in_time_order, report_lines, report_tables, run_demo
+from simulation.demo import DemoResult, app, compare, demo_lines, drive_in_time_order, run_demo
 from simulation.stopping_rule_story import FIRST_DLT, LATECOMER, SECOND_DLT, WAITING
+from tests.cli.trial_cli import TrialCli, served
 
 SEED = 11
 SCREENED_ON = date(2026, 1, 5)
@@ -174,10 +184,16 @@ def test_screen_failures_follow_an_amended_threshold() -> None:
 # ---------------------------------------------------------------- the demo on a time-skipping server
 
 
+@pytest.fixture(scope="module")
+def kept_record(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('demo-record') / 'trial-record.db'}"
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def demo_run() -> AsyncIterator[tuple[DemoResult, list[str]]]:
+async def demo_run(kept_record: str) -> AsyncIterator[tuple[DemoResult, list[str]]]:
+    """The demo, its trial record kept (`--record-url`)."""
     lines: list[str] = []
-    result = await run_demo(seed=SEED, patients=10, say=lines.append)
+    result = await run_demo(seed=SEED, patients=10, say=lines.append, record_url=kept_record)
     yield result, lines
 
 
@@ -195,8 +211,9 @@ def test_the_report_matches_the_cohort_the_demo_generated(demo_run: tuple[DemoRe
     assert report.enrollment.by_phase[Phase.SURVIVAL_FOLLOW_UP] == 1
     assert report.enrollment.exits_by_reason[ExitReason.LOST_TO_FOLLOW_UP] == 1
 
-    endpoint = report.primary_endpoint
-    assert endpoint.infused == endpoint.assessed == len(infused) == 8
+    endpoint = report.primary_endpoint.per_protocol
+    assert endpoint.patients == endpoint.assessed == len(infused) == 8
+    assert report.primary_endpoint.intention_to_treat == endpoint  # every enrolled child of the story is infused
     assert endpoint.pending == 0
     assert endpoint.complete_responses == outcomes[Outcome.CR_AT_ONE_YEAR]
     assert endpoint.cr_rate.successes == outcomes[Outcome.CR_AT_ONE_YEAR] and endpoint.cr_rate.total == 8
@@ -207,6 +224,11 @@ def test_the_report_matches_the_cohort_the_demo_generated(demo_run: tuple[DemoRe
     death = next(p for p in plan.patients if p.outcome is Outcome.DEATH)
     assert report.toxicity.dose_limiting_toxicities == 1 + death.death_treatment_related
     assert report.stopping_rule.patients == 8
+    # One relapse and one death: two event-free-survival events, one of overall survival; everyone else censored.
+    secondary = report.secondary_endpoints
+    assert (secondary.event_free_survival.events, secondary.event_free_survival.censored) == (2, 6)
+    assert (secondary.overall_survival.events, secondary.overall_survival.censored) == (1, 7)
+    assert secondary.mrd_negative_at_day_28.total == 8
     assert result.report_matches_cohort and result.mismatches == ()
 
 
@@ -249,9 +271,10 @@ def test_a_report_that_differs_from_the_cohort_is_caught(demo_run: tuple[DemoRes
     assert any(m.startswith("dose-limiting toxicities") for m in mismatches)
     assert any(m.startswith("screen failures: planned 2, reported 3") for m in mismatches)
 
-    rate = report.primary_endpoint.cr_rate
+    per_protocol = report.primary_endpoint.per_protocol
+    rate = per_protocol.cr_rate
     off_interval = report.primary_endpoint.model_copy(
-        update={"cr_rate": rate.model_copy(update={"ci_low": rate.ci_low + 0.01})}
+        update={"per_protocol": per_protocol.model_copy(update={"cr_rate": rate.model_copy(update={"ci_low": 0.01})})}
     )
     paused = report.stopping_rule.model_copy(update={"paused": True, "explanation": "paused"})
     [ci, rule] = compare(
@@ -263,19 +286,17 @@ def test_a_report_that_differs_from_the_cohort_is_caught(demo_run: tuple[DemoRes
 def test_the_report_is_printed_and_its_json_reads_back(demo_run: tuple[DemoResult, list[str]]) -> None:
     result, _ = demo_run
     console = Console(record=True, width=200)
-    for table in report_tables(result):
-        console.print(table)
-    for line in report_lines(result):
-        console.print(line, markup=False)
+    print_report(console, result.report)
     text = console.export_text()
-    rate = result.report.primary_endpoint.cr_rate
-    assert f"{rate.ci_low:.0%}–{rate.ci_high:.0%}" in text
-    assert f"Dose-limiting toxicities: {result.report.toxicity.dose_limiting_toxicities} of 8 infused" in text
+    rate = result.report.primary_endpoint.intention_to_treat.cr_rate
+    assert f"{rate.ci_low:.1%} to {rate.ci_high:.1%} (Clopper-Pearson)" in text
+    assert f"Dose-limiting toxicities │ {result.report.toxicity.dose_limiting_toxicities}" in text
+    assert "survival follow up" in text and "Event-free survival (Kaplan-Meier)" in text
     story = result.stopping_rule_story
     assert f"Safety story: enrollment paused by the stopping rule at 2 DLTs among 2 evaluable patients (posterior " \
         f"{story.paused.stopping_rule.posterior_probability:.3f})" in text  # fmt: skip
     assert "The DSMB's signed decision DSMB-DEMO-1 (safety-dsmb, resume): enrollment open again" in text
-    assert "survival follow up" in text
+    assert demo_lines(result) == ["The report matches the cohort the demo generated."]
     assert DemoResult.model_validate_json(result.model_dump_json()) == result
 
 
@@ -321,3 +342,59 @@ async def test_a_script_asking_for_an_earlier_moment_is_a_bug() -> None:
 
     with pytest.raises(AssertionError, match="before"):
         await drive_in_time_order([backwards()], DriftingClock(start))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the kept record
+
+
+async def test_the_kept_record_gives_trial_report_the_cohort(
+    demo_run: tuple[DemoResult, list[str]], kept_record: str, tmp_path: Path
+) -> None:
+    """`trial-demo --record-url`: an API over the kept record (Temporal gone with the demo) reports the cohort,
+    in the layout the demo printed."""
+    result, _ = demo_run
+    store = EventStore(kept_record)
+    try:
+        token_file = TokenFile(tmp_path / "api-tokens.json")
+        async with served(create_app(TrialClient(cast(Client, None), store), token_file)) as url:
+            cli = TrialCli(
+                env={
+                    "TRIALFLOW_API_URL": url,
+                    "TRIALFLOW_CONFIG_DIR": str(tmp_path / "config"),
+                    "TRIALFLOW_PROFILE": "",
+                    "COLUMNS": "200",
+                },
+                token_file=token_file,
+            )
+            token = cli.token("sup-demo", Role.SUPERVISOR)
+            login = await cli("login", "--profile", "sup-demo", "--token-stdin", stdin=token + "\n")
+            assert login.exit_code == 0, login.output
+            reported = await cli("report", "--json", env={"TRIALFLOW_PROFILE": "sup-demo"})
+            readable = await cli("report", env={"TRIALFLOW_PROFILE": "sup-demo"})
+    finally:
+        store.close()
+    assert reported.exit_code == 0, reported.output
+    report = TrialReport.model_validate_json(reported.stdout)
+    assert report.model_copy(update={"verification": result.report.verification}) == result.report
+    console = Console(record=True, width=200)
+    print_report(console, result.report)
+    assert readable.stdout.split("\n", 1)[1] == console.export_text().split("\n", 1)[1]
+
+
+def test_the_demo_refuses_a_record_that_holds_patients(
+    kept_record: str, demo_run: tuple[DemoResult, list[str]]
+) -> None:
+    store = EventStore(kept_record)
+    try:
+        before = store.study_ids()
+    finally:
+        store.close()
+    outcome = CliRunner().invoke(app, ["--record-url", kept_record])
+    assert outcome.exit_code == USAGE_ERROR_EXIT_CODE
+    said = " ".join(outcome.output.split())
+    assert f"already holds {len(before)} patient(s)" in said and "empty trial record only" in said
+    store = EventStore(kept_record)
+    try:
+        assert store.study_ids() == before
+    finally:
+        store.close()

@@ -15,7 +15,7 @@ from domain.journey.calendar import (
 from domain.journey.context import Context
 from domain.journey.phases import FOLLOW_UP_ERAS, POST_INFUSION_PHASES, Phase
 from domain.journey.repeats import refuse_exact_repeat
-from domain.response import OtherDiseaseTest, assess_relapse, classify_response
+from domain.response import MrdResult, OtherDiseaseTest, assess_relapse, classify_response, confirm_molecular_recurrence
 from domain.schedule import is_within_window
 from domain.site_time import end_of_site_day, site_moment
 
@@ -40,7 +40,14 @@ def record_disease_assessment(ctx: Context, c: cmd.RecordDiseaseAssessment) -> l
             )
     response_criteria = ctx.protocol.response
     response = classify_response(c.marrow, response_criteria)
-    relapse = assess_relapse(c.marrow.marrow_blasts_percent, _confirming_tests(c), response_criteria)
+    outside = c.outside_marrow
+    relapse = assess_relapse(
+        c.marrow.marrow_blasts_percent,
+        c.other_tests if ctx.clinical_review else _tests_as_counted_before_the_review(c),
+        response_criteria,
+        cns_status=outside.cns_status if outside else None,
+        extramedullary=outside.extramedullary if outside else None,
+    )
     mrd = find_item(state, ctx.protocol, MRD_CODE)
     mrd_record = state.item(MRD_CODE)
     # An assessment before the MRD window opens is not the protocol's MRD evaluation; one after it is, late. As a
@@ -59,20 +66,45 @@ def record_disease_assessment(ctx: Context, c: cmd.RecordDiseaseAssessment) -> l
         fulfils=(MRD_CODE,) if fulfils_mrd else (),
         in_window=is_within_window(mrd, assessed_on) if fulfils_mrd and mrd else None,
         supersedes=supersedes,
+        outside_marrow=outside,
     )
     refuse_exact_repeat(ctx, c.correction, state.disease_assessments, assessed, "disease assessment")
     payloads: list[ev.EventPayload] = [assessed]
     if relapse.relapse and state.relapse is None:
         payloads.append(ev.RelapseDiagnosed(diagnosed_on=assessed_on, reason=relapse.reason))
+    elif state.relapse is None and state.molecular_recurrence is None and ctx.clinical_review:
+        recurrence = _molecular_recurrence(ctx, assessed)
+        if recurrence is not None:
+            payloads.append(recurrence)
     return payloads
 
 
-def _confirming_tests(c: cmd.RecordDiseaseAssessment) -> tuple[OtherDiseaseTest, ...]:
-    """The other tests, with the marrow's own flow MRD among them: the consensus counts it as confirmation."""
+def _tests_as_counted_before_the_review(c: cmd.RecordDiseaseAssessment) -> tuple[OtherDiseaseTest, ...]:
+    """Only to replay entries made before the clinical review (issue 16): the marrow's own flow MRD was then
+    counted as a confirming test, which the consensus does not allow."""
     mrd = c.marrow.mrd_flow_percent
     if mrd is None or any(t.method == "flow_cytometry" for t in c.other_tests):
         return c.other_tests
     return (*c.other_tests, OtherDiseaseTest(method="flow_cytometry", leukemia_percent=mrd))
+
+
+def _molecular_recurrence(ctx: Context, assessed: ev.DiseaseAssessed) -> ev.MolecularRecurrenceConfirmed | None:
+    """The molecular recurrence this assessment confirms, judged over the current assessments with it (one
+    entered late, with an earlier date, takes its place in time)."""
+    if assessed.response.mrd_negative is None:
+        return None
+    results = [
+        MrdResult(on=a.assessed_on, negative=a.mrd_negative)
+        for a in ctx.state.disease_assessments
+        if a.superseded_by is None and a.sequence != assessed.supersedes and a.mrd_negative is not None
+    ]
+    results.append(MrdResult(on=assessed.marrow.assessed_on, negative=assessed.response.mrd_negative))
+    found = confirm_molecular_recurrence(results, ctx.protocol.response)
+    if found is None:
+        return None
+    return ev.MolecularRecurrenceConfirmed(
+        first_positive_on=found.first_positive_on, confirmed_on=found.confirmed_on, reason=found.reason
+    )
 
 
 def record_chemotherapy_resumed(ctx: Context, c: cmd.RecordChemotherapyResumed) -> list[ev.EventPayload]:
