@@ -292,12 +292,17 @@ def test_the_report_is_printed_and_its_json_reads_back(demo_run: tuple[DemoResul
     assert f"{rate.ci_low:.1%} to {rate.ci_high:.1%} (Clopper-Pearson)" in text
     assert f"Dose-limiting toxicities │ {result.report.toxicity.dose_limiting_toxicities}" in text
     assert "survival follow up" in text and "Event-free survival (Kaplan-Meier)" in text
+    assert demo_lines(result) == ["The report matches the cohort the demo generated."]
+    assert DemoResult.model_validate_json(result.model_dump_json()) == result
+
+
+def test_the_safety_story_is_told_under_the_report(demo_run: tuple[DemoResult, list[str]]) -> None:
+    result, _ = demo_run
+    text = " ".join(story_lines(result.stopping_rule_story))
     story = result.stopping_rule_story
     assert f"Safety story: enrollment paused by the stopping rule at 2 DLTs among 2 evaluable patients (posterior " \
         f"{story.paused.stopping_rule.posterior_probability:.3f})" in text  # fmt: skip
     assert "The DSMB's signed decision DSMB-DEMO-1 (safety-dsmb, resume): enrollment open again" in text
-    assert demo_lines(result) == ["The report matches the cohort the demo generated."]
-    assert DemoResult.model_validate_json(result.model_dump_json()) == result
 
 
 def test_the_command_refuses_a_cohort_too_small_for_the_story() -> None:
