@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey import events as ev
     from domain.journey.command_registry import STAFF_COMMAND_MODELS
-    from domain.journey.commands import Command, RecordSlotBooking, StaffCommand
+    from domain.journey.commands import Command, CorrectScreening, RecordSlotBooking, StaffCommand
     from domain.journey.envelope import record_limit_problems
     from domain.journey.events import Event
     from domain.journey.notifications import Notification, Urgency, notifications_for
@@ -59,6 +59,8 @@ SIGNATURES_REQUIRED_PATCH = "electronic-signatures-required"
 # Journeys enrolled from this version on record the cells' hand-offs before release and infusion; histories
 # enrolled before replay without them.
 CHAIN_OF_CUSTODY_PATCH = "chain-of-custody-required"
+# The patch id under which screenings are judged on the confirmed diagnosis and the end-of-induction remission too.
+INDUCTION_CRITERIA_PATCH = "eligibility-induction-criteria"
 # The cause of a CommandRejected failure when the acting role may not issue the command at all.
 NOT_PERMITTED = "NotPermitted"
 # The patch id under which consent, a failed manufacture and a release book or free slots in the site's calendar.
@@ -215,7 +217,10 @@ class PatientJourneyWorkflow:
         if journey.enrollment is not None and (self._state.journey.phase is Phase.NOT_ENROLLED or rescreening):
             try:
                 custody = workflow.patched(CHAIN_OF_CUSTODY_PATCH)
-                self._state.enrollment = self._decided(journey.enrollment, chain_of_custody=custody)
+                induction = workflow.patched(INDUCTION_CRITERIA_PATCH)
+                self._state.enrollment = self._decided(
+                    journey.enrollment, chain_of_custody=custody, induction_criteria=induction
+                )
             except CommandRejected as rejection:
                 self._state.enrollment_refused = rejection
             self._state.journey = fold(self._state.journey, self._state.enrollment)
@@ -312,7 +317,11 @@ class PatientJourneyWorkflow:
     # ------------------------------------------------------------ applying a command
 
     def _decided(
-        self, command: Command, signatures_required: bool = True, chain_of_custody: bool = False
+        self,
+        command: Command,
+        signatures_required: bool = True,
+        chain_of_custody: bool = False,
+        induction_criteria: bool = True,
     ) -> tuple[Event, ...]:
         """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules.
         `chain_of_custody` matters to an enrollment only (the journey keeps what it was enrolled with)."""
@@ -325,6 +334,7 @@ class PatientJourneyWorkflow:
                 self._protocol,
                 signatures_required=signatures_required,
                 chain_of_custody=chain_of_custody,
+                induction_criteria=induction_criteria,
             )
         )
         problems = unrecordable(events)
@@ -332,9 +342,11 @@ class PatientJourneyWorkflow:
             raise CommandRejected(problems)
         return events
 
-    async def _apply(self, command: Command, signatures_required: bool = True) -> tuple[Event, ...]:
+    async def _apply(
+        self, command: Command, signatures_required: bool = True, induction_criteria: bool = True
+    ) -> tuple[Event, ...]:
         """Decide, record permanently, then fold. Call with the lock held, so commands apply one at a time."""
-        events = self._decided(command, signatures_required)
+        events = self._decided(command, signatures_required, induction_criteria=induction_criteria)
         await self._record(events)
         before = self._state.journey
         self._state.journey = fold(self._state.journey, events)
@@ -395,9 +407,11 @@ class PatientJourneyWorkflow:
         # Histories recorded before signatures were required replay as they ran; the validator (new commands
         # only) always requires them.
         signatures_required = workflow.patched(SIGNATURES_REQUIRED_PATCH)
+        # A screening corrected in a history recorded before the induction criteria replays as it ran.
+        induction = not isinstance(command, CorrectScreening) or workflow.patched(INDUCTION_CRITERIA_PATCH)
         async with self._lock:
             try:
-                events = await self._apply(command, signatures_required)
+                events = await self._apply(command, signatures_required, induction_criteria=induction)
             except CommandRejected as rejection:  # the state moved on since validation
                 raise rejection_error(rejection) from role_refusal(rejection)
             # Histories recorded before the slot calendar replay without its bookings.

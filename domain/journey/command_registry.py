@@ -57,6 +57,7 @@ CORRECTION_ONLY = "it corrects an earlier entry"
 _CORRECTION = CORRECTION_ONLY
 
 _SCREENING_UNITS: Mapping[str, str] = {
+    "screening.end_of_induction_marrow_blasts_percent": "%",
     "screening.induction_day46_mrd_percent": "%",
     "screening.height_cm": "cm",
     "screening.weight_kg": "kg",
@@ -75,7 +76,7 @@ _STAFF: tuple[CommandEntry, ...] = (
     CommandEntry(
         cmd.EnrollPatient,
         frozenset({Role.RESEARCH_COORDINATOR}),
-        "Enroll a screened patient: eligibility is decided from the screening data.",
+        "Enroll a screened patient: eligibility is decided from the screening data, induction results included.",
         units=_SCREENING_UNITS,
     ),
     CommandEntry(

@@ -60,6 +60,9 @@ class Context:
     problems: list[str] = field(default_factory=list)
     # Whether an enrollment decided now records the cells' hand-offs (the workflow says, by its history's age).
     chain_of_custody: bool = False
+    # Whether a screening decided now is judged on the induction criteria too (the workflow says, by its history's
+    # age: screenings decided before them replay as they ran).
+    induction_criteria: bool = True
 
     @property
     def today(self) -> date:

@@ -27,15 +27,24 @@ def decide(
     *,
     signatures_required: bool = True,
     chain_of_custody: bool = False,
+    induction_criteria: bool = True,
 ) -> list[Event]:
     """The events `command` produces, or CommandRejected with every reason it cannot be accepted.
 
         Each event of a signed entry carries its signature. `signatures_required=False` only replays entries made
         before electronic signatures were required (a signature given is still checked). `chain_of_custody=True`
-    enrolls a journey whose release and infusion require the cells' hand-offs (journeys enrolled before did not)."""
+    enrolls a journey whose release and infusion require the cells' hand-offs (journeys enrolled before did not).
+    `induction_criteria=False` only replays screenings decided before the diagnosis and end-of-induction remission
+    were criteria."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("decide needs an aware `now` (the workflow's clock)")
-    ctx = Context(state=state, now=now, protocol=protocol, chain_of_custody=chain_of_custody)
+    ctx = Context(
+        state=state,
+        now=now,
+        protocol=protocol,
+        chain_of_custody=chain_of_custody,
+        induction_criteria=induction_criteria,
+    )
     payloads: list[EventPayload] = []
     problem = role_problem(command.kind, command.actor.role)
     if problem:
