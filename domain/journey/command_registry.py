@@ -276,6 +276,11 @@ _SYSTEM_COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry(cmd.MarkExpeditedReportOverdue, _SYSTEM, "An expedited safety report was not sent in time."),
     CommandEntry(cmd.SendVisitReminder, _SYSTEM, "Remind the team that a visit's window opens or is closing."),
     CommandEntry(cmd.MarkVisitMissed, _SYSTEM, "A visit's window closed without the visit."),
+    CommandEntry(
+        cmd.CheckDailyMonitoring,
+        _SYSTEM,
+        "A day of daily CRS and ICANS monitoring begins: yesterday's gaps are missed.",
+    ),
     CommandEntry(cmd.StartFollowUpEra, _SYSTEM, "The patient moves on to the next period of follow-up."),
     CommandEntry(cmd.CompleteJourney, _SYSTEM, "The patient has finished the study's follow-up."),
     CommandEntry(cmd.RecordSlotBooking, _SYSTEM, "The collection's slot was booked in the site's calendar."),

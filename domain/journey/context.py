@@ -63,6 +63,8 @@ class Context:
     # Whether a screening decided now is judged on the induction criteria too (the workflow says, by its history's
     # age: screenings decided before them replay as they ran).
     induction_criteria: bool = True
+    # Whether an infusion recorded now starts daily CRS/ICANS monitoring (histories infused before replay without).
+    daily_monitoring: bool = True
 
     @property
     def today(self) -> date:

@@ -11,7 +11,16 @@ from typing import assert_never
 from domain.journey import commands as cmd
 from domain.journey.context import CommandRejected, Context
 from domain.journey.events import Event, EventPayload
-from domain.journey.handlers import corrections, custody, enrollment, exits, follow_up, safety, treatment
+from domain.journey.handlers import (
+    corrections,
+    custody,
+    enrollment,
+    exits,
+    follow_up,
+    safety,
+    treatment,
+)
+from domain.journey.handlers import daily_monitoring as monitoring
 from domain.journey.permissions import role_problem
 from domain.journey.phases import Phase
 from domain.journey.signing import check_signature
@@ -28,6 +37,7 @@ def decide(
     signatures_required: bool = True,
     chain_of_custody: bool = False,
     induction_criteria: bool = True,
+    daily_monitoring: bool = True,
 ) -> list[Event]:
     """The events `command` produces, or CommandRejected with every reason it cannot be accepted.
 
@@ -35,7 +45,7 @@ def decide(
         before electronic signatures were required (a signature given is still checked). `chain_of_custody=True`
     enrolls a journey whose release and infusion require the cells' hand-offs (journeys enrolled before did not).
     `induction_criteria=False` only replays screenings decided before the diagnosis and end-of-induction remission
-    were criteria."""
+    were criteria. `daily_monitoring=False` only replays infusions recorded before daily monitoring was tracked."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("decide needs an aware `now` (the workflow's clock)")
     ctx = Context(
@@ -44,6 +54,7 @@ def decide(
         protocol=protocol,
         chain_of_custody=chain_of_custody,
         induction_criteria=induction_criteria,
+        daily_monitoring=daily_monitoring,
     )
     payloads: list[EventPayload] = []
     problem = role_problem(command.kind, command.actor.role)
@@ -143,6 +154,8 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return follow_up.send_visit_reminder(ctx, command)
         case cmd.MarkVisitMissed():
             return follow_up.mark_visit_missed(ctx, command)
+        case cmd.CheckDailyMonitoring():
+            return monitoring.check_daily_monitoring(ctx, command)
         case cmd.StartFollowUpEra():
             return follow_up.start_follow_up_era(ctx, command)
         case cmd.CompleteJourney():

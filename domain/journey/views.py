@@ -8,6 +8,17 @@ from typing import Literal
 from domain.dosing import ProductClassification
 from domain.journey.calendar import ITEM_ROLES, primary_endpoint_visit, scheduled_items
 from domain.journey.custody import AFTER_RELEASE, STEP_WORDS
+from domain.journey.daily_monitoring import (
+    ASSESSMENT_WORDS,
+    DayStatus,
+    daily_code,
+    day_status,
+    monitoring_date,
+    monitoring_days,
+    outstanding_missed,
+    recorded_missed,
+    unassessed,
+)
 from domain.journey.phases import Phase
 from domain.journey.state import ExitRecord, JourneyState, SignedEntry
 from domain.protocol import FrozenModel, ScheduleRules, TrialProtocol
@@ -35,6 +46,15 @@ class VisitView(FrozenModel):
     window_closes: date
     status: VisitStatus
     done_on: date | None
+
+
+class DailyMonitoringDay(FrozenModel):
+    """One site day of daily CRS/ICANS monitoring and where each assessment stands."""
+
+    day_number: int
+    on: date
+    crs: DayStatus
+    icans: DayStatus
 
 
 class CustodyView(FrozenModel):
@@ -93,6 +113,9 @@ class PatientStatus(FrozenModel):
     # The latest collection's slot in the site's calendar and its product's expected release (None: not booked).
     collection_booked_on: date | None = None
     expected_release: date | None = None
+    # Daily CRS/ICANS monitoring from day 0 to the protocol's last day (empty before infusion, or for a journey
+    # infused before it was tracked).
+    daily_monitoring: tuple[DailyMonitoringDay, ...] = ()
 
 
 def custody_view(state: JourneyState) -> CustodyView | None:
@@ -148,7 +171,7 @@ def primary_endpoint(state: JourneyState, protocol: TrialProtocol, today: date) 
 
 def due_items(state: JourneyState, protocol: TrialProtocol, now: datetime) -> list[DueItem]:
     today = site_date(now, protocol.schedule)
-    items = _treatment_items(state, today) + _scheduled_due(state, protocol, today)
+    items = _treatment_items(state, today) + _daily_due(state, protocol, today) + _scheduled_due(state, protocol, today)
     for report in state.open_expedited_reports:
         items.append(
             DueItem(
@@ -243,6 +266,40 @@ def _treatment_items(state: JourneyState, today: date) -> list[DueItem]:
     return items
 
 
+def _daily_due(state: JourneyState, protocol: TrialProtocol, today: date) -> list[DueItem]:
+    """Today's daily assessments not done yet, a past day's not yet recorded missed, and the missed ones staff have
+    not caught up on (see outstanding_missed)."""
+    if state.is_final:
+        return []
+    items: list[DueItem] = []
+    missed = outstanding_missed(state, protocol, today)
+    for day_number in monitoring_days(state):
+        on = monitoring_date(state, day_number)
+        if on > today:
+            break
+        for assessment in unassessed(state, protocol, day_number):
+            words = f"daily {ASSESSMENT_WORDS[assessment]} assessment, day {day_number}"
+            if recorded_missed(state, assessment, day_number):
+                if (assessment, day_number) not in missed:
+                    continue
+                words += ": missed"
+            code = daily_code(assessment, day_number)
+            items.append(DueItem(code=code, what=words, responsible=Role.NURSE, due_on=on, overdue=on < today))
+    return items
+
+
+def daily_monitoring_days(state: JourneyState, protocol: TrialProtocol, today: date) -> tuple[DailyMonitoringDay, ...]:
+    return tuple(
+        DailyMonitoringDay(
+            day_number=day_number,
+            on=monitoring_date(state, day_number),
+            crs=day_status(state, protocol, "crs", day_number, today),
+            icans=day_status(state, protocol, "icans", day_number, today),
+        )
+        for day_number in monitoring_days(state)
+    )
+
+
 def _scheduled_due(state: JourneyState, protocol: TrialProtocol, today: date) -> list[DueItem]:
     if state.is_final:
         return []
@@ -322,4 +379,5 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         enrolled=state.eligibility_confirmed,
         collection_booked_on=slot.collection_date if slot else None,
         expected_release=slot.expected_release if slot else None,
+        daily_monitoring=daily_monitoring_days(state, protocol, today),
     )

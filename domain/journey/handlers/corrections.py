@@ -167,8 +167,8 @@ def _screening(ctx: Context, c: cmd.CorrectScreening, seq: int) -> list[ev.Event
     screening = c.screening
     ctx.check_day(screening.screening_date, "the screening date")
     if ctx.induction_criteria:
-        for problem in missing_induction_values(screening):
-            ctx.refuse(problem)
+        for missing in missing_induction_values(screening):
+            ctx.refuse(missing)
     result = assess_eligibility(screening, ctx.protocol.eligibility, induction_criteria=ctx.induction_criteria)
     failed = "; ".join(f.reason for f in result.failed)
     screen_failed = state.exit is not None and state.exit.reason is ExitReason.SCREEN_FAILURE

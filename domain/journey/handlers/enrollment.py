@@ -33,8 +33,8 @@ def enroll_patient(ctx: Context, c: cmd.EnrollPatient) -> list[ev.EventPayload]:
         ctx.refuse(f"this journey belongs to {state.study_id}, not to {c.study_id}")
     ctx.check_day(c.screening.screening_date, "the screening date", (state.screening_date, "the failed screening"))
     if ctx.induction_criteria:
-        for problem in missing_induction_values(c.screening):
-            ctx.refuse(problem)
+        for missing in missing_induction_values(c.screening):
+            ctx.refuse(missing)
     result = assess_eligibility(c.screening, ctx.protocol.eligibility, induction_criteria=ctx.induction_criteria)
     attempt = state.screening_attempt + 1 if again else 1
     payloads: list[ev.EventPayload] = [
