@@ -9,7 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from config import search_attributes as sa
 from domain.journey import commands as cmd
@@ -24,6 +26,7 @@ from tests.domain.journey_driver import NURSE, crs_findings, icans_findings
 from tests.notifications.people import webhook_directory
 from tests.workflows.journey_client import JourneyClient, settle_then_terminate
 from workers.worker import journey_worker
+from workflows.patient_journey import PatientJourneyWorkflow
 
 Env = tuple[WorkflowEnvironment, EventStore, str]
 UNTIL = PROTOCOL_V1.safety.daily_toxicity_assessment_until_day
@@ -120,6 +123,12 @@ async def test_a_day_assessed_a_day_missed_and_the_reminders_sent(
     ]
     infused = next(n for n in channel.sent if n.topic.value == "infused" and n.role.value == "nurse")
     assert infused.body.endswith(f"at least daily to day {UNTIL}.")
+
+    # The history recorded with daily monitoring (its patch markers, its daily timers) replays as it ran.
+    await journey.settled()
+    history = await journey.handle.fetch_history()
+    replayer = Replayer(workflows=[PatientJourneyWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)  # raises on any nondeterminism
 
 
 async def test_daily_monitoring_ends_on_the_protocols_last_day(journey_env: Env) -> None:
