@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from domain.amendment import amend
 from domain.journey import commands as cmd
 from domain.journey.notifications import Topic, notifications_for
@@ -139,3 +142,25 @@ def test_a_journey_infused_before_daily_monitoring_keeps_no_daily_items() -> Non
     state = fold(journey.state, events)
     assert not any(t.command.kind == "check_daily_monitoring" for t in pending_timers(state, journey.protocol))
     assert not [i for i in due_items(state, journey.protocol, journey.now) if "-D" in i.code]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from([(), ("crs",), ("icans",), ("crs", "icans")]), min_size=UNTIL + 1, max_size=UNTIL + 1),
+    st.integers(min_value=10, max_value=23),
+)
+def test_exactly_the_days_without_an_assessment_are_missed(assessed: list[tuple[str, ...]], hour: int) -> None:
+    journey = _infused("TF-1615")
+    day_zero = journey.today
+    for day_number, which in enumerate(assessed):
+        journey.move_to(day_zero + timedelta(days=day_number), hour=hour)
+        _assess(journey, *which)
+    journey.move_to(day_zero + timedelta(days=UNTIL + 2))
+    missed = {
+        (e.payload.assessment, e.payload.day_number) for e in journey.events if e.type == "daily_assessment_missed"
+    }  # type: ignore[union-attr]
+    expected = {(a, d) for d, which in enumerate(assessed) for a in ("crs", "icans") if a not in which}
+    assert missed == expected
+    status = patient_status(journey.state, journey.protocol, journey.now)
+    shown = {(a, d.day_number) for d in status.daily_monitoring for a in ("crs", "icans") if getattr(d, a) == "missed"}
+    assert shown == expected
