@@ -15,6 +15,7 @@ from domain.journey.daily_monitoring import (
     day_status,
     monitoring_date,
     monitoring_days,
+    next_check_day,
     outstanding_missed,
     recorded_missed,
     unassessed,
@@ -269,11 +270,14 @@ def _treatment_items(state: JourneyState, today: date) -> list[DueItem]:
 def _daily_due(state: JourneyState, protocol: TrialProtocol, today: date) -> list[DueItem]:
     """Today's daily assessments not done yet, a past day's not yet recorded missed, and the missed ones staff have
     not caught up on (see outstanding_missed)."""
-    if state.is_final:
+    days = monitoring_days(state)
+    if state.is_final or not days:
         return []
+    if today > monitoring_date(state, days[-1]) and next_check_day(state, protocol) is None:
+        return []  # over and checked to its end: nothing left (asked at every step of a long follow-up)
     items: list[DueItem] = []
     missed = outstanding_missed(state, protocol, today)
-    for day_number in monitoring_days(state):
+    for day_number in days:
         on = monitoring_date(state, day_number)
         if on > today:
             break
