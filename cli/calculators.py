@@ -43,7 +43,7 @@ from domain.eligibility import (
     MAX_RECORDABLE_HEIGHT_CM,
     MAX_RECORDABLE_WEIGHT_KG,
     EligibilityResult,
-    ScreeningData,
+    NewScreening,
     assess_eligibility,
 )
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, LymphodepletingDrug, LymphodepletionRegimen, TrialProtocol
@@ -859,7 +859,7 @@ def eligibility(
         document = _screening_document(text, problems) if text is not None else None
         if document is not None:
             # echo_input stays off: no value from the file is quoted back (the birth date is PHI).
-            data = problems.validated(ScreeningData, document)
+            data = problems.validated(NewScreening, document)
     problems.exit_if_any(as_json)
     assert protocol is not None and data is not None
     report = EligibilityReport(protocol_version=protocol.version, result=assess_eligibility(data, protocol.eligibility))

@@ -144,7 +144,20 @@ def _status_output(status: PatientStatus) -> list[Table]:
                 Text(item.code), Text(item.what), item.responsible.value, _day(item.due_on), window, _yes(item.overdue)
             )
         tables.append(due)
+    if status.daily_monitoring:
+        tables.append(_daily_monitoring_table(status))
     return tables
+
+
+def _daily_monitoring_table(status: PatientStatus) -> Table:
+    """Each day of daily CRS/ICANS monitoring: done, due today, late (its day is over) or missed."""
+    table = Table(title="Daily CRS / ICANS monitoring", title_justify="left")
+    for column in ("Day", "Date", "CRS", "ICANS"):
+        table.add_column(column)
+    for day in status.daily_monitoring:
+        cells = [Text(s, style="bold red") if s in ("late", "missed") else Text(s) for s in (day.crs, day.icans)]
+        table.add_row(str(day.day_number), _day(day.on), *cells)
+    return table
 
 
 def _trial_status_output(status: TrialStatus) -> list[Table]:

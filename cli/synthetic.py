@@ -22,6 +22,8 @@ def eligible_screening_values(
         "date_of_birth": screened_on - timedelta(days=age_years * 365 + DAYS_PAST_BIRTHDAY),
         "regimen": e.regimen,
         "risk_group": e.risk_group,
+        "b_all_diagnosis_confirmed": True,
+        "end_of_induction_marrow_blasts_percent": e.max_end_of_induction_marrow_blasts_percent_exclusive / 5,
         "induction_day46_mrd_percent": e.mrd_positive_min_percent * 50,
         "cd19_expressed": True,
         "cd22_expressed": True,

@@ -15,6 +15,7 @@ from typing import Literal
 from dateutil.relativedelta import relativedelta
 from pydantic import ConfigDict, Field, model_validator
 
+from domain.entered_content import added_later
 from domain.free_text import RegimenName
 from domain.protocol import EligibilityRules, FrozenModel
 
@@ -46,6 +47,9 @@ class ScreeningData(FrozenModel):
     date_of_birth: date = Field(repr=False)  # used only to compute the age
     regimen: RegimenName
     risk_group: Literal["low", "intermediate", "high"]
+    # The induction criteria: blank only in screenings stored before they were asked for (a blank never passes).
+    b_all_diagnosis_confirmed: bool | None = added_later(None)
+    end_of_induction_marrow_blasts_percent: float | None = added_later(None, ge=0, le=100)
     induction_day46_mrd_percent: float = Field(ge=0, le=100)
     cd19_expressed: bool
     cd22_expressed: bool
@@ -84,6 +88,22 @@ class ScreeningData(FrozenModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+class NewScreening(ScreeningData):
+    """A screening entered now: the induction criteria's values are required, as every other value is."""
+
+    b_all_diagnosis_confirmed: bool
+    end_of_induction_marrow_blasts_percent: float = Field(ge=0, le=100)
+
+
+# The screening values a new screening must carry (older stored screenings may lack them).
+INDUCTION_FIELDS = ("b_all_diagnosis_confirmed", "end_of_induction_marrow_blasts_percent")
+
+
+def missing_induction_values(data: ScreeningData) -> list[str]:
+    """The induction criteria's values a screening leaves blank, each as a problem to name."""
+    return [f"screening.{name} is required" for name in INDUCTION_FIELDS if getattr(data, name) is None]
 
 
 class FailedCriterion(FrozenModel):
@@ -133,14 +153,19 @@ def is_cns3(csf_wbc_per_ul: float, csf_blasts_present: bool, clinical_cns_signs:
     return (csf_wbc_per_ul >= rules.cns3_min_csf_wbc_per_ul and csf_blasts_present) or clinical_cns_signs
 
 
-def assess_eligibility(data: ScreeningData, rules: EligibilityRules) -> EligibilityResult:
-    """Every criterion is checked; the result names each one that failed, never just the first."""
+def assess_eligibility(
+    data: ScreeningData, rules: EligibilityRules, *, induction_criteria: bool = True
+) -> EligibilityResult:
+    """Every criterion is checked; the result names each one that failed, never just the first.
+
+    `induction_criteria=False` only replays screenings decided before the diagnosis and end-of-induction remission
+    were criteria (their journeys' histories must replay as they ran)."""
     age = age_in_completed_years(data.date_of_birth, data.screening_date)
     egfr = bedside_schwartz_egfr(data.height_cm, data.serum_creatinine_mg_dl, rules)
     scale = performance_scale_for_age(age, rules)
     cns3 = is_cns3(data.csf_wbc_per_ul, data.csf_blasts_present, data.clinical_cns_signs, rules)
     checks = (
-        (CriterionKind.INCLUSION, _failed_inclusions(data, rules, age, egfr, scale)),
+        (CriterionKind.INCLUSION, _failed_inclusions(data, rules, age, egfr, scale, induction_criteria)),
         (CriterionKind.EXCLUSION, _met_exclusions(data, rules, cns3)),
     )
     failed = tuple(
@@ -156,10 +181,34 @@ def assess_eligibility(data: ScreeningData, rules: EligibilityRules) -> Eligibil
     )
 
 
+def _failed_induction_criteria(data: ScreeningData, rules: EligibilityRules) -> Iterator[tuple[str, str]]:
+    """A confirmed diagnosis, and morphologic complete remission at the end of induction."""
+    if data.b_all_diagnosis_confirmed is None:
+        yield "b_all_diagnosis", f"the {rules.diagnosis} diagnosis is not recorded as confirmed"
+    elif not data.b_all_diagnosis_confirmed:
+        yield (
+            "b_all_diagnosis",
+            f"the {rules.diagnosis} diagnosis is not confirmed; the study requires a confirmed {rules.diagnosis} "
+            "diagnosis",
+        )
+    blasts = data.end_of_induction_marrow_blasts_percent
+    below = rules.max_end_of_induction_marrow_blasts_percent_exclusive
+    if blasts is None:
+        yield "morphologic_cr", "the marrow blasts at the end of induction are not recorded"
+    elif blasts >= below:
+        yield (
+            "morphologic_cr",
+            f"marrow blasts at the end of induction {_number(blasts)} % are not below {_number(below)} %: "
+            "not in morphologic complete remission",
+        )
+
+
 def _failed_inclusions(
-    data: ScreeningData, rules: EligibilityRules, age: int, egfr: float, scale: PerformanceScale
+    data: ScreeningData, rules: EligibilityRules, age: int, egfr: float, scale: PerformanceScale, induction: bool
 ) -> Iterator[tuple[str, str]]:
     """(code, reason) of each inclusion criterion the patient does not meet."""
+    if induction:
+        yield from _failed_induction_criteria(data, rules)
     if data.regimen != rules.regimen:
         yield "regimen", f"treated on the {data.regimen} regimen; the study requires {rules.regimen}"
     if data.risk_group != rules.risk_group:

@@ -23,8 +23,11 @@ class FrozenModel(BaseModel):
 class EligibilityRules(FrozenModel):
     """Inclusion and exclusion thresholds checked at screening."""
 
+    diagnosis: str = "B-ALL"  # confirmed (by immunophenotype) before screening
     regimen: str = "CCCG-ALL"
     risk_group: str = "intermediate"
+    # Morphologic complete remission at the end of induction: marrow blasts below this.
+    max_end_of_induction_marrow_blasts_percent_exclusive: float = 5.0
     mrd_induction_day: int = 46
     mrd_positive_min_percent: float = 0.01  # >= 10^-4 by flow cytometry
     min_age_years: int = 1

@@ -240,10 +240,12 @@ class PatientRun:
     async def _after_infusion(self, day_zero: date) -> list[tuple[datetime, Callable[[], Awaitable[None]]]]:
         """Daily CRS and ICANS rounds, then the visits the plan says happen, in time order."""
         steps: list[tuple[datetime, Callable[[], Awaitable[None]]]] = []
-        for day in range(1, self.protocol.safety.daily_toxicity_assessment_until_day + 1):
+        for day in range(self.protocol.safety.daily_toxicity_assessment_until_day + 1):  # from day 0, as due
             crs = max(0, self.plan.crs_grade - abs(day - self.plan.crs_day))
             icans = max(0, self.plan.icans_grade - abs(day - self.plan.crs_day - 1))
             hour = GRADE_3_HOUR if crs >= self.protocol.safety.expedited_min_crs_grade else ROUNDS_HOUR
+            if day == 0:
+                hour = max(hour, VISIT_HOUR)  # after the morning's infusion
             steps.append((self.at(day_zero + timedelta(days=day), hour), self._rounds(day, crs, icans)))
 
         visits = sorted((await self.status()).visits, key=lambda v: (v.target_date, v.code))

@@ -22,7 +22,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
     from domain.journey import events as ev
     from domain.journey.command_registry import STAFF_COMMAND_MODELS
-    from domain.journey.commands import Command, RecordSlotBooking, RecordSlotUnavailable, StaffCommand, StopForTrial
+    from domain.journey.commands import (
+        Command,
+        CorrectScreening,
+        RecordInfusion,
+        RecordSlotBooking,
+        RecordSlotUnavailable,
+        StaffCommand,
+        StopForTrial,
+    )
     from domain.journey.envelope import record_limit_problems
     from domain.journey.events import Event
     from domain.journey.notifications import Notification, Topic, Urgency, notifications_for
@@ -60,6 +68,11 @@ SIGNATURES_REQUIRED_PATCH = "electronic-signatures-required"
 # Journeys enrolled from this version on record the cells' hand-offs before release and infusion; histories
 # enrolled before replay without them.
 CHAIN_OF_CUSTODY_PATCH = "chain-of-custody-required"
+# The patch id under which screenings are judged on the confirmed diagnosis and the end-of-induction remission too.
+INDUCTION_CRITERIA_PATCH = "eligibility-induction-criteria"
+# The patch id under which a new infusion starts daily CRS/ICANS monitoring (its due items, reminders and missed
+# days, one timer a site day); journeys infused before replay without it.
+DAILY_MONITORING_PATCH = "daily-toxicity-monitoring"
 # The cause of a CommandRejected failure when the acting role may not issue the command at all.
 NOT_PERMITTED = "NotPermitted"
 # The patch id under which consent, a failed manufacture and a release book or free slots in the site's calendar.
@@ -231,7 +244,10 @@ class PatientJourneyWorkflow:
         if journey.enrollment is not None and (self._state.journey.phase is Phase.NOT_ENROLLED or rescreening):
             try:
                 custody = workflow.patched(CHAIN_OF_CUSTODY_PATCH)
-                self._state.enrollment = self._decided(journey.enrollment, chain_of_custody=custody)
+                induction = workflow.patched(INDUCTION_CRITERIA_PATCH)
+                self._state.enrollment = self._decided(
+                    journey.enrollment, chain_of_custody=custody, induction_criteria=induction
+                )
             except CommandRejected as rejection:
                 self._state.enrollment_refused = rejection
             self._state.journey = fold(self._state.journey, self._state.enrollment)
@@ -339,6 +355,8 @@ class PatientJourneyWorkflow:
         signatures_required: bool = True,
         chain_of_custody: bool = False,
         clinical_review: bool = True,
+        induction_criteria: bool = True,
+        daily_monitoring: bool = True,
     ) -> tuple[Event, ...]:
         """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules.
         `chain_of_custody` matters to an enrollment only (the journey keeps what it was enrolled with)."""
@@ -352,6 +370,8 @@ class PatientJourneyWorkflow:
                 signatures_required=signatures_required,
                 chain_of_custody=chain_of_custody,
                 clinical_review=clinical_review,
+                induction_criteria=induction_criteria,
+                daily_monitoring=daily_monitoring,
             )
         )
         problems = unrecordable(events)
@@ -360,10 +380,22 @@ class PatientJourneyWorkflow:
         return events
 
     async def _apply(
-        self, command: Command, signatures_required: bool = True, clinical_review: bool = True
+        self,
+        command: Command,
+        signatures_required: bool = True,
+        *,
+        induction_criteria: bool = True,
+        daily_monitoring: bool = True,
+        clinical_review: bool = True,
     ) -> tuple[Event, ...]:
         """Decide, record permanently, then fold. Call with the lock held, so commands apply one at a time."""
-        events = self._decided(command, signatures_required, clinical_review=clinical_review)
+        events = self._decided(
+            command,
+            signatures_required,
+            induction_criteria=induction_criteria,
+            daily_monitoring=daily_monitoring,
+            clinical_review=clinical_review,
+        )
         await self._record(events)
         before = self._state.journey
         self._state.journey = fold(self._state.journey, events)
@@ -429,9 +461,19 @@ class PatientJourneyWorkflow:
         signatures_required = workflow.patched(SIGNATURES_REQUIRED_PATCH)
         # Likewise entries made before the clinical review's rules (the validator always applies them).
         clinical_review = workflow.patched(CLINICAL_REVIEW_PATCH)
+        # A screening corrected in a history recorded before the induction criteria replays as it ran.
+        induction = not isinstance(command, CorrectScreening) or workflow.patched(INDUCTION_CRITERIA_PATCH)
+        # So does an infusion recorded before daily monitoring was tracked.
+        daily = not isinstance(command, RecordInfusion) or workflow.patched(DAILY_MONITORING_PATCH)
         async with self._lock:
             try:
-                events = await self._apply(command, signatures_required, clinical_review)
+                events = await self._apply(
+                    command,
+                    signatures_required,
+                    induction_criteria=induction,
+                    daily_monitoring=daily,
+                    clinical_review=clinical_review,
+                )
             except CommandRejected as rejection:  # the state moved on since validation
                 raise rejection_error(rejection) from role_refusal(rejection)
             # Histories recorded before the slot calendar replay without its bookings.

@@ -8,7 +8,7 @@ from pydantic import Field
 from api.dependencies import TrialDep, Writer
 from api.idempotency import IdempotencyKeyHeader, answered_once, request_fingerprint
 from api.problems import problem_responses
-from domain.eligibility import ScreeningData
+from domain.eligibility import NewScreening
 from domain.identifiers import StudyId
 from domain.journey.commands import EnrollPatient
 from domain.protocol import FrozenModel
@@ -21,7 +21,7 @@ class EnrollmentRequest(FrozenModel):
     """A patient screened for the trial: eligibility is decided from the screening data."""
 
     study_id: StudyId = Field(description="The study id the patient is enrolled under, e.g. TF-001")
-    screening: ScreeningData
+    screening: NewScreening
 
 
 @router.post(

@@ -69,6 +69,7 @@ CORRECTION_ONLY = "it corrects an earlier entry"
 _CORRECTION = CORRECTION_ONLY
 
 _SCREENING_UNITS: Mapping[str, str] = {
+    "screening.end_of_induction_marrow_blasts_percent": "%",
     "screening.induction_day46_mrd_percent": "%",
     "screening.height_cm": "cm",
     "screening.weight_kg": "kg",
@@ -87,7 +88,7 @@ _STAFF: tuple[CommandEntry, ...] = (
     CommandEntry(
         cmd.EnrollPatient,
         frozenset({Role.RESEARCH_COORDINATOR}),
-        "Enroll a screened patient: eligibility is decided from the screening data.",
+        "Enroll a screened patient: eligibility is decided from the screening data, induction results included.",
         units=_SCREENING_UNITS,
     ),
     CommandEntry(
@@ -300,6 +301,11 @@ _SYSTEM_COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry(cmd.MarkExpeditedReportOverdue, _SYSTEM, "An expedited safety report was not sent in time."),
     CommandEntry(cmd.SendVisitReminder, _SYSTEM, "Remind the team that a visit's window opens or is closing."),
     CommandEntry(cmd.MarkVisitMissed, _SYSTEM, "A visit's window closed without the visit."),
+    CommandEntry(
+        cmd.CheckDailyMonitoring,
+        _SYSTEM,
+        "A day of daily CRS and ICANS monitoring begins: yesterday's gaps are missed.",
+    ),
     CommandEntry(cmd.StartFollowUpEra, _SYSTEM, "The patient moves on to the next period of follow-up."),
     CommandEntry(cmd.CompleteJourney, _SYSTEM, "The patient has finished the study's follow-up."),
     CommandEntry(cmd.RecordSlotBooking, _SYSTEM, "The collection's slot was booked in the site's calendar."),

@@ -357,6 +357,14 @@ class MarkVisitMissed(_Command):
     visit_code: Label
 
 
+class CheckDailyMonitoring(_Command):
+    """At the start of a site day of daily monitoring: the day before's assessments not done are missed, and the
+    day's are reminded."""
+
+    kind: Literal["check_daily_monitoring"] = "check_daily_monitoring"
+    day_number: int = Field(ge=0)  # days after the infusion day (day 0)
+
+
 class StartFollowUpEra(_Command):
     kind: Literal["start_follow_up_era"] = "start_follow_up_era"
     era: Phase
@@ -432,6 +440,7 @@ SystemCommand = Annotated[
     | MarkExpeditedReportOverdue
     | SendVisitReminder
     | MarkVisitMissed
+    | CheckDailyMonitoring
     | StartFollowUpEra
     | CompleteJourney
     | RecordSlotBooking

@@ -63,6 +63,11 @@ class Context:
     # False only to replay entries made before the clinical review (issue 16): a blank fever check, a typed "fever
     # masked" box, an adverse event's report clock started at data entry. New commands always follow the review.
     clinical_review: bool = True
+    # Whether a screening decided now is judged on the induction criteria too (the workflow says, by its history's
+    # age: screenings decided before them replay as they ran).
+    induction_criteria: bool = True
+    # Whether an infusion recorded now starts daily CRS/ICANS monitoring (histories infused before replay without).
+    daily_monitoring: bool = True
 
     @property
     def today(self) -> date:

@@ -11,7 +11,16 @@ from typing import assert_never
 from domain.journey import commands as cmd
 from domain.journey.context import CommandRejected, Context
 from domain.journey.events import Event, EventPayload
-from domain.journey.handlers import corrections, custody, enrollment, exits, follow_up, safety, treatment
+from domain.journey.handlers import (
+    corrections,
+    custody,
+    enrollment,
+    exits,
+    follow_up,
+    safety,
+    treatment,
+)
+from domain.journey.handlers import daily_monitoring as monitoring
 from domain.journey.permissions import role_problem
 from domain.journey.phases import Phase
 from domain.journey.signing import check_signature
@@ -28,17 +37,27 @@ def decide(
     signatures_required: bool = True,
     chain_of_custody: bool = False,
     clinical_review: bool = True,
+    induction_criteria: bool = True,
+    daily_monitoring: bool = True,
 ) -> list[Event]:
     """The events `command` produces, or CommandRejected with every reason it cannot be accepted.
 
-        Each event of a signed entry carries its signature. `signatures_required=False` only replays entries made
-        before electronic signatures were required (a signature given is still checked). `chain_of_custody=True`
+    Each event of a signed entry carries its signature. `signatures_required=False` only replays entries made
+    before electronic signatures were required (a signature given is still checked). `chain_of_custody=True`
     enrolls a journey whose release and infusion require the cells' hand-offs (journeys enrolled before did not).
-    `clinical_review=False` only replays entries made before the clinical review's rules (issue 16; `Context`)."""
+    `clinical_review=False` only replays entries made before the clinical review's rules (issue 16; `Context`).
+    `induction_criteria=False` only replays screenings decided before the diagnosis and end-of-induction remission
+    were criteria. `daily_monitoring=False` only replays infusions recorded before daily monitoring was tracked."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("decide needs an aware `now` (the workflow's clock)")
     ctx = Context(
-        state=state, now=now, protocol=protocol, chain_of_custody=chain_of_custody, clinical_review=clinical_review
+        state=state,
+        now=now,
+        protocol=protocol,
+        chain_of_custody=chain_of_custody,
+        induction_criteria=induction_criteria,
+        daily_monitoring=daily_monitoring,
+        clinical_review=clinical_review,
     )
     payloads: list[EventPayload] = []
     problem = role_problem(command.kind, command.actor.role, command)
@@ -140,6 +159,8 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return follow_up.send_visit_reminder(ctx, command)
         case cmd.MarkVisitMissed():
             return follow_up.mark_visit_missed(ctx, command)
+        case cmd.CheckDailyMonitoring():
+            return monitoring.check_daily_monitoring(ctx, command)
         case cmd.StartFollowUpEra():
             return follow_up.start_follow_up_era(ctx, command)
         case cmd.CompleteJourney():

@@ -344,6 +344,34 @@ class VisitMissed(FrozenModel):
     window_closed_on: date
 
 
+# The assessments due each site day of daily monitoring.
+DailyAssessment = Literal["crs", "icans"]
+
+
+class DailyMonitoringStarted(FrozenModel):
+    """Recorded with the infusion: CRS and ICANS are due each site day from day 0 to `until_day`."""
+
+    type: Literal["daily_monitoring_started"] = "daily_monitoring_started"
+    until_day: int
+
+
+class DailyAssessmentsDue(FrozenModel):
+    """A site day of daily monitoring began: the assessments still to do that day are reminded (none when the day
+    was already over when the workflow got to it)."""
+
+    type: Literal["daily_assessments_due"] = "daily_assessments_due"
+    day_number: int
+    on: date
+    assessments: tuple[DailyAssessment, ...]
+
+
+class DailyAssessmentMissed(FrozenModel):
+    type: Literal["daily_assessment_missed"] = "daily_assessment_missed"
+    assessment: DailyAssessment
+    day_number: int
+    on: date
+
+
 class FollowUpEraStarted(FrozenModel):
     type: Literal["follow_up_era_started"] = "follow_up_era_started"
     era: Phase
@@ -435,6 +463,9 @@ EventPayload = Annotated[
     | VisitCompleted
     | VisitReminderIssued
     | VisitMissed
+    | DailyMonitoringStarted
+    | DailyAssessmentsDue
+    | DailyAssessmentMissed
     | FollowUpEraStarted
     | ConsentWithdrawn
     | PatientDied

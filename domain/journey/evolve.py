@@ -24,6 +24,7 @@ from domain.journey.state import (
     GradedAssessment,
     Infusion,
     JourneyState,
+    MissedDailyAssessment,
     Product,
     RecordedAdverseEvent,
     RecordedMaskingDose,
@@ -242,6 +243,17 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             return {"scheduled": _with_item(state.scheduled, p.visit_code, reminders=reminders)}
         case ev.VisitMissed():
             return {"scheduled": _with_item(state.scheduled, p.visit_code, missed=True)}
+        case ev.DailyMonitoringStarted():
+            return {"daily_monitoring_until_day": p.until_day}
+        case ev.DailyAssessmentsDue():
+            return {"daily_checked_day": max(state.daily_checked_day, p.day_number)}
+        case ev.DailyAssessmentMissed():
+            missed = MissedDailyAssessment(assessment=p.assessment, day_number=p.day_number, on=p.on)
+            # Recorded at the start of the next day: that day's check is done with it.
+            return {
+                "daily_missed": (*state.daily_missed, missed),
+                "daily_checked_day": max(state.daily_checked_day, p.day_number + 1),
+            }
         case ev.FollowUpEraStarted():
             phase = state.phase if state.phase is Phase.SURVIVAL_FOLLOW_UP else p.era
             return {"era": p.era, "phase": phase}

@@ -65,6 +65,8 @@ class Topic(StrEnum):
     VISIT_WINDOW_OPENS = "visit_window_opens"
     VISIT_WINDOW_CLOSING = "visit_window_closing"
     VISIT_MISSED = "visit_missed"
+    DAILY_ASSESSMENTS_DUE = "daily_assessments_due"
+    DAILY_ASSESSMENT_MISSED = "daily_assessment_missed"
     ERA_BEGINS = "era_begins"
     RELAPSE = "relapse"
     MOLECULAR_RECURRENCE = "molecular_recurrence"
@@ -111,6 +113,8 @@ class NotificationFacts(FrozenModel):
     expected_release: date | None = None  # a booked collection's product (site date)
     searched_weeks: int | None = None  # how far ahead the slot calendar looked
     plan: tuple[DrugPlan, ...] = ()
+    assessments: tuple[Code, ...] = ()  # daily monitoring's assessments (crs, icans)
+    until_day: int | None = None  # daily monitoring's last day after infusion
     criteria: tuple[Code, ...] = ()  # failed eligibility criteria, by code
     recollection_allowed: bool | None = None
     user_id: ActorUserId | None = None  # a staff member's id (signing locked)
@@ -271,7 +275,18 @@ def notifications_for(event: Event, recorded_with: tuple[Event, ...] = ()) -> li
         case ev.InfusionWindowDeviationApproved():
             return [_note(event, Role.PHYSICIAN, s, Topic.LATE_INFUSION_APPROVED)]
         case ev.CellsInfused():
-            return [_note(event, role, s, Topic.INFUSED, on=p.day_zero) for role in (Role.NURSE, Role.PHYSICIAN)]
+            started = next((e.payload for e in recorded_with if isinstance(e.payload, ev.DailyMonitoringStarted)), None)
+            infused = {"on": p.day_zero, "until_day": started.until_day if started else None}
+            return [_note(event, role, s, Topic.INFUSED, **infused) for role in (Role.NURSE, Role.PHYSICIAN)]
+        case ev.DailyAssessmentsDue() if p.assessments:
+            facts = {"day_number": p.day_number, "on": p.on, "assessments": p.assessments}
+            return [_note(event, Role.NURSE, s, Topic.DAILY_ASSESSMENTS_DUE, **facts)]
+        case ev.DailyAssessmentMissed():
+            facts = {"day_number": p.day_number, "on": p.on, "assessments": (p.assessment,)}
+            return [
+                _note(event, role, s, Topic.DAILY_ASSESSMENT_MISSED, **facts)
+                for role in (Role.NURSE, Role.INVESTIGATOR)
+            ]
         # ---- safety
         case ev.ExpeditedReportOpened():
             trigger = next((e.payload for e in recorded_with if e.sequence == p.trigger_sequence), None)
@@ -407,6 +422,8 @@ def _subject(n: Notification) -> str:
         Topic.VISIT_WINDOW_OPENS: f"{f.step} reminder",
         Topic.VISIT_WINDOW_CLOSING: f"{f.step} reminder",
         Topic.VISIT_MISSED: f"{f.step} missed",
+        Topic.DAILY_ASSESSMENTS_DUE: f"daily {_assessment_words(f)} due today (day {f.day_number})",
+        Topic.DAILY_ASSESSMENT_MISSED: f"daily {_assessment_words(f)} of day {f.day_number} missed",
         Topic.ERA_BEGINS: f"{_era_words(f.step).lower()} begins",
         Topic.RELAPSE: "relapse",
         Topic.MOLECULAR_RECURRENCE: "molecular recurrence",
@@ -509,7 +526,9 @@ def _body(n: Notification) -> str:
         case Topic.LATE_INFUSION_APPROVED:
             return "The investigator approved infusion outside its window (a protocol deviation): infuse and record it."
         case Topic.INFUSED:
-            return f"Cells infused (day 0: {_day(f.on)}): assess CRS and ICANS at least daily to day 14."
+            if f.until_day is None:  # a journey infused before daily monitoring was tracked
+                return f"Cells infused (day 0: {_day(f.on)}): assess CRS and ICANS as the protocol sets."
+            return f"Cells infused (day 0: {_day(f.on)}): assess CRS and ICANS at least daily to day {f.until_day}."
         case Topic.EXPEDITED_REPORT_DUE:
             due = f.due_at.isoformat() if f.due_at else ""
             return f"Report to the sponsor by {due} (report {f.report_id}), then confirm it: {_grades(f)}."
@@ -521,6 +540,13 @@ def _body(n: Notification) -> str:
             )
         case Topic.EXPEDITED_REPORT_LATE:
             return f"Expedited report {f.report_id} was submitted after its deadline: review the protocol deviation."
+        case Topic.DAILY_ASSESSMENTS_DUE:
+            return f"Day {f.day_number} ({_day(f.on)}): assess and record {_assessment_words(f)} today."
+        case Topic.DAILY_ASSESSMENT_MISSED:
+            return (
+                f"The {_assessment_words(f)} assessment of day {f.day_number} ({_day(f.on)}) was not recorded that day "
+                "and is recorded as missed: assess the patient now and keep the daily assessments."
+            )
         case Topic.VISIT_WINDOW_OPENS:
             return f"The window for {f.step} opens soon ({_window(f)}): schedule it."
         case Topic.VISIT_WINDOW_CLOSING:
@@ -586,6 +612,10 @@ def _body(n: Notification) -> str:
                 f"Temporal Web UI, `trial status {sid}` and `trial timeline {sid}`) and make sure what is due is done."
             )
     return f"A message for the {_role_words(n.role)} about {sid}: see the patient's record (`trial status {sid}`)."
+
+
+def _assessment_words(f: NotificationFacts) -> str:
+    return ", ".join(a.upper() for a in f.assessments)
 
 
 def _day(value: date | None) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from domain.journey.daily_monitoring import is_daily_code
 from domain.journey.events import Event
 from domain.journey.evolve import fold
 from domain.journey.notifications import SYSTEM_WORDS_MAX_LENGTH, Notification, NotificationFacts, Topic, Urgency
@@ -110,6 +111,9 @@ def mismatch(
 # ---------------------------------------------------------------- the record's side
 
 
+DAILY_CHECK_SUBJECT = "daily monitoring"
+
+
 def timer_subject(timer: TimedCommand) -> str:
     """The due item (or report, or era) a timer acts on."""
     command = timer.command
@@ -120,6 +124,8 @@ def timer_subject(timer: TimedCommand) -> str:
             return str(getattr(command, "report_id", ""))
         case "expire_infusion_window":
             return "INFUSION"
+        case "check_daily_monitoring":
+            return f"{DAILY_CHECK_SUBJECT} day {getattr(command, 'day_number', '')}"
         case "start_follow_up_era":
             return str(getattr(command, "era", ""))
     return ""
@@ -273,7 +279,9 @@ def _overdue_mismatches(
 ) -> list[Mismatch]:
     # An item whose own timer is late is reported as that timer; the rest must show as overdue.
     explained = {t.subject for t in expected.late_timers}
-    codes = [code for code in expected.overdue if code not in explained]
+    # The daily checks run one after another: a late one explains every daily assessment overdue after it.
+    daily_late = any(t.subject.startswith(DAILY_CHECK_SUBJECT) for t in expected.late_timers)
+    codes = [code for code in expected.overdue if code not in explained and not (daily_late and is_daily_code(code))]
     if not codes:
         return []
     unmarked = [

@@ -12,6 +12,7 @@ from domain.eligibility import EligibilityResult
 from domain.journey.events import (
     ChemotherapyResumed,
     ConsentSigned,
+    DailyAssessment,
     LymphodepletionCompleted,
     LymphodepletionPrescribed,
     MolecularRecurrenceConfirmed,
@@ -136,6 +137,12 @@ class ScheduledItemRecord(FrozenModel):
         return self.done_on is not None or self.missed
 
 
+class MissedDailyAssessment(FrozenModel):
+    assessment: DailyAssessment
+    day_number: int
+    on: date
+
+
 class ExitRecord(FrozenModel):
     reason: ExitReason
     on: date
@@ -200,6 +207,11 @@ class JourneyState(FrozenModel):
     molecular_recurrence: MolecularRecurrenceConfirmed | None = None
     chemotherapy: ChemotherapyResumed | None = None
     scheduled: dict[str, ScheduledItemRecord] = Field(default_factory=dict)
+    # Daily CRS/ICANS monitoring (None: infused before it was tracked): its last day, the last day checked at its
+    # start, and the assessments recorded missed.
+    daily_monitoring_until_day: int | None = None
+    daily_checked_day: int = -1
+    daily_missed: tuple[MissedDailyAssessment, ...] = ()
     era: Phase | None = None
     exit: ExitRecord | None = None
     trial_stopped: TrialStopped | None = None  # the DSMB stopped the trial while this patient was on study

@@ -12,6 +12,7 @@ from functools import partial
 
 from domain.journey import commands as cmd
 from domain.journey.calendar import era_start_dates, scheduled_items
+from domain.journey.daily_monitoring import check_due_at, next_check_day
 from domain.journey.handlers.custody import thaw_limit_passes_at
 from domain.journey.phases import FOLLOW_UP_ERAS, Phase
 from domain.journey.state import JourneyState
@@ -99,6 +100,10 @@ def _journey_timers(state: JourneyState, protocol: TrialProtocol) -> list[_Plann
         timers.append(_PlannedTimer(window_ends, partial(cmd.CompleteDltWindow, actor=SYSTEM_ACTOR)))
     if state.infusion is None or state.era is None:
         return _sorted(timers)
+    check_day = next_check_day(state, protocol)
+    if check_day is not None:  # one wake a site day for both daily assessments
+        check = partial(cmd.CheckDailyMonitoring, actor=SYSTEM_ACTOR, day_number=check_day)
+        timers.append(_PlannedTimer(check_due_at(state, check_day, protocol), check))
     last_closes = None
     for item in scheduled_items(state, protocol):
         last_closes = max(last_closes or item.window_closes, item.window_closes)

@@ -7,6 +7,18 @@ from datetime import date, datetime, timedelta
 from domain.dosing import ProductClassification
 from domain.journey.calendar import ITEM_ROLES, scheduled_items
 from domain.journey.custody import AFTER_RELEASE, STEP_WORDS
+from domain.journey.daily_monitoring import (
+    ASSESSMENT_WORDS,
+    DayStatus,
+    daily_code,
+    day_status,
+    monitoring_date,
+    monitoring_days,
+    next_check_day,
+    outstanding_missed,
+    recorded_missed,
+    unassessed,
+)
 from domain.journey.endpoints import (
     MrdEvaluation,
     PrimaryEndpoint,
@@ -43,6 +55,15 @@ class VisitView(FrozenModel):
     window_closes: date
     status: VisitStatus
     done_on: date | None
+
+
+class DailyMonitoringDay(FrozenModel):
+    """One site day of daily CRS/ICANS monitoring and where each assessment stands."""
+
+    day_number: int
+    on: date
+    crs: DayStatus
+    icans: DayStatus
 
 
 class CustodyView(FrozenModel):
@@ -130,6 +151,9 @@ class PatientStatus(FrozenModel):
     molecular_recurrence_on: date | None = None  # confirmed molecular recurrence (not a relapse)
     died_on: date | None = None
     last_contact_on: date | None = None  # after infusion: what survival is censored at
+    # Daily CRS/ICANS monitoring from day 0 to the protocol's last day (empty before infusion, or for a journey
+    # infused before it was tracked).
+    daily_monitoring: tuple[DailyMonitoringDay, ...] = ()
 
 
 def custody_view(state: JourneyState) -> CustodyView | None:
@@ -170,7 +194,7 @@ def dlt_window_ends_at(state: JourneyState, protocol: TrialProtocol) -> datetime
 
 def due_items(state: JourneyState, protocol: TrialProtocol, now: datetime) -> list[DueItem]:
     today = site_date(now, protocol.schedule)
-    items = _treatment_items(state, today) + _scheduled_due(state, protocol, today)
+    items = _treatment_items(state, today) + _daily_due(state, protocol, today) + _scheduled_due(state, protocol, today)
     for report in state.open_expedited_reports:
         items.append(
             DueItem(
@@ -265,6 +289,43 @@ def _treatment_items(state: JourneyState, today: date) -> list[DueItem]:
     return items
 
 
+def _daily_due(state: JourneyState, protocol: TrialProtocol, today: date) -> list[DueItem]:
+    """Today's daily assessments not done yet, a past day's not yet recorded missed, and the missed ones staff have
+    not caught up on (see outstanding_missed)."""
+    days = monitoring_days(state)
+    if state.is_final or not days:
+        return []
+    if today > monitoring_date(state, days[-1]) and next_check_day(state, protocol) is None:
+        return []  # over and checked to its end: nothing left (asked at every step of a long follow-up)
+    items: list[DueItem] = []
+    missed = outstanding_missed(state, protocol, today)
+    for day_number in days:
+        on = monitoring_date(state, day_number)
+        if on > today:
+            break
+        for assessment in unassessed(state, protocol, day_number):
+            words = f"daily {ASSESSMENT_WORDS[assessment]} assessment, day {day_number}"
+            if recorded_missed(state, assessment, day_number):
+                if (assessment, day_number) not in missed:
+                    continue
+                words += ": missed"
+            code = daily_code(assessment, day_number)
+            items.append(DueItem(code=code, what=words, responsible=Role.NURSE, due_on=on, overdue=on < today))
+    return items
+
+
+def daily_monitoring_days(state: JourneyState, protocol: TrialProtocol, today: date) -> tuple[DailyMonitoringDay, ...]:
+    return tuple(
+        DailyMonitoringDay(
+            day_number=day_number,
+            on=monitoring_date(state, day_number),
+            crs=day_status(state, protocol, "crs", day_number, today),
+            icans=day_status(state, protocol, "icans", day_number, today),
+        )
+        for day_number in monitoring_days(state)
+    )
+
+
 def _scheduled_due(state: JourneyState, protocol: TrialProtocol, today: date) -> list[DueItem]:
     if state.is_final:
         return []
@@ -354,6 +415,7 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
         molecular_recurrence_on=state.molecular_recurrence.confirmed_on if state.molecular_recurrence else None,
         died_on=died_on(state),
         last_contact_on=last_contact_on(state),
+        daily_monitoring=daily_monitoring_days(state, protocol, today),
     )
 
 

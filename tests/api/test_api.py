@@ -198,6 +198,18 @@ async def test_every_problem_with_an_enrollment_body_is_listed(api: Api) -> None
     assert body["screening"]["date_of_birth"] not in problem["detail"] + "".join(reasons)
 
 
+async def test_an_enrollment_without_the_induction_results_is_refused_naming_both(api: Api) -> None:
+    body = enrollment_body("AP-1016")
+    del body["screening"]["b_all_diagnosis_confirmed"]
+    del body["screening"]["end_of_induction_marrow_blasts_percent"]
+    problem = assert_problem(await api.http.post("/patients", json=body, headers=COORDINATOR), 422, "invalid-input")
+    assert sorted(problem["reasons"]) == [
+        "screening.b_all_diagnosis_confirmed: is required",
+        "screening.end_of_induction_marrow_blasts_percent: is required",
+    ]
+    assert (await api.http.get("/patients/AP-1016", headers=COORDINATOR)).status_code == 404
+
+
 async def test_a_body_that_is_not_json_is_invalid_input(api: Api) -> None:
     response = await api.http.post(
         "/patients", content=b"{not json", headers={**COORDINATOR, "content-type": "application/json"}

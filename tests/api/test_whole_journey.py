@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.journey.phases import Phase
+from domain.protocol import PROTOCOL_V1
 from domain.roles import Role
 from tests.api.conftest import USERS, Api, as_role, with_signature
 from tests.facade.late_journey import late_journey
@@ -45,6 +46,11 @@ async def test_a_whole_journey_recorded_through_the_api_reads_back_whole(api: Ap
     # Entered late, each visit was first marked missed by the workflow's timers, then done by its date.
     past = [visit for visit in status["visits"] if visit["status"] != "not_yet_open"]
     assert past and all(visit["status"] == "done_in_window" for visit in past), past
+    # Daily CRS/ICANS monitoring is in the status day by day; long over, none of its items is still due.
+    until = PROTOCOL_V1.safety.daily_toxicity_assessment_until_day
+    assert [day["day_number"] for day in status["daily_monitoring"]] == list(range(until + 1))
+    assert {day["crs"] for day in status["daily_monitoring"]} <= {"done", "missed"}
+    assert not [item for item in status["due"] if item["code"].startswith(("CRS-D", "ICANS-D"))]
 
     async def listed() -> list[dict[str, Any]] | None:
         rows: list[dict[str, Any]] = (await api.http.get("/patients?phase=follow_up", headers=supervisor)).json()

@@ -589,6 +589,11 @@ BAD_SCREENING = [
         id="wrong-field-names",
     ),
     pytest.param(
+        screening_text(b_all_diagnosis_confirmed=..., end_of_induction_marrow_blasts_percent=...),
+        ["b_all_diagnosis_confirmed: is required", "end_of_induction_marrow_blasts_percent: is required"],
+        id="induction-results-left-out",
+    ),
+    pytest.param(
         screening_text(date_of_birth="2016-02-30"),
         ["date_of_birth: must be a real date written YYYY-MM-DD (day value is outside expected range)"],
         id="impossible-birth-date",

@@ -25,6 +25,8 @@ def screening(**overrides: Any) -> ScreeningData:
         "date_of_birth": date(2016, 3, 10),
         "regimen": "CCCG-ALL",
         "risk_group": "intermediate",
+        "b_all_diagnosis_confirmed": True,
+        "end_of_induction_marrow_blasts_percent": 1.0,
         "induction_day46_mrd_percent": 0.5,
         "cd19_expressed": True,
         "cd22_expressed": True,

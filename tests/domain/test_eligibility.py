@@ -60,6 +60,20 @@ def test_a_fully_eligible_child() -> None:
 
 SINGLE_FAILURES: list[tuple[str, dict[str, Any], str, CriterionKind, str]] = [
     (
+        "B-ALL not confirmed",
+        {"b_all_diagnosis_confirmed": False},
+        "b_all_diagnosis",
+        INCLUSION,
+        "the B-ALL diagnosis is not confirmed; the study requires a confirmed B-ALL diagnosis",
+    ),
+    (
+        "no morphologic CR at the end of induction",
+        {"end_of_induction_marrow_blasts_percent": 5.0},
+        "morphologic_cr",
+        INCLUSION,
+        "marrow blasts at the end of induction 5 % are not below 5 %: not in morphologic complete remission",
+    ),
+    (
         "another regimen",
         {"regimen": "AIEOP-BFM"},
         "regimen",
@@ -259,6 +273,32 @@ def test_a_child_failing_several_criteria_gets_all_of_them() -> None:
         ("pregnancy", EXCLUSION),
     ]
     assert result.cns3
+
+
+def test_the_induction_criteria_come_first_and_together() -> None:
+    """Finding 9: a diagnosis not confirmed and no morphologic CR after induction are each named."""
+    result = assess(b_all_diagnosis_confirmed=False, end_of_induction_marrow_blasts_percent=12.0, risk_group="high")
+    assert [f.code for f in result.failed] == ["b_all_diagnosis", "morphologic_cr", "risk_group"]
+
+
+@pytest.mark.parametrize(("blasts", "in_cr"), [(0.0, True), (4.99, True), (5.0, False), (30.0, False)])
+def test_morphologic_cr_is_below_five_percent_marrow_blasts(blasts: float, in_cr: bool) -> None:
+    assert ("morphologic_cr" not in failed_codes(end_of_induction_marrow_blasts_percent=blasts)) is in_cr
+
+
+def test_a_blank_induction_value_is_not_a_pass() -> None:
+    """A screening stored before these criteria has no value; judged now, a blank fails, never passes."""
+    result = assess(b_all_diagnosis_confirmed=None, end_of_induction_marrow_blasts_percent=None)
+    assert [(f.code, f.reason) for f in result.failed] == [
+        ("b_all_diagnosis", "the B-ALL diagnosis is not recorded as confirmed"),
+        ("morphologic_cr", "the marrow blasts at the end of induction are not recorded"),
+    ]
+
+
+def test_the_amended_protocol_moves_the_remission_threshold() -> None:
+    amended = PROTOCOL_V1.eligibility.model_copy(update={"max_end_of_induction_marrow_blasts_percent_exclusive": 1.0})
+    data = screening(end_of_induction_marrow_blasts_percent=1.0)
+    assert [f.code for f in assess_eligibility(data, amended).failed] == ["morphologic_cr"]
 
 
 def test_cns3_by_csf_and_clinical_signs_is_one_criterion_with_both_reasons() -> None:
@@ -488,6 +528,8 @@ def screenings(draw: st.DrawFn) -> ScreeningData:
         date_of_birth=draw(st.dates(date(2005, 1, 1), date(2026, 1, 4))),
         regimen=draw(st.sampled_from(["CCCG-ALL", "AIEOP-BFM"])),
         risk_group=draw(st.sampled_from(["low", "intermediate", "high"])),
+        b_all_diagnosis_confirmed=draw(st.booleans()),
+        end_of_induction_marrow_blasts_percent=draw(st.sampled_from([4.99, 5.0]) | _percent()),
         induction_day46_mrd_percent=draw(st.sampled_from([0.0, 0.0099, 0.01]) | _percent()),
         cd19_expressed=draw(st.booleans()),
         cd22_expressed=draw(st.booleans()),
@@ -529,6 +571,7 @@ def test_eligible_exactly_when_nothing_failed_and_each_failure_once(data: Screen
 
 # Each measured value and the direction that makes the child less eligible, with the field's recordable limit.
 WORSENING: dict[str, tuple[int, float]] = {
+    "end_of_induction_marrow_blasts_percent": (+1, 100.0),
     "induction_day46_mrd_percent": (-1, 0.0),
     "performance_score": (-1, 0.0),
     "serum_creatinine_mg_dl": (+1, 100.0),

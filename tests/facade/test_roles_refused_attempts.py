@@ -83,7 +83,7 @@ async def test_a_nurse_cannot_record_an_infusion_and_the_attempt_is_logged_and_k
 
     # A physician may: the state was right, only the role was not.
     result = await trial.record("RL-1001", infusion(PHYSICIAN, fields))
-    assert [event.payload.type for event in result.events] == ["cells_infused"]
+    assert [event.payload.type for event in result.events] == ["cells_infused", "daily_monitoring_started"]
     assert (await trial.status("RL-1001")).phase is Phase.TOXICITY_OBSERVATION
 
 

@@ -121,6 +121,7 @@ async def test_a_journey_to_grade_3_crs_tells_each_role_in_order(stack: Notifyin
         {(Role.PHARMACY, "lymphodepletion prescribed")},
         {(Role.PHYSICIAN, "infusion window open")},
         {(Role.NURSE, "infused: day 0"), (Role.PHYSICIAN, "infused: day 0")},
+        {(Role.NURSE, "daily CRS, ICANS due today (day 0)")},  # the infusion day's daily assessments
         {(Role.INVESTIGATOR, "expedited safety report due by")},
     ]
     count = sum(len(step) for step in expected)

@@ -43,7 +43,7 @@ from simulation.cohort import (
     plan_cohort,
     screening_for,
 )
-from simulation.demo import DemoResult, app, compare, demo_lines, drive_in_time_order, run_demo
+from simulation.demo import DemoResult, app, compare, demo_lines, drive_in_time_order, run_demo, story_lines
 from simulation.stopping_rule_story import FIRST_DLT, LATECOMER, SECOND_DLT, WAITING
 from tests.cli.trial_cli import TrialCli, served
 

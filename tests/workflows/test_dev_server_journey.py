@@ -206,7 +206,7 @@ def accepted_update_ids(history: list[HistoryEvent]) -> list[str]:
 
 def lasting_fields(status: PatientStatus) -> dict[str, object]:
     """Everything but what depends on the hour it is asked (what is due, what is late)."""
-    return status.model_dump(exclude={"due", "next_due", "overdue", "visits"})
+    return status.model_dump(exclude={"due", "next_due", "overdue", "visits", "daily_monitoring"})
 
 
 def assert_recorded_once_each(store: EventStore, study_id: str, last_sequence: int) -> list[str]:
@@ -296,7 +296,7 @@ async def test_the_server_suggests_continue_as_new_and_the_journey_carries_on_un
     assert can.commands_sent + 2 <= RECENT_UPDATES_KEPT  # the infusion is among the update ids carried
     assert after.chain_of_identity is not None
     again = await journey.do(journey.infusion(after.chain_of_identity, infused_at), update_id=infusion_id)
-    assert [e.type for e in again.events] == ["cells_infused"]
+    assert [e.type for e in again.events] == ["cells_infused", "daily_monitoring_started"]
     assert (await journey.status()).last_sequence == after.last_sequence
 
     # And the journey goes on in its new run.

@@ -38,7 +38,7 @@ with the reason, for the investigator to review:
 
 from __future__ import annotations
 
-from domain.eligibility import age_in_completed_years, assess_eligibility
+from domain.eligibility import age_in_completed_years, assess_eligibility, missing_induction_values
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
@@ -166,7 +166,10 @@ def _screening(ctx: Context, c: cmd.CorrectScreening, seq: int) -> list[ev.Event
     state = ctx.state
     screening = c.screening
     ctx.check_day(screening.screening_date, "the screening date")
-    result = assess_eligibility(screening, ctx.protocol.eligibility)
+    if ctx.induction_criteria:
+        for missing in missing_induction_values(screening):
+            ctx.refuse(missing)
+    result = assess_eligibility(screening, ctx.protocol.eligibility, induction_criteria=ctx.induction_criteria)
     failed = "; ".join(f.reason for f in result.failed)
     screen_failed = state.exit is not None and state.exit.reason is ExitReason.SCREEN_FAILURE
     if state.eligibility_confirmed and not result.eligible:

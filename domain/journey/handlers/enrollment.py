@@ -8,7 +8,7 @@ from domain.chain_of_identity import (
     parse_chain_of_identity,
 )
 from domain.dosing import classify_product
-from domain.eligibility import assess_eligibility
+from domain.eligibility import assess_eligibility, missing_induction_values
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
@@ -32,7 +32,10 @@ def enroll_patient(ctx: Context, c: cmd.EnrollPatient) -> list[ev.EventPayload]:
     if c.study_id != state.study_id:
         ctx.refuse(f"this journey belongs to {state.study_id}, not to {c.study_id}")
     ctx.check_day(c.screening.screening_date, "the screening date", (state.screening_date, "the failed screening"))
-    result = assess_eligibility(c.screening, ctx.protocol.eligibility)
+    if ctx.induction_criteria:
+        for missing in missing_induction_values(c.screening):
+            ctx.refuse(missing)
+    result = assess_eligibility(c.screening, ctx.protocol.eligibility, induction_criteria=ctx.induction_criteria)
     attempt = state.screening_attempt + 1 if again else 1
     payloads: list[ev.EventPayload] = [
         ev.PatientEnrolled(

@@ -17,6 +17,7 @@ from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
 from domain.journey.handlers.custody import infusion_custody_deviations
+from domain.journey.handlers.daily_monitoring import monitoring_started
 from domain.journey.phases import Phase
 from domain.journey.state import DoseRecord
 from domain.site_time import end_of_site_day
@@ -189,7 +190,7 @@ def approve_infusion_outside_window(ctx: Context, c: cmd.ApproveInfusionOutsideW
 def record_infusion(ctx: Context, c: cmd.RecordInfusion) -> list[ev.EventPayload]:
     if not ctx.require_phase({Phase.INFUSION}, "record the infusion"):
         return []
-    return [infusion(ctx, c)]
+    return [infusion(ctx, c), *monitoring_started(ctx)]
 
 
 def infusion(ctx: Context, c: cmd.RecordInfusion, supersedes: int | None = None) -> ev.CellsInfused:
