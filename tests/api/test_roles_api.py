@@ -102,12 +102,12 @@ async def test_a_state_conflict_stays_409_and_is_kept_as_command_refused(api: Ap
 async def test_a_custody_hand_off_by_a_role_not_allowed_for_its_step_is_403_with_the_plain_reason(api: Api) -> None:
     trial = api.stack.trial
     day_zero = site_date(datetime.now(UTC), RULES)  # collected weeks ago, in manufacturing now
-    steps = entered_late(Milestone.COLLECTED, PathPatient(study_id="RA-1003"), day_zero)
-    await trial.enroll(enrollment("RA-1003", site_date(steps[0].at, RULES)))
-    await send(steps, partial(trial.record, "RA-1003"))
+    steps = entered_late(Milestone.COLLECTED, PathPatient(study_id="RA-1004"), day_zero)
+    await trial.enroll(enrollment("RA-1004", site_date(steps[0].at, RULES)))
+    await send(steps, partial(trial.record, "RA-1004"))
     at = steps[-1].at + timedelta(hours=1)
-    label = path.chain_of_identity(PathPatient(study_id="RA-1003"))
-    path_ = "/patients/RA-1003/commands"
+    label = path.chain_of_identity(PathPatient(study_id="RA-1004"))
+    path_ = "/patients/RA-1004/commands"
 
     def hand_off(step: str, minutes: int) -> dict[str, Any]:
         moment = (at + timedelta(minutes=minutes)).isoformat()
@@ -127,7 +127,7 @@ async def test_a_custody_hand_off_by_a_role_not_allowed_for_its_step_is_403_with
     ]
     received = await api.http.post(path_, json=hand_off("received_by_manufacturer", 5), headers=CELL_LAB_HEADERS)
     assert received.status_code == 200, received.text
-    attempts = await refused_attempts(api, "RA-1003")
+    attempts = await refused_attempts(api, "RA-1004")
     assert [(a["actor_role"], a["refusal"]) for a in attempts] == [
         ("apheresis_unit", "forbidden"),
         ("nurse", "forbidden"),

@@ -364,8 +364,8 @@ def test_a_late_entry_gets_no_fresh_24_hours_it_is_overdue_at_once_and_escalated
     assert report.due_at == aware + timedelta(hours=24) < journey.now
     status = patient_status(journey.state, journey.protocol, journey.now)
     assert status.open_expedited_reports[0].overdue
-    fired = journey.run_timers_until(journey.now)
-    assert [e.type for e in fired] == ["expedited_report_overdue"]
+    fired = journey.run_timers_until(journey.now)  # daily toxicity monitoring's checks fire on the way too
+    assert [e.type for e in fired if e.type.startswith("expedited_report")] == ["expedited_report_overdue"]
 
 
 def test_awareness_before_the_onset_or_in_the_future_is_refused() -> None:
