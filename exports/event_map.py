@@ -1,0 +1,112 @@
+"""The one table every export reads: for each kind of event in the record, the step that records it (the ODM form),
+the study event it belongs to, and the SDTM domains it becomes rows of. A new kind of event is one entry here;
+tests/exports/test_event_map.py fails while a kind has none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from domain.journey import events as ev
+
+# Study events that are treatment phases (the visits are added from the protocol's calendar: exports/odm_metadata.py).
+SCREENING: Final = "SCREENING"
+CONSENT: Final = "CONSENT"
+COLLECTION: Final = "COLLECTION"  # apheresis, manufacturing, the cells' chain of custody
+LYMPHODEPLETION: Final = "LYMPHODEPLETION"
+INFUSION: Final = "INFUSION"
+SAFETY: Final = "SAFETY"  # toxicity and safety reports, whenever they happen
+RESPONSE: Final = "RESPONSE"  # disease assessments, relapse, chemotherapy resumed
+DISPOSITION: Final = "DISPOSITION"  # the patient's exit or completion, the follow-up eras
+
+# Name, and whether ODM's StudyEventDef calls it Scheduled (the protocol fixes when) or Common (any time).
+PHASE_EVENTS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        SCREENING: ("Screening and eligibility", "Scheduled"),
+        CONSENT: ("Consent", "Scheduled"),
+        COLLECTION: ("Collection and manufacturing", "Scheduled"),
+        LYMPHODEPLETION: ("Lymphodepletion", "Scheduled"),
+        INFUSION: ("CAR-T infusion", "Scheduled"),
+        SAFETY: ("Safety (CRS, ICANS, adverse events)", "Common"),
+        RESPONSE: ("Response and relapse", "Common"),
+        DISPOSITION: ("Disposition", "Common"),
+    }
+)
+
+# SDTM domains (exports/sdtm.py builds each one's rows).
+DM, DS, EX, AE, RS, SV = "DM", "DS", "EX", "AE", "RS", "SV"
+
+StudyEventOf = Callable[[ev.EventPayload], str]
+
+
+@dataclass(frozen=True)
+class EventExport:
+    """How one kind of event leaves the record."""
+
+    step: str  # the command kind (domain/journey/command_registry.py) whose form holds it
+    study_event: str | StudyEventOf  # a phase above, or (for visits) the visit's code from the payload
+    sdtm: tuple[str, ...] = ()  # the domains it is a row of; () for a fact SDTM has no dataset for (ODM keeps it)
+
+    def study_event_of(self, payload: ev.EventPayload) -> str:
+        return self.study_event if isinstance(self.study_event, str) else self.study_event(payload)
+
+
+def _visit_code(payload: ev.EventPayload) -> str:
+    code = getattr(payload, "visit_code", None)
+    assert isinstance(code, str), f"{payload.type} names no visit"
+    return code
+
+
+EVENT_EXPORTS: Final[Mapping[str, EventExport]] = MappingProxyType(
+    {
+        "patient_enrolled": EventExport("enroll_patient", SCREENING, (DM,)),
+        "eligibility_assessed": EventExport("enroll_patient", SCREENING),
+        "screen_failed": EventExport("enroll_patient", SCREENING, (DS,)),
+        "eligibility_confirmed": EventExport("confirm_eligibility", SCREENING),
+        "consent_signed": EventExport("record_consent", CONSENT, (DM, DS)),
+        "apheresis_collected": EventExport("record_apheresis", COLLECTION),
+        "product_released": EventExport("record_product_release", COLLECTION),
+        "manufacturing_failed": EventExport("record_manufacturing_failure", COLLECTION),
+        "custody_hand_off_recorded": EventExport("record_custody_hand_off", COLLECTION),
+        "temperature_excursion_decided": EventExport("decide_temperature_excursion", COLLECTION),
+        "late_infusion_after_thaw_approved": EventExport("approve_late_infusion_after_thaw", INFUSION),
+        "slot_booked": EventExport("record_slot_booking", COLLECTION),
+        "lymphodepletion_prescribed": EventExport("prescribe_lymphodepletion", LYMPHODEPLETION),
+        "lymphodepletion_dose_given": EventExport("record_lymphodepletion_dose", LYMPHODEPLETION, (EX,)),
+        "lymphodepletion_completed": EventExport("record_lymphodepletion_dose", LYMPHODEPLETION),
+        "out_of_spec_product_decided": EventExport("decide_out_of_spec_product", INFUSION),
+        "infusion_window_deviation_approved": EventExport("approve_infusion_outside_window", INFUSION),
+        "infusion_window_expired": EventExport("expire_infusion_window", INFUSION),
+        "cells_infused": EventExport("record_infusion", INFUSION, (DM, EX)),
+        "infusion_not_given": EventExport("record_infusion_not_given", INFUSION, (DS,)),
+        "crs_assessed": EventExport("assess_crs", SAFETY, (AE,)),
+        "icans_assessed": EventExport("assess_icans", SAFETY, (AE,)),
+        "adverse_event_recorded": EventExport("record_adverse_event", SAFETY, (AE,)),
+        "expedited_report_opened": EventExport("confirm_expedited_report", SAFETY),
+        "expedited_report_submitted": EventExport("confirm_expedited_report", SAFETY),
+        "expedited_report_overdue": EventExport("mark_expedited_report_overdue", SAFETY),
+        "disease_assessed": EventExport("record_disease_assessment", RESPONSE, (RS,)),
+        "relapse_diagnosed": EventExport("record_disease_assessment", RESPONSE),
+        "chemotherapy_resumed": EventExport("record_chemotherapy_resumed", RESPONSE),
+        "visit_completed": EventExport("record_visit", _visit_code, (SV,)),
+        "visit_reminder_issued": EventExport("send_visit_reminder", _visit_code),
+        "visit_missed": EventExport("mark_visit_missed", _visit_code),
+        "follow_up_era_started": EventExport("start_follow_up_era", DISPOSITION),
+        "consent_withdrawn": EventExport("withdraw_consent", DISPOSITION, (DS,)),
+        "patient_died": EventExport("record_death", DISPOSITION, (DM, DS)),
+        "lost_to_follow_up": EventExport("record_lost_to_follow_up", DISPOSITION, (DS,)),
+        "taken_off_study": EventExport("take_off_study", DISPOSITION, (DS,)),
+        "journey_completed": EventExport("complete_journey", DISPOSITION, (DS,)),
+    }
+)
+
+
+def export_of(event_type: str) -> EventExport:
+    """The table's entry for `event_type`; a clear error naming the table when a new kind has none yet."""
+    try:
+        return EVENT_EXPORTS[event_type]
+    except KeyError:
+        raise LookupError(f"no export mapping for the event kind {event_type!r}: add it to exports/event_map.py") from None
