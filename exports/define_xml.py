@@ -10,7 +10,7 @@ from typing import Final
 from lxml import etree
 
 from domain.protocol import TrialProtocol
-from exports.odm_names import E, ODM_NS, XML_LANG
+from exports.odm_names import ODM_NS, XML_LANG, E
 from exports.sdtm import Dataset
 from exports.sdtm_domains import Variable
 
@@ -20,7 +20,7 @@ SDTMIG: Final = ("SDTMIG", "3.4")
 _STANDARD_OID: Final = "STD.SDTMIG"
 
 
-def D(tag: str) -> str:  # noqa: N802 - the def: namespace's element, as E is ODM's
+def D(tag: str) -> str:  # the def: namespace's element, as E is ODM's
     return f"{{{DEF_NS}}}{tag}"
 
 

@@ -79,7 +79,9 @@ EVENT_EXPORTS: Final[Mapping[str, EventExport]] = MappingProxyType(
         "late_infusion_after_thaw_approved": EventExport("approve_late_infusion_after_thaw", INFUSION),
         "slot_booked": EventExport("record_slot_booking", COLLECTION),
         "lymphodepletion_prescribed": EventExport("prescribe_lymphodepletion", LYMPHODEPLETION),
-        "lymphodepletion_dose_given": EventExport("record_lymphodepletion_dose", LYMPHODEPLETION, {EX: rows.ex_lymphodepletion}),
+        "lymphodepletion_dose_given": EventExport(
+            "record_lymphodepletion_dose", LYMPHODEPLETION, {EX: rows.ex_lymphodepletion}
+        ),
         "lymphodepletion_completed": EventExport("record_lymphodepletion_dose", LYMPHODEPLETION),
         "out_of_spec_product_decided": EventExport("decide_out_of_spec_product", INFUSION),
         "infusion_window_deviation_approved": EventExport("approve_infusion_outside_window", INFUSION),
@@ -113,4 +115,6 @@ def export_of(event_type: str) -> EventExport:
     try:
         return EVENT_EXPORTS[event_type]
     except KeyError:
-        raise LookupError(f"no export mapping for the event kind {event_type!r}: add it to exports/event_map.py") from None
+        raise LookupError(
+            f"no export mapping for the event kind {event_type!r}: add it to exports/event_map.py"
+        ) from None

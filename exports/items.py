@@ -51,7 +51,11 @@ def _leaves_of(annotation: Any, path: str) -> list[Leaf]:
             return [Leaf(path, "datetime")]
         if issubclass(annotation, date):
             return [Leaf(path, "date")]
-    if get_origin(annotation) is not None and get_args(annotation) and get_origin(annotation) not in (tuple, list, dict):
+    if (
+        get_origin(annotation) is not None
+        and get_args(annotation)
+        and get_origin(annotation) not in (tuple, list, dict)
+    ):
         return _leaves_of(get_args(annotation)[0], path)  # Annotated[...] and the like
     return [Leaf(path, "text")]
 

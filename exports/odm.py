@@ -26,7 +26,7 @@ from exports.odm_metadata import (
     metadata_version,
     study_event_oid,
 )
-from exports.odm_names import E, ODM_NS, element
+from exports.odm_names import ODM_NS, E, element
 
 STUDY_OID = "ST.TRIALFLOW"
 SITE_OID = "LOC.SITE"
@@ -78,7 +78,10 @@ def _admin_data(records: Records, protocols: Sequence[TrialProtocol], effective:
     location = etree.SubElement(admin, E("Location"), OID=SITE_OID, Name="Trial site", LocationType="Site")
     for protocol in protocols:
         etree.SubElement(
-            location, E("MetaDataVersionRef"), StudyOID=STUDY_OID, MetaDataVersionOID=mdv_oid(protocol),
+            location,
+            E("MetaDataVersionRef"),
+            StudyOID=STUDY_OID,
+            MetaDataVersionOID=mdv_oid(protocol),
             EffectiveDate=effective[protocol.version],
         )
     for meaning in SignatureMeaning:

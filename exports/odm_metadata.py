@@ -110,7 +110,7 @@ def _forms_by_study_event(protocol: TrialProtocol) -> dict[str, list[str]]:
     """Each study event's forms (steps), in the registry's order."""
     visit_codes = [code for code, _ in visits(protocol)]
     forms: dict[str, list[str]] = {}
-    for event_type, export in EVENT_EXPORTS.items():
+    for export in EVENT_EXPORTS.values():
         targets = [export.study_event] if isinstance(export.study_event, str) else visit_codes
         for target in targets:
             steps = forms.setdefault(str(target), [])
@@ -118,7 +118,6 @@ def _forms_by_study_event(protocol: TrialProtocol) -> dict[str, list[str]]:
                 steps.append(export.step)
     for steps in forms.values():
         steps.sort(key=list(COMMANDS).index)
-    del event_type
     return forms
 
 
@@ -129,7 +128,10 @@ def metadata_version(protocol: TrialProtocol) -> etree._Element:
     study_events = list(_study_events(protocol))
     for order, (name, _, _) in enumerate(study_events, start=1):
         etree.SubElement(
-            protocol_element, E("StudyEventRef"), StudyEventOID=study_event_oid(name), OrderNumber=str(order),
+            protocol_element,
+            E("StudyEventRef"),
+            StudyEventOID=study_event_oid(name),
+            OrderNumber=str(order),
             Mandatory="No",
         )
     forms = _forms_by_study_event(protocol)
@@ -182,10 +184,25 @@ def _grade_code_lists(protocol: TrialProtocol) -> list[etree._Element]:
     astct = tuple(str(grade) for grade in range(ASTCT_MAX_GRADE + 1))
     ctcae = tuple(str(grade) for grade in range(1, protocol.safety.ctcae_max_grade + 1))
     return [
-        _code_list("CL.ASTCT_CRS_GRADE", "CRS grade (ASTCT consensus)", "integer", astct,
-                   {"0": "No CRS"} | {g: f"ASTCT CRS grade {g}" for g in astct[1:]}),
-        _code_list("CL.ASTCT_ICANS_GRADE", "ICANS grade (ASTCT consensus)", "integer", astct,
-                   {"0": "No ICANS"} | {g: f"ASTCT ICANS grade {g}" for g in astct[1:]}),
-        _code_list("CL.CTCAE_GRADE", f"CTCAE v{protocol.safety.ctcae_version} grade", "integer", ctcae,
-                   {g: f"CTCAE v{protocol.safety.ctcae_version} grade {g}" for g in ctcae}),
+        _code_list(
+            "CL.ASTCT_CRS_GRADE",
+            "CRS grade (ASTCT consensus)",
+            "integer",
+            astct,
+            {"0": "No CRS"} | {g: f"ASTCT CRS grade {g}" for g in astct[1:]},
+        ),
+        _code_list(
+            "CL.ASTCT_ICANS_GRADE",
+            "ICANS grade (ASTCT consensus)",
+            "integer",
+            astct,
+            {"0": "No ICANS"} | {g: f"ASTCT ICANS grade {g}" for g in astct[1:]},
+        ),
+        _code_list(
+            "CL.CTCAE_GRADE",
+            f"CTCAE v{protocol.safety.ctcae_version} grade",
+            "integer",
+            ctcae,
+            {g: f"CTCAE v{protocol.safety.ctcae_version} grade {g}" for g in ctcae},
+        ),
     ]

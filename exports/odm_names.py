@@ -10,7 +10,7 @@ ODM_NS: Final = "http://www.cdisc.org/ns/odm/v1.3"
 XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def E(tag: str) -> str:  # noqa: N802 - reads as the element's name, as lxml's ElementMaker does
+def E(tag: str) -> str:  # reads as the element's name, as lxml's ElementMaker does
     return f"{{{ODM_NS}}}{tag}"
 
 

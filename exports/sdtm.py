@@ -84,8 +84,10 @@ def _dm_row(study_id: str, facts: Sequence[Event]) -> Row:
 def _complete(domain: Domain, study_id: str, studyid: str, row: Row, seq: int) -> Row:
     fixed = {"STUDYID": studyid, "DOMAIN": domain.name, "USUBJID": study_id, f"{domain.name}SEQ": seq}
     merged = {**row, **fixed}
-    return {name: merged.get(name, "") if variable.kind == "Char" else merged.get(name) for name, variable in
-            ((v.name, v) for v in domain.variables)}
+    return {
+        name: merged.get(name, "") if variable.kind == "Char" else merged.get(name)
+        for name, variable in ((v.name, v) for v in domain.variables)
+    }
 
 
 def sdtm_datasets(records: Mapping[str, Sequence[Event]], protocol: TrialProtocol) -> dict[str, Dataset]:

@@ -133,7 +133,9 @@ DOMAINS: Final[dict[str, Domain]] = {
             Variable("RSORRES", "Result or Finding in Original Units", role="Result Qualifier"),
             Variable("RSORRESU", "Original Units", role="Variable Qualifier"),
             Variable("RSSTRESC", "Result or Finding in Standard Format", role="Result Qualifier"),
-            Variable("RSSTRESN", "Numeric Result/Finding in Standard Units", "Num", role="Result Qualifier", numeric="float"),
+            Variable(
+                "RSSTRESN", "Numeric Result/Finding in Standard Units", "Num", role="Result Qualifier", numeric="float"
+            ),
             Variable("RSSTRESU", "Standard Units", role="Variable Qualifier"),
             Variable("RSDTC", "Date/Time of Assessment", role="Timing"),
         ),

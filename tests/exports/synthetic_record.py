@@ -55,7 +55,9 @@ def treated_journey(study_id: str = TREATED) -> JourneyDriver:
     journey.walk([path.Step(journey.now, c) for c in path.scheduled_item(journey.patient, "D14", journey.today)])
     journey.move_to(day_zero + timedelta(days=28), hour=10)
     mrd = marrow(assessed_on=journey.today, marrow_blasts_percent=0.5, mrd_flow_percent=0.001)
-    journey.walk([path.Step(journey.now, c) for c in path.scheduled_item(journey.patient, "MRD", journey.today, marrow=mrd)])
+    journey.walk(
+        [path.Step(journey.now, c) for c in path.scheduled_item(journey.patient, "MRD", journey.today, marrow=mrd)]
+    )
     return journey
 
 
