@@ -1,5 +1,5 @@
 """A small synthetic trial record built through the decider (the shared journey path, tests/domain/journey_driver.py):
-a child infused, with CRS, ICANS and other adverse events (one corrected, with its reason), the day-28 MRD, two
+a child infused, with CRS and ICANS (graded 0 too) and other adverse events (one corrected, with its reason), the day-28 MRD, two
 visits and a lymphodepletion run; a second child who failed screening. Signed steps carry their signatures."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from domain.journey import commands as cmd
 from domain.journey.events import Event
-from domain.toxicity import AdverseEvent
+from domain.toxicity import AdverseEvent, Consciousness
 from simulation import journey_steps as path
 from tests.domain.journey_driver import (
     PHYSICIAN,
@@ -36,7 +36,10 @@ def treated_journey(study_id: str = TREATED) -> JourneyDriver:
             findings=crs_findings(max_temperature_c=39.4, hypotension=True, vasopressors_excluding_vasopressin=1),
         )
     )
-    journey.do(cmd.AssessIcans(actor=PHYSICIAN, assessed_at=journey.now, findings=icans_findings()))
+    journey.do(cmd.AssessIcans(actor=PHYSICIAN, assessed_at=journey.now, findings=icans_findings()))  # none: grade 0
+    journey.advance(hours=1)
+    drowsy = icans_findings(capd_score=10, consciousness=Consciousness.AWAKENS_TO_VOICE)
+    journey.do(cmd.AssessIcans(actor=PHYSICIAN, assessed_at=journey.now, findings=drowsy))
     journey.advance(hours=1)
     nausea = AdverseEvent(
         term="Nausea", ctcae_grade=2, serious=False, related_to_car_t="possible", onset_date=journey.today
