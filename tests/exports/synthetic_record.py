@@ -1,6 +1,6 @@
-"""A small synthetic trial record built through the decider (the shared journey path, tests/domain/journey_driver.py):
-a child infused, with CRS and ICANS (graded 0 too) and other adverse events (one corrected, with its reason), the day-28 MRD, two
-visits and a lymphodepletion run; a second child who failed screening. Signed steps carry their signatures."""
+"""A small synthetic trial record built through the decider (the shared path, tests/domain/journey_driver.py): a
+child infused, with CRS and ICANS (a grade-0 check too) and other adverse events (one corrected, with its reason), the
+day-28 MRD, two visits and a lymphodepletion run; a second child who failed screening. Signed steps are signed."""
 
 from __future__ import annotations
 
