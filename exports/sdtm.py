@@ -102,13 +102,14 @@ def sdtm_datasets(records: Mapping[str, Sequence[Event]], protocol: TrialProtoco
         dm = datasets[DM]
         dm.rows.append(_complete(dm.domain, study_id, studyid, _dm_row(study_id, facts), 0))
         dm.sources.append((study_id, None))
+        numbered: dict[str, int] = {}
         for event in facts:
             for name, rows_of in export_of(event.type).sdtm.items():
                 dataset = datasets[name]
                 for row in rows_of(event):
                     if "VISIT" in row:
                         row = {**row, "VISITNUM": float(visit_numbers.get(row["VISIT"], 0))}
-                    seq = sum(1 for source in dataset.sources if source[0] == study_id) + 1
+                    numbered[name] = seq = numbered.get(name, 0) + 1  # the subject's rows of this dataset, counted
                     dataset.rows.append(_complete(dataset.domain, study_id, studyid, row, seq))
                     dataset.sources.append((study_id, event.sequence))
     return datasets
