@@ -172,7 +172,9 @@ def metadata_version(protocol: TrialProtocol) -> etree._Element:
     return mdv
 
 
-def _code_list(oid: str, name: str, data_type: str, values: tuple[str, ...], decodes: dict[str, str] | None = None):
+def _code_list(
+    oid: str, name: str, data_type: str, values: tuple[str, ...], decodes: dict[str, str] | None = None
+) -> etree._Element:
     code_list = element("CodeList", OID=oid, Name=name, DataType=data_type)
     for value in values:
         item = etree.SubElement(code_list, E("CodeListItem"), CodedValue=value)
