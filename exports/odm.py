@@ -15,7 +15,7 @@ from lxml import etree
 from domain.journey.events import Event
 from domain.protocol import TrialProtocol, protocol_for_version
 from domain.signature import SignatureMeaning
-from exports.event_map import export_of
+from exports.event_map import PHASE_EVENTS, export_of
 from exports.items import is_correction, item_values
 from exports.odm_metadata import (
     basic_definitions,
@@ -49,7 +49,13 @@ def _signature_oid(meaning: SignatureMeaning) -> str:
 
 
 def _protocol_of(events: Sequence[Event]) -> str:
-    return events[0].protocol_version
+    """The version a subject's data is described by: the one they are on now (a patient moved onto an amendment is
+    described by it; its metadata also defines any visit of the earlier version their data names)."""
+    return events[-1].protocol_version
+
+
+def _visit_codes(events: Sequence[Event]) -> set[str]:
+    return {export_of(e.type).study_event_of(e.payload) for e in events} - set(PHASE_EVENTS)
 
 
 def _stamp(moment: datetime) -> str:
@@ -153,7 +159,7 @@ def odm_document(records: Records, *, created_at: datetime, current: TrialProtoc
     protocols = [protocol_for_version(version) for version in versions]
     effective = {
         version: min(
-            (events[0].occurred_at.date() for events in records.values() if events and _protocol_of(events) == version),
+            (e.occurred_at.date() for events in records.values() for e in events if e.protocol_version == version),
             default=created_at.date(),
         ).isoformat()
         for version in versions
@@ -174,7 +180,14 @@ def odm_document(records: Records, *, created_at: datetime, current: TrialProtoc
     _text_child(variables, "ProtocolName", f"{current.accrual.trial_identifier} {current.title}")
     study.append(basic_definitions())
     for protocol in protocols:
-        study.append(metadata_version(protocol))
+        recorded_visits = set().union(
+            *(
+                _visit_codes(events)
+                for events in records.values()
+                if events and _protocol_of(events) == protocol.version
+            )
+        )
+        study.append(metadata_version(protocol, recorded_visits))
     root.append(_admin_data(records, protocols, effective))
     for protocol in protocols:
         subjects = [

@@ -5,7 +5,7 @@ data types and units, and code lists (ASTCT and CTCAE grades, every enumerated f
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Final, get_args
 
@@ -98,17 +98,28 @@ def basic_definitions() -> etree._Element:
     return definitions
 
 
-def _study_events(protocol: TrialProtocol) -> Iterator[tuple[str, str, str]]:
+def _visits_with(protocol: TrialProtocol, recorded: Iterable[str]) -> list[tuple[str, str]]:
+    """The protocol's visits, then any other visit code the record names (say, a visit of an earlier version of the
+    protocol for a patient since moved onto this one): every study event the clinical data uses is defined."""
+    calendar = visits(protocol)
+    known = {code for code, _ in calendar}
+    return [
+        *calendar,
+        *((code, "visit recorded under another protocol version") for code in sorted(set(recorded) - known)),
+    ]
+
+
+def _study_events(protocol: TrialProtocol, recorded_visits: Iterable[str]) -> Iterator[tuple[str, str, str]]:
     """(OID name, name, type) of every study event: the phases, then the visits."""
     for name, (label, kind) in PHASE_EVENTS.items():
         yield name, label, kind
-    for code, label in visits(protocol):
+    for code, label in _visits_with(protocol, recorded_visits):
         yield code, f"Visit {code}: {label}", "Scheduled"
 
 
-def _forms_by_study_event(protocol: TrialProtocol) -> dict[str, list[str]]:
+def _forms_by_study_event(protocol: TrialProtocol, recorded_visits: Iterable[str]) -> dict[str, list[str]]:
     """Each study event's forms (steps), in the registry's order."""
-    visit_codes = [code for code, _ in visits(protocol)]
+    visit_codes = [code for code, _ in _visits_with(protocol, recorded_visits)]
     forms: dict[str, list[str]] = {}
     for export in EVENT_EXPORTS.values():
         targets = [export.study_event] if isinstance(export.study_event, str) else visit_codes
@@ -121,11 +132,13 @@ def _forms_by_study_event(protocol: TrialProtocol) -> dict[str, list[str]]:
     return forms
 
 
-def metadata_version(protocol: TrialProtocol) -> etree._Element:
+def metadata_version(protocol: TrialProtocol, recorded_visits: Iterable[str] = ()) -> etree._Element:
+    """The metadata of `protocol`; `recorded_visits`: the visit codes its subjects' data name (see _visits_with)."""
+    recorded_visits = tuple(recorded_visits)
     mdv = element("MetaDataVersion", OID=mdv_oid(protocol), Name=f"Protocol {protocol.version}")
     mdv.set("Description", f"{protocol.title}, protocol version {protocol.version}")
     protocol_element = etree.SubElement(mdv, E("Protocol"))
-    study_events = list(_study_events(protocol))
+    study_events = list(_study_events(protocol, recorded_visits))
     for order, (name, _, _) in enumerate(study_events, start=1):
         etree.SubElement(
             protocol_element,
@@ -134,7 +147,7 @@ def metadata_version(protocol: TrialProtocol) -> etree._Element:
             OrderNumber=str(order),
             Mandatory="No",
         )
-    forms = _forms_by_study_event(protocol)
+    forms = _forms_by_study_event(protocol, recorded_visits)
     for name, label, kind in study_events:
         event_def = etree.SubElement(
             mdv, E("StudyEventDef"), OID=study_event_oid(name), Name=label, Repeating="Yes", Type=kind

@@ -170,3 +170,59 @@ def test_the_screen_failure_is_a_subject_too(root: etree._Element) -> None:
     subject = root.find(f".//odm:SubjectData[@SubjectKey='{SCREEN_FAILED}']", NS)
     assert subject is not None
     assert subject.find(".//odm:ItemGroupData[@ItemGroupOID='IG.SCREEN_FAILED']", NS) is not None
+
+
+def dangling_references(root: etree._Element) -> list[str]:
+    """Every OID the document refers to that it does not define (the schema cannot check this), within each
+    ClinicalData's MetaDataVersion."""
+    problems: list[str] = []
+    definitions = {
+        "StudyEventOID": "StudyEventDef",
+        "FormOID": "FormDef",
+        "ItemGroupOID": "ItemGroupDef",
+        "ItemOID": "ItemDef",
+        "CodeListOID": "CodeList",
+    }
+    units = set(root.xpath("//odm:MeasurementUnit/@OID", namespaces=NS))
+    problems += [
+        f"unit {oid}"
+        for oid in root.xpath("//odm:MeasurementUnitRef/@MeasurementUnitOID", namespaces=NS)
+        if oid not in units
+    ]
+    users = set(root.xpath("//odm:AdminData/odm:User/@OID", namespaces=NS))
+    problems += [f"user {oid}" for oid in root.xpath("//odm:UserRef/@UserOID", namespaces=NS) if oid not in users]
+    meanings = set(root.xpath("//odm:SignatureDef/@OID", namespaces=NS))
+    problems += [
+        f"signature {o}" for o in root.xpath("//odm:SignatureRef/@SignatureOID", namespaces=NS) if o not in meanings
+    ]
+    for mdv in root.iterfind(".//odm:MetaDataVersion", NS):
+        defined = {
+            attribute: set(mdv.xpath(f"odm:{tag}/@OID", namespaces=NS)) for attribute, tag in definitions.items()
+        }
+        clinical = root.xpath(f"odm:ClinicalData[@MetaDataVersionOID='{mdv.get('OID')}']", namespaces=NS)
+        for scope in (mdv, *clinical):
+            for attribute, known in defined.items():
+                for oid in scope.xpath(f".//@{attribute}", namespaces=NS):
+                    if oid not in known:
+                        problems.append(f"{mdv.get('OID')}: {attribute} {oid}")
+    return problems
+
+
+def test_every_oid_the_document_uses_is_defined(root: etree._Element) -> None:
+    assert dangling_references(root) == []
+
+
+def test_a_visit_the_calendar_does_not_know_is_still_defined(record: dict[str, list[Event]]) -> None:
+    """A patient's data may name a visit of another protocol version: its study event is defined all the same."""
+    events = list(record[TREATED])
+    visit = next(e for e in events if e.type == "visit_completed")
+    odd = visit.model_copy(
+        update={"sequence": len(events) + 1, "payload": visit.payload.model_copy(update={"visit_code": "D60"})}
+    )
+    root = etree.fromstring(odm_document({TREATED: [*events, odd]}, created_at=CREATED_AT, current=CURRENT_PROTOCOL))
+    assert root.find(".//odm:StudyEventDef[@OID='SE.D60']", NS) is not None
+    assert dangling_references(root) == []
+    broken = etree.fromstring(etree.tostring(root))
+    for definition in broken.iterfind(".//odm:StudyEventDef[@OID='SE.D60']", NS):
+        definition.getparent().remove(definition)
+    assert "MDV.1.0: StudyEventOID SE.D60" in dangling_references(broken)
