@@ -25,6 +25,7 @@ SITE_ID: Final = "01"  # the trial runs at one site
 ARM_CODE: Final = "CART"
 ARM: Final = "CD19/CD22 CAR-T cells after fludarabine and cyclophosphamide"
 SEX_NOT_COLLECTED: Final = "U"
+CHAR_MAX_BYTES: Final = 200  # SAS transport version 5 holds a character value of at most 200 bytes
 
 
 @dataclass
@@ -81,12 +82,17 @@ def _dm_row(study_id: str, facts: Sequence[Event]) -> Row:
     }
 
 
+def _transportable(text: str) -> str:
+    """At most CHAR_MAX_BYTES of UTF-8, cut on a character boundary (the full text stays in the ODM export)."""
+    return text.encode("utf-8")[:CHAR_MAX_BYTES].decode("utf-8", errors="ignore")
+
+
 def _complete(domain: Domain, study_id: str, studyid: str, row: Row, seq: int) -> Row:
     fixed = {"STUDYID": studyid, "DOMAIN": domain.name, "USUBJID": study_id, f"{domain.name}SEQ": seq}
     merged = {**row, **fixed}
     return {
-        name: merged.get(name, "") if variable.kind == "Char" else merged.get(name)
-        for name, variable in ((v.name, v) for v in domain.variables)
+        v.name: _transportable(str(merged.get(v.name) or "")) if v.kind == "Char" else merged.get(v.name)
+        for v in domain.variables
     }
 
 

@@ -34,7 +34,7 @@ def _payload(event: Event, kind: type[Any]) -> Any:
 
 
 def _disposition(term: str, decoded: str, on: date, category: str = _DISPOSITION) -> list[Row]:
-    return [{"DSTERM": term.upper()[:200], "DSDECOD": decoded, "DSCAT": category, "DSSTDTC": dtc(on)}]
+    return [{"DSTERM": term.upper(), "DSDECOD": decoded, "DSCAT": category, "DSSTDTC": dtc(on)}]
 
 
 def ds_consent(event: Event) -> list[Row]:

@@ -1,6 +1,7 @@
 """A small synthetic trial record built through the decider (the shared path, tests/domain/journey_driver.py): a
 child infused, with CRS and ICANS (a grade-0 check too) and other adverse events (one corrected, with its reason), the
-day-28 MRD, two visits and a lymphodepletion run; a second child who failed screening. Signed steps are signed."""
+day-28 MRD, two visits and a lymphodepletion run; a second child who failed screening; a third whose family withdrew
+consent, in words longer than SAS transport holds. Signed steps are signed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from domain.journey.events import Event
 from domain.toxicity import AdverseEvent, Consciousness
 from simulation import journey_steps as path
 from tests.domain.journey_driver import (
+    INVESTIGATOR,
     PHYSICIAN,
     JourneyDriver,
     crs_findings,
@@ -20,6 +22,9 @@ from tests.domain.journey_driver import (
 
 TREATED = "TF-8101"
 SCREEN_FAILED = "TF-8102"
+WITHDRAWN = "TF-8103"
+# The family's reason in their words, longer than SAS transport's 200 bytes (and not ASCII).
+WITHDRAWAL_REASON = "家属决定举家迁往外地，无法继续在本中心随访。" * 5
 CORRECTION_REASON = "grade typed from the wrong line of the chart"
 
 
@@ -70,8 +75,20 @@ def screen_failed_journey(study_id: str = SCREEN_FAILED) -> JourneyDriver:
     return journey
 
 
+def withdrawn_journey(study_id: str = WITHDRAWN) -> JourneyDriver:
+    journey = JourneyDriver(study_id)
+    journey.to_apheresis()
+    journey.advance(days=2)
+    journey.do(cmd.WithdrawConsent(actor=INVESTIGATOR, withdrawn_on=journey.today, reason=WITHDRAWAL_REASON))
+    return journey
+
+
 def synthetic_record() -> dict[str, list[Event]]:
-    return {TREATED: treated_journey().events, SCREEN_FAILED: screen_failed_journey().events}
+    return {
+        TREATED: treated_journey().events,
+        SCREEN_FAILED: screen_failed_journey().events,
+        WITHDRAWN: withdrawn_journey().events,
+    }
 
 
 def day(value: str) -> date:

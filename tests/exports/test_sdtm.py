@@ -25,7 +25,14 @@ from exports.schemas import DEFINE_2_1, schema_problems
 from exports.sdtm import Dataset, current_facts, sdtm_datasets
 from exports.sdtm_domains import DOMAINS
 from exports.sdtm_files import DEFINE_FILE, sdtm_archive, write_sdtm
-from tests.exports.synthetic_record import CORRECTION_REASON, SCREEN_FAILED, TREATED, synthetic_record
+from tests.exports.synthetic_record import (
+    CORRECTION_REASON,
+    SCREEN_FAILED,
+    TREATED,
+    WITHDRAWAL_REASON,
+    WITHDRAWN,
+    synthetic_record,
+)
 
 CREATED_AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -139,9 +146,24 @@ def test_sv_and_ds_hold_each_visit_and_each_disposition_fact(
     visits = facts(record, ev.VisitCompleted)
     assert datasets["SV"].sources == [(study_id, event.sequence) for study_id, event in visits]
     assert [row["VISIT"] for row in datasets["SV"].rows] == ["D7", "D14"]
-    dispositions = facts(record, ev.ConsentSigned, ev.ScreenFailed)
+    dispositions = facts(record, ev.ConsentSigned, ev.ScreenFailed, ev.ConsentWithdrawn)
     assert datasets["DS"].sources == [(study_id, event.sequence) for study_id, event in dispositions]
-    assert [row["DSDECOD"] for row in datasets["DS"].rows] == ["INFORMED CONSENT OBTAINED", "SCREEN FAILURE"]
+    assert [(row["USUBJID"], row["DSDECOD"]) for row in datasets["DS"].rows] == [
+        (TREATED, "INFORMED CONSENT OBTAINED"),
+        (SCREEN_FAILED, "SCREEN FAILURE"),
+        (WITHDRAWN, "INFORMED CONSENT OBTAINED"),
+        (WITHDRAWN, "WITHDRAWAL BY PARENT/GUARDIAN"),
+    ]
+
+
+def test_text_longer_than_sas_transport_holds_is_cut_at_200_bytes_on_a_character(datasets: dict[str, Dataset]) -> None:
+    [withdrawal] = [row for row in datasets["DS"].rows if row["DSDECOD"] == "WITHDRAWAL BY PARENT/GUARDIAN"]
+    term = withdrawal["DSTERM"]
+    assert len(WITHDRAWAL_REASON.encode()) > 200 >= len(term.encode()) > 200 - 3
+    assert WITHDRAWAL_REASON.startswith(term)
+    dm = {row["USUBJID"]: row for row in datasets["DM"].rows}
+    assert (dm[WITHDRAWN]["ARMCD"], dm[WITHDRAWN]["ACTARMCD"]) == ("CART", "")
+    assert dm[WITHDRAWN]["ARMNRS"] == "ASSIGNED, NOT TREATED"
 
 
 @pytest.mark.parametrize("name", sorted(DOMAINS))
