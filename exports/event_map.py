@@ -60,7 +60,8 @@ class EventExport:
 
 def _visit_code(payload: ev.EventPayload) -> str:
     code = getattr(payload, "visit_code", None)
-    assert isinstance(code, str), f"{payload.type} names no visit"
+    if not isinstance(code, str):
+        raise TypeError(f"{payload.type} names no visit")
     return code
 
 

@@ -26,7 +26,8 @@ def dtc(moment: date | datetime) -> str:
 
 
 def _payload(event: Event, kind: type[Any]) -> Any:
-    assert isinstance(event.payload, kind), f"{event.type} is not {kind.__name__}"
+    if not isinstance(event.payload, kind):
+        raise TypeError(f"{event.type} is not {kind.__name__}: exports/event_map.py names the wrong builder")
     return event.payload
 
 
