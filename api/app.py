@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from api.body_limit import BodyLimit
 from api.dependencies import TrialSource
 from api.problems import EXCEPTION_HANDLERS, PROBLEM_MEDIA_TYPE
-from api.routes import audit, dsmb, identity, operators, service, signing, staff, supervisors
+from api.routes import audit, dsmb, exports, identity, operators, service, signing, staff, supervisors
 from api.routes import trial as trial_routes
 from config.settings import DEFAULT_API_MAX_BODY_BYTES
 from security.auth import Authenticator
@@ -49,6 +49,7 @@ def create_app(trial: TrialSource, auth: Authenticator, *, max_body_bytes: int =
         trial_routes.router,
         dsmb.router,
         audit.router,
+        exports.router,
     ):
         app.include_router(router)
 

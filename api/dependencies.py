@@ -125,12 +125,22 @@ async def audit_reader(who: Annotated[Actor, Depends(authenticated_actor)]) -> A
     return who
 
 
+async def trial_exporter(who: Annotated[Actor, Depends(authenticated_actor)]) -> Actor:
+    """The authenticated supervisor, or 403: the whole trial's data leaves only through a supervisor."""
+    if who.role is not Role.SUPERVISOR:
+        role = who.role.value.replace("_", " ")
+        detail = f"the {role} role may not export the trial's data: a supervisor may"
+        raise Problem(403, "forbidden", "Not allowed", detail)
+    return who
+
+
 TrialDep = Annotated[TrialClient, Depends(trial_client)]
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 Reader = Annotated[Actor, Depends(authenticated_actor)]
 # Who writes is any authenticated actor: the decider refuses (403) a role that may not, and the attempt is kept.
 Writer = Annotated[Actor, Depends(authenticated_actor)]
 Auditor = Annotated[Actor, Depends(audit_reader)]
+Exporter = Annotated[Actor, Depends(trial_exporter)]
 StudyIdPath = Annotated[
     str, Path(pattern=STUDY_ID_PATTERN, description="The patient's study id, e.g. TF-001", examples=["TF-001"])
 ]

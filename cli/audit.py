@@ -26,7 +26,7 @@ from facade.audit import EVENT
 app = typer.Typer()
 
 
-def _output_problem(output: str) -> str | None:
+def output_file_problem(output: str) -> str | None:
     path = Path(output)
     if path.is_dir():
         return f"{output} is a directory: name the file to write"
@@ -35,12 +35,12 @@ def _output_problem(output: str) -> str | None:
     return None
 
 
-def _write_privately(path: Path, text: str) -> None:
+def write_privately(path: Path, data: str | bytes) -> None:
     """Whole or not at all, readable by its owner only: the payloads hold patient data (a birth date)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.chmod(temporary, 0o600)
         os.replace(temporary, path)
     except BaseException:
@@ -87,7 +87,7 @@ def audit(
     chosen = {known.value: known for known in AuditFormat}.get(audit_format.strip().lower())
     if chosen is None:
         problems.add("--format", f"{audit_format!r} is not a format: jsonl or csv")
-    if output is not None and (problem := _output_problem(output)):
+    if output is not None and (problem := output_file_problem(output)):
         problems.add("--output", problem)
     problems.exit_if_any(as_json=False)
     assert chosen is not None
@@ -101,5 +101,5 @@ def audit(
     if output is None:
         typer.echo(text, nl=False)
         return
-    _write_privately(Path(output), text)
+    write_privately(Path(output), text)
     typer.echo(f"Wrote the audit trail of {study_id} to {output}: {_counted(text, chosen)} ({chosen.value}).", err=True)

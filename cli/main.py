@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cli import admin, audit, calculators, dsmb, examples, login, signing, staff, supervisor
+from cli import admin, audit, calculators, dsmb, examples, exports, login, signing, staff, supervisor
 from cli.common import JsonOption, json_help, print_json, run_app
 from cli.trial_help import trial_level_help
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, FrozenModel, TrialProtocol, protocol_for_version
@@ -32,6 +32,7 @@ app.add_typer(staff.app)
 app.add_typer(supervisor.app)
 app.add_typer(dsmb.app)
 app.add_typer(audit.app)
+app.add_typer(exports.app)
 app.add_typer(login.app)
 app.add_typer(signing.app)
 app.add_typer(admin.app)

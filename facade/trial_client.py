@@ -44,6 +44,8 @@ from domain.site_time import site_date
 from domain.slots import SlotCalendarView, SlotCapacity, calendar_view
 from domain.trial.reports import DsmbDecision, DsmbOutcome
 from domain.trial.status import TrialStatus
+from exports.odm import odm_document
+from exports.sdtm_files import sdtm_archive
 from facade.audit import AuditEntry, audit_entries
 from facade.command_seals import sealing_client
 from facade.enrollment_taken import ENROLLMENT_TAKEN_WITHIN, await_enrollment_recorded
@@ -53,6 +55,7 @@ from facade.models import EnrollmentResult, PatientListing, Timeline, TrialRepor
 from facade.report import build_report, status_from_summary
 from facade.report_verification import verified_summaries
 from facade.signing import SigningDesk, SigningRequest
+from facade.trial_exports import trial_record
 from facade.trial_gate import TrialGate
 from observability.logging import get_logger
 from records import EventStore, RecordedEvent, VerificationReport
@@ -525,6 +528,18 @@ class TrialClient:
         if not entries:
             raise UnknownPatient(study_id)
         return entries
+
+    async def odm_export(self) -> bytes:
+        """The whole trial record as one CDISC ODM 1.3.2 document (exports/odm.py): metadata, audit, signatures."""
+        records = await asyncio.to_thread(trial_record, self._store)
+        created_at = self._clock()
+        return await asyncio.to_thread(odm_document, records, created_at=created_at, current=self._protocol)
+
+    async def sdtm_export(self) -> bytes:
+        """The SDTM datasets (CSV and XPT v5) with their define.xml, as one zip archive (exports/sdtm_files.py)."""
+        records = await asyncio.to_thread(trial_record, self._store)
+        created_at = self._clock()
+        return await asyncio.to_thread(sdtm_archive, records, self._protocol, created_at=created_at)
 
     async def slots(self) -> SlotCalendarView:
         """The slot calendar from the current week on: collections booked per week, products in manufacturing

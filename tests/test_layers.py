@@ -19,6 +19,7 @@ FLOORS: dict[str, int] = {
     "records": 3,
     "notifications": 3,
     "security": 3,
+    "exports": 3,  # pure mapping of the record's facts to ODM and SDTM (domain only)
     "activities": 4,
     "workflows": 5,
     "facade": 6,

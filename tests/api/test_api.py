@@ -109,6 +109,8 @@ async def test_the_openapi_schema_documents_every_operation_and_problem_details(
         "/verify",
         "/notifications/failed",
         "/slots",
+        "/exports/odm",
+        "/exports/sdtm",
     }
     record_operation = schema["paths"]["/patients/{study_id}/commands"]["post"]
     assert record_operation["responses"]["409"]["content"] == {

@@ -81,6 +81,6 @@ async def test_no_operation_answers_with_a_server_error(served: tuple[FastAPI, s
     assert enrolled.eligible
     # An investigator may issue most commands: many reach the protocol's decisions, and some are accepted.
     exercised = await asyncio.to_thread(fuzz, app, base_url, as_role(Role.INVESTIGATOR), "AP-2000")
-    # Sixteen operations; negative cases for the nine that take input (healthz, auth/config, me, report, trial,
-    # verify and slots take none); the four about one patient once more for the enrolled one.
-    assert len(exercised) == 16 + 9 + 4, exercised
+    # Eighteen operations; negative cases for the nine that take input (healthz, auth/config, me, report, trial,
+    # verify, slots and the two exports take none); the four about one patient once more for the enrolled one.
+    assert len(exercised) == 18 + 9 + 4, exercised
