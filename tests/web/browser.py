@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Request, Route, async_playwright
 
 from api.server import serve
 from workers.dev_server import free_port
@@ -53,9 +54,9 @@ async def chromium() -> AsyncIterator[Browser]:
 
 
 @contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """`app` on a free loopback port until the block ends; its address."""
-    port = free_port()
+async def served(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
+    """`app` on `port` (default: a free loopback port) until the block ends; its address."""
+    port = port or free_port()
     started = asyncio.Event()
     task = asyncio.create_task(serve(app, "127.0.0.1", port, started=started))
     waiting = asyncio.create_task(started.wait())
@@ -72,16 +73,41 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
 
 @dataclass
 class RequestLog:
-    """Every URL a page asked for."""
+    """Every URL a page asked for, with the address of the page that asked (None: a navigation)."""
 
-    urls: list[str] = field(default_factory=list)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
 
     def follow(self, page: Page) -> None:
-        page.on("request", lambda request: self.urls.append(request.url))
+        page.on("request", self._note)
 
-    def outside(self, *origins: str) -> list[str]:
-        """The URLs asked for that are on none of `origins`."""
-        return [url for url in self.urls if not any(url == o or url.startswith(o + "/") for o in origins)]
+    def _note(self, request: Request) -> None:
+        self.requests.append((request.url, None if request.is_navigation_request() else request.frame.url))
+
+    @property
+    def urls(self) -> list[str]:
+        return [url for url, _ in self.requests]
+
+    def outside(self, *origins: str, asked_by: str | None = None) -> list[str]:
+        """The URLs on none of `origins` (asked for by pages of `asked_by` only, when given)."""
+        return [
+            url
+            for url, page in self.requests
+            if not _on(url, origins) and (asked_by is None or (page is not None and _on(page, (asked_by,))))
+        ]
+
+
+def _on(url: str, origins: tuple[str, ...]) -> bool:
+    return any(url == origin or url.startswith(origin + "/") for origin in origins)
+
+
+async def kept_on_this_machine(context: BrowserContext) -> None:
+    """Requests to other machines fail at once (the OpenID provider's development pages ask for web fonts)."""
+
+    async def route(handled: Route) -> None:
+        host = urlsplit(handled.request.url).hostname
+        await (handled.continue_() if host in {"127.0.0.1", "localhost"} else handled.abort())
+
+    await context.route("**/*", route)
 
 
 def ensure_axe_installed() -> None:

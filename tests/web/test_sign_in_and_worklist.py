@@ -154,9 +154,7 @@ async def test_an_idle_session_ends_after_its_timeout(site: Site) -> None:
     site.clock.move(timedelta(minutes=15))
     await page.reload()
     await expect(page).to_have_url(site.url + "/sign-in?idle=1")
-    await expect(page.get_by_role("status")).to_have_text(
-        "You were signed out after 15 minutes without activity."
-    )
+    await expect(page.get_by_role("status")).to_have_text("You were signed out after 15 minutes without activity.")
     await page.go_back()  # the old page's address: still signed out
     await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     await context.close()
