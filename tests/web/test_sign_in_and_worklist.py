@@ -70,6 +70,8 @@ async def no_blocking_violations(page: Page) -> None:
 
 async def test_the_personal_credential_signs_in_and_the_worklist_shows_the_roles_due_step(site: Site) -> None:
     context, page, log = await english_page(site)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     await page.goto(site.url + "/")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     await no_blocking_violations(page)
@@ -86,6 +88,11 @@ async def test_the_personal_credential_signs_in_and_the_worklist_shows_the_roles
         await page.wait_for_load_state("networkidle")
     await expect(step).to_be_visible()
     await expect(page.get_by_text("Wang · Investigator")).to_be_visible()
+    # htmx works under the pages' CSP: Refresh asks for the page with htmx's header and the session's form token.
+    async with page.expect_request(lambda request: request.headers.get("hx-request") == "true") as refreshed:
+        await page.get_by_role("button", name="Refresh").click()
+    assert (await refreshed.value).headers.get("x-csrf-token")
+    await expect(step).to_be_visible()
     await no_blocking_violations(page)
 
     await step.click()  # one click from the worklist to the step's place on the patient's page
@@ -98,6 +105,7 @@ async def test_the_personal_credential_signs_in_and_the_worklist_shows_the_roles
     cookie = next(c for c in await context.cookies() if c["name"] == "trialflow_session")
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
     assert log.urls and log.outside(site.url) == [], log.outside(site.url)
+    assert errors == []  # nothing the pages do is blocked by their CSP or fails
     await context.close()
 
 
