@@ -110,9 +110,10 @@ class Settings(BaseSettings):
     oidc_cli_client_id: str = Field(default="trialflow-cli", min_length=1)
     oidc_cli_scopes: str = Field(default="openid profile offline_access", min_length=1)
     # The web app's sign-in with the issuer (authorization code with PKCE, web/oidc_sign_in.py): its public client
-    # and the scopes it requests. Its redirect URI is <the web app's address>/auth/callback.
+    # and the scopes it requests (offline_access: a refresh token renews the short-lived access token while the
+    # session lasts). Its redirect URI is <the web app's address>/auth/callback.
     oidc_web_client_id: str = Field(default="trialflow-web", min_length=1)
-    oidc_web_scopes: str = Field(default="openid profile", min_length=1)
+    oidc_web_scopes: str = Field(default="openid profile offline_access", min_length=1)
     # The web app's sessions (web/sessions.py) end after this long without a request.
     web_idle_timeout_minutes: int = Field(default=15, ge=1, le=12 * 60)
     # Empty means the SQLite file under data_dir; PostgreSQL in production.

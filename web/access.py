@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import replace
 from typing import Annotated, Final
 
 from fastapi import Depends, Request
 
 from domain.roles import Actor
 from observability.logging import get_logger
-from security.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
+from security.auth import AuthenticationFailed, Authenticator
+from web.oidc_sign_in import OidcSignIn, SignInFailed
 from web.sessions import SESSION_COOKIE, SessionStore, SignedInUser, WebSession
 
 CSRF_FIELD: Final = "csrf_token"
@@ -46,21 +48,48 @@ async def current_session(request: Request) -> WebSession | None:
 
 
 async def signed_in(request: Request, session: Annotated[WebSession | None, Depends(current_session)]) -> WebSession:
-    """The session of a signed-in user whose credential still holds (not revoked, not expired), else SignInRequired."""
+    """The session of a signed-in user whose credential still holds (not revoked, not expired; an expired OpenID
+    access token is renewed with its refresh token), else SignInRequired."""
     if session is None or session.user is None:
         raise SignInRequired(idle=bool(getattr(request.state, "session_idled", False)))
-    auth: Authenticator = request.app.state.authenticator
-    try:
-        actor = await asyncio.to_thread(auth.actor_for, session.user.credential)
-    except AuthenticationUnavailable:
-        raise  # the API's handler answers 503: the user stays signed in
-    except AuthenticationFailed as refused:
-        _log.info("web_session_credential_refused", user_id=session.user.actor.user_id, reason=refused.reason)
-        actor = None
+    actor = await _checked(request, session.user.credential, session.user.actor)
+    if actor is None and session.user.refresh_token is not None:
+        renewed = await _renewed(request, session)
+        if renewed is not None:
+            return renewed
     if actor is None:
         sessions(request).end(session.id)
         raise SignInRequired()
     return session
+
+
+async def _checked(request: Request, credential: str, was: Actor) -> Actor | None:
+    """The actor `credential` identifies now; None once it is refused (AuthenticationUnavailable goes up: the API's
+    handler answers 503 and the user stays signed in)."""
+    auth: Authenticator = request.app.state.authenticator
+    try:
+        return await asyncio.to_thread(auth.actor_for, credential)
+    except AuthenticationFailed as refused:
+        _log.info("web_session_credential_refused", user_id=was.user_id, reason=refused.reason)
+        return None
+
+
+async def _renewed(request: Request, session: WebSession) -> WebSession | None:
+    user = user_of(session)
+    oidc: OidcSignIn | None = request.app.state.web_oidc
+    if oidc is None or user.refresh_token is None:
+        return None
+    try:
+        tokens = await oidc.renewed(user.refresh_token)
+    except SignInFailed as failed:
+        _log.info("web_session_not_renewed", user_id=user.actor.user_id, reason=str(failed))
+        return None
+    actor = await _checked(request, tokens.access, user.actor)
+    if actor is None:
+        return None
+    _log.info("web_session_renewed", user_id=actor.user_id)
+    renewed = replace(user, actor=actor, credential=tokens.access, refresh_token=tokens.refresh)
+    return sessions(request).renewed(session, renewed)
 
 
 async def form_session(request: Request, session: Annotated[WebSession | None, Depends(current_session)]) -> WebSession:

@@ -29,6 +29,14 @@ class ProviderEndpoints:
 
 
 @dataclass(frozen=True)
+class ProviderTokens:
+    """The access token (the API's bearer token) and, when the provider gives one, the refresh token that renews it."""
+
+    access: str
+    refresh: str | None
+
+
+@dataclass(frozen=True)
 class AuthorizationRequest:
     url: str
     state: str
@@ -72,12 +80,14 @@ class OidcSignIn:
         """Where to send the browser: the provider's authorization endpoint with a fresh state and PKCE challenge."""
         endpoints = await self.endpoints()
         verifier = generate_token(64)
+        # OpenID Connect Core §11: a request for offline_access (a refresh token) asks for consent.
+        extra = {"prompt": "consent"} if "offline_access" in self._client.scopes else {}
         async with self._oauth(redirect_uri) as oauth:
-            url, state = oauth.create_authorization_url(endpoints.authorization, code_verifier=verifier)
+            url, state = oauth.create_authorization_url(endpoints.authorization, code_verifier=verifier, **extra)
         return AuthorizationRequest(url=url, state=state, code_verifier=verifier)
 
-    async def access_token(self, code: str, code_verifier: str, redirect_uri: str) -> str:
-        """The access token the provider gives for `code` and the verifier of its challenge."""
+    async def tokens(self, code: str, code_verifier: str, redirect_uri: str) -> ProviderTokens:
+        """The tokens the provider gives for `code` and the verifier of its challenge."""
         endpoints = await self.endpoints()
         async with self._oauth(redirect_uri) as oauth:
             try:
@@ -86,7 +96,25 @@ class OidcSignIn:
                 raise SignInFailed(f"the sign-in service refused the sign-in: {error.error}") from None
             except httpx.HTTPError as error:
                 raise SignInFailed(f"the sign-in service cannot be reached ({type(error).__name__})") from None
-        access = token.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise SignInFailed("the sign-in service gave no access token")
-        return access
+        return _provider_tokens(token)
+
+    async def renewed(self, refresh_token: str) -> ProviderTokens:
+        """New tokens for an expired access token, from the refresh token (the person is not asked again)."""
+        endpoints = await self.endpoints()
+        async with self._oauth("") as oauth:
+            try:
+                token = await oauth.refresh_token(endpoints.token, refresh_token=refresh_token)
+            except OAuthError as error:
+                raise SignInFailed(f"the sign-in service refused to renew the sign-in: {error.error}") from None
+            except httpx.HTTPError as error:
+                raise SignInFailed(f"the sign-in service cannot be reached ({type(error).__name__})") from None
+        renewed = _provider_tokens(token)
+        # A provider that does not rotate refresh tokens answers without one: the old one still holds.
+        return renewed if renewed.refresh else ProviderTokens(renewed.access, refresh_token)
+
+
+def _provider_tokens(token: dict[str, Any]) -> ProviderTokens:
+    access, refresh = token.get("access_token"), token.get("refresh_token")
+    if not isinstance(access, str) or not access:
+        raise SignInFailed("the sign-in service gave no access token")
+    return ProviderTokens(access, refresh if isinstance(refresh, str) and refresh else None)

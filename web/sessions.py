@@ -34,6 +34,7 @@ class SignedInUser:
     actor: Actor
     credential: str
     printed_name: str | None = None
+    refresh_token: str | None = None  # an OpenID sign-in's: renews the credential once it has expired
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,14 @@ class SessionStore:
         with self._lock:
             self._sessions[session.id] = session
         return session
+
+    def renewed(self, session: WebSession, user: SignedInUser) -> WebSession | None:
+        """The session with its user's renewed credential (None if it has ended meanwhile)."""
+        with self._lock:
+            if session.id not in self._sessions:
+                return None
+            updated = self._sessions[session.id] = replace(self._sessions[session.id], user=user)
+            return updated
 
     def end(self, session_id: str) -> None:
         with self._lock:

@@ -69,7 +69,9 @@ async def sign_in_form(request: Request, session: SessionDep) -> Response:
     return sign_in_page(request, session)
 
 
-async def _signed_in(request: Request, previous: WebSession | None, credential: str) -> Response | None:
+async def _signed_in(
+    request: Request, previous: WebSession | None, credential: str, refresh_token: str | None = None
+) -> Response | None:
     """The session for `credential` and the answer that sets its cookie; None when the credential is refused."""
     auth: Authenticator = request.app.state.authenticator
     try:
@@ -81,7 +83,7 @@ async def _signed_in(request: Request, previous: WebSession | None, credential: 
     if actor is None:
         _log.warning("web_sign_in_refused", reason="unknown credential")
         return None
-    session = sessions(request).sign_in(previous, SignedInUser(actor, credential, printed_name))
+    session = sessions(request).sign_in(previous, SignedInUser(actor, credential, printed_name, refresh_token))
     _log.info("web_signed_in", user_id=actor.user_id, role=actor.role.value)
     # A page, not a redirect: after the provider's cross-site redirect, only a navigation started here carries the
     # SameSite=Strict cookie just set.
@@ -135,11 +137,11 @@ async def provider_callback(
         response = sign_in_page(request, session, _("The sign-in did not complete. Please try again."), 400)
     else:
         try:
-            token = await oidc.access_token(code, attempt.code_verifier, attempt.redirect_uri)
+            tokens = await oidc.tokens(code, attempt.code_verifier, attempt.redirect_uri)
         except SignInFailed as failed:
             _log.warning("web_sign_in_failed", reason=str(failed))
-            token = None
-        signed = await _signed_in(request, session, token) if token else None
+            tokens = None
+        signed = await _signed_in(request, session, tokens.access, tokens.refresh) if tokens else None
         response = signed or sign_in_page(request, session, _("The sign-in did not complete. Please try again."), 401)
     clear_sign_in_cookie(request, response)
     return response
