@@ -20,6 +20,9 @@ SESSION_COOKIE: Final = "trialflow_session"
 # SameSite=Lax cookies only; this one names the attempt, which must also match the `state` the provider returns.
 SIGN_IN_COOKIE: Final = "trialflow_sign_in"
 SIGN_IN_LIFETIME: Final = timedelta(minutes=10)
+# Anonymous sessions (a sign-in page shown) kept at most; beyond, the longest idle go first, so a flood of page loads
+# cannot fill the process's memory. Signed-in sessions are never dropped for it.
+MAX_ANONYMOUS_SESSIONS: Final = 10_000
 
 
 def _random_id() -> str:
@@ -70,6 +73,11 @@ class SessionStore:
         session = WebSession(id=_random_id(), csrf_token=_random_id(), last_seen=now)
         with self._lock:
             self._forget_idle(now)
+            anonymous = [s for s in self._sessions.values() if s.user is None]
+            if len(anonymous) >= MAX_ANONYMOUS_SESSIONS:
+                anonymous.sort(key=lambda s: s.last_seen)
+                for oldest in anonymous[: len(anonymous) - MAX_ANONYMOUS_SESSIONS + 1]:
+                    del self._sessions[oldest.id]
             self._sessions[session.id] = session
         return session
 

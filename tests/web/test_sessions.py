@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from domain.roles import Actor, Role
+from web import sessions as web_sessions
 from web.sessions import SIGN_IN_LIFETIME, SessionStore, SignedInUser
 
 START = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
@@ -56,3 +59,16 @@ def test_a_sign_in_attempt_is_used_once_with_its_state_and_only_while_recent() -
     late = store.start_attempt("the-state", "the-verifier", "http://127.0.0.1/auth/callback")
     clock.now += SIGN_IN_LIFETIME
     assert store.finish_attempt(late.id, "the-state") is None
+
+
+def test_a_flood_of_sign_in_pages_drops_the_longest_idle_anonymous_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(web_sessions, "MAX_ANONYMOUS_SESSIONS", 3)
+    clock = Clock()
+    store = SessionStore(idle_timeout=timedelta(minutes=15), clock=clock)
+    signed = store.sign_in(None, USER)
+    made = []
+    for _ in range(5):
+        clock.now += timedelta(seconds=1)
+        made.append(store.new())
+    assert [store.current(s.id)[0] is not None for s in made] == [False, False, True, True, True]
+    assert store.current(signed.id)[0] is not None

@@ -132,6 +132,7 @@ async def provider_callback(
     _ = gettext_for(request)
     attempt = sessions(request).finish_attempt(request.cookies.get(SIGN_IN_COOKIE), state)
     oidc = _oidc(request)
+    response: Response
     if error is not None or attempt is None or oidc is None or not code:
         _log.warning("web_sign_in_callback_refused", provider_error=error, attempt_found=attempt is not None)
         response = sign_in_page(request, session, _("The sign-in did not complete. Please try again."), 400)
