@@ -230,3 +230,25 @@ async def test_the_accessibility_check_finds_what_it_must(site: Site) -> None:
     await page.set_content("<!doctype html><html lang='en'><title>t</title><main><input type='text'></main></html>")
     assert [v["id"] for v in await accessibility_violations(page)] == ["label"]
     await context.close()
+
+
+async def test_sign_in_and_the_worklist_work_from_the_keyboard_alone(site: Site) -> None:
+    context, page, _log = await english_page(site)
+    await page.goto(site.url + "/sign-in")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to the main content"
+    await page.keyboard.press("Enter")  # the skip link moves on to the main content
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.id") == "credential":
+            break
+    await page.keyboard.type(INVESTIGATOR_TOKEN)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Worklist")
+    for _ in range(30):  # the step's link is reached by Tab, and Enter follows it
+        await page.keyboard.press("Tab")
+        if STUDY_ID in (await page.evaluate("document.activeElement.textContent") or ""):
+            break
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Patient {STUDY_ID}")
+    await context.close()
