@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     oidc_web_scopes: str = Field(default="openid profile offline_access", min_length=1)
     # The web app's sessions (web/sessions.py) end after this long without a request.
     web_idle_timeout_minutes: int = Field(default=15, ge=1, le=12 * 60)
+    # The web app's address as browsers reach it (behind a reverse proxy: the proxy's https address); it names the
+    # OpenID redirect URI, <address>/auth/callback. Empty: the address each request came to.
+    web_public_url: str = ""
     # Empty means the SQLite file under data_dir; PostgreSQL in production.
     database_url: str = ""
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -217,12 +220,14 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("oidc_issuer", "oidc_jwks_url", "oidc_audience", "oidc_role_prefix", mode="before")
+    @field_validator(
+        "oidc_issuer", "oidc_jwks_url", "oidc_audience", "oidc_role_prefix", "web_public_url", mode="before"
+    )
     @classmethod
     def _trimmed(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("oidc_issuer", "oidc_jwks_url")
+    @field_validator("oidc_issuer", "oidc_jwks_url", "web_public_url")
     @classmethod
     def _oidc_url(cls, value: str) -> str:
         problem = oidc_url_problem(value) if value else None

@@ -28,9 +28,11 @@ class OidcWebClient:
 @dataclass(frozen=True)
 class WebConfig:
     """`oidc`: sign-in through this issuer; None: with the personal credential `trial admin token new` prints.
-    `secure_cookies`: the cookies carry Secure (browsers accept it on http://127.0.0.1 and localhost too)."""
+    `secure_cookies`: the cookies carry Secure (browsers accept it on http://127.0.0.1 and localhost too).
+    `public_url`: the address browsers reach the app at (None: each request's own), for the OpenID redirect URI."""
 
     oidc: OidcWebClient | None = None
+    public_url: str | None = None
     idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT
     clock: Callable[[], datetime] = field(default=utc_now)
     secure_cookies: bool = True
@@ -46,4 +48,8 @@ def web_config_for(settings: Settings) -> WebConfig:
         if settings.oidc_issuer
         else None
     )
-    return WebConfig(oidc=oidc, idle_timeout=timedelta(minutes=settings.web_idle_timeout_minutes))
+    return WebConfig(
+        oidc=oidc,
+        idle_timeout=timedelta(minutes=settings.web_idle_timeout_minutes),
+        public_url=settings.web_public_url or None,
+    )

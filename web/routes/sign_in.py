@@ -113,7 +113,8 @@ async def sign_in_with_provider(request: Request, session: FormSession) -> Respo
     _ = gettext_for(request)
     if oidc is None:
         return sign_in_page(request, session, _("Sign-in through the hospital's identity provider is not set up."), 404)
-    redirect_uri = str(request.base_url).rstrip("/") + CALLBACK_PATH
+    config: WebConfig = request.app.state.web_config
+    redirect_uri = (config.public_url or str(request.base_url)).rstrip("/") + CALLBACK_PATH
     try:
         authorization = await oidc.authorization_request(redirect_uri)
     except SignInFailed as failed:
