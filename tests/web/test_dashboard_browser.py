@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -21,12 +22,26 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from pydantic import SecretStr
 
 from api import TokenAuthenticator, TokenEntry, create_app, hash_token
+from domain.journey.command_registry import STAFF_COMMANDS, Signed
 from domain.protocol import PROTOCOL_V1
 from domain.roles import Role
-from domain.statistics import evaluate_stopping_rule
+from domain.statistics import clopper_pearson_interval, evaluate_stopping_rule
 from domain.trial.state import Enrollment
 from facade import TrialClient
-from tests.facade.journeys import GRADE_3_CRS, SCREEN_FAILURE, enrollment, infused, to_apheresis
+from facade.signing import SigningRequest
+from records.deliveries import DeliveryLedger, DeliveryTarget
+from simulation.journey_steps import printed_name
+from tests.facade.journeys import (
+    GRADE_3_CRS,
+    SCREEN_FAILURE,
+    SIGNING_PIN,
+    enrollment,
+    infused,
+    to_apheresis,
+    to_lymphodepletion,
+    today,
+)
+from tests.facade.late_journey import late_journey
 from tests.servers import Stack
 from tests.waiting import poll
 from tests.web.browser import MovableClock, RequestLog, accessibility_violations, chromium, served
@@ -37,14 +52,24 @@ SUPERVISOR_TOKEN = "web-token-of-supervisor-zhao"
 DSMB_TOKEN = "web-token-of-dsmb-chair-li"
 NURSE_TOKEN = "web-token-of-nurse-sun"
 DSMB_PIN = "2468-1357"
-IN_SCREENING, SCREEN_FAILED, CONSENTED, INFUSED_FIRST, INFUSED_SECOND = (
+IN_SCREENING, SCREEN_FAILED, CONSENTED, INFUSED_FIRST, INFUSED_SECOND, LATE_DOSE, IN_REMISSION = (
     "WB-3001",
     "WB-3002",
     "WB-3003",
     "WB-3004",
     "WB-3005",
+    "WB-3006",
+    "WB-3007",
 )
-COHORT: Final = (IN_SCREENING, SCREEN_FAILED, CONSENTED, INFUSED_FIRST, INFUSED_SECOND)
+COHORT: Final = (IN_SCREENING, SCREEN_FAILED, CONSENTED, INFUSED_FIRST, INFUSED_SECOND, LATE_DOSE, IN_REMISSION)
+UNDELIVERED = DeliveryTarget(
+    notification_key="WB-3004:crs-grade-3:investigator",
+    study_id=INFUSED_FIRST,
+    role=Role.INVESTIGATOR.value,
+    staff_id="dr.wang",
+    channel="email",
+    recipient="dr.wang@hospital.example",
+)
 VIEWPORT: Final = {"width": 1280, "height": 900}
 
 
@@ -60,6 +85,9 @@ async def run_cohort(trial: TrialClient) -> None:
     await trial.enroll(enrollment(IN_SCREENING))
     await trial.enroll(enrollment(SCREEN_FAILED, **SCREEN_FAILURE))
     await to_apheresis(trial, CONSENTED)  # consented: its collection and manufacturing slots booked
+    # Lymphodepletion prescribed to start two days ago, no dose given: overdue.
+    await to_lymphodepletion(trial, LATE_DOSE, today() + timedelta(days=3))
+    await whole_late_journey(trial, IN_REMISSION)  # in complete remission at one year
     await infused(trial, INFUSED_FIRST, GRADE_3_CRS)
     await infused(trial, INFUSED_SECOND, GRADE_3_CRS)
 
@@ -67,6 +95,24 @@ async def run_cohort(trial: TrialClient) -> None:
         return True if (await trial.trial_status()).enrollment is Enrollment.PAUSED else None
 
     await poll(paused, "enrollment paused by two DLTs")
+    # An alert whose e-mail the server refused, as the notification activity records it.
+    await asyncio.to_thread(
+        DeliveryLedger(trial.store.engine).record_failure, UNDELIVERED, "SMTP 550 mailbox unavailable", permanent=True
+    )
+
+
+async def whole_late_journey(trial: TrialClient, study_id: str) -> None:
+    """Every staff step from screening to the one-year marrow, entered late from paper records, each signed by its
+    author with their PIN when the step may be signed."""
+    enrolled, steps = late_journey(study_id, datetime.now(UTC))
+    await trial.enroll(enrolled)
+    pin = SecretStr(SIGNING_PIN)
+    for user in {step.actor.user_id for step in steps}:
+        await trial.signing.set_pin(user, pin, current_pin=pin)
+    for step in steps:
+        may_sign = STAFF_COMMANDS[step.kind].signed is not Signed.NEVER
+        signing = SigningRequest(pin=pin, printed_name=printed_name(step.actor.user_id)) if may_sign else None
+        await trial.record(study_id, step, signing=signing)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -135,31 +181,38 @@ async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(sit
     await expect(page.get_by_role("heading", level=1)).to_have_text("Trial dashboard")
     await dashboard_listing_every_patient(page, site)
 
-    report = await site.trial.report()
-    rule = evaluate_stopping_rule(2, 2, PROTOCOL_V1.stopping_rule)
+    # Two DLTs among three evaluable patients (the one in remission had none): the rule has paused enrollment.
+    rule = evaluate_stopping_rule(2, 3, PROTOCOL_V1.stopping_rule)
+    assert rule.paused
     await expect(page.locator("#enrollment")).to_contain_text("Enrollment is paused by the safety stopping rule.")
     await expect(page.locator("#stopping-rule")).to_have_text(
         f"Posterior probability that the toxicity rate exceeds {percent(rule.rate_threshold)}: "
         f"{percent(rule.posterior_probability)} (the trial pauses above {percent(rule.probability_threshold)})."
     )
-    await expect(page.locator("#enrollment")).to_contain_text("2 dose-limiting toxicities among 2 evaluable patients.")
-    cr = report.primary_endpoint.cr_rate
+    await expect(page.locator("#enrollment")).to_contain_text("2 dose-limiting toxicities among 3 evaluable patients.")
+    # One patient assessed at one year, in complete remission: 1 of 1, with its exact interval.
+    cr = (await site.trial.report()).primary_endpoint.cr_rate
+    low, high = clopper_pearson_interval(1, 1, cr.confidence)
     await expect(page.locator("#cr-rate")).to_have_text(
-        f"No patient has reached the one-year assessment yet ({percent(cr.confidence)} CI "
-        f"{percent(cr.ci_low)} to {percent(cr.ci_high)})."
+        f"CR rate 100.0 % (1 of 1), {percent(cr.confidence)} CI {percent(low)} to {percent(high)}."
     )
     phases = page.locator("#phases")
-    screening = phases.locator("h3", has_text="Screening")
-    await expect(screening).to_contain_text("(1)")
+    await expect(phases.locator("h3", has_text="Screening")).to_contain_text("(1)")
+    await expect(phases.locator("h3", has_text="Follow-up")).to_contain_text("(1)")
     await expect(phases.locator("li", has_text=SCREEN_FAILED)).to_be_visible()
+    overdue = page.locator("section.bucket-overdue")
+    await expect(overdue.get_by_role("link", name=re.compile(f"^{LATE_DOSE} give fludarabine day 1:"))).to_be_visible()
     reports = page.locator("#safety-reports")
     await expect(reports.get_by_role("heading")).to_contain_text("(2)")
     for study_id in (INFUSED_FIRST, INFUSED_SECOND):
         await expect(reports.get_by_role("link", name=study_id)).to_be_visible()
     await expect(page.locator("#slots")).to_contain_text(CONSENTED)
     await expect(page.locator("#verification")).to_contain_text("The trial record verified")
-    failed = await site.trial.failed_notifications()
-    await expect(page.locator("#failed-notifications h2")).to_contain_text(f"({len(failed)})")
+    undelivered = page.locator("#failed-notifications tbody tr")
+    await expect(undelivered).to_have_count(1)
+    await expect(undelivered).to_contain_text("dr.wang")
+    await expect(undelivered).to_contain_text("SMTP 550 mailbox unavailable")
+    await expect(undelivered).to_contain_text("refused by the channel")
     # No Kaplan-Meier estimate in the report on this branch: said, not drawn.
     await expect(page.locator("#survival")).to_contain_text("The report holds no survival estimates yet.")
     await no_blocking_violations(page)
@@ -211,7 +264,7 @@ async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(sit
     assert (await site.trial.trial_status()).enrollment is Enrollment.PAUSED  # nothing changed
 
     await page.get_by_label("Signing PIN").fill(DSMB_PIN)
-    await page.get_by_role("button", name="Sign and record the decision").click()
+    await page.get_by_label("Signing PIN").press("Enter")  # the keyboard submits the form
     await expect(page.get_by_role("status")).to_have_text("Your signed decision is recorded.")
     await expect(page.locator("#trial-state")).to_contain_text("Enrollment is open.")
     await expect(page.locator("#trial-state table")).to_contain_text("li.dsmb")
