@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, ReportView
 from domain.roles import Role
 from domain.site_time import site_date
 from domain.slots import BookingStatus, SlotCalendarView
+from domain.statistics import ProportionEstimate
 from domain.trial.state import Enrollment
 from domain.trial.status import TrialStatus
 from facade import DeliveryRecord, PatientListing, TrialClient, TrialReport
@@ -29,6 +30,31 @@ class OpenReport:
 
 
 @dataclass(frozen=True)
+class CrAnalysis:
+    """CR at one year in one analysis set: `name` a message of this module, the rate with its exact interval."""
+
+    name: str
+    cr_rate: ProportionEstimate
+    pending: int  # not yet at the one-year assessment
+
+
+PER_PROTOCOL: Final = N_("Infused patients (per protocol)")
+INTENTION_TO_TREAT: Final = N_("Every enrolled patient (intention to treat)")
+
+
+def cr_analyses(report: TrialReport) -> list[CrAnalysis]:
+    """The report's CR analyses: among infused patients, and by intention to treat where the report has it (the
+    report's primary endpoint gains `intention_to_treat` and `per_protocol` with the secondary endpoints)."""
+    endpoint: Any = report.primary_endpoint
+    if hasattr(endpoint, "intention_to_treat"):
+        return [
+            CrAnalysis(INTENTION_TO_TREAT, endpoint.intention_to_treat.cr_rate, endpoint.intention_to_treat.pending),
+            CrAnalysis(PER_PROTOCOL, endpoint.per_protocol.cr_rate, endpoint.per_protocol.pending),
+        ]
+    return [CrAnalysis(PER_PROTOCOL, endpoint.cr_rate, endpoint.pending)]
+
+
+@dataclass(frozen=True)
 class Dashboard:
     now: datetime
     report: TrialReport
@@ -38,6 +64,7 @@ class Dashboard:
     open_reports: list[OpenReport]
     slots: SlotCalendarView
     failed_notifications: list[DeliveryRecord]
+    cr: list[CrAnalysis]
     survival: list[tuple[SurvivalSeries, SurvivalDrawing | None]]  # none drawn: no patient to draw yet
     unreadable: list[str] = field(default_factory=list)  # journeys that could not answer just now
 
@@ -75,6 +102,7 @@ async def current_dashboard(trial: TrialClient, now: datetime) -> Dashboard:
         open_reports=[OpenReport(s.study_id, r) for s in statuses for r in s.open_expedited_reports],
         slots=slots,
         failed_notifications=failed,
+        cr=cr_analyses(report),
         survival=[(series, drawing(series)) for series in series_of_report(report)],
         unreadable=[study_id for study_id, a in zip(running, answers, strict=True) if isinstance(a, Exception)],
     )

@@ -46,6 +46,8 @@ from tests.servers import Stack
 from tests.waiting import poll
 from tests.web.browser import MovableClock, RequestLog, accessibility_violations, chromium, served
 from web import WebConfig
+from web.dashboard import PER_PROTOCOL, cr_analyses
+from web.survival_chart import series_of_report
 
 SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SUPERVISOR_TOKEN = "web-token-of-supervisor-zhao"
@@ -190,12 +192,22 @@ async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(sit
         f"{percent(rule.posterior_probability)} (the trial pauses above {percent(rule.probability_threshold)})."
     )
     await expect(page.locator("#enrollment")).to_contain_text("2 dose-limiting toxicities among 3 evaluable patients.")
-    # One patient assessed at one year, in complete remission: 1 of 1, with its exact interval.
-    cr = (await site.trial.report()).primary_endpoint.cr_rate
-    low, high = clopper_pearson_interval(1, 1, cr.confidence)
-    await expect(page.locator("#cr-rate")).to_have_text(
-        f"CR rate 100.0 % (1 of 1), {percent(cr.confidence)} CI {percent(low)} to {percent(high)}."
+    # One infused patient assessed at one year, in complete remission: 1 of 1, with its exact interval.
+    report = await site.trial.report()
+    analyses = cr_analyses(report)
+    per_protocol = next(a for a in analyses if a.name == PER_PROTOCOL)
+    assert (per_protocol.cr_rate.successes, per_protocol.cr_rate.total) == (1, 1)
+    assert (per_protocol.cr_rate.ci_low, per_protocol.cr_rate.ci_high) == clopper_pearson_interval(
+        1, 1, per_protocol.cr_rate.confidence
     )
+    shown = page.locator("#efficacy .cr-rate")
+    await expect(shown).to_have_count(len(analyses))
+    for at, analysis in enumerate(analyses):
+        cr = analysis.cr_rate
+        await expect(shown.nth(at)).to_have_text(
+            f"CR rate {percent(cr.successes / cr.total)} ({cr.successes} of {cr.total}), {percent(cr.confidence)} CI "
+            f"{percent(cr.ci_low)} to {percent(cr.ci_high)}."
+        )
     phases = page.locator("#phases")
     await expect(phases.locator("h3", has_text="Screening")).to_contain_text("(1)")
     await expect(phases.locator("h3", has_text="Follow-up")).to_contain_text("(1)")
@@ -213,8 +225,15 @@ async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(sit
     await expect(undelivered).to_contain_text("dr.wang")
     await expect(undelivered).to_contain_text("SMTP 550 mailbox unavailable")
     await expect(undelivered).to_contain_text("refused by the channel")
-    # No Kaplan-Meier estimate in the report on this branch: said, not drawn.
-    await expect(page.locator("#survival")).to_contain_text("The report holds no survival estimates yet.")
+    # The Kaplan-Meier curves the report holds (EFS and OS from infusion), each drawn; none: said, not drawn.
+    curves = series_of_report(report)
+    figures = page.locator("#survival figure")
+    await expect(figures).to_have_count(len(curves))
+    if not curves:
+        await expect(page.locator("#survival")).to_contain_text("The report holds no survival estimates yet.")
+    for at, series in enumerate(curves):
+        await expect(figures.nth(at).locator("figcaption")).to_contain_text(f"{series.patients} patients")
+        await expect(figures.nth(at).locator("svg path.curve")).to_have_count(1 if series.points else 0)
     await no_blocking_violations(page)
     await screenshot(page, "dashboard")
 
