@@ -302,7 +302,7 @@ async def test_the_staff_pages_screenshots_and_what_other_roles_may_not_do(site:
     await screenshot(page, "worklist")
     await page.goto(site.url + f"/patient/{INFUSED_FIRST}")
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Patient {INFUSED_FIRST}")
-    await screenshot(page, "patient")
+    await screenshot(page, "patient-infused")
     await context.close()
 
     # A nurse: no dashboard in the menu, and the DSMB's page without its form.

@@ -10,7 +10,7 @@ from typing import Final
 ROOT: Final = Path(__file__).resolve().parents[2]
 SCREENSHOTS: Final = ROOT / "docs" / "screenshots"
 # What tests/web/test_dashboard_browser.py writes: one screenshot a page.
-PAGES: Final = ("sign-in", "worklist", "patient", "dashboard", "dsmb")
+PAGES: Final = ("sign-in", "worklist", "patient-infused", "dashboard", "dsmb")
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 IMAGE: Final = re.compile(r"!\[[^\]]+\]\((docs/screenshots/[^)\s]+)\)")
 
