@@ -1,9 +1,10 @@
 """The supervisor dashboard and the DSMB's page in Debian's Chromium after a small cohort has run on the dev server
-(a screen failure, a patient in screening, one consented with its slots booked, two infused with grade 3 CRS: two
-DLTs pause the trial): the trial's state, the stopping rule's posterior, the CR rate, the patients by phase, the open
-safety reports, the slot calendar, the record's verification, an audit trail downloaded; the DSMB's signed decision
-refused with a wrong PIN and recorded with the right one; in English and Chinese, axe-core clean, nothing from
-outside the machine. The screenshots of docs/screenshots/ are taken here."""
+(in screening, a screen failure, consented with its slots booked, an overdue lymphodepletion, a whole journey in
+remission at one year, two infused with grade 3 CRS: two DLTs pause the trial, and an undelivered alert): the
+trial's state, the stopping rule's posterior, the CR rate, the patients by phase, overdue items, open safety reports,
+the slot calendar, failed notifications, the record's verification (then failed, after an edit behind its back), an
+audit trail downloaded; the DSMB's signed decision refused with a wrong PIN and recorded with the right one; English
+and Chinese, axe-core clean, nothing from outside the machine. The screenshots of docs/screenshots/ are taken here."""
 
 from __future__ import annotations
 
@@ -290,7 +291,26 @@ async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(sit
     status = await site.trial.trial_status()
     assert status.enrollment is Enrollment.OPEN and [d.decided_by for d in status.decisions] == ["li.dsmb"]
     assert log.outside(site.url) == [], log.outside(site.url)
+
+    # An entry edited in the database behind the record's back: the dashboard says the record failed verification
+    # and names the patient the report leaves out.
+    await asyncio.to_thread(edit_behind_the_records_back, site.trial, IN_SCREENING)
+    await page.goto(site.url + "/dashboard")
+    alert = page.locator("#verification [role=alert]")
+    await expect(alert).to_have_text("The trial record failed verification: the report leaves these patients out.")
+    await expect(page.locator("#verification li")).to_contain_text(IN_SCREENING)
+    await no_blocking_violations(page)
     await context.close()
+
+
+def edit_behind_the_records_back(trial: TrialClient, study_id: str) -> None:
+    """The first entry's reason changed with the append-only guard dropped, as an intruder with DDL rights would."""
+    assert trial.store.dialect == "sqlite"
+    with trial.store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER trial_events_no_update")
+        connection.exec_driver_sql(
+            "UPDATE trial_events SET reason = 'edited later' WHERE study_id = ? AND sequence = 1", (study_id,)
+        )
 
 
 async def test_the_staff_pages_screenshots_and_what_other_roles_may_not_do(site: Site) -> None:
