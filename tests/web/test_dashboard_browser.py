@@ -320,6 +320,13 @@ async def test_the_staff_pages_screenshots_and_what_other_roles_may_not_do(site:
     await sign_in(page, site, SUPERVISOR_TOKEN)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Worklist")
     await screenshot(page, "worklist")
+    # From the keyboard alone: Tab along the menu to the dashboard, Enter.
+    for _ in range(12):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("() => document.activeElement.textContent.trim()") == "Trial dashboard":
+            break
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Trial dashboard")
     await page.goto(site.url + f"/patient/{INFUSED_FIRST}")
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Patient {INFUSED_FIRST}")
     await screenshot(page, "patient-infused")
