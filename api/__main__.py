@@ -30,6 +30,7 @@ from security import payload_keyring
 from security.auth import Authenticator
 from security.configured_keys import checkpoint_log, seal_keyring
 from security.token_file import authenticator_for
+from web import web_config_for
 
 log = get_logger("api.main")
 
@@ -50,7 +51,7 @@ def argument_parser() -> argparse.ArgumentParser:
 async def run_api(settings: Settings, auth: Authenticator, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve over a trial client of the configured Temporal and record until `stop` is set; open requests finish."""
     async with open_trial_client(settings) as trial:
-        app = create_app(trial, auth, max_body_bytes=settings.api_max_body_bytes)
+        app = create_app(trial, auth, max_body_bytes=settings.api_max_body_bytes, web=web_config_for(settings))
         serving = asyncio.create_task(serve(app, host, port), name="api")
         stopping = asyncio.create_task(stop.wait(), name="api-stop")
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,8 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.problems import Problem
 from domain.identifiers import STUDY_ID_PATTERN
-from domain.roles import Actor, Role
+from domain.roles import Actor
 from facade import TrialClient
+from facade.audit import AUDIT_READER_ROLES
 from observability.logging import get_logger
 from records.token_uses import TokenUseLog
 from security.auth import AuthenticationFailed, AuthenticationUnavailable, Authenticator
@@ -22,11 +23,6 @@ from security.oidc import token_entry_of
 
 TrialSource = TrialClient | Callable[[], TrialClient | Awaitable[TrialClient]]
 
-# Who may export a patient's audit trail: its payloads hold what a decoded history holds (the birth date among
-# it), so the same roles as the codec server's readers of patient data (api/codec_server.py PHI_READER_ROLES).
-AUDIT_READER_ROLES: Final = frozenset(
-    {Role.RESEARCH_COORDINATOR, Role.INVESTIGATOR, Role.PHYSICIAN, Role.NURSE, Role.SUPERVISOR}
-)
 
 _bearer = HTTPBearer(auto_error=False, description="A token configured for one user and role")
 

@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     # the scopes it requests; offline_access for a refresh token.
     oidc_cli_client_id: str = Field(default="trialflow-cli", min_length=1)
     oidc_cli_scopes: str = Field(default="openid profile offline_access", min_length=1)
+    # The web app's sign-in with the issuer (authorization code with PKCE, web/oidc_sign_in.py): its public client
+    # and the scopes it requests (offline_access: a refresh token renews the short-lived access token while the
+    # session lasts). Its redirect URI is <the web app's address>/auth/callback.
+    oidc_web_client_id: str = Field(default="trialflow-web", min_length=1)
+    oidc_web_scopes: str = Field(default="openid profile offline_access", min_length=1)
+    # The web app's sessions (web/sessions.py) end after this long without a request.
+    web_idle_timeout_minutes: int = Field(default=15, ge=1, le=12 * 60)
+    # The web app's address as browsers reach it (behind a reverse proxy: the proxy's https address); it names the
+    # OpenID redirect URI, <address>/auth/callback. Empty: the address each request came to.
+    web_public_url: str = ""
     # Empty means the SQLite file under data_dir; PostgreSQL in production.
     database_url: str = ""
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -210,12 +220,14 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("oidc_issuer", "oidc_jwks_url", "oidc_audience", "oidc_role_prefix", mode="before")
+    @field_validator(
+        "oidc_issuer", "oidc_jwks_url", "oidc_audience", "oidc_role_prefix", "web_public_url", mode="before"
+    )
     @classmethod
     def _trimmed(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("oidc_issuer", "oidc_jwks_url")
+    @field_validator("oidc_issuer", "oidc_jwks_url", "web_public_url")
     @classmethod
     def _oidc_url(cls, value: str) -> str:
         problem = oidc_url_problem(value) if value else None

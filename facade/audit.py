@@ -16,9 +16,17 @@ from pydantic import AwareDatetime, Field, field_serializer
 
 from domain.journey.envelope import split_stored_payload
 from domain.protocol import FrozenModel
+from domain.roles import Role
 from records.hashing import utc_timestamp
 from records.refusals import RefusedAttempt
 from records.verification import ChainRow
+
+# Who may export a patient's audit trail (the API and the web pages): its payloads hold what a decoded history
+# holds (the birth date among it), so the same roles as the codec server's readers of patient data
+# (api/codec_server.py PHI_READER_ROLES).
+AUDIT_READER_ROLES: Final = frozenset(
+    {Role.RESEARCH_COORDINATOR, Role.INVESTIGATOR, Role.PHYSICIAN, Role.NURSE, Role.SUPERVISOR}
+)
 
 EVENT: Final = "event"
 REFUSED_ATTEMPT: Final = "refused_attempt"

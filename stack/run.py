@@ -56,6 +56,7 @@ def describe(stack: Stack) -> str:
             f"  Data directory:   {settings.data_dir}  (Temporal: {settings.temporal_db_file.name})",
             f"  Trial record:     {make_url(settings.database_url).render_as_string(hide_password=True)}",
             f"  Journey worker:   task queue {TASK_QUEUE}  (a process of its own, started again if it dies)",
+            f"  Web app:          {api_url(settings.api_port)}/  (sign in with `trial admin token new`'s token)",
             f"  HTTP API:         {api_url(settings.api_port)}  (OpenAPI docs: /docs)",
             f"  Codec server:     {codec_url(CodecServerSettings())}  (payloads are encrypted; it decodes them for "
             "staff with an API token)",

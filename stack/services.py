@@ -21,6 +21,7 @@ from observability.logging import get_logger
 from security import PayloadKeyring, payload_keyring
 from security.token_file import authenticator_for
 from stack.supervisor import ServiceExited
+from web import web_config_for
 from workers.child_process import dies_with_this_process
 
 log = get_logger("stack.services")
@@ -101,7 +102,7 @@ async def api_service(stack: Stack, ready: asyncio.Event) -> None:
     # The embedded server's address, which may differ from the configured one.
     settings = stack.settings.model_copy(update={"temporal_address": stack.temporal_address})
     async with open_trial_client(settings) as trial:
-        app = create_app(trial, auth, max_body_bytes=settings.api_max_body_bytes)
+        app = create_app(trial, auth, max_body_bytes=settings.api_max_body_bytes, web=web_config_for(settings))
         await serve(app, DEFAULT_API_HOST, settings.api_port, started=ready)
 
 

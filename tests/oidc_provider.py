@@ -46,8 +46,11 @@ class OpenIdProvider:
 
 
 @asynccontextmanager
-async def openid_provider(accounts: dict[str, str], access_token_seconds: int = 600) -> AsyncIterator[OpenIdProvider]:
-    """The provider with these accounts (user -> study role) until the block ends."""
+async def openid_provider(
+    accounts: dict[str, str], access_token_seconds: int = 600, web_redirect_uri: str | None = None
+) -> AsyncIterator[OpenIdProvider]:
+    """The provider with these accounts (user -> study role) until the block ends; the web client's redirect URI is
+    `web_redirect_uri` (the web app's /auth/callback) when given."""
     ensure_installed()
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
@@ -58,6 +61,7 @@ async def openid_provider(accounts: dict[str, str], access_token_seconds: int = 
         "RESOURCE": RESOURCE,
         "ACCOUNTS": json.dumps(accounts),
         "ACCESS_TOKEN_SECONDS": str(access_token_seconds),
+        **({"WEB_REDIRECT_URI": web_redirect_uri} if web_redirect_uri else {}),
     }
     process = await asyncio.create_subprocess_exec(
         "node",

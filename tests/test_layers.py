@@ -25,6 +25,7 @@ FLOORS: dict[str, int] = {
     "facade": 6,
     "workers": 6,
     "api": 7,
+    "web": 7,
     "cli": 7,
     "stack": 8,
     "simulation": 8,
@@ -32,9 +33,14 @@ FLOORS: dict[str, int] = {
 }
 # Beneath a floor, yet out of bounds: the workflow knows the record only through its activities.
 NEVER: dict[str, frozenset[str]] = {"workflows": frozenset({"records"})}
-# On the same floor, yet allowed: the notifier keeps its delivery ledger in the trial record's database, and the
-# benchmark drives the same synthetic cohort as `trial-demo`.
-BESIDE: dict[str, frozenset[str]] = {"notifications": frozenset({"records"}), "bench": frozenset({"simulation"})}
+# On the same floor, yet allowed: the notifier keeps its delivery ledger in the trial record's database, the
+# benchmark drives the same synthetic cohort as `trial-demo`, and the API process serves the web app's pages (which
+# never import the API back: it hands them what they need).
+BESIDE: dict[str, frozenset[str]] = {
+    "notifications": frozenset({"records"}),
+    "bench": frozenset({"simulation"}),
+    "api": frozenset({"web"}),
+}
 
 
 def imported_modules(source: str, module: str, known: Collection[str] = ()) -> Iterator[str]:

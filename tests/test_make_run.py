@@ -34,6 +34,10 @@ async def test_make_run_keeps_a_patient_across_a_restart(tmp_path: Path) -> None
         assert api == f"http://{LOOPBACK}:{setup.api_port}"
         assert printed_address(lines, "Temporal Web UI") == f"http://{LOOPBACK}:{setup.ui_port}"
         async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+            # The web app's first page is the sign-in.
+            assert printed_address(lines, "Web app") == f"{api}/"
+            first = await http.get("/", follow_redirects=True)
+            assert first.url.path == "/sign-in" and 'name="credential"' in first.text, first.text
             enrolled = await http.post("/patients", json=enrollment_body("MR-101"), headers=coordinator)
             assert enrolled.status_code == 201, enrolled.text
             pin = await http.put("/me/signing-pin", json={"new_pin": signature["pin"]}, headers=investigator)

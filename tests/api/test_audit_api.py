@@ -11,9 +11,9 @@ import httpx
 import pytest_asyncio
 
 from api.codec_server import PHI_READER_ROLES
-from api.dependencies import AUDIT_READER_ROLES
 from api.problems import PROBLEM_MEDIA_TYPE
 from domain.roles import Role
+from facade.audit import AUDIT_READER_ROLES
 from tests.api.conftest import USERS, Api, as_role, with_signature
 from tests.facade.audit_check import chain_problems_in_export, csv_rows, jsonl_rows
 from tests.facade.journeys import enrollment, today

@@ -1,0 +1,121 @@
+"""What the supervisor dashboard shows, gathered from the facade at one moment: patients by phase, overdue items,
+open safety reports, the trial's enrollment state and stopping rule, the report (CR rate, survival), the slot
+calendar, failed notifications and the record's verification."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from domain.journey.phases import Phase
+from domain.journey.views import PatientStatus, ReportView
+from domain.roles import Role
+from domain.site_time import site_date
+from domain.slots import BookingStatus, SlotCalendarView
+from domain.statistics import ProportionEstimate
+from domain.trial.state import Enrollment
+from domain.trial.status import TrialStatus
+from facade import DeliveryRecord, PatientListing, TrialClient, TrialReport
+from web.survival_chart import SurvivalDrawing, SurvivalSeries, drawing, series_of_report
+from web.words import N_, PHASE_WORDS
+from web.worklist import WorkItem, worklist_of
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    study_id: str
+    report: ReportView
+
+
+@dataclass(frozen=True)
+class CrAnalysis:
+    """CR at one year in one analysis set: `name` a message of this module, the rate with its exact interval."""
+
+    name: str
+    cr_rate: ProportionEstimate
+    pending: int  # not yet at the one-year assessment
+
+
+PER_PROTOCOL: Final = N_("Infused patients (per protocol)")
+INTENTION_TO_TREAT: Final = N_("Every enrolled patient (intention to treat)")
+
+
+def cr_analyses(report: TrialReport) -> list[CrAnalysis]:
+    """The report's CR analyses: among infused patients, and by intention to treat where the report has it (the
+    report's primary endpoint gains `intention_to_treat` and `per_protocol` with the secondary endpoints)."""
+    endpoint: Any = report.primary_endpoint
+    if hasattr(endpoint, "intention_to_treat"):
+        return [
+            CrAnalysis(INTENTION_TO_TREAT, endpoint.intention_to_treat.cr_rate, endpoint.intention_to_treat.pending),
+            CrAnalysis(PER_PROTOCOL, endpoint.per_protocol.cr_rate, endpoint.per_protocol.pending),
+        ]
+    return [CrAnalysis(PER_PROTOCOL, endpoint.cr_rate, endpoint.pending)]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    now: datetime
+    report: TrialReport
+    trial: TrialStatus
+    by_phase: list[tuple[Phase, list[PatientListing]]]
+    overdue: list[WorkItem]
+    open_reports: list[OpenReport]
+    slots: SlotCalendarView
+    failed_notifications: list[DeliveryRecord]
+    cr: list[CrAnalysis]
+    survival: list[tuple[SurvivalSeries, SurvivalDrawing | None]]  # none drawn: no patient to draw yet
+    unreadable: list[str] = field(default_factory=list)  # journeys that could not answer just now
+
+
+def patients_by_phase(listings: list[PatientListing]) -> list[tuple[Phase, list[PatientListing]]]:
+    """Every phase that holds a patient, in the protocol's order, each with its patients by study id."""
+    grouped: dict[Phase, list[PatientListing]] = {}
+    for listing in listings:
+        grouped.setdefault(listing.phase or Phase.NOT_ENROLLED, []).append(listing)
+    return [(phase, sorted(grouped[phase], key=lambda p: p.study_id)) for phase in PHASE_WORDS if phase in grouped]
+
+
+async def current_dashboard(trial: TrialClient, now: datetime) -> Dashboard:
+    """The dashboard at `now`: every read asked concurrently; a journey that cannot answer is named, not hidden."""
+    listings, report, trial_status, slots, failed = await asyncio.gather(
+        trial.list_patients(),
+        trial.report(),
+        trial.trial_status(),
+        trial.slots(),
+        trial.failed_notifications(),
+    )
+    running = [listing.study_id for listing in listings if listing.running]
+    answers = await asyncio.gather(*(trial.status(study_id) for study_id in running), return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+            raise answer  # cancelled: not a journey's problem
+    statuses = [answer for answer in answers if isinstance(answer, PatientStatus)]
+    today = site_date(now, trial.protocol.schedule)
+    return Dashboard(
+        now=now,
+        report=report,
+        trial=trial_status,
+        by_phase=patients_by_phase(listings),
+        overdue=worklist_of(statuses, Role.SUPERVISOR, today).overdue,
+        open_reports=[OpenReport(s.study_id, r) for s in statuses for r in s.open_expedited_reports],
+        slots=slots,
+        failed_notifications=failed,
+        cr=cr_analyses(report),
+        survival=[(series, drawing(series)) for series in series_of_report(report)],
+        unreadable=[study_id for study_id, a in zip(running, answers, strict=True) if isinstance(a, Exception)],
+    )
+
+
+ENROLLMENT_WORDS: Final = {
+    Enrollment.OPEN: N_("open"),
+    Enrollment.PAUSED: N_("paused by the safety stopping rule"),
+    Enrollment.CLOSED: N_("closed"),
+}
+BOOKING_WORDS: Final = {
+    BookingStatus.BOOKED: N_("booked"),
+    BookingStatus.RELEASED: N_("released"),
+    BookingStatus.FAILED: N_("manufacture failed"),
+    BookingStatus.CANCELLED: N_("cancelled"),
+}

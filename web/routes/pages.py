@@ -1,0 +1,56 @@
+"""The signed-in pages: the worklist (each role's home) and a patient's page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse
+
+from domain.identifiers import STUDY_ID_PATTERN
+from facade import TrialClient
+from facade.errors import UnknownPatient
+from web.access import SignedIn, actor_of
+from web.config import WebConfig
+from web.rendering import page
+from web.words import phase_steps
+from web.worklist import current_worklist
+
+router = APIRouter(include_in_schema=False)
+
+
+async def web_trial(request: Request) -> TrialClient:
+    """The request's trial client, as the API's routes get it (the dependency api/app.py hands the web app)."""
+    client: TrialClient = await request.app.state.web_trial_dependency(request)
+    return client
+
+
+Trial = Annotated[TrialClient, Depends(web_trial)]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def worklist_page(request: Request, session: SignedIn, trial: Trial) -> HTMLResponse:
+    config: WebConfig = request.app.state.web_config
+    found = await current_worklist(trial, actor_of(session).role, config.clock())
+    return page(request, "worklist.html", session, {"worklist": found})
+
+
+@router.get("/patient/{study_id}", response_class=HTMLResponse)
+async def patient_page(
+    request: Request, session: SignedIn, trial: Trial, study_id: Annotated[str, Path(pattern=STUDY_ID_PATTERN)]
+) -> HTMLResponse:
+    try:
+        status = await trial.status(study_id)
+        timeline = await trial.timeline(study_id)
+    except UnknownPatient:
+        return page(request, "not_found.html", session, {"study_id": study_id}, status_code=404)
+    return page(
+        request,
+        "patient.html",
+        session,
+        {
+            "status": status,
+            "timeline": timeline,
+            "steps": phase_steps(status.phase),
+        },
+    )
