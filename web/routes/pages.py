@@ -12,7 +12,10 @@ from facade import TrialClient
 from facade.errors import UnknownPatient
 from web.access import SignedIn, actor_of
 from web.config import WebConfig
+from web.patient_view import grade_chart, recorded_moments
 from web.rendering import page
+from web.step_links import item_link, may_record, step_link, steps_for
+from web.step_words import STEP_WORDS
 from web.words import phase_steps
 from web.worklist import current_worklist
 
@@ -42,8 +45,11 @@ async def patient_page(
     try:
         status = await trial.status(study_id)
         timeline = await trial.timeline(study_id)
+        record = await trial.audit(study_id)
     except UnknownPatient:
         return page(request, "not_found.html", session, {"study_id": study_id}, status_code=404)
+    role = actor_of(session).role
+    recorded = request.query_params.get("recorded")
     return page(
         request,
         "patient.html",
@@ -52,5 +58,11 @@ async def patient_page(
             "status": status,
             "timeline": timeline,
             "steps": phase_steps(status.phase),
+            "recorded_at": recorded_moments(record),
+            "chart": grade_chart(record),
+            # What this reader may record: due items link to their forms, and the other steps are offered too.
+            "item_links": {item.code: item_link(study_id, item) for item in status.due if may_record(role, item)},
+            "offers": [(kind, step_link(study_id, kind), STEP_WORDS[kind]) for kind in steps_for(role)],
+            "recorded": STEP_WORDS.get(recorded) if recorded else None,
         },
     )
