@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 from domain.toxicity import ASTCT_MAX_GRADE
@@ -54,6 +54,10 @@ class GradeChart:
         return " ".join(f"{'M' if i == 0 else 'L'}{p.x:.1f},{p.y:.1f}" for i, p in enumerate(points))
 
     @property
+    def one_moment(self) -> bool:
+        return self.first == self.last
+
+    @property
     def left(self) -> int:
         return LEFT
 
@@ -81,7 +85,8 @@ def grade_chart(entries: Sequence[AuditEntry]) -> GradeChart:
         payload = json.loads(entry.payload)
         if payload.get("supersedes"):
             corrected.add(payload["supersedes"])
-        found.append((entry.sequence or 0, GRADED[entry.event_type], entry.occurred_at, int(payload["grade"])))
+        at = datetime.fromisoformat(payload["assessed_at"])  # the assessment's own time, even when entered late
+        found.append((entry.sequence or 0, GRADED[entry.event_type], at, int(payload["grade"])))
     for sequence, series, at, grade in found:
         if sequence not in corrected:
             graded[series].append((at, grade))
@@ -100,6 +105,40 @@ def grade_chart(entries: Sequence[AuditEntry]) -> GradeChart:
     return GradeChart(crs, icans, first, last)
 
 
-def recorded_moments(entries: Sequence[AuditEntry]) -> dict[int, datetime]:
-    """When the trial record received each event, by its sequence."""
-    return {e.sequence: e.recorded_at for e in entries if e.entry == "event" and e.sequence is not None}
+# The fields of an event's payload that say when its fact happened (a step entered late happened days before it was
+# recorded), the most precise first.
+HAPPENED_FIELDS: Final = (
+    "at",
+    "assessed_at",
+    "infused_at",
+    "given_at",
+    "submitted_at",
+    "collected_on",
+    "released_on",
+    "failed_on",
+    "signed_on",
+    "visit_date",
+    "resumed_on",
+    "diagnosed_on",
+    "withdrawn_on",
+    "died_on",
+    "last_contact_on",
+    "last_dose_on",
+    "window_closed_on",
+    "started_on",
+    "completed_on",
+)
+
+
+def happened_moments(entries: Sequence[AuditEntry]) -> dict[int, datetime | date]:
+    """When each event's fact happened, by its sequence, where its payload says so (else the page shows when it was
+    recorded): the moment, or the day for facts recorded by their day."""
+    found: dict[int, datetime | date] = {}
+    for entry in entries:
+        if entry.entry != "event" or entry.sequence is None or entry.payload is None:
+            continue
+        payload = json.loads(entry.payload)
+        value = next((payload[key] for key in HAPPENED_FIELDS if isinstance(payload.get(key), str)), None)
+        if value is not None:
+            found[entry.sequence] = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    return found

@@ -18,7 +18,7 @@ from facade.models import EnrollmentResult
 from web.access import FormSession, SignedIn, actor_of
 from web.rendering import page
 from web.routes.pages import Trial
-from web.routes.steps import forbidden_page, site_offset
+from web.routes.steps import forbidden_page, problem_summary, site_offset
 from web.sessions import WebSession
 from web.step_forms import FORM_WIDE, form_of, group_names, leaves, posted_values, problems_by_field, shown_value
 from web.step_words import GROUP_WORDS, label_of
@@ -49,6 +49,7 @@ def _enroll_page(
             "values": values,
             "problems": problems or {},
             "form_problems": (problems or {}).get(FORM_WIDE, []),
+            "field_problems": problem_summary(form_of(ENTRY), problems or {}),
             "refusal": refusal,
             "result": result,
             "attempt": str(uuid.uuid4()),

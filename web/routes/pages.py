@@ -12,7 +12,7 @@ from facade import TrialClient
 from facade.errors import UnknownPatient
 from web.access import SignedIn, actor_of
 from web.config import WebConfig
-from web.patient_view import grade_chart, recorded_moments
+from web.patient_view import grade_chart, happened_moments
 from web.rendering import page
 from web.step_links import item_link, may_record, step_link, steps_for
 from web.step_words import STEP_WORDS
@@ -58,7 +58,7 @@ async def patient_page(
             "status": status,
             "timeline": timeline,
             "steps": phase_steps(status.phase),
-            "recorded_at": recorded_moments(record),
+            "happened": happened_moments(record),
             "chart": grade_chart(record),
             # What this reader may record: due items link to their forms, and the other steps are offered too.
             "item_links": {item.code: item_link(study_id, item) for item in status.due if may_record(role, item)},

@@ -30,6 +30,8 @@ from web.routes.pages import Trial
 from web.sessions import WebSession
 from web.step_forms import (
     FORM_WIDE,
+    FormField,
+    FormGroup,
     form_of,
     group_names,
     leaves,
@@ -86,6 +88,7 @@ def step_page(
             "values": values,
             "problems": problems or {},
             "form_problems": (problems or {}).get(FORM_WIDE, []),
+            "field_problems": problem_summary(form_of(entry), problems or {}),
             "refusal": refusal,
             "signed": entry.signed.value,
             "meanings": [meaning.value for meaning in SignatureMeaning],
@@ -98,6 +101,27 @@ def step_page(
         },
         status_code=status_code,
     )
+
+
+def problem_summary(
+    items: tuple[FormField | FormGroup, ...], problems: Mapping[str, list[str]]
+) -> list[tuple[str, str, str]]:
+    """Each field's problems for the summary above the form: the input's anchor, its label's words, the problem."""
+    anchors: dict[str, tuple[str, str]] = {f.name: (f.input_id, label_of(f.leaf)) for f in leaves(items)}
+    anchors |= {g.name: (g.group_id, GROUP_WORDS.get(g.leaf, g.leaf)) for g in _groups(items)}
+    return [
+        (anchors[name][0], anchors[name][1], "; ".join(found))
+        for name, found in problems.items()
+        if name != FORM_WIDE and name in anchors
+    ]
+
+
+def _groups(items: tuple[FormField | FormGroup, ...]) -> list[FormGroup]:
+    found: list[FormGroup] = []
+    for item in items:
+        if isinstance(item, FormGroup):
+            found += [item, *_groups(item.items)]
+    return found
 
 
 def forbidden_page(request: Request, session: WebSession, kind: str, reason: str) -> HTMLResponse:
