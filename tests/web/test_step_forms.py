@@ -180,6 +180,24 @@ async def test_a_whole_patient_from_enrollment_to_the_day_7_visit_through_the_br
     await nurse.get_by_role("button", name="Record", exact=True).click()
     await expect(nurse.get_by_role("status")).to_contain_text("Recorded")
 
+    # The ICANS check is graded on the child's age (from the record, never shown): nine, so CAPD, not ICE.
+    await nurse.goto(f"{site.url}/patient/{WHOLE}/steps/assess_icans")
+    icans = {
+        "assessed_at": crs.assessed_at,
+        "findings.ice_score": 8,
+        "findings.consciousness": "alert",
+        "findings.seizure": "none",
+        "findings.motor": "none",
+        "findings.cerebral_edema": "none",
+    }
+    await fill(nurse, icans)
+    await expect(nurse.locator("#preview")).to_contain_text("patient is 9: score the CAPD, not the ICE")
+    await nurse.locator('[name="findings.ice_score"]').fill("")
+    await fill(nurse, {"findings.capd_score": 4})
+    await expect(nurse.locator("#preview")).to_contain_text("Grade 1")
+    await nurse.get_by_role("button", name="Record", exact=True).click()
+    await expect(nurse.get_by_role("status")).to_contain_text("Recorded: Assess ICANS.")
+
     # The day-7 visit, one click from the coordinator's worklist, its visit already filled in.
     await coordinator.goto(site.url + "/")
     visit = coordinator.get_by_role("link", name=re.compile(f"{WHOLE}.*day 7"))
@@ -199,6 +217,7 @@ async def test_a_whole_patient_from_enrollment_to_the_day_7_visit_through_the_br
     await expect(coordinator.locator(".coi")).not_to_be_empty()
     await expect(coordinator.locator(".custody")).to_contain_text("infused")
     await expect(coordinator.locator(".grade-chart svg circle.series-crs")).to_have_count(1)
+    await expect(coordinator.locator(".grade-chart svg rect.series-icans")).to_have_count(1)
     await expect(coordinator.locator("table.timeline tbody tr").first).to_contain_text("(UTC+08:00)")
     await expect(coordinator.locator(".signatures li").first).to_contain_text("Li")
     await no_blocking_violations(coordinator)
@@ -271,6 +290,7 @@ async def test_a_signed_step_with_a_wrong_then_the_right_pin(site: Site) -> None
 async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Site) -> None:
     await site.stack.trial.enroll(enrollment(NURSES))
     nurse = await signed_in(site, Role.NURSE)
+    await expect(nurse.locator("#worklist")).not_to_contain_text(NURSES)
     await nurse.goto(f"{site.url}/patient/{NURSES}")
     await expect(nurse.locator("#due-ELIGIBILITY")).to_contain_text("confirm eligibility")
     await expect(nurse.locator("#due-ELIGIBILITY a")).to_have_count(0)  # listed, but no form offered
@@ -283,4 +303,17 @@ async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Sit
     await expect(nurse.get_by_role("alert")).to_contain_text("a nurse cannot confirm eligibility")
     await no_blocking_violations(nurse)
     await screenshot(nurse, "step-not-hers")
+    # Her own form, in the site's language: labels, units and ranges in Simplified Chinese.
     await nurse.context.close()
+    context = await site.browser.new_context(locale="zh-CN")
+    chinese = await context.new_page()
+    await chinese.goto(site.url + "/sign-in")
+    await chinese.locator("#credential").fill(token(Role.NURSE))
+    await chinese.locator("main").get_by_role("button").click()
+    await chinese.goto(f"{site.url}/patient/{NURSES}/steps/assess_crs")
+    await expect(chinese.get_by_role("heading", level=1)).to_have_text("评估 CRS")
+    await expect(chinese.get_by_label(re.compile("^最高体温"))).to_have_attribute("max", "45")
+    await expect(chinese.locator("#f-findings-max_temperature_c-hint")).to_have_text("至少 30，至多 45")
+    await no_blocking_violations(chinese)
+    await screenshot(chinese, "step-form-zh")
+    await context.close()
