@@ -38,7 +38,9 @@ ROLES: Final = (
     Role.PHYSICIAN,
     Role.NURSE,
 )
-WHOLE, REFUSED, SIGNED, NURSES = "WB-2001", "WB-2002", "WB-2003", "WB-2004"
+WHOLE, REFUSED, SIGNED, NURSES, LOCKED = "WB-2001", "WB-2002", "WB-2003", "WB-2004", "WB-2005"
+# An investigator of their own for the lockout, so no other test meets a locked signer.
+LOCKED_TOKEN: Final = "web-forms-token-locked-investigator"
 
 
 def token(role: Role) -> str:
@@ -58,21 +60,25 @@ class Site:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def site(stack: Stack) -> AsyncIterator[Site]:
-    auth = TokenAuthenticator(
-        [TokenEntry(sha256=hash_token(token(r)), user_id=user(r), role=r, name=f"{r.value.title()} Li") for r in ROLES]
+    staff = [
+        TokenEntry(sha256=hash_token(token(r)), user_id=user(r), role=r, name=f"{r.value.title()} Li") for r in ROLES
+    ]
+    locked = TokenEntry(
+        sha256=hash_token(LOCKED_TOKEN), user_id="locked.investigator.web", role=Role.INVESTIGATOR, name="Zhao"
     )
-    for role in ROLES:
-        await stack.trial.signing.set_pin(user(role), SecretStr(PIN), current_pin=SecretStr(PIN))
+    auth = TokenAuthenticator([*staff, locked])
+    for entry in [*staff, locked]:
+        await stack.trial.signing.set_pin(entry.user_id, SecretStr(PIN), current_pin=SecretStr(PIN))
     app = create_app(stack.trial, auth, web=WebConfig(clock=MovableClock()))
     async with served(app) as url, chromium() as browser:
         yield Site(url, browser, stack)
 
 
-async def signed_in(site: Site, role: Role) -> Page:
+async def signed_in(site: Site, role: Role, credential: str | None = None) -> Page:
     context = await site.browser.new_context(locale="en-US")
     page = await context.new_page()
     await page.goto(site.url + "/sign-in")
-    await page.get_by_label("Personal credential").fill(token(role))
+    await page.get_by_label("Personal credential").fill(credential or token(role))
     await page.locator("main").get_by_role("button").click()
     await expect(page).to_have_url(site.url + "/")
     return page
@@ -317,3 +323,26 @@ async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Sit
     await no_blocking_violations(chinese)
     await screenshot(chinese, "step-form-zh")
     await context.close()
+
+
+async def test_three_wrong_pins_lock_signing_and_the_form_says_until_when(site: Site) -> None:
+    await site.stack.trial.enroll(enrollment(LOCKED))
+    investigator = await signed_in(site, Role.INVESTIGATOR, LOCKED_TOKEN)
+    await investigator.goto(f"{site.url}/patient/{LOCKED}/steps/confirm_eligibility")
+    problems = investigator.locator("#form-problems")
+    for left in ("2 more wrong PINs", "1 more wrong PIN lock"):
+        await investigator.get_by_label("Signing PIN").fill("1111-2222")
+        await investigator.get_by_role("button", name="Record", exact=True).click()
+        await expect(problems).to_contain_text(left)
+    await investigator.get_by_label("Signing PIN").fill("1111-2222")
+    await investigator.get_by_role("button", name="Record", exact=True).click()
+    await expect(problems).to_contain_text("signing is locked for locked.investigator.web until")
+    await expect(problems).to_contain_text("a supervisor was alerted")
+    await investigator.get_by_label("Signing PIN").fill(PIN)  # the right PIN does not sign while locked
+    await investigator.get_by_role("button", name="Record", exact=True).click()
+    await expect(problems).to_contain_text("signing is locked")
+    await expect(investigator.locator("#form-problems li")).to_have_count(1)
+    await no_blocking_violations(investigator)
+    await screenshot(investigator, "signed-step-locked")
+    assert (await site.stack.trial.status(LOCKED)).phase.value == "screening"  # nothing was recorded
+    await investigator.context.close()
