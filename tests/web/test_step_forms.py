@@ -132,15 +132,24 @@ async def fill(page: Page, values: dict[str, Any]) -> None:
             await control.fill(typed(value))
 
 
-async def record(
-    page: Page, site: Site, study_id: str, command: cmd.Command, values: dict[str, Any] | None = None
-) -> None:
+async def sign_and_record(page: Page, pin: str) -> None:
+    """Send the form; the e-signature dialog asks for the PIN; sign."""
+    await page.get_by_role("button", name="Record", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Electronic signature")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_label("Signing PIN")).to_be_focused()
+    await dialog.get_by_label("Signing PIN").fill(pin)
+    await dialog.get_by_role("button", name="Sign and record").click()
+
+
+async def record(page: Page, site: Site, study_id: str, command: cmd.Command) -> None:
     """`command` entered in its step form by its role and signed when it carries a signature; recorded."""
     await page.goto(f"{site.url}/patient/{study_id}/steps/{command.kind}")
     await fill(page, form_values(command))
     if getattr(command, "signature", None) is not None:
-        await page.get_by_label("Signing PIN").fill(PIN)
-    await page.get_by_role("button", name="Record", exact=True).click()
+        await sign_and_record(page, PIN)
+    else:
+        await page.get_by_role("button", name="Record", exact=True).click()
     await expect(page.get_by_role("status")).to_contain_text("Recorded", timeout=30_000)
 
 
@@ -278,15 +287,21 @@ async def test_a_signed_step_with_a_wrong_then_the_right_pin(site: Site) -> None
     await site.stack.trial.enroll(enrollment(SIGNED))
     investigator = await signed_in(site, Role.INVESTIGATOR)
     await investigator.goto(f"{site.url}/patient/{SIGNED}/steps/confirm_eligibility")
-    await expect(investigator.get_by_role("group", name="Electronic signature")).to_contain_text("Investigator Li")
-    await investigator.get_by_label("Signing PIN").fill("0000-0000")
-    await investigator.get_by_role("button", name="Record", exact=True).click()
+    await investigator.get_by_role("button", name="Record", exact=True).click()  # the dialog asks for the PIN
+    dialog = investigator.get_by_role("dialog", name="Electronic signature")
+    await expect(dialog).to_contain_text("sign it as Investigator Li")
+    await no_blocking_violations(investigator)
+    await screenshot(investigator, "signature-dialog")
+    await dialog.get_by_role("button", name="Cancel").click()  # back to the form, nothing sent
+    await expect(dialog).to_be_hidden()
+    await expect(investigator.locator("#form-problems")).to_have_count(0)
+
+    await sign_and_record(investigator, "0000-0000")
     await expect(investigator.locator("#form-problems")).to_contain_text("the signing PIN is wrong")
     await expect(investigator.locator("#form-problems")).to_contain_text("2 more wrong PINs lock signing")
     await no_blocking_violations(investigator)
     await screenshot(investigator, "signed-step-wrong-pin")
-    await investigator.get_by_label("Signing PIN").fill(PIN)
-    await investigator.get_by_role("button", name="Record", exact=True).click()
+    await sign_and_record(investigator, PIN)
     await expect(investigator.get_by_role("status")).to_contain_text("Recorded: Confirm eligibility.")
     await expect(investigator.locator(".signatures")).to_contain_text("Investigator Li")
     await expect(investigator.locator(".phase-strip [aria-current=step]")).to_have_text("Consent")
@@ -331,18 +346,26 @@ async def test_three_wrong_pins_lock_signing_and_the_form_says_until_when(site: 
     await investigator.goto(f"{site.url}/patient/{LOCKED}/steps/confirm_eligibility")
     problems = investigator.locator("#form-problems")
     for left in ("2 more wrong PINs", "1 more wrong PIN lock"):
-        await investigator.get_by_label("Signing PIN").fill("1111-2222")
-        await investigator.get_by_role("button", name="Record", exact=True).click()
+        await sign_and_record(investigator, "1111-2222")
         await expect(problems).to_contain_text(left)
-    await investigator.get_by_label("Signing PIN").fill("1111-2222")
-    await investigator.get_by_role("button", name="Record", exact=True).click()
+    await sign_and_record(investigator, "1111-2222")
     await expect(problems).to_contain_text("signing is locked for locked.investigator.web until")
     await expect(problems).to_contain_text("a supervisor was alerted")
-    await investigator.get_by_label("Signing PIN").fill(PIN)  # the right PIN does not sign while locked
-    await investigator.get_by_role("button", name="Record", exact=True).click()
-    await expect(problems).to_contain_text("signing is locked")
-    await expect(investigator.locator("#form-problems li")).to_have_count(1)
     await no_blocking_violations(investigator)
     await screenshot(investigator, "signed-step-locked")
+    await investigator.context.close()
+
+    # The right PIN does not sign while locked; without scripts the dialog's fields sit in the form.
+    context = await site.browser.new_context(locale="en-US", java_script_enabled=False)
+    investigator = await context.new_page()
+    await investigator.goto(site.url + "/sign-in")
+    await investigator.get_by_label("Personal credential").fill(LOCKED_TOKEN)
+    await investigator.locator("main").get_by_role("button").click()
+    await investigator.goto(f"{site.url}/patient/{LOCKED}/steps/confirm_eligibility")
+    await investigator.get_by_label("Signing PIN").fill(PIN)
+    await investigator.get_by_role("button", name="Sign and record").click()
+    problems = investigator.locator("#form-problems")
+    await expect(problems).to_contain_text("signing is locked")
+    await expect(investigator.locator("#form-problems li")).to_have_count(1)
     assert (await site.stack.trial.status(LOCKED)).phase.value == "screening"  # nothing was recorded
     await investigator.context.close()
