@@ -61,7 +61,8 @@ class Site:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def site(stack: Stack) -> AsyncIterator[Site]:
     staff = [
-        TokenEntry(sha256=hash_token(token(r)), user_id=user(r), role=r, name=f"{r.value.title()} Li") for r in ROLES
+        TokenEntry(sha256=hash_token(token(r)), user_id=user(r), role=r, name=f"{r.value.replace('_', ' ').title()} Li")
+        for r in ROLES
     ]
     locked = TokenEntry(
         sha256=hash_token(LOCKED_TOKEN), user_id="locked.investigator.web", role=Role.INVESTIGATOR, name="Zhao"
