@@ -79,6 +79,8 @@ FIELD_WORDS: Final = {
     "died_on": N_("Died on"),
     "dose_mg": N_("Dose given"),
     "drug": N_("Drug"),
+    "fludarabine": N_("Fludarabine"),
+    "cyclophosphamide": N_("Cyclophosphamide"),
     "extramedullary_disease": N_("Extramedullary disease"),
     "failed_on": N_("Failed on"),
     "fever_masked_by_treatment": N_("Fever masked by tocilizumab or steroids"),

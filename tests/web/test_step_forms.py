@@ -146,6 +146,9 @@ async def sign_and_record(page: Page, pin: str) -> None:
 async def record(page: Page, site: Site, study_id: str, command: cmd.Command) -> None:
     """`command` entered in its step form by its role and signed when it carries a signature; recorded."""
     await page.goto(f"{site.url}/patient/{study_id}/steps/{command.kind}")
+    if isinstance(command, cmd.RecordLymphodepletionDose):  # given as prescribed: the prescription beside the form
+        await expect(page.locator(".calculator")).to_contain_text("Fludarabine25.7 mg a day")
+        await expect(page.locator(".calculator")).to_contain_text("Cyclophosphamide428 mg a day")
     await fill(page, form_values(command))
     if getattr(command, "signature", None) is not None:
         await sign_and_record(page, PIN)

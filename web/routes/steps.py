@@ -18,6 +18,7 @@ from domain.dosing import plan_lymphodepletion
 from domain.identifiers import STUDY_ID_PATTERN
 from domain.journey.command_registry import CommandEntry
 from domain.journey.permissions import role_problem
+from domain.journey.views import PatientStatus
 from domain.signature import SignatureMeaning
 from domain.toxicity import CrsFindings, IcansFindings, grade_crs
 from facade.errors import CommandRefused, TrialError, UnknownPatient
@@ -49,6 +50,7 @@ MEANING_FIELD: Final = "signature_meaning"
 ATTEMPT_FIELD: Final = "attempt"  # one id per rendered form: a form sent twice is recorded once
 # The steps with a calculator beside the form, and the form's inputs it reads.
 PREVIEWS: Final = {"assess_crs", "assess_icans", "prescribe_lymphodepletion"}
+PRESCRIBED_DOSES: Final = {"record_lymphodepletion_dose"}
 
 StudyId = Annotated[str, Path(pattern=STUDY_ID_PATTERN)]
 
@@ -72,6 +74,7 @@ def step_page(
     *,
     problems: Mapping[str, list[str]] | None = None,
     refusal: tuple[str, ...] = (),
+    status: PatientStatus | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     entry = STEPS[kind]
@@ -95,6 +98,9 @@ def step_page(
             "attempt": str(uuid.uuid4()),
             "preview": kind in PREVIEWS,
             "action": step_link(study_id, kind),
+            # A dose is given as prescribed: the prescription's daily doses beside the dose form.
+            "prescribed": status.prescribed_daily_mg if status is not None and kind in PRESCRIBED_DOSES else {},
+            "bsa_m2": status.bsa_m2 if status is not None else None,
             "label_of": label_of,
             "group_words": GROUP_WORDS,
             "num": shown_value,
@@ -153,10 +159,10 @@ async def step_form(request: Request, session: SignedIn, trial: Trial, study_id:
     if problem is not None:
         return forbidden_page(request, session, kind, problem)
     try:
-        await trial.status(study_id)
+        status = await trial.status(study_id)
     except UnknownPatient:
         return _unknown_step(request, session, study_id)
-    return step_page(request, session, study_id, kind, _starting_values(request, STEPS[kind]))
+    return step_page(request, session, study_id, kind, _starting_values(request, STEPS[kind]), status=status)
 
 
 @router.post("/patient/{study_id}/steps/{kind}", response_class=HTMLResponse)
@@ -183,7 +189,10 @@ async def record_step(
     try:
         await trial.record(study_id, command, signing=signing, idempotency_key=form.get(ATTEMPT_FIELD) or None)  # type: ignore[arg-type]
     except TrialError as refused:
-        return step_page(request, session, study_id, kind, kept, refusal=refused.reasons, status_code=409)
+        status = await trial.status(study_id) if kind in PRESCRIBED_DOSES else None
+        return step_page(
+            request, session, study_id, kind, kept, refusal=refused.reasons, status=status, status_code=409
+        )
     return RedirectResponse(f"/patient/{study_id}?recorded={kind}", status_code=303)
 
 
