@@ -79,8 +79,6 @@ FIELD_WORDS: Final = {
     "died_on": N_("Died on"),
     "dose_mg": N_("Dose given"),
     "drug": N_("Drug"),
-    "fludarabine": N_("Fludarabine"),
-    "cyclophosphamide": N_("Cyclophosphamide"),
     "extramedullary_disease": N_("Extramedullary disease"),
     "failed_on": N_("Failed on"),
     "fever_masked_by_treatment": N_("Fever masked by tocilizumab or steroids"),
@@ -149,6 +147,59 @@ FIELD_WORDS: Final = {
 }
 
 
+# The choices' words, by their value (the same value means the same in every field it appears in).
+CHOICE_WORDS: Final = {
+    "accept": N_("accept"),
+    "decline": N_("decline"),
+    "alert": N_("alert"),
+    "awakens_spontaneously": N_("awakens spontaneously"),
+    "awakens_to_voice": N_("awakens only to voice"),
+    "awakens_to_touch": N_("awakens only to touch"),
+    "unarousable": N_("unarousable"),
+    "none": N_("none"),
+    "nasal_cannula": N_("nasal cannula"),
+    "blow_by": N_("blow-by"),
+    "high_flow_nasal_cannula": N_("high-flow nasal cannula"),
+    "facemask": N_("facemask"),
+    "non_rebreather": N_("non-rebreather mask"),
+    "venturi_mask": N_("Venturi mask"),
+    "cpap": N_("CPAP"),
+    "bipap": N_("BiPAP"),
+    "mechanical_ventilation": N_("mechanical ventilation"),
+    "fludarabine": N_("Fludarabine"),
+    "cyclophosphamide": N_("Cyclophosphamide"),
+    "deep_focal_weakness": N_("deep focal weakness (hemiparesis or paraparesis)"),
+    "focal": N_("focal edema on neuroimaging"),
+    "diffuse": N_("diffuse cerebral edema"),
+    "resolving_rapidly": N_("any seizure resolving rapidly"),
+    "prolonged_or_repetitive": N_("prolonged or repetitive seizures"),
+    "low": N_("low"),
+    "intermediate": N_("intermediate"),
+    "high": N_("high"),
+    "definite": N_("definite"),
+    "probable": N_("probable"),
+    "possible": N_("possible"),
+    "unlikely": N_("unlikely"),
+    "unrelated": N_("unrelated"),
+    "release_as_deviation": N_("release for infusion as a deviation"),
+    "reject": N_("reject"),
+    "infuse_as_deviation": N_("infuse as a deviation"),
+    "remanufacture": N_("make it again"),
+    "shipped_to_manufacturer": N_("shipped to the manufacturer"),
+    "received_by_manufacturer": N_("received by the manufacturer"),
+    "manufacturing_started": N_("manufacturing started"),
+    "shipped_to_site": N_("shipped to the site"),
+    "received_at_site": N_("received at the site"),
+    "stored": N_("stored"),
+    "thawed": N_("thawed"),
+}
+
+
+def choice_of(value: str) -> str:
+    """A choice's words; a value added later shows itself until it has words here."""
+    return CHOICE_WORDS.get(value, value.replace("_", " "))
+
+
 def label_of(leaf: str) -> str:
     """A field's label; a field added to a command later shows its own name until it has words here."""
-    return FIELD_WORDS.get(leaf, leaf.replace("_", " ").capitalize())
+    return FIELD_WORDS.get(leaf, CHOICE_WORDS.get(leaf, leaf.replace("_", " ").capitalize()))

@@ -19,7 +19,7 @@ from facade.audit import AuditEntry
 from web.patient_view import grade_chart, happened_moments
 from web.step_forms import FORM_WIDE, FormGroup, form_of, group_names, leaves, posted_values, problems_by_field
 from web.step_links import item_link, may_record, step_of, steps_for
-from web.step_words import FIELD_WORDS, GROUP_WORDS, STEP_WORDS
+from web.step_words import CHOICE_WORDS, FIELD_WORDS, GROUP_WORDS, STEP_WORDS
 
 NURSE = Actor(user_id="nurse.chen", role=Role.NURSE)
 
@@ -35,6 +35,7 @@ def test_every_staff_step_has_a_form_with_words_for_its_title_groups_and_fields(
         assert not any(f.name in ("kind", "actor", "signature") for f in leaves(items)), kind
         for field in leaves(items):
             assert field.leaf in FIELD_WORDS, f"{kind}: {field.name} has no label"
+            assert all(choice in CHOICE_WORDS for choice in field.choices), f"{kind}: {field.name}'s choices"
         for group in group_names(items):
             assert group.rsplit(".", 1)[-1] in GROUP_WORDS, f"{kind}: {group}"
 

@@ -21,7 +21,7 @@ from web.routes.pages import Trial
 from web.routes.steps import forbidden_page, problem_summary, site_offset
 from web.sessions import WebSession
 from web.step_forms import FORM_WIDE, form_of, group_names, leaves, posted_values, problems_by_field, shown_value
-from web.step_words import GROUP_WORDS, label_of
+from web.step_words import GROUP_WORDS, choice_of, label_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,6 +54,7 @@ def _enroll_page(
             "result": result,
             "attempt": str(uuid.uuid4()),
             "label_of": label_of,
+            "choice_of": choice_of,
             "group_words": GROUP_WORDS,
             "num": shown_value,
         },

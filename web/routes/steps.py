@@ -41,7 +41,7 @@ from web.step_forms import (
     shown_value,
 )
 from web.step_links import STEPS, step_link
-from web.step_words import GROUP_WORDS, STEP_WORDS, label_of
+from web.step_words import GROUP_WORDS, STEP_WORDS, choice_of, label_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -102,6 +102,7 @@ def step_page(
             "prescribed": status.prescribed_daily_mg if status is not None and kind in PRESCRIBED_DOSES else {},
             "bsa_m2": status.bsa_m2 if status is not None else None,
             "label_of": label_of,
+            "choice_of": choice_of,
             "group_words": GROUP_WORDS,
             "num": shown_value,
         },
