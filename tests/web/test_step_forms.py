@@ -340,7 +340,6 @@ async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Sit
     await expect(chinese.get_by_label(re.compile("^最高体温"))).to_have_attribute("max", "45")
     await expect(chinese.locator("#f-findings-max_temperature_c-hint")).to_have_text("至少 30，至多 45")
     await no_blocking_violations(chinese)
-    await screenshot(chinese, "step-form-zh")
     await context.close()
 
 
