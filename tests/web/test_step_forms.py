@@ -194,6 +194,12 @@ async def test_a_whole_patient_from_enrollment_to_the_day_7_visit_through_the_br
     await fill(nurse, form_values(crs))
     await expect(nurse.locator("#preview")).to_contain_text("Grade 1")
     await expect(nurse.locator("#preview")).to_contain_text("38.6")
+    await fill(nurse, {"findings.vasopressors_excluding_vasopressin": 1})  # findings that contradict each other
+    await expect(nurse.locator("#preview")).to_have_text("vasopressors are recorded but hypotension is not")
+    await fill(nurse, {"findings.max_temperature_c": 58, "findings.vasopressors_excluding_vasopressin": 0})
+    await expect(nurse.locator("#preview")).to_have_text("Highest temperature: must be at most 45")
+    await fill(nurse, {"findings.max_temperature_c": 38.6})
+    await expect(nurse.locator("#preview")).to_contain_text("Grade 1")
     await no_blocking_violations(nurse)
     await screenshot(nurse, "step-form-crs")
     await nurse.get_by_role("button", name="Record", exact=True).click()

@@ -21,7 +21,7 @@ from domain.journey.permissions import role_problem
 from domain.journey.views import PatientStatus
 from domain.signature import SignatureMeaning
 from domain.toxicity import CrsFindings, IcansFindings, grade_crs
-from facade.errors import CommandRefused, TrialError, UnknownPatient
+from facade.errors import TrialError, UnknownPatient
 from facade.signing import SigningRequest
 from web.access import FormSession, SignedIn, actor_of, user_of
 from web.config import WebConfig
@@ -236,10 +236,22 @@ async def preview(
             findings = IcansFindings.model_validate(values.get("findings", {}))
             at = datetime.fromisoformat(values["assessed_at"]) if "assessed_at" in values else _now(request)
             shown["grading"] = await trial.icans_preview(study_id, findings, at)
-    except (KeyError, ValueError) as incomplete:  # pydantic's ValidationError is a ValueError
-        shown["incomplete"] = True
-        if isinstance(incomplete, ValidationError):
-            shown["problems"] = [p for found in problems_by_field(incomplete, set()).values() for p in found]
-    except CommandRefused as refused:
-        shown["problems"] = list(refused.reasons)
+    except ValidationError as error:
+        # Still being filled in: nothing to say yet; filled in wrongly: what is wrong, at which field.
+        if not any(detail["type"] == "missing" for detail in error.errors()):
+            shown["problems"] = _preview_problems(error)
+    except (KeyError, ValueError):
+        pass  # a number not yet typed, or not a number: the form itself says so when it is sent
+    except TrialError as refused:
+        shown["problems"] = [(None, reason) for reason in refused.reasons]
     return page(request, "_step_preview.html", session, shown)
+
+
+def _preview_problems(error: ValidationError) -> list[tuple[str | None, str]]:
+    """The findings' problems, each with its field's label (None: the findings' own check across fields)."""
+    leaves_named = {str(detail["loc"][-1]) for detail in error.errors() if detail["loc"]}
+    return [
+        (label_of(name) if name != FORM_WIDE else None, problem)
+        for name, problems in problems_by_field(error, leaves_named).items()
+        for problem in problems
+    ]
