@@ -41,6 +41,7 @@ ROLES: Final = (
 WHOLE, REFUSED, SIGNED, NURSES, LOCKED = "WB-2001", "WB-2002", "WB-2003", "WB-2004", "WB-2005"
 # An investigator of their own for the lockout, so no other test meets a locked signer.
 LOCKED_TOKEN: Final = "web-forms-token-locked-investigator"
+NEW_TOKEN: Final = "web-forms-token-new-physician"  # no signing PIN yet
 
 
 def token(role: Role) -> str:
@@ -67,7 +68,8 @@ async def site(stack: Stack) -> AsyncIterator[Site]:
     locked = TokenEntry(
         sha256=hash_token(LOCKED_TOKEN), user_id="locked.investigator.web", role=Role.INVESTIGATOR, name="Zhao"
     )
-    auth = TokenAuthenticator([*staff, locked])
+    newcomer = TokenEntry(sha256=hash_token(NEW_TOKEN), user_id="new.physician.web", role=Role.PHYSICIAN, name="Sun")
+    auth = TokenAuthenticator([*staff, locked, newcomer])
     for entry in [*staff, locked]:
         await stack.trial.signing.set_pin(entry.user_id, SecretStr(PIN), current_pin=SecretStr(PIN))
     app = create_app(stack.trial, auth, web=WebConfig(clock=MovableClock()))
@@ -378,3 +380,30 @@ async def test_three_wrong_pins_lock_signing_and_the_form_says_until_when(site: 
     await expect(investigator.locator("#form-problems li")).to_have_count(1)
     assert (await site.stack.trial.status(LOCKED)).phase.value == "screening"  # nothing was recorded
     await investigator.context.close()
+
+
+async def test_a_newcomer_sets_a_signing_pin_and_changing_it_needs_the_current_one(site: Site) -> None:
+    newcomer = await signed_in(site, Role.PHYSICIAN, NEW_TOKEN)
+    await newcomer.get_by_role("link", name="Signing PIN").click()
+    await expect(newcomer.get_by_role("heading", level=1)).to_have_text("Your signing PIN")
+    await no_blocking_violations(newcomer)
+
+    async def send(current: str, new: str, again: str) -> None:
+        await newcomer.get_by_label("Current signing PIN").fill(current)
+        await newcomer.get_by_label(re.compile(r"^New signing PIN \(")).fill(new)
+        await newcomer.get_by_label(re.compile("^New signing PIN again")).fill(again)
+        await newcomer.get_by_role("button", name="Set the signing PIN").click()
+
+    await send("", "1357-2468", "1357-2486")
+    await expect(newcomer.locator("#form-problems")).to_contain_text("the two new PINs differ")
+    await send("", "7", "7")
+    problems = newcomer.locator("#form-problems li")
+    await expect(problems).to_have_count(2)  # too short, and one character repeated: every problem
+    await send("", "1357-2468", "1357-2468")
+    await expect(newcomer.get_by_role("status")).to_have_text("Your signing PIN is set.")
+    await send("", "9753-8642", "9753-8642")
+    await expect(newcomer.locator("#form-problems")).to_contain_text("your current signing PIN is needed")
+    await send("1357-2468", "9753-8642", "9753-8642")
+    await expect(newcomer.get_by_role("status")).to_have_text("Your signing PIN is set.")
+    await screenshot(newcomer, "signing-pin")
+    await newcomer.context.close()
