@@ -37,6 +37,62 @@ STEP_WORDS: Final = {
     "take_off_study": N_("Take off study"),
 }
 
+# The registry's help of each step in the catalog's words (a test keeps each equal to the registry's).
+STEP_HELP: Final = {
+    "enroll_patient": N_("Enroll a screened patient: eligibility is decided from the screening data."),
+    "confirm_eligibility": N_("The investigator confirms the screened patient may join the trial."),
+    "correct_screening": N_(
+        "Correct the screening values of the current screening: eligibility is decided again on them."
+    ),
+    "record_consent": N_("Record the guardian's signed consent, and the child's assent from the assent age on."),
+    "record_apheresis": N_("Record the day the child's white cells were collected (apheresis)."),
+    "record_product_release": N_(
+        "Record the CAR-T product the cell lab released: the bag's label, its lot and its cell count."
+    ),
+    "record_manufacturing_failure": N_("Record that the CAR-T product could not be made, and why."),
+    "record_custody_hand_off": N_(
+        "Record a hand-off of the cells with the bag's label; at the site's receipt, the logger's warmest reading."
+    ),
+    "decide_temperature_excursion": N_(
+        "Decide on cells that travelled too warm: release them for infusion as a deviation, or reject them."
+    ),
+    "approve_late_infusion_after_thaw": N_(
+        "Approve an infusion starting later after thawing than the bag's label allows, with the reason."
+    ),
+    "prescribe_lymphodepletion": N_(
+        "Prescribe the chemotherapy before the infusion (fludarabine, cyclophosphamide) from height, "
+        "weight and kidney function."
+    ),
+    "record_lymphodepletion_dose": N_("Record one dose of fludarabine or cyclophosphamide as it was given."),
+    "decide_out_of_spec_product": N_(
+        "Decide what happens to a product outside its release specification: infuse it anyway, or make it again."
+    ),
+    "approve_infusion_outside_window": N_(
+        "Approve an infusion outside the protocol's days after the chemotherapy, with the reason."
+    ),
+    "record_infusion": N_(
+        "Record the CAR-T infusion at the bedside: the bag's label, the cells given and the checks before it."
+    ),
+    "record_infusion_not_given": N_("Record that the CAR-T infusion will not be given, and why."),
+    "assess_crs": N_(
+        "Record a check for cytokine release syndrome (CRS): temperature, blood pressure support and oxygen."
+    ),
+    "assess_icans": N_(
+        "Record a check for neurotoxicity (ICANS): the ICE or CAPD score, waking, seizures, weakness, brain swelling."
+    ),
+    "record_adverse_event": N_(
+        "Record an adverse event: what it was, its CTCAE grade, whether it is serious and linked to the CAR-T cells."
+    ),
+    "confirm_expedited_report": N_("Confirm that an expedited safety report (SAE report) was sent to the sponsor."),
+    "record_disease_assessment": N_("Record a bone-marrow and blood check of how the leukemia responds."),
+    "record_chemotherapy_resumed": N_("Record that chemotherapy was started again after the CAR-T cells."),
+    "record_visit": N_("Record a follow-up visit that took place."),
+    "withdraw_consent": N_("Record that the family withdrew consent: the patient leaves the study."),
+    "record_death": N_("Record the patient's death, its cause, and whether the treatment caused it."),
+    "record_lost_to_follow_up": N_("Record that the patient can no longer be reached for follow-up."),
+    "take_off_study": N_("Take the patient off the study, with the reason."),
+}
+
 GROUP_WORDS: Final = {
     "screening": N_("Screening"),
     "findings": N_("Findings"),

@@ -19,7 +19,7 @@ from facade.audit import AuditEntry
 from web.patient_view import grade_chart, happened_moments
 from web.step_forms import FORM_WIDE, FormGroup, form_of, group_names, leaves, posted_values, problems_by_field
 from web.step_links import item_link, may_record, step_of, steps_for
-from web.step_words import CHOICE_WORDS, FIELD_WORDS, GROUP_WORDS, STEP_WORDS
+from web.step_words import CHOICE_WORDS, FIELD_WORDS, GROUP_WORDS, STEP_HELP, STEP_WORDS
 
 NURSE = Actor(user_id="nurse.chen", role=Role.NURSE)
 
@@ -31,6 +31,7 @@ def fields_of(kind: str) -> dict[str, object]:
 def test_every_staff_step_has_a_form_with_words_for_its_title_groups_and_fields() -> None:
     for kind, entry in STAFF_COMMANDS.items():
         assert kind in STEP_WORDS, kind
+        assert STEP_HELP[kind] == entry.help, f"{kind}: the catalog's help is not the registry's"
         items = form_of(entry)
         assert not any(f.name in ("kind", "actor", "signature") for f in leaves(items)), kind
         for field in leaves(items):

@@ -345,6 +345,8 @@ async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Sit
     await chinese.locator("main").get_by_role("button").click()
     await chinese.goto(f"{site.url}/patient/{NURSES}/steps/assess_crs")
     await expect(chinese.get_by_role("heading", level=1)).to_have_text("评估 CRS")
+    await expect(chinese.locator(".help")).to_have_text("记录一次细胞因子释放综合征（CRS）评估：体温、血压支持和氧疗。")
+    await expect(chinese.locator('[name="findings.oxygen"] option[value="nasal_cannula"]')).to_have_text("鼻导管")
     await expect(chinese.get_by_label(re.compile("^最高体温"))).to_have_attribute("max", "45")
     await expect(chinese.locator("#f-findings-max_temperature_c-hint")).to_have_text("至少 30，至多 45")
     await no_blocking_violations(chinese)

@@ -21,7 +21,7 @@ from web.routes.pages import Trial
 from web.routes.steps import forbidden_page, problem_summary, site_offset
 from web.sessions import WebSession
 from web.step_forms import FORM_WIDE, form_of, group_names, leaves, posted_values, problems_by_field, shown_value
-from web.step_words import GROUP_WORDS, choice_of, label_of
+from web.step_words import GROUP_WORDS, STEP_HELP, choice_of, label_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,6 +45,7 @@ def _enroll_page(
         session,
         {
             "entry": ENTRY,
+            "help": STEP_HELP[KIND],
             "items": form_of(ENTRY),
             "values": values,
             "problems": problems or {},

@@ -41,7 +41,7 @@ from web.step_forms import (
     shown_value,
 )
 from web.step_links import STEPS, step_link
-from web.step_words import GROUP_WORDS, STEP_WORDS, choice_of, label_of
+from web.step_words import GROUP_WORDS, STEP_HELP, STEP_WORDS, choice_of, label_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,6 +87,7 @@ def step_page(
             "kind": kind,
             "entry": entry,
             "title": STEP_WORDS.get(kind, kind),
+            "help": STEP_HELP.get(kind, entry.help),
             "items": form_of(entry),
             "values": values,
             "problems": problems or {},
