@@ -9,14 +9,17 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from domain.journey import commands as cmd
+from domain.journey import events as ev
 from domain.journey.command_registry import STAFF_COMMANDS
 from domain.journey.views import DueItem
 from domain.roles import Actor, Role
+from domain.schedule import VisitStatus
 from facade.audit import AuditEntry
 from web.patient_view import grade_chart, happened_moments
+from web.patient_words import EVENT_WORDS, VISIT_STATUS_WORDS
 from web.step_forms import FORM_WIDE, FormGroup, form_of, group_names, leaves, posted_values, problems_by_field
 from web.step_links import item_link, may_record, step_of, steps_for
 from web.step_words import CHOICE_WORDS, FIELD_WORDS, GROUP_WORDS, STEP_HELP, STEP_WORDS
@@ -159,3 +162,14 @@ def test_the_chart_plots_each_assessment_at_its_own_time_and_a_correction_replac
     happened = happened_moments(entries)
     assert happened[9] == date(2026, 11, 20) and happened[5] == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
     assert grade_chart(entries[-1:]).empty
+
+
+def test_every_event_type_and_visit_status_has_words_on_the_patients_page() -> None:
+    types = {
+        model.model_fields["type"].default
+        for model in vars(ev).values()
+        if isinstance(model, type) and issubclass(model, BaseModel) and "type" in model.model_fields
+    }
+    types = {t for t in types if isinstance(t, str)}
+    assert len(types) > 30 and types <= set(EVENT_WORDS), sorted(types - set(EVENT_WORDS))
+    assert {status.value for status in VisitStatus} == set(VISIT_STATUS_WORDS)

@@ -15,6 +15,7 @@ from facade.errors import UnknownPatient
 from web.access import SignedIn, actor_of
 from web.config import WebConfig
 from web.patient_view import grade_chart, happened_moments
+from web.patient_words import event_words, visit_status_words
 from web.rendering import page
 from web.step_links import item_link, may_record, step_link, steps_for
 from web.step_words import STEP_WORDS
@@ -72,5 +73,7 @@ async def patient_page(
             "item_links": {item.code: item_link(study_id, item) for item in due if may_record(role, item)},
             "offers": [(kind, step_link(study_id, kind), STEP_WORDS[kind]) for kind in steps_for(role)],
             "recorded": STEP_WORDS.get(recorded) if recorded else None,
+            "event_words": event_words,
+            "visit_status_words": visit_status_words,
         },
     )
