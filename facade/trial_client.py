@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config.journey_ids import TASK_QUEUE, journey_workflow_id
+from domain.eligibility import age_in_completed_years
 from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
 from domain.journey.commands import (
     Command,
@@ -42,6 +43,7 @@ from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_versio
 from domain.roles import Actor
 from domain.site_time import site_date
 from domain.slots import SlotCalendarView, SlotCapacity, calendar_view
+from domain.toxicity import IcansFindings, ToxicityGrading, grade_icans, icans_findings_problems
 from domain.trial.reports import DsmbDecision, DsmbOutcome
 from domain.trial.status import TrialStatus
 from exports.odm import odm_document
@@ -444,6 +446,19 @@ class TrialClient:
             self._log_record_answers(study_id, error)
         state, protocol = await self._recorded_state(study_id)
         return patient_status(state, protocol, self._clock())
+
+    async def icans_preview(self, study_id: str, findings: IcansFindings, assessed_at: datetime) -> ToxicityGrading:
+        """The ICANS grade `findings` would get at `assessed_at`, graded on the patient's age then (from the record;
+        the age goes no further than the grade), before anyone submits it. Raises CommandRefused naming every
+        problem (findings that do not fit the age, an unknown birth date), UnknownPatient."""
+        state, protocol = await self._recorded_state(study_id)
+        if state.date_of_birth is None:
+            raise CommandRefused(study_id, ["the patient's age is not known from the record"])
+        age = age_in_completed_years(state.date_of_birth, site_date(assessed_at, protocol.schedule))
+        problems = icans_findings_problems(findings, age, protocol.icans)
+        if problems:
+            raise CommandRefused(study_id, problems)
+        return grade_icans(findings, age, protocol.icans)
 
     async def timeline(self, study_id: str) -> Timeline:
         """Every event of the patient, oldest first."""

@@ -17,7 +17,7 @@ from web.access import FormRefused, SignInRequired
 from web.config import WebConfig
 from web.oidc_sign_in import OidcSignIn
 from web.rendering import page
-from web.routes import dashboard, dsmb, language, pages, sign_in
+from web.routes import dashboard, dsmb, enrollment, language, pages, sign_in, signing_pin, steps
 from web.sessions import SessionStore
 from web.swagger import add_swagger_ui
 
@@ -33,7 +33,16 @@ def add_web(app: FastAPI, config: WebConfig, trial_dependency: Callable[[Request
     app.state.web_trial_dependency = trial_dependency
     add_swagger_ui(app)  # its assets' mount comes before /static's
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (sign_in.router, language.router, pages.router, dashboard.router, dsmb.router):
+    for router in (
+        sign_in.router,
+        language.router,
+        pages.router,
+        dashboard.router,
+        dsmb.router,
+        steps.router,
+        enrollment.router,
+        signing_pin.router,
+    ):
         app.include_router(router)
     app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]
     app.add_exception_handler(FormRefused, _form_refused)

@@ -12,6 +12,7 @@ from domain.journey.views import DueItem, PatientStatus
 from domain.roles import Role
 from domain.site_time import site_date
 from facade import TrialClient
+from web.step_links import item_link, may_record
 
 # How far ahead "coming" looks: a week of the site's calendar.
 COMING_DAYS: Final = 7
@@ -23,10 +24,14 @@ SEES_EVERY_ROLE: Final = frozenset({Role.SUPERVISOR})
 class WorkItem:
     study_id: str
     item: DueItem
+    recordable: bool = False  # the reader's role may record it (a supervisor reads every role's items)
 
     @property
     def link(self) -> str:
-        """One click from the step: its place on the patient's page (the step forms link from there)."""
+        """One click from the step: its form, with what the item says already filled in (its visit, drug, day);
+        for a reader who may not record it, its place on the patient's page."""
+        if self.recordable:
+            return item_link(self.study_id, self.item)
         return f"/patient/{self.study_id}#due-{self.item.code}"
 
 
@@ -52,7 +57,7 @@ def worklist_of(statuses: Iterable[PatientStatus], role: Role, today: date) -> W
         for item in status.due:
             if role not in SEES_EVERY_ROLE and item.responsible is not role:
                 continue
-            work = WorkItem(status.study_id, item)
+            work = WorkItem(status.study_id, item, recordable=may_record(role, item))
             if item.overdue:
                 found.overdue.append(work)
             elif item.due_on is None or item.due_on <= today:

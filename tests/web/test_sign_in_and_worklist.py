@@ -95,7 +95,9 @@ async def test_the_personal_credential_signs_in_and_the_worklist_shows_the_roles
     await expect(step).to_be_visible()
     await no_blocking_violations(page)
 
-    await step.click()  # one click from the worklist to the step's place on the patient's page
+    await step.click()  # one click from the worklist to the step's form, then its patient's page
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Confirm eligibility")
+    await page.get_by_role("link", name=f"Patient {STUDY_ID}").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Patient {STUDY_ID}")
     await expect(page.locator(".phase-strip [aria-current=step]")).to_have_text("Screening")
     await expect(page.locator("#due-ELIGIBILITY")).to_contain_text("confirm eligibility")
@@ -250,5 +252,5 @@ async def test_sign_in_and_the_worklist_work_from_the_keyboard_alone(site: Site)
         if STUDY_ID in (await page.evaluate("document.activeElement.textContent") or ""):
             break
     await page.keyboard.press("Enter")
-    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Patient {STUDY_ID}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Confirm eligibility")
     await context.close()

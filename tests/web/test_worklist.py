@@ -53,3 +53,15 @@ def test_another_role_sees_only_its_own_and_a_supervisor_sees_every_roles() -> N
     assert worklist_of(STATUSES, Role.PHYSICIAN, TODAY).empty
     supervisor = worklist_of(STATUSES, Role.SUPERVISOR, TODAY)
     assert len(supervisor.due_today) == 4 and len(supervisor.overdue) == 1
+
+
+def test_an_item_links_to_its_form_for_a_role_that_may_record_it_else_to_its_place_on_the_patients_page() -> None:
+    statuses = [status("WL-003", item("D7", Role.RESEARCH_COORDINATOR, TODAY), item("LD-FLU-1", Role.PHARMACY, TODAY))]
+    coordinator = worklist_of(statuses, Role.RESEARCH_COORDINATOR, TODAY)
+    assert [w.link for w in coordinator.due_today] == ["/patient/WL-003/steps/record_visit?visit_code=D7"]
+    pharmacy = worklist_of(statuses, Role.PHARMACY, TODAY)
+    assert [w.link for w in pharmacy.due_today] == [
+        "/patient/WL-003/steps/record_lymphodepletion_dose?drug=fludarabine&day_number=1"
+    ]
+    supervisor = worklist_of(statuses, Role.SUPERVISOR, TODAY)  # reads every item, records none
+    assert [w.link for w in supervisor.due_today] == ["/patient/WL-003#due-D7", "/patient/WL-003#due-LD-FLU-1"]

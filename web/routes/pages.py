@@ -8,13 +8,19 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
 from domain.identifiers import STUDY_ID_PATTERN
+from domain.roles import Role
+from domain.site_time import site_date
 from facade import TrialClient
 from facade.errors import UnknownPatient
 from web.access import SignedIn, actor_of
 from web.config import WebConfig
+from web.patient_view import grade_chart, happened_moments
+from web.patient_words import event_words, visit_status_words
 from web.rendering import page
+from web.step_links import item_link, may_record, step_link, steps_for
+from web.step_words import STEP_WORDS
 from web.words import phase_steps
-from web.worklist import current_worklist
+from web.worklist import current_worklist, worklist_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,8 +48,15 @@ async def patient_page(
     try:
         status = await trial.status(study_id)
         timeline = await trial.timeline(study_id)
+        record = await trial.audit(study_id)
     except UnknownPatient:
         return page(request, "not_found.html", session, {"study_id": study_id}, status_code=404)
+    role = actor_of(session).role
+    recorded = request.query_params.get("recorded")
+    config: WebConfig = request.app.state.web_config
+    # What is due now and this week, every role's; later visits are in the visit calendar.
+    soon = worklist_of([status], Role.SUPERVISOR, site_date(config.clock(), trial.protocol.schedule))
+    due = [work.item for work in (*soon.overdue, *soon.due_today, *soon.coming)]
     return page(
         request,
         "patient.html",
@@ -52,5 +65,15 @@ async def patient_page(
             "status": status,
             "timeline": timeline,
             "steps": phase_steps(status.phase),
+            "happened": happened_moments(record),
+            "chart": grade_chart(record),
+            # What this reader may record: due items link to their forms, and the other steps are offered too.
+            "due": due,
+            "due_later": len(status.due) - len(due),
+            "item_links": {item.code: item_link(study_id, item) for item in due if may_record(role, item)},
+            "offers": [(kind, step_link(study_id, kind), STEP_WORDS[kind]) for kind in steps_for(role)],
+            "recorded": STEP_WORDS.get(recorded) if recorded else None,
+            "event_words": event_words,
+            "visit_status_words": visit_status_words,
         },
     )
