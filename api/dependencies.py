@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.problems import Problem
 from domain.identifiers import STUDY_ID_PATTERN
-from domain.roles import Actor
+from domain.roles import Actor, Role
 from facade import TrialClient
 from facade.audit import AUDIT_READER_ROLES
 from observability.logging import get_logger

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, ReportView
@@ -43,15 +43,12 @@ INTENTION_TO_TREAT: Final = N_("Every enrolled patient (intention to treat)")
 
 
 def cr_analyses(report: TrialReport) -> list[CrAnalysis]:
-    """The report's CR analyses: among infused patients, and by intention to treat where the report has it (the
-    report's primary endpoint gains `intention_to_treat` and `per_protocol` with the secondary endpoints)."""
-    endpoint: Any = report.primary_endpoint
-    if hasattr(endpoint, "intention_to_treat"):
-        return [
-            CrAnalysis(INTENTION_TO_TREAT, endpoint.intention_to_treat.cr_rate, endpoint.intention_to_treat.pending),
-            CrAnalysis(PER_PROTOCOL, endpoint.per_protocol.cr_rate, endpoint.per_protocol.pending),
-        ]
-    return [CrAnalysis(PER_PROTOCOL, endpoint.cr_rate, endpoint.pending)]
+    """The report's CR analyses: the primary (intention to treat) first, then per protocol (infused patients)."""
+    endpoint = report.primary_endpoint
+    return [
+        CrAnalysis(INTENTION_TO_TREAT, endpoint.intention_to_treat.cr_rate, endpoint.intention_to_treat.pending),
+        CrAnalysis(PER_PROTOCOL, endpoint.per_protocol.cr_rate, endpoint.per_protocol.pending),
+    ]
 
 
 @dataclass(frozen=True)
