@@ -12,6 +12,7 @@ from domain.journey import commands as cmd
 from domain.journey.context import CommandRejected, Context
 from domain.journey.events import Event, EventPayload
 from domain.journey.handlers import (
+    amendments,
     corrections,
     custody,
     enrollment,
@@ -175,6 +176,10 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return custody.flag_late_infusion_after_thaw(ctx, command)
         case cmd.StopForTrial():
             return exits.stop_for_trial(ctx, command)
+        case cmd.RecordReconsent():
+            return amendments.record_reconsent(ctx, command)
+        case cmd.MoveToProtocolVersion():
+            return amendments.move_to_protocol_version(ctx, command)
         case _:
             assert_never(command)
 
