@@ -91,6 +91,9 @@ class JourneyInput(FrozenModel):
     # starts from the trial record's state (the journey had ended with the screen failure).
     enrollment: EnrollPatient | None = None
     carried: CarriedState | None = None  # every later run
+    # The protocol version the first screening follows, as the site's effective dates give it on the screening date
+    # (config: protocol_effective_dates); None in journeys started before amendments: the base version, 1.0.
+    protocol_version: str | None = None
 
 
 class JourneySummary(FrozenModel):
