@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import Field
 
 from activities.journey_activities import RecordHead
+from domain.entered_content import added_later
 from domain.journey import events as ev
 from domain.journey.commands import EnrollPatient
 from domain.journey.events import Event
@@ -92,8 +93,9 @@ class JourneyInput(FrozenModel):
     enrollment: EnrollPatient | None = None
     carried: CarriedState | None = None  # every later run
     # The protocol version the first screening follows, as the site's effective dates give it on the screening date
-    # (config: protocol_effective_dates); None in journeys started before amendments: the base version, 1.0.
-    protocol_version: str | None = None
+    # (config: protocol_effective_dates); None in journeys started before amendments: the base version, 1.0. Sealed
+    # with the rest of the start when given (a start sealed before it existed still verifies: `added_later`).
+    protocol_version: str | None = added_later(None)
 
 
 class JourneySummary(FrozenModel):
