@@ -240,7 +240,7 @@ class TrialClient:
         state = fold(initial_state(study_id), events)
         if not screen_failed(state):
             raise AlreadyEnrolled(study_id)
-        protocol = protocol_for_version(state.protocol_version)
+        protocol = protocol_in_effect(command.screening.screening_date, self._effective_dates)
         try:
             attempt = decide(state, command, self._clock(), protocol)
         except CommandRejected as rejection:
@@ -256,7 +256,7 @@ class TrialClient:
         try:
             handle = await self._temporal.start_workflow(
                 PatientJourneyWorkflow.run,
-                JourneyInput(study_id=study_id, enrollment=command, carried=carried),
+                JourneyInput(study_id=study_id, enrollment=command, carried=carried, protocol_version=protocol.version),
                 id=journey_workflow_id(study_id),
                 task_queue=self._task_queue,
                 # The screen failure's run has closed; a run still open (another attempt just started) refuses.

@@ -260,7 +260,12 @@ class PatientJourneyWorkflow:
                 custody = workflow.patched(CHAIN_OF_CUSTODY_PATCH)
                 induction = workflow.patched(INDUCTION_CRITERIA_PATCH)
                 self._state.enrollment = self._decided(
-                    journey.enrollment, chain_of_custody=custody, induction_criteria=induction
+                    journey.enrollment,
+                    chain_of_custody=custody,
+                    induction_criteria=induction,
+                    # A first screening, or a screen failure's new one, under the version the client found in effect
+                    # (starts recorded before amendments carry none: a new attempt then keeps the patient's version).
+                    protocol=self._state.enrolling_under if journey.protocol_version else None,
                 )
             except CommandRejected as rejection:
                 self._state.enrollment_refused = rejection
@@ -401,16 +406,18 @@ class PatientJourneyWorkflow:
         clinical_review: bool = True,
         induction_criteria: bool = True,
         daily_monitoring: bool = True,
+        protocol: TrialProtocol | None = None,
     ) -> tuple[Event, ...]:
         """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules.
-        `chain_of_custody` matters to an enrollment only (the journey keeps what it was enrolled with)."""
+        `chain_of_custody` matters to an enrollment only (the journey keeps what it was enrolled with); so does
+        `protocol` (by default the one the patient follows)."""
         now = workflow.now()
         events = tuple(
             decide(
                 self._state.journey,
                 command,
                 now,
-                self._protocol,
+                protocol or self._protocol,
                 signatures_required=signatures_required,
                 chain_of_custody=chain_of_custody,
                 clinical_review=clinical_review,

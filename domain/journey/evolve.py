@@ -85,6 +85,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             fresh = {
                 "study_id": p.study_id,
                 "protocol_version": event.protocol_version,
+                "screened_under": event.protocol_version,
                 "phase": Phase.SCREENING,
                 **_screening_facts(p),
                 "screening_attempt": p.attempt,

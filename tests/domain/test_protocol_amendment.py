@@ -160,3 +160,49 @@ def test_a_reconsent_is_signed_and_names_a_known_newer_version() -> None:
     assert reasons == ("TF-1105 already follows protocol 1.0: 1.0 is no amendment",)
     reasons = journey.refused(unsigned.model_copy(update={"protocol_version": "7.0"}))
     assert reasons == ("unknown protocol version '7.0'; known: 1.0, 1.1",)
+
+
+def test_a_screen_failure_screened_again_under_1_1_follows_it() -> None:
+    journey = JourneyDriver("TF-1106")
+    journey.enroll(prior_car_t=True)
+    assert journey.state.protocol_version == "1.0" and journey.types()[-1] == "screen_failed"
+    again = cmd.EnrollPatient(actor=COORDINATOR, study_id="TF-1106", screening=screening(screening_date=journey.today))
+    # Under 1.1 (in effect for the new screening) the new value is required, then the patient follows 1.1.
+    journey.protocol = PROTOCOL_V1_1
+    assert journey.refused(again) == (
+        'screening.blinatumomab_or_inotuzumab_last_given is required (the date last given, or "never")',
+    )
+    journey.do(again.model_copy(update={"screening": screening(blinatumomab_or_inotuzumab_last_given="never")}))
+    assert journey.state.protocol_version == "1.1" and journey.state.screening_attempt == 2
+    assert journey.events[-1].protocol_version == "1.1"
+
+
+def test_a_screening_is_corrected_under_the_version_it_was_screened_under() -> None:
+    moved = JourneyDriver("TF-1107")
+    moved.to_consent()
+    moved.do(
+        cmd.RecordReconsent(
+            actor=INVESTIGATOR, protocol_version="1.1", accepted=True, answered_on=moved.today, consent_form_version="v"
+        )
+    )
+    moved.do(cmd.MoveToProtocolVersion(actor=SYSTEM_ACTOR, protocol_version="1.1"))
+    assert moved.state.protocol_version == "1.1" and moved.state.screened_under == "1.0"
+    first = next(e.sequence for e in moved.events if e.type == "patient_enrolled")
+    correction = cmd.CorrectScreening(
+        actor=COORDINATOR,
+        screening=screening(blinatumomab_or_inotuzumab_last_given=date(2025, 12, 30), weight_kg=22.5),
+        correction=cmd.Correction(supersedes_sequence=first, reason="weight misread"),
+    )
+    moved.do(correction)  # 1.0's criteria: the recent dose is no exclusion, and the value is not required
+    assert moved.state.eligibility is not None and moved.state.eligibility.eligible
+    under_1_1 = JourneyDriver("TF-1108", PROTOCOL_V1_1)
+    under_1_1.enroll(blinatumomab_or_inotuzumab_last_given="never")
+    first = next(e.sequence for e in under_1_1.events if e.type == "patient_enrolled")
+    reasons = under_1_1.refused(
+        cmd.CorrectScreening(
+            actor=COORDINATOR,
+            screening=screening(weight_kg=22.5),
+            correction=cmd.Correction(supersedes_sequence=first, reason="weight misread"),
+        )
+    )
+    assert 'screening.blinatumomab_or_inotuzumab_last_given is required (the date last given, or "never")' in reasons

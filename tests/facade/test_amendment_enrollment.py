@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from facade import CommandRefused, TrialClient
-from tests.facade.journeys import enrollment, today
+from tests.facade.journeys import SCREEN_FAILURE, enrollment, today
 from tests.servers import Stack
 
 
@@ -44,6 +44,16 @@ async def test_the_new_exclusion_applies_from_the_effective_date(stack: Stack) -
     with pytest.raises(CommandRefused) as refused:
         await trial.enroll(enrollment("TFA-18105"))
     assert "blinatumomab_or_inotuzumab_last_given is required" in str(refused.value)
+
+
+async def test_a_screen_failure_screened_again_from_the_effective_date_follows_1_1(stack: Stack) -> None:
+    trial = _client_with_1_1(stack)
+    first = await trial.enroll(enrollment("TFA-18106", today() - timedelta(days=2), **SCREEN_FAILURE))
+    assert not first.eligible
+    assert (await trial.status("TFA-18106")).protocol_version == "1.0"
+    again = await trial.enroll(enrollment("TFA-18106", blinatumomab_or_inotuzumab_last_given="never"))
+    assert (again.screening_attempt, again.eligible) == (2, True)
+    assert (await trial.status("TFA-18106")).protocol_version == "1.1"
 
 
 def test_an_unknown_version_in_the_effective_dates_is_refused_at_once(stack: Stack) -> None:
