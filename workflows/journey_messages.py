@@ -61,6 +61,14 @@ def entry_details(payload: ev.EventPayload) -> tuple[str, ...]:
         case ev.ExpeditedReportOpened():
             aware = f" (aware {payload.aware_at.isoformat()})" if payload.aware_at is not None else ""
             return (f"report {payload.report_id} due {payload.due_at.isoformat()}{aware}", *payload.reasons)
+        case ev.ReconsentRecorded():
+            answer = "accepted" if payload.accepted else "declined"
+            return (
+                f"protocol {payload.protocol_version} {answer} on {payload.answered_on.isoformat()} "
+                f"(consent form {payload.consent_form_version})",
+            )
+        case ev.ProtocolVersionChanged():
+            return (f"now follows protocol {payload.to_version} (was {payload.from_version})",)
         case _:
             return ()
 
