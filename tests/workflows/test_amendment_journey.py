@@ -5,6 +5,7 @@ under 1.1 applies its new exclusion. The recorded histories' replay is tests/wor
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import pytest
@@ -70,6 +71,26 @@ async def test_a_reconsented_1_0_patient_moves_onto_1_1(journey_env: Env) -> Non
     assert done.done_on == await moved.today()
     assert _events(journey_env, "TFA-18001")[-1] == ("disease_assessed", "1.1")
     await moved.stop()
+
+
+async def test_the_move_waits_for_the_steps_in_flight(journey_env: Env) -> None:
+    """The re-consent and the day-28 MRD sent together: whichever is applied first, the move comes after both, and
+    the MRD is recorded whole under the version in force when it was applied."""
+    journey = _journey(journey_env, "TFA-18006")
+    await journey.to_infusion()
+    day_zero = await journey.infuse()
+    await journey.move_to(day_zero + timedelta(days=28), hour=10)
+    today = await journey.today()
+    await asyncio.gather(
+        journey.do(_reconsent(True, today)),
+        journey.do(cmd.RecordDiseaseAssessment(actor=LAB, marrow=marrow(today))),
+    )
+    assert (await journey.status()).protocol_version == "1.1"
+    recorded = _events(journey_env, "TFA-18006")
+    assert recorded[-1] == ("protocol_version_changed", "1.0")
+    assert {t for t, _ in recorded[-3:-1]} == {"reconsent_recorded", "disease_assessed"}
+    assert [t for t, _ in recorded].count("protocol_version_changed") == 1
+    await journey.stop()
 
 
 async def test_a_decliner_stays_on_1_0(journey_env: Env) -> None:
