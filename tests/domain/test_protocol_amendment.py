@@ -193,7 +193,12 @@ def test_a_screening_is_corrected_under_the_version_it_was_screened_under() -> N
         screening=screening(blinatumomab_or_inotuzumab_last_given=date(2025, 12, 30), weight_kg=22.5),
         correction=cmd.Correction(supersedes_sequence=first, reason="weight misread"),
     )
+    # A state carried from a run before `screened_under` was kept has none: its screening was under 1.0.
+    carried = moved.state.model_copy(update={"screened_under": ""})
     moved.do(correction)  # 1.0's criteria: the recent dose is no exclusion, and the value is not required
+    assert moved.state.eligibility is not None and moved.state.eligibility.eligible
+    moved.state = carried
+    moved.do(correction)
     assert moved.state.eligibility is not None and moved.state.eligibility.eligible
     under_1_1 = JourneyDriver("TF-1108", PROTOCOL_V1_1)
     under_1_1.enroll(blinatumomab_or_inotuzumab_last_given="never")

@@ -54,7 +54,7 @@ from domain.journey.handlers.follow_up import chemotherapy_resumed
 from domain.journey.handlers.treatment import completion, excess_deviation, given_dose, infusion, prescription
 from domain.journey.phases import ExitReason, Phase
 from domain.journey.state import CorrectableEntry
-from domain.protocol import protocol_for_version
+from domain.protocol import PROTOCOL_V1, protocol_for_version
 
 # What each step's entry is, in words for a refusal.
 _ENTRY_WORDS = {
@@ -176,8 +176,9 @@ def _screening(ctx: Context, c: cmd.CorrectScreening, seq: int) -> list[ev.Event
         for missing in missing_induction_values(screening):
             ctx.refuse(missing)
     # Judged under the version it was screened under, not one the patient moved onto since (amendment 1.1's
-    # exclusion is for patients screened under it); screenings recorded before this was kept: the patient's own.
-    rules = protocol_for_version(state.screened_under or state.protocol_version).eligibility
+    # exclusion is for patients screened under it). A state carried from a run before this was kept has none: every
+    # screening then was under the base version.
+    rules = protocol_for_version(state.screened_under or PROTOCOL_V1.version).eligibility
     for missing in missing_recent_therapy(screening, rules):
         ctx.refuse(missing)
     result = assess_eligibility(screening, rules, induction_criteria=ctx.induction_criteria)
