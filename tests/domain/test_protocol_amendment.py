@@ -11,9 +11,10 @@ from domain.amendment import amend
 from domain.eligibility import ScreeningData, assess_eligibility
 from domain.journey import commands as cmd
 from domain.journey.calendar import MRD2_CODE, find_item
+from domain.journey.notifications import notifications_for
 from domain.journey.views import patient_status
 from domain.protocol import PROTOCOL_V1, PROTOCOL_V1_1, PROTOCOLS, protocol_in_effect
-from domain.roles import SYSTEM_ACTOR
+from domain.roles import SYSTEM_ACTOR, Role
 from domain.schedule import calendar_problems
 from tests.domain.journey_driver import COORDINATOR, INVESTIGATOR, LAB, JourneyDriver, marrow, screening
 
@@ -110,6 +111,9 @@ def test_a_reconsented_patient_moves_onto_1_1_and_gets_its_calendar() -> None:
     assert journey.state.protocol_version == "1.1" and journey.state.pending_protocol_version is None
     changed = journey.events[-1]
     assert changed.type == "protocol_version_changed" and changed.protocol_version == "1.0"
+    [note] = notifications_for(changed)
+    assert (note.role, note.subject) == (Role.RESEARCH_COORDINATOR, "TF-1103: now follows protocol 1.1")
+    assert "re-consent" in note.body
     status = patient_status(journey.state, PROTOCOL_V1_1, journey.now)
     visits = {v.code: v for v in status.visits}
     assert visits[MRD2_CODE].target_date == day_zero + timedelta(days=60)
