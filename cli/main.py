@@ -4,21 +4,17 @@ lives in its own small module and is added below.
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as distribution_version
-from typing import Annotated, Any, NoReturn
+from typing import NoReturn
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from cli import admin, audit, calculators, dsmb, examples, exports, login, signing, staff, supervisor
+from cli import admin, audit, calculators, dsmb, examples, exports, login, protocol_view, signing, staff, supervisor
 from cli.common import JsonOption, json_help, print_json, run_app
+from cli.protocol_view import protocol_rows
 from cli.trial_help import trial_level_help
-from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, FrozenModel, TrialProtocol, protocol_for_version
+from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, FrozenModel
 
 app = typer.Typer(
     name="trial",
@@ -37,6 +33,9 @@ app.add_typer(login.app)
 app.add_typer(signing.app)
 app.add_typer(admin.app)
 app.add_typer(examples.app)
+app.add_typer(protocol_view.app, name="protocol")
+
+__all__ = ["app", "main", "protocol_rows"]
 
 
 def _trialflow_version() -> str:
@@ -66,72 +65,6 @@ def version(as_json: JsonOption = False) -> None:
         return
     typer.echo(f"trialflow {info.trialflow}")
     typer.echo(f"protocol {info.protocol_current} (current); known: {', '.join(info.protocols_known)}")
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{int(value):,}" if value.is_integer() else f"{value:g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, tuple | list):
-        return ", ".join(_format_value(item) for item in value)
-    return str(value)
-
-
-def protocol_rows(model: BaseModel, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
-    """(path, value) for every number and text of the protocol; a path is the section names then the field."""
-    rows: list[tuple[tuple[str, ...], str]] = []
-    for field_name in type(model).model_fields:
-        value = getattr(model, field_name)
-        if isinstance(value, BaseModel):
-            rows += protocol_rows(value, (*path, field_name))
-        elif isinstance(value, tuple) and value and all(isinstance(item, BaseModel) for item in value):
-            for index, item in enumerate(value):
-                # A member with a name (a visit series) is shown under that name, not a number.
-                key = getattr(item, "name", None)
-                member_rows = protocol_rows(item, (*path, f"{field_name}[{key or index}]"))
-                rows += [row for row in member_rows if not (key and row[0][-1] == "name")]
-        else:
-            rows.append(((*path, field_name), _format_value(value)))
-    return rows
-
-
-def _protocol_table(protocol: TrialProtocol) -> Table:
-    table = Table(title=f"Protocol {protocol.version}: {protocol.title}", title_justify="left", show_header=False)
-    table.add_column("Parameter", overflow="fold")
-    table.add_column("Value", overflow="fold", max_width=32)
-    current_section: tuple[str, ...] = ()
-    for path, value in protocol_rows(protocol):
-        section, parameter = path[:-1], path[-1]
-        if not section:  # version and title are in the title
-            continue
-        if section != current_section:
-            # Text, not markup: "[first month]" in a name is not a style tag.
-            table.add_row(Text(" › ".join(section), style="bold"), "")
-            current_section = section
-        table.add_row(Text(f"  {parameter}"), Text(value))
-    return table
-
-
-@app.command()
-def protocol(
-    protocol_version: Annotated[
-        str | None,
-        typer.Option("--version", "-v", help="Protocol version; the current one if omitted."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The full definition as JSON.")] = False,
-) -> None:
-    """The protocol definition: every parameter the software applies."""
-    try:
-        chosen = protocol_for_version(protocol_version) if protocol_version else CURRENT_PROTOCOL
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--version") from None
-    if as_json:
-        typer.echo(json.dumps(chosen.model_dump(mode="json"), indent=2, ensure_ascii=False))
-        return
-    Console().print(_protocol_table(chosen))
 
 
 def main() -> NoReturn:

@@ -73,6 +73,8 @@ def report_tables(report: TrialReport) -> list[Table]:
     by_phase.add_row(Text("screen failures", style="italic"), str(enrollment.screen_failures))
     for reason, count in enrollment.exits_by_reason.items():
         by_phase.add_row(Text(f"exits: {reason.value.replace('_', ' ')}", style="italic"), str(count))
+    for version, count in enrollment.by_protocol_version.items():
+        by_phase.add_row(Text(f"on protocol {version}", style="italic"), str(count))
     efficacy = facts_table(
         "Primary endpoint: complete response at 1 year",
         [

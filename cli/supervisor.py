@@ -74,11 +74,19 @@ def _custody_text(status: PatientStatus) -> str | Text:
     return Text(f"{custody.where} since {since}; HELD: {custody.hold}", style="bold red")
 
 
+def _protocol_text(status: PatientStatus) -> str:
+    """The version the patient follows, and where an amendment stands with them."""
+    notes = [f"{version} declined" for version in status.protocol_declined]
+    if status.protocol_pending:
+        notes.append(f"re-consented to {status.protocol_pending}, moving onto it")
+    return f"{status.protocol_version} ({'; '.join(notes)})" if notes else status.protocol_version
+
+
 def _status_output(status: PatientStatus) -> list[Table]:
     next_due = status.next_due
     rows: list[tuple[str, str | Text]] = [
         ("Phase", _words(status.phase)),
-        ("Protocol", status.protocol_version),
+        ("Protocol", _protocol_text(status)),
         ("Chain of identity", status.chain_of_identity or "-"),
         ("Cells", _custody_text(status)),
         # No slot: why (the calendar was full), where the day would be.

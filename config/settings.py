@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
@@ -10,7 +11,7 @@ from pydantic import BeforeValidator, Field, FilePath, SecretStr, ValidationErro
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.errors import ConfigurationError
-from domain.protocol import CURRENT_PROTOCOL
+from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS
 from domain.slots import WORKING_DAYS_A_WEEK, SlotCapacity
 
 ENV_PREFIX = "TRIALFLOW_"
@@ -175,6 +176,22 @@ class Settings(BaseSettings):
     slot_max_products_in_manufacturing: int = Field(
         default=CURRENT_PROTOCOL.manufacturing.max_products_in_manufacturing, ge=1
     )
+
+    # Protocol amendments in effect at this site, by version, from the day the site's ethics committee approved them
+    # ('{"1.1": "2027-01-15"}'): a screening on or after that day follows the amendment (domain.protocol
+    # .protocol_in_effect). Unset: every new screening follows the base version. docs/amendments.md says why here.
+    protocol_effective_dates: dict[str, date] = Field(default_factory=dict)
+
+    @field_validator("protocol_effective_dates")
+    @classmethod
+    def _known_protocol_versions(cls, value: dict[str, date]) -> dict[str, date]:
+        unknown = sorted(v for v in value if v not in PROTOCOLS or PROTOCOLS[v] is CURRENT_PROTOCOL)
+        if unknown:
+            raise ValueError(
+                f"not an amendment of the protocol: {', '.join(unknown)}; amendments: "
+                + ", ".join(v for v in sorted(PROTOCOLS) if PROTOCOLS[v] is not CURRENT_PROTOCOL)
+            )
+        return value
 
     @field_validator("environment", "key_provider", mode="before")
     @classmethod

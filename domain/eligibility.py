@@ -75,6 +75,9 @@ class ScreeningData(FrozenModel):
     hiv_positive: bool
     prior_car_t: bool
     pregnant: bool
+    # Amendment 1.1: when blinatumomab or inotuzumab ozogamicin was last given ("never" if never); blank in
+    # screenings under 1.0, which did not ask (a screening under 1.1 must give it: RECENT_THERAPY_FIELD).
+    blinatumomab_or_inotuzumab_last_given: date | Literal["never"] | None = added_later(None)
 
     @model_validator(mode="after")
     def _consistent(self) -> ScreeningData:
@@ -85,6 +88,9 @@ class ScreeningData(FrozenModel):
             problems.append("active GVHD is recorded but a prior allogeneic HSCT is not")
         if self.lvef_percent is None and self.shortening_fraction_percent is None:
             problems.append("record the LVEF or the shortening fraction: at least one is needed")
+        last_given = self.blinatumomab_or_inotuzumab_last_given
+        if isinstance(last_given, date) and last_given > self.screening_date:
+            problems.append("blinatumomab or inotuzumab ozogamicin cannot be last given after the screening date")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -99,6 +105,16 @@ class NewScreening(ScreeningData):
 
 # The screening values a new screening must carry (older stored screenings may lack them).
 INDUCTION_FIELDS = ("b_all_diagnosis_confirmed", "end_of_induction_marrow_blasts_percent")
+
+
+RECENT_THERAPY_FIELD = "blinatumomab_or_inotuzumab_last_given"
+
+
+def missing_recent_therapy(data: ScreeningData, rules: EligibilityRules) -> list[str]:
+    """The recent-therapy value a screening under a protocol with that exclusion leaves blank, as a problem."""
+    if not rules.recent_therapy_exclusion_drugs or data.blinatumomab_or_inotuzumab_last_given is not None:
+        return []
+    return [f'screening.{RECENT_THERAPY_FIELD} is required (the date last given, or "never")']
 
 
 def missing_induction_values(data: ScreeningData) -> list[str]:
@@ -304,6 +320,25 @@ def _met_exclusions(data: ScreeningData, rules: EligibilityRules, cns3: bool) ->
         yield "prior_car_t", "prior CAR-T therapy"
     if data.pregnant:
         yield "pregnancy", "pregnant"
+    yield from _recent_therapy(data, rules)
+
+
+def _recent_therapy(data: ScreeningData, rules: EligibilityRules) -> Iterator[tuple[str, str]]:
+    """Amendment 1.1: blinatumomab or inotuzumab ozogamicin within the protocol's days before screening."""
+    last_given = data.blinatumomab_or_inotuzumab_last_given
+    if not rules.recent_therapy_exclusion_drugs or not isinstance(last_given, date):
+        return
+    days = (data.screening_date - last_given).days
+    if 0 <= days <= rules.recent_therapy_exclusion_days:
+        drugs = " or ".join(rules.recent_therapy_exclusion_drugs)
+        yield (
+            "recent_blinatumomab_or_inotuzumab",
+            f"{drugs} given {_days(days)} before screening (within {rules.recent_therapy_exclusion_days} days)",
+        )
+
+
+def _days(days: int) -> str:
+    return "1 day" if days == 1 else f"{days} days"
 
 
 def _decimal(value: float) -> Decimal:

@@ -5,6 +5,8 @@ An amendment (`domain.amendment.amend`) is a new version; patients keep the one 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -43,6 +45,9 @@ class EligibilityRules(FrozenModel):
     max_alt_x_uln: float = 5.0
     max_ast_x_uln: float = 5.0
     cns3_min_csf_wbc_per_ul: float = 5.0  # with blasts in the CSF
+    # Amendment 1.1: any of these drugs given within this many days before screening excludes the patient.
+    recent_therapy_exclusion_drugs: tuple[str, ...] = ()
+    recent_therapy_exclusion_days: int = Field(default=14, ge=1)
 
 
 class ConsentRules(FrozenModel):
@@ -224,6 +229,13 @@ class VisitSeries(FrozenModel):
     closing_soon_days: int  # "closing soon" from this many days before the window closes
 
 
+class VisitWindow(FrozenModel):
+    """One visit's own window, wider or narrower than its series' (amendment 1.1: month 3 at ± 14 days)."""
+
+    code: str  # the visit's code, "M3"
+    window_days: int = Field(ge=0)
+
+
 def _every(first: int, last: int, step: int) -> tuple[int, ...]:
     return tuple(range(first, last + 1, step))
 
@@ -273,10 +285,16 @@ class ScheduleRules(FrozenModel):
             closing_soon_days=14,
         ),
     )
+    # Visits whose window is not their series' (by code); an amendment's calendar check covers them.
+    visit_windows: tuple[VisitWindow, ...] = ()
     mrd_evaluation_day: int = 28
     mrd_evaluation_window_days: int = 3
     mrd_evaluation_remind_before_open_days: int = 7
     mrd_evaluation_closing_soon_days: int = 1
+    # Amendment 1.1: a second bone-marrow MRD assessment on this day (None: not in the protocol); it reminds and
+    # closes as the first one does.
+    second_mrd_evaluation_day: int | None = Field(default=None, ge=1)
+    second_mrd_evaluation_window_days: int = Field(default=7, ge=0)
     chemotherapy_resumption_months: int = 1
     chemotherapy_resumption_window_days: int = 7
     chemotherapy_resumption_remind_before_open_days: int = 7
@@ -347,7 +365,22 @@ class TrialProtocol(FrozenModel):
 
 PROTOCOL_V1 = TrialProtocol(version="1.0")
 
-PROTOCOLS: dict[str, TrialProtocol] = {PROTOCOL_V1.version: PROTOCOL_V1}
+# Amendment 1.1 (protocol.md "Amendment 1.1"): a day-60 marrow MRD assessment, month 3 at ± 14 days, and no
+# blinatumomab or inotuzumab ozogamicin within 14 days before screening. tests/domain/test_protocol_amendment.py
+# checks its calendar as `domain.amendment.amend` would.
+PROTOCOL_V1_1 = TrialProtocol(
+    version="1.1",
+    eligibility=EligibilityRules(recent_therapy_exclusion_drugs=("blinatumomab", "inotuzumab ozogamicin")),
+    schedule=ScheduleRules(
+        second_mrd_evaluation_day=60,
+        second_mrd_evaluation_window_days=7,
+        visit_windows=(VisitWindow(code="M3", window_days=14),),
+    ),
+)
+
+PROTOCOLS: dict[str, TrialProtocol] = {p.version: p for p in (PROTOCOL_V1, PROTOCOL_V1_1)}
+# The version a screening follows where the site has put no amendment in effect (`protocol_in_effect`), and the one
+# every journey started before amendments existed was enrolled under.
 CURRENT_PROTOCOL = PROTOCOL_V1
 
 
@@ -356,3 +389,17 @@ def protocol_for_version(version: str) -> TrialProtocol:
         return PROTOCOLS[version]
     except KeyError:
         raise ValueError(f"unknown protocol version {version!r}; known: {', '.join(sorted(PROTOCOLS))}") from None
+
+
+def protocol_in_effect(screened_on: date, effective_dates: Mapping[str, date]) -> TrialProtocol:
+    """The protocol a screening on `screened_on` follows: the latest amendment in effect by then at the site
+    (`effective_dates` by version, the site's configuration), else the base version."""
+    problems = [f"unknown protocol version {v!r} in the effective dates" for v in effective_dates if v not in PROTOCOLS]
+    if problems:
+        raise ValueError("; ".join(problems))
+    in_effect = [PROTOCOLS[v] for v, since in effective_dates.items() if since <= screened_on]
+    return max(in_effect, key=lambda p: _version_key(p.version), default=CURRENT_PROTOCOL)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))

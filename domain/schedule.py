@@ -17,6 +17,7 @@ from domain.protocol import FrozenModel, ScheduleRules, VisitSeries
 
 MRD_EVALUATION_CODE = "MRD"
 MRD_EVALUATION_SERIES = "MRD evaluation"
+SECOND_MRD_EVALUATION_CODE = "MRD2"  # amendment 1.1's day-60 marrow MRD assessment
 CHEMOTHERAPY_RESUMPTION_CODE = "CHEMO"
 CHEMOTHERAPY_RESUMPTION_SERIES = "chemotherapy resumption"
 
@@ -56,14 +57,15 @@ class _Planned(NamedTuple):
     label: str
     series: VisitSeries
     target_date: date
+    window_days: int  # the series' window, or the visit's own (ScheduleRules.visit_windows)
 
     @property
     def window_opens(self) -> date:
-        return self.target_date - timedelta(days=self.series.window_days)
+        return self.target_date - timedelta(days=self.window_days)
 
     @property
     def window_closes(self) -> date:
-        return self.target_date + timedelta(days=self.series.window_days)
+        return self.target_date + timedelta(days=self.window_days)
 
 
 def add_months(start: date, months: int) -> date:
@@ -106,15 +108,18 @@ def _target_date(infusion_date: date, series: VisitSeries, offset: int) -> date:
 def _planned_follow_up(infusion_date: date, rules: ScheduleRules) -> list[_Planned]:
     """Every follow-up visit sorted by target date; a date two series share stays with the earlier series."""
     by_date: dict[date, _Planned] = {}
+    own_windows = {w.code: w.window_days for w in rules.visit_windows}
     for series in rules.follow_up_series:
         for offset in series.offsets:
             target = _target_date(infusion_date, series, offset)
+            code = f"{_CODE_LETTER[series.unit]}{offset}"
             if target not in by_date:
                 by_date[target] = _Planned(
-                    code=f"{_CODE_LETTER[series.unit]}{offset}",
+                    code=code,
                     label=f"{series.unit} {offset}",
                     series=series,
                     target_date=target,
+                    window_days=own_windows.get(code, series.window_days),
                 )
     return [by_date[day] for day in sorted(by_date)]
 
@@ -133,7 +138,7 @@ def follow_up_calendar(infusion_date: date, rules: ScheduleRules) -> tuple[Sched
             label=p.label,
             series=p.series.name,
             target_date=p.target_date,
-            window_days=p.series.window_days,
+            window_days=p.window_days,
             remind_before_open_days=p.series.remind_before_open_days,
             closing_soon_days=p.series.closing_soon_days,
         )
@@ -149,6 +154,22 @@ def mrd_evaluation_visit(infusion_date: date, rules: ScheduleRules) -> Scheduled
         series=MRD_EVALUATION_SERIES,
         target_date=infusion_date + timedelta(days=rules.mrd_evaluation_day),
         window_days=rules.mrd_evaluation_window_days,
+        remind_before_open_days=rules.mrd_evaluation_remind_before_open_days,
+        closing_soon_days=rules.mrd_evaluation_closing_soon_days,
+    )
+
+
+def second_mrd_evaluation_visit(infusion_date: date, rules: ScheduleRules) -> ScheduledVisit | None:
+    """Amendment 1.1's second marrow MRD assessment (day 60), reminded and closing as the first; None without it."""
+    day = rules.second_mrd_evaluation_day
+    if day is None:
+        return None
+    return _visit(
+        code=SECOND_MRD_EVALUATION_CODE,
+        label=f"MRD evaluation (day {day})",
+        series=MRD_EVALUATION_SERIES,
+        target_date=infusion_date + timedelta(days=day),
+        window_days=rules.second_mrd_evaluation_window_days,
         remind_before_open_days=rules.mrd_evaluation_remind_before_open_days,
         closing_soon_days=rules.mrd_evaluation_closing_soon_days,
     )
@@ -258,6 +279,14 @@ def _assessment_problems(rules: ScheduleRules) -> list[str]:
         problems.append("the MRD evaluation window cannot be negative")
     elif rules.mrd_evaluation_day - rules.mrd_evaluation_window_days < 0:
         problems.append("the MRD evaluation window would open before the infusion")
+    second = rules.second_mrd_evaluation_day
+    first_closes = rules.mrd_evaluation_day + rules.mrd_evaluation_window_days
+    if second is not None and second - rules.second_mrd_evaluation_window_days <= first_closes:
+        problems.append("the second MRD evaluation's window must open after the first one's closes")
+    listed = {f"{_CODE_LETTER[s.unit]}{offset}" for s in rules.follow_up_series for offset in s.offsets}
+    for window in rules.visit_windows:
+        if window.code not in listed:
+            problems.append(f"a window is given for {window.code!r}, which is not a follow-up visit")
     if rules.chemotherapy_resumption_months <= 0:
         problems.append("chemotherapy resumes at least one month after the infusion")
     if rules.chemotherapy_resumption_window_days < 0:
@@ -308,7 +337,7 @@ def _window_problems(rules: ScheduleRules) -> list[str]:
         for later_index, later in enumerate(calendar):
             if later.window_opens < infusion and (later.code, "") not in problems:
                 problems[(later.code, "")] = (
-                    f"the window of {later.label} (± {later.series.window_days} days) would open before "
+                    f"the window of {later.label} (± {later.window_days} days) would open before "
                     f"the infusion, e.g. for an infusion on {infusion.isoformat()}"
                 )
             overlaps_some_earlier = later.window_opens <= latest_close
@@ -319,8 +348,8 @@ def _window_problems(rules: ScheduleRules) -> list[str]:
                 pair = (earlier.code, later.code)
                 if earlier.window_closes >= later.window_opens and pair not in problems:
                     problems[pair] = (
-                        f"the windows of {earlier.label} (± {earlier.series.window_days} days) and "
-                        f"{later.label} (± {later.series.window_days} days) overlap, e.g. for an infusion "
+                        f"the windows of {earlier.label} (± {earlier.window_days} days) and "
+                        f"{later.label} (± {later.window_days} days) overlap, e.g. for an infusion "
                         f"on {infusion.isoformat()}: {earlier.label} closes "
                         f"{earlier.window_closes.isoformat()}, {later.label} opens "
                         f"{later.window_opens.isoformat()}"

@@ -116,6 +116,8 @@ EVENT_EXPORTS: Final[Mapping[str, EventExport]] = MappingProxyType(
         "daily_assessments_due": EventExport("check_daily_monitoring", SAFETY),
         "daily_assessment_missed": EventExport("check_daily_monitoring", SAFETY),
         "molecular_recurrence_confirmed": EventExport("record_disease_assessment", RESPONSE),
+        "reconsent_recorded": EventExport("record_reconsent", CONSENT),
+        "protocol_version_changed": EventExport("move_to_protocol_version", CONSENT),
     }
 )
 

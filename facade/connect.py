@@ -49,6 +49,7 @@ async def connect_trial_client(
         signing=signing,
         checkpoints=checkpoint_log(settings),
         slot_capacity=settings.slot_capacity,
+        protocol_effective_dates=settings.protocol_effective_dates,
     )
 
 

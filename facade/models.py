@@ -59,6 +59,8 @@ class EnrollmentSummary(FrozenModel):
     screening_attempts: int = Field(default=0, ge=0)  # screenings, re-screenings of a screen failure included
     enrolled: int = Field(default=0, ge=0)  # eligibility confirmed by the investigator
     infused: int = Field(default=0, ge=0)
+    # Every patient by the protocol version they follow now (a re-consented one under the amendment they moved onto).
+    by_protocol_version: dict[str, int] = Field(default_factory=dict)
 
 
 class EndpointAnalysis(FrozenModel):

@@ -70,6 +70,7 @@ def build_report(patients: Iterable[PatientStatus], protocol: TrialProtocol) -> 
         screening_attempts=sum(p.screening_attempt for p in everyone),
         enrolled=sum(1 for p in everyone if _enrolled(p)),
         infused=len(infused),
+        by_protocol_version=dict(sorted(Counter(p.protocol_version for p in everyone).items())),
     )
 
     endpoint = PrimaryEndpointReport(

@@ -9,8 +9,8 @@ import asyncio
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,7 +39,7 @@ from domain.journey.handlers.enrollment import screen_failed
 from domain.journey.permissions import READ_ONLY_ROLES, role_problem
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus, patient_status
-from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
+from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version, protocol_in_effect
 from domain.roles import Actor
 from domain.site_time import site_date
 from domain.slots import SlotCalendarView, SlotCapacity, calendar_view
@@ -149,11 +149,15 @@ class TrialClient:
         enrollment_taken_within: timedelta = ENROLLMENT_TAKEN_WITHIN,
         accrual_target_infused: int | None = None,
         slot_capacity: SlotCapacity | None = None,
+        protocol_effective_dates: Mapping[str, date] | None = None,
     ) -> None:
         # With seal keys, every command and enrollment leaves sealed (facade/command_seals.py), dated by `clock`.
         self._temporal = sealing_client(temporal, seal_keys, clock) if seal_keys is not None else temporal
         self._store = store
         self._protocol = protocol
+        # The site's amendments in effect by version (config: protocol_effective_dates): a new screening's version.
+        self._effective_dates = dict(protocol_effective_dates or {})
+        protocol_in_effect(date.max, self._effective_dates)  # names an unknown version now, not at an enrollment
         self._task_queue = task_queue
         self._clock = clock
         self._resend_within = resend_within
@@ -206,8 +210,9 @@ class TrialClient:
         study_id = command.study_id
         self._refuse_read_only(study_id, command)
         # Decided here first, as the workflow will decide it: a refusal lists every reason and starts nothing.
+        protocol = protocol_in_effect(command.screening.screening_date, self._effective_dates)
         try:
-            events = decide(initial_state(study_id), command, self._clock(), self._protocol)
+            events = decide(initial_state(study_id), command, self._clock(), protocol)
         except CommandRejected as rejection:
             raise _refusal(study_id, rejection.reasons, rejection.not_permitted) from None
         # The record remembers every patient for ever; Temporal forgets a closed journey after its retention.
@@ -217,7 +222,7 @@ class TrialClient:
         try:
             handle = await self._temporal.start_workflow(
                 PatientJourneyWorkflow.run,
-                JourneyInput(study_id=study_id, enrollment=command),
+                JourneyInput(study_id=study_id, enrollment=command, protocol_version=protocol.version),
                 id=journey_workflow_id(study_id),
                 task_queue=self._task_queue,
                 # Never a second journey under one study id once the first has recorded anything (the record says so
@@ -240,7 +245,7 @@ class TrialClient:
         state = fold(initial_state(study_id), events)
         if not screen_failed(state):
             raise AlreadyEnrolled(study_id)
-        protocol = protocol_for_version(state.protocol_version)
+        protocol = protocol_in_effect(command.screening.screening_date, self._effective_dates)
         try:
             attempt = decide(state, command, self._clock(), protocol)
         except CommandRejected as rejection:
@@ -256,7 +261,7 @@ class TrialClient:
         try:
             handle = await self._temporal.start_workflow(
                 PatientJourneyWorkflow.run,
-                JourneyInput(study_id=study_id, enrollment=command, carried=carried),
+                JourneyInput(study_id=study_id, enrollment=command, carried=carried, protocol_version=protocol.version),
                 id=journey_workflow_id(study_id),
                 task_queue=self._task_queue,
                 # The screen failure's run has closed; a run still open (another attempt just started) refuses.

@@ -18,7 +18,7 @@ from domain.journey import commands as cmd
 from domain.journey.command_registry import COMMANDS, CORRECTION_ONLY, Signed
 from domain.journey.events import Event
 from domain.journey.timers import due_timers
-from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol
+from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol, protocol_for_version
 from domain.response import MarrowAssessment
 from domain.roles import Actor, Role
 from domain.signature import SIGNED_FIELD, SignatureMeaning, sign
@@ -446,6 +446,8 @@ class DecidedJourney:
         events = decide(self.state, command, self.now, self.protocol, chain_of_custody=self.chain_of_custody)
         self.state = fold(self.state, events)
         self.events.extend(events)
+        if self.state.protocol_version and self.state.protocol_version != self.protocol.version:
+            self.protocol = protocol_for_version(self.state.protocol_version)  # moved onto an amendment
         return events
 
     def run_timers_until(self, until: datetime) -> list[Event]:

@@ -28,6 +28,11 @@ def leaf_count(value: Any) -> int:
     return 1
 
 
+def _key_of(item: Any) -> str | None:
+    """The name of a visit series, or the code of a visit's own window: what a table row shows it under."""
+    return getattr(item, "name", None) or getattr(item, "code", None)
+
+
 def resolve(model: BaseModel, path: tuple[str, ...]) -> Any:
     value: Any = model
     for part in path:
@@ -35,7 +40,7 @@ def resolve(model: BaseModel, path: tuple[str, ...]) -> Any:
         value = getattr(value, name)
         if key:
             key = key.rstrip("]")
-            value = value[int(key)] if key.isdigit() else next(item for item in value if item.name == key)
+            value = value[int(key)] if key.isdigit() else next(item for item in value if _key_of(item) == key)
     return value
 
 
@@ -82,29 +87,65 @@ def test_protocol_table_shows_sections_parameters_and_values() -> None:
     assert "target_cells_per_kg" in text
 
 
-def test_every_protocol_value_has_one_row_and_each_row_shows_the_right_value() -> None:
-    rows = protocol_rows(CURRENT_PROTOCOL)
+@pytest.mark.parametrize("protocol", list(domain.protocol.PROTOCOLS.values()), ids=lambda p: p.version)
+def test_every_protocol_value_has_one_row_and_each_row_shows_the_right_value(protocol: TrialProtocol) -> None:
+    rows = protocol_rows(protocol)
 
-    named_members = sum(
+    keyed_members = sum(
         1
-        for section in CURRENT_PROTOCOL.model_dump().values()
+        for section in protocol.model_dump().values()
         if isinstance(section, dict)
         for value in section.values()
         if isinstance(value, list | tuple)
         for item in value
-        if isinstance(item, dict) and "name" in item
+        if isinstance(item, dict) and ("name" in item or "code" in item)
     )
-    assert len(rows) + named_members == leaf_count(CURRENT_PROTOCOL.model_dump(mode="json"))
+    assert len(rows) + keyed_members == leaf_count(protocol.model_dump(mode="json"))
     for path, shown in rows:
-        value = resolve(CURRENT_PROTOCOL, path)
+        value = resolve(protocol, path)
         if isinstance(value, bool):
             assert shown == ("yes" if value else "no")
         elif isinstance(value, int | float):
             assert float(shown.replace(",", "")) == pytest.approx(value)
+        elif value is None or value == ():
+            assert shown == "none"
         elif isinstance(value, tuple):
             assert shown.split(", ") == [f"{item:,}" if isinstance(item, int) else str(item) for item in value]
         else:
             assert shown == str(value)
+
+
+def test_protocol_diff_names_exactly_what_amendment_1_1_changes() -> None:
+    as_json = runner.invoke(app, ["protocol", "diff", "1.0", "1.1", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output) == [
+        {
+            "parameter": "eligibility › recent_therapy_exclusion_drugs",
+            "before": "none",
+            "after": "blinatumomab, inotuzumab ozogamicin",
+        },
+        {"parameter": "schedule › second_mrd_evaluation_day", "before": "none", "after": "60"},
+        {"parameter": "schedule › visit_windows[M3] › window_days", "before": "none", "after": "14"},
+    ]
+    as_table = runner.invoke(app, ["protocol", "diff", "1.0", "1.1"], env=WIDE)
+    assert as_table.exit_code == 0, as_table.output
+    assert "Protocol 1.0 → 1.1: 3 changes" in as_table.output
+    assert "schedule › second_mrd_evaluation_day" in as_table.output
+    same = runner.invoke(app, ["protocol", "diff", "1.1", "1.1", "--json"])
+    assert json.loads(same.output) == []
+    unknown = runner.invoke(app, ["protocol", "diff", "1.0", "0.9"])
+    assert unknown.exit_code == 2 and "unknown protocol version '0.9'" in unknown.output
+
+
+def test_protocol_1_1_is_shown_by_version() -> None:
+    as_json = runner.invoke(app, ["protocol", "--version", "1.1", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    definition = json.loads(as_json.output)
+    assert definition["version"] == "1.1"
+    assert definition["schedule"]["second_mrd_evaluation_day"] == 60
+    assert definition["schedule"]["visit_windows"] == [{"code": "M3", "window_days": 14}]
+    as_table = runner.invoke(app, ["protocol", "--version", "1.1"], env=WIDE)
+    assert "Protocol 1.1" in as_table.output and "visit_windows[M3]" in as_table.output
 
 
 def test_an_amended_protocol_is_shown_by_version(monkeypatch: pytest.MonkeyPatch) -> None:

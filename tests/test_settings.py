@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,16 @@ def test_a_child_process_given_the_settings_as_environment_runs_on_exactly_them(
         monkeypatch.setenv(name, value)
 
     assert load_settings(_env_file=None) == chosen
+
+
+def test_protocol_effective_dates_are_read_from_the_environment_and_name_an_unknown_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRIALFLOW_PROTOCOL_EFFECTIVE_DATES", '{"1.1": "2027-01-15"}')
+    assert load_settings().protocol_effective_dates == {"1.1": date(2027, 1, 15)}
+    monkeypatch.delenv("TRIALFLOW_PROTOCOL_EFFECTIVE_DATES")
+    assert load_settings(_env_file=None).protocol_effective_dates == {}  # unset: no amendment in effect
+    with pytest.raises(SettingsError) as refused:
+        load_settings(protocol_effective_dates={"1.0": date(2027, 1, 1), "2.0": date(2027, 1, 1)})
+    assert "TRIALFLOW_PROTOCOL_EFFECTIVE_DATES" in str(refused.value)
+    assert "not an amendment of the protocol: 1.0, 2.0; amendments: 1.1" in str(refused.value)

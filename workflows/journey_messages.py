@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import Field
 
 from activities.journey_activities import RecordHead
+from domain.entered_content import added_later
 from domain.journey import events as ev
 from domain.journey.commands import EnrollPatient
 from domain.journey.events import Event
@@ -60,6 +61,14 @@ def entry_details(payload: ev.EventPayload) -> tuple[str, ...]:
         case ev.ExpeditedReportOpened():
             aware = f" (aware {payload.aware_at.isoformat()})" if payload.aware_at is not None else ""
             return (f"report {payload.report_id} due {payload.due_at.isoformat()}{aware}", *payload.reasons)
+        case ev.ReconsentRecorded():
+            answer = "accepted" if payload.accepted else "declined"
+            return (
+                f"protocol {payload.protocol_version} {answer} on {payload.answered_on.isoformat()} "
+                f"(consent form {payload.consent_form_version})",
+            )
+        case ev.ProtocolVersionChanged():
+            return (f"now follows protocol {payload.to_version} (was {payload.from_version})",)
         case _:
             return ()
 
@@ -91,6 +100,10 @@ class JourneyInput(FrozenModel):
     # starts from the trial record's state (the journey had ended with the screen failure).
     enrollment: EnrollPatient | None = None
     carried: CarriedState | None = None  # every later run
+    # The protocol version the first screening follows, as the site's effective dates give it on the screening date
+    # (config: protocol_effective_dates); None in journeys started before amendments: the base version, 1.0. Sealed
+    # with the rest of the start when given (a start sealed before it existed still verifies: `added_later`).
+    protocol_version: str | None = added_later(None)
 
 
 class JourneySummary(FrozenModel):

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.journey.commands import (
         Command,
         CorrectScreening,
+        MoveToProtocolVersion,
         RecordInfusion,
         RecordSlotBooking,
         RecordSlotUnavailable,
@@ -45,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         next_due_moment,
         patient_status,
     )
-    from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version
+    from domain.protocol import PROTOCOL_V1, TrialProtocol, protocol_for_version
     from domain.roles import SYSTEM_ACTOR
     from domain.site_time import end_of_site_day, site_date
     from domain.slots import SEARCH_WEEKS, NoSlotReason
@@ -93,6 +94,10 @@ TRIAL_REPORTS_PATCH = "trial-reports"
 # The timers runs recorded before them do not fire (their histories replay without them), by patch id: the end of
 # the DLT observation window (reported to the trial, which otherwise counts on its own clock), and the thawed cells'
 # limit passing without an infusion (the investigator is told at once).
+# The patch id under which a re-consented patient moves onto the amendment once nothing of theirs is in flight
+# (docs/amendments.md). No history recorded before it holds a re-consent, so none reaches the move; the patch marks
+# the runs that may, should the move ever change again.
+AMENDMENT_MOVE_PATCH = "protocol-amendment-move"
 TIMER_PATCHES = {
     "complete_dlt_window": "dlt-window-completed",
     "flag_late_infusion_after_thaw": "late-after-thaw-alert",
@@ -200,6 +205,13 @@ class JourneyWorkflowState:
     # The record's head after the last append, as the append activity returned it: Temporal's history witnesses it.
     record_head: RecordHead | None = None
 
+    # The protocol a first screening follows: the one the client found in effect at the site on the screening date
+    # (journeys started before amendments existed carry none: 1.0).
+    enrolling_under: TrialProtocol = PROTOCOL_V1
+    # An amendment this run will not move the patient onto (refused, or a replay without the move's patch): not
+    # tried again, so the main loop never spins on it.
+    move_not_taken: str | None = None
+
     @classmethod
     def starting(cls, journey: JourneyInput) -> JourneyWorkflowState:
         """A first run's state from its study id, or a later run's from what the run before carried."""
@@ -234,6 +246,8 @@ class PatientJourneyWorkflow:
     @workflow.init
     def __init__(self, journey: JourneyInput) -> None:
         self._state = JourneyWorkflowState.starting(journey)
+        if journey.protocol_version is not None:
+            self._state.enrolling_under = protocol_for_version(journey.protocol_version)
         # Not state: the lock that applies commands one at a time, and the notification deliveries in flight.
         self._lock = asyncio.Lock()
         self._notifications: set[asyncio.Task[None]] = set()
@@ -246,7 +260,12 @@ class PatientJourneyWorkflow:
                 custody = workflow.patched(CHAIN_OF_CUSTODY_PATCH)
                 induction = workflow.patched(INDUCTION_CRITERIA_PATCH)
                 self._state.enrollment = self._decided(
-                    journey.enrollment, chain_of_custody=custody, induction_criteria=induction
+                    journey.enrollment,
+                    chain_of_custody=custody,
+                    induction_criteria=induction,
+                    # A first screening, or a screen failure's new one, under the version the client found in effect
+                    # (starts recorded before amendments carry none: a new attempt then keeps the patient's version).
+                    protocol=self._state.enrolling_under if journey.protocol_version else None,
                 )
             except CommandRejected as rejection:
                 self._state.enrollment_refused = rejection
@@ -254,7 +273,8 @@ class PatientJourneyWorkflow:
 
     @property
     def _protocol(self) -> TrialProtocol:
-        return protocol_for_version(self._state.journey.protocol_version or CURRENT_PROTOCOL.version)
+        version = self._state.journey.protocol_version
+        return protocol_for_version(version) if version else self._state.enrolling_under
 
     # ------------------------------------------------------------ main loop
 
@@ -268,6 +288,7 @@ class PatientJourneyWorkflow:
             self._state.ready = True
         while True:
             await self._fire_due_timers()
+            await self._move_onto_amendment()
             due = self._due_now()  # one reading per wake: what supervisors see, and when to wake next
             self._upsert_search_attributes(due)
             if self._finished():
@@ -293,7 +314,35 @@ class PatientJourneyWorkflow:
             await workflow.wait_condition(self._should_wake, timeout=delay)
 
     def _should_wake(self) -> bool:
-        return self._state.woken or workflow.info().is_continue_as_new_suggested()
+        return self._state.woken or workflow.info().is_continue_as_new_suggested() or self._amendment_move_due()
+
+    def _amendment_move_due(self) -> bool:
+        """A re-consented patient is moved onto the amendment at the first point where nothing of theirs is in
+        flight: no staff command or stop being applied or waiting to be (every handler finished), no step's
+        activity running (each holds the lock while it records)."""
+        pending = self._state.journey.pending_protocol_version
+        return (
+            pending is not None
+            and pending != self._state.move_not_taken
+            and self._state.ready
+            and workflow.all_handlers_finished()
+            and not self._lock.locked()
+        )
+
+    async def _move_onto_amendment(self) -> None:
+        if not self._amendment_move_due():
+            return
+        version = self._state.journey.pending_protocol_version
+        assert version is not None  # _amendment_move_due
+        if not workflow.patched(AMENDMENT_MOVE_PATCH):
+            self._state.move_not_taken = version
+            return
+        async with self._lock:
+            try:
+                await self._apply(MoveToProtocolVersion(actor=SYSTEM_ACTOR, protocol_version=version))
+            except CommandRejected as rejection:  # the domain promises this cannot happen; never loop on it
+                workflow.logger.error("amendment move refused: %s", "; ".join(rejection.reasons))
+                self._state.move_not_taken = version
 
     def _due_now(self) -> list[DueItem]:
         return due_items(self._state.journey, self._protocol, workflow.now())
@@ -357,16 +406,18 @@ class PatientJourneyWorkflow:
         clinical_review: bool = True,
         induction_criteria: bool = True,
         daily_monitoring: bool = True,
+        protocol: TrialProtocol | None = None,
     ) -> tuple[Event, ...]:
         """The decider's events for `command`, or CommandRejected: by the decider, or by the record's own rules.
-        `chain_of_custody` matters to an enrollment only (the journey keeps what it was enrolled with)."""
+        `chain_of_custody` matters to an enrollment only (the journey keeps what it was enrolled with); so does
+        `protocol` (by default the one the patient follows)."""
         now = workflow.now()
         events = tuple(
             decide(
                 self._state.journey,
                 command,
                 now,
-                self._protocol,
+                protocol or self._protocol,
                 signatures_required=signatures_required,
                 chain_of_custody=chain_of_custody,
                 clinical_review=clinical_review,

@@ -12,18 +12,23 @@ from domain.roles import Role
 from domain.schedule import (
     CHEMOTHERAPY_RESUMPTION_CODE,
     MRD_EVALUATION_CODE,
+    SECOND_MRD_EVALUATION_CODE,
     ScheduledVisit,
     chemotherapy_resumption_visit,
     efficacy_follow_up_end,
     follow_up_calendar,
     mrd_evaluation_visit,
+    second_mrd_evaluation_visit,
 )
 
 MRD_CODE = MRD_EVALUATION_CODE
+MRD2_CODE = SECOND_MRD_EVALUATION_CODE
+# The marrow MRD assessments a disease assessment fulfils, in the order it fulfils them.
+MRD_CODES = (MRD_CODE, MRD2_CODE)
 CHEMO_CODE = CHEMOTHERAPY_RESUMPTION_CODE
-EFFICACY_ITEMS = frozenset({MRD_CODE, CHEMO_CODE})
+EFFICACY_ITEMS = frozenset({*MRD_CODES, CHEMO_CODE})
 # Who acts on a scheduled item; the research coordinator for every follow-up visit.
-ITEM_ROLES = {MRD_CODE: Role.LABORATORY, CHEMO_CODE: Role.PHYSICIAN}
+ITEM_ROLES = {MRD_CODE: Role.LABORATORY, MRD2_CODE: Role.LABORATORY, CHEMO_CODE: Role.PHYSICIAN}
 
 
 def scheduled_items(state: JourneyState, protocol: TrialProtocol) -> tuple[ScheduledVisit, ...]:
@@ -41,9 +46,11 @@ def scheduled_items(state: JourneyState, protocol: TrialProtocol) -> tuple[Sched
 
 @lru_cache(maxsize=256)  # see follow_up_calendar: asked for at every step, the same for a patient's whole journey
 def _calendar_from(day_zero: date, rules: ScheduleRules) -> tuple[ScheduledVisit, ...]:
+    second_mrd = second_mrd_evaluation_visit(day_zero, rules)
     items = [
         *follow_up_calendar(day_zero, rules),
         mrd_evaluation_visit(day_zero, rules),
+        *([second_mrd] if second_mrd is not None else []),
         chemotherapy_resumption_visit(day_zero, rules),
     ]
     return tuple(sorted(items, key=lambda i: (i.target_date, i.code)))

@@ -294,6 +294,13 @@ _STAFF: tuple[CommandEntry, ...] = (
         signed=Signed.WHEN,
         signed_when=_CORRECTION,
     ),
+    # ------------------------------------------------------------ amendments
+    CommandEntry(
+        cmd.RecordReconsent,
+        frozenset({Role.INVESTIGATOR}),
+        "Record the family's answer to a protocol amendment: accepted moves the patient onto it, declined does not.",
+        signed=Signed.ALWAYS,
+    ),
 )
 
 _SYSTEM_COMMANDS: tuple[CommandEntry, ...] = (
@@ -319,6 +326,11 @@ _SYSTEM_COMMANDS: tuple[CommandEntry, ...] = (
         cmd.StopForTrial,
         frozenset({Role.DSMB}),
         "The DSMB stopped the trial: off study before infusion; after it, safety follow-up goes on.",
+    ),
+    CommandEntry(
+        cmd.MoveToProtocolVersion,
+        _SYSTEM,
+        "The re-consented patient moves onto the amendment: nothing of theirs was in flight.",
     ),
 )
 

@@ -403,6 +403,24 @@ class StopForTrial(_Command):
     decision_id: Label
 
 
+class RecordReconsent(_Command):
+    """The family's answer to a protocol amendment (protocol.md "Amendment 1.1"): accepted, the patient moves onto
+    `protocol_version` at the next point where nothing is in flight; declined, they stay on their version."""
+
+    kind: Literal["record_reconsent"] = "record_reconsent"
+    protocol_version: Label
+    accepted: bool
+    answered_on: date
+    consent_form_version: Label
+
+
+class MoveToProtocolVersion(_Command):
+    """The workflow moves a re-consented patient onto the amendment once no step of theirs is in flight."""
+
+    kind: Literal["move_to_protocol_version"] = "move_to_protocol_version"
+    protocol_version: Label
+
+
 StaffCommand = Annotated[
     EnrollPatient
     | CorrectScreening
@@ -431,7 +449,8 @@ StaffCommand = Annotated[
     | WithdrawConsent
     | RecordDeath
     | RecordLostToFollowUp
-    | TakeOffStudy,
+    | TakeOffStudy
+    | RecordReconsent,
     Field(discriminator="kind"),
 ]
 
@@ -447,7 +466,8 @@ SystemCommand = Annotated[
     | RecordSlotUnavailable
     | CompleteDltWindow
     | FlagLateInfusionAfterThaw
-    | StopForTrial,
+    | StopForTrial
+    | MoveToProtocolVersion,
     Field(discriminator="kind"),
 ]
 

@@ -12,6 +12,7 @@ from domain.journey import commands as cmd
 from domain.journey.context import CommandRejected, Context
 from domain.journey.events import Event, EventPayload
 from domain.journey.handlers import (
+    amendments,
     corrections,
     custody,
     enrollment,
@@ -63,7 +64,10 @@ def decide(
     problem = role_problem(command.kind, command.actor.role, command)
     if problem:
         ctx.refuse(problem)
-    if state.phase is not Phase.NOT_ENROLLED and protocol.version != state.protocol_version:
+    # A screen failure's new screening follows the protocol in effect for it (an amendment may have come since).
+    screening = isinstance(command, cmd.EnrollPatient)
+    rescreening = screening and enrollment.screen_failed(state)
+    if state.phase is not Phase.NOT_ENROLLED and not rescreening and protocol.version != state.protocol_version:
         ctx.refuse(f"{state.study_id} follows protocol version {state.protocol_version}, not {protocol.version}")
     if state.phase is Phase.NOT_ENROLLED and not isinstance(command, cmd.EnrollPatient):
         ctx.refuse(f"{state.study_id} is not enrolled yet")
@@ -73,7 +77,7 @@ def decide(
         payloads = _handle(ctx, command)
     if ctx.problems:
         raise CommandRejected(ctx.problems, not_permitted=problem is not None)
-    version = state.protocol_version or protocol.version
+    version = protocol.version if screening else state.protocol_version or protocol.version
     reason = _reason_of(command)
     return [
         Event(
@@ -175,6 +179,10 @@ def _handle(ctx: Context, command: cmd.Command) -> list[EventPayload]:
             return custody.flag_late_infusion_after_thaw(ctx, command)
         case cmd.StopForTrial():
             return exits.stop_for_trial(ctx, command)
+        case cmd.RecordReconsent():
+            return amendments.record_reconsent(ctx, command)
+        case cmd.MoveToProtocolVersion():
+            return amendments.move_to_protocol_version(ctx, command)
         case _:
             assert_never(command)
 

@@ -420,6 +420,24 @@ class TrialStopped(FrozenModel):
     off_study: bool
 
 
+class ReconsentRecorded(FrozenModel):
+    """The family's signed answer to amendment `protocol_version`."""
+
+    type: Literal["reconsent_recorded"] = "reconsent_recorded"
+    protocol_version: str
+    accepted: bool
+    answered_on: date
+    consent_form_version: str
+
+
+class ProtocolVersionChanged(FrozenModel):
+    """The patient follows `to_version` from here on (recorded under `from_version`, the one they left)."""
+
+    type: Literal["protocol_version_changed"] = "protocol_version_changed"
+    from_version: str
+    to_version: str
+
+
 class JourneyCompleted(FrozenModel):
     type: Literal["journey_completed"] = "journey_completed"
     completed_on: date
@@ -472,6 +490,8 @@ EventPayload = Annotated[
     | LostToFollowUp
     | TakenOffStudy
     | TrialStopped
+    | ReconsentRecorded
+    | ProtocolVersionChanged
     | JourneyCompleted,
     Field(discriminator="type"),
 ]

@@ -85,6 +85,7 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
             fresh = {
                 "study_id": p.study_id,
                 "protocol_version": event.protocol_version,
+                "screened_under": event.protocol_version,
                 "phase": Phase.SCREENING,
                 **_screening_facts(p),
                 "screening_attempt": p.attempt,
@@ -274,6 +275,13 @@ def _changes(state: JourneyState, event: Event) -> dict[str, object]:
                 words = f"{TRIAL_STOPPED_WORDS} (decision {p.decision_id})"
                 stopped |= _off_study(ExitReason.TRIAL_STOPPED, p.on, words)
             return stopped
+        case ev.ReconsentRecorded():
+            if p.accepted:
+                return {"pending_protocol_version": p.protocol_version}
+            declined = (*state.declined_protocol_versions, p.protocol_version)
+            return {"pending_protocol_version": None, "declined_protocol_versions": declined}
+        case ev.ProtocolVersionChanged():
+            return {"protocol_version": p.to_version, "pending_protocol_version": None}
         case ev.JourneyCompleted():
             return {"phase": Phase.COMPLETED, "completed_on": p.completed_on}
         case _:

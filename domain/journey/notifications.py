@@ -78,6 +78,7 @@ class Topic(StrEnum):
     RECONCILIATION = "reconciliation"
     ENROLLMENT_PAUSED = "enrollment_paused"  # the safety stopping rule fired: the DSMB must decide
     TRIAL_STOPPED = "trial_stopped"  # the DSMB stopped the trial: off study before infusion, safety follow-up after
+    PROTOCOL_AMENDED = "protocol_amended"  # a re-consented patient now follows an amendment's calendar
     # A message queued by an earlier version, before notifications were facts: its text is not carried over.
     EARLIER_VERSION = "earlier_version"
 
@@ -336,6 +337,8 @@ def notifications_for(event: Event, recorded_with: tuple[Event, ...] = ()) -> li
             ]
         case ev.JourneyCompleted():
             return [_note(event, Role.RESEARCH_COORDINATOR, r, Topic.JOURNEY_COMPLETE)]
+        case ev.ProtocolVersionChanged():
+            return [_note(event, Role.RESEARCH_COORDINATOR, r, Topic.PROTOCOL_AMENDED, step=p.to_version)]
     return []
 
 
@@ -435,6 +438,7 @@ def _subject(n: Notification) -> str:
         Topic.EARLIER_VERSION: f"a message for the {_role_words(n.role)}",
         Topic.ENROLLMENT_PAUSED: "ENROLLMENT PAUSED by the safety stopping rule",
         Topic.TRIAL_STOPPED: "TRIAL STOPPED by the DSMB",
+        Topic.PROTOCOL_AMENDED: f"now follows protocol {f.step}",
     }
     if t is Topic.NOT_DELIVERED and n.undelivered is not None:
         return f"NOT DELIVERED to the {_role_words(n.undelivered.role)}: {_subject(n.undelivered)}"
@@ -574,6 +578,11 @@ def _body(n: Notification) -> str:
             return f"Off study ({_code_words(f.step)}; the reason is in the record): close the patient's file."
         case Topic.JOURNEY_COMPLETE:
             return "The journey is complete."
+        case Topic.PROTOCOL_AMENDED:
+            return (
+                f"After the family's re-consent the patient now follows protocol {f.step}: its visits and assessments "
+                "apply from now on (trial status lists what is due)."
+            )
         case Topic.NOT_DELIVERED if n.undelivered is not None:
             original = n.undelivered
             return (

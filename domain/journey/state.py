@@ -170,6 +170,11 @@ class SignedEntry(FrozenModel):
 class JourneyState(FrozenModel):
     study_id: str
     protocol_version: str = ""
+    # Amendment re-consent: the version accepted and not yet moved onto (the workflow moves when nothing is in
+    # flight), and the versions the family declined (the patient stays on their own).
+    pending_protocol_version: str | None = None
+    screened_under: str = ""  # the version the current screening was judged under (corrections are judged so too)
+    declined_protocol_versions: tuple[str, ...] = ()
     phase: Phase = Phase.NOT_ENROLLED
     last_sequence: int = 0
     screening_date: date | None = None

@@ -145,6 +145,9 @@ class PatientStatus(FrozenModel):
     # The DSMB stopped the trial while this patient was on study: when, by which decision (None: it did not).
     trial_stopped_on: date | None = None
     trial_stopped_by_decision: str | None = None
+    # Amendments: the version re-consented to and not yet moved onto, and those the family declined.
+    protocol_pending: str | None = None
+    protocol_declined: tuple[str, ...] = ()
 
     # The secondary endpoints' data (defaults: summaries stored before they were kept).
     mrd_evaluation: MrdEvaluation | None = None  # the day-28 MRD evaluation; None before infusion
@@ -369,6 +372,8 @@ def patient_status(state: JourneyState, protocol: TrialProtocol, now: datetime) 
     return PatientStatus(
         study_id=state.study_id,
         protocol_version=state.protocol_version,
+        protocol_pending=state.pending_protocol_version,
+        protocol_declined=state.declined_protocol_versions,
         phase=state.phase,
         chain_of_identity=state.chain_of_identity,
         failed_criteria=tuple(f.reason for f in state.eligibility.failed) if state.eligibility else (),

@@ -56,6 +56,8 @@ def test_the_protocols_signed_steps_are_marked_and_a_condition_is_said_in_words(
         # infusion after thawing) are signed like the product release they stand in for.
         "decide_temperature_excursion",
         "approve_late_infusion_after_thaw",
+        # The family's answer to a protocol amendment is a consent, signed as the first one is.
+        "record_reconsent",
     }
     sometimes = {kind: entry.signed_when for kind, entry in COMMANDS.items() if entry.signed is Signed.WHEN}
     corrected_only = {

@@ -24,6 +24,7 @@ from simulation.journey_steps import PathPatient, scheduled_item
 from tests.domain.journey_driver import (
     COORDINATOR,
     INVESTIGATOR,
+    LAB,
     NURSE,
     PHYSICIAN,
     crs_findings,
@@ -43,6 +44,9 @@ SCENARIOS: dict[str, str] = {
     "crs-death": "TF-903",
     "relapse-lost": "TF-904",
     "custody-trial": "TF-905",
+    "amendment-reconsent": "TF-906",
+    "amendment-declined": "TF-907",
+    "amendment-screening": "TF-908",
 }
 
 
@@ -196,12 +200,58 @@ async def custody_and_trial_reports(journey: JourneyClient) -> None:
     await journey.do(cmd.TakeOffStudy(actor=INVESTIGATOR, reason="moved to another centre after the DLT window"))
 
 
+async def _reconsent_after_day_28(journey: JourneyClient, accepted: bool) -> date:
+    """Enrolled under 1.0 as before amendments, infused, the day-28 MRD done, then the family's answer to 1.1."""
+    await journey.to_infusion()
+    day_zero = await journey.infuse()
+    await journey.move_to(day_zero + timedelta(days=28), hour=10)
+    await record_scheduled_item(journey, "MRD")
+    await journey.do(
+        cmd.RecordReconsent(
+            actor=INVESTIGATOR,
+            protocol_version="1.1",
+            accepted=accepted,
+            answered_on=await journey.today(),
+            consent_form_version="ICF v1.1",
+        )
+    )
+    return day_zero
+
+
+async def amendment_reconsent(journey: JourneyClient) -> None:
+    """A 1.0 patient re-consents to 1.1 after the day-28 MRD and moves onto it: the day-60 MRD reminded and done,
+    month 3 seen 12 days after its target (inside 1.1's ± 14 days); taken off study after it."""
+    day_zero = await _reconsent_after_day_28(journey, accepted=True)
+    await journey.move_to(day_zero + timedelta(days=60), hour=10)
+    await journey.do(cmd.RecordDiseaseAssessment(actor=LAB, marrow=marrow(await journey.today())))
+    m3 = next(v for v in (await journey.status()).visits if v.code == "M3")
+    await journey.move_to(m3.target_date + timedelta(days=12), hour=10)
+    await journey.do(cmd.RecordVisit(actor=COORDINATOR, visit_code="M3", visit_date=await journey.today()))
+    await journey.do(cmd.TakeOffStudy(actor=INVESTIGATOR, reason="moved to another centre after month 3"))
+
+
+async def amendment_declined(journey: JourneyClient) -> None:
+    """A 1.0 patient's family declines 1.1: no day-60 MRD; taken off study after day 70."""
+    day_zero = await _reconsent_after_day_28(journey, accepted=False)
+    await journey.move_to(day_zero + timedelta(days=70), hour=10)
+    await journey.do(cmd.TakeOffStudy(actor=INVESTIGATOR, reason="moved to another centre after day 70"))
+
+
+async def amendment_screening(journey: JourneyClient) -> None:
+    """Screened under 1.1 (the client found it in effect): blinatumomab 10 days before screening excludes."""
+    today = await journey.today()
+    await journey.start(protocol_version="1.1", blinatumomab_or_inotuzumab_last_given=today - timedelta(days=10))
+
+
 JOURNEYS: dict[str, Callable[[JourneyClient], Awaitable[None]]] = {
     "full-journey": full_journey,
     "screen-failure": screen_failure,
     "crs-death": crs_report_overdue_then_death,
     "relapse-lost": relapse_then_lost,
     "custody-trial": custody_and_trial_reports,
+    "amendment-reconsent": amendment_reconsent,
+    "amendment-declined": amendment_declined,
+    "amendment-screening": amendment_screening,
 }
 
 

@@ -102,6 +102,18 @@ def test_a_seal_holds_no_patient_data_and_no_key() -> None:
     assert bytes(range(32)).hex() not in header.data.decode()
 
 
+def test_a_starts_protocol_version_is_sealed_with_it() -> None:
+    """The version the client put a screening under (amendment 1.1) cannot be changed on the way to the worker."""
+    start = JourneyInput(study_id="TF-001", enrollment=enrollment("TF-001"), protocol_version="1.1")
+    assert start.enrollment is not None
+    header = seal(KEYS, command=start.enrollment, body=start, study_id="TF-001", idempotency_key="w", issued_at=NOW)
+    verify(KEYS, header, command=start.enrollment, body=start, study_id="TF-001", idempotency_key="w", now=NOW)
+    for changed in ("1.0", None):
+        forged = start.model_copy(update={"protocol_version": changed})
+        with pytest.raises(SealRefused):
+            verify(KEYS, header, command=start.enrollment, body=forged, study_id="TF-001", idempotency_key="w", now=NOW)
+
+
 @given(
     # Any text a label takes (domain/free_text.py): the model refuses the rest before anything is sealed.
     text=st.text(min_size=1, max_size=40).filter(lambda s: s.strip() == s and not LABEL_REFUSED.intersection(s)),

@@ -81,8 +81,11 @@ class JourneyClient:
 
     # ------------------------------------------------------------ messages
 
-    async def start(self, screened_on: date | None = None, **screening_overrides: Any) -> None:
-        """Enrolled as screened on `screened_on` (by default the server's today, or the real one without a server)."""
+    async def start(
+        self, screened_on: date | None = None, protocol_version: str | None = None, **screening_overrides: Any
+    ) -> None:
+        """Enrolled as screened on `screened_on` (by default the server's today, or the real one without a server),
+        under `protocol_version` as the client found it in effect (None: as journeys started before amendments)."""
         today = screened_on or (await self.today() if self.env else site_date(datetime.now(UTC), RULES))
         enrollment = cmd.EnrollPatient(
             actor=COORDINATOR,
@@ -98,7 +101,7 @@ class JourneyClient:
         )
         await self.client.start_workflow(
             PatientJourneyWorkflow.run,
-            JourneyInput(study_id=self.study_id, enrollment=enrollment),
+            JourneyInput(study_id=self.study_id, enrollment=enrollment, protocol_version=protocol_version),
             id=journey_workflow_id(self.study_id),
             task_queue=self.task_queue,
         )
@@ -138,9 +141,9 @@ class JourneyClient:
 
     # ------------------------------------------------------------ the path to infusion
 
-    async def to_infusion(self, **screening_overrides: Any) -> None:
+    async def to_infusion(self, protocol_version: str | None = None, **screening_overrides: Any) -> None:
         """Enrolled now, then the shared path on the server's clock until every lymphodepletion dose is given."""
-        await self.start(**screening_overrides)
+        await self.start(protocol_version=protocol_version, **screening_overrides)
         steps = path_to(Milestone.LYMPHODEPLETED, PathPatient(study_id=self.study_id), await self.now(), PROTOCOL_V1)
         await send(steps, self.do, self.skip_to)
 

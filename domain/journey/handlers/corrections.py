@@ -38,7 +38,12 @@ with the reason, for the investigator to review:
 
 from __future__ import annotations
 
-from domain.eligibility import age_in_completed_years, assess_eligibility, missing_induction_values
+from domain.eligibility import (
+    age_in_completed_years,
+    assess_eligibility,
+    missing_induction_values,
+    missing_recent_therapy,
+)
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
@@ -49,6 +54,7 @@ from domain.journey.handlers.follow_up import chemotherapy_resumed
 from domain.journey.handlers.treatment import completion, excess_deviation, given_dose, infusion, prescription
 from domain.journey.phases import ExitReason, Phase
 from domain.journey.state import CorrectableEntry
+from domain.protocol import PROTOCOL_V1, protocol_for_version
 
 # What each step's entry is, in words for a refusal.
 _ENTRY_WORDS = {
@@ -169,7 +175,13 @@ def _screening(ctx: Context, c: cmd.CorrectScreening, seq: int) -> list[ev.Event
     if ctx.induction_criteria:
         for missing in missing_induction_values(screening):
             ctx.refuse(missing)
-    result = assess_eligibility(screening, ctx.protocol.eligibility, induction_criteria=ctx.induction_criteria)
+    # Judged under the version it was screened under, not one the patient moved onto since (amendment 1.1's
+    # exclusion is for patients screened under it). A state carried from a run before this was kept has none: every
+    # screening then was under the base version.
+    rules = protocol_for_version(state.screened_under or PROTOCOL_V1.version).eligibility
+    for missing in missing_recent_therapy(screening, rules):
+        ctx.refuse(missing)
+    result = assess_eligibility(screening, rules, induction_criteria=ctx.induction_criteria)
     failed = "; ".join(f.reason for f in result.failed)
     screen_failed = state.exit is not None and state.exit.reason is ExitReason.SCREEN_FAILURE
     if state.eligibility_confirmed and not result.eligible:

@@ -8,7 +8,7 @@ from domain.chain_of_identity import (
     parse_chain_of_identity,
 )
 from domain.dosing import classify_product
-from domain.eligibility import assess_eligibility, missing_induction_values
+from domain.eligibility import assess_eligibility, missing_induction_values, missing_recent_therapy
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.context import Context
@@ -35,6 +35,8 @@ def enroll_patient(ctx: Context, c: cmd.EnrollPatient) -> list[ev.EventPayload]:
     if ctx.induction_criteria:
         for missing in missing_induction_values(c.screening):
             ctx.refuse(missing)
+    for missing in missing_recent_therapy(c.screening, ctx.protocol.eligibility):  # amendment 1.1 on
+        ctx.refuse(missing)
     result = assess_eligibility(c.screening, ctx.protocol.eligibility, induction_criteria=ctx.induction_criteria)
     attempt = state.screening_attempt + 1 if again else 1
     payloads: list[ev.EventPayload] = [

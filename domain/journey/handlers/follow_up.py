@@ -7,7 +7,7 @@ from domain.journey import events as ev
 from domain.journey.calendar import (
     CHEMO_CODE,
     EFFICACY_ITEMS,
-    MRD_CODE,
+    MRD_CODES,
     era_start_dates,
     find_item,
     scheduled_items,
@@ -16,7 +16,7 @@ from domain.journey.context import Context
 from domain.journey.phases import FOLLOW_UP_ERAS, POST_INFUSION_PHASES, Phase
 from domain.journey.repeats import refuse_exact_repeat
 from domain.response import MrdResult, OtherDiseaseTest, assess_relapse, classify_response, confirm_molecular_recurrence
-from domain.schedule import is_within_window
+from domain.schedule import ScheduledVisit, is_within_window
 from domain.site_time import end_of_site_day, site_moment
 
 
@@ -48,23 +48,14 @@ def record_disease_assessment(ctx: Context, c: cmd.RecordDiseaseAssessment) -> l
         cns_status=outside.cns_status if outside else None,
         extramedullary=outside.extramedullary if outside else None,
     )
-    mrd = find_item(state, ctx.protocol, MRD_CODE)
-    mrd_record = state.item(MRD_CODE)
-    # An assessment before the MRD window opens is not the protocol's MRD evaluation; one after it is, late. As a
-    # visit is, it counts when entered after its window closed and the item was marked missed: the date decides.
-    fulfils_mrd = (
-        mrd is not None
-        and assessed_on >= mrd.window_opens
-        and c.marrow.mrd_flow_percent is not None
-        and (mrd_record.done_on is None or mrd_record.done_sequence == supersedes)
-    )
+    mrd = _mrd_item_fulfilled(ctx, c, supersedes)
     assessed = ev.DiseaseAssessed(
         marrow=c.marrow,
         other_tests=c.other_tests,
         response=response,
         relapse=relapse,
-        fulfils=(MRD_CODE,) if fulfils_mrd else (),
-        in_window=is_within_window(mrd, assessed_on) if fulfils_mrd and mrd else None,
+        fulfils=(mrd.code,) if mrd else (),
+        in_window=is_within_window(mrd, assessed_on) if mrd else None,
         supersedes=supersedes,
         outside_marrow=outside,
     )
@@ -77,6 +68,22 @@ def record_disease_assessment(ctx: Context, c: cmd.RecordDiseaseAssessment) -> l
         if recurrence is not None:
             payloads.append(recurrence)
     return payloads
+
+
+def _mrd_item_fulfilled(ctx: Context, c: cmd.RecordDiseaseAssessment, supersedes: int | None) -> ScheduledVisit | None:
+    """The marrow MRD assessment (day 28, or amendment 1.1's day 60) this assessment is, if any: the first not yet
+    done whose window has opened by its date. An assessment before a window opens is not that evaluation; one after
+    it is, late. As a visit is, it counts when entered after its window closed and the item was marked missed."""
+    if c.marrow.mrd_flow_percent is None:
+        return None
+    for code in MRD_CODES:
+        item = find_item(ctx.state, ctx.protocol, code)
+        record = ctx.state.item(code)
+        if item is None or c.marrow.assessed_on < item.window_opens:
+            continue
+        if record.done_on is None or record.done_sequence == supersedes:
+            return item
+    return None
 
 
 def _tests_as_counted_before_the_review(c: cmd.RecordDiseaseAssessment) -> tuple[OtherDiseaseTest, ...]:
