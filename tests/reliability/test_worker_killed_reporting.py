@@ -34,6 +34,7 @@ from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
 from tests.reliability.record_locks import postgres_tables_locked
 from tests.reliability.stack import FaultStack, fault_stack
 from tests.waiting import eventually
+from workers.settling import settle
 from workflows.journey_messages import RecordResult
 from workflows.patient_journey import PatientJourneyWorkflow
 
@@ -60,6 +61,9 @@ async def test_a_worker_killed_while_a_journey_reports_a_dlt_loses_nothing_and_t
 
     # The grade-4 CRS (a DLT) accepted and written to the record, and the worker killed before the append could
     # answer: the journey had not folded it in, so its report to the trial was never sent from this worker.
+    # Nothing of the journey's in flight first (the infusion day's daily-monitoring check, say): the lock below must
+    # hold the DLT's append, not an earlier step's, or the DLT would wait behind it and never be written.
+    await settle(stack.temporal, journey_workflow_id("KR-301"))
     written_before = await asyncio.to_thread(stack.store.last_sequence, "KR-301")
     crs = signed(cmd.AssessCrs(actor=PHYSICIAN, assessed_at=datetime.now(UTC), findings=GRADE_4_CRS), datetime.now(UTC))
     with postgres_tables_locked(stack.record_url, "patient_summaries"):
