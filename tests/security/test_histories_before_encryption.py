@@ -42,6 +42,7 @@ async def test_the_converter_of_workers_and_clients_refuses_them() -> None:
     # Why the replayer has its own converter: with the one workers use, the start input in clear is refused, the
     # workflow fails at once where the recorded run went on.
     replayer = Replayer(workflows=[PatientJourneyWorkflow], data_converter=encrypted_data_converter(KEYRING))
-    result = await replayer.replay_workflow(load(HISTORY_FILES[0]), raise_on_replay_failure=False)
+    # A first run (its start input is the enrollment in clear), recorded before encryption.
+    result = await replayer.replay_workflow(load(HISTORIES_DIR / "crs-death-run01.json"), raise_on_replay_failure=False)
     assert result.replay_failure is not None
     assert "Fail workflow" in str(result.replay_failure)
