@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
@@ -258,20 +259,44 @@ class TrialClient:
             # The new run witnesses the record from its start, as the closed run did.
             record_head=RecordHead(sequence=head.sequence, hash=head.hash) if head is not None else None,
         )
+        journey = JourneyInput(
+            study_id=study_id, enrollment=command, carried=carried, protocol_version=protocol.version
+        )
         try:
-            handle = await self._temporal.start_workflow(
-                PatientJourneyWorkflow.run,
-                JourneyInput(study_id=study_id, enrollment=command, carried=carried, protocol_version=protocol.version),
-                id=journey_workflow_id(study_id),
-                task_queue=self._task_queue,
-                # The screen failure's run has closed; a run still open (another attempt just started) refuses.
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            )
+            handle = await self._start_rescreening(journey)
         except WorkflowAlreadyStartedError:
-            raise AlreadyEnrolled(study_id) from None
+            # The screen failure's run may still be closing (its notifications going out): wait for it, once.
+            if not await self._closed_within(study_id, self._enrollment_taken_within):
+                raise AlreadyEnrolled(study_id) from None
+            try:
+                handle = await self._start_rescreening(journey)
+            except WorkflowAlreadyStartedError:  # another attempt started meanwhile
+                raise AlreadyEnrolled(study_id) from None
         await await_enrollment_recorded(self._temporal, handle, study_id, self._enrollment_taken_within)
         return _enrollment_result(fold(state, attempt))
+
+    async def _start_rescreening(self, journey: JourneyInput) -> JourneyHandle:
+        return await self._temporal.start_workflow(
+            PatientJourneyWorkflow.run,
+            journey,
+            id=journey_workflow_id(journey.study_id),
+            task_queue=self._task_queue,
+            # The screen failure's run has closed; a run still open (another attempt just started) refuses.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+
+    async def _closed_within(self, study_id: str, within: timedelta) -> bool:
+        """Whether the journey's open run closes within `within` (a screen failure's run ends once its
+        notifications are out)."""
+        handle = self._temporal.get_workflow_handle(journey_workflow_id(study_id))
+        try:
+            await asyncio.wait_for(handle.result(follow_runs=False), timeout=within.total_seconds())
+        except TimeoutError:
+            return False
+        except WorkflowFailureError:
+            return True
+        return True
 
     async def _admit_if_eligible(self, study_id: str, enrolled: JourneyState) -> None:
         """The trial admits an eligible patient first (refused with every reason when paused, closed or full); a
