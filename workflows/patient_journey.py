@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -552,18 +553,22 @@ class PatientJourneyWorkflow:
 
     @record.validator
     def validate_record(self, command: StaffCommand) -> None:
+        self._validate(command, STAFF_COMMAND_MODELS, "a staff command")
+
+    def _validate(self, command: object, kinds: type | tuple[type, ...], what: str) -> None:
+        """An update's validator: refused, with its reasons, unless the decider would accept `command` now."""
         info = workflow.current_update_info()
         if info is not None and info.id in self._state.recent_updates:
             return  # a retry of a command already applied: answered again, never applied twice
         # A payload in another encoding (binary/plain, binary/null) arrives as bytes or None, past pydantic.
-        if not isinstance(command, STAFF_COMMAND_MODELS):
-            reason = f"this is not a staff command (the update's argument is {type(command).__name__})"
+        if not isinstance(command, kinds):
+            reason = f"this is not {what} (the update's argument is {type(command).__name__})"
             self._log_refusal(command, [reason])
             raise rejection_error(CommandRejected([reason]))
         if self._state.moving_to_new_run:
             raise ApplicationError("the journey is moving to a new run: resend this command", type=RESEND_TO_NEW_RUN)
         try:
-            self._decided(command)
+            self._decided(cast(Command, command))
         except CommandRejected as rejection:
             self._log_refusal(command, rejection.reasons)
             raise rejection_error(rejection) from role_refusal(rejection)
@@ -590,20 +595,7 @@ class PatientJourneyWorkflow:
 
     @trial_stopped.validator
     def validate_trial_stopped(self, command: StopForTrial) -> None:
-        info = workflow.current_update_info()
-        if info is not None and info.id in self._state.recent_updates:
-            return
-        if not isinstance(command, StopForTrial):
-            reason = f"this is not the trial's stop (the update's argument is {type(command).__name__})"
-            self._log_refusal(command, [reason])
-            raise rejection_error(CommandRejected([reason]))
-        if self._state.moving_to_new_run:
-            raise ApplicationError("the journey is moving to a new run: resend this command", type=RESEND_TO_NEW_RUN)
-        try:
-            self._decided(command)
-        except CommandRejected as rejection:
-            self._log_refusal(command, rejection.reasons)
-            raise rejection_error(rejection) from role_refusal(rejection)
+        self._validate(command, StopForTrial, "the trial's stop")
 
     def _log_refusal(self, command: object, reasons: Sequence[str]) -> None:
         """Every refused attempt leaves a line in the worker's log, whatever path it came by (the trial client also
