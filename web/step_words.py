@@ -156,7 +156,6 @@ FIELD_WORDS: Final = {
     "end_of_induction_marrow_blasts_percent": N_("Marrow blasts at the end of induction"),
     "extramedullary_disease": N_("Extramedullary disease"),
     "failed_on": N_("Failed on"),
-    "fever_masked_by_treatment": N_("Fever masked by tocilizumab or steroids"),
     "from_protocol_step": N_("Resumed from the protocol's step"),
     "given_at": N_("Given at"),
     "guardian_consent_signed_on": N_("Guardian's consent signed on"),
