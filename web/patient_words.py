@@ -46,6 +46,17 @@ EVENT_WORDS: Final = {
     "lost_to_follow_up": N_("lost to follow-up"),
     "taken_off_study": N_("taken off study"),
     "journey_completed": N_("study completed"),
+    "slot_not_booked": N_("no manufacturing slot found: book by hand"),
+    "infusion_late_after_thaw": N_("infusion late after thawing"),
+    "daily_monitoring_started": N_("daily CRS and ICANS checks started"),
+    "daily_assessments_due": N_("daily checks due"),
+    "daily_assessment_missed": N_("daily check missed"),
+    "fever_masking_dose_given": N_("tocilizumab or corticosteroid given"),
+    "dlt_window_completed": N_("DLT window completed"),
+    "molecular_recurrence_confirmed": N_("molecular recurrence (MRD) confirmed"),
+    "trial_stopped": N_("trial stopped"),
+    "reconsent_recorded": N_("re-consent recorded"),
+    "protocol_version_changed": N_("moved to a new protocol version"),
 }
 
 VISIT_STATUS_WORDS: Final = {

@@ -35,11 +35,15 @@ STEP_WORDS: Final = {
     "record_death": N_("Record a death"),
     "record_lost_to_follow_up": N_("Record lost to follow-up"),
     "take_off_study": N_("Take off study"),
+    "record_fever_masking_dose": N_("Record a dose of tocilizumab or a corticosteroid"),
+    "record_reconsent": N_("Record the family's answer to a protocol amendment"),
 }
 
 # The registry's help of each step in the catalog's words (a test keeps each equal to the registry's).
 STEP_HELP: Final = {
-    "enroll_patient": N_("Enroll a screened patient: eligibility is decided from the screening data."),
+    "enroll_patient": N_(
+        "Enroll a screened patient: eligibility is decided from the screening data, induction results included."
+    ),
     "confirm_eligibility": N_("The investigator confirms the screened patient may join the trial."),
     "correct_screening": N_(
         "Correct the screening values of the current screening: eligibility is decided again on them."
@@ -91,6 +95,12 @@ STEP_HELP: Final = {
     "record_death": N_("Record the patient's death, its cause, and whether the treatment caused it."),
     "record_lost_to_follow_up": N_("Record that the patient can no longer be reached for follow-up."),
     "take_off_study": N_("Take the patient off the study, with the reason."),
+    "record_fever_masking_dose": N_(
+        "Record a dose of tocilizumab or a corticosteroid: drug, dose and time given (it masks fever at CRS checks)."
+    ),
+    "record_reconsent": N_(
+        "Record the family's answer to a protocol amendment: accepted moves the patient onto it, declined does not."
+    ),
 }
 
 GROUP_WORDS: Final = {
@@ -99,19 +109,26 @@ GROUP_WORDS: Final = {
     "correction": N_("Correction (only when this entry corrects an earlier one)"),
     "adverse_event": N_("Adverse event"),
     "marrow": N_("Bone marrow"),
+    "outside_marrow": N_("Outside the marrow (leave empty when nothing was checked)"),
+    "extramedullary": N_("Extramedullary disease (testis, skin, a mass ...)"),
 }
 
 FIELD_WORDS: Final = {
+    "accepted": N_("Amendment accepted"),
     "active_gvhd": N_("Active graft-versus-host disease"),
     "active_hbv": N_("Active hepatitis B"),
     "active_hcv": N_("Active hepatitis C"),
     "active_uncontrolled_infection": N_("Active uncontrolled infection"),
     "alt_x_uln": N_("ALT"),
+    "answered_on": N_("Answered on"),
     "assessed_at": N_("Assessed at"),
     "assessed_on": N_("Assessed on"),
     "ast_x_uln": N_("AST"),
     "at": N_("At"),
+    "aware_at": N_("Site became aware at"),
+    "b_all_diagnosis_confirmed": N_("B-ALL diagnosis confirmed"),
     "bilirubin_x_uln": N_("Bilirubin"),
+    "blinatumomab_or_inotuzumab_last_given": N_("Blinatumomab or inotuzumab last given"),
     "capd_score": N_("CAPD score"),
     "cause": N_("Cause"),
     "cd19_expressed": N_("CD19 expressed"),
@@ -121,6 +138,7 @@ FIELD_WORDS: Final = {
     "child_assent_obtained": N_("Child's assent obtained"),
     "circulating_blasts": N_("Circulating blasts"),
     "clinical_cns_signs": N_("Clinical CNS signs"),
+    "cns_status": N_("CNS status (CSF)"),
     "collected_on": N_("Collected on"),
     "consciousness": N_("Consciousness"),
     "consent_form_version": N_("Consent form version"),
@@ -135,9 +153,9 @@ FIELD_WORDS: Final = {
     "died_on": N_("Died on"),
     "dose_mg": N_("Dose given"),
     "drug": N_("Drug"),
+    "end_of_induction_marrow_blasts_percent": N_("Marrow blasts at the end of induction"),
     "extramedullary_disease": N_("Extramedullary disease"),
     "failed_on": N_("Failed on"),
-    "fever_masked_by_treatment": N_("Fever masked by tocilizumab or steroids"),
     "from_protocol_step": N_("Resumed from the protocol's step"),
     "given_at": N_("Given at"),
     "guardian_consent_signed_on": N_("Guardian's consent signed on"),
@@ -157,6 +175,7 @@ FIELD_WORDS: Final = {
     "motor": N_("Motor findings"),
     "mrd_flow_percent": N_("MRD by flow cytometry"),
     "neutrophils_10e9_per_l": N_("Neutrophils"),
+    "no_fever": N_("No fever at all"),
     "note": N_("Note"),
     "onset_date": N_("Onset date"),
     "oxygen": N_("Oxygen support"),
@@ -168,6 +187,8 @@ FIELD_WORDS: Final = {
     "prior_allogeneic_hsct": N_("Prior allogeneic stem cell transplant"),
     "prior_car_t": N_("Prior CAR-T therapy"),
     "product_label_coi": N_("Bag label (chain of identity)"),
+    "protocol_version": N_("Protocol version"),
+    "proven_by": N_("Proven by"),
     "reason": N_("Reason"),
     "regimen": N_("Regimen"),
     "related_to_car_t": N_("Related to the CAR-T cells"),
@@ -181,6 +202,7 @@ FIELD_WORDS: Final = {
     "serious": N_("Serious (SAE)"),
     "serum_creatinine_mg_dl": N_("Serum creatinine"),
     "shortening_fraction_percent": N_("Shortening fraction"),
+    "site": N_("Site"),
     "spo2_room_air_percent": N_("SpO2 on room air"),
     "sponsor_reference": N_("Sponsor's reference"),
     "step": N_("Step"),
@@ -248,6 +270,16 @@ CHOICE_WORDS: Final = {
     "received_at_site": N_("received at the site"),
     "stored": N_("stored"),
     "thawed": N_("thawed"),
+    "tocilizumab": N_("Tocilizumab"),
+    "dexamethasone": N_("Dexamethasone"),
+    "methylprednisolone": N_("Methylprednisolone"),
+    "hydrocortisone": N_("Hydrocortisone"),
+    "prednisolone": N_("Prednisolone"),
+    "cns1": N_("CNS1 (no blasts in the CSF)"),
+    "cns2": N_("CNS2 (blasts, fewer than 5 white cells/µL)"),
+    "cns3": N_("CNS3 (blasts, 5 or more white cells/µL)"),
+    "biopsy": N_("biopsy"),
+    "imaging": N_("imaging"),
 }
 
 

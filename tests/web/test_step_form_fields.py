@@ -67,7 +67,6 @@ def test_a_posted_form_becomes_the_commands_values_in_site_time_and_an_empty_cor
     form = {
         "assessed_at": "2026-12-06T09:30",
         "findings.max_temperature_c": "38.6",
-        "findings.fever_masked_by_treatment": "false",
         "findings.hypotension": "false",
         "findings.vasopressors_excluding_vasopressin": "0",
         "findings.vasopressin": "false",
@@ -87,7 +86,6 @@ def test_every_problem_is_filed_at_its_field_and_a_models_own_check_at_its_group
     items = form_of(STAFF_COMMANDS["assess_crs"])
     form = {
         "findings.max_temperature_c": "51",
-        "findings.fever_masked_by_treatment": "false",
         "findings.hypotension": "false",
         "findings.vasopressors_excluding_vasopressin": "2",
         "findings.vasopressin": "false",
