@@ -24,9 +24,12 @@ workflow module imports it, so the sandbox never re-imports it without its keys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
+from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
     ExecuteWorkflowInput,
@@ -104,20 +107,36 @@ def _refused(study_id: str, kind: str, error: SealRefused) -> ApplicationError:
 def _check_command(keyring: SealKeyring, input: HandleUpdateInput, subject: str | None = None) -> None:
     study_id = subject or study_id_of(workflow.info().workflow_id) or workflow.info().workflow_id
     [command] = input.args if len(input.args) == 1 else [None]
-    kind = str(getattr(command, "kind", "unknown"))
     try:
-        if command is None or not hasattr(command, "model_dump"):
-            raise SealRefused("the update's argument is not a staff command")
-        verify(
-            keyring,
-            input.headers.get(SEAL_HEADER),
-            study_id=study_id,
-            command=command,
-            idempotency_key=input.id,
-            now=workflow.now(),
+        _verify_message(
+            keyring, command, "the update's argument is not a staff command", input.headers, study_id, input.id
         )
     except SealRefused as error:
-        raise _refused(study_id, kind, error) from None
+        raise _refused(study_id, str(getattr(command, "kind", "unknown")), error) from None
+
+
+def _verify_message(
+    keyring: SealKeyring,
+    message: object,
+    not_a_message: str,
+    headers: Mapping[str, Payload],
+    subject: str,
+    idempotency_key: str,
+    *,
+    check_age: bool = True,
+) -> None:
+    """Raises SealRefused unless `message` (an update's or a signal's one argument) carries a valid seal."""
+    if not isinstance(message, BaseModel):
+        raise SealRefused(not_a_message)
+    verify(
+        keyring,
+        headers.get(SEAL_HEADER),
+        study_id=subject,
+        command=message,
+        idempotency_key=idempotency_key,
+        now=workflow.now(),
+        check_age=check_age,
+    )
 
 
 def _check_start(keyring: SealKeyring, input: ExecuteWorkflowInput) -> None:
@@ -144,23 +163,13 @@ def _report_sealed(keyring: SealKeyring, input: HandleSignalInput) -> bool:
     """Whether the report carries a valid seal; a report that does not is logged (trial id, kind, reason only)."""
     trial_id = workflow.info().workflow_id
     [report] = input.args if len(input.args) == 1 else [None]
-    kind = str(getattr(report, "kind", "unknown"))
     try:
-        if report is None or not hasattr(report, "model_dump"):
-            raise SealRefused("the signal's argument is not a journey's report")
-        verify(
-            keyring,
-            input.headers.get(SEAL_HEADER),
-            study_id=trial_id,
-            command=report,
-            idempotency_key=input.signal,
-            now=workflow.now(),
-            check_age=False,
-        )
+        not_a_report = "the signal's argument is not a journey's report"
+        _verify_message(keyring, report, not_a_report, input.headers, trial_id, input.signal, check_age=False)
     except SealRefused as error:
         workflow.logger.warning(
             "trial report ignored: %s for %s (study id %s): %s",
-            kind,
+            str(getattr(report, "kind", "unknown")),
             trial_id,
             getattr(report, "study_id", "unknown"),
             error.reason,
