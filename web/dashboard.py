@@ -19,11 +19,13 @@ from domain.statistics import ProportionEstimate
 from domain.trial.state import Enrollment
 from domain.trial.status import TrialStatus
 from facade import DeliveryRecord, PatientListing, TrialClient, TrialReport
+from observability.logging import get_logger
 from web.survival_chart import SurvivalDrawing, SurvivalSeries, drawing, series_of_report
 from web.words import N_, PHASE_WORDS
 from web.worklist import WorkItem, worklist_of
 
 T = TypeVar("T")
+_log = get_logger("web.dashboard")
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,13 @@ async def current_dashboard(trial: TrialClient, now: datetime) -> Dashboard:
             raise answer  # cancelled: not a journey's problem
     statuses = [answer for answer in answers if isinstance(answer, PatientStatus)]
     today = site_date(now, trial.protocol.schedule)
-    unanswered = [problem for problem in (listed, trial_status) if isinstance(problem, Exception)]
+    this_trial, not_asked = trial_of_this_record(trial_status, report)
+    if not_asked is not None:
+        _log.warning("dashboard_without_the_running_trial", reason=not_asked)
     return Dashboard(
         now=now,
         report=report,
-        trial=trial_status if isinstance(trial_status, TrialStatus) else None,
+        trial=this_trial,
         by_phase=patients_by_phase([*listings, *from_record]),
         overdue=worklist_of(statuses, Role.SUPERVISOR, today).overdue,
         open_reports=[OpenReport(s.study_id, r) for s in statuses for r in s.open_expedited_reports],
@@ -117,10 +121,25 @@ async def current_dashboard(trial: TrialClient, now: datetime) -> Dashboard:
         cr=cr_analyses(report),
         survival=[(series, drawing(series)) for series in series_of_report(report)],
         unreadable=[study_id for study_id, a in zip(running, answers, strict=True) if isinstance(a, Exception)],
-        trial_unanswered=f"{type(unanswered[0]).__name__}: {unanswered[0]}" if unanswered else None,
+        trial_unanswered=not_asked,
         from_record=[listing.study_id for listing in from_record],
         accrual_target=trial.protocol.accrual.accrual_target_infused,
     )
+
+
+def trial_of_this_record(answer: TrialStatus | Exception, report: TrialReport) -> tuple[TrialStatus | None, str | None]:
+    """The trial workflow's status when it is this record's trial; otherwise None and why. A workflow that admitted
+    nobody while the record holds enrolled patients is not theirs (the record was kept from a server that is gone,
+    such as `trial-demo --record-url`'s, and a fresh trial runs here): its enrollment state would be another trial's.
+    Admission comes before an enrollment is recorded, so the trial's own workflow never shows this."""
+    if isinstance(answer, Exception):
+        return None, f"the trial's workflow did not answer ({type(answer).__name__}: {answer})"
+    if answer.admitted == 0 and report.enrollment.enrolled > 0:
+        return (
+            None,
+            f"the trial's workflow here admitted nobody; the record holds {report.enrollment.enrolled} enrolled",
+        )
+    return answer, None
 
 
 async def _answer(asked: Awaitable[T]) -> T | Exception:

@@ -101,7 +101,9 @@ async def test_the_dashboard_shows_the_kept_cohort_from_the_record(kept: KeptRec
     assert report.enrollment.patients == PATIENTS
 
     # Temporal is gone: what needs the running trial is said to be missing, not shown as an error page.
-    await expect(page.locator("#trial-unanswered")).to_contain_text("The running trial did not answer")
+    await expect(page.locator("#trial-unanswered")).to_contain_text(
+        "The running trial cannot be asked about this record"
+    )
     await expect(page.locator("#verification")).to_contain_text("The trial record verified")
 
     # Every patient of the cohort under their phase, as the record (and the report) has them.
