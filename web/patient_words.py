@@ -46,6 +46,17 @@ EVENT_WORDS: Final = {
     "lost_to_follow_up": N_("lost to follow-up"),
     "taken_off_study": N_("taken off study"),
     "journey_completed": N_("study completed"),
+    "daily_assessment_missed": N_("daily assessment missed"),
+    "daily_assessments_due": N_("daily assessments due"),
+    "daily_monitoring_started": N_("daily monitoring started"),
+    "dlt_window_completed": N_("DLT observation window completed"),
+    "fever_masking_dose_given": N_("fever-masking dose given"),
+    "infusion_late_after_thaw": N_("infusion late after thawing"),
+    "molecular_recurrence_confirmed": N_("molecular recurrence confirmed"),
+    "protocol_version_changed": N_("moved onto a protocol amendment"),
+    "reconsent_recorded": N_("answer to an amendment recorded"),
+    "slot_not_booked": N_("no manufacturing slot booked"),
+    "trial_stopped": N_("trial stopped"),
 }
 
 VISIT_STATUS_WORDS: Final = {

@@ -35,11 +35,15 @@ STEP_WORDS: Final = {
     "record_death": N_("Record a death"),
     "record_lost_to_follow_up": N_("Record lost to follow-up"),
     "take_off_study": N_("Take off study"),
+    "record_fever_masking_dose": N_("Record a fever-masking dose"),
+    "record_reconsent": N_("Record the answer to an amendment"),
 }
 
 # The registry's help of each step in the catalog's words (a test keeps each equal to the registry's).
 STEP_HELP: Final = {
-    "enroll_patient": N_("Enroll a screened patient: eligibility is decided from the screening data."),
+    "enroll_patient": N_(
+        "Enroll a screened patient: eligibility is decided from the screening data, induction results included."
+    ),
     "confirm_eligibility": N_("The investigator confirms the screened patient may join the trial."),
     "correct_screening": N_(
         "Correct the screening values of the current screening: eligibility is decided again on them."
@@ -91,6 +95,12 @@ STEP_HELP: Final = {
     "record_death": N_("Record the patient's death, its cause, and whether the treatment caused it."),
     "record_lost_to_follow_up": N_("Record that the patient can no longer be reached for follow-up."),
     "take_off_study": N_("Take the patient off the study, with the reason."),
+    "record_fever_masking_dose": N_(
+        "Record a dose of tocilizumab or a corticosteroid: drug, dose and time given (it masks fever at CRS checks)."
+    ),
+    "record_reconsent": N_(
+        "Record the family's answer to a protocol amendment: accepted moves the patient onto it, declined does not."
+    ),
 }
 
 GROUP_WORDS: Final = {
@@ -99,6 +109,8 @@ GROUP_WORDS: Final = {
     "correction": N_("Correction (only when this entry corrects an earlier one)"),
     "adverse_event": N_("Adverse event"),
     "marrow": N_("Bone marrow"),
+    "outside_marrow": N_("Disease outside the marrow"),
+    "extramedullary": N_("Extramedullary disease"),
 }
 
 FIELD_WORDS: Final = {
@@ -200,6 +212,17 @@ FIELD_WORDS: Final = {
     "visit_date": N_("Visit date"),
     "weight_kg": N_("Weight"),
     "withdrawn_on": N_("Withdrawn on"),
+    "b_all_diagnosis_confirmed": N_("B-ALL diagnosis confirmed"),
+    "end_of_induction_marrow_blasts_percent": N_("Marrow blasts at the end of induction"),
+    "blinatumomab_or_inotuzumab_last_given": N_("Blinatumomab or inotuzumab last given"),
+    "no_fever": N_("No fever"),
+    "aware_at": N_("Site aware at"),
+    "cns_status": N_("CNS status"),
+    "site": N_("Site"),
+    "proven_by": N_("Proven by"),
+    "protocol_version": N_("Protocol version"),
+    "accepted": N_("Accepted"),
+    "answered_on": N_("Answered on"),
 }
 
 
@@ -248,6 +271,16 @@ CHOICE_WORDS: Final = {
     "received_at_site": N_("received at the site"),
     "stored": N_("stored"),
     "thawed": N_("thawed"),
+    "tocilizumab": N_("tocilizumab"),
+    "dexamethasone": N_("dexamethasone"),
+    "methylprednisolone": N_("methylprednisolone"),
+    "hydrocortisone": N_("hydrocortisone"),
+    "prednisolone": N_("prednisolone"),
+    "cns1": N_("CNS-1"),
+    "cns2": N_("CNS-2"),
+    "cns3": N_("CNS-3"),
+    "biopsy": N_("biopsy"),
+    "imaging": N_("imaging"),
 }
 
 
