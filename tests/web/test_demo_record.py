@@ -90,6 +90,8 @@ async def supervisors_dashboard(kept: KeptRecord) -> tuple[Page, RequestLog]:
     await page.get_by_label("Personal credential").fill(SUPERVISOR_TOKEN)
     await page.locator("main").get_by_role("button").click()
     await expect(page).to_have_url(kept.url + "/")
+    # The worklist needs the running journeys: it says so (no error page), and points to the dashboard.
+    await expect(page.locator("#trial-unanswered")).to_contain_text("The running journeys cannot be asked just now")
     await page.goto(kept.url + "/dashboard")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Trial dashboard")
     return page, log
