@@ -8,8 +8,9 @@ from __future__ import annotations
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
 from config import search_attributes as sa
-from config.journey_ids import WORKFLOW_ID_PREFIX
+from config.journey_ids import WORKFLOW_ID_PREFIX, journey_workflow_id
 from domain.journey.phases import Phase
+from domain.journey.views import PatientStatus
 from domain.protocol import TrialProtocol, protocol_for_version
 from domain.site_time import site_date
 from facade.models import PatientListing
@@ -70,4 +71,21 @@ def listing_from(execution: WorkflowExecution, protocol: TrialProtocol) -> Patie
         highest_crs_grade=attributes.get(sa.HIGHEST_CRS_GRADE) or 0,
         highest_icans_grade=attributes.get(sa.HIGHEST_ICANS_GRADE) or 0,
         protocol_version=version,
+    )
+
+
+def listing_from_record(status: PatientStatus) -> PatientListing:
+    """One row of the list as the trial record's summary has it, for a journey Temporal does not list (ended past
+    retention, or a kept record such as the demo's whose workflows are gone): not running, nothing due here."""
+    return PatientListing(
+        study_id=status.study_id,
+        workflow_id=journey_workflow_id(status.study_id),
+        running=False,
+        phase=status.phase,
+        next_due_on=None,
+        overdue=False,
+        expedited_report_open=bool(status.open_expedited_reports),
+        highest_crs_grade=status.highest_crs_grade,
+        highest_icans_grade=status.highest_icans_grade,
+        protocol_version=status.protocol_version,
     )

@@ -53,7 +53,7 @@ from facade.audit import AuditEntry, audit_entries
 from facade.command_seals import sealing_client
 from facade.enrollment_taken import ENROLLMENT_TAKEN_WITHIN, await_enrollment_recorded
 from facade.errors import AlreadyEnrolled, CommandRefused, JourneyClosed, NotPermitted, TrialError, UnknownPatient
-from facade.listing import journeys_query, listing_from
+from facade.listing import journeys_query, listing_from, listing_from_record
 from facade.models import EnrollmentResult, PatientListing, Timeline, TrialReport
 from facade.report import build_report, status_from_summary
 from facade.report_verification import verified_summaries
@@ -541,6 +541,14 @@ class TrialClient:
             if earlier is None or started > earlier[0]:
                 newest[execution.id] = (started, listing_from(execution, self._protocol))
         return sorted((listing for _, listing in newest.values()), key=lambda listing: listing.study_id)
+
+    async def recorded_patients(self) -> list[PatientListing]:
+        """Every patient the trial record holds, by study id, as its summary has them (never Temporal's index, which
+        forgets ended journeys and knows nothing of a record kept from another server, such as the demo's)."""
+        summaries = await asyncio.to_thread(self._store.patient_summaries)
+        return sorted(
+            (listing_from_record(status_from_summary(s)) for s in summaries), key=lambda listing: listing.study_id
+        )
 
     async def report(self) -> TrialReport:
         """The trial-level report, computed from the trial record's patient summaries.

@@ -46,7 +46,7 @@ EVENT_WORDS: Final = {
     "lost_to_follow_up": N_("lost to follow-up"),
     "taken_off_study": N_("taken off study"),
     "journey_completed": N_("study completed"),
-    "slot_not_booked": N_("no manufacturing slot found: book by hand"),
+    "slot_not_booked": N_("no manufacturing slot found"),
     "infusion_late_after_thaw": N_("infusion late after thawing"),
     "daily_monitoring_started": N_("daily CRS and ICANS checks started"),
     "daily_assessments_due": N_("daily checks due"),

@@ -12,7 +12,10 @@ from domain.journey.views import DueItem, PatientStatus
 from domain.roles import Role
 from domain.site_time import site_date
 from facade import TrialClient
+from observability.logging import get_logger
 from web.step_links import item_link, may_record
+
+_log = get_logger("web.worklist")
 
 # How far ahead "coming" looks: a week of the site's calendar.
 COMING_DAYS: Final = 7
@@ -42,6 +45,7 @@ class Worklist:
     due_today: list[WorkItem] = field(default_factory=list)
     coming: list[WorkItem] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # journeys that could not answer just now
+    trial_unanswered: bool = False  # Temporal listed no journey (unreachable, or a kept record's server is gone)
 
     @property
     def empty(self) -> bool:
@@ -72,7 +76,12 @@ def worklist_of(statuses: Iterable[PatientStatus], role: Role, today: date) -> W
 async def current_worklist(trial: TrialClient, role: Role, now: datetime) -> Worklist:
     """The worklist at `now`, from every running journey's status (asked concurrently); a journey that cannot answer
     just now is named, not hidden."""
-    listed = [listing.study_id for listing in await trial.list_patients() if listing.running]
+    try:
+        listings = await trial.list_patients()
+    except Exception:  # any failure: the page says the running journeys cannot be asked, not an error page
+        _log.warning("worklist_without_the_running_trial", exc_info=True)
+        return Worklist(today=site_date(now, trial.protocol.schedule), trial_unanswered=True)
+    listed = [listing.study_id for listing in listings if listing.running]
     answers = await asyncio.gather(*(trial.status(study_id) for study_id in listed), return_exceptions=True)
     for answer in answers:
         if isinstance(answer, BaseException) and not isinstance(answer, Exception):

@@ -46,11 +46,11 @@ from tests.facade.late_journey import late_journey
 from tests.servers import Stack
 from tests.waiting import poll
 from tests.web.browser import MovableClock, RequestLog, accessibility_violations, chromium, served
+from tests.web.screenshots import screenshot
 from web import WebConfig
 from web.dashboard import PER_PROTOCOL, cr_analyses
 from web.survival_chart import series_of_report
 
-SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SUPERVISOR_TOKEN = "web-token-of-supervisor-zhao"
 DSMB_TOKEN = "web-token-of-dsmb-chair-li"
 NURSE_TOKEN = "web-token-of-nurse-sun"
@@ -156,11 +156,6 @@ async def no_blocking_violations(page: Page) -> None:
     assert found == [], f"axe-core on {page.url}: {found}"
 
 
-async def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
-
-
 async def dashboard_listing_every_patient(page: Page, site: Site) -> None:
     """The dashboard, once Temporal's visibility index (eventually consistent) lists the whole cohort."""
     phases = page.locator("#phases")
@@ -177,7 +172,7 @@ def percent(value: float) -> str:
     return f"{value * 100:.1f} %"
 
 
-async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(site: Site) -> None:
+async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(site: Site, tmp_path: Path) -> None:
     context, page, log = await new_page(site)
     await sign_in(page, site, SUPERVISOR_TOKEN)
     await page.get_by_role("navigation").get_by_role("link", name="Trial dashboard").click()
@@ -236,7 +231,7 @@ async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(sit
         await expect(figures.nth(at).locator("figcaption")).to_contain_text(f"{series.patients} patients")
         await expect(figures.nth(at).locator("svg path.curve")).to_have_count(1 if series.points else 0)
     await no_blocking_violations(page)
-    await screenshot(page, "dashboard")
+    await screenshot(page, "dashboard", tmp_path)
 
     # The audit trail of a patient, downloaded as the API's export gives it.
     async with page.expect_download() as downloading:
@@ -265,7 +260,7 @@ async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(sit
     await expect(page.locator("#trial-state")).to_contain_text("Enrollment is paused by the safety stopping rule.")
     await expect(page.locator("#decide")).to_contain_text("Signing as Li Ming.")
     await no_blocking_violations(page)
-    await screenshot(page, "dsmb")
+    await screenshot(page, "dsmb", tmp_path)
 
     await page.get_by_label("Resume enrollment", exact=True).check()
     await page.get_by_label("Rationale").fill("   ")  # blank once trimmed
@@ -313,13 +308,13 @@ def edit_behind_the_records_back(trial: TrialClient, study_id: str) -> None:
         )
 
 
-async def test_the_staff_pages_screenshots_and_what_other_roles_may_not_do(site: Site) -> None:
+async def test_the_staff_pages_screenshots_and_what_other_roles_may_not_do(site: Site, tmp_path: Path) -> None:
     context, page, _log = await new_page(site)
     await page.goto(site.url + "/sign-in")
-    await screenshot(page, "sign-in")
+    await screenshot(page, "sign-in", tmp_path)
     await sign_in(page, site, SUPERVISOR_TOKEN)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Worklist")
-    await screenshot(page, "worklist")
+    await screenshot(page, "worklist", tmp_path)
     # From the keyboard alone: Tab along the menu to the dashboard, Enter.
     for _ in range(12):
         await page.keyboard.press("Tab")
@@ -329,7 +324,7 @@ async def test_the_staff_pages_screenshots_and_what_other_roles_may_not_do(site:
     await expect(page.get_by_role("heading", level=1)).to_have_text("Trial dashboard")
     await page.goto(site.url + f"/patient/{INFUSED_FIRST}")
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Patient {INFUSED_FIRST}")
-    await screenshot(page, "patient-infused")
+    await screenshot(page, "patient-infused", tmp_path)
     await context.close()
 
     # A nurse: no dashboard in the menu, and the DSMB's page without its form.

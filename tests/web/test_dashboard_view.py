@@ -1,12 +1,18 @@
-"""The dashboard's view of the facade's answers: patients grouped by phase in the protocol's order, and the report's
-CR analyses (among infused patients; by intention to treat too where the report has it)."""
+"""The dashboard's view of the facade's answers: patients grouped by phase in the protocol's order, the report's
+CR analyses (among infused patients; by intention to treat too where the report has it), and the trial's status
+shown only when it is the record's own trial."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from domain.journey.phases import Phase
 from domain.protocol import PROTOCOL_V1
+from domain.trial.state import TrialState
+from domain.trial.status import TrialStatus
+from domain.trial.status import trial_status as status_of_trial
 from facade import PatientListing, build_report
-from web.dashboard import INTENTION_TO_TREAT, PER_PROTOCOL, cr_analyses, patients_by_phase
+from web.dashboard import INTENTION_TO_TREAT, PER_PROTOCOL, cr_analyses, patients_by_phase, trial_of_this_record
 
 
 def listing(study_id: str, phase: Phase | None) -> PatientListing:
@@ -46,3 +52,27 @@ def test_the_primary_analysis_comes_first_then_per_protocol_each_with_its_pendin
     assert found[0].cr_rate == report.primary_endpoint.intention_to_treat.cr_rate
     assert found[1].cr_rate == report.primary_endpoint.per_protocol.cr_rate
     assert [a.pending for a in found] == [0, 0]
+
+
+def trial_status(admitted: int) -> TrialStatus:
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    return status_of_trial(TrialState(trial_identifier="TF"), now, PROTOCOL_V1).model_copy(
+        update={"admitted": admitted}
+    )
+
+
+def test_the_trials_status_is_shown_only_when_it_is_this_records_trial() -> None:
+    enrolled = build_report([], PROTOCOL_V1)
+    enrolled = enrolled.model_copy(update={"enrollment": enrolled.enrollment.model_copy(update={"enrolled": 3})})
+    # The record's own trial: it admitted the patients before their enrollment was recorded.
+    own = trial_status(admitted=3)
+    assert trial_of_this_record(own, enrolled) == (own, None)
+    # A fresh trial beside a kept record (trial-demo --record-url): another trial's state, not shown.
+    shown, why = trial_of_this_record(trial_status(admitted=0), enrolled)
+    assert shown is None and why is not None and "admitted nobody" in why and "3 enrolled" in why
+    # No patient yet: a trial that admitted nobody is this record's.
+    empty = build_report([], PROTOCOL_V1)
+    assert trial_of_this_record(trial_status(admitted=0), empty)[0] is not None
+    # Temporal not answering: why is said.
+    shown, why = trial_of_this_record(ConnectionError("temporal:7233 refused"), enrolled)
+    assert shown is None and why is not None and "temporal:7233 refused" in why

@@ -24,10 +24,10 @@ from simulation.journey_steps import Milestone, PathPatient, entered_late
 from tests.facade.journeys import RULES, SCREEN_FAILURE, enrollment
 from tests.servers import Stack
 from tests.web.browser import MovableClock, accessibility_violations, chromium, served
+from tests.web.screenshots import screenshot
 from web import WebConfig
 from web.i18n import site_zone
 
-SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PIN: Final = "2468-1357"
 ROLES: Final = (
     Role.RESEARCH_COORDINATOR,
@@ -92,11 +92,6 @@ async def no_blocking_violations(page: Page) -> None:
     assert found == [], f"axe-core on {page.url}: {found}"
 
 
-async def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 def form_values(command: cmd.Command) -> dict[str, Any]:
     """The command's fields as the form names them (dotted), without what the web app sets itself."""
     flat: dict[str, Any] = {}
@@ -159,7 +154,9 @@ async def record(page: Page, site: Site, study_id: str, command: cmd.Command) ->
     await expect(page.get_by_role("status")).to_contain_text("Recorded", timeout=30_000)
 
 
-async def test_a_whole_patient_from_enrollment_to_the_day_7_visit_through_the_browser(site: Site) -> None:
+async def test_a_whole_patient_from_enrollment_to_the_day_7_visit_through_the_browser(
+    site: Site, tmp_path: Path
+) -> None:
     day_zero = site_date(datetime.now(UTC), RULES) - timedelta(days=7)
     steps = entered_late(Milestone.INFUSED, PathPatient(study_id=WHOLE), day_zero)
     pages = {role: await signed_in(site, role) for role in ROLES}
@@ -171,7 +168,7 @@ async def test_a_whole_patient_from_enrollment_to_the_day_7_visit_through_the_br
     await fill(coordinator, form_values(enrolled))
     await expect(coordinator.get_by_label(re.compile(r"^Height \(cm\)"))).to_have_attribute("max", "250")
     await no_blocking_violations(coordinator)
-    await screenshot(coordinator, "enrollment")
+    await screenshot(coordinator, "enrollment", tmp_path)
     await coordinator.get_by_role("button", name="Enroll", exact=True).click()
     await expect(coordinator.get_by_role("heading", level=1)).to_have_text(f"Patient {WHOLE}")
 
@@ -202,7 +199,7 @@ async def test_a_whole_patient_from_enrollment_to_the_day_7_visit_through_the_br
     await fill(nurse, {"findings.max_temperature_c": 38.6})
     await expect(nurse.locator("#preview")).to_contain_text("Grade 1")
     await no_blocking_violations(nurse)
-    await screenshot(nurse, "step-form-crs")
+    await screenshot(nurse, "step-form-crs", tmp_path)
     await nurse.get_by_role("button", name="Record", exact=True).click()
     await expect(nurse.get_by_role("status")).to_contain_text("Recorded")
 
@@ -247,12 +244,12 @@ async def test_a_whole_patient_from_enrollment_to_the_day_7_visit_through_the_br
     await expect(coordinator.locator("table.timeline tbody tr").first).to_contain_text("(UTC+08:00)")
     await expect(coordinator.locator(".signatures li").first).to_contain_text("Li")
     await no_blocking_violations(coordinator)
-    await screenshot(coordinator, "patient")
+    await screenshot(coordinator, "patient", tmp_path)
     for page in pages.values():
         await page.context.close()
 
 
-async def test_a_screen_failure_and_a_refused_step_show_every_reason(site: Site) -> None:
+async def test_a_screen_failure_and_a_refused_step_show_every_reason(site: Site, tmp_path: Path) -> None:
     coordinator = await signed_in(site, Role.RESEARCH_COORDINATOR)
     await coordinator.goto(site.url + "/enroll")
     await fill(coordinator, form_values(enrollment(REFUSED, **SCREEN_FAILURE)))
@@ -289,12 +286,12 @@ async def test_a_screen_failure_and_a_refused_step_show_every_reason(site: Site)
     refused = [e for e in await site.stack.trial.audit("WB-2013") if e.entry == "refused_attempt"]
     assert shown and refused and shown == list(refused[-1].refusal_reasons or ()), shown
     await no_blocking_violations(physician)
-    await screenshot(physician, "refused-step")
+    await screenshot(physician, "refused-step", tmp_path)
     await coordinator.context.close()
     await physician.context.close()
 
 
-async def test_a_signed_step_with_a_wrong_then_the_right_pin(site: Site) -> None:
+async def test_a_signed_step_with_a_wrong_then_the_right_pin(site: Site, tmp_path: Path) -> None:
     await site.stack.trial.enroll(enrollment(SIGNED))
     investigator = await signed_in(site, Role.INVESTIGATOR)
     await investigator.goto(f"{site.url}/patient/{SIGNED}/steps/confirm_eligibility")
@@ -302,7 +299,7 @@ async def test_a_signed_step_with_a_wrong_then_the_right_pin(site: Site) -> None
     dialog = investigator.get_by_role("dialog", name="Electronic signature")
     await expect(dialog).to_contain_text("sign it as Investigator Li")
     await no_blocking_violations(investigator)
-    await screenshot(investigator, "signature-dialog")
+    await screenshot(investigator, "signature-dialog", tmp_path)
     await dialog.get_by_role("button", name="Cancel").click()  # back to the form, nothing sent
     await expect(dialog).to_be_hidden()
     await expect(investigator.locator("#form-problems")).to_have_count(0)
@@ -311,7 +308,7 @@ async def test_a_signed_step_with_a_wrong_then_the_right_pin(site: Site) -> None
     await expect(investigator.locator("#form-problems")).to_contain_text("the signing PIN is wrong")
     await expect(investigator.locator("#form-problems")).to_contain_text("2 more wrong PINs lock signing")
     await no_blocking_violations(investigator)
-    await screenshot(investigator, "signed-step-wrong-pin")
+    await screenshot(investigator, "signed-step-wrong-pin", tmp_path)
     await sign_and_record(investigator, PIN)
     await expect(investigator.get_by_role("status")).to_contain_text("Recorded: Confirm eligibility.")
     await expect(investigator.locator(".signatures")).to_contain_text("Investigator Li")
@@ -319,7 +316,7 @@ async def test_a_signed_step_with_a_wrong_then_the_right_pin(site: Site) -> None
     await investigator.context.close()
 
 
-async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Site) -> None:
+async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Site, tmp_path: Path) -> None:
     await site.stack.trial.enroll(enrollment(NURSES))
     nurse = await signed_in(site, Role.NURSE)
     await expect(nurse.locator("#worklist")).not_to_contain_text(NURSES)
@@ -334,7 +331,7 @@ async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Sit
     assert response is not None and response.status == 403
     await expect(nurse.get_by_role("alert")).to_contain_text("a nurse cannot confirm eligibility")
     await no_blocking_violations(nurse)
-    await screenshot(nurse, "step-not-hers")
+    await screenshot(nurse, "step-not-hers", tmp_path)
     # Her own form, in the site's language: labels, units and ranges in Simplified Chinese.
     await nurse.context.close()
     context = await site.browser.new_context(locale="zh-CN")
@@ -352,7 +349,7 @@ async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Sit
     await context.close()
 
 
-async def test_three_wrong_pins_lock_signing_and_the_form_says_until_when(site: Site) -> None:
+async def test_three_wrong_pins_lock_signing_and_the_form_says_until_when(site: Site, tmp_path: Path) -> None:
     await site.stack.trial.enroll(enrollment(LOCKED))
     investigator = await signed_in(site, Role.INVESTIGATOR, LOCKED_TOKEN)
     await investigator.goto(f"{site.url}/patient/{LOCKED}/steps/confirm_eligibility")
@@ -364,7 +361,7 @@ async def test_three_wrong_pins_lock_signing_and_the_form_says_until_when(site: 
     await expect(problems).to_contain_text("signing is locked for locked.investigator.web until")
     await expect(problems).to_contain_text("a supervisor was alerted")
     await no_blocking_violations(investigator)
-    await screenshot(investigator, "signed-step-locked")
+    await screenshot(investigator, "signed-step-locked", tmp_path)
     await investigator.context.close()
 
     # The right PIN does not sign while locked; without scripts the dialog's fields sit in the form.
@@ -383,7 +380,7 @@ async def test_three_wrong_pins_lock_signing_and_the_form_says_until_when(site: 
     await investigator.context.close()
 
 
-async def test_a_newcomer_sets_a_signing_pin_and_changing_it_needs_the_current_one(site: Site) -> None:
+async def test_a_newcomer_sets_a_signing_pin_and_changing_it_needs_the_current_one(site: Site, tmp_path: Path) -> None:
     newcomer = await signed_in(site, Role.PHYSICIAN, NEW_TOKEN)
     await newcomer.get_by_role("link", name="Signing PIN").click()
     await expect(newcomer.get_by_role("heading", level=1)).to_have_text("Your signing PIN")
@@ -406,5 +403,5 @@ async def test_a_newcomer_sets_a_signing_pin_and_changing_it_needs_the_current_o
     await expect(newcomer.locator("#form-problems")).to_contain_text("your current signing PIN is needed")
     await send("1357-2468", "9753-8642", "9753-8642")
     await expect(newcomer.get_by_role("status")).to_have_text("Your signing PIN is set.")
-    await screenshot(newcomer, "signing-pin")
+    await screenshot(newcomer, "signing-pin", tmp_path)
     await newcomer.context.close()
