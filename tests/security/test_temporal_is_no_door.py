@@ -5,7 +5,6 @@ journey terminated outside the API is found by the reconciliation and raised to 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import json
@@ -46,10 +45,10 @@ from simulation.journey_steps import signed
 from tests.domain.journey_driver import INVESTIGATOR
 from tests.facade.journeys import enrollment, today
 from tests.notifications.people import webhook_directory
-from tests.processes import stops_with_the_tests
+from tests.security.stock_cli import temporal_cli
 from tests.waiting import poll
 from tests.workflows.test_reconciliation import RecordingChannel
-from workers.dev_server import DevServer, find_temporal_binary
+from workers.dev_server import DevServer
 from workers.worker import journey_worker
 from workflows.journey_messages import RecordResult
 from workflows.patient_journey import PatientJourneyWorkflow
@@ -87,22 +86,6 @@ async def door(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Door]:
                 yield Door(server, client, store, task_queue, trial, channel)
     finally:
         store.close()
-
-
-async def temporal_cli(door: Door, *args: str) -> tuple[int, str]:
-    """The stock CLI against the dev server, with no key and no token: its exit code and its output."""
-    process = await asyncio.create_subprocess_exec(
-        str(find_temporal_binary()),
-        *args,
-        "--address",
-        door.server.address,
-        preexec_fn=stops_with_the_tests,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(errors="replace")
 
 
 async def enrolled(door: Door, study_id: str) -> None:

@@ -5,7 +5,6 @@ path (sealed by the trial client and by the journey worker's report activity) st
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import uuid
@@ -34,10 +33,10 @@ from security.client_seals import sealing_client
 from security.command_seal import SEAL_REFUSED
 from security.keys import SealKeyring
 from tests.facade.journeys import enrollment
-from tests.processes import stops_with_the_tests
+from tests.security.stock_cli import temporal_cli
 from tests.waiting import poll
 from workers.command_seals import SealCheck
-from workers.dev_server import DevServer, find_temporal_binary
+from workers.dev_server import DevServer
 from workers.worker import journey_worker
 from workflows.trial_messages import AdmissionRequest, TrialInput
 from workflows.trial_workflow import TrialWorkflow
@@ -77,22 +76,6 @@ async def door(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TrialD
                 yield TrialDoor(server, store, client, reporter, task_queue, trial, workflow_id)
     finally:
         store.close()
-
-
-async def temporal_cli(door: TrialDoor, *args: str) -> tuple[int, str]:
-    """The stock CLI against the dev server, with no key and no token: its exit code and its output."""
-    process = await asyncio.create_subprocess_exec(
-        str(find_temporal_binary()),
-        *args,
-        "--address",
-        door.server.address,
-        preexec_fn=stops_with_the_tests,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(errors="replace")
 
 
 def report(study_id: str, kind: ReportKind) -> JourneyReport:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from playwright.async_api import Browser, BrowserContext, Page, Request, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Request, Route, async_playwright, expect
 
 from api.server import serve
 from workers.dev_server import free_port
@@ -26,6 +27,10 @@ AXE_DIR: Final = Path(__file__).resolve().parent.parent / "browser"
 AXE_SCRIPT: Final = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 # What axe-core must not find on any page.
 BLOCKING_IMPACTS: Final = ("serious", "critical")
+# How long an expectation or a page action waits for the page: a bound against a hang on a busy machine (Playwright's
+# own 5 s default fails a test only because another suite runs), never a claim about speed.
+PAGE_WAIT_MS: Final = 30_000
+expect.set_options(timeout=PAGE_WAIT_MS)
 
 
 @dataclass
@@ -133,3 +138,29 @@ async def accessibility_violations(page: Page) -> list[dict[str, Any]]:
         for v in results["violations"]
         if v["impact"] in BLOCKING_IMPACTS
     ]
+
+
+async def page_with_requests_logged(
+    browser: Browser, locale: str = "en-US", **context_options: Any
+) -> tuple[BrowserContext, Page, RequestLog]:
+    """A new context and page in `locale`, every request the page makes logged."""
+    context = await browser.new_context(locale=locale, **context_options)
+    page = await context.new_page()
+    log = RequestLog()
+    log.follow(page)
+    return context, page, log
+
+
+async def sign_in(page: Page, url: str, credential: str) -> None:
+    """Sign in with a personal credential from the app's first page; lands on the worklist."""
+    await page.goto(url + "/")
+    await expect(page).to_have_url(url + "/sign-in")
+    await page.get_by_label(re.compile("Personal credential|个人凭据")).fill(credential)
+    await page.locator("main").get_by_role("button").click()
+    await expect(page).to_have_url(url + "/")
+
+
+async def no_blocking_violations(page: Page) -> None:
+    """axe-core finds no serious or critical violation on the page."""
+    found = await accessibility_violations(page)
+    assert found == [], f"axe-core on {page.url}: {found}"

@@ -45,7 +45,15 @@ from tests.facade.journeys import (
 from tests.facade.late_journey import late_journey
 from tests.servers import Stack
 from tests.waiting import poll
-from tests.web.browser import MovableClock, RequestLog, accessibility_violations, chromium, served
+from tests.web.browser import (
+    MovableClock,
+    RequestLog,
+    chromium,
+    no_blocking_violations,
+    page_with_requests_logged,
+    served,
+    sign_in,
+)
 from web import WebConfig
 from web.dashboard import PER_PROTOCOL, cr_analyses
 from web.survival_chart import series_of_report
@@ -136,24 +144,7 @@ async def site(stack: Stack) -> AsyncIterator[Site]:
 
 
 async def new_page(site: Site, locale: str = "en-US") -> tuple[BrowserContext, Page, RequestLog]:
-    context = await site.browser.new_context(locale=locale, viewport=VIEWPORT, accept_downloads=True)
-    page = await context.new_page()
-    log = RequestLog()
-    log.follow(page)
-    return context, page, log
-
-
-async def sign_in(page: Page, site: Site, token: str) -> None:
-    await page.goto(site.url + "/")
-    await expect(page).to_have_url(site.url + "/sign-in")
-    await page.get_by_label(re.compile("Personal credential|个人凭据")).fill(token)
-    await page.locator("main").get_by_role("button").click()
-    await expect(page).to_have_url(site.url + "/")
-
-
-async def no_blocking_violations(page: Page) -> None:
-    found = await accessibility_violations(page)
-    assert found == [], f"axe-core on {page.url}: {found}"
+    return await page_with_requests_logged(site.browser, locale, viewport=VIEWPORT, accept_downloads=True)
 
 
 async def screenshot(page: Page, name: str) -> None:
@@ -179,7 +170,7 @@ def percent(value: float) -> str:
 
 async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(site: Site) -> None:
     context, page, log = await new_page(site)
-    await sign_in(page, site, SUPERVISOR_TOKEN)
+    await sign_in(page, site.url, SUPERVISOR_TOKEN)
     await page.get_by_role("navigation").get_by_role("link", name="Trial dashboard").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Trial dashboard")
     await dashboard_listing_every_patient(page, site)
@@ -259,7 +250,7 @@ async def test_the_dashboard_after_the_cohort_then_the_dsmbs_signed_decision(sit
 
     # The DSMB chair: the trial's state, a problem in the form, a wrong PIN, then the right one.
     context, page, log = await new_page(site)
-    await sign_in(page, site, DSMB_TOKEN)
+    await sign_in(page, site.url, DSMB_TOKEN)
     await page.get_by_role("navigation").get_by_role("link", name="DSMB decision").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("DSMB decision")
     await expect(page.locator("#trial-state")).to_contain_text("Enrollment is paused by the safety stopping rule.")
@@ -317,7 +308,7 @@ async def test_the_staff_pages_screenshots_and_what_other_roles_may_not_do(site:
     context, page, _log = await new_page(site)
     await page.goto(site.url + "/sign-in")
     await screenshot(page, "sign-in")
-    await sign_in(page, site, SUPERVISOR_TOKEN)
+    await sign_in(page, site.url, SUPERVISOR_TOKEN)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Worklist")
     await screenshot(page, "worklist")
     # From the keyboard alone: Tab along the menu to the dashboard, Enter.
@@ -334,7 +325,7 @@ async def test_the_staff_pages_screenshots_and_what_other_roles_may_not_do(site:
 
     # A nurse: no dashboard in the menu, and the DSMB's page without its form.
     context, page, _log = await new_page(site)
-    await sign_in(page, site, NURSE_TOKEN)
+    await sign_in(page, site.url, NURSE_TOKEN)
     await expect(page.get_by_role("navigation").get_by_role("link", name="Trial dashboard")).to_have_count(0)
     await page.goto(site.url + "/dsmb")
     await expect(page.locator("#decide")).to_contain_text("Only a member of the data and safety monitoring board")
@@ -343,7 +334,7 @@ async def test_the_staff_pages_screenshots_and_what_other_roles_may_not_do(site:
 
     # The DSMB reads the dashboard, not a patient's audit trail (it holds patient data: the API's audit roles).
     context, page, _log = await new_page(site)
-    await sign_in(page, site, DSMB_TOKEN)
+    await sign_in(page, site.url, DSMB_TOKEN)
     await dashboard_listing_every_patient(page, site)
     await expect(page.locator("#phases .downloads")).to_have_count(0)
     answer = await page.goto(site.url + f"/patient/{INFUSED_FIRST}/audit.csv")

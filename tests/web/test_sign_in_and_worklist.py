@@ -17,7 +17,16 @@ from api import TokenAuthenticator, TokenEntry, create_app, hash_token
 from domain.roles import Role
 from tests.facade.journeys import enrollment
 from tests.servers import Stack
-from tests.web.browser import MovableClock, RequestLog, accessibility_violations, chromium, served
+from tests.web.browser import (
+    MovableClock,
+    RequestLog,
+    accessibility_violations,
+    chromium,
+    no_blocking_violations,
+    page_with_requests_logged,
+    served,
+    sign_in,
+)
 from web import WebConfig
 
 INVESTIGATOR_TOKEN = "web-token-of-dr-wang"
@@ -48,24 +57,7 @@ async def site(stack: Stack) -> AsyncIterator[Site]:
 
 
 async def english_page(site: Site) -> tuple[BrowserContext, Page, RequestLog]:
-    context = await site.browser.new_context(locale="en-US")
-    page = await context.new_page()
-    log = RequestLog()
-    log.follow(page)
-    return context, page, log
-
-
-async def sign_in(page: Page, site: Site, token: str) -> None:
-    await page.goto(site.url + "/")
-    await expect(page).to_have_url(site.url + "/sign-in")
-    await page.get_by_label(re.compile("Personal credential|个人凭据")).fill(token)
-    await page.locator("main").get_by_role("button").click()
-    await expect(page).to_have_url(site.url + "/")
-
-
-async def no_blocking_violations(page: Page) -> None:
-    found = await accessibility_violations(page)
-    assert found == [], f"axe-core on {page.url}: {found}"
+    return await page_with_requests_logged(site.browser)
 
 
 async def test_the_personal_credential_signs_in_and_the_worklist_shows_the_roles_due_step(site: Site) -> None:
@@ -76,7 +68,7 @@ async def test_the_personal_credential_signs_in_and_the_worklist_shows_the_roles
     await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     await no_blocking_violations(page)
 
-    await sign_in(page, site, INVESTIGATOR_TOKEN)
+    await sign_in(page, site.url, INVESTIGATOR_TOKEN)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Worklist")
     due_today = page.locator("section", has=page.get_by_role("heading", name=re.compile("^Due today")))
     step = due_today.get_by_role("link", name=re.compile(f"{STUDY_ID}.*confirm eligibility"))
@@ -121,7 +113,7 @@ async def test_a_nurse_does_not_see_the_investigators_step_and_a_wrong_credentia
     )
     await no_blocking_violations(page)
 
-    await sign_in(page, site, NURSE_TOKEN)
+    await sign_in(page, site.url, NURSE_TOKEN)
     await expect(page.get_by_text("Chen · Nurse")).to_be_visible()
     await expect(page.locator("#worklist")).not_to_contain_text(STUDY_ID)
     await context.close()
@@ -136,7 +128,7 @@ async def test_the_chosen_language_is_remembered_across_sign_in_and_pages(site: 
     assert await page.get_attribute("html", "lang") == "zh-Hans"
     await no_blocking_violations(page)
 
-    await sign_in(page, site, INVESTIGATOR_TOKEN)
+    await sign_in(page, site.url, INVESTIGATOR_TOKEN)
     await expect(page.get_by_role("heading", level=1)).to_have_text("工作清单")
     await page.goto(site.url + f"/patient/{STUDY_ID}")
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"受试者 {STUDY_ID}")
@@ -146,7 +138,7 @@ async def test_the_chosen_language_is_remembered_across_sign_in_and_pages(site: 
     # Signed out and in again, in a new tab: still Chinese (the choice is the browser's, not the session's).
     await page.get_by_role("button", name="退出登录").click()
     another = await context.new_page()
-    await sign_in(another, site, INVESTIGATOR_TOKEN)
+    await sign_in(another, site.url, INVESTIGATOR_TOKEN)
     await expect(another.get_by_role("heading", level=1)).to_have_text("工作清单")
     await another.get_by_label("语言").select_option("en")
     await another.get_by_role("button", name="切换语言").click()
@@ -157,7 +149,7 @@ async def test_the_chosen_language_is_remembered_across_sign_in_and_pages(site: 
 
 async def test_an_idle_session_ends_after_its_timeout(site: Site) -> None:
     context, page, _log = await english_page(site)
-    await sign_in(page, site, INVESTIGATOR_TOKEN)
+    await sign_in(page, site.url, INVESTIGATOR_TOKEN)
     site.clock.move(timedelta(minutes=14))
     await page.reload()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Worklist")  # 14 minutes idle: still signed in
@@ -219,7 +211,7 @@ async def test_a_form_post_without_the_sessions_token_is_refused_and_changes_not
 
 async def test_an_unknown_patient_is_a_page_saying_so(site: Site) -> None:
     context, page, _log = await english_page(site)
-    await sign_in(page, site, INVESTIGATOR_TOKEN)
+    await sign_in(page, site.url, INVESTIGATOR_TOKEN)
     answer = await page.goto(site.url + "/patient/WB-9999")
     assert answer is not None and answer.status == 404
     await expect(page.get_by_role("alert")).to_have_text("No patient with study id WB-9999 is enrolled in the trial.")

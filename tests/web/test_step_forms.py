@@ -23,7 +23,7 @@ from domain.site_time import site_date
 from simulation.journey_steps import Milestone, PathPatient, entered_late
 from tests.facade.journeys import RULES, SCREEN_FAILURE, enrollment
 from tests.servers import Stack
-from tests.web.browser import MovableClock, accessibility_violations, chromium, served
+from tests.web.browser import MovableClock, chromium, no_blocking_violations, served
 from web import WebConfig
 from web.i18n import site_zone
 
@@ -85,11 +85,6 @@ async def signed_in(site: Site, role: Role, credential: str | None = None) -> Pa
     await page.locator("main").get_by_role("button").click()
     await expect(page).to_have_url(site.url + "/")
     return page
-
-
-async def no_blocking_violations(page: Page) -> None:
-    found = await accessibility_violations(page)
-    assert found == [], f"axe-core on {page.url}: {found}"
 
 
 async def screenshot(page: Page, name: str) -> None:
