@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 
 # What opens and closes work in flight, as a run's history shows it.
 _TASK_OPENED = {EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED}
@@ -23,7 +23,11 @@ SETTLE_TIMEOUT = timedelta(minutes=2)
 
 async def work_in_flight(client: Client, workflow_id: str) -> str | None:
     """What the workflow's newest run is doing right now (a workflow task, an activity), or None when it only waits."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return in_flight(await client.get_workflow_handle(workflow_id).fetch_history())
+
+
+def in_flight(history: WorkflowHistory) -> str | None:
+    """What the run whose `history` this is was doing when it was read, or None when it only waited."""
     open_activities: set[int] = set()
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
@@ -33,6 +37,8 @@ async def work_in_flight(client: Client, workflow_id: str) -> str | None:
     last = history.events[-1].event_type if history.events else None
     if last in _TASK_OPENED:
         return "a workflow task"
+    if last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+        return "a new run being started"  # read a moment later, the history is the new run's
     if last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
         # A run continued as new gets its first task a moment after its start; until then, describe shows no task
         # pending and the run no timer yet.

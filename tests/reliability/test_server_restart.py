@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 
-from config.journey_ids import journey_workflow_id
 from domain.journey import commands as cmd
 from domain.journey.phases import Phase
 from simulation.journey_steps import signed
@@ -27,11 +26,12 @@ from tests.reliability.patients import apheresis, infused_at, site_today
 from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
 from tests.reliability.stack import FaultStack, fault_stack
 from tests.waiting import eventually
-from workers.settling import work_in_flight
+from workers.settling import in_flight
 
 # How far ahead of the assessment the report's deadline is set: enough for the server's stop and start here (a
 # few seconds), so the timer normally comes due after the restart. The test holds either way; it says which.
-REPORT_DUE_IN = timedelta(seconds=12)
+REPORT_DUE_IN = timedelta(seconds=20)
+ONE_MINUTE = timedelta(minutes=1)
 OVERDUE_WITHIN_SECONDS = 120.0  # bounds a hang after the deadline; not a claim about speed
 
 
@@ -46,9 +46,11 @@ async def settled_timers(stack: FaultStack, study_id: str) -> dict[str, PendingT
     follows it, or before a new run's first task, the run has no timer yet."""
 
     async def settled() -> dict[str, PendingTimer]:
-        doing = await work_in_flight(stack.temporal, journey_workflow_id(study_id))
+        # One read of the newest run for both: read apart, the run could continue as new between them.
+        newest = (await journey_runs(stack.temporal, study_id))[-1]
+        doing = in_flight(newest)
         assert doing is None, f"{study_id}: {doing} still in flight"
-        return pending_timers((await journey_runs(stack.temporal, study_id))[-1])
+        return pending_timers(newest)
 
     return await eventually(settled, f"{study_id} settled")
 
@@ -68,10 +70,11 @@ async def test_journeys_and_their_timers_survive_a_server_restart(stack: FaultSt
     [report] = (await stack.trial.status("RS-301")).open_expedited_reports
     patients = ["RS-301", "RS-302", "RS-303"]
     before = {study_id: await settled_timers(stack, study_id) for study_id in patients}
-    # The main loop sleeps on one timer: for RS-301, the report's deadline.
-    [deadline_timer] = before["RS-301"].values()
-    assert report.due_at <= deadline_timer.fires_at < report.due_at + timedelta(minutes=1)
-    assert all(len(timers) == 1 for timers in before.values()), before
+    # The main loop sleeps on one timer: for RS-301, the report's deadline, unless a busy machine took so long to get
+    # here that the deadline has already passed (then the report is overdue before the restart; the test says so).
+    deadline_timers = [t for t in before["RS-301"].values() if report.due_at <= t.fires_at < report.due_at + ONE_MINUTE]
+    assert deadline_timers or datetime.now(UTC) >= report.due_at, before["RS-301"]
+    assert all(len(before[study_id]) == 1 for study_id in ["RS-302", "RS-303"]), before
 
     stopped_at = time.monotonic()
     await stack.restart_server()
@@ -90,7 +93,8 @@ async def test_journeys_and_their_timers_survive_a_server_restart(stack: FaultSt
         for timer_id, timer in before[study_id].items():
             assert still_pending.get(timer_id) == timer or timer_id in fired, (study_id, timer, still_pending)
     came_due_after_restart = report.due_at > restarted_at
-    if came_due_after_restart:
+    if came_due_after_restart and deadline_timers:
+        [deadline_timer] = deadline_timers
         assert deadline_timer.timer_id in pending_timers((await journey_runs(stack.temporal, "RS-301"))[-1])
     print(f"RS-301's report deadline came due {'after' if came_due_after_restart else 'before'} the restart")
 

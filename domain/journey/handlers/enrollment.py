@@ -139,12 +139,7 @@ def record_slot_booking(ctx: Context, c: cmd.RecordSlotBooking) -> list[ev.Event
     """The slot booked for the next collection: after consent (the first) or a failed manufacture (a re-collection)."""
     if not ctx.require_phase({Phase.APHERESIS}, "record a slot booking"):
         return []
-    expected = len(ctx.state.collections) + 1
-    if c.collection_number != expected:
-        ctx.refuse(f"the next collection is number {expected}, not {c.collection_number}")
-    booked = ctx.state.slot_booking
-    if booked is not None and booked.collection_number == c.collection_number:
-        ctx.refuse(f"collection {c.collection_number} already has its slot")
+    _check_next_collection_unbooked(ctx, c.collection_number)
     if c.expected_release <= c.collection_date:
         ctx.refuse("the expected release must come after the collection")
     return [
@@ -158,16 +153,21 @@ def record_slot_booking(ctx: Context, c: cmd.RecordSlotBooking) -> list[ev.Event
     ]
 
 
+def _check_next_collection_unbooked(ctx: Context, collection_number: int) -> None:
+    """The calendar answers for the next collection only, and only while it has no slot yet."""
+    expected = len(ctx.state.collections) + 1
+    if collection_number != expected:
+        ctx.refuse(f"the next collection is number {expected}, not {collection_number}")
+    booked = ctx.state.slot_booking
+    if booked is not None and booked.collection_number == collection_number:
+        ctx.refuse(f"collection {collection_number} already has its slot")
+
+
 def record_slot_unavailable(ctx: Context, c: cmd.RecordSlotUnavailable) -> list[ev.EventPayload]:
     """The calendar had no slot for the next collection: the status says why, until a slot is booked."""
     if not ctx.require_phase({Phase.APHERESIS}, "record that no slot could be booked"):
         return []
-    expected = len(ctx.state.collections) + 1
-    if c.collection_number != expected:
-        ctx.refuse(f"the next collection is number {expected}, not {c.collection_number}")
-    booked = ctx.state.slot_booking
-    if booked is not None and booked.collection_number == c.collection_number:
-        ctx.refuse(f"collection {c.collection_number} already has its slot")
+    _check_next_collection_unbooked(ctx, c.collection_number)
     return [
         ev.SlotNotBooked(
             collection_number=c.collection_number,
