@@ -66,6 +66,15 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+@pytest_asyncio.fixture
+async def own_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server for one test that runs its own worker (a fraction of a second to start): the test's
+    workflows outlive its worker, and the first timer of theirs to come due would hold a shared server's clock still
+    for every later test (their `env.sleep` would never return)."""
+    async with time_skipping_server() as env:
+        yield env
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """The session's PostgreSQL: TRIALFLOW_TEST_DATABASE_URL's, else an embedded one (never skipped)."""

@@ -99,7 +99,7 @@ class Site:
 
 
 @pytest_asyncio.fixture
-async def site(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Site]:
+async def site(own_time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Site]:
     """A worker and a trial client of their own queue and record (so their own TrialWorkflow), on the session's
     time-skipping server, its notifications recorded."""
     store = EventStore(f"sqlite:///{tmp_path / 'trial-record.db'}")
@@ -108,15 +108,15 @@ async def site(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncI
     directory = webhook_directory(lambda role: f"https://hooks.example.org/{role.value}")
     notifier = Notifier(directory, DeliveryLedger(store.engine), {ChannelKind.WEBHOOK: channel})
     task_queue = f"gate-{uuid.uuid4()}"
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     # The shared server's clock has moved on from test to test: steps and signatures are dated by it.
-    offset = await time_skipping_env.get_current_time() - datetime.now(UTC)
+    offset = await own_time_skipping_env.get_current_time() - datetime.now(UTC)
 
     def clock() -> datetime:
         return datetime.now(UTC) + offset
 
     trial = TrialClient(client, store, PROTOCOL_V1, task_queue=task_queue, clock=clock)
-    running = Site(time_skipping_env, trial, channel, clock, [])
+    running = Site(own_time_skipping_env, trial, channel, clock, [])
     try:
         async with journey_worker(client, store, task_queue=task_queue, notifier=notifier):
             try:

@@ -24,9 +24,9 @@ from simulation.stopping_rule_story import (
 
 
 @pytest.fixture
-async def story(time_skipping_env: WorkflowEnvironment) -> tuple[StoppingRuleStory, list[str]]:
+async def story(own_time_skipping_env: WorkflowEnvironment) -> tuple[StoppingRuleStory, list[str]]:
     lines: list[str] = []
-    return await run_stopping_rule_story(time_skipping_env, PROTOCOL_V1, lines.append), lines
+    return await run_stopping_rule_story(own_time_skipping_env, PROTOCOL_V1, lines.append), lines
 
 
 async def test_the_rule_fires_and_the_dsmb_resumes_enrollment(story: tuple[StoppingRuleStory, list[str]]) -> None:

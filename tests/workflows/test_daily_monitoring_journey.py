@@ -46,7 +46,7 @@ class RecordingChannel:
 
 @pytest_asyncio.fixture
 async def notified_env(
-    time_skipping_env: WorkflowEnvironment, tmp_path: Path
+    own_time_skipping_env: WorkflowEnvironment, tmp_path: Path
 ) -> AsyncIterator[tuple[Env, RecordingChannel, list[JourneyClient]]]:
     """A journey worker of its own whose notifier delivers to a recording channel; its journeys are ended after."""
     store = EventStore(f"sqlite:///{tmp_path / 'trial-record.db'}")
@@ -56,12 +56,12 @@ async def notified_env(
     notifier = Notifier(directory, DeliveryLedger(store.engine), {ChannelKind.WEBHOOK: channel})
     task_queue = f"daily-monitoring-{uuid.uuid4()}"
     journeys: list[JourneyClient] = []
-    async with journey_worker(time_skipping_env.client, store, task_queue=task_queue, notifier=notifier):
+    async with journey_worker(own_time_skipping_env.client, store, task_queue=task_queue, notifier=notifier):
         try:
-            yield (time_skipping_env, store, task_queue), channel, journeys
+            yield (own_time_skipping_env, store, task_queue), channel, journeys
         finally:  # a journey left waiting with no worker would hold the shared clock still
             for journey in journeys:
-                await settle_then_terminate(time_skipping_env.client, journey.handle)
+                await settle_then_terminate(own_time_skipping_env.client, journey.handle)
     store.close()
 
 

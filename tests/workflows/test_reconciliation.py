@@ -100,7 +100,7 @@ class Reconciling:
 
 
 @pytest_asyncio.fixture
-async def reconciling(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Reconciling]:
+async def reconciling(own_time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Reconciling]:
     """A journey worker on its own task queue and record, whose notifier delivers to a recording channel, and a
     worker for frozen journeys."""
     store = EventStore(f"sqlite:///{tmp_path / 'trial-record.db'}")
@@ -109,13 +109,13 @@ async def reconciling(time_skipping_env: WorkflowEnvironment, tmp_path: Path) ->
     directory = webhook_directory(lambda role: f"https://hooks.example.org/{role.value}")
     notifier = Notifier(directory, DeliveryLedger(store.engine), {ChannelKind.WEBHOOK: channel})
     stack = Reconciling(
-        env=time_skipping_env,
+        env=own_time_skipping_env,
         store=store,
         channel=channel,
         task_queue=f"reconciling-{uuid.uuid4()}",
         frozen_task_queue=f"frozen-journeys-{uuid.uuid4()}",
     )
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     try:
         async with (
             journey_worker(client, store, task_queue=stack.task_queue, notifier=notifier),

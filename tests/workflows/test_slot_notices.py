@@ -54,7 +54,7 @@ SiteFactory = Callable[[SlotCapacity], AbstractAsyncContextManager[Site]]
 
 
 @pytest_asyncio.fixture
-async def site(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[SiteFactory]:
+async def site(own_time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[SiteFactory]:
     """A worker on its own queue and record, with the slot capacity a test gives it, notifying a recording channel."""
 
     @asynccontextmanager
@@ -67,9 +67,9 @@ async def site(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncI
         task_queue = f"slots-{uuid.uuid4()}"
         try:
             async with journey_worker(
-                time_skipping_env.client, store, task_queue=task_queue, notifier=notifier, slot_capacity=capacity
+                own_time_skipping_env.client, store, task_queue=task_queue, notifier=notifier, slot_capacity=capacity
             ):
-                yield Site(time_skipping_env, store, channel, task_queue, SlotCalendar(store.engine, capacity))
+                yield Site(own_time_skipping_env, store, channel, task_queue, SlotCalendar(store.engine, capacity))
         finally:
             notifier.close()
             store.close()

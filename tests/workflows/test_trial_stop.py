@@ -40,7 +40,7 @@ from workflows.trial_workflow import TrialWorkflow
 
 
 @pytest_asyncio.fixture
-async def site_trial(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Trial]:
+async def site_trial(own_time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Trial]:
     """The protocol's trial on a worker of its own (its journeys report to it), ended with the worker."""
     store = EventStore(f"sqlite:///{tmp_path / 'trial-record.db'}")
     store.migrate()
@@ -49,7 +49,7 @@ async def site_trial(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> 
     notifier = Notifier(directory, DeliveryLedger(store.engine), {ChannelKind.WEBHOOK: channel})
     task_queue = f"trial-stop-{uuid.uuid4()}"
     identifier = PROTOCOL_V1.accrual.trial_identifier
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     async with journey_worker(client, store, task_queue=task_queue, notifier=notifier):
         handle = await client.start_workflow(
             TrialWorkflow.run,
@@ -58,7 +58,7 @@ async def site_trial(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> 
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
-        yield Trial(time_skipping_env, channel, handle, task_queue)
+        yield Trial(own_time_skipping_env, channel, handle, task_queue)
     store.close()
 
 

@@ -79,7 +79,7 @@ class Trial:
 
 
 @pytest_asyncio.fixture
-async def trial(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Trial]:
+async def trial(own_time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Trial]:
     store = EventStore(f"sqlite:///{tmp_path / 'trial-record.db'}")
     store.migrate()
     channel = RecordingChannel()
@@ -87,7 +87,7 @@ async def trial(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> Async
     notifier = Notifier(directory, DeliveryLedger(store.engine), {ChannelKind.WEBHOOK: channel})
     task_queue = f"trial-{uuid.uuid4()}"
     identifier = f"T{uuid.uuid4().hex[:6].upper()}"
-    client = time_skipping_env.client
+    client = own_time_skipping_env.client
     async with journey_worker(client, store, task_queue=task_queue, notifier=notifier):
         handle = await client.start_workflow(
             TrialWorkflow.run,
@@ -96,7 +96,7 @@ async def trial(time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> Async
             task_queue=task_queue,
         )
         try:
-            yield Trial(time_skipping_env, channel, handle, task_queue)
+            yield Trial(own_time_skipping_env, channel, handle, task_queue)
         finally:
             await settle_then_terminate(client, handle)
     store.close()
