@@ -260,7 +260,10 @@ class TrialClient:
             record_head=RecordHead(sequence=head.sequence, hash=head.hash) if head is not None else None,
         )
         journey = JourneyInput(
-            study_id=study_id, enrollment=command, carried=carried, protocol_version=protocol.version
+            study_id=study_id,
+            enrollment=command,
+            screen_failure=carried.model_dump_json(),
+            protocol_version=protocol.version,
         )
         try:
             handle = await self._start_rescreening(journey)

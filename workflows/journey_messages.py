@@ -96,14 +96,24 @@ class CarriedState(FrozenModel):
 
 class JourneyInput(FrozenModel):
     study_id: str
-    # The first run's enrollment; with `carried` too, a screen failure's new screening attempt, in a new run that
-    # starts from the trial record's state (the journey had ended with the screen failure).
+    # The first run's enrollment; with `screen_failure` (or `carried`, in journeys re-screened before it existed), a
+    # screen failure's new screening attempt, in a new run that starts from the trial record's state.
     enrollment: EnrollPatient | None = None
     carried: CarriedState | None = None  # every later run
     # The protocol version the first screening follows, as the site's effective dates give it on the screening date
     # (config: protocol_effective_dates); None in journeys started before amendments: the base version, 1.0. Sealed
     # with the rest of the start when given (a start sealed before it existed still verifies: `added_later`).
     protocol_version: str | None = added_later(None)
+    # A screen failure screened again: the state the facade read from the trial record, as the JSON it sent. The
+    # start's seal covers this text as it was, so the seal still verifies when the journey replays on code whose
+    # state models have grown fields since (a sealed model would be re-serialized with them).
+    screen_failure: str | None = added_later(None)
+
+    def starting_from(self) -> CarriedState | None:
+        """The state this run starts from: the run before's, or the screen failure's that is screened again."""
+        if self.screen_failure is not None:
+            return CarriedState.model_validate_json(self.screen_failure)
+        return self.carried
 
 
 class JourneySummary(FrozenModel):

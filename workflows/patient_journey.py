@@ -216,7 +216,7 @@ class JourneyWorkflowState:
     @classmethod
     def starting(cls, journey: JourneyInput) -> JourneyWorkflowState:
         """A first run's state from its study id, or a later run's from what the run before carried."""
-        carried = journey.carried
+        carried = journey.starting_from()
         if carried is None:
             state = initial_state(journey.study_id)
             return cls(journey=state, timeline=[], recent_updates={}, runs=1, era_at_start=state.era)
@@ -255,7 +255,7 @@ class PatientJourneyWorkflow:
         # Enrollment is decided here, so the first staff command can be validated against an enrolled patient;
         # run() records it before any command is applied (`ready`). With a carried state it is a screen failure's
         # new screening attempt: a new run started from the record (earlier histories never carry both).
-        rescreening = journey.carried is not None
+        rescreening = journey.starting_from() is not None
         if journey.enrollment is not None and (self._state.journey.phase is Phase.NOT_ENROLLED or rescreening):
             try:
                 custody = workflow.patched(CHAIN_OF_CUSTODY_PATCH)

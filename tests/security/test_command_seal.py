@@ -15,6 +15,8 @@ from temporalio.api.common.v1 import Payload
 from config.settings import Settings
 from domain.free_text import LABEL_REFUSED
 from domain.journey import commands as cmd
+from domain.journey.phases import Phase
+from domain.journey.state import initial_state
 from domain.roles import Actor, Role
 from security import PayloadKeyring, encrypted_data_converter, new_key
 from security.__main__ import main as security_main
@@ -22,7 +24,7 @@ from security.command_seal import SEAL_CLOCK_SKEW, SEAL_MAX_AGE, Seal, SealRefus
 from security.configured_keys import default_seal_key_file, seal_keyring, with_seal_keys
 from security.keys import KeyringConfigurationError, SealKeyring, rotate_key_file
 from tests.facade.journeys import enrollment
-from workflows.journey_messages import JourneyInput
+from workflows.journey_messages import CarriedState, JourneyInput
 
 KEYS = SealKeyring("s1", {"s1": bytes(range(32))})
 OTHER_KEYS = SealKeyring("s1", {"s1": bytes(range(1, 33))})  # the same id, another key: a forger's
@@ -112,6 +114,25 @@ def test_a_starts_protocol_version_is_sealed_with_it() -> None:
         forged = start.model_copy(update={"protocol_version": changed})
         with pytest.raises(SealRefused):
             verify(KEYS, header, command=start.enrollment, body=forged, study_id="TF-001", idempotency_key="w", now=NOW)
+
+
+def test_a_rescreenings_sealed_start_still_verifies_once_the_state_models_have_grown() -> None:
+    """The screen failure's state rides in the start as the JSON the facade sent, and the seal covers that text: a
+    journey re-screened before a state field existed still replays on code that has it (re-serializing a sealed
+    state model would add the field and break the seal); the text changed on the way is refused."""
+    sent_then = json.loads(CarriedState(state=initial_state("TF-001")).model_dump_json())
+    del sent_then["state"]["pending_protocol_version"]  # as code before the amendment sent it
+    start = JourneyInput(study_id="TF-001", enrollment=enrollment("TF-001"), screen_failure=json.dumps(sent_then))
+    assert start.enrollment is not None
+    header = seal(KEYS, command=start.enrollment, body=start, study_id="TF-001", idempotency_key="w", issued_at=NOW)
+
+    carried = JourneyInput.model_validate_json(start.model_dump_json())  # as the worker decodes it today
+    verify(KEYS, header, command=start.enrollment, body=carried, study_id="TF-001", idempotency_key="w", now=NOW)
+    assert carried.starting_from() == CarriedState(state=initial_state("TF-001"))
+    sent_then["state"]["phase"] = Phase.FOLLOW_UP.value
+    forged = start.model_copy(update={"screen_failure": json.dumps(sent_then)})
+    with pytest.raises(SealRefused):
+        verify(KEYS, header, command=start.enrollment, body=forged, study_id="TF-001", idempotency_key="w", now=NOW)
 
 
 @given(
