@@ -23,9 +23,8 @@ SUMMARY = "trialflow: the durable workflow engine of the pediatric CD19/CD22 CAR
 COMMAND_HOMES: dict[str, tuple[str, str | None]] = {
     **dict.fromkeys(("dose", "schedule", "eligibility", "grade"), ("cli.calculators", None)),
     **dict.fromkeys(("enroll", "record"), ("cli.staff", None)),
-    **dict.fromkeys(
-        ("status", "timeline", "list", "report", "verify", "notifications", "slots"), ("cli.supervisor", None)
-    ),
+    "status": ("cli.status", None),
+    **dict.fromkeys(("timeline", "list", "report", "verify", "notifications", "slots"), ("cli.supervisor", None)),
     "dsmb-decision": ("cli.dsmb", None),
     "audit": ("cli.audit", None),
     "export": ("cli.exports", None),
