@@ -5,9 +5,11 @@ process's sys.modules, never a timing)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -46,7 +48,7 @@ def test_a_lazily_found_command_runs_with_its_own_options() -> None:
     assert json.loads(answer.output)["protocol_version"]
 
 
-def modules_after(*arguments: str) -> tuple[int, str, list[str]]:
+def modules_after(*arguments: str, env: dict[str, str] | None = None) -> tuple[int, str, list[str]]:
     """`trial ARGUMENTS` in a new process: its exit code, its output, and which of HEAVY it imported."""
     script = (
         "import sys\n"
@@ -63,6 +65,7 @@ def modules_after(*arguments: str) -> tuple[int, str, list[str]]:
         text=True,
         timeout=SUBPROCESS_TIMEOUT_SECONDS,
         check=True,
+        env={**os.environ, **(env or {})},
     )
     code, imported, output = finished.stdout.split("\n", 2)
     return int(code), output, [m for m in imported.split(",") if m]
@@ -77,6 +80,15 @@ def test_the_quick_commands_import_none_of_the_heavy_libraries(arguments: tuple[
     code, output, imported = modules_after(*arguments)
     assert code == 0, output
     assert imported == []
+
+
+def test_a_patients_status_needs_the_http_client_and_nothing_heavier(tmp_path: Path) -> None:
+    # No API listening, no sign-in saved: the CLI's whole own path to its "cannot reach" answer.
+    unreachable = {"TRIALFLOW_API_URL": "http://127.0.0.1:9", "TRIALFLOW_CONFIG_DIR": str(tmp_path)}
+    code, output, imported = modules_after("status", "TF-90001", env=unreachable)
+    assert code == 1, output
+    assert "cannot reach the trialflow API" in output
+    assert imported == ["httpx"]
 
 
 def test_the_check_sees_a_heavy_import_when_there_is_one() -> None:
