@@ -11,17 +11,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.cli_server import BENCH_PATIENT
+
 REPETITIONS = 5
 # The commands people wait on (issue 19): figure key -> arguments of `trial`.
 CLI_COMMANDS: dict[str, tuple[str, ...]] = {
     "cli_version_ms": ("version",),
     "cli_dose_ms": ("dose", "--height-cm", "120", "--weight-kg", "25"),
-    "cli_status_ms": ("status", "TF-90001"),
+    "cli_status_ms": ("status", BENCH_PATIENT),
 }
 FLOOR_COMMAND: tuple[str, ...] = ("-c", "pass")
-# No server is asked (none is listening here): `trial status` is measured to its "cannot reach" answer, the whole
-# of the CLI's own cost; the API's answer is the query latency figure of the dev-server section.
-UNREACHABLE_API = "http://127.0.0.1:9"
 COMMAND_TIMEOUT_SECONDS = 60  # a hang guard, not a speed check
 
 
@@ -57,13 +56,9 @@ def time_command(argv: list[str], repetitions: int, env: dict[str, str]) -> CliT
     return timing
 
 
-def measure_cli(
-    repetitions: int = REPETITIONS, config_dir: Path | None = None
-) -> tuple[CliTiming, dict[str, CliTiming]]:
-    """The floor, then each command; in an empty config directory (no saved sign-in is read or written)."""
-    env = {**os.environ, "TRIALFLOW_API_URL": UNREACHABLE_API}
-    if config_dir is not None:
-        env["TRIALFLOW_CONFIG_DIR"] = str(config_dir)
+def measure_cli(served_env: dict[str, str], repetitions: int = REPETITIONS) -> tuple[CliTiming, dict[str, CliTiming]]:
+    """The floor, then each command, under `served_env` (bench/cli_server.py: the API's URL, a signed-in profile)."""
+    env = {**os.environ, **served_env}
     floor = time_command([sys.executable, *FLOOR_COMMAND], repetitions, env)
     trial = trial_command()
     return floor, {key: time_command([*trial, *args], repetitions, env) for key, args in CLI_COMMANDS.items()}

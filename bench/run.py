@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from bench.cli_latency import CLI_COMMANDS, CliTiming, measure_cli
+from bench.cli_server import served_trial
 from bench.cohort import simulate_cohort
 from bench.figures import FIGURE_KEYS, Figure, missing
 from bench.floor_workflow import FloorWorkflow
@@ -292,7 +293,7 @@ def cli_figures(floor: CliTiming, commands: dict[str, CliTiming]) -> list[Figure
             f"floor: `python -c pass`: {floor.samples_ms}; exit codes {codes}"
         )
         if key == "cli_status_ms":
-            note += "; no API listening, so the CLI's own cost to its answer (the API's is the query latency figure)"
+            note += "; against a served trial as under `make run` (dev server, worker, record, API), one patient"
         figures.append(Figure(key, f"CLI: {shown}", "ms", timing.median_ms, floor.median_ms, note=note))
     return figures
 
@@ -380,10 +381,12 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
         work_dir = Path(scratch)
 
         async def cli() -> None:
-            progress("the command line: trial version, dose and status ...")
-            config_dir = work_dir / "cli-config"
-            config_dir.mkdir()
-            floor, commands = await asyncio.to_thread(measure_cli, config_dir=config_dir)
+            progress("the command line: trial version, dose, and status against a served trial ...")
+            served_dir = work_dir / "cli-served"
+            served_dir.mkdir()
+            async with served_trial(served_dir) as served_env:
+                # In a thread: this loop serves the API and runs the worker while the commands ask.
+                floor, commands = await asyncio.to_thread(measure_cli, served_env)
             run.add(*cli_figures(floor, commands))
             run.details["cli"] = {"floor": asdict(floor), **{key: asdict(t) for key, t in commands.items()}}
 
