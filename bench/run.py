@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
+from bench.cli_latency import CLI_COMMANDS, CliTiming, measure_cli
+from bench.cli_server import served_trial
 from bench.cohort import simulate_cohort
 from bench.figures import FIGURE_KEYS, Figure, missing
 from bench.floor_workflow import FloorWorkflow
@@ -28,7 +30,7 @@ from bench.worker_process import ACTIVITY_THREADS
 from records import EventStore
 
 SCHEMA = "trialflow-bench/1"
-SECTIONS = ("dev-server", "histories", "replay", "appends", "cohort")
+SECTIONS = ("cli", "dev-server", "histories", "replay", "appends", "cohort")
 WORKER_LOG_PROBLEM_LEVELS = ("warning", "error", "critical", "exception")
 DEV_SERVER_FIGURES = FIGURE_KEYS[: FIGURE_KEYS.index("memory_per_cached_workflow_kib") + 1]
 HISTORY_FIGURES = tuple(k for k in FIGURE_KEYS if k.startswith(("history_", "largest_run_")))
@@ -277,6 +279,25 @@ async def replay_figures(repetitions: int) -> tuple[list[Figure], dict[str, Any]
     return figures, details, problems
 
 
+# ---------------------------------------------------------------- the command line
+
+
+def cli_figures(floor: CliTiming, commands: dict[str, CliTiming]) -> list[Figure]:
+    """Each command's median wall time, beside the bare interpreter's (its floor); a failed run is said in the note."""
+    figures = []
+    for key, timing in commands.items():
+        shown = " ".join(("trial", *CLI_COMMANDS[key]))
+        codes = sorted(set(timing.exit_codes))
+        note = (
+            f"`{shown}` as a new process, median of {len(timing.samples_ms)} after a warm-up: {timing.samples_ms}; "
+            f"floor: `python -c pass`: {floor.samples_ms}; exit codes {codes}"
+        )
+        if key == "cli_status_ms":
+            note += "; against a served trial as under `make run` (dev server, worker, record, API), one patient"
+        figures.append(Figure(key, f"CLI: {shown}", "ms", timing.median_ms, floor.median_ms, note=note))
+    return figures
+
+
 # ---------------------------------------------------------------- trial-record appends
 
 
@@ -359,6 +380,16 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
     with tempfile.TemporaryDirectory(prefix="trialflow-bench-") as scratch:
         work_dir = Path(scratch)
 
+        async def cli() -> None:
+            progress("the command line: trial version, dose, and status against a served trial ...")
+            served_dir = work_dir / "cli-served"
+            served_dir.mkdir()
+            async with served_trial(served_dir) as served_env:
+                # In a thread: this loop serves the API and runs the worker while the commands ask.
+                floor, commands = await asyncio.to_thread(measure_cli, served_env)
+            run.add(*cli_figures(floor, commands))
+            run.details["cli"] = {"floor": asdict(floor), **{key: asdict(t) for key, t in commands.items()}}
+
         async def server_load() -> None:
             progress(f"dev server: floor, floor with an activity, then {settings.patients} patients' journeys ...")
             loads = await measure_on_dev_server(
@@ -428,6 +459,7 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
             )
             run.details["cohort"] = asdict(timing)
 
+        await run.section("command line", "cli", cli, tuple(CLI_COMMANDS))
         await run.section("dev server", "dev-server", server_load, DEV_SERVER_FIGURES)
         await run.section("histories", "histories", histories, HISTORY_FIGURES)
         await run.section("replay", "replay", replay, ("replay_5_years_ms", "replay_largest_run_ms"))

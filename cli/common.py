@@ -11,18 +11,22 @@ import sys
 import types
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Annotated, Any, Final, Literal, NoReturn, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, NoReturn, TypeVar, Union, get_args, get_origin
 
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
-from rich.table import Table
-from rich.text import Text
 
 from config.process_exit import exit_without_finalizing
-from domain.eligibility import FailedCriterion
+from domain.identifiers import StudyId
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol, protocol_for_version
 from facade.plain_words import plain_validation_message
+
+if TYPE_CHECKING:  # imported where used: `trial version` and `trial dose` need neither
+    from rich.console import Console
+    from rich.table import Table
+
+    from domain.eligibility import FailedCriterion
 
 USAGE_ERROR_EXIT_CODE: Final = 2
 
@@ -242,8 +246,25 @@ def _is_number(token: str) -> bool:
     return True
 
 
+def checked_study_id(study_id: str, problems: Problems, field: str = "STUDY_ID") -> str | None:
+    try:
+        return TypeAdapter(StudyId).validate_python(study_id)
+    except ValidationError:
+        problems.add(field, f"{study_id!r} is not a study id: capital letters or digits, a dash and more (TF-001)")
+        return None
+
+
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
 def failed_criteria_table(criteria: Iterable[FailedCriterion]) -> Table:
     """Every failed eligibility criterion with its reason, as `trial eligibility` and `trial enroll` show them."""
+    from rich.table import Table
+    from rich.text import Text
+
     failed = Table(title="Failed criteria", title_justify="left")
     failed.add_column("Kind", no_wrap=True)
     failed.add_column("Criterion", no_wrap=True)

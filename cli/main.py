@@ -10,32 +10,53 @@ from typing import NoReturn
 
 import typer
 
-from cli import admin, audit, calculators, dsmb, examples, exports, login, protocol_view, signing, staff, supervisor
 from cli.common import JsonOption, json_help, print_json, run_app
-from cli.protocol_view import protocol_rows
-from cli.trial_help import trial_level_help
+from cli.lazy_group import lazy_group
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, FrozenModel
+
+SUMMARY = "trialflow: the durable workflow engine of the pediatric CD19/CD22 CAR-T trial."
+
+# Each top-level command and the module whose `app` holds it, in `trial --help` order; the module is imported only
+# when its command runs (or help is shown). (module, None): its commands join the top level (`trial dose`,
+# `trial grade crs`); (module, name): its app is the sub-group `trial <name>`. tests/cli/test_lazy_commands.py
+# checks this against the modules' own commands.
+COMMAND_HOMES: dict[str, tuple[str, str | None]] = {
+    **dict.fromkeys(("dose", "schedule", "eligibility", "grade"), ("cli.calculators", None)),
+    **dict.fromkeys(("enroll", "record"), ("cli.staff", None)),
+    "status": ("cli.status", None),
+    **dict.fromkeys(("timeline", "list", "report", "verify", "notifications", "slots"), ("cli.supervisor", None)),
+    "dsmb-decision": ("cli.dsmb", None),
+    "audit": ("cli.audit", None),
+    "export": ("cli.exports", None),
+    **dict.fromkeys(("login", "whoami", "logout"), ("cli.login", None)),
+    "signing-pin": ("cli.signing", None),
+    "admin": ("cli.admin", None),
+    "example": ("cli.examples", None),
+    "protocol": ("cli.protocol_view", "protocol"),
+}
+
+
+def _help() -> str:
+    from cli.trial_help import trial_level_help  # the custody steps' words: only for `trial --help`
+
+    return f"{SUMMARY}\n\n{trial_level_help()}"
+
 
 app = typer.Typer(
     name="trial",
-    help="trialflow: the durable workflow engine of the pediatric CD19/CD22 CAR-T trial.\n\n" + trial_level_help(),
+    cls=lazy_group(COMMAND_HOMES, _help),
+    help=SUMMARY,
     no_args_is_help=True,
     add_completion=False,
 )
-# Without a name, a module's commands join the top level: `trial dose`, `trial grade crs`, ...
-app.add_typer(calculators.app)
-app.add_typer(staff.app)
-app.add_typer(supervisor.app)
-app.add_typer(dsmb.app)
-app.add_typer(audit.app)
-app.add_typer(exports.app)
-app.add_typer(login.app)
-app.add_typer(signing.app)
-app.add_typer(admin.app)
-app.add_typer(examples.app)
-app.add_typer(protocol_view.app, name="protocol")
 
-__all__ = ["app", "main", "protocol_rows"]
+__all__ = ["COMMAND_HOMES", "app", "main"]
+
+
+@app.callback()
+def _trial() -> None:
+    # A callback keeps `trial` a group: with `version` its only command defined here, typer would make it the app.
+    pass
 
 
 def _trialflow_version() -> str:

@@ -11,8 +11,7 @@ from contextlib import suppress
 from typing import Annotated, Any, Final
 
 import typer
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from rich.console import Console
+from pydantic import BaseModel
 from rich.table import Table
 from rich.text import Text
 
@@ -28,11 +27,19 @@ from cli.api_client import (
     retry_command,
 )
 from cli.calculators import _read_text, _screening_document
-from cli.common import COLLECT_UNKNOWN_OPTIONS, JsonOption, Problems, failed_criteria_table, json_help, print_json
+from cli.common import (
+    COLLECT_UNKNOWN_OPTIONS,
+    JsonOption,
+    Problems,
+    checked_study_id,
+    console,
+    failed_criteria_table,
+    json_help,
+    print_json,
+)
 from cli.credentials import DEFAULT_PROFILE
 from cli.signing import MeaningOption, PinStdinOption, SignOption, signature_request
 from cli.steps import STEPS, RecordCommand
-from domain.identifiers import StudyId
 from domain.journey.commands import EnrollPatient
 from domain.roles import Actor, Role
 from facade import EnrollmentResult
@@ -58,18 +65,6 @@ IdempotencyKeyOption = Annotated[
 
 # A valid actor the command is checked with before it is sent: the API puts in the signed-in one.
 _STAND_IN_ACTOR = Actor(user_id="stand-in", role=Role.NURSE)
-
-
-def checked_study_id(study_id: str, problems: Problems, field: str = "STUDY_ID") -> str | None:
-    try:
-        return TypeAdapter(StudyId).validate_python(study_id)
-    except ValidationError:
-        problems.add(field, f"{study_id!r} is not a study id: capital letters or digits, a dash and more (TF-001)")
-        return None
-
-
-def console() -> Console:
-    return Console(highlight=False)
 
 
 # ---------------------------------------------------------------- enroll

@@ -1,35 +1,81 @@
-"""The one client facade of the trial, used by the CLI and the HTTP API alike."""
+"""The one client facade of the trial, used by the CLI and the HTTP API alike.
 
-from facade.audit import AuditEntry, AuditFormat
-from facade.connect import connect_trial_client, open_trial_client
-from facade.errors import (
-    AlreadyEnrolled,
-    CommandRefused,
-    EnrollmentNotTaken,
-    JourneyClosed,
-    NotPermitted,
-    TrialError,
-    UnknownPatient,
-)
-from facade.models import (
-    EndpointAnalysis,
-    EnrollmentResult,
-    EnrollmentSummary,
-    PatientListing,
-    PrimaryEndpointReport,
-    SecondaryEndpoints,
-    SurvivalEstimate,
-    SurvivalPoint,
-    Timeline,
-    ToxicitySummary,
-    TrialReport,
-)
-from facade.report import build_report
-from facade.trial_client import TrialClient
+Its names are imported when first used (PEP 562): importing a light module of the package (facade.plain_words,
+facade.errors) must not pull Temporal, SQLAlchemy and pandas into a CLI command that answers at once."""
 
-# Answers the facade passes on from the trial record as they are.
-from records import VerificationReport
-from records.deliveries import DeliveryRecord
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from facade.audit import AuditEntry, AuditFormat
+    from facade.connect import connect_trial_client, open_trial_client
+    from facade.errors import (
+        AlreadyEnrolled,
+        CommandRefused,
+        EnrollmentNotTaken,
+        JourneyClosed,
+        NotPermitted,
+        TrialError,
+        UnknownPatient,
+    )
+    from facade.models import (
+        EndpointAnalysis,
+        EnrollmentResult,
+        EnrollmentSummary,
+        PatientListing,
+        PrimaryEndpointReport,
+        SecondaryEndpoints,
+        SurvivalEstimate,
+        SurvivalPoint,
+        Timeline,
+        ToxicitySummary,
+        TrialReport,
+    )
+    from facade.report import build_report
+    from facade.trial_client import TrialClient
+    from records import VerificationReport
+    from records.deliveries import DeliveryRecord
+
+# name -> the module it lives in (answers the facade passes on from the trial record come from records/).
+_HOMES: dict[str, str] = {
+    "AuditEntry": "facade.audit",
+    "AuditFormat": "facade.audit",
+    "connect_trial_client": "facade.connect",
+    "open_trial_client": "facade.connect",
+    **dict.fromkeys(
+        (
+            "AlreadyEnrolled",
+            "CommandRefused",
+            "EnrollmentNotTaken",
+            "JourneyClosed",
+            "NotPermitted",
+            "TrialError",
+            "UnknownPatient",
+        ),
+        "facade.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "EndpointAnalysis",
+            "EnrollmentResult",
+            "EnrollmentSummary",
+            "PatientListing",
+            "PrimaryEndpointReport",
+            "SecondaryEndpoints",
+            "SurvivalEstimate",
+            "SurvivalPoint",
+            "Timeline",
+            "ToxicitySummary",
+            "TrialReport",
+        ),
+        "facade.models",
+    ),
+    "build_report": "facade.report",
+    "TrialClient": "facade.trial_client",
+    "VerificationReport": "records",
+    "DeliveryRecord": "records.deliveries",
+}
 
 __all__ = [
     "AlreadyEnrolled",
@@ -59,3 +105,13 @@ __all__ = [
     "connect_trial_client",
     "open_trial_client",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'facade' has no attribute {name!r}")
+    # __import__, not importlib: inside a workflow sandbox it goes through the sandbox's importer.
+    value = getattr(__import__(home, fromlist=[name]), name)
+    globals()[name] = value  # once imported, a plain attribute
+    return value

@@ -3,6 +3,7 @@ are asserted), bad options are refused with every problem named, and the targets
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,11 +12,14 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 
+from bench.cli_latency import CLI_COMMANDS, measure_cli
+from bench.cli_server import served_trial
 from bench.figures import FIGURE_KEYS, Figure
 from bench.floor_workflow import FloorWorkflow
 from bench.histories import floor_history, time_replay
 from bench.load import percentile
 from bench.report import table
+from bench.run import cli_figures
 from bench.targets import TARGETS, Target
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +85,27 @@ def test_the_replay_stands_beside_a_floor_of_as_many_workflow_tasks(
     details = document["details"]["replay"]
     assert details["tasks"] > 100  # five years of a patient's steps, not an empty history
     assert details["floor"]["failures"] == []
+
+
+async def test_the_cli_figures_time_each_command_beside_the_bare_interpreter(tmp_path: Path) -> None:
+    async with served_trial(tmp_path) as served_env:
+        floor, commands = await asyncio.to_thread(measure_cli, served_env, 1)
+    assert list(commands) == list(CLI_COMMANDS)
+    assert len(floor.samples_ms) == 1 and floor.exit_codes == [0]
+    for key, timing in commands.items():
+        assert timing.exit_codes == [0], key  # `trial status` answered by the served API for its patient
+    figures = cli_figures(floor, commands)
+    assert [f.key for f in figures] == list(CLI_COMMANDS)
+    for figure in figures:
+        assert figure.value is not None and figure.floor is not None and figure.ratio is not None, figure.key
+        assert figure.target == TARGETS[figure.key].describe("ms")
+
+
+def test_the_quick_run_measures_the_cli(quick_run: tuple[subprocess.CompletedProcess[str], dict]) -> None:
+    _, document = quick_run
+    for key in CLI_COMMANDS:
+        assert document["figures"][key]["floor"] is not None, key
+        assert len(document["details"]["cli"][key]["samples_ms"]) == 5, key
 
 
 async def test_the_floor_history_has_about_the_tasks_asked_for() -> None:

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 import cli.common
 import cli.main
 import domain.protocol
-from cli.main import app, protocol_rows
+from cli.main import app
+from cli.protocol_view import protocol_rows
 from domain.amendment import amend
 from domain.protocol import CURRENT_PROTOCOL, PROTOCOL_V1, TrialProtocol
 

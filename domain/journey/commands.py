@@ -21,6 +21,7 @@ from domain.eligibility import ScreeningData
 from domain.entered_content import added_later
 from domain.free_text import FreeText, Label
 from domain.identifiers import StudyId
+from domain.journey.custody import CustodyStep
 from domain.journey.phases import Phase
 from domain.protocol import FrozenModel
 from domain.response import DiseaseOutsideMarrow, MarrowAssessment, OtherDiseaseTest
@@ -101,19 +102,9 @@ class RecordManufacturingFailure(_Command):
 
 # ---------------------------------------------------------------- chain of custody
 
+
 # The hand-offs of the cells after collection, in the order they happen (the release is its own step, between
 # the start of manufacturing and the shipment to the site; the infusion ends the chain).
-CustodyStep = Literal[
-    "shipped_to_manufacturer",
-    "received_by_manufacturer",
-    "manufacturing_started",
-    "shipped_to_site",
-    "received_at_site",
-    "stored",
-    "thawed",
-]
-
-
 class RecordCustodyHandOff(_Command):
     """One hand-off of the cells, checked against the bag's chain-of-identity label."""
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import get_args
+from typing import Literal, get_args
 
-from domain.journey.commands import CustodyStep
 from domain.roles import Role
+
+# The hand-offs in their order; here, not with the commands, so the views and `trial status` need not import them.
+CustodyStep = Literal[
+    "shipped_to_manufacturer",
+    "received_by_manufacturer",
+    "manufacturing_started",
+    "shipped_to_site",
+    "received_at_site",
+    "stored",
+    "thawed",
+]
 
 CUSTODY_ORDER: tuple[str, ...] = get_args(CustodyStep)
 BEFORE_RELEASE = frozenset({"shipped_to_manufacturer", "received_by_manufacturer", "manufacturing_started"})

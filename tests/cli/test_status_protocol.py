@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from cli.supervisor import _status_output
+from cli.status import _status_output
 from domain.journey import commands as cmd
 from domain.journey.views import patient_status
 from domain.roles import SYSTEM_ACTOR

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from rich.console import Console
 
-from cli.supervisor import _status_output
+from cli.status import _status_output
 from domain.journey import commands as cmd
 from domain.journey.calendar import primary_endpoint_visit
 from domain.journey.views import patient_status

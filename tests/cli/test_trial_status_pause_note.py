@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from cli.supervisor import _trial_status_output
+from cli.status import _trial_status_output
 from domain.protocol import PROTOCOL_V1
 from domain.trial.decide import apply_report
 from domain.trial.reports import JourneyReport, ReportKind
