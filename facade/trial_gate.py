@@ -3,6 +3,7 @@ waits while the stopping rule has paused the trial, and `trial status` reads it.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
@@ -26,6 +27,11 @@ from security.command_seal import SEAL_REFUSED
 from workflows.trial_messages import AdmissionRequest, TrialInput
 from workflows.trial_workflow import DSMB_DECISION_REFUSED, TrialWorkflow
 
+# Temporal refuses more than 10 updates in flight on one workflow (the server's default per-workflow limit): enrollments
+# sent at once beyond that failed with ResourceExhausted (docs/performance.md). Each client keeps its admissions below
+# it and queues the rest, leaving room for the DSMB's decisions.
+ADMISSIONS_IN_FLIGHT = 8
+
 
 class TrialGate:
     def __init__(
@@ -35,6 +41,7 @@ class TrialGate:
         self._identifier = protocol.accrual.trial_identifier
         self._task_queue = task_queue
         self._accrual_target = accrual_target_infused
+        self._admissions = asyncio.Semaphore(ADMISSIONS_IN_FLIGHT)
 
     async def _trial(self) -> WorkflowHandle[TrialWorkflow, None]:
         """The trial's workflow, started if it is not running yet (the first enrollment or status asks)."""
@@ -52,9 +59,10 @@ class TrialGate:
         trial = await self._trial()
         seconds = within.total_seconds()
         try:
-            result = await trial.execute_update(
-                TrialWorkflow.admit, AdmissionRequest(study_id=study_id), rpc_timeout=within
-            )
+            async with self._admissions:
+                result = await trial.execute_update(
+                    TrialWorkflow.admit, AdmissionRequest(study_id=study_id), rpc_timeout=within
+                )
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             await self._stop_if_never_begun(trial)
             raise AdmissionNotAnswered(study_id, seconds, "no worker took it, or it cannot read it") from None

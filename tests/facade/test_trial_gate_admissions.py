@@ -1,0 +1,62 @@
+"""Enrollments sent at once ask the one TrialWorkflow for admission a few at a time: Temporal refuses more than 10
+updates in flight on one workflow (ResourceExhausted), so the gate queues the rest instead of failing them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, cast
+
+from temporalio.client import Client
+
+from domain.protocol import PROTOCOL_V1
+from facade.trial_gate import ADMISSIONS_IN_FLIGHT, TrialGate
+from workflows.trial_messages import AdmissionRequest, AdmissionResult
+
+ENROLLMENTS_AT_ONCE = 3 * ADMISSIONS_IN_FLIGHT
+SERVER_UPDATES_IN_FLIGHT_LIMIT = 10  # Temporal's default per-workflow limit the gate stays below
+
+
+class HeldTrial:
+    """A TrialWorkflow handle whose admissions wait until released, counting how many are in flight at once."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.admitted: list[str] = []
+        self.release = asyncio.Event()
+
+    async def start_workflow(self, *args: Any, **kwargs: Any) -> HeldTrial:
+        return self
+
+    async def execute_update(self, update: Any, request: AdmissionRequest, **kwargs: Any) -> AdmissionResult:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.release.wait()
+        finally:
+            self.in_flight -= 1
+        self.admitted.append(request.study_id)
+        return AdmissionResult(study_id=request.study_id, admitted=True)
+
+
+async def settle() -> None:
+    """Let every admission task run until it waits (on the gate's bound or on the held trial)."""
+    for _ in range(10 * ENROLLMENTS_AT_ONCE):
+        await asyncio.sleep(0)
+
+
+async def test_admissions_sent_at_once_stay_below_the_servers_in_flight_limit_and_all_are_answered() -> None:
+    trial = HeldTrial()
+    gate = TrialGate(cast(Client, trial), PROTOCOL_V1, "admissions-test")
+    study_ids = [f"TF-96{n:02d}" for n in range(ENROLLMENTS_AT_ONCE)]
+    admissions = [asyncio.create_task(gate.admit(s, timedelta(seconds=30))) for s in study_ids]
+
+    await settle()
+    assert trial.in_flight == ADMISSIONS_IN_FLIGHT < SERVER_UPDATES_IN_FLIGHT_LIMIT
+    assert not any(task.done() for task in admissions)  # the rest queue; none refused
+
+    trial.release.set()
+    await asyncio.gather(*admissions)
+    assert sorted(trial.admitted) == study_ids
+    assert trial.most_in_flight == ADMISSIONS_IN_FLIGHT
