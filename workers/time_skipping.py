@@ -17,6 +17,12 @@ TEST_SERVER = "temporal-test-server"
 # takes. `env.sleep` gives up after the SDK's default 30 s per call, which a loaded machine can exceed; this bounds
 # a hang instead.
 SKIP_TIMEOUT = timedelta(minutes=10)
+# Every skip lands this far past the moment asked for. A workflow's timer due at that moment (a journey's DLT window
+# ends 28 days after an infusion given at 09:00, and the skip goes to 09:00) is started a few milliseconds late (its
+# delay counts from the task's start), so without the margin it fires in real time while the workflow task of the
+# caller's next update is running; that task cancels the timer, and this server refuses the cancel and never
+# redelivers the task: the journey hangs (temporalio/sdk-java#2606, #3088; a real server accepts it).
+PAST_THE_MOMENT = timedelta(seconds=5)
 
 
 async def start_time_skipping(runtime: Runtime | None = None) -> WorkflowEnvironment:
@@ -29,8 +35,9 @@ async def start_time_skipping(runtime: Runtime | None = None) -> WorkflowEnviron
 
 
 async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
-    """Move the server's clock on by `duration`, firing every timer on the way (what `env.sleep` does, unhurried)."""
+    """Move the server's clock on by `duration` and PAST_THE_MOMENT, firing every timer on the way (what `env.sleep`
+    does, unhurried)."""
     request = test_service.SleepRequest()
-    request.duration.FromTimedelta(duration)
+    request.duration.FromTimedelta(duration + PAST_THE_MOMENT)
     await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
     # Queries on this server wait for `workers.settling.settle`: one during a run's hand-over stops the clock.
