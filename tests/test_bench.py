@@ -23,7 +23,7 @@ from bench.run import cli_figures
 from bench.targets import TARGETS, Target
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-QUICK_RUN_TIMEOUT_SECONDS = 300  # a hang guard, not a speed check
+QUICK_RUN_TIMEOUT_SECONDS = 900  # a hang guard, not a speed check: about 100 s alone, over 300 s beside other suites
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
