@@ -28,6 +28,7 @@ from cli.common import (
     failed_criteria_table,
     json_help,
     print_json,
+    show,
     validated_with_stand_ins,
 )
 from domain.dosing import (
@@ -863,9 +864,4 @@ def eligibility(
     problems.exit_if_any(as_json)
     assert protocol is not None and data is not None
     report = EligibilityReport(protocol_version=protocol.version, result=assess_eligibility(data, protocol.eligibility))
-    if as_json:
-        print_json(report)
-        return
-    console = _console()
-    for table in _eligibility_output(report, protocol):
-        console.print(table)
+    show(report, lambda answer: _eligibility_output(answer, protocol), as_json)

@@ -9,7 +9,7 @@ import difflib
 import json
 import sys
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, NoReturn, TypeVar, Union, get_args, get_origin
 
@@ -65,6 +65,16 @@ class InputProblems(FrozenModel):
 
 def print_json(model: BaseModel) -> None:
     typer.echo(json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+def show(answer: ModelT, tables: Callable[[ModelT], Iterable[Any]], as_json: bool) -> None:
+    """The answer as JSON with --json, otherwise as the tables `tables` makes of it."""
+    if as_json:
+        print_json(answer)
+        return
+    out = console()
+    for table in tables(answer):
+        out.print(table)
 
 
 def json_help(model: type[BaseModel]) -> str:

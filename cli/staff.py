@@ -36,6 +36,7 @@ from cli.common import (
     failed_criteria_table,
     json_help,
     print_json,
+    show,
 )
 from cli.credentials import DEFAULT_PROFILE
 from cli.signing import MeaningOption, PinStdinOption, SignOption, signature_request
@@ -145,12 +146,7 @@ def enroll(
         retry=retry_command(context, key),
     )
     result = EnrollmentResult.model_validate(answer)
-    if as_json:
-        print_json(result)
-        return
-    out = console()
-    for table in _enrollment_output(result):
-        out.print(table)
+    show(result, _enrollment_output, as_json)
 
 
 # ---------------------------------------------------------------- record

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.api_client import DEFAULT_API_URL, ApiOption, ProfileOption, call_api
-from cli.common import JsonOption, Problems, checked_study_id, console, json_help, print_json
+from cli.common import JsonOption, Problems, checked_study_id, json_help, show
 from cli.credentials import DEFAULT_PROFILE
 from cli.tables import facts_table as _facts
 from domain.journey.phases import Phase
@@ -223,22 +223,12 @@ def status(
         from domain.trial.status import TrialStatus  # the trial's statistics: only for --trial
 
         trial_answer = TrialStatus.model_validate(call_api(api, profile, lambda client: client.get("/trial"), as_json))
-        if as_json:
-            print_json(trial_answer)
-            return
-        out = console()
-        for table in _trial_status_output(trial_answer):
-            out.print(table)
+        show(trial_answer, _trial_status_output, as_json)
         return
     answer = PatientStatus.model_validate(
         call_api(api, profile, lambda client: client.get(f"/patients/{study_id}"), as_json, study_id=study_id)
     )
-    if as_json:
-        print_json(answer)
-        return
-    out = console()
-    for table in _status_output(answer):
-        out.print(table)
+    show(answer, _status_output, as_json)
 
 
 def signature_words(signature: Signature | None) -> str:

@@ -5,7 +5,9 @@ facade.errors) must not pull Temporal, SQLAlchemy and pandas into a CLI command 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from domain.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from facade.audit import AuditEntry, AuditFormat
@@ -107,11 +109,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'facade' has no attribute {name!r}")
-    # __import__, not importlib: inside a workflow sandbox it goes through the sandbox's importer.
-    value = getattr(__import__(home, fromlist=[name]), name)
-    globals()[name] = value  # once imported, a plain attribute
-    return value
+__getattr__ = lazy_names(__name__, _HOMES, globals())

@@ -5,7 +5,9 @@ custody steps) must not pull in every handler of the decider, as `trial status` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from domain.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from domain.journey.context import CommandRejected
@@ -25,11 +27,4 @@ _HOMES: dict[str, str] = {
 __all__ = ["CommandRejected", "JourneyState", "decide", "evolve", "fold", "initial_state"]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'domain.journey' has no attribute {name!r}")
-    # __import__, not importlib: inside a workflow sandbox it goes through the sandbox's importer.
-    value = getattr(__import__(home, fromlist=[name]), name)
-    globals()[name] = value  # once imported, a plain attribute
-    return value
+__getattr__ = lazy_names(__name__, _HOMES, globals())
