@@ -23,7 +23,7 @@ from domain.site_time import site_date
 from simulation.journey_steps import Milestone, PathPatient, entered_late
 from tests.facade.journeys import RULES, SCREEN_FAILURE, enrollment
 from tests.servers import Stack
-from tests.web.browser import MovableClock, chromium, no_blocking_violations, served
+from tests.web.browser import MovableClock, chromium, no_blocking_violations, served, sign_in
 from tests.web.screenshots import screenshot
 from web import WebConfig
 from web.i18n import site_zone
@@ -80,10 +80,7 @@ async def site(stack: Stack) -> AsyncIterator[Site]:
 async def signed_in(site: Site, role: Role, credential: str | None = None) -> Page:
     context = await site.browser.new_context(locale="en-US")
     page = await context.new_page()
-    await page.goto(site.url + "/sign-in")
-    await page.get_by_label("Personal credential").fill(credential or token(role))
-    await page.locator("main").get_by_role("button").click()
-    await expect(page).to_have_url(site.url + "/")
+    await sign_in(page, site.url, credential or token(role))
     return page
 
 
@@ -331,9 +328,7 @@ async def test_a_nurse_is_neither_offered_nor_allowed_what_is_not_hers(site: Sit
     await nurse.context.close()
     context = await site.browser.new_context(locale="zh-CN")
     chinese = await context.new_page()
-    await chinese.goto(site.url + "/sign-in")
-    await chinese.locator("#credential").fill(token(Role.NURSE))
-    await chinese.locator("main").get_by_role("button").click()
+    await sign_in(chinese, site.url, token(Role.NURSE))  # signed in before the next page is asked for
     await chinese.goto(f"{site.url}/patient/{NURSES}/steps/assess_crs")
     await expect(chinese.get_by_role("heading", level=1)).to_have_text("评估 CRS")
     await expect(chinese.locator(".help")).to_have_text("记录一次细胞因子释放综合征（CRS）评估：体温、血压支持和氧疗。")
@@ -362,9 +357,7 @@ async def test_three_wrong_pins_lock_signing_and_the_form_says_until_when(site: 
     # The right PIN does not sign while locked; without scripts the dialog's fields sit in the form.
     context = await site.browser.new_context(locale="en-US", java_script_enabled=False)
     investigator = await context.new_page()
-    await investigator.goto(site.url + "/sign-in")
-    await investigator.get_by_label("Personal credential").fill(LOCKED_TOKEN)
-    await investigator.locator("main").get_by_role("button").click()
+    await sign_in(investigator, site.url, LOCKED_TOKEN)
     await investigator.goto(f"{site.url}/patient/{LOCKED}/steps/confirm_eligibility")
     await investigator.get_by_label("Signing PIN").fill(PIN)
     await investigator.get_by_role("button", name="Sign and record").click()
