@@ -5,9 +5,11 @@ Appends are idempotent on (study id, sequence), all-or-nothing, and serialized p
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ from records.projections import (
     PatientProjector,
     PatientSummary,
     ProjectionRebuild,
+    SummaryWrite,
 )
 from records.schema import patient_summaries, trial_events
 from records.verification import (
@@ -75,6 +78,9 @@ class EventStore:
         self._writer = self._engine.execution_options(**{WRITE_TRANSACTION: True})
         self._clock = clock
         self._append_attempts = max(1, append_attempts)
+        # SQLite has one writer at a time: this store's writers queue here and are handed the write lock at once,
+        # where SQLite's busy handler would have them sleep and poll (up to 100 ms a try) while others write.
+        self._sqlite_writers = threading.Lock() if self._engine.dialect.name == "sqlite" else None
 
     # ------------------------------------------------------------------ lifecycle and schema
 
@@ -107,17 +113,27 @@ class EventStore:
 
     # ------------------------------------------------------------------ appending
 
-    def append(self, events: Sequence[RecordedEvent]) -> AppendResult:
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), after this store's other writers."""
+        with self._sqlite_writers or contextlib.nullcontext(), self._writer.begin() as connection:
+            yield connection
+
+    def append(self, events: Sequence[RecordedEvent], summaries: Sequence[SummaryWrite] = ()) -> AppendResult:
         """Record `events` in one transaction: new ones are chained and written, identical ones already in
         the record are reported as such. A conflicting event or a gap refuses the whole batch (nothing is
-        written)."""
+        written). `summaries`, folded by the caller through these events, are saved in the same transaction (as
+        `save_patient_summary`): one commit per step, and a summary never lags its events."""
         batch = _batch_by_study(events)
         if not batch:
             return AppendResult()
         for _attempt in range(self._append_attempts):
             try:
-                with self._writer.begin() as connection:
-                    return self._append_batch(connection, batch)
+                with self._write() as connection:
+                    result = self._append_batch(connection, batch)
+                    for write in summaries:
+                        self._save_summary(connection, write)
+                    return result
             except IntegrityError as error:
                 if not any(marker in str(error.orig) for marker in _SEQUENCE_CLASH_MARKERS):
                     raise
@@ -304,7 +320,7 @@ class EventStore:
         an append then costs one patient's events, not a pass over every patient."""
         only = None if study_ids is None else sorted(set(study_ids))
         rebuilt_at = self._clock()
-        with self._writer.begin() as connection:
+        with self._write() as connection:
             if self.dialect == "postgresql":
                 # One writer of the summaries at a time (SQLite's write transaction is one already): a retried
                 # append and a full rebuild never both replace a patient's row. Readers are not blocked.
@@ -331,17 +347,22 @@ class EventStore:
         """Replace one patient's summary with `summary`, folded from their events 1..`through_sequence` by the
         caller, unless the stored one is folded further (a late writer never puts an older summary back).
         True when written."""
-        row = _summary_row(study_id, summary, through_sequence, self._clock())
-        with self._writer.begin() as connection:
-            if self.dialect == "postgresql":
-                connection.execute(text("LOCK TABLE patient_summaries IN EXCLUSIVE MODE"))  # as rebuild_projections
-            stored = connection.execute(
-                select(patient_summaries.c.updated_through_sequence).where(patient_summaries.c.study_id == study_id)
-            ).scalar_one_or_none()
-            if stored is not None and stored > through_sequence:
-                return False
-            connection.execute(delete(patient_summaries).where(patient_summaries.c.study_id == study_id))
-            connection.execute(insert(patient_summaries), [row])
+        with self._write() as connection:
+            return self._save_summary(
+                connection, SummaryWrite(study_id=study_id, summary=summary, through_sequence=through_sequence)
+            )
+
+    def _save_summary(self, connection: Connection, write: SummaryWrite) -> bool:
+        if self.dialect == "postgresql":
+            connection.execute(text("LOCK TABLE patient_summaries IN EXCLUSIVE MODE"))  # as rebuild_projections
+        stored = connection.execute(
+            select(patient_summaries.c.updated_through_sequence).where(patient_summaries.c.study_id == write.study_id)
+        ).scalar_one_or_none()
+        if stored is not None and stored > write.through_sequence:
+            return False
+        row = _summary_row(write.study_id, write.summary, write.through_sequence, self._clock())
+        connection.execute(delete(patient_summaries).where(patient_summaries.c.study_id == write.study_id))
+        connection.execute(insert(patient_summaries), [row])
         return True
 
     def patient_summary(self, study_id: str) -> PatientSummary | None:
