@@ -88,8 +88,8 @@ class JourneyActivities:
                 if after is not None:
                     folded.append(after)
             result = self._store.append([to_row(e) for e in request.events], [summary for _, summary in folded])
-            for state, _ in folded:
-                self._folded.remember(state)
+            for state, summary in folded:
+                self._folded.remember(summary.study_id, state)
         except ConflictingEventError as error:
             # The record holds other events at these sequences (say, two new screening attempts of one screen
             # failure started at once): retrying cannot help; this run fails having recorded nothing.

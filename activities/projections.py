@@ -57,11 +57,11 @@ class FoldedPatients:
         )
         return state, summary
 
-    def remember(self, state: JourneyState) -> None:
-        """`state` is what the record now holds for its patient: the next append folds only its own events."""
+    def remember(self, study_id: str, state: JourneyState) -> None:
+        """`state` is what the record now holds for `study_id`: the next append folds only its own events."""
         with self._lock:
-            self._states.pop(state.study_id, None)
-            self._states[state.study_id] = state
+            self._states.pop(study_id, None)
+            self._states[study_id] = state
             while len(self._states) > self._capacity:
                 self._states.popitem(last=False)
 

@@ -5,11 +5,9 @@ Appends are idempotent on (study id, sequence), all-or-nothing, and serialized p
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -78,9 +76,8 @@ class EventStore:
         self._writer = self._engine.execution_options(**{WRITE_TRANSACTION: True})
         self._clock = clock
         self._append_attempts = max(1, append_attempts)
-        # SQLite has one writer at a time: this store's writers queue here and are handed the write lock at once,
-        # where SQLite's busy handler would have them sleep and poll (up to 100 ms a try) while others write.
-        self._sqlite_writers = threading.Lock() if self._engine.dialect.name == "sqlite" else None
+        # On SQLite a step's summary is written in its append's transaction (see `append`).
+        self._summaries_with_events = self._engine.dialect.name == "sqlite"
 
     # ------------------------------------------------------------------ lifecycle and schema
 
@@ -113,33 +110,35 @@ class EventStore:
 
     # ------------------------------------------------------------------ appending
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction (BEGIN IMMEDIATE on SQLite), after this store's other writers."""
-        with self._sqlite_writers or contextlib.nullcontext(), self._writer.begin() as connection:
-            yield connection
-
     def append(self, events: Sequence[RecordedEvent], summaries: Sequence[SummaryWrite] = ()) -> AppendResult:
         """Record `events` in one transaction: new ones are chained and written, identical ones already in
         the record are reported as such. A conflicting event or a gap refuses the whole batch (nothing is
-        written). `summaries`, folded by the caller through these events, are saved in the same transaction (as
-        `save_patient_summary`): one commit per step, and a summary never lags its events."""
+        written). `summaries`, folded by the caller through these events, are saved as `save_patient_summary` does
+        once the events are: on SQLite in the same transaction (one commit, one fsync per step; a rebuild of the
+        summaries holds the one write lock either way), on PostgreSQL in a transaction of their own after it (a
+        rebuild locks the summaries for its whole run, and must not hold the steps' events back)."""
         batch = _batch_by_study(events)
         if not batch:
             return AppendResult()
+        together = self._summaries_with_events
         for _attempt in range(self._append_attempts):
             try:
-                with self._write() as connection:
+                with self._writer.begin() as connection:
                     result = self._append_batch(connection, batch)
-                    for write in summaries:
+                    for write in summaries if together else ():
                         self._save_summary(connection, write)
-                    return result
+                break
             except IntegrityError as error:
                 if not any(marker in str(error.orig) for marker in _SEQUENCE_CLASH_MARKERS):
                     raise
                 # Another writer took one of these sequence numbers first (UNIQUE(study_id, sequence) has the last
                 # word): read again; each event is then already recorded, refused as conflicting, or appended after.
-        raise ConcurrentAppendError(sorted(batch), self._append_attempts)
+        else:
+            raise ConcurrentAppendError(sorted(batch), self._append_attempts)
+        for write in () if together else summaries:
+            with self._writer.begin() as connection:
+                self._save_summary(connection, write)
+        return result
 
     def _append_batch(self, connection: Connection, batch: Mapping[str, list[RecordedEvent]]) -> AppendResult:
         recorded_at = self._clock()
@@ -320,7 +319,7 @@ class EventStore:
         an append then costs one patient's events, not a pass over every patient."""
         only = None if study_ids is None else sorted(set(study_ids))
         rebuilt_at = self._clock()
-        with self._write() as connection:
+        with self._writer.begin() as connection:
             if self.dialect == "postgresql":
                 # One writer of the summaries at a time (SQLite's write transaction is one already): a retried
                 # append and a full rebuild never both replace a patient's row. Readers are not blocked.
@@ -347,7 +346,7 @@ class EventStore:
         """Replace one patient's summary with `summary`, folded from their events 1..`through_sequence` by the
         caller, unless the stored one is folded further (a late writer never puts an older summary back).
         True when written."""
-        with self._write() as connection:
+        with self._writer.begin() as connection:
             return self._save_summary(
                 connection, SummaryWrite(study_id=study_id, summary=summary, through_sequence=through_sequence)
             )
