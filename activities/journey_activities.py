@@ -80,12 +80,16 @@ class JourneyActivities:
     @heartbeating
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
         try:
-            result = self._store.append([to_row(e) for e in request.events])
-            # The supervisors' read models follow the record: folded from its events, never edited.
+            # The supervisors' read models follow the record: folded from its events, never edited, and written
+            # in the append's own transaction (one commit per step).
+            folded = []
             for study_id in dict.fromkeys(e.study_id for e in request.events):
-                events = [e for e in request.events if e.study_id == study_id]
-                summary, through_sequence = self._folded.summary_after_append(self._store, events)
-                self._store.save_patient_summary(study_id, summary, through_sequence)
+                after = self._folded.summary_after(self._store, [e for e in request.events if e.study_id == study_id])
+                if after is not None:
+                    folded.append(after)
+            result = self._store.append([to_row(e) for e in request.events], [summary for _, summary in folded])
+            for state, summary in folded:
+                self._folded.remember(summary.study_id, state)
         except ConflictingEventError as error:
             # The record holds other events at these sequences (say, two new screening attempts of one screen
             # failure started at once): retrying cannot help; this run fails having recorded nothing.

@@ -12,8 +12,8 @@ from typing import Any
 
 from domain.journey import JourneyState, fold, initial_state
 from domain.journey.events import Event
-from records import EventStore
-from records.event_rows import to_event
+from records import EventStore, SummaryWrite
+from records.event_rows import as_read_back, to_event
 from records.patient_projection import project_patient, summary_of
 
 __all__ = ["FOLDED_PATIENTS_KEPT", "FoldedPatients", "project_cohort", "project_patient", "summary_of"]
@@ -34,21 +34,36 @@ class FoldedPatients:
         self._states: OrderedDict[str, JourneyState] = OrderedDict()
         self._lock = threading.Lock()  # activities run on a thread pool
 
-    def summary_after_append(self, store: EventStore, events: Sequence[Event]) -> tuple[dict[str, Any], int]:
-        """The patient's summary now that the record holds `events`, and the last sequence it is folded through."""
+    def summary_after(self, store: EventStore, events: Sequence[Event]) -> tuple[JourneyState, SummaryWrite] | None:
+        """The patient's state and summary once the record holds `events` (one patient's, in order), folded before
+        they are appended so that both are written in one transaction; None when they do not follow on from the
+        record (the append refuses them). Nothing is remembered until `remember` (after the append commits)."""
         study_id = events[0].study_id
+        events = [as_read_back(e) for e in events]  # folded as a fold of the record would fold them
         with self._lock:
-            known = self._states.pop(study_id, None)
+            known = self._states.get(study_id)
         if known is not None and known.last_sequence + 1 == events[0].sequence:
             state, last = fold(known, events), events[-1]
         else:
             recorded = [to_event(e) for e in store.events_for(study_id)]
-            state, last = fold(initial_state(study_id), recorded), recorded[-1]
+            state = fold(initial_state(study_id), recorded)
+            new = [e for e in events if e.sequence > state.last_sequence]
+            if new and new[0].sequence != state.last_sequence + 1:
+                return None
+            state = fold(state, new)
+            last = (recorded + new)[-1]
+        summary = SummaryWrite(
+            study_id=study_id, summary=summary_of(state, last.occurred_at), through_sequence=last.sequence
+        )
+        return state, summary
+
+    def remember(self, study_id: str, state: JourneyState) -> None:
+        """`state` is what the record now holds for `study_id`: the next append folds only its own events."""
         with self._lock:
+            self._states.pop(study_id, None)
             self._states[study_id] = state
             while len(self._states) > self._capacity:
                 self._states.popitem(last=False)
-        return summary_of(state, last.occurred_at), last.sequence
 
 
 def project_cohort(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -45,7 +45,10 @@ ONE_MEGABYTE = 1_000_000
 
 # figure key (bench/figures.py) -> target
 TARGETS: dict[str, Target] = {
-    "update_throughput": Target("ratio", ">=", 0.8),
+    # issue 19: a recorded step (durable in Temporal's history and in the trial record before it is answered) against
+    # the floor's bare update; docs/performance.md says what of the gap is Temporal's own (the activity floor).
+    "update_throughput": Target("ratio", ">=", 0.6),
+    "update_latency_p50_ms": Target("ratio", "<=", 2.0),
     "enrollment_throughput": Target("ratio", ">=", 0.8),
     "largest_run_events": Target("value", "<=", 1_500),
     "history_bytes_5_years": Target("value", "<", ONE_MEGABYTE),

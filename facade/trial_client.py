@@ -372,8 +372,10 @@ class TrialClient:
                 command = await self._signing.sign(study_id, command, signing)
             if isinstance(command, (PrescribeLymphodepletion, RecordLymphodepletionDose)):
                 self._refuse_read_only(study_id, command)
-                dosing = isinstance(command, RecordLymphodepletionDose)
-                doses_given = len((await self.status(study_id)).doses_given) if dosing else 0
+                # Doses given from the trial record, which holds every answered step: a dose under way asks
+                # neither the journey nor the trial (a query each was two more round trips on six of a path's steps).
+                dosing = isinstance(command, RecordLymphodepletionDose) and command.correction is None
+                doses_given = len((await self._recorded_state(study_id))[0].doses_given) if dosing else 0
                 await self._gate.check_lymphodepletion(study_id, command, doses_given)
             return await self._record(study_id, command, update_id)
         except TrialError as error:

@@ -14,7 +14,7 @@ from records.errors import (
 from records.events import AppendResult, ChainHead, EventKey, RecordedEvent, StoredEvent
 from records.hashing import GENESIS_HASH
 from records.migrate import upgrade_to_head
-from records.projections import CohortSummary, PatientSummary, ProjectionRebuild
+from records.projections import CohortSummary, PatientSummary, ProjectionRebuild, SummaryWrite
 from records.store import EventStore
 from records.verification import ProblemKind, VerificationProblem, VerificationReport
 
@@ -38,6 +38,7 @@ __all__ = [
     "SchemaNotReadyError",
     "SequenceGapError",
     "StoredEvent",
+    "SummaryWrite",
     "VerificationProblem",
     "VerificationReport",
     "create_record_engine",

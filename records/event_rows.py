@@ -56,6 +56,13 @@ def to_event(row: RecordedEvent) -> Event:
     )
 
 
+def as_read_back(event: Event) -> Event:
+    """`event` as the record gives it back: its payload through the stored canonical JSON (keys in order), so a state
+    folded from it is the state a fold of the record gives."""
+    row = to_row(event)
+    return to_event(row.model_copy(update={"payload": json.loads(row.payload_json)}))
+
+
 def table_values(event: RecordedEvent, *, recorded_at: datetime, previous_hash: str) -> dict[str, Any]:
     """The values to insert for `event`, chained to `previous_hash` and sealed with its own hash."""
     values = {**event.columns(), "recorded_at": recorded_at, "previous_hash": previous_hash}

@@ -26,6 +26,15 @@ class PatientSummary(FrozenModel):
     summary: dict[str, JsonValue]
 
 
+class SummaryWrite(FrozenModel):
+    """A patient's summary folded by the caller through `through_sequence`, to be written with an append (in its
+    transaction) or alone."""
+
+    study_id: str
+    summary: dict[str, Any]
+    through_sequence: int
+
+
 class CohortSummary(FrozenModel):
     """Counted from the patient summaries when asked; `rebuilt_at` is the newest summary's."""
 

@@ -35,6 +35,7 @@ from records.projections import (
     PatientProjector,
     PatientSummary,
     ProjectionRebuild,
+    SummaryWrite,
 )
 from records.schema import patient_summaries, trial_events
 from records.verification import (
@@ -75,6 +76,8 @@ class EventStore:
         self._writer = self._engine.execution_options(**{WRITE_TRANSACTION: True})
         self._clock = clock
         self._append_attempts = max(1, append_attempts)
+        # On SQLite a step's summary is written in its append's transaction (see `append`).
+        self._summaries_with_events = self._engine.dialect.name == "sqlite"
 
     # ------------------------------------------------------------------ lifecycle and schema
 
@@ -107,23 +110,35 @@ class EventStore:
 
     # ------------------------------------------------------------------ appending
 
-    def append(self, events: Sequence[RecordedEvent]) -> AppendResult:
+    def append(self, events: Sequence[RecordedEvent], summaries: Sequence[SummaryWrite] = ()) -> AppendResult:
         """Record `events` in one transaction: new ones are chained and written, identical ones already in
         the record are reported as such. A conflicting event or a gap refuses the whole batch (nothing is
-        written)."""
+        written). `summaries`, folded by the caller through these events, are saved as `save_patient_summary` does
+        once the events are: on SQLite in the same transaction (one commit, one fsync per step; a rebuild of the
+        summaries holds the one write lock either way), on PostgreSQL in a transaction of their own after it (a
+        rebuild locks the summaries for its whole run, and must not hold the steps' events back)."""
         batch = _batch_by_study(events)
         if not batch:
             return AppendResult()
+        together = self._summaries_with_events
         for _attempt in range(self._append_attempts):
             try:
                 with self._writer.begin() as connection:
-                    return self._append_batch(connection, batch)
+                    result = self._append_batch(connection, batch)
+                    for write in summaries if together else ():
+                        self._save_summary(connection, write)
+                break
             except IntegrityError as error:
                 if not any(marker in str(error.orig) for marker in _SEQUENCE_CLASH_MARKERS):
                     raise
                 # Another writer took one of these sequence numbers first (UNIQUE(study_id, sequence) has the last
                 # word): read again; each event is then already recorded, refused as conflicting, or appended after.
-        raise ConcurrentAppendError(sorted(batch), self._append_attempts)
+        else:
+            raise ConcurrentAppendError(sorted(batch), self._append_attempts)
+        for write in () if together else summaries:
+            with self._writer.begin() as connection:
+                self._save_summary(connection, write)
+        return result
 
     def _append_batch(self, connection: Connection, batch: Mapping[str, list[RecordedEvent]]) -> AppendResult:
         recorded_at = self._clock()
@@ -331,17 +346,22 @@ class EventStore:
         """Replace one patient's summary with `summary`, folded from their events 1..`through_sequence` by the
         caller, unless the stored one is folded further (a late writer never puts an older summary back).
         True when written."""
-        row = _summary_row(study_id, summary, through_sequence, self._clock())
         with self._writer.begin() as connection:
-            if self.dialect == "postgresql":
-                connection.execute(text("LOCK TABLE patient_summaries IN EXCLUSIVE MODE"))  # as rebuild_projections
-            stored = connection.execute(
-                select(patient_summaries.c.updated_through_sequence).where(patient_summaries.c.study_id == study_id)
-            ).scalar_one_or_none()
-            if stored is not None and stored > through_sequence:
-                return False
-            connection.execute(delete(patient_summaries).where(patient_summaries.c.study_id == study_id))
-            connection.execute(insert(patient_summaries), [row])
+            return self._save_summary(
+                connection, SummaryWrite(study_id=study_id, summary=summary, through_sequence=through_sequence)
+            )
+
+    def _save_summary(self, connection: Connection, write: SummaryWrite) -> bool:
+        if self.dialect == "postgresql":
+            connection.execute(text("LOCK TABLE patient_summaries IN EXCLUSIVE MODE"))  # as rebuild_projections
+        stored = connection.execute(
+            select(patient_summaries.c.updated_through_sequence).where(patient_summaries.c.study_id == write.study_id)
+        ).scalar_one_or_none()
+        if stored is not None and stored > write.through_sequence:
+            return False
+        row = _summary_row(write.study_id, write.summary, write.through_sequence, self._clock())
+        connection.execute(delete(patient_summaries).where(patient_summaries.c.study_id == write.study_id))
+        connection.execute(insert(patient_summaries), [row])
         return True
 
     def patient_summary(self, study_id: str) -> PatientSummary | None:

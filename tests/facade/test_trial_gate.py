@@ -10,6 +10,7 @@ from functools import partial
 
 import pytest
 
+from domain.journey.commands import RecordLymphodepletionDose
 from domain.protocol import PROTOCOL_V1
 from domain.roles import Actor, Role
 from domain.signature import SignatureMeaning, sign
@@ -56,6 +57,14 @@ async def test_a_paused_trial_refuses_enrollment_and_new_lymphodepletion_until_t
     *to_release, prescription = released
     await trial.enroll(enrollment("TF-501", site_date(released[0].at, PROTOCOL_V1.schedule)))
     await send(to_release, partial(trial.record, "TF-501"))
+    # TF-504: its lymphodepletion begun (one dose given); TF-506: prescribed, no dose given yet.
+    under_way = entered_late(Milestone.LYMPHODEPLETED, PathPatient(study_id="TF-504"), day_zero, PROTOCOL_V1)
+    first_dose = next(i for i, step in enumerate(under_way) if isinstance(step.command, RecordLymphodepletionDose))
+    await trial.enroll(enrollment("TF-504", site_date(under_way[0].at, PROTOCOL_V1.schedule)))
+    await send(under_way[: first_dose + 1], partial(trial.record, "TF-504"))
+    prescribed = entered_late(Milestone.LYMPHODEPLETED, PathPatient(study_id="TF-506"), day_zero, PROTOCOL_V1)
+    await trial.enroll(enrollment("TF-506", site_date(prescribed[0].at, PROTOCOL_V1.schedule)))
+    await send(prescribed[:first_dose], partial(trial.record, "TF-506"))
 
     await infused(trial, "TF-502", GRADE_3_CRS)
     await infused(trial, "TF-503", GRADE_3_CRS)
@@ -76,6 +85,12 @@ async def test_a_paused_trial_refuses_enrollment_and_new_lymphodepletion_until_t
     with pytest.raises(CommandRefused) as no_lymphodepletion:
         await trial.record("TF-501", prescription.command)
     assert "no new lymphodepletion until the DSMB decides" in no_lymphodepletion.value.reasons[0]
+    # The doses given come from the record: a first dose is refused, a lymphodepletion under way goes on.
+    with pytest.raises(CommandRefused) as no_first_dose:
+        await trial.record("TF-506", prescribed[first_dose].command)
+    assert "no new lymphodepletion until the DSMB decides" in no_first_dose.value.reasons[0]
+    await trial.record("TF-504", under_way[first_dose + 1].command)
+    assert len((await trial.status("TF-504")).doses_given) == 2
 
     with pytest.raises(CommandRefused) as unsigned:
         await trial.dsmb_decision(dsmb_decision(signed=False))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.journey_activities import AppendEventsInput, JourneyActivities
 from activities.projections import project_patient
 from domain.journey.events import Event
-from records import EventStore
+from records import EventStore, RecordedEvent
 from tests.domain.journey_driver import JourneyDriver
 
 
@@ -62,3 +63,24 @@ def test_a_late_writer_never_puts_an_older_summary_back(store: EventStore) -> No
     assert not store.save_patient_summary("TF-502", older, through_sequence=10)
 
     assert store.patient_summary("TF-502") == newest
+
+
+def test_an_append_that_follows_on_from_the_last_folds_only_its_own_events(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = a_year_after_infusion("TF-503")
+    worker = JourneyActivities(store)
+    append(worker, events[:3])
+    read_back: list[str] = []
+    whole_record = store.events_for
+
+    def counted(study_id: str, after_sequence: int = 0) -> list[RecordedEvent]:
+        read_back.append(study_id)
+        return whole_record(study_id, after_sequence)
+
+    monkeypatch.setattr(store, "events_for", counted)
+    for start in range(3, 15, 3):
+        append(worker, events[start : start + 3])
+    assert read_back == []  # the record was not read again: each append folded its own events only
+    monkeypatch.undo()
+    assert_summary_is_the_whole_records(store, "TF-503")
