@@ -67,6 +67,10 @@ class EscalationResult(FrozenModel):
     already_sent: int
 
 
+# Its name in histories: the trial client reads the enrollment's append there (facade/enrollment_taken.py).
+APPEND_EVENTS_ACTIVITY = "append_events"
+
+
 class JourneyActivities:
     """Activities bound to one trial record store (one engine, shared by the worker's activity threads) and one
     notifier (the log channel only, unless a staff directory and channels are configured)."""
@@ -76,7 +80,7 @@ class JourneyActivities:
         self._notifier = notifier if notifier is not None else Notifier.log_only(DeliveryLedger(store.engine))
         self._folded = FoldedPatients()
 
-    @activity.defn(name="append_events")
+    @activity.defn(name=APPEND_EVENTS_ACTIVITY)
     @heartbeating
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
         try:

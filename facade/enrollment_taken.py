@@ -1,41 +1,44 @@
 """An enrollment is answered once its journey has recorded it, never when Temporal merely accepted the start.
 
-The journey itself is asked (its `enrollment_recorded` query): it appends its enrollment to the trial record before
-anything else. A journey that fails before recording (a refused seal, a refused enrollment) is answered with its
-reason; one that has not even begun in time (no worker, or a first workflow task that keeps failing) is stopped, so
-the study id is free again and nothing is half-created: no started journey that can neither be seen nor enrolled again.
+The journey appends its enrollment to the trial record before anything else: the answer comes when that append has
+completed in the journey's history (the record holds the enrollment, and Temporal's history says so). The history is
+long-polled: the server answers as each event is written, with no sleep between looks and no query for the journey's
+worker to answer (the poll and its one-second queries held an enrollment 2 to 4 s under load, docs/performance.md).
+A journey that fails before recording (a refused seal, a refused enrollment) is answered with its reason; one that has
+not even begun in time (no worker, or a first workflow task that keeps failing) is stopped, so the study id is free
+again and nothing is half-created: no started journey that can neither be seen nor enrolled again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
-    WorkflowHandle,
-    WorkflowQueryFailedError,
-)
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.journey_activities import APPEND_EVENTS_ACTIVITY
 from facade.errors import CommandRefused, EnrollmentNotTaken, TrialError
 from observability.logging import get_logger
 from security.command_seal import SEAL_REFUSED
 
 # A worker records an enrollment in well under a second; this leaves room for a busy one and a slow database.
 ENROLLMENT_TAKEN_WITHIN = timedelta(seconds=15)
-FIRST_LOOK_SECONDS = 0.05
-LONGEST_WAIT_SECONDS = 0.5
-# A query waits for a worker: one that no worker answers (none polls, or its task fails) gives up after this.
-QUERY_TIMEOUT = timedelta(seconds=1)
-ENROLLMENT_RECORDED_QUERY = "enrollment_recorded"
+
+# How the run ended, read from its closing event (a completed run is a screen failure: recorded, then ended at once).
+_ENDED_BY: dict[int, WorkflowExecutionStatus] = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: WorkflowExecutionStatus.COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: WorkflowExecutionStatus.FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: WorkflowExecutionStatus.TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: WorkflowExecutionStatus.CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: WorkflowExecutionStatus.TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: WorkflowExecutionStatus.CONTINUED_AS_NEW,
+}
 
 log = get_logger("facade.enrollment_taken")
 
@@ -43,30 +46,42 @@ Handle = WorkflowHandle[Any, Any]
 
 
 async def await_enrollment_recorded(temporal: Client, handle: Handle, study_id: str, within: timedelta) -> None:
-    """Return once the journey of `study_id` has recorded its enrollment. Raise CommandRefused when it ended without
-    recording it; EnrollmentNotTaken when it has not recorded it `within` this time (stopped first, unless it has
-    begun: then it records the enrollment as soon as the record takes it, and the study id stays its own)."""
-    deadline = time.monotonic() + within.total_seconds()
-    delay = FIRST_LOOK_SECONDS
-    while True:
-        status = WorkflowExecutionStatus((await _described(temporal, handle)).workflow_execution_info.status)
-        if status is WorkflowExecutionStatus.COMPLETED:
-            return  # a screen failure: recorded, then ended at once
-        if status is not WorkflowExecutionStatus.RUNNING:
-            raise await _why_it_ended(handle, study_id, status)
-        if await _says_recorded(handle):
-            return
-        if time.monotonic() + delay > deadline:
-            break
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, LONGEST_WAIT_SECONDS)
+    """Return once the journey of `study_id` (the run `handle` started) has recorded its enrollment. Raise
+    CommandRefused when it ended without recording it; EnrollmentNotTaken when it has not recorded it `within` this
+    time (stopped first, unless it has begun: then it records the enrollment as soon as the record takes it, and the
+    study id stays its own)."""
     seconds = within.total_seconds()
+    try:
+        async with asyncio.timeout(seconds):
+            ended = await _recorded_or_ended(handle)
+    except TimeoutError:
+        pass
+    else:
+        if ended is None or ended is WorkflowExecutionStatus.COMPLETED:
+            return
+        raise await _why_it_ended(handle, study_id, ended)
     if (await _described(temporal, handle)).pending_activities:
         # It has begun (its append is under way, the record slow or away): it will record the enrollment.
         log.warning("enrollment_not_yet_recorded", study_id=study_id, seconds=seconds)
         raise EnrollmentNotTaken(study_id, seconds, begun=True)
     await _stop(handle, study_id, within)
     raise EnrollmentNotTaken(study_id, seconds)
+
+
+async def _recorded_or_ended(handle: Handle) -> WorkflowExecutionStatus | None:
+    """Follow the run's history as it is written: None once its first append of events has completed (the
+    enrollment is in the record), else how the run ended before that."""
+    appends: set[int] = set()  # the event ids of the append activities scheduled
+    async for event in handle.fetch_history_events(wait_new_event=True):
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            if event.activity_task_scheduled_event_attributes.activity_type.name == APPEND_EVENTS_ACTIVITY:
+                appends.add(event.event_id)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            if event.activity_task_completed_event_attributes.scheduled_event_id in appends:
+                return None
+        elif event.event_type in _ENDED_BY:
+            return _ENDED_BY[event.event_type]
+    raise RuntimeError(f"the history of {handle.id} ended without a closing event")  # the server's history is whole
 
 
 async def _described(temporal: Client, handle: Handle) -> DescribeWorkflowExecutionResponse:
@@ -77,18 +92,6 @@ async def _described(temporal: Client, handle: Handle) -> DescribeWorkflowExecut
             namespace=temporal.namespace, execution=WorkflowExecution(workflow_id=handle.id)
         )
     )
-
-
-async def _says_recorded(handle: Handle) -> bool:
-    """The journey's own answer; False while it cannot answer (its first workflow task not done, or failing)."""
-    try:
-        return bool(await handle.query(ENROLLMENT_RECORDED_QUERY, result_type=bool, rpc_timeout=QUERY_TIMEOUT))
-    except WorkflowQueryFailedError:
-        return False
-    except RPCError as error:
-        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED):
-            raise
-        return False
 
 
 async def _why_it_ended(handle: Handle, study_id: str, status: WorkflowExecutionStatus) -> TrialError:
