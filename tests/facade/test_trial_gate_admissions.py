@@ -4,13 +4,19 @@ updates in flight on one workflow (ResourceExhausted), so the gate queues the re
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any, cast
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
+from config.journey_ids import trial_workflow_id
 from domain.protocol import PROTOCOL_V1
+from facade import TrialClient
 from facade.trial_gate import ADMISSIONS_IN_FLIGHT, TrialGate
+from tests.facade.journeys import enrollment
+from tests.servers import Stack
+from workers.worker import journey_worker
 from workflows.trial_messages import AdmissionRequest, AdmissionResult
 
 ENROLLMENTS_AT_ONCE = 3 * ADMISSIONS_IN_FLIGHT
@@ -27,6 +33,9 @@ class HeldTrial:
         self.release = asyncio.Event()
 
     async def start_workflow(self, *args: Any, **kwargs: Any) -> HeldTrial:
+        return self
+
+    def get_workflow_handle_for(self, *args: Any, **kwargs: Any) -> HeldTrial:
         return self
 
     async def execute_update(self, update: Any, request: AdmissionRequest, **kwargs: Any) -> AdmissionResult:
@@ -60,3 +69,20 @@ async def test_admissions_sent_at_once_stay_below_the_servers_in_flight_limit_an
     await asyncio.gather(*admissions)
     assert sorted(trial.admitted) == study_ids
     assert trial.most_in_flight == ADMISSIONS_IN_FLIGHT
+
+
+async def test_an_admission_after_the_trial_was_stopped_starts_it_again_and_is_answered(stack: Stack) -> None:
+    """The gate keeps the running trial once started; a trial stopped since (terminated by an operator, say) is
+    started again at the next admission rather than failing every enrollment after it."""
+    queue = f"admissions-{uuid.uuid4()}"
+    async with journey_worker(stack.temporal, stack.store, task_queue=queue, seal_keys=stack.seal_keys):
+        client = TrialClient(stack.temporal, stack.store, task_queue=queue, seal_keys=stack.seal_keys)
+        await client.enroll(enrollment("TF-9701"))
+        trial = stack.temporal.get_workflow_handle(trial_workflow_id(PROTOCOL_V1.accrual.trial_identifier, queue))
+        stopped_run = (await trial.describe()).run_id
+        await trial.terminate(reason="test: the trial stopped under the gate")
+
+        await client.enroll(enrollment("TF-9702"))
+        described = await trial.describe()
+        assert described.status is WorkflowExecutionStatus.RUNNING and described.run_id != stopped_run
+        assert (await client.trial_status()).admitted == 1  # TF-9702, in the trial's new run
