@@ -53,7 +53,7 @@ async def await_enrollment_recorded(temporal: Client, handle: Handle, study_id: 
     seconds = within.total_seconds()
     try:
         async with asyncio.timeout(seconds):
-            ended = await _recorded_or_ended(handle)
+            ended = await completed_or_ended(handle, APPEND_EVENTS_ACTIVITY)
     except TimeoutError:
         pass
     else:
@@ -68,16 +68,16 @@ async def await_enrollment_recorded(temporal: Client, handle: Handle, study_id: 
     raise EnrollmentNotTaken(study_id, seconds)
 
 
-async def _recorded_or_ended(handle: Handle) -> WorkflowExecutionStatus | None:
-    """Follow the run's history as it is written: None once its first append of events has completed (the
-    enrollment is in the record), else how the run ended before that."""
-    appends: set[int] = set()  # the event ids of the append activities scheduled
+async def completed_or_ended(handle: Handle, activity_type: str) -> WorkflowExecutionStatus | None:
+    """Follow the run's history as it is written: None once an activity of `activity_type` has completed (for the
+    journey's append: the enrollment is in the record), else how the run ended before that."""
+    scheduled: set[int] = set()  # the event ids of the activities of that type scheduled
     async for event in handle.fetch_history_events(wait_new_event=True):
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            if event.activity_task_scheduled_event_attributes.activity_type.name == APPEND_EVENTS_ACTIVITY:
-                appends.add(event.event_id)
+            if event.activity_task_scheduled_event_attributes.activity_type.name == activity_type:
+                scheduled.add(event.event_id)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            if event.activity_task_completed_event_attributes.scheduled_event_id in appends:
+            if event.activity_task_completed_event_attributes.scheduled_event_id in scheduled:
                 return None
         elif event.event_type in _ENDED_BY:
             return _ENDED_BY[event.event_type]
