@@ -1,5 +1,6 @@
-"""Enrollments sent at once ask the one TrialWorkflow for admission a few at a time: Temporal refuses more than 10
-updates in flight on one workflow (ResourceExhausted), so the gate queues the rest instead of failing them."""
+"""Enrollments sent at once ask the one TrialWorkflow for admission a few updates at a time: Temporal refuses more than
+10 updates in flight on one workflow (ResourceExhausted), so the gate queues the rest instead of failing them, and
+sends those that waited together, in one update (Temporal runs one workflow's updates one after another)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from facade.trial_gate import ADMISSIONS_IN_FLIGHT, TrialGate
 from tests.facade.journeys import enrollment
 from tests.servers import Stack
 from workers.worker import journey_worker
-from workflows.trial_messages import AdmissionRequest, AdmissionResult
+from workflows.trial_messages import AdmissionBatch, AdmissionResult, AdmissionResults
 
 ENROLLMENTS_AT_ONCE = 3 * ADMISSIONS_IN_FLIGHT
 SERVER_UPDATES_IN_FLIGHT_LIMIT = 10  # Temporal's default per-workflow limit the gate stays below
@@ -29,6 +30,7 @@ class HeldTrial:
     def __init__(self) -> None:
         self.in_flight = 0
         self.most_in_flight = 0
+        self.updates = 0
         self.admitted: list[str] = []
         self.release = asyncio.Event()
 
@@ -38,15 +40,16 @@ class HeldTrial:
     def get_workflow_handle_for(self, *args: Any, **kwargs: Any) -> HeldTrial:
         return self
 
-    async def execute_update(self, update: Any, request: AdmissionRequest, **kwargs: Any) -> AdmissionResult:
+    async def execute_update(self, update: Any, batch: AdmissionBatch, **kwargs: Any) -> AdmissionResults:
+        self.updates += 1
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             await self.release.wait()
         finally:
             self.in_flight -= 1
-        self.admitted.append(request.study_id)
-        return AdmissionResult(study_id=request.study_id, admitted=True)
+        self.admitted += batch.study_ids
+        return AdmissionResults(results=tuple(AdmissionResult(study_id=s, admitted=True) for s in batch.study_ids))
 
 
 async def settle() -> None:
@@ -69,6 +72,8 @@ async def test_admissions_sent_at_once_stay_below_the_servers_in_flight_limit_an
     await asyncio.gather(*admissions)
     assert sorted(trial.admitted) == study_ids
     assert trial.most_in_flight == ADMISSIONS_IN_FLIGHT
+    # The first ADMISSIONS_IN_FLIGHT left alone; the rest waited and left together in the next update.
+    assert trial.updates == ADMISSIONS_IN_FLIGHT + 1
 
 
 async def test_an_admission_after_the_trial_was_stopped_starts_it_again_and_is_answered(stack: Stack) -> None:
