@@ -2,8 +2,8 @@
 
 The journey appends its enrollment to the trial record before anything else: the answer comes when that append has
 completed in the journey's history (the record holds the enrollment, and Temporal's history says so). The history is
-long-polled: the server answers as each event is written, with no sleep between looks and no query for the journey's
-worker to answer (the poll and its one-second queries held an enrollment 2 to 4 s under load, docs/performance.md).
+long-polled: the server answers as each event is written, and no query asks the journey's busy worker (the poll and its
+one-second queries held an enrollment 2 to 4 s under load, docs/performance.md).
 A journey that fails before recording (a refused seal, a refused enrollment) is answered with its reason; one that has
 not even begun in time (no worker, or a first workflow task that keeps failing) is stopped, so the study id is free
 again and nothing is half-created: no started journey that can neither be seen nor enrolled again.
@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
@@ -29,6 +30,9 @@ from security.command_seal import SEAL_REFUSED
 
 # A worker records an enrollment in well under a second; this leaves room for a busy one and a slow database.
 ENROLLMENT_TAKEN_WITHIN = timedelta(seconds=15)
+# The plain reads beside the long poll (completed_or_ended): soon, then less often.
+FIRST_LOOK_SECONDS = 0.05
+LONGEST_WAIT_SECONDS = 0.5
 
 # How the run ended, read from its closing event (a completed run is a screen failure: recorded, then ended at once).
 _ENDED_BY: dict[int, WorkflowExecutionStatus] = {
@@ -70,18 +74,63 @@ async def await_enrollment_recorded(temporal: Client, handle: Handle, study_id: 
 
 async def completed_or_ended(handle: Handle, activity_type: str) -> WorkflowExecutionStatus | None:
     """Follow the run's history as it is written: None once an activity of `activity_type` has completed (for the
-    journey's append: the enrollment is in the record), else how the run ended before that."""
-    scheduled: set[int] = set()  # the event ids of the activities of that type scheduled
-    async for event in handle.fetch_history_events(wait_new_event=True):
+    journey's append: the enrollment is in the record), else how the run ended before that.
+
+    Two readers race: a long poll, which the Temporal server answers as each event is written, and plain reads at
+    growing intervals, for a server that holds a long poll of a running history until it closes (the time-skipping
+    test server does)."""
+    readers = [
+        asyncio.create_task(_long_polled(handle, activity_type)),
+        asyncio.create_task(_read_now_and_then(handle, activity_type)),
+    ]
+    try:
+        done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
+        return done.pop().result()
+    finally:
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+
+class _Reading:
+    """One pass over a run's history, in order: decided at the activity's completion or at the run's end."""
+
+    def __init__(self, activity_type: str) -> None:
+        self._activity_type = activity_type
+        self._scheduled: set[int] = set()  # the event ids of the activities of that type scheduled
+        self.decided = False
+
+    def read(self, event: HistoryEvent) -> WorkflowExecutionStatus | None:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            if event.activity_task_scheduled_event_attributes.activity_type.name == activity_type:
-                scheduled.add(event.event_id)
+            if event.activity_task_scheduled_event_attributes.activity_type.name == self._activity_type:
+                self._scheduled.add(event.event_id)
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            if event.activity_task_completed_event_attributes.scheduled_event_id in scheduled:
-                return None
+            self.decided = event.activity_task_completed_event_attributes.scheduled_event_id in self._scheduled
         elif event.event_type in _ENDED_BY:
+            self.decided = True
             return _ENDED_BY[event.event_type]
+        return None
+
+
+async def _long_polled(handle: Handle, activity_type: str) -> WorkflowExecutionStatus | None:
+    reading = _Reading(activity_type)
+    async for event in handle.fetch_history_events(wait_new_event=True):
+        ended = reading.read(event)
+        if reading.decided:
+            return ended
     raise RuntimeError(f"the history of {handle.id} ended without a closing event")  # the server's history is whole
+
+
+async def _read_now_and_then(handle: Handle, activity_type: str) -> WorkflowExecutionStatus | None:
+    delay = FIRST_LOOK_SECONDS
+    while True:
+        await asyncio.sleep(delay)
+        reading = _Reading(activity_type)
+        async for event in handle.fetch_history_events():
+            ended = reading.read(event)
+            if reading.decided:
+                return ended
+        delay = min(delay * 2, LONGEST_WAIT_SECONDS)
 
 
 async def _described(temporal: Client, handle: Handle) -> DescribeWorkflowExecutionResponse:
