@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import heartbeating
 from activities.projections import FoldedPatients
+from config.journey_ids import APPEND_EVENTS_ACTIVITY
 from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
@@ -65,10 +66,6 @@ class EscalationResult(FrozenModel):
     escalated_to: str
     sent: int
     already_sent: int
-
-
-# Its name in histories: the trial client reads the enrollment's append there (facade/enrollment_taken.py).
-APPEND_EVENTS_ACTIVITY = "append_events"
 
 
 class JourneyActivities:

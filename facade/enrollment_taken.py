@@ -23,7 +23,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.journey_activities import APPEND_EVENTS_ACTIVITY
+from config.journey_ids import APPEND_EVENTS_ACTIVITY
 from facade.errors import CommandRefused, EnrollmentNotTaken, TrialError
 from observability.logging import get_logger
 from security.command_seal import SEAL_REFUSED
