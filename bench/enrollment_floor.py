@@ -47,7 +47,7 @@ async def measure_enrollment_floor(
             handle = await client.start_workflow(
                 FloorWorkflow.run, FloorInput(key=key, first_activity=True), id=key, task_queue=queue
             )
-            ended = await completed_or_ended(handle, FLOOR_ACTIVITY)
+            ended = await completed_or_ended(client, handle, FLOOR_ACTIVITY)
             if ended is not None:
                 raise RuntimeError(f"the floor {key} ended ({ended.name}) before its first activity completed")
 
