@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeats import heartbeating
 from activities.projections import FoldedPatients
+from config.journey_ids import APPEND_EVENTS_ACTIVITY
 from domain.journey.events import Event
 from domain.journey.notifications import Notification
 from domain.protocol import FrozenModel
@@ -76,7 +77,7 @@ class JourneyActivities:
         self._notifier = notifier if notifier is not None else Notifier.log_only(DeliveryLedger(store.engine))
         self._folded = FoldedPatients()
 
-    @activity.defn(name="append_events")
+    @activity.defn(name=APPEND_EVENTS_ACTIVITY)
     @heartbeating
     def append_events(self, request: AppendEventsInput) -> AppendEventsResult:
         try:

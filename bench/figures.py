@@ -10,6 +10,7 @@ from bench.targets import TARGETS
 FIGURE_KEYS: tuple[str, ...] = (
     "enrollment_throughput",
     "enrollment_recorded_throughput",
+    "enrollment_floor_throughput",
     "update_throughput",
     "update_latency_p50_ms",
     "update_latency_p99_ms",

@@ -14,6 +14,7 @@ UpdateWork = Literal["none", "activity", "local_activity"]
 class FloorInput(FrozenModel):
     key: str
     per_update: UpdateWork = "none"
+    first_activity: bool = False  # run a no-op activity first, as a journey appends its enrollment first
 
 
 class FloorStep(FrozenModel):

@@ -34,6 +34,10 @@ class FloorWorkflow:
 
     @workflow.run
     async def run(self, floor: FloorInput) -> FloorState:
+        if floor.first_activity:
+            await workflow.execute_activity(
+                FLOOR_ACTIVITY, FloorStep(number=0), start_to_close_timeout=FLOOR_ACTIVITY_TIMEOUT
+            )
         # Open until the benchmark's server goes away, like a journey waiting for its next step.
         await workflow.wait_condition(lambda: self._finished)
         return self.state()

@@ -22,6 +22,7 @@ from bench.cohort import simulate_cohort
 from bench.figures import FIGURE_KEYS, Figure, missing
 from bench.floor_workflow import FloorWorkflow
 from bench.histories import first_years, floor_history, full_journey, largest_run, time_replay, workflow_tasks
+from bench.load import Phase
 from bench.machine import describe_machine, load_average
 from bench.record_append import AppendResult, activity_append, path_batches, store_append
 from bench.server_load import ServerLoadResults, measure_on_dev_server
@@ -90,6 +91,13 @@ def _worker_problems(result: LoadResult) -> int:
     return sum(n for level, n in result.worker_log.items() if level in WORKER_LOG_PROBLEM_LEVELS)
 
 
+def _beside_shaped_floor(journey: LoadResult, shaped: Phase | None) -> str:
+    """The enrollments against this floor: the journey's own share of the gap to the bare starts."""
+    if shaped is None or not shaped.per_second or journey.starts.per_second is None:
+        return ""
+    return f"; enrollment at {journey.starts.per_second / shaped.per_second:.2f}x this floor"
+
+
 def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
     floor, journey, activity_floor = loads.floor, loads.journey, loads.activity_floor
     shape = (
@@ -115,6 +123,17 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
             patients,
             "from the first start until every enrollment is in the record (the journey's first activity); "
             "floor column: the floor's starts",
+        ),
+        Figure(
+            "enrollment_floor_throughput",
+            "Floor shaped as an enrollment",
+            "/s",
+            None if loads.enrollment_floor is None else loads.enrollment_floor.per_second,
+            floor.starts.per_second,
+            patients,
+            "a no-op update on one workflow (at most 8 in flight, as admissions), a start, its first no-op activity "
+            "awaited in the history: what Temporal charges for an enrollment's promises (reference, no target)"
+            + _beside_shaped_floor(journey, loads.enrollment_floor),
         ),
         Figure(
             "update_throughput",
@@ -401,6 +420,7 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
                 "concurrency": loads.concurrency,
                 "floor": loads.floor.summary(),
                 "activity_floor": None if loads.activity_floor is None else loads.activity_floor.summary(),
+                "enrollment_floor": None if loads.enrollment_floor is None else loads.enrollment_floor.summary(),
                 "journey": loads.journey.summary(),
             }
 

@@ -10,8 +10,10 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench.enrollment_floor import measure_enrollment_floor
 from bench.floor_messages import UpdateWork
 from bench.journey_steps import infusion_moment, rehearse
+from bench.load import Phase
 from bench.subjects import FloorSubject, JourneySubject
 from bench.throughput import LoadResult, measure_kind
 from bench.worker_handle import WorkerProcess
@@ -31,6 +33,7 @@ class ServerLoadResults:
     floor: LoadResult
     journey: LoadResult
     activity_floor: LoadResult | None = None
+    enrollment_floor: Phase | None = None  # bench/enrollment_floor.py
 
 
 def server_directory() -> tempfile.TemporaryDirectory[str]:
@@ -70,6 +73,9 @@ async def measure_on_dev_server(
 
                 floor = await floor_run("none")
                 extra = await floor_run("activity") if activity_floor else None
+                shaped = await measure_enrollment_floor(
+                    client, server.address, work_dir, workflows, warm_up, concurrency
+                )
 
                 queue = f"bench-journeys-{uuid.uuid4()}"
                 # Every patient is infused: the trial must admit the whole load, not the protocol's 20.
@@ -87,4 +93,4 @@ async def measure_on_dev_server(
                     )
     finally:
         store.close()
-    return ServerLoadResults(updates_per_workflow, concurrency, floor, journey, extra)
+    return ServerLoadResults(updates_per_workflow, concurrency, floor, journey, extra, shaped)

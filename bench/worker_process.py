@@ -20,7 +20,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehavior, PollerBehaviorSimpleMaximum, Worker
 
 from bench.floor_workflow import FloorWorkflow, floor_noop
 from config.process_exit import exit_without_finalizing
@@ -31,6 +31,10 @@ from workers import worker as journey_workers
 FLOOR, JOURNEY = "floor", "journey"
 # The journey worker's activity pool; the floor gets the same (the constant may move: read it where it lives).
 ACTIVITY_THREADS: int = getattr(journey_workers, "ACTIVITY_THREADS", 16)
+# And its workflow-task pollers (the SDK's default where the journey worker sets none).
+WORKFLOW_TASK_POLLERS: PollerBehavior = getattr(
+    journey_workers, "WORKFLOW_TASK_POLLERS", PollerBehaviorSimpleMaximum(maximum=5)
+)
 
 
 class WorkerSetupError(RuntimeError):
@@ -39,7 +43,8 @@ class WorkerSetupError(RuntimeError):
 
 @asynccontextmanager
 async def floor_worker(client: Client, task_queue: str) -> AsyncIterator[Worker]:
-    """The floor's worker with the journey worker's settings: SDK defaults and a thread pool for activities."""
+    """The floor's worker with the journey worker's settings: its thread pool for activities, its workflow-task
+    pollers, the SDK's defaults otherwise."""
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
@@ -47,6 +52,7 @@ async def floor_worker(client: Client, task_queue: str) -> AsyncIterator[Worker]
             workflows=[FloorWorkflow],
             activities=[floor_noop],
             activity_executor=executor,
+            workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
         )
         async with worker:
             yield worker

@@ -6,6 +6,8 @@ from typing import Final
 
 WORKFLOW_ID_PREFIX: Final = "patient-journey-"
 TASK_QUEUE: Final = "trialflow-journeys"
+# The append to the trial record, as histories name it: the trial client reads the enrollment's there.
+APPEND_EVENTS_ACTIVITY: Final = "append_events"
 
 
 def journey_workflow_id(study_id: str) -> str:

@@ -3,7 +3,6 @@ waits while the stopping rule has paused the trial, and `trial status` reads it.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
@@ -22,15 +21,18 @@ from domain.journey import commands as cmd
 from domain.protocol import TrialProtocol
 from domain.trial.reports import DsmbDecision
 from domain.trial.status import TrialStatus
+from facade.admission_queue import AdmissionQueue
 from facade.errors import AdmissionNotAnswered, CommandRefused
 from security.command_seal import SEAL_REFUSED
-from workflows.trial_messages import AdmissionRequest, TrialInput
+from workflows.trial_messages import AdmissionBatch, AdmissionResult, TrialInput
 from workflows.trial_workflow import DSMB_DECISION_REFUSED, TrialWorkflow
 
 # Temporal refuses more than 10 updates in flight on one workflow (the server's default per-workflow limit): enrollments
 # sent at once beyond that failed with ResourceExhausted (docs/performance.md). Each client keeps its admissions below
-# it and queues the rest, leaving room for the DSMB's decisions.
+# it, leaving room for the DSMB's decisions, and sends those that wait meanwhile together (facade/admission_queue.py),
+# up to a batch small enough for one update's payload and one workflow task.
 ADMISSIONS_IN_FLIGHT = 8
+ADMISSIONS_PER_BATCH = 64
 
 
 class TrialGate:
@@ -41,7 +43,9 @@ class TrialGate:
         self._identifier = protocol.accrual.trial_identifier
         self._task_queue = task_queue
         self._accrual_target = accrual_target_infused
-        self._admissions = asyncio.Semaphore(ADMISSIONS_IN_FLIGHT)
+        self._admissions = AdmissionQueue(self._ask_all, ADMISSIONS_IN_FLIGHT, ADMISSIONS_PER_BATCH)
+        # The running trial, once started: an admission is then one update, not a start (USE_EXISTING) before it.
+        self._running: WorkflowHandle[TrialWorkflow, None] | None = None
 
     async def _trial(self) -> WorkflowHandle[TrialWorkflow, None]:
         """The trial's workflow, started if it is not running yet (the first enrollment or status asks)."""
@@ -53,18 +57,40 @@ class TrialGate:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
 
+    async def _running_trial(self) -> WorkflowHandle[TrialWorkflow, None]:
+        """The trial's workflow by id alone (its newest run, across continue-as-new), started the first time."""
+        if self._running is None:
+            await self._trial()
+            self._running = self._by_id()
+        return self._running
+
+    def _by_id(self) -> WorkflowHandle[TrialWorkflow, None]:
+        return self._temporal.get_workflow_handle_for(
+            TrialWorkflow.run, trial_workflow_id(self._identifier, self._task_queue)
+        )
+
+    async def _ask_all(self, study_ids: tuple[str, ...], within: timedelta) -> tuple[AdmissionResult, ...]:
+        batch = AdmissionBatch(study_ids=study_ids)
+        try:
+            trial = await self._running_trial()
+            return (await trial.execute_update(TrialWorkflow.admit_all, batch, rpc_timeout=within)).results
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+        # The trial this client knew has ended (stopped, say): start it again and ask once more.
+        self._running = None
+        trial = await self._running_trial()
+        return (await trial.execute_update(TrialWorkflow.admit_all, batch, rpc_timeout=within)).results
+
     async def admit(self, study_id: str, within: timedelta) -> None:
         """Raises CommandRefused with every reason the trial gives (paused, closed, full); AdmissionNotAnswered when
         it gives none `within` this time (a trial that never began is stopped, so the next start is a fresh one)."""
-        trial = await self._trial()
         seconds = within.total_seconds()
         try:
-            async with self._admissions:
-                result = await trial.execute_update(
-                    TrialWorkflow.admit, AdmissionRequest(study_id=study_id), rpc_timeout=within
-                )
+            result = await self._admissions.ask(study_id, within)
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            await self._stop_if_never_begun(trial)
+            self._running = None
+            await self._stop_if_never_begun(self._by_id())
             raise AdmissionNotAnswered(study_id, seconds, "no worker took it, or it cannot read it") from None
         except WorkflowUpdateFailedError as error:  # e.g. an admission the worker could not read
             cause = error.cause

@@ -21,6 +21,7 @@ from bench.load import percentile
 from bench.report import table
 from bench.run import cli_figures
 from bench.targets import TARGETS, Target
+from bench.worker_handle import BYTECODE_CACHE, with_bytecode_cache
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 QUICK_RUN_TIMEOUT_SECONDS = 900  # a hang guard, not a speed check: about 100 s alone, over 300 s beside other suites
@@ -160,3 +161,15 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile(samples, 0.5) == 50.0
     assert percentile(samples, 0.99) == 99.0
     assert percentile([], 0.5) is None
+
+
+def test_the_workers_run_with_a_bytecode_cache_outside_the_checkout(tmp_path: Path) -> None:
+    """As the installed image does (pip compiles on install): without it, a checkout under PYTHONDONTWRITEBYTECODE
+    has the sandbox compile the workflow module from source for every new workflow run."""
+    cache = tmp_path / BYTECODE_CACHE
+    environment = with_bytecode_cache({"PATH": "/usr/bin", "PYTHONDONTWRITEBYTECODE": "1"}, cache)
+    asked = "import sys; print(sys.dont_write_bytecode, sys.pycache_prefix)"
+    finished = subprocess.run(
+        [sys.executable, "-c", asked], env=environment, capture_output=True, text=True, check=True
+    )
+    assert finished.stdout.split() == ["False", str(cache)]

@@ -10,7 +10,8 @@ journey worker, that verifies the seal of every staff command and of every journ
   existed still replays. A later run is continued-as-new by the journey itself and carries no seal.
 
 The trial's doors (TrialWorkflow) are checked the same way:
-- its updates (`admit`, `dsmb_decision`) are rejected in their validators when the seal is missing, forged or stale;
+- its updates (`admit`, `admit_all`, `dsmb_decision`) are rejected in their validators when the seal is missing,
+  forged or stale;
 - a `report` signal whose seal is missing or forged is dropped, never applied, and logged (trial id, kind, reason).
   Its age is not judged: a report may wait in Temporal while the trial's worker is down, and a report replayed whole
   counts once by its event id. The check sits behind a patch marker (histories recorded before it replay as they
@@ -51,7 +52,7 @@ JOURNEY_WORKFLOW: Final = PatientJourneyWorkflow.__name__
 RECORD_UPDATE: Final = "record"
 TRIAL_STOPPED_UPDATE: Final = "trial_stopped"
 JOURNEY_UPDATES: Final = frozenset({RECORD_UPDATE, TRIAL_STOPPED_UPDATE})
-TRIAL_UPDATES: Final = frozenset({"admit", "dsmb_decision"})
+TRIAL_UPDATES: Final = frozenset({"admit", "admit_all", "dsmb_decision"})
 REPORT_SIGNAL: Final = "report"
 # Marks the histories of journeys whose first run was checked for a sealed start.
 SEALED_START_PATCH: Final = "sealed-start"

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 from activities.journey_activities import JourneyActivities
 from activities.journey_stopping import JourneyStopping
@@ -55,6 +55,10 @@ ACTIVITY_THREADS = 16
 # At a clean stop, an append or a delivery in hand may finish before it is cancelled (the record is written once
 # either way; this spares a retry, and a cancellation raised into an activity's thread).
 ACTIVITY_SHUTDOWN_GRACE = timedelta(seconds=10)
+# A new journey's first workflow task comes through the task queue's normal (not sticky) queue, which the SDK's
+# default of 5 pollers serves with one: enrollments waited there 1.7 s (p50) under load, admitted and started but
+# not yet begun. Autoscaled pollers follow the backlog (Temporal's worker tuning; docs/performance.md, "Enrollment").
+WORKFLOW_TASK_POLLERS = PollerBehaviorAutoscaling()
 
 
 @asynccontextmanager
@@ -104,6 +108,7 @@ async def journey_worker(
             ],
             activity_executor=executor,
             graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,
+            workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
             interceptors=[SealCheck(seal_keys)] if seal_keys is not None else [],
         )
         async with worker:

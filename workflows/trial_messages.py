@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from activities.trial_reporting import TrialInput
 from config.journey_ids import trial_workflow_id
 from domain.identifiers import StudyId
 from domain.protocol import FrozenModel
 
-__all__ = ["AdmissionRequest", "AdmissionResult", "TrialInput", "trial_workflow_id"]
+__all__ = [
+    "AdmissionBatch",
+    "AdmissionRequest",
+    "AdmissionResult",
+    "AdmissionResults",
+    "TrialInput",
+    "trial_workflow_id",
+]
 
 
 class AdmissionRequest(FrozenModel):
@@ -18,3 +27,14 @@ class AdmissionResult(FrozenModel):
     study_id: StudyId
     admitted: bool
     reasons: tuple[str, ...] = ()  # every reason it was refused
+
+
+class AdmissionBatch(FrozenModel):
+    """Admissions that waited while others were in flight, asked in one update and decided in this order: one
+    workflow task for many, where Temporal serializes one workflow's updates (docs/performance.md)."""
+
+    study_ids: tuple[StudyId, ...] = Field(min_length=1)
+
+
+class AdmissionResults(FrozenModel):
+    results: tuple[AdmissionResult, ...]  # in the batch's order

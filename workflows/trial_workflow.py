@@ -23,7 +23,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.trial.state import TrialState
     from domain.trial.status import TrialStatus, next_window_end, trial_status
     from workflows.patient_journey import send_notification
-    from workflows.trial_messages import AdmissionRequest, AdmissionResult, TrialInput
+    from workflows.trial_messages import (
+        AdmissionBatch,
+        AdmissionRequest,
+        AdmissionResult,
+        AdmissionResults,
+        TrialInput,
+    )
 
 DSMB_DECISION_REFUSED = "DsmbDecisionRefused"
 # The trial lives for years: a new run well before Temporal's limits, carrying the state (a few kB per patient).
@@ -104,13 +110,26 @@ class TrialWorkflow:
 
     @workflow.update
     def admit(self, request: AdmissionRequest) -> AdmissionResult:
-        self._state, reasons = admit(self._state, request.study_id, workflow.now(), self._protocol)
-        return AdmissionResult(study_id=request.study_id, admitted=not reasons, reasons=tuple(reasons))
+        return self._admit(request.study_id)
+
+    def _admit(self, study_id: str) -> AdmissionResult:
+        self._state, reasons = admit(self._state, study_id, workflow.now(), self._protocol)
+        return AdmissionResult(study_id=study_id, admitted=not reasons, reasons=tuple(reasons))
 
     @admit.validator
     def validate_admit(self, request: AdmissionRequest) -> None:
         """Nothing of its own: the worker's seal check (workers/command_seals.py) runs in the validator, and only
         updates that have one reach it."""
+
+    @workflow.update
+    def admit_all(self, batch: AdmissionBatch) -> AdmissionResults:
+        """Each admission of the batch as `admit` decides it, one after another: a place taken by one is gone for
+        the next."""
+        return AdmissionResults(results=tuple(self._admit(study_id) for study_id in batch.study_ids))
+
+    @admit_all.validator
+    def validate_admit_all(self, batch: AdmissionBatch) -> None:
+        """The seal check runs here (see validate_admit)."""
 
     # ------------------------------------------------------------ the DSMB
 

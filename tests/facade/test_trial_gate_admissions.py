@@ -1,17 +1,24 @@
-"""Enrollments sent at once ask the one TrialWorkflow for admission a few at a time: Temporal refuses more than 10
-updates in flight on one workflow (ResourceExhausted), so the gate queues the rest instead of failing them."""
+"""Enrollments sent at once ask the one TrialWorkflow for admission a few updates at a time: Temporal refuses more than
+10 updates in flight on one workflow (ResourceExhausted), so the gate queues the rest instead of failing them, and
+sends those that waited together, in one update (Temporal runs one workflow's updates one after another)."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 from typing import Any, cast
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
+from config.journey_ids import trial_workflow_id
 from domain.protocol import PROTOCOL_V1
+from facade import TrialClient
 from facade.trial_gate import ADMISSIONS_IN_FLIGHT, TrialGate
-from workflows.trial_messages import AdmissionRequest, AdmissionResult
+from tests.facade.journeys import enrollment
+from tests.servers import Stack
+from workers.worker import journey_worker
+from workflows.trial_messages import AdmissionBatch, AdmissionResult, AdmissionResults
 
 ENROLLMENTS_AT_ONCE = 3 * ADMISSIONS_IN_FLIGHT
 SERVER_UPDATES_IN_FLIGHT_LIMIT = 10  # Temporal's default per-workflow limit the gate stays below
@@ -23,21 +30,26 @@ class HeldTrial:
     def __init__(self) -> None:
         self.in_flight = 0
         self.most_in_flight = 0
+        self.updates = 0
         self.admitted: list[str] = []
         self.release = asyncio.Event()
 
     async def start_workflow(self, *args: Any, **kwargs: Any) -> HeldTrial:
         return self
 
-    async def execute_update(self, update: Any, request: AdmissionRequest, **kwargs: Any) -> AdmissionResult:
+    def get_workflow_handle_for(self, *args: Any, **kwargs: Any) -> HeldTrial:
+        return self
+
+    async def execute_update(self, update: Any, batch: AdmissionBatch, **kwargs: Any) -> AdmissionResults:
+        self.updates += 1
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             await self.release.wait()
         finally:
             self.in_flight -= 1
-        self.admitted.append(request.study_id)
-        return AdmissionResult(study_id=request.study_id, admitted=True)
+        self.admitted += batch.study_ids
+        return AdmissionResults(results=tuple(AdmissionResult(study_id=s, admitted=True) for s in batch.study_ids))
 
 
 async def settle() -> None:
@@ -60,3 +72,22 @@ async def test_admissions_sent_at_once_stay_below_the_servers_in_flight_limit_an
     await asyncio.gather(*admissions)
     assert sorted(trial.admitted) == study_ids
     assert trial.most_in_flight == ADMISSIONS_IN_FLIGHT
+    # The first ADMISSIONS_IN_FLIGHT left alone; the rest waited and left together in the next update.
+    assert trial.updates == ADMISSIONS_IN_FLIGHT + 1
+
+
+async def test_an_admission_after_the_trial_was_stopped_starts_it_again_and_is_answered(stack: Stack) -> None:
+    """The gate keeps the running trial once started; a trial stopped since (terminated by an operator, say) is
+    started again at the next admission rather than failing every enrollment after it."""
+    queue = f"admissions-{uuid.uuid4()}"
+    async with journey_worker(stack.temporal, stack.store, task_queue=queue, seal_keys=stack.seal_keys):
+        client = TrialClient(stack.temporal, stack.store, task_queue=queue, seal_keys=stack.seal_keys)
+        await client.enroll(enrollment("TF-9701"))
+        trial = stack.temporal.get_workflow_handle(trial_workflow_id(PROTOCOL_V1.accrual.trial_identifier, queue))
+        stopped_run = (await trial.describe()).run_id
+        await trial.terminate(reason="test: the trial stopped under the gate")
+
+        await client.enroll(enrollment("TF-9702"))
+        described = await trial.describe()
+        assert described.status is WorkflowExecutionStatus.RUNNING and described.run_id != stopped_run
+        assert (await client.trial_status()).admitted == 1  # TF-9702, in the trial's new run

@@ -38,7 +38,7 @@ from tests.waiting import poll
 from workers.command_seals import SealCheck
 from workers.dev_server import DevServer
 from workers.worker import journey_worker
-from workflows.trial_messages import AdmissionRequest, TrialInput
+from workflows.trial_messages import AdmissionBatch, AdmissionRequest, TrialInput
 from workflows.trial_workflow import TrialWorkflow
 
 PAYLOAD_KEYS = PayloadKeyring("k1", {"k1": base64.b64decode(new_key())})
@@ -178,6 +178,11 @@ async def test_a_forged_dsmb_decision_is_refused_and_the_real_one_resumes_the_tr
     # Nor may they admit anyone past the pause's check.
     with pytest.raises(WorkflowUpdateFailedError) as not_admitted:
         await door.handle().execute_update(TrialWorkflow.admit, AdmissionRequest(study_id="TF-846"))
+    assert isinstance(not_admitted.value.cause, ApplicationError)
+    assert not_admitted.value.cause.type == SEAL_REFUSED
+    # Nor in a batch, the door the trial client's admissions take.
+    with pytest.raises(WorkflowUpdateFailedError) as not_admitted:
+        await door.handle().execute_update(TrialWorkflow.admit_all, AdmissionBatch(study_ids=("TF-846", "TF-848")))
     assert isinstance(not_admitted.value.cause, ApplicationError)
     assert not_admitted.value.cause.type == SEAL_REFUSED
 

@@ -36,7 +36,7 @@ from tests.workflows.journey_client import JourneyClient, settle_then_terminate
 from tests.workflows.test_reconciliation import RecordingChannel
 from workers.time_skipping import skip_time
 from workers.worker import journey_worker
-from workflows.trial_messages import AdmissionRequest, AdmissionResult, TrialInput, trial_workflow_id
+from workflows.trial_messages import AdmissionBatch, AdmissionRequest, AdmissionResult, TrialInput, trial_workflow_id
 from workflows.trial_workflow import TrialWorkflow
 
 WINDOW = timedelta(days=PROTOCOL_V1.stopping_rule.dlt_observation_window_days)
@@ -217,3 +217,32 @@ async def test_journeys_report_infusions_and_dlts_and_the_trial_pauses(trial: Tr
     finally:
         for journey in journeys:
             await journey.stop()
+
+
+async def test_admissions_asked_together_are_decided_in_order_and_a_place_taken_is_gone_for_the_next(
+    trial: Trial,
+) -> None:
+    identifier = f"T{uuid.uuid4().hex[:6].upper()}"
+    small = await trial.env.client.start_workflow(
+        TrialWorkflow.run,
+        TrialInput(trial_identifier=identifier, accrual_target_infused=2),
+        id=trial_workflow_id(identifier),
+        task_queue=trial.task_queue,
+    )
+    try:
+        batch = AdmissionBatch(study_ids=("TF-701", "TF-702", "TF-703", "TF-701"))
+        answered = (await small.execute_update(TrialWorkflow.admit_all, batch)).results
+        assert [(r.study_id, r.admitted) for r in answered] == [
+            ("TF-701", True),
+            ("TF-702", True),
+            ("TF-703", False),
+            ("TF-701", True),  # asked again: still admitted, no second place
+        ]
+        full = "the trial is full: 2 patients infused or in treatment for a target of 2 infused"
+        assert answered[2].reasons == (full,)
+        assert (await small.query(TrialWorkflow.status)).admitted == 2
+        # One at a time, as before: the same decision.
+        alone = await small.execute_update(TrialWorkflow.admit, AdmissionRequest(study_id="TF-704"))
+        assert not alone.admitted and alone.reasons == answered[2].reasons
+    finally:
+        await settle_then_terminate(trial.env.client, small)

@@ -1,0 +1,58 @@
+"""The floor of an enrollment's shape: what Temporal alone charges for the promises an enrollment keeps.
+
+An enrollment asks the one TrialWorkflow for admission (an update on one workflow, at most
+`facade.trial_gate.ADMISSIONS_IN_FLIGHT` at once), starts the journey, and answers only once the journey's first
+activity (the append to the trial record) has completed. The floor does the same with nothing of its own: a no-op
+update on one floor workflow, a start, a no-op first activity, awaited in the history as the trial client awaits
+the append. The enrollment's distance to this floor is the journey's own; this floor's distance to the bare starts
+is Temporal's price for those promises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client
+
+from bench.floor_messages import FloorInput, FloorStep
+from bench.floor_workflow import FLOOR_ACTIVITY, FloorWorkflow
+from bench.load import Phase, bounded
+from bench.worker_handle import WorkerProcess
+from bench.worker_process import FLOOR
+from facade.enrollment_taken import completed_or_ended
+from facade.trial_gate import ADMISSIONS_IN_FLIGHT
+
+KIND = "enrollment-floor"
+
+
+async def measure_enrollment_floor(
+    client: Client, address: str, work_dir: Path, workflows: int, warm_up: int, concurrency: int
+) -> Phase:
+    """`workflows` enrollment-shaped floors after `warm_up` of them, at most `concurrency` in flight: the timed
+    phase (each from its admission to its first activity's completion)."""
+    queue = f"bench-{KIND}-{uuid.uuid4()}"
+    async with WorkerProcess(FLOOR, address, queue, work_dir / f"{KIND}-worker.log"):
+        admissions_id = f"bench-{KIND}-admissions-{uuid.uuid4()}"
+        admissions = await client.start_workflow(
+            FloorWorkflow.run, FloorInput(key=admissions_id), id=admissions_id, task_queue=queue
+        )
+        gate = asyncio.Semaphore(ADMISSIONS_IN_FLIGHT)
+
+        async def enroll(number: int, prefix: str) -> None:
+            async with gate:
+                await admissions.execute_update(FloorWorkflow.step, FloorStep(number=number))
+            key = f"bench-{KIND}-{prefix}-{number:05d}"
+            handle = await client.start_workflow(
+                FloorWorkflow.run, FloorInput(key=key, first_activity=True), id=key, task_queue=queue
+            )
+            ended = await completed_or_ended(client, handle, FLOOR_ACTIVITY)
+            if ended is not None:
+                raise RuntimeError(f"the floor {key} ended ({ended.name}) before its first activity completed")
+
+        warm = Phase("warm-up")
+        await bounded(range(1, warm_up + 1), lambda n: warm.timed(lambda: enroll(n, "warm")), concurrency, warm)
+        starts = Phase("starts")
+        await bounded(range(1, workflows + 1), lambda n: starts.timed(lambda: enroll(n, "load")), concurrency, starts)
+    return starts
