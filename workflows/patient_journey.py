@@ -29,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         RecordInfusion,
         RecordSlotBooking,
         RecordSlotUnavailable,
-        StaffCommand,
         StopForTrial,
     )
     from domain.journey.envelope import record_limit_problems
@@ -52,7 +51,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.slots import SEARCH_WEEKS, NoSlotReason
     from domain.trial.journey_reports import trial_reports
     from domain.trial.reports import JourneyReport
-    from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult, TimelineEntry, timeline_entry
+    from workflows.journey_messages import (
+        JourneyInput,
+        JourneySummary,
+        RecordResult,
+        StaffCommandMessage,
+        TimelineEntry,
+        timeline_entry,
+    )
     from workflows.journey_run_state import JourneyWorkflowState
 
 COMMAND_REJECTED = "CommandRejected"
@@ -438,7 +444,8 @@ class PatientJourneyWorkflow:
     # ------------------------------------------------------------ staff commands
 
     @workflow.update
-    async def record(self, command: StaffCommand) -> RecordResult:
+    async def record(self, message: StaffCommandMessage) -> RecordResult:
+        command = message.root
         update_id = workflow.current_update_info().id  # type: ignore[union-attr]
         if update_id in self._state.recent_updates:
             return self._state.recent_updates[update_id]
@@ -487,7 +494,9 @@ class PatientJourneyWorkflow:
         )
 
     @record.validator
-    def validate_record(self, command: StaffCommand) -> None:
+    def validate_record(self, message: StaffCommandMessage) -> None:
+        # A payload in another encoding arrives as bytes or None, not as the message: _validate names it.
+        command = message.root if isinstance(message, StaffCommandMessage) else message
         self._validate(command, STAFF_COMMAND_MODELS, "a staff command")
 
     def _validate(self, command: object, kinds: type | tuple[type, ...], what: str) -> None:
