@@ -36,7 +36,9 @@ def load(path: Path) -> WorkflowHistory:
 
 def replayer(*workflows: type) -> Replayer:
     # The worker's own runner (workers/workflow_runner.py): the histories must replay as the worker runs them.
-    return Replayer(workflows=list(workflows), data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
+    return Replayer(
+        workflows=list(workflows), data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+    )
 
 
 def last_event_type(history: WorkflowHistory) -> str:
