@@ -3,6 +3,7 @@ its own, the pure layers passed through, and the sandbox still refusing a non-de
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
@@ -49,11 +50,11 @@ def test_only_the_workflow_packages_go_through_the_cache() -> None:
     assert cache.find_spec("workflows", None) is not None
 
 
-def test_the_cache_is_installed_once_first_on_the_import_path() -> None:
+def test_the_cache_is_installed_once_before_the_path_finder() -> None:
     workflow_runner()
     workflow_runner()
     cache = workflow_code_cache()
-    assert sys.meta_path[0] is cache
+    assert sys.meta_path.index(cache) < sys.meta_path.index(importlib.machinery.PathFinder)  # it must be asked first
     assert sum(1 for finder in sys.meta_path if isinstance(finder, WorkflowCodeCache)) == 1
 
 
