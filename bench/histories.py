@@ -16,11 +16,13 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from bench.floor_messages import FloorInput, FloorStep
 from bench.floor_workflow import FloorWorkflow
 from bench.worker_process import floor_worker
 from workers.time_skipping import start_time_skipping
+from workers.workflow_runner import workflow_runner
 from workflows.patient_journey import PatientJourneyWorkflow
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "tests" / "histories"
@@ -130,7 +132,9 @@ async def time_replay(
     The warm-up pays the sandbox's first import of the workflow module; a worker picking a patient up after a
     crash has paid it already. A run that no longer replays is reported, never hidden.
     """
-    replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter)
+    # The journey worker's runner, as a worker replaying a patient has it (the floor's worker keeps the SDK's).
+    runner = workflow_runner() if workflow is PatientJourneyWorkflow else SandboxedWorkflowRunner()
+    replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter, workflow_runner=runner)
 
     async def in_order() -> AsyncIterator[WorkflowHistory]:
         for history in histories:

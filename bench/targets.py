@@ -52,8 +52,9 @@ TARGETS: dict[str, Target] = {
     "enrollment_throughput": Target("ratio", ">=", 0.9),
     "largest_run_events": Target("value", "<=", 1_500),
     "history_bytes_5_years": Target("value", "<", ONE_MEGABYTE),
-    "replay_5_years_ms": Target("value", "<", 100),
-    "memory_per_cached_workflow_kib": Target("ratio", "<=", 1.5),
+    # issue 19: a worker holds many journeys, and picks a patient up by replaying their history.
+    "replay_5_years_ms": Target("value", "<=", 200),
+    "memory_per_cached_workflow_kib": Target("ratio", "<=", 2.0),
     "errors": Target("value", "==", 0, min_patients=1_000),
     "cohort_simulation_seconds": Target("value", "<", 60, min_patients=100),
     # issue 19: the commands people wait on answer at once (median of 5 runs of the entry point).

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.exceptions import ApplicationError
@@ -108,6 +108,8 @@ def _refused(study_id: str, kind: str, error: SealRefused) -> ApplicationError:
 def _check_command(keyring: SealKeyring, input: HandleUpdateInput, subject: str | None = None) -> None:
     study_id = subject or study_id_of(workflow.info().workflow_id) or workflow.info().workflow_id
     [command] = input.args if len(input.args) == 1 else [None]
+    if isinstance(command, RootModel):  # the journey's update takes the command wrapped (StaffCommandMessage)
+        command = command.root
     try:
         _verify_message(
             keyring, command, "the update's argument is not a staff command", input.headers, study_id, input.id

@@ -44,6 +44,7 @@ from security.configured_keys import checkpoint_log, seal_keyring
 from security.keys import SealKeyring
 from workers.command_seals import SealCheck
 from workers.settling import settle
+from workers.workflow_runner import workflow_runner
 from workflows.patient_journey import PatientJourneyWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.reconciliation_schedule import RECONCILIATION_SCHEDULE_ID, ensure_reconciliation_schedule
@@ -107,6 +108,7 @@ async def journey_worker(
                 slots.cancel_slots,
             ],
             activity_executor=executor,
+            workflow_runner=workflow_runner(),  # the pure layers passed through, workflow code compiled once
             graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,
             workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
             interceptors=[SealCheck(seal_keys)] if seal_keys is not None else [],

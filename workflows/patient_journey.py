@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import cast
 
@@ -20,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.slot_booking import CALENDAR_FULL, BookSlotInput, EndManufacturingInput, SlotBookingActivities
     from activities.trial_reporting import TrialReporting, TrialReportRequest
     from config import search_attributes as sa
-    from domain.journey import CommandRejected, JourneyState, decide, fold, initial_state
+    from domain.journey import CommandRejected, decide, fold
     from domain.journey import events as ev
     from domain.journey.command_registry import STAFF_COMMAND_MODELS
     from domain.journey.commands import (
@@ -30,7 +29,6 @@ with workflow.unsafe.imports_passed_through():
         RecordInfusion,
         RecordSlotBooking,
         RecordSlotUnavailable,
-        StaffCommand,
         StopForTrial,
     )
     from domain.journey.envelope import record_limit_problems
@@ -47,22 +45,21 @@ with workflow.unsafe.imports_passed_through():
         next_due_moment,
         patient_status,
     )
-    from domain.protocol import PROTOCOL_V1, TrialProtocol, protocol_for_version
+    from domain.protocol import TrialProtocol, protocol_for_version
     from domain.roles import SYSTEM_ACTOR
     from domain.site_time import end_of_site_day, site_date
     from domain.slots import SEARCH_WEEKS, NoSlotReason
     from domain.trial.journey_reports import trial_reports
     from domain.trial.reports import JourneyReport
     from workflows.journey_messages import (
-        RECENT_UPDATES_KEPT,
-        CarriedState,
         JourneyInput,
         JourneySummary,
-        RecentUpdate,
         RecordResult,
+        StaffCommandMessage,
         TimelineEntry,
         timeline_entry,
     )
+    from workflows.journey_run_state import JourneyWorkflowState
 
 COMMAND_REJECTED = "CommandRejected"
 # The patch id under which the handler requires electronic signatures on the steps the registry marks signed.
@@ -184,62 +181,6 @@ def role_refusal(rejection: CommandRejected) -> ApplicationError | None:
     if not rejection.not_permitted:
         return None
     return ApplicationError("the acting role may not issue this command", type=NOT_PERMITTED, non_retryable=True)
-
-
-@dataclass
-class JourneyWorkflowState:
-    """Everything one run of the workflow holds: what it carries to the next run (the journey, its timeline, the
-    recent update answers, the run count), then this run's own progress. History holds only `carried()`."""
-
-    journey: JourneyState
-    timeline: list[TimelineEntry]
-    recent_updates: dict[str, RecordResult]  # by update id: a retried command is answered again, never reapplied
-    runs: int
-    era_at_start: Phase | None  # a new follow-up era starts a new run
-    enrollment: tuple[Event, ...] = ()  # decided when the first run starts, recorded by run() before any command
-    enrollment_refused: CommandRejected | None = None
-    ready: bool = False  # the enrollment is recorded (or carried): staff commands may apply
-    moving_to_new_run: bool = False  # waiting for handlers before continue-as-new: new commands go to the next run
-    woken: bool = False  # a command was applied: the main loop looks again at what is due
-    updates_this_run: int = 0
-    search_attributes: dict[str, object] = field(default_factory=dict)  # as last upserted
-    # The record's head after the last append, as the append activity returned it: Temporal's history witnesses it.
-    record_head: RecordHead | None = None
-
-    # The protocol a first screening follows: the one the client found in effect at the site on the screening date
-    # (journeys started before amendments existed carry none: 1.0).
-    enrolling_under: TrialProtocol = PROTOCOL_V1
-    # An amendment this run will not move the patient onto (refused, or a replay without the move's patch): not
-    # tried again, so the main loop never spins on it.
-    move_not_taken: str | None = None
-
-    @classmethod
-    def starting(cls, journey: JourneyInput) -> JourneyWorkflowState:
-        """A first run's state from its study id, or a later run's from what the run before carried."""
-        carried = journey.starting_from()
-        if carried is None:
-            state = initial_state(journey.study_id)
-            return cls(journey=state, timeline=[], recent_updates={}, runs=1, era_at_start=state.era)
-        return cls(
-            journey=carried.state,
-            timeline=list(carried.timeline),
-            recent_updates={u.update_id: u.result for u in carried.recent_updates},
-            runs=carried.runs,
-            era_at_start=carried.state.era,
-            ready=journey.enrollment is None,  # a new screening attempt is recorded before any command
-            record_head=carried.record_head,
-        )
-
-    def carried(self) -> CarriedState:
-        """What the next run starts from: the journey, its timeline and the last few update answers."""
-        recent = list(self.recent_updates.items())[-RECENT_UPDATES_KEPT:]
-        return CarriedState(
-            state=self.journey,
-            timeline=tuple(self.timeline),
-            recent_updates=tuple(RecentUpdate(update_id=k, result=v) for k, v in recent),
-            runs=self.runs + 1,
-            record_head=self.record_head,
-        )
 
 
 @workflow.defn
@@ -503,7 +444,8 @@ class PatientJourneyWorkflow:
     # ------------------------------------------------------------ staff commands
 
     @workflow.update
-    async def record(self, command: StaffCommand) -> RecordResult:
+    async def record(self, message: StaffCommandMessage) -> RecordResult:
+        command = message.root
         update_id = workflow.current_update_info().id  # type: ignore[union-attr]
         if update_id in self._state.recent_updates:
             return self._state.recent_updates[update_id]
@@ -552,7 +494,9 @@ class PatientJourneyWorkflow:
         )
 
     @record.validator
-    def validate_record(self, command: StaffCommand) -> None:
+    def validate_record(self, message: StaffCommandMessage) -> None:
+        # A payload in another encoding arrives as bytes or None, not as the message: _validate names it.
+        command = message.root if isinstance(message, StaffCommandMessage) else message
         self._validate(command, STAFF_COMMAND_MODELS, "a staff command")
 
     def _validate(self, command: object, kinds: type | tuple[type, ...], what: str) -> None:

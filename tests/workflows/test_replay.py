@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from workers.workflow_runner import workflow_runner
 from workflows.patient_journey import PatientJourneyWorkflow
 
 # The sandbox re-imports this module for the workflow variants below: the models and the generator (which reaches
@@ -34,7 +35,10 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def replayer(*workflows: type) -> Replayer:
-    return Replayer(workflows=list(workflows), data_converter=pydantic_data_converter)
+    # The worker's own runner (workers/workflow_runner.py): the histories must replay as the worker runs them.
+    return Replayer(
+        workflows=list(workflows), data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+    )
 
 
 def last_event_type(history: WorkflowHistory) -> str:
