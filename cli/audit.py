@@ -26,6 +26,13 @@ from facade.audit import EVENT
 app = typer.Typer()
 
 
+# Where an export goes: a file only its owner may read, or stdout.
+OutputFileOption = Annotated[
+    str | None,
+    typer.Option("--output", "-o", metavar="FILE", help="Write to FILE (owner-only) instead of stdout."),
+]
+
+
 def output_file_problem(output: str) -> str | None:
     path = Path(output)
     if path.is_dir():
@@ -74,10 +81,7 @@ def audit(
     audit_format: Annotated[
         str, typer.Option("--format", metavar="FORMAT", help="jsonl (default) or csv.", show_default=False)
     ] = AuditFormat.JSONL.value,
-    output: Annotated[
-        str | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE (owner-only) instead of stdout."),
-    ] = None,
+    output: OutputFileOption = None,
     api: ApiOption = DEFAULT_API_URL,
     profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:

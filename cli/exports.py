@@ -12,7 +12,7 @@ from typing import Annotated, Final
 import typer
 
 from cli.api_client import DEFAULT_API_URL, ApiOption, ProfileOption, call_api, fail
-from cli.audit import output_file_problem, write_privately
+from cli.audit import OutputFileOption, output_file_problem, write_privately
 from cli.common import COLLECT_UNKNOWN_OPTIONS, Problems
 from cli.credentials import DEFAULT_PROFILE
 from cli.supervisor import PANEL
@@ -45,10 +45,7 @@ def _directory_problem(output: str) -> str | None:
 )
 def odm(
     context: typer.Context,
-    output: Annotated[
-        str | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write to FILE (owner-only) instead of stdout."),
-    ] = None,
+    output: OutputFileOption = None,
     api: ApiOption = DEFAULT_API_URL,
     profile: ProfileOption = DEFAULT_PROFILE,
 ) -> None:

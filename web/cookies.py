@@ -1,9 +1,10 @@
 """The cookies the web app sets: the session's (Strict), the sign-in attempt's (Lax: it must come back from the
-provider), the language's."""
+provider), the language's. Each is HttpOnly, and Secure unless the site is served over plain HTTP (the dev stack)."""
 
 from __future__ import annotations
 
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Literal
 
 from fastapi import Request, Response
 
@@ -14,54 +15,55 @@ from web.sessions import SESSION_COOKIE, SIGN_IN_COOKIE, SIGN_IN_LIFETIME, WebSe
 LANGUAGE_COOKIE_SECONDS: Final = 365 * 24 * 3600
 
 
+@dataclass(frozen=True)
+class _Cookie:
+    name: str
+    samesite: Literal["strict", "lax"]
+    path: str
+    max_age: int | None  # None: the cookie ends with the browser
+
+    def set(self, request: Request, response: Response, value: str) -> None:
+        response.set_cookie(
+            self.name,
+            value,
+            max_age=self.max_age,
+            httponly=True,
+            secure=_config(request).secure_cookies,
+            samesite=self.samesite,
+            path=self.path,
+        )
+
+    def clear(self, request: Request, response: Response) -> None:
+        secure = _config(request).secure_cookies
+        response.delete_cookie(self.name, httponly=True, secure=secure, samesite=self.samesite, path=self.path)
+
+
+# No Max-Age for the session: the server ends it after its idle timeout.
+_SESSION: Final = _Cookie(SESSION_COOKIE, "strict", "/", None)
+_SIGN_IN: Final = _Cookie(SIGN_IN_COOKIE, "lax", "/auth/callback", int(SIGN_IN_LIFETIME.total_seconds()))
+_LANGUAGE: Final = _Cookie(LANGUAGE_COOKIE, "lax", "/", LANGUAGE_COOKIE_SECONDS)
+
+
 def _config(request: Request) -> WebConfig:
     config: WebConfig = request.app.state.web_config
     return config
 
 
 def set_session_cookie(request: Request, response: Response, session: WebSession) -> None:
-    # No Max-Age: the cookie ends with the browser; the server ends the session after its idle timeout.
-    response.set_cookie(
-        SESSION_COOKIE,
-        session.id,
-        httponly=True,
-        secure=_config(request).secure_cookies,
-        samesite="strict",
-        path="/",
-    )
+    _SESSION.set(request, response, session.id)
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE, httponly=True, secure=_config(request).secure_cookies, samesite="strict", path="/"
-    )
+    _SESSION.clear(request, response)
 
 
 def set_sign_in_cookie(request: Request, response: Response, attempt_id: str) -> None:
-    response.set_cookie(
-        SIGN_IN_COOKIE,
-        attempt_id,
-        max_age=int(SIGN_IN_LIFETIME.total_seconds()),
-        httponly=True,
-        secure=_config(request).secure_cookies,
-        samesite="lax",
-        path="/auth/callback",
-    )
+    _SIGN_IN.set(request, response, attempt_id)
 
 
 def clear_sign_in_cookie(request: Request, response: Response) -> None:
-    response.delete_cookie(
-        SIGN_IN_COOKIE, httponly=True, secure=_config(request).secure_cookies, samesite="lax", path="/auth/callback"
-    )
+    _SIGN_IN.clear(request, response)
 
 
 def set_language_cookie(request: Request, response: Response, language: str) -> None:
-    response.set_cookie(
-        LANGUAGE_COOKIE,
-        language,
-        max_age=LANGUAGE_COOKIE_SECONDS,
-        httponly=True,
-        secure=_config(request).secure_cookies,
-        samesite="lax",
-        path="/",
-    )
+    _LANGUAGE.set(request, response, language)

@@ -17,11 +17,13 @@ TEST_SERVER = "temporal-test-server"
 # takes. `env.sleep` gives up after the SDK's default 30 s per call, which a loaded machine can exceed; this bounds
 # a hang instead.
 SKIP_TIMEOUT = timedelta(minutes=10)
-# Every skip lands this far past the moment asked for. A workflow's timer due at that moment (a journey's DLT window
-# ends 28 days after an infusion given at 09:00, and the skip goes to 09:00) is started a few milliseconds late (its
-# delay counts from the task's start), so without the margin it fires in real time while the workflow task of the
-# caller's next update is running; that task cancels the timer, and this server refuses the cancel and never
-# redelivers the task: the journey hangs (temporalio/sdk-java#2606, #3088; a real server accepts it).
+# Every skip lands this far past the moment asked for. A workflow's timer due at that very moment (fixed in advance:
+# a site day's end, a report's deadline from the time staff entered) is started a few milliseconds late (its delay
+# counts from its task's start), so without the margin it fires in real time while the workflow task of the caller's
+# next update is running; that task cancels the timer, and this server refuses the cancel and never redelivers the
+# task: the workflow hangs (temporalio/sdk-java#2606, #3088; a real server accepts it). A timer set from a step that
+# itself followed a skip keeps the same offset from the next skip, margin or not: the journey tests skip past those
+# (tests/workflows/journey_client.py).
 PAST_THE_MOMENT = timedelta(seconds=5)
 
 

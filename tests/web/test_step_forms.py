@@ -271,7 +271,9 @@ async def test_a_screen_failure_and_a_refused_step_show_every_reason(site: Site,
     summary = physician.locator("#form-problems")
     await expect(summary.get_by_role("link", name="Creatinine clearance")).to_be_visible()
     await expect(summary).to_contain_text("Creatinine clearance: is required")
+    await physician.wait_for_load_state()  # the page with the problems wholly loaded before it is filled in again
     await fill(physician, {"creatinine_clearance_ml_min_173m2": 110})
+    await expect(physician.locator('[name="creatinine_clearance_ml_min_173m2"]')).to_have_value("110")
     await physician.get_by_role("button", name="Record", exact=True).click()
     await expect(physician.locator("#form-problems")).to_contain_text("the protocol refused this step")
     shown = await physician.locator("#form-problems li").all_inner_texts()
