@@ -196,7 +196,7 @@ class PatientJourneyWorkflow:
         # Enrollment is decided here, so the first staff command can be validated against an enrolled patient;
         # run() records it before any command is applied (`ready`). With a carried state it is a screen failure's
         # new screening attempt: a new run started from the record (earlier histories never carry both).
-        rescreening = journey.starting_from() is not None
+        rescreening = journey.screen_failure is not None or journey.carried is not None  # not parsed twice
         if journey.enrollment is not None and (self._state.journey.phase is Phase.NOT_ENROLLED or rescreening):
             try:
                 custody = workflow.patched(CHAIN_OF_CUSTODY_PATCH)
