@@ -4,20 +4,14 @@ Temporal dev server with a worker (`stack`), the time-skipping test server (`tim
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import URL
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from facade import TrialClient
-from security.checkpoints import CheckpointLog
-from security.keys import CheckpointKeyring, SealKeyring
 from tests.postgres import (
     DATABASE_URL_ENV,
     EmbeddedPostgres,
@@ -25,9 +19,7 @@ from tests.postgres import (
     as_psycopg_url,
     wait_until_reachable,
 )
-from tests.servers import Stack, new_store, time_skipping_server
-from workers.dev_server import DevServer
-from workers.worker import journey_worker
+from tests.servers import Stack, dev_stack, time_skipping_server
 
 # Examples are judged by what they find, never by how fast a shared, loaded machine runs them.
 settings.register_profile("trialflow", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -38,25 +30,8 @@ settings.load_profile("trialflow")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """A dev server on free loopback ports in its own directory, one worker, and the record it appends to: one per
     module, so a module's lists and counts hold its own patients only."""
-    data_dir = tmp_path_factory.mktemp("dev-stack")
-    store = new_store(data_dir)
-    try:
-        async with DevServer(data_dir=data_dir, pick_free_ports=True) as server:
-            temporal = await Client.connect(server.address, data_converter=pydantic_data_converter)
-            task_queue = f"journeys-{uuid.uuid4()}"
-            # Sealed as under `make run`: every command the suite sends passes the worker's seal check.
-            seal_keys = SealKeyring.new("test")
-            # Each reconciliation signs a checkpoint here; `verify` checks the record against it.
-            checkpoints = CheckpointLog(data_dir / "checkpoints.jsonl", CheckpointKeyring.new("c1"))
-            async with journey_worker(
-                temporal, store, task_queue=task_queue, seal_keys=seal_keys, checkpoints=checkpoints
-            ):
-                trial = TrialClient(
-                    temporal, store, task_queue=task_queue, seal_keys=seal_keys, checkpoints=checkpoints
-                )
-                yield Stack(server, temporal, store, task_queue, trial, data_dir, seal_keys, checkpoints)
-    finally:
-        store.close()
+    async with dev_stack(tmp_path_factory.mktemp("dev-stack"), "journeys") as stack:
+        yield stack
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -14,15 +15,17 @@ from pathlib import Path
 
 import requests
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from config.search_attributes import register_search_attributes
 from facade import TrialClient
 from records import EventStore
-from security.checkpoints import CheckpointLog
+from security.checkpoints import CheckpointKeyring, CheckpointLog
 from security.keys import SealKeyring
 from workers.dev_server import DevServer
 from workers.time_skipping import start_time_skipping
+from workers.worker import journey_worker
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,29 @@ def new_store(directory: Path, name: str = "trial-record.db") -> EventStore:
     store = EventStore(f"sqlite:///{directory / name}")
     store.migrate()
     return store
+
+
+@asynccontextmanager
+async def dev_stack(directory: Path, name: str) -> AsyncIterator[Stack]:
+    """A dev server on free loopback ports in `directory`, one worker on a queue named after `name`, the record it
+    appends to, and a trial client: sealed as under `make run` (every command passes the worker's seal check), and
+    each reconciliation signs a checkpoint that `verify` checks the record against."""
+    store = new_store(directory)
+    try:
+        async with DevServer(data_dir=directory, pick_free_ports=True) as server:
+            temporal = await Client.connect(server.address, data_converter=pydantic_data_converter)
+            task_queue = f"{name}-{uuid.uuid4()}"
+            seal_keys = SealKeyring.new(name)
+            checkpoints = CheckpointLog(directory / "checkpoints.jsonl", CheckpointKeyring.new("c1"))
+            async with journey_worker(
+                temporal, store, task_queue=task_queue, seal_keys=seal_keys, checkpoints=checkpoints
+            ):
+                trial = TrialClient(
+                    temporal, store, task_queue=task_queue, seal_keys=seal_keys, checkpoints=checkpoints
+                )
+                yield Stack(server, temporal, store, task_queue, trial, directory, seal_keys, checkpoints)
+    finally:
+        store.close()
 
 
 @asynccontextmanager
