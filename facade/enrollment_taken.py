@@ -16,6 +16,7 @@ import weakref
 from datetime import timedelta
 from typing import Any
 
+from google.protobuf.empty_pb2 import Empty
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -31,12 +32,12 @@ from security.command_seal import SEAL_REFUSED
 
 # A worker records an enrollment in well under a second; this leaves room for a busy one and a slow database.
 ENROLLMENT_TAKEN_WITHIN = timedelta(seconds=15)
-# The plain reads beside the long poll (completed_or_ended): soon, then less often; only now and then once the
-# client's server has answered a long poll first (a Temporal server does; the time-skipping test server never).
+# Plain reads of the history (completed_or_ended): on the time-skipping test server soon, then less often; beside a
+# Temporal server's long poll only now and then, as a safety net.
 FIRST_LOOK_SECONDS = 0.05
 LONGEST_WAIT_SECONDS = 0.5
 SAFETY_NET_SECONDS = 1.0
-_LONG_POLLS_ANSWERED: weakref.WeakSet[Client] = weakref.WeakSet()
+_SKIPS_TIME: weakref.WeakKeyDictionary[Client, bool] = weakref.WeakKeyDictionary()
 
 # How the run ended, read from its closing event (a completed run is a screen failure: recorded, then ended at once).
 _ENDED_BY: dict[int, WorkflowExecutionStatus] = {
@@ -80,22 +81,36 @@ async def completed_or_ended(temporal: Client, handle: Handle, activity_type: st
     """Follow the run's history as it is written: None once an activity of `activity_type` has completed (for the
     journey's append: the enrollment is in the record), else how the run ended before that.
 
-    Two readers race: a long poll, which the Temporal server answers as each event is written, and plain reads at
-    growing intervals, for a server that holds a long poll of a running history until it closes (the time-skipping
-    test server does)."""
-    long_poll = asyncio.create_task(_long_polled(handle, activity_type))
-    first_look = SAFETY_NET_SECONDS if temporal in _LONG_POLLS_ANSWERED else FIRST_LOOK_SECONDS
-    readers = [long_poll, asyncio.create_task(_read_now_and_then(handle, activity_type, first_look))]
+    A Temporal server answers a long poll as each event is written; plain reads now and then stand beside it as a
+    safety net. The time-skipping test server holds a long poll of a running history until the run closes, and its
+    clock with it (a later skip never returned in a full run): there, plain reads only."""
+    if await server_skips_time(temporal):
+        return await _read_now_and_then(handle, activity_type, FIRST_LOOK_SECONDS)
+    readers = [
+        asyncio.create_task(_long_polled(handle, activity_type)),
+        asyncio.create_task(_read_now_and_then(handle, activity_type, SAFETY_NET_SECONDS)),
+    ]
     try:
         done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_COMPLETED)
-        if long_poll in done and long_poll.exception() is None:
-            _LONG_POLLS_ANSWERED.add(temporal)
-            return long_poll.result()
         return done.pop().result()
     finally:
         for reader in readers:
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
+
+
+async def server_skips_time(temporal: Client) -> bool:
+    """Whether the client's server is the time-skipping test server: only it serves Temporal's test service (asked
+    once per client)."""
+    if temporal not in _SKIPS_TIME:
+        try:
+            await temporal.test_service.get_current_time(Empty())
+            _SKIPS_TIME[temporal] = True
+        except RPCError as error:
+            if error.status is not RPCStatusCode.UNIMPLEMENTED:
+                raise
+            _SKIPS_TIME[temporal] = False
+    return _SKIPS_TIME[temporal]
 
 
 class _Reading:

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 
 from config.journey_ids import journey_workflow_id, trial_workflow_id
 from domain.journey.phases import Phase
 from domain.protocol import PROTOCOL_V1
 from facade import CommandRefused, EnrollmentNotTaken, TrialClient
+from facade.enrollment_taken import server_skips_time
 from facade.errors import AdmissionNotAnswered
 from records import EventStore
 from security.data_converter import encrypted_data_converter
@@ -146,3 +148,12 @@ async def test_a_journey_that_began_but_waits_for_the_record_is_not_stopped(stac
             await stack.temporal.get_workflow_handle(journey_workflow_id("TK-005")).terminate(reason="test over")
     finally:
         unmigrated.close()
+
+
+async def test_the_wait_tells_the_time_skipping_server_from_a_temporal_server(
+    stack: Stack, time_skipping_env: WorkflowEnvironment
+) -> None:
+    """The time-skipping server holds a long poll of a running history, and its clock with it: the wait reads that
+    server's histories plainly and long-polls only a Temporal server."""
+    assert await server_skips_time(time_skipping_env.client)
+    assert not await server_skips_time(stack.temporal)
