@@ -22,6 +22,7 @@ QUICK = replace(
     DEFAULTS,
     patients=5,
     concurrency=5,
+    workers=2,  # the shape of the 10,000-patient run, smoke-tested
     warm_up=1,
     cohort=MIN_COHORT,
     append_patients=5,
@@ -39,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--patients", type=int, help=f"N concurrent patients (default {DEFAULTS.patients})")
     parser.add_argument("--concurrency", type=int, help=f"patients in flight at once (default {DEFAULTS.concurrency})")
+    parser.add_argument(
+        "--workers", type=int, help=f"worker processes per kind on the dev server (default {DEFAULTS.workers})"
+    )
     parser.add_argument("--cohort", type=int, help=f"size of the simulated cohort (default {DEFAULTS.cohort})")
     parser.add_argument("--warm-up", type=int, help=f"workflows run before memory is read (default {DEFAULTS.warm_up})")
     parser.add_argument("--out", type=Path, help=f"where the JSON goes (default {DEFAULTS.out})")
@@ -60,6 +64,7 @@ def settings_from(args: argparse.Namespace) -> tuple[BenchSettings, list[str]]:
         for name, value in {
             "patients": args.patients,
             "concurrency": args.concurrency,
+            "workers": args.workers,
             "cohort": args.cohort,
             "warm_up": args.warm_up,
             "out": args.out,
@@ -75,6 +80,8 @@ def settings_from(args: argparse.Namespace) -> tuple[BenchSettings, list[str]]:
         )
     if settings.concurrency < 1:
         problems.append(f"--concurrency must be at least 1, not {settings.concurrency}")
+    if settings.workers < 1:
+        problems.append(f"--workers must be at least 1, not {settings.workers}")
     if settings.cohort < MIN_COHORT:
         problems.append(f"--cohort must be at least {MIN_COHORT} (the demo's plan needs them), not {settings.cohort}")
     if settings.warm_up < 1:
@@ -103,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     print(notes(figures))
     machine = document["machine"]
     print(
-        f"\n{settings.patients} patients, concurrency {settings.concurrency}; {machine['cpus']} CPUs, "
+        f"\n{settings.patients} patients, concurrency {settings.concurrency}, {settings.workers} worker(s) a kind; "
+        f"{machine['cpus']} CPUs, "
         f"{machine['ram_gib']} GiB, Python {machine['python']}; load average before {machine['load_average_before']}, "
         f"after {machine['load_average_after']}; took {time.perf_counter() - began:.0f} s "
         f"({', '.join(f'{k} {v:.0f} s' for k, v in document['section_seconds'].items())}); JSON: {settings.out}"

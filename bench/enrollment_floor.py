@@ -19,7 +19,7 @@ from temporalio.client import Client
 from bench.floor_messages import FloorInput, FloorStep
 from bench.floor_workflow import FLOOR_ACTIVITY, FloorWorkflow
 from bench.load import Phase, bounded
-from bench.worker_handle import WorkerProcess
+from bench.worker_handle import WorkerProcesses
 from bench.worker_process import FLOOR
 from facade.enrollment_taken import completed_or_ended
 from facade.trial_gate import ADMISSIONS_IN_FLIGHT
@@ -28,12 +28,12 @@ KIND = "enrollment-floor"
 
 
 async def measure_enrollment_floor(
-    client: Client, address: str, work_dir: Path, workflows: int, warm_up: int, concurrency: int
+    client: Client, address: str, work_dir: Path, workflows: int, warm_up: int, concurrency: int, workers: int = 1
 ) -> Phase:
-    """`workflows` enrollment-shaped floors after `warm_up` of them, at most `concurrency` in flight: the timed
-    phase (each from its admission to its first activity's completion)."""
+    """`workflows` enrollment-shaped floors after `warm_up` of them, at most `concurrency` in flight, on `workers`
+    worker processes: the timed phase (each from its admission to its first activity's completion)."""
     queue = f"bench-{KIND}-{uuid.uuid4()}"
-    async with WorkerProcess(FLOOR, address, queue, work_dir / f"{KIND}-worker.log"):
+    async with WorkerProcesses(FLOOR, address, queue, work_dir / f"{KIND}-worker.log", workers):
         admissions_id = f"bench-{KIND}-admissions-{uuid.uuid4()}"
         admissions = await client.start_workflow(
             FloorWorkflow.run, FloorInput(key=admissions_id), id=admissions_id, task_queue=queue

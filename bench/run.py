@@ -41,6 +41,7 @@ HISTORY_FIGURES = tuple(k for k in FIGURE_KEYS if k.startswith(("history_", "lar
 class BenchSettings:
     patients: int = 1000
     concurrency: int = 32
+    workers: int = 1  # worker processes for each kind on the dev server (the floor's as many as the journeys')
     warm_up: int = 10
     cohort: int = 100
     append_patients: int = 200
@@ -102,7 +103,7 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
     floor, journey, activity_floor = loads.floor, loads.journey, loads.activity_floor
     shape = (
         f"{patients} patients, {loads.updates_per_workflow} updates each (the path to infusion), "
-        f"at most {loads.concurrency} patients in flight"
+        f"at most {loads.concurrency} patients in flight, {loads.workers} worker process(es) a kind"
     )
     figures = [
         Figure(
@@ -209,8 +210,8 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
             journey.kib_per_cached_workflow,
             floor.kib_per_cached_workflow,
             patients,
-            "VmRSS of the worker process (its own process, /proc/<pid>/status) after the load minus after the "
-            f"warm-up, over the workflows added to its cache (journey: {before and before.cached_workflows} -> "
+            "VmRSS of the worker processes (their own, /proc/<pid>/status, summed) after the load minus after the "
+            f"warm-up, over the workflows added to their caches (journey: {before and before.cached_workflows} -> "
             f"{after and after.cached_workflows} cached, {before and before.rss_kib} -> {after and after.rss_kib} KiB)",
         )
     )
@@ -410,12 +411,21 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
             run.details["cli"] = {"floor": asdict(floor), **{key: asdict(t) for key, t in commands.items()}}
 
         async def server_load() -> None:
-            progress(f"dev server: floor, floor with an activity, then {settings.patients} patients' journeys ...")
+            on = f"{settings.workers} workers" if settings.workers > 1 else "one worker"
+            progress(
+                f"dev server: floor, floor with an activity, then {settings.patients} patients' journeys, on {on} ..."
+            )
             loads = await measure_on_dev_server(
-                settings.patients, settings.concurrency, settings.warm_up, work_dir, activity_floor=True
+                settings.patients,
+                settings.concurrency,
+                settings.warm_up,
+                work_dir,
+                activity_floor=True,
+                workers=settings.workers,
             )
             run.add(*load_figures(loads, settings.patients))
             run.details["dev_server"] = {
+                "workers": settings.workers,
                 "updates_per_workflow": loads.updates_per_workflow,
                 "concurrency": loads.concurrency,
                 "floor": loads.floor.summary(),

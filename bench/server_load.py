@@ -16,7 +16,7 @@ from bench.journey_steps import infusion_moment, rehearse
 from bench.load import Phase
 from bench.subjects import FloorSubject, JourneySubject
 from bench.throughput import LoadResult, measure_kind
-from bench.worker_handle import WorkerProcess
+from bench.worker_handle import WorkerProcesses
 from bench.worker_process import FLOOR, JOURNEY
 from facade import TrialClient
 from records import EventStore
@@ -34,6 +34,7 @@ class ServerLoadResults:
     journey: LoadResult
     activity_floor: LoadResult | None = None
     enrollment_floor: Phase | None = None  # bench/enrollment_floor.py
+    workers: int = 1
 
 
 def server_directory() -> tempfile.TemporaryDirectory[str]:
@@ -43,9 +44,16 @@ def server_directory() -> tempfile.TemporaryDirectory[str]:
 
 
 async def measure_on_dev_server(
-    workflows: int, concurrency: int, warm_up: int, work_dir: Path, *, activity_floor: bool = False
+    workflows: int,
+    concurrency: int,
+    warm_up: int,
+    work_dir: Path,
+    *,
+    activity_floor: bool = False,
+    workers: int = 1,
 ) -> ServerLoadResults:
-    """Floor first, then journeys, each on its own worker process and task queue, against one dev server."""
+    """Floor first, then journeys, each on its own `workers` worker processes and task queue, against one dev
+    server."""
     infused_at = infusion_moment()
     updates_per_workflow = rehearse(infused_at)
     record_url = f"sqlite:///{work_dir / 'trial-record.db'}"
@@ -59,9 +67,10 @@ async def measure_on_dev_server(
                 async def floor_run(per_update: UpdateWork) -> LoadResult:
                     kind = FLOOR if per_update == "none" else f"{per_update.replace('_', '-')}-floor"
                     queue = f"bench-{kind}-{uuid.uuid4()}"
-                    async with WorkerProcess(FLOOR, server.address, queue, work_dir / f"{kind}-worker.log") as worker:
+                    log = work_dir / f"{kind}-worker.log"
+                    async with WorkerProcesses(FLOOR, server.address, queue, log, workers) as floor_workers:
                         result = await measure_kind(
-                            worker,
+                            floor_workers,
                             FloorSubject(client, queue, updates_per_workflow, kind, per_update=per_update),
                             FloorSubject(client, queue, updates_per_workflow, f"{kind}-warm", per_update=per_update),
                             workflows,
@@ -74,17 +83,17 @@ async def measure_on_dev_server(
                 floor = await floor_run("none")
                 extra = await floor_run("activity") if activity_floor else None
                 shaped = await measure_enrollment_floor(
-                    client, server.address, work_dir, workflows, warm_up, concurrency
+                    client, server.address, work_dir, workflows, warm_up, concurrency, workers
                 )
 
                 queue = f"bench-journeys-{uuid.uuid4()}"
                 # Every patient is infused: the trial must admit the whole load, not the protocol's 20.
                 trial = TrialClient(client, store, task_queue=queue, accrual_target_infused=workflows + warm_up)
-                async with WorkerProcess(
-                    JOURNEY, server.address, queue, work_dir / "journey-worker.log", record_url=record_url
-                ) as worker:
+                async with WorkerProcesses(
+                    JOURNEY, server.address, queue, work_dir / "journey-worker.log", workers, record_url
+                ) as journey_workers:
                     journey = await measure_kind(
-                        worker,
+                        journey_workers,
                         JourneySubject(trial, infused_at, JOURNEY_PREFIX),
                         JourneySubject(trial, infused_at, JOURNEY_WARM_UP_PREFIX),
                         workflows,
@@ -93,4 +102,4 @@ async def measure_on_dev_server(
                     )
     finally:
         store.close()
-    return ServerLoadResults(updates_per_workflow, concurrency, floor, journey, extra, shaped)
+    return ServerLoadResults(updates_per_workflow, concurrency, floor, journey, extra, shaped, workers)

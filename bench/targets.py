@@ -56,7 +56,8 @@ TARGETS: dict[str, Target] = {
     "replay_5_years_ms": Target("value", "<=", 200),
     "memory_per_cached_workflow_kib": Target("ratio", "<=", 2.0),
     "errors": Target("value", "==", 0, min_patients=1_000),
-    "cohort_simulation_seconds": Target("value", "<", 60, min_patients=100),
+    # issue 19 (60 s before it): the 100-child cohort through the protocol on the time-skipping server.
+    "cohort_simulation_seconds": Target("value", "<", 30, min_patients=100),
     # issue 19: the commands people wait on answer at once (median of 5 runs of the entry point).
     "cli_version_ms": Target("value", "<", 300),
     "cli_dose_ms": Target("value", "<", 300),

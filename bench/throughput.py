@@ -1,4 +1,4 @@
-"""Starts, recorded steps and queries for N workflows of one kind, on a worker process whose memory is read."""
+"""Starts, recorded steps and queries for N workflows of one kind, on worker processes whose memory is read."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from bench.load import Phase, bounded
 from bench.subjects import Subject
-from bench.worker_handle import WorkerProcess, WorkerStats
+from bench.worker_handle import WorkerProcesses, WorkerStats
 
 
 @dataclass
 class LoadResult:
-    """One kind's run: the timed phases, which workflows failed, and the worker's memory before and after."""
+    """One kind's run: the timed phases, which workflows failed, and the workers' memory before and after."""
 
     kind: str
     workflows: int
@@ -103,19 +103,19 @@ async def drive(subject: Subject, numbers: Sequence[int], concurrency: int, resu
 
 
 async def measure_kind(
-    worker: WorkerProcess,
+    workers: WorkerProcesses,
     subject: Subject,
     warm_up_subject: Subject,
     workflows: int,
     warm_up: int,
     concurrency: int,
 ) -> LoadResult:
-    """Warm the worker up (imports, sandbox, caches), read its memory, run the load, read its memory again."""
+    """Warm the workers up (imports, sandbox, caches), read their memory, run the load, read their memory again."""
     warm = LoadResult(kind=f"{subject.kind}-warm-up", workflows=warm_up)
     await drive(warm_up_subject, range(1, warm_up + 1), concurrency, warm)
     result = LoadResult(kind=subject.kind, workflows=workflows, warm_up_failed=len(warm.failed))
-    result.memory_before = await worker.settled_stats()
+    result.memory_before = await workers.settled_stats()
     await drive(subject, range(1, workflows + 1), concurrency, result)
-    result.memory_after = await worker.settled_stats()
-    result.worker_log = worker.log_problems()
+    result.memory_after = await workers.settled_stats()
+    result.worker_log = workers.log_problems()
     return result

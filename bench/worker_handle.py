@@ -193,3 +193,56 @@ class WorkerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+class WorkerProcesses:
+    """`async with WorkerProcesses(...) as workers:` `count` worker processes of one kind polling one task queue
+    (each workflow task goes to whichever asks first), read and stopped together: their RSS and cached workflows
+    summed, their log lines counted together."""
+
+    def __init__(
+        self, kind: str, address: str, task_queue: str, log_file: Path, count: int = 1, record_url: str | None = None
+    ) -> None:
+        if count < 1:
+            raise ValueError(f"a run needs at least one worker, not {count}")
+        self.processes = [
+            WorkerProcess(kind, address, task_queue, _numbered(log_file, number, count), record_url)
+            for number in range(1, count + 1)
+        ]
+
+    async def settled_stats(self) -> WorkerStats:
+        each = await asyncio.gather(*(process.settled_stats() for process in self.processes))
+        cached = [stats.cached_workflows for stats in each]
+        return WorkerStats(
+            rss_kib=sum(stats.rss_kib for stats in each),
+            cached_workflows=None if None in cached else sum(n for n in cached if n is not None),
+        )
+
+    def log_problems(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for process in self.processes:
+            for level, lines in process.log_problems().items():
+                counts[level] = counts.get(level, 0) + lines
+        return counts
+
+    async def __aenter__(self) -> Self:
+        try:
+            for process in self.processes:
+                await process.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(process.stop() for process in self.processes))
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+def _numbered(log_file: Path, number: int, count: int) -> Path:
+    """One worker keeps the log's name; several are numbered (journey-worker-1.log, journey-worker-2.log)."""
+    return log_file if count == 1 else log_file.with_name(f"{log_file.stem}-{number}{log_file.suffix}")

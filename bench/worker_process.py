@@ -35,6 +35,8 @@ ACTIVITY_THREADS: int = getattr(journey_workers, "ACTIVITY_THREADS", 16)
 WORKFLOW_TASK_POLLERS: PollerBehavior = getattr(
     journey_workers, "WORKFLOW_TASK_POLLERS", PollerBehaviorSimpleMaximum(maximum=5)
 )
+# And its cache size (the SDK's default, 1,000, where the journey worker sets none).
+CACHED_JOURNEYS: int = getattr(journey_workers, "CACHED_JOURNEYS", 1_000)
 
 
 class WorkerSetupError(RuntimeError):
@@ -44,7 +46,7 @@ class WorkerSetupError(RuntimeError):
 @asynccontextmanager
 async def floor_worker(client: Client, task_queue: str) -> AsyncIterator[Worker]:
     """The floor's worker with the journey worker's settings: its thread pool for activities, its workflow-task
-    pollers, the SDK's defaults otherwise."""
+    pollers, its cache size, the SDK's defaults otherwise."""
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
@@ -53,6 +55,7 @@ async def floor_worker(client: Client, task_queue: str) -> AsyncIterator[Worker]
             activities=[floor_noop],
             activity_executor=executor,
             workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
+            max_cached_workflows=CACHED_JOURNEYS,
         )
         async with worker:
             yield worker

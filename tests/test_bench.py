@@ -77,6 +77,21 @@ def test_the_dev_server_figures_stand_beside_the_floor(
     assert journey["updates"]["succeeded"] == 5 * document["details"]["dev_server"]["updates_per_workflow"]
 
 
+def test_the_quick_run_serves_each_kind_with_two_worker_processes(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    """The 10,000-patient run's shape (docs/performance.md): two workers on one task queue, read together."""
+    _, document = quick_run
+    assert document["details"]["dev_server"]["workers"] == 2
+    journey = document["details"]["dev_server"]["journey"]
+    # Both workers' caches are read: the run's patients plus the warm-up's, wherever their tasks went.
+    assert journey["memory_after"]["cached_workflows"] >= 5
+    logs = Path(document["settings"]["out"]).with_name("quick-logs")
+    for kind in ("floor", "journey"):
+        expected = {f"{kind}-worker-1.log", f"{kind}-worker-2.log"}
+        assert {log.name for log in logs.glob(f"{kind}-worker-*.log")} == expected
+
+
 def test_the_replay_stands_beside_a_floor_of_as_many_workflow_tasks(
     quick_run: tuple[subprocess.CompletedProcess[str], dict],
 ) -> None:
@@ -131,10 +146,11 @@ def test_the_printed_table_names_every_figure_and_target(
 def test_bad_options_are_refused_with_every_problem_and_nothing_written(tmp_path: Path) -> None:
     out = tmp_path / "never.json"
     finished = run_bench(
-        "--patients", "0", "--concurrency", "0", "--cohort", "3", "--only", "replay,nonsense", "--out", str(out)
-    )
+        "--patients", "0", "--concurrency", "0", "--workers", "0", "--cohort", "3", "--only", "replay,nonsense",
+        "--out", str(out),
+    )  # fmt: skip
     assert finished.returncode == 2
-    for option in ("--patients", "--concurrency", "--cohort", "--only"):
+    for option in ("--patients", "--concurrency", "--workers", "--cohort", "--only"):
         assert option in finished.stderr
     assert not out.exists()
 

@@ -60,6 +60,12 @@ ACTIVITY_SHUTDOWN_GRACE = timedelta(seconds=10)
 # default of 5 pollers serves with one: enrollments waited there 1.7 s (p50) under load, admitted and started but
 # not yet begun. Autoscaled pollers follow the backlog (Temporal's worker tuning; docs/performance.md, "Enrollment").
 WORKFLOW_TASK_POLLERS = PollerBehaviorAutoscaling()
+# Journeys a worker keeps in memory between their workflow tasks (the SDK's default, said here as a choice): about
+# 0.6 MiB each (docs/performance.md), so 0.6 GiB a worker at most. A journey is busy for minutes around a step and
+# then waits days for its next timer; the ones waiting are evicted first and, when they wake, replayed from their
+# current run (continued as new at each milestone: under 1,500 events, a fraction of a second). 1,000 holds every
+# journey a site runs many times over, and the working set of the 10,000-patient benchmark on two workers.
+CACHED_JOURNEYS = 1_000
 
 
 @asynccontextmanager
@@ -111,6 +117,7 @@ async def journey_worker(
             workflow_runner=workflow_runner(),  # the pure layers passed through, workflow code compiled once
             graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,
             workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
+            max_cached_workflows=CACHED_JOURNEYS,
             interceptors=[SealCheck(seal_keys)] if seal_keys is not None else [],
         )
         async with worker:
