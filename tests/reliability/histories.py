@@ -5,7 +5,7 @@ number and the last failure, when an activity closes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
@@ -67,27 +67,6 @@ async def decode_failure(failure: Failure, codec: PayloadCodec) -> None:
         attributes = pydantic_data_converter.payload_converter.from_payload(failure.encoded_attributes)
         if isinstance(attributes, dict) and "message" in attributes:
             failure.message = str(attributes["message"])
-
-
-@dataclass(frozen=True)
-class PendingTimer:
-    timer_id: str
-    fires_at: datetime
-
-
-def pending_timers(history: WorkflowHistory) -> dict[str, PendingTimer]:
-    """Timers started and neither fired nor cancelled, by timer id."""
-    started: dict[str, PendingTimer] = {}
-    for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
-            attributes = event.timer_started_event_attributes
-            fires_at = event.event_time.ToDatetime(tzinfo=UTC) + attributes.start_to_fire_timeout.ToTimedelta()
-            started[attributes.timer_id] = PendingTimer(attributes.timer_id, fires_at)
-        elif event.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
-            started.pop(event.timer_fired_event_attributes.timer_id, None)
-        elif event.event_type == EventType.EVENT_TYPE_TIMER_CANCELED:
-            started.pop(event.timer_canceled_event_attributes.timer_id, None)
-    return started
 
 
 def fired_timers(history: WorkflowHistory) -> set[str]:

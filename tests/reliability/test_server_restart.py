@@ -21,12 +21,12 @@ from domain.journey.phases import Phase
 from simulation.journey_steps import signed
 from tests.domain.journey_driver import INVESTIGATOR, PHYSICIAN
 from tests.facade.journeys import GRADE_1_CRS, GRADE_3_CRS, to_apheresis
-from tests.reliability.histories import PendingTimer, fired_timers, journey_runs, pending_timers
+from tests.reliability.histories import fired_timers, journey_runs
 from tests.reliability.patients import apheresis, infused_at, site_today
 from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
 from tests.reliability.stack import FaultStack, fault_stack
 from tests.waiting import eventually
-from workers.settling import in_flight
+from workers.settling import PendingTimer, in_flight, pending_timers
 
 # How far ahead of the assessment the report's deadline is set: enough for the server's stop and start here (a
 # few seconds), so the timer normally comes due after the restart. The test holds either way; it says which.
