@@ -24,4 +24,9 @@ class ServerClock:
         delta = moment - await self.env.get_current_time()
         if delta > timedelta(0):
             await skip_time(self.env, delta)  # the server skips ahead, firing every workflow timer on the way
-        self.now = await self.env.get_current_time()
+        # Steps are dated at the moment asked for, not at the server's time read after the skip (the skip's margin
+        # and some milliseconds of real time later): a timer set from a step's time (a report's deadline, the DLT
+        # window's end) then falls on a moment a later skip passes with its margin, never a few milliseconds after
+        # it, where it would fire in real time under the next step's task and hang this server
+        # (workers/time_skipping.py, PAST_THE_MOMENT).
+        self.now = max(self.now, moment)

@@ -3,14 +3,17 @@ the workflow tests and the recorded histories run on it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import temporalio.api.testservice.v1 as test_service
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from workers.dev_server import find_wheel_binary
+from workers.settling import pending_timers, settle
 
 TEST_SERVER = "temporal-test-server"
 # The server skips time only while nothing runs: an activity doing real work holds the clock for as long as it
@@ -22,9 +25,10 @@ SKIP_TIMEOUT = timedelta(minutes=10)
 # counts from its task's start), so without the margin it fires in real time while the workflow task of the caller's
 # next update is running; that task cancels the timer, and this server refuses the cancel and never redelivers the
 # task: the workflow hangs (temporalio/sdk-java#2606, #3088; a real server accepts it). A timer set from a step that
-# itself followed a skip keeps the same offset from the next skip, margin or not: the journey tests skip past those
-# (tests/workflows/journey_client.py).
+# itself followed a skip keeps the same offset from the next skip, margin or not: skip_past_timers_due_now.
 PAST_THE_MOMENT = timedelta(seconds=5)
+# How soon after a skip a workflow's pending timer counts as due now (skip_past_timers_due_now).
+TIMERS_DUE_NOW = timedelta(seconds=2)
 
 
 async def start_time_skipping(runtime: Runtime | None = None) -> WorkflowEnvironment:
@@ -43,3 +47,27 @@ async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
     request.duration.FromTimedelta(duration + PAST_THE_MOMENT)
     await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
     # Queries on this server wait for `workers.settling.settle`: one during a run's hand-over stops the clock.
+
+
+async def skip_past_timers_due_now(env: WorkflowEnvironment, workflow_ids: Iterable[str]) -> None:
+    """After a skip, skip past any timer of these workflows that comes due in the next moments.
+
+    A timer set from a step recorded right after an earlier skip (the DLT window ends 28 days after an infusion
+    recorded at 09:00 and some milliseconds) falls those milliseconds after a later skip to 09:00, margin included; it
+    would fire in real time under the next step's workflow task, which cancels it, and this server refuses that
+    cancel and never redelivers the task: the workflow hangs, and the server's clock with it (temporalio/sdk-java#2606,
+    #3088; a real server accepts it). Give the workflows that took a step since the last skip."""
+    due = []
+    for workflow_id in workflow_ids:
+        try:
+            await settle(env.client, workflow_id)
+            history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                continue  # not started: no timer
+            raise
+        due += [timer.fires_at for timer in pending_timers(history).values()]
+    now = await env.get_current_time()
+    soon = [fires_at for fires_at in due if fires_at <= now + TIMERS_DUE_NOW]
+    if soon:
+        await skip_time(env, max(soon) - now)

@@ -31,9 +31,8 @@ from simulation.journey_steps import (
     thaw_before,
 )
 from tests.domain.journey_driver import COORDINATOR, screening
-from tests.reliability.histories import pending_timers
 from workers.settling import settle
-from workers.time_skipping import skip_time
+from workers.time_skipping import skip_past_timers_due_now, skip_time
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult
 from workflows.patient_journey import RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
@@ -49,10 +48,6 @@ async def settle_then_terminate(client: Client, handle: WorkflowHandle[Any, Any]
     )
     if described.workflow_execution_info.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
         await handle.terminate("test finished")
-
-
-# How soon after a skip a pending timer counts as due now (see `JourneyClient._let_timers_due_now_fire`).
-TIMERS_DUE_NOW = timedelta(seconds=2)
 
 
 class JourneyClient:
@@ -83,26 +78,7 @@ class JourneyClient:
         delta = moment - await self.now()
         if delta > timedelta(0):
             await skip_time(self.env, delta)
-            await self._let_timers_due_now_fire()
-
-    async def _let_timers_due_now_fire(self) -> None:
-        """Skip past a timer of this journey that comes due in the next moments. A timer set from a step recorded
-        right after an earlier skip (the DLT window ends 28 days after an infusion recorded at 09:00) falls a few
-        milliseconds after a skip to the same hour; it would fire in real time under the next step's workflow task,
-        which cancels it, and this server refuses that cancel and never redelivers the task: the journey hangs
-        (temporalio/sdk-java#2606, #3088; a real server accepts it)."""
-        assert self.env is not None
-        try:
-            await self.settled()
-            history = await self.handle.fetch_history()
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                return  # not started yet: no timer
-            raise
-        now = await self.now()
-        soon = [t.fires_at for t in pending_timers(history).values() if t.fires_at <= now + TIMERS_DUE_NOW]
-        if soon:
-            await skip_time(self.env, max(soon) - now)
+            await skip_past_timers_due_now(self.env, [self.handle.id])
 
     # ------------------------------------------------------------ messages
 
