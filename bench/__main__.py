@@ -43,6 +43,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers", type=int, help=f"worker processes per kind on the dev server (default {DEFAULTS.workers})"
     )
+    parser.add_argument(
+        "--no-floors",
+        action="store_true",
+        help="the journeys alone on the dev server, no floor (a scale run, compared with the journeys of another N)",
+    )
     parser.add_argument("--cohort", type=int, help=f"size of the simulated cohort (default {DEFAULTS.cohort})")
     parser.add_argument("--warm-up", type=int, help=f"workflows run before memory is read (default {DEFAULTS.warm_up})")
     parser.add_argument("--out", type=Path, help=f"where the JSON goes (default {DEFAULTS.out})")
@@ -65,6 +70,7 @@ def settings_from(args: argparse.Namespace) -> tuple[BenchSettings, list[str]]:
             "patients": args.patients,
             "concurrency": args.concurrency,
             "workers": args.workers,
+            "floors": False if args.no_floors else None,
             "cohort": args.cohort,
             "warm_up": args.warm_up,
             "out": args.out,

@@ -42,6 +42,7 @@ class BenchSettings:
     patients: int = 1000
     concurrency: int = 32
     workers: int = 1  # worker processes for each kind on the dev server (the floor's as many as the journeys')
+    floors: bool = True  # False: the journeys alone on the dev server (a scale run, compared with another N's)
     warm_up: int = 10
     cohort: int = 100
     append_patients: int = 200
@@ -412,9 +413,8 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
 
         async def server_load() -> None:
             on = f"{settings.workers} workers" if settings.workers > 1 else "one worker"
-            progress(
-                f"dev server: floor, floor with an activity, then {settings.patients} patients' journeys, on {on} ..."
-            )
+            floors = "floor, floor with an activity, then " if settings.floors else ""
+            progress(f"dev server: {floors}{settings.patients} patients' journeys, on {on} ...")
             loads = await measure_on_dev_server(
                 settings.patients,
                 settings.concurrency,
@@ -422,6 +422,7 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
                 work_dir,
                 activity_floor=True,
                 workers=settings.workers,
+                floors=settings.floors,
             )
             run.add(*load_figures(loads, settings.patients))
             run.details["dev_server"] = {

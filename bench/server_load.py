@@ -51,9 +51,10 @@ async def measure_on_dev_server(
     *,
     activity_floor: bool = False,
     workers: int = 1,
+    floors: bool = True,
 ) -> ServerLoadResults:
-    """Floor first, then journeys, each on its own `workers` worker processes and task queue, against one dev
-    server."""
+    """Floor first (unless not `floors`), then journeys, each on its own `workers` worker processes and task queue,
+    against one dev server."""
     infused_at = infusion_moment()
     updates_per_workflow = rehearse(infused_at)
     record_url = f"sqlite:///{work_dir / 'trial-record.db'}"
@@ -80,11 +81,14 @@ async def measure_on_dev_server(
                     result.kind = kind
                     return result
 
-                floor = await floor_run("none")
-                extra = await floor_run("activity") if activity_floor else None
-                shaped = await measure_enrollment_floor(
-                    client, server.address, work_dir, workflows, warm_up, concurrency, workers
-                )
+                if floors:
+                    floor = await floor_run("none")
+                    extra = await floor_run("activity") if activity_floor else None
+                    shaped = await measure_enrollment_floor(
+                        client, server.address, work_dir, workflows, warm_up, concurrency, workers
+                    )
+                else:  # a scale run: the journeys alone, compared with the journeys of another N
+                    floor, extra, shaped = LoadResult(kind=f"{FLOOR} (not measured)", workflows=0), None, None
 
                 queue = f"bench-journeys-{uuid.uuid4()}"
                 # Every patient is infused: the trial must admit the whole load, not the protocol's 20.

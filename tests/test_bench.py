@@ -189,3 +189,16 @@ def test_the_workers_run_with_a_bytecode_cache_outside_the_checkout(tmp_path: Pa
         [sys.executable, "-c", asked], env=environment, capture_output=True, text=True, check=True
     )
     assert finished.stdout.split() == ["False", str(cache)]
+
+
+def test_a_scale_run_measures_the_journeys_alone(tmp_path: Path) -> None:
+    """`--no-floors`: the 10,000-patient run's journeys, compared with another N's, without hours of floors."""
+    out = tmp_path / "scale.json"
+    finished = run_bench("--quick", "--no-floors", "--only", "dev-server", "--out", str(out))
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    document = json.loads(out.read_text())
+    journey = document["details"]["dev_server"]["journey"]
+    assert journey["updates"]["succeeded"] == 5 * document["details"]["dev_server"]["updates_per_workflow"]
+    assert document["details"]["dev_server"]["floor"]["workflows"] == 0
+    steps = document["figures"]["update_throughput"]
+    assert steps["value"] is not None and steps["floor"] is None and steps["passed"] is None
