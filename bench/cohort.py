@@ -45,7 +45,8 @@ async def simulate_cohort(size: int = BENCH_COHORT, seed: int = DEFAULT_SEED) ->
     with cohort_size_allowed(size):
         began = time.perf_counter()
         try:
-            result = await run_demo(seed, size, say=lambda _line: None)
+            # The trial admits the whole cohort, not the protocol's target.
+            result = await run_demo(seed, size, say=lambda _line: None, accrual_target_infused=size)
         except Exception as error:
             raise CohortFailed(size, time.perf_counter() - began, error) from error
         seconds = time.perf_counter() - began

@@ -405,9 +405,11 @@ async def run_demo(
     protocol: TrialProtocol = CURRENT_PROTOCOL,
     say: Callable[[str], None] = print,
     record_url: str | None = None,
+    accrual_target_infused: int | None = None,
 ) -> DemoResult:
     """Start a time-skipping server, a worker and a trial record (thrown away, or the one at `record_url`, kept);
-    drive the cohort; report."""
+    drive the cohort; report. `accrual_target_infused` replaces the protocol's (a cohort larger than the trial's, in
+    the benchmark)."""
     plan = plan_cohort(seed, patients, protocol)
     with tempfile.TemporaryDirectory(prefix="trial-demo-") as record_dir:
         if record_url is None:
@@ -425,7 +427,7 @@ async def run_demo(
                     f"the trial record at {record_url} already holds {len(held)} patient(s) ({shown}): the demo "
                     "keeps its cohort in an empty trial record only"
                 )
-            report, ended_at = await _drive(plan, store, protocol, say)
+            report, ended_at = await _drive(plan, store, protocol, say, accrual_target_infused)
         finally:
             store.close()
     # On a server of its own: the cohort's journeys, in follow-up, keep their timers out of the story's way.
@@ -446,7 +448,11 @@ async def run_demo(
 
 
 async def _drive(
-    plan: CohortPlan, store: EventStore, protocol: TrialProtocol, say: Callable[[str], None]
+    plan: CohortPlan,
+    store: EventStore,
+    protocol: TrialProtocol,
+    say: Callable[[str], None],
+    accrual_target_infused: int | None = None,
 ) -> tuple[TrialReport, datetime]:
     """The cohort's report, and the server's time when it was done (the safety story starts after it)."""
     env = await start_time_skipping(runtime=_quiet_runtime())
@@ -455,7 +461,14 @@ async def _drive(
         task_queue = f"demo-{uuid.uuid4()}"
         async with journey_worker(env.client, store, task_queue=task_queue):
             clock = ServerClock(env, await env.get_current_time())
-            trial = TrialClient(env.client, store, protocol, task_queue=task_queue, clock=clock)
+            trial = TrialClient(
+                env.client,
+                store,
+                protocol,
+                task_queue=task_queue,
+                clock=clock,
+                accrual_target_infused=accrual_target_infused,
+            )
             first_day = site_date(clock.now, protocol.schedule) + timedelta(days=1)
             runs = [
                 PatientRun(p, trial, clock, protocol, _patient_voice(p.study_id, clock, protocol, say))

@@ -403,3 +403,15 @@ def test_the_demo_refuses_a_record_that_holds_patients(
         assert store.study_ids() == before
     finally:
         store.close()
+
+
+async def test_a_cohort_larger_than_the_trials_target_is_admitted_when_the_target_is_lifted() -> None:
+    """The benchmark's cohort of 100 is five times the trial's target of 20 (it was refused at the 21st patient until
+    the benchmark lifted the target): here a trial that takes two, lifted to the cohort."""
+    small_trial = PROTOCOL_V1.model_copy(
+        update={"accrual": PROTOCOL_V1.accrual.model_copy(update={"accrual_target_infused": 2})}
+    )
+    lifted = await run_demo(
+        seed=SEED, patients=MIN_COHORT, protocol=small_trial, say=lambda _line: None, accrual_target_infused=MIN_COHORT
+    )
+    assert lifted.report_matches_cohort, lifted.mismatches
