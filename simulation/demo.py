@@ -25,6 +25,7 @@ from cli.common import USAGE_ERROR_EXIT_CODE, JsonOption, print_json, run_app
 from cli.report_view import print_report
 from config.journey_ids import journey_workflow_id
 from config.search_attributes import register_search_attributes
+from config.settling import settle
 from domain.journey import commands as cmd
 from domain.journey.events import ExpeditedReportOpened
 from domain.journey.views import PatientStatus
@@ -60,7 +61,6 @@ from simulation.journey_steps import (
 )
 from simulation.server_clock import ServerClock
 from simulation.stopping_rule_story import StoppingRuleStory, run_stopping_rule_story
-from workers.settling import settle
 from workers.time_skipping import start_time_skipping
 from workers.worker import journey_worker
 from workflows.journey_messages import RecordResult

@@ -16,6 +16,7 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from config.journey_ids import trial_workflow_id
+from config.settling import settle
 from domain.journey import commands as cmd
 from domain.journey.events import ExpeditedReportOpened
 from domain.journey.notifications import Notification, Topic
@@ -36,7 +37,6 @@ from records.engine import create_record_engine
 from simulation.cohort import crs_findings_for
 from simulation.journey_steps import Milestone, PathPatient, enrollment, path_to, prescription, signed
 from simulation.server_clock import ServerClock
-from workers.settling import settle
 from workers.worker import journey_worker
 
 # Two children infused, each with a DLT; one waiting to start lymphodepletion; one screened while enrollment is paused.

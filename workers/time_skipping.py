@@ -12,8 +12,8 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from config.settling import pending_timers, settle
 from workers.dev_server import find_wheel_binary
-from workers.settling import pending_timers, settle
 
 TEST_SERVER = "temporal-test-server"
 # The server skips time only while nothing runs: an activity doing real work holds the clock for as long as it
@@ -46,7 +46,7 @@ async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
     request = test_service.SleepRequest()
     request.duration.FromTimedelta(duration + PAST_THE_MOMENT)
     await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
-    # Queries on this server wait for `workers.settling.settle`: one during a run's hand-over stops the clock.
+    # Queries on this server wait for `config.settling.settle`: one during a run's hand-over stops the clock.
 
 
 async def skip_past_timers_due_now(env: WorkflowEnvironment, workflow_ids: Iterable[str]) -> None:

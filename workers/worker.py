@@ -27,6 +27,7 @@ from activities.trial_reporting import TrialReporting
 from config.journey_ids import TASK_QUEUE, trial_workflow_id
 from config.production import check_production_settings
 from config.settings import Settings, SettingsError
+from config.settling import settle
 from config.startup import load_checked_settings
 from config.temporal_connection import connect
 from domain.protocol import CURRENT_PROTOCOL
@@ -43,7 +44,6 @@ from security.client_seals import sealing_client
 from security.configured_keys import checkpoint_log, seal_keyring
 from security.keys import SealKeyring
 from workers.command_seals import SealCheck
-from workers.settling import settle
 from workers.workflow_runner import workflow_runner
 from workflows.patient_journey import PatientJourneyWorkflow
 from workflows.reconciliation import ReconciliationWorkflow

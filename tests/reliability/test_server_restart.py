@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 
+from config.settling import PendingTimer, in_flight, pending_timers
 from domain.journey import commands as cmd
 from domain.journey.phases import Phase
 from simulation.journey_steps import signed
@@ -26,7 +27,6 @@ from tests.reliability.patients import apheresis, infused_at, site_today
 from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
 from tests.reliability.stack import FaultStack, fault_stack
 from tests.waiting import eventually
-from workers.settling import PendingTimer, in_flight, pending_timers
 
 # How far ahead of the assessment the report's deadline is set: enough for the server's stop and start here (a
 # few seconds), so the timer normally comes due after the restart. The test holds either way; it says which.

@@ -22,6 +22,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.trial_reporting import TrialReportRequest
 from config.journey_ids import TASK_QUEUE, journey_workflow_id, trial_workflow_id
+from config.settling import settle
 from domain.journey import commands as cmd
 from domain.protocol import PROTOCOL_V1
 from domain.trial.reports import JourneyReport, ReportKind
@@ -34,7 +35,6 @@ from tests.reliability.record_checks import assert_nothing_lost_or_duplicated
 from tests.reliability.record_locks import postgres_tables_locked
 from tests.reliability.stack import FaultStack, fault_stack
 from tests.waiting import eventually
-from workers.settling import settle
 from workflows.journey_messages import RecordResult
 from workflows.patient_journey import PatientJourneyWorkflow
 

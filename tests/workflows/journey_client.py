@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from config.journey_ids import journey_workflow_id
+from config.settling import settle
 from domain.journey import commands as cmd
 from domain.journey.views import PatientStatus
 from domain.protocol import PROTOCOL_V1
@@ -31,7 +32,6 @@ from simulation.journey_steps import (
     thaw_before,
 )
 from tests.domain.journey_driver import COORDINATOR, screening
-from workers.settling import settle
 from workers.time_skipping import skip_past_timers_due_now, skip_time
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult
 from workflows.patient_journey import RESEND_TO_NEW_RUN, PatientJourneyWorkflow

@@ -29,6 +29,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.journey_activities import AppendEventsInput
 from config import search_attributes as sa
 from config.journey_ids import journey_workflow_id
+from config.settling import work_in_flight
 from domain.journey import commands as cmd
 from domain.journey.phases import Phase
 from domain.journey.views import PatientStatus
@@ -41,7 +42,6 @@ from tests.domain.journey_driver import INVESTIGATOR, NURSE, PHYSICIAN, crs_find
 from tests.waiting import poll
 from tests.workflows.journey_client import JourneyClient
 from workers.dev_server import DevServer, dev_server_command, free_port
-from workers.settling import work_in_flight
 from workers.worker import journey_worker
 from workflows.journey_messages import RECENT_UPDATES_KEPT, JourneyInput, JourneySummary, RecordResult
 from workflows.patient_journey import MAX_HISTORY_EVENTS_PER_RUN, MAX_UPDATES_PER_RUN, PatientJourneyWorkflow

@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from config.settling import settle
 from domain.free_text import FREE_TEXT_RULE
 from domain.journey.commands import StaffCommand
 from domain.journey.views import PatientStatus
@@ -47,7 +48,6 @@ from tests.domain.command_payloads import (
     raw_payloads,
 )
 from tests.workflows.journey_client import RULES, JourneyClient
-from workers.settling import settle
 from workers.time_skipping import skip_time
 from workflows.journey_messages import RecordResult, TimelineEntry
 from workflows.patient_journey import COMMAND_REJECTED, RESEND_TO_NEW_RUN, PatientJourneyWorkflow

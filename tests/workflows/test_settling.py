@@ -1,4 +1,4 @@
-"""What a run has in flight, read from its history (workers/settling.py): the tests and the demo wait on it before they
+"""What a run has in flight, read from its history (config/settling.py): the tests and the demo wait on it before they
 read a run's timers or skip the time-skipping server's clock."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
-from workers.settling import in_flight
+from config.settling import in_flight
 
 E = EventType
 
