@@ -37,6 +37,12 @@ MAX_HISTORY_EVENTS_PER_RUN = 2_000
 MAX_RUN_AGE = timedelta(days=365)
 # Trials stopped by the DSMB from this version on tell every journey still on study (earlier histories did not).
 STOP_JOURNEYS_PATCH = "dsmb-stop-tells-journeys"
+# The trial's own clock is the fallback for a window's end: each journey reports it at that very moment from its own
+# timer. Waking a minute later, the trial never wakes on both at once; on the time-skipping server a report handled
+# while the trial's timer fires under that task hangs the workflow (the server refuses the timer's cancel:
+# temporalio/sdk-java#2606, #3088), which stalled the demo's clock.
+FALLBACK_AFTER_REPORTS_PATCH = "trial-window-fallback-after-reports"
+FALLBACK_AFTER_REPORTS = timedelta(minutes=1)
 # Every journey must hear of the stop: keep trying while a journey, its worker or the server is away.
 STOP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 STOP_TIMEOUT = timedelta(seconds=30)
@@ -78,6 +84,8 @@ class TrialWorkflow:
                 )
             self._woken = False
             wake_at = next_window_end(self._state, workflow.now(), self._protocol)
+            if wake_at is not None and workflow.patched(FALLBACK_AFTER_REPORTS_PATCH):
+                wake_at += FALLBACK_AFTER_REPORTS
             timeout = None if wake_at is None else max((wake_at - workflow.now()).total_seconds(), 0.001)
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
