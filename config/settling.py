@@ -1,15 +1,19 @@
 """Waiting until a workflow has nothing in flight (no workflow task, no activity), and its pending timers, read from
-its newest run's history: describe does not tell it on every server."""
+its newest run's history: describe does not tell it on every server. And whether a client's server is the
+time-skipping test server, whose clock these waits protect."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from google.protobuf.empty_pb2 import Empty
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
+from temporalio.service import RPCError, RPCStatusCode
 
 # What opens and closes work in flight, as a run's history shows it.
 _TASK_CLOSED = {
@@ -24,6 +28,7 @@ _ACTIVITY_CLOSED = {
     EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
 }
 SETTLE_TIMEOUT = timedelta(minutes=2)
+_SKIPS_TIME: weakref.WeakKeyDictionary[Client, bool] = weakref.WeakKeyDictionary()
 
 
 async def work_in_flight(client: Client, workflow_id: str) -> str | None:
@@ -97,3 +102,17 @@ def pending_timers(history: WorkflowHistory) -> dict[str, PendingTimer]:
         elif event.event_type == EventType.EVENT_TYPE_TIMER_CANCELED:
             started.pop(event.timer_canceled_event_attributes.timer_id, None)
     return started
+
+
+async def server_skips_time(temporal: Client) -> bool:
+    """Whether the client's server is the time-skipping test server: only it serves Temporal's test service (asked
+    once per client)."""
+    if temporal not in _SKIPS_TIME:
+        try:
+            await temporal.test_service.get_current_time(Empty())
+            _SKIPS_TIME[temporal] = True
+        except RPCError as error:
+            if error.status is not RPCStatusCode.UNIMPLEMENTED:
+                raise
+            _SKIPS_TIME[temporal] = False
+    return _SKIPS_TIME[temporal]

@@ -12,11 +12,9 @@ again and nothing is half-created: no started journey that can neither be seen n
 from __future__ import annotations
 
 import asyncio
-import weakref
 from datetime import timedelta
 from typing import Any
 
-from google.protobuf.empty_pb2 import Empty
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -26,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config.journey_ids import APPEND_EVENTS_ACTIVITY
+from config.settling import server_skips_time
 from facade.errors import CommandRefused, EnrollmentNotTaken, TrialError
 from observability.logging import get_logger
 from security.command_seal import SEAL_REFUSED
@@ -37,7 +36,6 @@ ENROLLMENT_TAKEN_WITHIN = timedelta(seconds=15)
 FIRST_LOOK_SECONDS = 0.05
 LONGEST_WAIT_SECONDS = 0.5
 SAFETY_NET_SECONDS = 1.0
-_SKIPS_TIME: weakref.WeakKeyDictionary[Client, bool] = weakref.WeakKeyDictionary()
 
 # How the run ended, read from its closing event (a completed run is a screen failure: recorded, then ended at once).
 _ENDED_BY: dict[int, WorkflowExecutionStatus] = {
@@ -97,20 +95,6 @@ async def completed_or_ended(temporal: Client, handle: Handle, activity_type: st
         for reader in readers:
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-
-
-async def server_skips_time(temporal: Client) -> bool:
-    """Whether the client's server is the time-skipping test server: only it serves Temporal's test service (asked
-    once per client)."""
-    if temporal not in _SKIPS_TIME:
-        try:
-            await temporal.test_service.get_current_time(Empty())
-            _SKIPS_TIME[temporal] = True
-        except RPCError as error:
-            if error.status is not RPCStatusCode.UNIMPLEMENTED:
-                raise
-            _SKIPS_TIME[temporal] = False
-    return _SKIPS_TIME[temporal]
 
 
 class _Reading:

@@ -17,13 +17,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config.journey_ids import trial_workflow_id
-from config.settling import settle
+from config.settling import server_skips_time, settle
 from domain.journey import commands as cmd
 from domain.protocol import TrialProtocol
 from domain.trial.reports import DsmbDecision
 from domain.trial.status import TrialStatus
 from facade.admission_queue import AdmissionQueue
-from facade.enrollment_taken import server_skips_time
 from facade.errors import AdmissionNotAnswered, CommandRefused
 from security.command_seal import SEAL_REFUSED
 from workflows.trial_messages import AdmissionBatch, AdmissionResult, TrialInput

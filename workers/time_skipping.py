@@ -56,7 +56,7 @@ async def skip_past_timers_due_now(env: WorkflowEnvironment, workflow_ids: Itera
     recorded at 09:00 and some milliseconds) falls those milliseconds after a later skip to 09:00, margin included; it
     would fire in real time under the next step's workflow task, which cancels it, and this server refuses that
     cancel and never redelivers the task: the workflow hangs, and the server's clock with it (temporalio/sdk-java#2606,
-    #3088; a real server accepts it). Give the workflows that took a step since the last skip."""
+    #3088; a real server accepts it)."""
     due = []
     for workflow_id in workflow_ids:
         try:

@@ -14,10 +14,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from config.journey_ids import journey_workflow_id, trial_workflow_id
+from config.settling import server_skips_time
 from domain.journey.phases import Phase
 from domain.protocol import PROTOCOL_V1
 from facade import CommandRefused, EnrollmentNotTaken, TrialClient
-from facade.enrollment_taken import server_skips_time
 from facade.errors import AdmissionNotAnswered
 from records import EventStore
 from security.data_converter import encrypted_data_converter
