@@ -95,6 +95,22 @@ class Step:
 # ---------------------------------------------------------------- each step
 
 
+def staff_day(now: datetime, protocol: TrialProtocol = CURRENT_PROTOCOL) -> date:
+    """The site's latest day whose STAFF_HOUR has come by `now`: a step dated at that hour is never in the future,
+    even in the site's small hours (after its midnight, before 09:00), when its calendar day's 09:00 is still ahead."""
+    today = site_date(now, protocol.schedule)
+    if site_moment(today, STAFF_HOUR, protocol.schedule) > now:
+        return today - timedelta(days=1)
+    return today
+
+
+def earlier_today(now: datetime, ago: timedelta, protocol: TrialProtocol = CURRENT_PROTOCOL) -> datetime:
+    """`ago` before `now`, but not before the site's midnight: a step dated so falls on the site's today, so no
+    assessment of its yesterday is overdue."""
+    midnight = site_moment(site_date(now, protocol.schedule), 0, protocol.schedule)
+    return max(now - ago, midnight)
+
+
 def enrollment(
     patient: PathPatient, screened_on: date, protocol: TrialProtocol = CURRENT_PROTOCOL
 ) -> cmd.EnrollPatient:

@@ -15,7 +15,7 @@ from domain.roles import Role
 from facade import TrialClient
 from records.deliveries import DeliveryLedger, DeliveryTarget
 from tests.api.conftest import USERS, Api, as_role, authenticator, with_signature
-from tests.facade.journeys import SCREEN_FAILURE, enrollment, today
+from tests.facade.journeys import SCREEN_FAILURE, enrollment, site_tomorrow, today
 from tests.waiting import poll
 
 COORDINATOR, INVESTIGATOR, NURSE, SUPERVISOR = (
@@ -257,7 +257,7 @@ async def test_a_refused_command_is_a_conflict_listing_every_reason(api: Api) ->
     await enrolled(api, "AP-1011")
     assert (await record(api, "AP-1011", {"kind": "confirm_eligibility"}, INVESTIGATOR)).status_code == 200
     before = (await api.http.get("/patients/AP-1011", headers=SUPERVISOR)).json()
-    tomorrow = (today() + timedelta(days=1)).isoformat()
+    tomorrow = site_tomorrow().isoformat()
 
     response = await record(api, "AP-1011", consent(signed_on=tomorrow, assent=None), NURSE)
 

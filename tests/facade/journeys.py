@@ -21,10 +21,12 @@ from simulation.journey_steps import (
     Milestone,
     PathPatient,
     Step,
+    earlier_today,
     entered_late,
     path_to,
     printed_name,
     send,
+    staff_day,
 )
 from tests.domain.journey_driver import COORDINATOR, PHYSICIAN, crs_findings, screening
 from workflows.journey_messages import RecordResult
@@ -38,8 +40,15 @@ GRADE_3_CRS = crs_findings(max_temperature_c=39.4, hypotension=True, vasopressor
 GRADE_1_CRS = crs_findings(max_temperature_c=38.3)
 
 
+def site_tomorrow() -> date:
+    """The site's next calendar day: a date always in the future."""
+    return site_date(datetime.now(UTC), RULES) + timedelta(days=1)
+
+
 def today() -> date:
-    return site_date(datetime.now(UTC), RULES)
+    """The site's latest day whose staff hour has passed (yesterday in its small hours): steps dated on it at
+    STAFF_HOUR are never in the future."""
+    return staff_day(datetime.now(UTC), PROTOCOL_V1)
 
 
 def enrollment(study_id: str, screened_on: date | None = None, **overrides: Any) -> cmd.EnrollPatient:
@@ -90,8 +99,9 @@ async def signed_record(trial: TrialClient, study_id: str, command: cmd.StaffCom
 
 
 async def infused(trial: TrialClient, study_id: str, crs: CrsFindings | None = None) -> None:
-    """The whole path to an infusion an hour ago, then (if given) a CRS assessment now, signed."""
-    infused_at = datetime.now(UTC) - timedelta(hours=1)
+    """The whole path to an infusion an hour ago (since the site's midnight if that is sooner), then (if given) a CRS
+    assessment now, signed."""
+    infused_at = earlier_today(datetime.now(UTC), timedelta(hours=1), PROTOCOL_V1)
     await walk_late(trial, study_id, Milestone.INFUSED, site_date(infused_at, RULES), infused_at)
     if crs is not None:
         assessment = cmd.AssessCrs(actor=PHYSICIAN, assessed_at=datetime.now(UTC), findings=crs)

@@ -38,6 +38,7 @@ from tests.facade.journeys import (
     enrollment,
     infused,
     signed_record,
+    site_tomorrow,
     to_apheresis,
     to_lymphodepletion,
     today,
@@ -178,7 +179,7 @@ async def test_a_refused_command_names_every_reason_and_changes_nothing(stack: S
     await stack.trial.enroll(enrollment("TF-1102"))
     await signed_record(stack.trial, "TF-1102", cmd.ConfirmEligibility(actor=INVESTIGATOR))
     before = await stack.trial.status("TF-1102")
-    tomorrow = today() + timedelta(days=1)
+    tomorrow = site_tomorrow()
     wrong = cmd.RecordConsent(
         actor=NURSE, guardian_consent_signed_on=tomorrow, consent_form_version="ICF v2.1", child_assent_obtained=None
     )

@@ -15,7 +15,7 @@ from facade import TrialClient
 from records import EventStore
 from security.keys import SealKeyring
 from simulation import journey_steps as path
-from simulation.journey_steps import Milestone, PathPatient
+from simulation.journey_steps import Milestone, PathPatient, staff_day
 from tests.domain.journey_driver import APHERESIS
 from tests.facade.journeys import walk_late
 from workflows.journey_messages import RecordResult
@@ -47,7 +47,7 @@ async def infused_at(trial: TrialClient, study_id: str, infused: datetime) -> No
 
 
 def site_today() -> date:
-    return site_date(datetime.now(UTC), RULES)
+    return staff_day(datetime.now(UTC), PROTOCOL_V1)
 
 
 def apheresis(collected_on: date) -> cmd.RecordApheresis:

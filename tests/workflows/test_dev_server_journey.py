@@ -37,7 +37,7 @@ from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date, site_moment
 from domain.toxicity import AdverseEvent
 from records import EventStore
-from simulation.journey_steps import STAFF_HOUR, Milestone, PathPatient, entered_late, path_to, send
+from simulation.journey_steps import STAFF_HOUR, Milestone, PathPatient, entered_late, path_to, send, staff_day
 from tests.domain.journey_driver import INVESTIGATOR, NURSE, PHYSICIAN, crs_findings, icans_findings
 from tests.waiting import poll
 from tests.workflows.journey_client import JourneyClient
@@ -92,7 +92,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 
 
 def today() -> date:
-    return site_date(datetime.now(UTC), RULES)
+    return staff_day(datetime.now(UTC), PROTOCOL_V1)
 
 
 async def enroll(stack: Stack, study_id: str, screened_on: date) -> JourneyClient:
