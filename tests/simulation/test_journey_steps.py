@@ -3,14 +3,24 @@ entered late is dated before its infusion."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from domain.journey.phases import Phase
 from domain.protocol import PROTOCOL_V1
-from domain.site_time import site_date
-from simulation.journey_steps import DecidedJourney, Milestone, PathPatient, enrollment, entered_late, path_to
+from domain.site_time import site_date, site_moment
+from simulation.journey_steps import (
+    STAFF_HOUR,
+    DecidedJourney,
+    Milestone,
+    PathPatient,
+    earlier_today,
+    enrollment,
+    entered_late,
+    path_to,
+    staff_day,
+)
 
 START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)  # 09:00 at the site
 RULES = PROTOCOL_V1.schedule
@@ -61,3 +71,22 @@ def test_a_path_entered_late_is_dated_before_its_infusion_and_accepted_now() -> 
     journey.do(enrollment(patient, site_date(steps[0].at, RULES), PROTOCOL_V1))
     assert len(journey.walk(steps, entered_late=True)) == len(steps) == 19  # 12 steps and 7 hand-offs of the cells
     assert journey.state.infusion is not None and journey.state.infusion.day_zero == site_date(infused_at, RULES)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected_day"),
+    [
+        (datetime(2026, 1, 5, 0, 59, tzinfo=UTC), date(2026, 1, 4)),  # 08:59 at the site: its 09:00 still ahead
+        (datetime(2026, 1, 5, 1, 0, tzinfo=UTC), date(2026, 1, 5)),  # 09:00 at the site
+        (datetime(2026, 1, 5, 16, 30, tzinfo=UTC), date(2026, 1, 5)),  # 00:30 on the 6th at the site
+    ],
+)
+def test_the_staff_day_is_the_latest_whose_staff_hour_has_come(now: datetime, expected_day: date) -> None:
+    day = staff_day(now, PROTOCOL_V1)
+    assert day == expected_day and site_moment(day, STAFF_HOUR, RULES) <= now
+
+
+def test_earlier_today_stops_at_the_sites_midnight() -> None:
+    half_past_midnight = datetime(2026, 1, 5, 16, 30, tzinfo=UTC)  # 00:30 on the 6th at the site
+    assert earlier_today(half_past_midnight, timedelta(hours=1), PROTOCOL_V1) == datetime(2026, 1, 5, 16, tzinfo=UTC)
+    assert earlier_today(START, timedelta(hours=1), PROTOCOL_V1) == START - timedelta(hours=1)
