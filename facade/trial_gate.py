@@ -127,12 +127,15 @@ class TrialGate:
             raise
 
     async def status(self) -> TrialStatus:
+        return await (await self._settled_trial()).query(TrialWorkflow.status)
+
+    async def _settled_trial(self) -> WorkflowHandle[TrialWorkflow, None]:
         trial = await self._trial()
         if await server_skips_time(self._temporal):
             # That server stops skipping time for good after a query that arrives while a run continues as new
             # (config/settling.py): the cohort of 100 failed on it in the benchmark, at the gate of a first dose.
             await settle(self._temporal, trial.id)
-        return await trial.query(TrialWorkflow.status)
+        return trial
 
     async def check_lymphodepletion(self, study_id: str, command: cmd.StaffCommand, doses_given: int) -> None:
         """A prescription, or the first dose, waits while the trial is paused; a lymphodepletion under way goes on,
@@ -142,6 +145,6 @@ class TrialGate:
         )
         if not starting or getattr(command, "correction", None) is not None:
             return
-        refusal = (await self.status()).lymphodepletion_refused_because
+        refusal = await (await self._settled_trial()).query(TrialWorkflow.lymphodepletion_refusal)
         if refusal is not None:
             raise CommandRefused(study_id, [refusal])

@@ -18,7 +18,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.journey.notifications import Notification
     from domain.protocol import CURRENT_PROTOCOL, PROTOCOLS, TrialProtocol
     from domain.trial.alerts import enrollment_paused_alerts
-    from domain.trial.decide import Outcome, admit, apply_report, decide, evaluate, rule_status
+    from domain.trial.decide import (
+        Outcome,
+        admit,
+        apply_report,
+        decide,
+        evaluate,
+        lymphodepletion_refusal,
+        rule_status,
+    )
     from domain.trial.reports import DsmbDecision, DsmbOutcome, JourneyReport
     from domain.trial.state import TrialState
     from domain.trial.status import TrialStatus, next_window_end, trial_status
@@ -174,6 +182,13 @@ class TrialWorkflow:
     @workflow.query
     def status(self) -> TrialStatus:
         return trial_status(self._state, workflow.now(), self._protocol)
+
+    @workflow.query
+    def lymphodepletion_refusal(self) -> str | None:
+        """Why no new lymphodepletion may start now, or None: the gate of every prescription and first dose, so it
+        reads the enrollment's state alone, not every patient's tally as `status` does (the server buffers one
+        query at a time while a workflow task runs: at 10,000 patients the full status refused the gate's queries)."""
+        return lymphodepletion_refusal(self._state)
 
     # ------------------------------------------------------------ notifications
 

@@ -18,6 +18,15 @@ class Enrollment(StrEnum):
     CLOSED = "closed"  # the accrual target was reached, or the DSMB stopped the trial
 
 
+class Standing(StrEnum):
+    """Where one admitted patient stands for the stopping rule."""
+
+    NOT_INFUSED = "not_infused"
+    PENDING = "pending"  # will become evaluable
+    EVALUABLE = "evaluable"
+    NEVER_EVALUABLE = "never_evaluable"
+
+
 class PatientTally(FrozenModel):
     """One admitted patient as the stopping rule sees them."""
 
@@ -34,20 +43,27 @@ class PatientTally(FrozenModel):
             return None
         return self.infused_at + timedelta(days=rule.dlt_observation_window_days)
 
-    def evaluable(self, now: datetime, rule: StoppingRule) -> bool:
-        """At their DLT, or once the DLT observation window after infusion has passed (told, or by the clock)."""
+    def standing(self, now: datetime, rule: StoppingRule) -> Standing:
+        """Evaluable at their DLT, or once the DLT observation window after infusion has passed (told, or by the
+        clock); pending while infused, inside the window and on study; never evaluable if they left before it ended
+        without a DLT."""
         if self.dlt_at is not None:
-            return True
+            return Standing.EVALUABLE
         ends = self.window_ends_at(rule)
         if ends is None:
-            return False
+            return Standing.NOT_INFUSED
         if self.exited_at is not None and self.exited_at < ends:
-            return False  # left before the window ended without a DLT: never evaluable
-        return self.window_completed or now >= ends
+            return Standing.NEVER_EVALUABLE
+        if self.window_completed or now >= ends:
+            return Standing.EVALUABLE
+        return Standing.PENDING if self.exited_at is None else Standing.NEVER_EVALUABLE
+
+    def evaluable(self, now: datetime, rule: StoppingRule) -> bool:
+        return self.standing(now, rule) is Standing.EVALUABLE
 
     def pending(self, now: datetime, rule: StoppingRule) -> bool:
         """Infused, inside the window, still on study: will become evaluable."""
-        return self.infused_at is not None and self.exited_at is None and not self.evaluable(now, rule)
+        return self.standing(now, rule) is Standing.PENDING
 
     def in_treatment(self) -> bool:
         """Admitted, not infused yet, still on study: takes a place against the accrual target."""

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, Field
 from domain.protocol import FrozenModel, TrialProtocol
 from domain.statistics import StoppingRuleStatus
 from domain.trial.decide import (
+    census,
     evaluable_patients,
     infused_count,
     lymphodepletion_refusal,
@@ -76,5 +77,4 @@ def trial_status(state: TrialState, now: datetime, protocol: TrialProtocol) -> T
 
 def next_window_end(state: TrialState, now: datetime, protocol: TrialProtocol) -> datetime | None:
     """When the next pending patient becomes evaluable: the trial re-evaluates the rule then."""
-    ends = [p.window_ends_at(protocol.stopping_rule) for p in pending_patients(state, now, protocol)]
-    return min((e for e in ends if e is not None), default=None)
+    return census(state, now, protocol).next_window_end

@@ -15,8 +15,10 @@ from domain.roles import Actor, Role
 from domain.signature import SignatureMeaning, sign
 from domain.statistics import evaluate_stopping_rule
 from domain.trial.decide import (
+    Census,
     admit,
     apply_report,
+    census,
     decide,
     lymphodepletion_refusal,
     more_dlts_to_pause,
@@ -193,6 +195,41 @@ def test_the_posterior_is_the_domain_computation_over_evaluable_patients_and_rep
     assert status.stopping_rule.toxicities == len(dlts)
     assert set(status.evaluable) >= dlts
     assert not set(status.evaluable) & {p.study_id for p in status.pending}
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 12), st.sampled_from(list(ReportKind)), st.integers(0, 60)), max_size=40),
+    st.integers(0, 80),
+)
+def test_the_census_of_one_pass_counts_what_each_patient_says(
+    raw: list[tuple[int, ReportKind, int]], now_days: int
+) -> None:
+    now = T0 + timedelta(days=now_days)
+    state, _ = fed([report(f"TF-{n:03d}", kind, T0 + timedelta(days=d)) for n, kind, d in raw], now)
+    rule, patients = P.stopping_rule, list(state.patients.values())
+    pending_ends = [p.window_ends_at(rule) for p in patients if p.pending(now, rule)]
+    assert census(state, now, P) == Census(
+        dlts=sum(p.dlt_at is not None for p in patients),
+        evaluable=sum(p.evaluable(now, rule) for p in patients),
+        infused=sum(p.infused_at is not None for p in patients),
+        in_treatment=sum(p.in_treatment() for p in patients),
+        next_window_end=min((e for e in pending_ends if e is not None), default=None),
+    )
+
+
+def test_the_trial_keeps_the_ids_of_dlt_reports_only_the_others_count_once_by_themselves() -> None:
+    reports = [
+        report("TF-001", ReportKind.INFUSED, T0),
+        report("TF-001", ReportKind.DOSE_LIMITING_TOXICITY, T0 + timedelta(days=3), seq=7),
+        report("TF-001", ReportKind.DLT_WITHDRAWN, T0 + timedelta(days=4), seq=9),
+        report("TF-001", ReportKind.WINDOW_COMPLETED, T0 + WINDOW),
+        report("TF-001", ReportKind.EXITED, T0 + WINDOW + timedelta(days=1)),
+    ]
+    now = T0 + WINDOW + timedelta(days=2)
+    once, _ = fed(reports, now)
+    assert once.seen_event_ids == {"TF-001/7", "TF-001/9"}  # what the trial carries into its next run
+    again, _ = fed(reports, now, once)
+    assert again == once and once.patients["TF-001"].dlt_at is None  # the DLT stays withdrawn
 
 
 # ---------------------------------------------------------------- admission
