@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.trial.alerts import enrollment_paused_alerts
     from domain.trial.decide import (
         Outcome,
-        admit,
+        admit_all,
         apply_report,
         decide,
         evaluate,
@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.trial.reports import DsmbDecision, DsmbOutcome, JourneyReport
     from domain.trial.state import TrialState
-    from domain.trial.status import TrialStatus, next_window_end, trial_status
+    from domain.trial.status import TrialStatus, trial_status
     from workflows.patient_journey import send_notification
     from workflows.trial_messages import (
         AdmissionBatch,
@@ -63,6 +63,7 @@ class TrialWorkflow:
         self._state = trial.carried or TrialState(trial_identifier=trial.trial_identifier)
         self._accrual_target = trial.accrual_target_infused
         self._woken = False
+        self._next_window_end: datetime | None = None  # the rule's next evaluation by the clock
         self._notifications: set[asyncio.Task[None]] = set()
         self._stops: set[asyncio.Task[None]] = set()  # journeys being told the DSMB stopped the trial
 
@@ -91,7 +92,7 @@ class TrialWorkflow:
                     )
                 )
             self._woken = False
-            wake_at = next_window_end(self._state, workflow.now(), self._protocol)
+            wake_at = self._next_window_end
             if wake_at is not None and workflow.patched(FALLBACK_AFTER_REPORTS_PATCH):
                 wake_at += FALLBACK_AFTER_REPORTS
             timeout = None if wake_at is None else max((wake_at - workflow.now()).total_seconds(), 0.001)
@@ -110,6 +111,7 @@ class TrialWorkflow:
 
     def _adopt(self, outcome: Outcome) -> None:
         self._state = outcome.state
+        self._next_window_end = outcome.next_window_end
         if outcome.paused_now and outcome.state.paused_at is not None:
             rule = rule_status(outcome.state, workflow.now(), self._protocol)
             for notification in enrollment_paused_alerts(self._state.trial_identifier, outcome.state.paused_at, rule):
@@ -126,11 +128,15 @@ class TrialWorkflow:
 
     @workflow.update
     def admit(self, request: AdmissionRequest) -> AdmissionResult:
-        return self._admit(request.study_id)
+        [result] = self._admit((request.study_id,))
+        return result
 
-    def _admit(self, study_id: str) -> AdmissionResult:
-        self._state, reasons = admit(self._state, study_id, workflow.now(), self._protocol)
-        return AdmissionResult(study_id=study_id, admitted=not reasons, reasons=tuple(reasons))
+    def _admit(self, study_ids: tuple[str, ...]) -> tuple[AdmissionResult, ...]:
+        self._state, answers = admit_all(self._state, study_ids, workflow.now(), self._protocol)
+        return tuple(
+            AdmissionResult(study_id=study_id, admitted=not reasons, reasons=tuple(reasons))
+            for study_id, reasons in zip(study_ids, answers, strict=True)
+        )
 
     @admit.validator
     def validate_admit(self, request: AdmissionRequest) -> None:
@@ -141,7 +147,7 @@ class TrialWorkflow:
     def admit_all(self, batch: AdmissionBatch) -> AdmissionResults:
         """Each admission of the batch as `admit` decides it, one after another: a place taken by one is gone for
         the next."""
-        return AdmissionResults(results=tuple(self._admit(study_id) for study_id in batch.study_ids))
+        return AdmissionResults(results=self._admit(batch.study_ids))
 
     @admit_all.validator
     def validate_admit_all(self, batch: AdmissionBatch) -> None:

@@ -4,7 +4,8 @@ Every function takes the state and returns a new one: the workflow holds the sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain.journey.context import CLOCK_SKEW_TOLERANCE
@@ -21,6 +22,7 @@ from domain.trial.state import DsmbRecord, Enrollment, PatientTally, Standing, T
 class Outcome:
     state: TrialState
     paused_now: bool = False  # the rule fired on this very input: tell the investigator, supervisors and DSMB
+    next_window_end: datetime | None = None  # when the next pending patient becomes evaluable: evaluate again then
 
 
 # ---------------------------------------------------------------- the rule
@@ -99,14 +101,16 @@ def infused_count(state: TrialState) -> int:
 
 def evaluate(state: TrialState, now: datetime, protocol: TrialProtocol) -> Outcome:
     """Pause when the rule fires on a DLT the DSMB has not yet weighed; close when the accrual target is infused."""
+    counts = census(state, now, protocol)
+    wake = counts.next_window_end
     if state.enrollment is Enrollment.OPEN:
-        counts = census(state, now, protocol)
         if _rule_over(counts, protocol).paused and counts.dlts > state.dlts_reviewed:
-            return Outcome(state.model_copy(update={"enrollment": Enrollment.PAUSED, "paused_at": now}), True)
+            paused = state.model_copy(update={"enrollment": Enrollment.PAUSED, "paused_at": now})
+            return Outcome(paused, paused_now=True, next_window_end=wake)
         if counts.infused >= protocol.accrual.accrual_target_infused:
             closed = {"enrollment": Enrollment.CLOSED, "closed_because": "the accrual target was reached"}
-            return Outcome(state.model_copy(update=closed))
-    return Outcome(state)
+            return Outcome(state.model_copy(update=closed), next_window_end=wake)
+    return Outcome(state, next_window_end=wake)
 
 
 # ---------------------------------------------------------------- reports
@@ -122,7 +126,7 @@ def apply_report(state: TrialState, report: JourneyReport, now: datetime, protoc
     """A journey's report, counted once by its event id; a report for a patient never admitted admits them (a
     journey enrolled before the trial workflow existed still counts)."""
     if report.event_id in state.seen_event_ids:
-        return Outcome(state)
+        return evaluate(state, now, protocol)  # changes nothing: the state was evaluated when it came first
     patient = state.patients.get(report.study_id) or PatientTally(study_id=report.study_id)
     changed: dict[str, object]
     match report.kind:
@@ -153,19 +157,17 @@ def apply_report(state: TrialState, report: JourneyReport, now: datetime, protoc
 # ---------------------------------------------------------------- admission
 
 
-def admission_refusals(state: TrialState, study_id: str, now: datetime, protocol: TrialProtocol) -> list[str]:
-    """Every reason `study_id` may not be enrolled now; empty when they may (or were already admitted)."""
-    if study_id in state.patients:
-        return []
+def _refusals(state: TrialState, protocol: TrialProtocol, counts: Census) -> list[str]:
+    """Every reason a patient not yet admitted may not be enrolled now (the patients counted as `counts`); empty
+    when they may."""
     reasons: list[str] = []
     if state.enrollment is Enrollment.PAUSED:
         reasons.append(
-            f"enrollment is paused by the safety stopping rule ({rule_status(state, now, protocol).explanation}); "
+            f"enrollment is paused by the safety stopping rule ({_rule_over(counts, protocol).explanation}); "
             "only a signed DSMB decision resumes it"
         )
     if state.enrollment is Enrollment.CLOSED:
         reasons.append(f"enrollment is closed: {state.closed_because}")
-    counts = census(state, now, protocol)
     taken = counts.infused + counts.in_treatment
     target = protocol.accrual.accrual_target_infused
     if state.enrollment is not Enrollment.CLOSED and taken >= target:
@@ -175,11 +177,27 @@ def admission_refusals(state: TrialState, study_id: str, now: datetime, protocol
 
 def admit(state: TrialState, study_id: str, now: datetime, protocol: TrialProtocol) -> tuple[TrialState, list[str]]:
     """Admit `study_id` (idempotent), or the state unchanged and every reason it is refused."""
-    reasons = admission_refusals(state, study_id, now, protocol)
-    if reasons or study_id in state.patients:
-        return state, reasons
-    patients = {**state.patients, study_id: PatientTally(study_id=study_id)}
-    return state.model_copy(update={"patients": patients}), []
+    state, [reasons] = admit_all(state, (study_id,), now, protocol)
+    return state, reasons
+
+
+def admit_all(
+    state: TrialState, study_ids: Sequence[str], now: datetime, protocol: TrialProtocol
+) -> tuple[TrialState, list[list[str]]]:
+    """Each of `study_ids` admitted as `admit` decides it, one after another (a place taken by one is gone for the
+    next), counting the patients once for the whole batch; the reasons of each, in order."""
+    counts = census(state, now, protocol)
+    patients = dict(state.patients)
+    answers: list[list[str]] = []
+    for study_id in study_ids:
+        reasons = [] if study_id in patients else _refusals(state, protocol, counts)
+        if study_id not in patients and not reasons:
+            patients[study_id] = PatientTally(study_id=study_id)
+            counts = replace(counts, in_treatment=counts.in_treatment + 1)
+        answers.append(reasons)
+    if len(patients) == len(state.patients):
+        return state, answers
+    return state.model_copy(update={"patients": patients}), answers
 
 
 def lymphodepletion_refusal(state: TrialState) -> str | None:

@@ -17,6 +17,7 @@ from domain.statistics import evaluate_stopping_rule
 from domain.trial.decide import (
     Census,
     admit,
+    admit_all,
     apply_report,
     census,
     decide,
@@ -263,6 +264,18 @@ def test_admission_is_idempotent_and_counts_patients_in_treatment_against_the_ta
     assert len(reasons) == 1 and "full" in reasons[0]
     left, _ = fed([report("TF-001", ReportKind.EXITED, T0)], T0, state)  # left before infusion: a place frees
     assert admit(left, "TF-999", T0, P)[1] == []
+
+
+@given(st.lists(st.integers(1, P.accrual.accrual_target_infused + 5), max_size=30), st.integers(0, 3))
+def test_a_batch_of_admissions_decides_each_as_one_admission_after_another(numbers: list[int], exited: int) -> None:
+    """The trial's update admits a batch counting the patients once: the same answers and state as one by one."""
+    state, _ = fed([report(f"TF-{n:03d}", ReportKind.EXITED, T0) for n in range(100, 100 + exited)], T0)
+    study_ids = [f"TF-{n:03d}" for n in numbers]
+    one_by_one, answers = state, []
+    for study_id in study_ids:
+        one_by_one, reasons = admit(one_by_one, study_id, T0, P)
+        answers.append(reasons)
+    assert admit_all(state, study_ids, T0, P) == (one_by_one, answers)
 
 
 def test_lymphodepletion_is_refused_while_paused_with_the_reason() -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from domain.protocol import PROTOCOL_V1
-from domain.slots import BookingStatus, SlotBooking, SlotCapacity, products_in_manufacturing
+from domain.slots import BookingStatus, SlotBooking, SlotCapacity, earliest_free_slot, products_in_manufacturing
 from records import EventStore
 from records import slot_bookings as slot_bookings_module
 from records.schema import slot_bookings
@@ -59,9 +59,13 @@ def test_a_booking_that_lost_the_race_books_the_next_slot(
     slots = calendar(store, clock)
     winner = slots.book("TF-0001", 1, MONDAY)
     # The loser read the calendar before the winner committed: it sees it empty once, and its insert hits the index.
-    read_all = slot_bookings_module._all
+    read_held = slot_bookings_module._held_from
     stale = iter([[]])
-    monkeypatch.setattr(slot_bookings_module, "_all", lambda connection: next(stale, None) or read_all(connection))
+    monkeypatch.setattr(
+        slot_bookings_module,
+        "_held_from",
+        lambda connection, not_before: next(stale, None) or read_held(connection, not_before),
+    )
     loser = slots.book("TF-0002", 1, MONDAY)
     assert (winner.slot_number, loser.slot_number) == (1, 2)
 
@@ -157,3 +161,21 @@ def test_a_product_from_a_collection_before_the_booked_day_gives_the_booking_bac
     assert ended.status is BookingStatus.CANCELLED
     assert slots.end_manufacturing("TF-0001", 1, BookingStatus.RELEASED, date(2026, 12, 8)) == ended  # a retry
     assert slots.book("TF-0002", 1, MONDAY + timedelta(days=1)).collection_date == booked.collection_date
+
+
+def test_a_booking_reads_only_what_can_meet_its_slot_and_books_as_if_it_read_the_whole_calendar(
+    store: EventStore, clock: FixedClock
+) -> None:
+    """Released products from past weeks are not read (the calendar grows with the trial); a product still in
+    manufacturing from an earlier week still holds its place."""
+    slots = calendar(store, clock)
+    for n in range(6):  # two a week over three weeks, each released when expected
+        booked = slots.book(f"TF-{n + 1:04d}", 1, MONDAY - timedelta(weeks=6 - n // 2))
+        slots.end_manufacturing(booked.study_id, 1, BookingStatus.RELEASED, booked.expected_release)
+    running = slots.book("TF-0100", 1, MONDAY - timedelta(days=5))  # in manufacturing past MONDAY
+    with store.engine.connect() as connection:
+        held = slot_bookings_module._held_from(connection, MONDAY)
+        every = slot_bookings_module._all(connection)
+    assert [b.study_id for b in held] == [running.study_id] and len(every) == 7
+    booked = slots.book("TF-0200", 1, MONDAY)
+    assert booked.collection_date == earliest_free_slot(every, MONDAY, CAPACITY).collection_date
