@@ -25,8 +25,8 @@ from domain.trial.status import TrialStatus
 from facade.admission_queue import AdmissionQueue
 from facade.errors import AdmissionNotAnswered, CommandRefused
 from security.command_seal import SEAL_REFUSED
-from workflows.trial_messages import AdmissionBatch, AdmissionResult, TrialInput
-from workflows.trial_workflow import DSMB_DECISION_REFUSED, TrialWorkflow
+from workflows.trial_messages import AdmissionBatch, AdmissionResult, GateMemo, TrialInput
+from workflows.trial_workflow import DSMB_DECISION_REFUSED, GATE_MEMO, TrialWorkflow
 
 # Temporal refuses more than 10 updates in flight on one workflow (the server's default per-workflow limit): enrollments
 # sent at once beyond that failed with ResourceExhausted (docs/performance.md). Each client keeps its admissions below
@@ -145,6 +145,16 @@ class TrialGate:
         )
         if not starting or getattr(command, "correction", None) is not None:
             return
-        refusal = await (await self._settled_trial()).query(TrialWorkflow.lymphodepletion_refusal)
+        refusal = await self._lymphodepletion_refusal()
         if refusal is not None:
             raise CommandRefused(study_id, [refusal])
+
+    async def _lymphodepletion_refusal(self) -> str | None:
+        """What the trial published in its memo (workflows/trial_workflow.GATE_MEMO): the server answers it without
+        a worker. A trial that has not published yet (its first task, or a trial from before it published) is
+        asked by a query."""
+        trial = await self._running_trial()
+        memo = await (await trial.describe()).memo_value(GATE_MEMO, None, type_hint=GateMemo)
+        if memo is not None:
+            return memo.refused_because
+        return await (await self._settled_trial()).query(TrialWorkflow.lymphodepletion_refusal)

@@ -14,6 +14,7 @@ __all__ = [
     "AdmissionRequest",
     "AdmissionResult",
     "AdmissionResults",
+    "GateMemo",
     "TrialInput",
     "trial_workflow_id",
 ]
@@ -38,3 +39,9 @@ class AdmissionBatch(FrozenModel):
 
 class AdmissionResults(FrozenModel):
     results: tuple[AdmissionResult, ...]  # in the batch's order
+
+
+class GateMemo(FrozenModel):
+    """What the trial publishes in its memo for the lymphodepletion gate (TrialWorkflow.GATE_MEMO)."""
+
+    refused_because: str | None  # why no new lymphodepletion may start now; None: it may

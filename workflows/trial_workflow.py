@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         AdmissionRequest,
         AdmissionResult,
         AdmissionResults,
+        GateMemo,
         TrialInput,
     )
 
@@ -51,6 +52,13 @@ STOP_JOURNEYS_PATCH = "dsmb-stop-tells-journeys"
 # temporalio/sdk-java#2606, #3088), which stalled the demo's clock.
 FALLBACK_AFTER_REPORTS_PATCH = "trial-window-fallback-after-reports"
 FALLBACK_AFTER_REPORTS = timedelta(minutes=1)
+# The gate of every prescription and first dose reads why no new lymphodepletion may start from the trial's memo, by
+# describing its workflow: the server answers from its own record of the run, without asking the worker. A query
+# waits for the worker, which at 10,000 patients was busy folding reports, and the server refused the gate's queries
+# ("consistent query buffer is full"). Published at each run's first workflow task and at every change, in the task
+# that makes it; trials from before this version publish from their next workflow task on.
+GATE_MEMO = "lymphodepletion_gate"
+PUBLISH_GATE_PATCH = "trial-publishes-its-gate"
 # Every journey must hear of the stop: keep trying while a journey, its worker or the server is away.
 STOP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 STOP_TIMEOUT = timedelta(seconds=30)
@@ -64,6 +72,8 @@ class TrialWorkflow:
         self._accrual_target = trial.accrual_target_infused
         self._woken = False
         self._next_window_end: datetime | None = None  # the rule's next evaluation by the clock
+        self._gate_published = False  # in this run
+        self._published_refusal: str | None = None
         self._notifications: set[asyncio.Task[None]] = set()
         self._stops: set[asyncio.Task[None]] = set()  # journeys being told the DSMB stopped the trial
 
@@ -112,6 +122,7 @@ class TrialWorkflow:
     def _adopt(self, outcome: Outcome) -> None:
         self._state = outcome.state
         self._next_window_end = outcome.next_window_end
+        self._publish_gate()
         if outcome.paused_now and outcome.state.paused_at is not None:
             rule = rule_status(outcome.state, workflow.now(), self._protocol)
             for notification in enrollment_paused_alerts(self._state.trial_identifier, outcome.state.paused_at, rule):
@@ -165,7 +176,16 @@ class TrialWorkflow:
         if stopped_now and workflow.patched(STOP_JOURNEYS_PATCH):
             self._tell_journeys_stopped(decision)
         self._woken = True
+        self._publish_gate()
         return self.status()
+
+    def _publish_gate(self) -> None:
+        refusal = lymphodepletion_refusal(self._state)
+        if self._gate_published and refusal == self._published_refusal:
+            return
+        if workflow.patched(PUBLISH_GATE_PATCH):
+            workflow.upsert_memo({GATE_MEMO: GateMemo(refused_because=refusal)})
+            self._gate_published, self._published_refusal = True, refusal
 
     def _tell_journeys_stopped(self, decision: DsmbDecision) -> None:
         """Every admitted patient still on study hears of the stop, attributed to the member who signed it."""

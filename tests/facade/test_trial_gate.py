@@ -25,6 +25,8 @@ from simulation.journey_steps import Milestone, PathPatient, entered_late, send
 from tests.facade.journeys import GRADE_3_CRS, enrollment, infused, today
 from tests.servers import Stack
 from tests.waiting import poll
+from workflows.trial_messages import GateMemo, trial_workflow_id
+from workflows.trial_workflow import GATE_MEMO
 
 DSMB = Actor(user_id="dsmb.chair", role=Role.DSMB)
 
@@ -47,6 +49,13 @@ def dsmb_decision(signed: bool = True) -> DsmbDecision:
         signed_at=now,
         meaning=SignatureMeaning.APPROVAL,
     )
+
+
+async def published_gate(stack: Stack) -> GateMemo:
+    trial_id = trial_workflow_id(PROTOCOL_V1.accrual.trial_identifier, stack.task_queue)
+    trial = stack.temporal.get_workflow_handle(trial_id)
+    memo: GateMemo = await (await trial.describe()).memo_value(GATE_MEMO, type_hint=GateMemo)
+    return memo
 
 
 async def test_a_paused_trial_refuses_enrollment_and_new_lymphodepletion_until_the_dsmb_resumes(stack: Stack) -> None:
@@ -78,6 +87,10 @@ async def test_a_paused_trial_refuses_enrollment_and_new_lymphodepletion_until_t
     expected = evaluate_stopping_rule(2, 2, PROTOCOL_V1.stopping_rule).posterior_probability
     assert status.stopping_rule.posterior_probability == expected and status.more_dlts_to_pause == 0
 
+    # The gate reads the pause from what the trial published in its memo: the server answers it, not the worker.
+    assert status.lymphodepletion_refused_because is not None
+    assert await published_gate(stack) == GateMemo(refused_because=status.lymphodepletion_refused_because)
+
     with pytest.raises(CommandRefused) as refused:
         await trial.enroll(enrollment("TF-505", today()))
     assert "enrollment is paused by the safety stopping rule" in refused.value.reasons[0]
@@ -100,5 +113,6 @@ async def test_a_paused_trial_refuses_enrollment_and_new_lymphodepletion_until_t
 
     resumed = await trial.dsmb_decision(dsmb_decision())
     assert resumed.enrollment is Enrollment.OPEN
+    assert await published_gate(stack) == GateMemo(refused_because=None)  # in the decision's own workflow task
     await trial.enroll(enrollment("TF-505", today()))
     await trial.record("TF-501", prescription.command)
