@@ -15,8 +15,9 @@ from pathlib import Path
 
 from temporalio.client import Client, WorkflowHistory
 
-from config.journey_ids import journey_workflow_id
+from config.journey_ids import journey_workflow_id, trial_workflow_id
 from config.search_attributes import register_search_attributes
+from config.settling import settle
 from domain.journey import commands as cmd
 from domain.protocol import PROTOCOL_V1
 from records import EventStore
@@ -50,7 +51,15 @@ SCENARIOS: dict[str, str] = {
 }
 
 
+# The TrialWorkflow's own history in the scenarios that report to it: "trial-<scenario>-runNN.json".
+TRIAL_SCENARIOS = ("custody-trial",)
+TRIAL_PREFIX = "trial-"
+TRIAL_WORKFLOW_ID = "trial-history"  # the trial's logic never reads its id: any id replays
+
+
 def workflow_id_of(scenario: str) -> str:
+    if scenario.startswith(TRIAL_PREFIX):
+        return TRIAL_WORKFLOW_ID
     return journey_workflow_id(SCENARIOS[scenario])
 
 
@@ -306,6 +315,13 @@ async def generate(directory: Path = HISTORIES_DIR, only: Sequence[str] = ()) ->
                         await journey.handle.result()  # every scenario ends its journey: histories are complete
                         histories = await every_run(env.client, workflow_id_of(scenario))
                         written[scenario] = write_histories(scenario, histories, directory)
+                        if scenario in TRIAL_SCENARIOS:  # the trial runs on: its history as far as it has settled
+                            trial_id = trial_workflow_id(PROTOCOL_V1.accrual.trial_identifier, task_queue)
+                            await settle(env.client, trial_id)
+                            trial_histories = await every_run(env.client, trial_id)
+                            written[TRIAL_PREFIX + scenario] = write_histories(
+                                TRIAL_PREFIX + scenario, trial_histories, directory
+                            )
             finally:
                 store.close()
     return written

@@ -18,16 +18,25 @@ from temporalio.workflow import NondeterminismError
 
 from workers.workflow_runner import workflow_runner
 from workflows.patient_journey import PatientJourneyWorkflow
+from workflows.trial_workflow import TrialWorkflow
 
 # The sandbox re-imports this module for the workflow variants below: the models and the generator (which reaches
 # the record's database code) come in from outside it, as in the workflow module itself. Imported inside the
 # sandbox instead, the models would be second copies that pydantic refuses ("valid instance of Event").
 with workflow.unsafe.imports_passed_through():
     from domain.journey.events import Event
-    from tests.histories.generate import HISTORIES_DIR, SCENARIOS, scenario_of, workflow_id_of
+    from tests.histories.generate import (
+        HISTORIES_DIR,
+        SCENARIOS,
+        TRIAL_PREFIX,
+        TRIAL_SCENARIOS,
+        scenario_of,
+        workflow_id_of,
+    )
     from workflows.journey_messages import JourneyInput, JourneySummary
 
-HISTORY_FILES = sorted(HISTORIES_DIR.glob("*-run*.json"))
+HISTORY_FILES = sorted(p for p in HISTORIES_DIR.glob("*-run*.json") if not p.name.startswith(TRIAL_PREFIX))
+TRIAL_HISTORY_FILES = sorted(HISTORIES_DIR.glob(f"{TRIAL_PREFIX}*-run*.json"))
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -48,6 +57,20 @@ def last_event_type(history: WorkflowHistory) -> str:
 @pytest.mark.parametrize("path", HISTORY_FILES, ids=[p.name for p in HISTORY_FILES])
 async def test_a_recorded_run_replays_on_the_current_workflow(path: Path) -> None:
     await replayer(PatientJourneyWorkflow).replay_workflow(load(path))  # raises on any nondeterminism
+
+
+@pytest.mark.parametrize("path", TRIAL_HISTORY_FILES, ids=[p.name for p in TRIAL_HISTORY_FILES])
+async def test_a_recorded_run_of_the_trial_replays_on_the_current_trial_workflow(path: Path) -> None:
+    await replayer(TrialWorkflow).replay_workflow(load(path))
+
+
+def test_the_trial_is_recorded_where_a_scenario_reports_to_it() -> None:
+    """Each scenario that reports to the trial has the trial's history too, its run still open (a trial runs on);
+    the files kept from before a change guard the trials running then."""
+    recorded = {scenario_of(p).removeprefix(TRIAL_PREFIX) for p in TRIAL_HISTORY_FILES}
+    assert recorded == set(TRIAL_SCENARIOS)
+    for path in TRIAL_HISTORY_FILES:
+        assert last_event_type(load(path)) == "workflow_task_completed_event_attributes"
 
 
 def test_every_scenario_is_recorded_run_by_run_to_its_end() -> None:
