@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain.amendment import amend
 from domain.protocol import PROTOCOL_V1
@@ -26,7 +27,7 @@ from domain.trial.decide import (
     rule_status,
 )
 from domain.trial.reports import DsmbDecision, DsmbOutcome, JourneyReport, ReportKind
-from domain.trial.state import Enrollment, TrialState
+from domain.trial.state import Enrollment, PatientTally, TrialState
 from domain.trial.status import next_window_end, trial_status
 
 P = PROTOCOL_V1
@@ -392,3 +393,17 @@ def test_a_withdrawn_dlt_the_dsmb_had_weighed_lets_the_next_real_one_pause_again
     again = now + timedelta(hours=2)
     state, fired = fed([report("TF-002", ReportKind.DOSE_LIMITING_TOXICITY, again, seq=51)], again, state)
     assert (fired, state.enrollment) == (1, Enrollment.PAUSED)
+
+
+def test_the_state_carried_into_a_new_run_stays_well_under_temporals_payload_limit_at_10000_patients() -> None:
+    """Each tally is written with what is set only, and only DLT reports' ids are kept: 10,000 patients, each
+    infused, their window completed and off study, fit in 1.3 MB (Temporal refuses payloads over 2 MB)."""
+    patients: dict[str, PatientTally] = {}
+    for n in range(10_000):
+        tally = PatientTally(study_id=f"TF-{n:05d}", infused_at=T0, window_completed=True, exited_at=T0 + WINDOW)
+        patients[tally.study_id] = tally
+    state = TrialState(trial_identifier="TF", patients=patients, seen_event_ids=frozenset({"TF-00001/7"}))
+    [payload] = pydantic_data_converter.payload_converter.to_payloads([state])
+    assert len(payload.data) < 1_400_000  # 2.3 MB before (every field written, three ids a patient kept)
+    assert b"dlt_at" not in payload.data  # never set: not written
+    assert pydantic_data_converter.payload_converter.from_payloads([payload], [TrialState]) == [state]
