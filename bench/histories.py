@@ -26,6 +26,7 @@ from workers.workflow_runner import workflow_runner
 from workflows.patient_journey import PatientJourneyWorkflow
 
 HISTORIES_DIR = Path(__file__).resolve().parent.parent / "tests" / "histories"
+TRIAL_HISTORIES = "trial-"  # tests/histories' files of the TrialWorkflow
 FULL_JOURNEY = "full-journey"  # tests/histories/generate.py: enrollment to completion at year 15
 FIVE_YEARS = timedelta(days=5 * 365.25)
 REPLAY_REPETITIONS = 7
@@ -67,6 +68,8 @@ def load_runs(scenario: str | None = None, directory: Path = HISTORIES_DIR) -> l
     pattern = f"{scenario}-run*.json" if scenario else "*-run*.json"
     runs = []
     for path in sorted(directory.glob(pattern)):
+        if path.name.startswith(TRIAL_HISTORIES):
+            continue  # the trial's own histories: the journeys' figures are the journeys'
         workflow_id = f"bench-replay-{path.stem}"  # the replayer does not check it against the history
         runs.append(RecordedRun(path, WorkflowHistory.from_json(workflow_id, path.read_text())))
     if not runs:

@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 
 from security import PayloadKeyring, encrypted_data_converter, new_key, replay_data_converter
 from workflows.patient_journey import PatientJourneyWorkflow
+from workflows.trial_workflow import TrialWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from tests.histories.generate import HISTORIES_DIR, scenario_of, workflow_id_of
@@ -34,7 +35,9 @@ def test_there_are_recorded_histories_in_clear() -> None:
 
 @pytest.mark.parametrize("path", HISTORY_FILES, ids=[p.name for p in HISTORY_FILES])
 async def test_a_history_from_before_encryption_replays_with_the_replay_converter(path: Path) -> None:
-    replayer = Replayer(workflows=[PatientJourneyWorkflow], data_converter=replay_data_converter(KEYRING))
+    # The journeys' histories and the trial's (tests/histories: the trial- files).
+    workflows = [PatientJourneyWorkflow, TrialWorkflow]
+    replayer = Replayer(workflows=workflows, data_converter=replay_data_converter(KEYRING))
     await replayer.replay_workflow(load(path))  # raises if any payload could not be decoded
 
 
