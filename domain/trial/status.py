@@ -9,7 +9,6 @@ from pydantic import AwareDatetime, Field
 from domain.protocol import FrozenModel, TrialProtocol
 from domain.statistics import StoppingRuleStatus
 from domain.trial.decide import (
-    census,
     evaluable_patients,
     infused_count,
     lymphodepletion_refusal,
@@ -73,8 +72,3 @@ def trial_status(state: TrialState, now: datetime, protocol: TrialProtocol) -> T
         lymphodepletion_refused_because=lymphodepletion_refusal(state),
         pause_note=PAUSE_STAYS if state.enrollment is Enrollment.PAUSED and not rule_now.paused else None,
     )
-
-
-def next_window_end(state: TrialState, now: datetime, protocol: TrialProtocol) -> datetime | None:
-    """When the next pending patient becomes evaluable: the trial re-evaluates the rule then."""
-    return census(state, now, protocol).next_window_end

@@ -22,13 +22,14 @@ from domain.trial.decide import (
     apply_report,
     census,
     decide,
+    evaluate,
     lymphodepletion_refusal,
     more_dlts_to_pause,
     rule_status,
 )
 from domain.trial.reports import DsmbDecision, DsmbOutcome, JourneyReport, ReportKind
 from domain.trial.state import Enrollment, PatientTally, TrialState
-from domain.trial.status import next_window_end, trial_status
+from domain.trial.status import trial_status
 
 P = PROTOCOL_V1
 WINDOW = timedelta(days=P.stopping_rule.dlt_observation_window_days)
@@ -97,7 +98,7 @@ def test_a_patient_infused_yesterday_is_not_counted_until_the_window_passes() ->
     assert rule_status(state, T0 + timedelta(days=1), P).patients == 0
     assert rule_status(state, T0 + WINDOW - timedelta(seconds=1), P).patients == 0
     assert rule_status(state, T0 + WINDOW, P).patients == 1
-    assert next_window_end(state, T0 + timedelta(days=1), P) == T0 + WINDOW
+    assert evaluate(state, T0 + timedelta(days=1), P).next_window_end == T0 + WINDOW  # the trial wakes then
 
 
 def test_a_dlt_makes_the_patient_evaluable_at_once_and_a_told_window_counts_before_the_clock() -> None:
