@@ -72,8 +72,7 @@ class TrialWorkflow:
         self._accrual_target = trial.accrual_target_infused
         self._woken = False
         self._next_window_end: datetime | None = None  # the rule's next evaluation by the clock
-        self._gate_published = False  # in this run
-        self._published_refusal: str | None = None
+        self._published_gate: GateMemo | None = None  # what this run last published; None: nothing yet
         self._notifications: set[asyncio.Task[None]] = set()
         self._stops: set[asyncio.Task[None]] = set()  # journeys being told the DSMB stopped the trial
 
@@ -180,12 +179,10 @@ class TrialWorkflow:
         return self.status()
 
     def _publish_gate(self) -> None:
-        refusal = lymphodepletion_refusal(self._state)
-        if self._gate_published and refusal == self._published_refusal:
-            return
-        if workflow.patched(PUBLISH_GATE_PATCH):
-            workflow.upsert_memo({GATE_MEMO: GateMemo(refused_because=refusal)})
-            self._gate_published, self._published_refusal = True, refusal
+        gate = GateMemo(refused_because=lymphodepletion_refusal(self._state))
+        if gate != self._published_gate and workflow.patched(PUBLISH_GATE_PATCH):
+            workflow.upsert_memo({GATE_MEMO: gate})
+            self._published_gate = gate
 
     def _tell_journeys_stopped(self, decision: DsmbDecision) -> None:
         """Every admitted patient still on study hears of the stop, attributed to the member who signed it."""
