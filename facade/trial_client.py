@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
@@ -19,6 +19,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
@@ -87,9 +88,21 @@ from workflows.patient_journey import COMMAND_REJECTED, NOT_PERMITTED, RESEND_TO
 RESEND_WITHIN = timedelta(seconds=30)
 RESEND_FIRST_DELAY_SECONDS = 0.05
 RESEND_MAX_DELAY_SECONDS = 1.0
-# Reading a patient whose workflow cannot answer: unknown to Temporal (ended and past retention), or its workflow
-# task failing (a bug an engineer must fix; nothing recorded is lost): the trial record answers instead.
-RECORD_ANSWERS_INSTEAD = frozenset({RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION})
+# Reading a patient whose workflow cannot answer: unknown to Temporal (ended and past retention), its workflow task
+# failing (a bug an engineer must fix; nothing recorded is lost), or no worker answering within JOURNEY_ANSWERS_WITHIN
+# (all stopped, or one so loaded that replaying the journey to answer trips the SDK's 2 s deadlock limit): the trial
+# record answers instead. The journey changes its state only after the record holds the change, so the record's
+# answer is the same. (The SDK reports its own deadline as CANCELLED, "Timeout expired"; the server's as
+# DEADLINE_EXCEEDED.)
+RECORD_ANSWERS_INSTEAD = frozenset(
+    {
+        RPCStatusCode.NOT_FOUND,
+        RPCStatusCode.FAILED_PRECONDITION,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+    }
+)
+JOURNEY_ANSWERS_WITHIN = timedelta(seconds=10)
 
 # The logger of refused attempts: its own name, so a log pipeline can route the audit lines apart.
 AUDIT_LOGGER = "trialflow.audit"
@@ -97,6 +110,7 @@ AUDIT_LOGGER = "trialflow.audit"
 log = get_logger("facade.trial_client")
 
 JourneyHandle = WorkflowHandle[PatientJourneyWorkflow, JourneySummary]
+Answer = TypeVar("Answer")
 
 
 def _utc_now() -> datetime:
@@ -469,16 +483,9 @@ class TrialClient:
 
     async def status(self, study_id: str) -> PatientStatus:
         """Where the patient stands now: from the running journey, else folded from the trial record."""
-        try:
-            return await self._handle(study_id).query(
-                PatientJourneyWorkflow.status, reject_condition=QueryRejectCondition.NOT_OPEN
-            )
-        except WorkflowQueryRejectedError:
-            pass  # the journey has ended: the record answers
-        except RPCError as error:
-            if error.status not in RECORD_ANSWERS_INSTEAD:
-                raise
-            self._log_record_answers(study_id, error)
+        answer = await self._journey_answer(study_id, PatientJourneyWorkflow.status)
+        if answer is not None:
+            return answer
         state, protocol = await self._recorded_state(study_id)
         return patient_status(state, protocol, self._clock())
 
@@ -497,25 +504,31 @@ class TrialClient:
 
     async def timeline(self, study_id: str) -> Timeline:
         """Every event of the patient, oldest first."""
-        try:
-            entries = await self._handle(study_id).query(
-                PatientJourneyWorkflow.timeline, reject_condition=QueryRejectCondition.NOT_OPEN
-            )
+        entries = await self._journey_answer(study_id, PatientJourneyWorkflow.timeline)
+        if entries is not None:
             return Timeline(study_id=study_id, source="workflow", entries=tuple(entries))
-        except WorkflowQueryRejectedError:
-            pass
-        except RPCError as error:
-            if error.status not in RECORD_ANSWERS_INSTEAD:
-                raise
-            self._log_record_answers(study_id, error)
         events = await self._recorded_events(study_id)
         return Timeline(study_id=study_id, source="record", entries=tuple(timeline_entry(to_event(e)) for e in events))
 
-    @staticmethod
-    def _log_record_answers(study_id: str, error: RPCError) -> None:
-        if error.status is RPCStatusCode.FAILED_PRECONDITION:
-            # The workflow cannot answer (its task is failing): an engineer must look; the record still can.
-            log.warning("journey_cannot_answer", study_id=study_id, error=error.message)
+    async def _journey_answer(self, study_id: str, query: Callable[[PatientJourneyWorkflow], Answer]) -> Answer | None:
+        """The running journey's answer to `query`; None when the trial record must answer instead (the journey
+        has ended, or it cannot answer: RECORD_ANSWERS_INSTEAD)."""
+        try:
+            return await self._handle(study_id).query(
+                query, reject_condition=QueryRejectCondition.NOT_OPEN, rpc_timeout=JOURNEY_ANSWERS_WITHIN
+            )
+        except WorkflowQueryRejectedError:
+            return None  # the journey has ended
+        except WorkflowQueryFailedError as failure:
+            # Its worker failed to answer (overloaded, or a bug): an engineer must look; the record still can.
+            log.warning("journey_cannot_answer", study_id=study_id, error=failure.message)
+            return None
+        except RPCError as error:
+            if error.status not in RECORD_ANSWERS_INSTEAD:
+                raise
+            if error.status is not RPCStatusCode.NOT_FOUND:  # unknown to Temporal: ended long ago, nothing wrong
+                log.warning("journey_cannot_answer", study_id=study_id, error=error.message)
+            return None
 
     async def _recorded_events(self, study_id: str) -> Sequence[RecordedEvent]:
         events = await asyncio.to_thread(self._store.events_for, study_id)

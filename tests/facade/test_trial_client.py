@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
+from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.projections import project_patient
 from config.journey_ids import journey_workflow_id
@@ -28,6 +31,7 @@ from facade import (
     TrialClient,
     UnknownPatient,
     open_trial_client,
+    trial_client,
 )
 from records.event_rows import to_row
 from tests.domain.journey_driver import APHERESIS, INVESTIGATOR, NURSE
@@ -235,6 +239,52 @@ async def test_a_journey_temporal_has_forgotten_is_answered_by_the_record(stack:
     assert await poll(attempt_recorded, "the new screening attempt recorded") == [1, 2, 3, 4, 5]
     with pytest.raises(AlreadyEnrolled, match="TF-1201"):  # eligible now: never screened again
         await stack.trial.enroll(enrollment("TF-1201"))
+
+
+@workflow.defn(name="PatientJourneyWorkflow")
+class CannotReplayTheJourney:
+    """A worker deployed with the wrong code: replaying a recorded journey to answer a query fails."""
+
+    @workflow.run
+    async def run(self, *_: Any) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+async def test_a_journey_its_workers_cannot_answer_for_is_answered_by_the_record(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor still reads the patient when no worker runs, and when the worker fails to answer (overloaded
+    past the SDK's deadlock limit, or a bug): the record answers, and the failure is logged for an engineer."""
+    monkeypatch.setattr(trial_client, "JOURNEY_ANSWERS_WITHIN", timedelta(seconds=2))
+    with new_store(tmp_path) as record:
+        task_queue = f"{stack.task_queue}-unanswered"
+        trial = TrialClient(stack.temporal, record, task_queue=task_queue, seal_keys=stack.seal_keys)
+        async with journey_worker(stack.temporal, record, task_queue=task_queue):
+            await to_apheresis(trial, "TF-1251")
+            answered = await trial.status("TF-1251")
+            assert answered.phase is Phase.APHERESIS
+            assert (await trial.timeline("TF-1251")).source == "workflow"
+
+        # No worker: the query waits JOURNEY_ANSWERS_WITHIN, then the record answers.
+        with capture_logs() as logs:
+            status = await trial.status("TF-1251")
+            timeline = await trial.timeline("TF-1251")
+        assert status == answered
+        assert timeline.source == "record" and len(timeline.entries) == answered.last_sequence
+        assert [entry["event"] for entry in logs] == ["journey_cannot_answer"] * 2
+
+        # A worker that fails the query (here it cannot replay the journey): the record answers at once.
+        async with Worker(
+            stack.temporal,
+            task_queue=task_queue,
+            workflows=[CannotReplayTheJourney],
+            workflow_runner=UnsandboxedWorkflowRunner(),  # this test module is no workflow code
+        ):
+            with capture_logs() as logs:
+                assert await trial.status("TF-1251") == answered
+            [failed] = logs
+            assert failed["event"] == "journey_cannot_answer" and failed["study_id"] == "TF-1251"
+            assert "TMPRL1100" in failed["error"]  # the SDK's nondeterminism error, said to the engineer
 
 
 # ---------------------------------------------------------------- supervisors
