@@ -61,7 +61,7 @@ from simulation.journey_steps import (
 )
 from simulation.server_clock import ServerClock
 from simulation.stopping_rule_story import StoppingRuleStory, run_stopping_rule_story
-from workers.time_skipping import start_time_skipping
+from workers.time_skipping import server_time, start_time_skipping
 from workers.worker import journey_worker
 from workflows.journey_messages import RecordResult
 
@@ -460,7 +460,7 @@ async def _drive(
         await register_search_attributes(env.client)
         task_queue = f"demo-{uuid.uuid4()}"
         async with journey_worker(env.client, store, task_queue=task_queue):
-            clock = ServerClock(env, await env.get_current_time())
+            clock = ServerClock(env, await server_time(env))
             trial = TrialClient(
                 env.client,
                 store,
@@ -476,7 +476,7 @@ async def _drive(
             ]
             await drive_in_time_order([run.steps(first_day) for run in runs], clock)
             report = await trial.report()
-        return report, await env.get_current_time()
+        return report, await server_time(env)
 
 
 def _patient_voice(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from temporalio.testing import WorkflowEnvironment
 
-from workers.time_skipping import skip_time
+from workers.time_skipping import server_time, skip_time
 
 
 @dataclass
@@ -21,7 +21,7 @@ class ServerClock:
         return self.now
 
     async def move_to(self, moment: datetime) -> None:
-        delta = moment - await self.env.get_current_time()
+        delta = moment - await server_time(self.env)
         if delta > timedelta(0):
             await skip_time(self.env, delta)  # the server skips ahead, firing every workflow timer on the way
         # Steps are dated at the moment asked for, not at the server's time read after the skip (the skip's margin

@@ -37,6 +37,7 @@ from records.engine import create_record_engine
 from simulation.cohort import crs_findings_for
 from simulation.journey_steps import Milestone, PathPatient, enrollment, path_to, prescription, signed
 from simulation.server_clock import ServerClock
+from workers.time_skipping import server_time
 from workers.worker import journey_worker
 
 # Two children infused, each with a DLT; one waiting to start lymphodepletion; one screened while enrollment is paused.
@@ -196,7 +197,7 @@ async def run_stopping_rule_story(
             notifier = Notifier(staff_directory(), DeliveryLedger(store.engine), {ChannelKind.WEBHOOK: channel})
             task_queue = f"demo-safety-{uuid.uuid4()}"
             async with journey_worker(env.client, store, task_queue=task_queue, notifier=notifier):
-                clock = ServerClock(env, await env.get_current_time())
+                clock = ServerClock(env, await server_time(env))
                 begin_on = site_date(max(not_before or clock.now, clock.now), protocol.schedule) + timedelta(days=1)
                 # Staff act in their day, never at the instants the workflows' timers fire (00:00, 08:00).
                 await clock.move_to(site_moment(begin_on, STAFF_HOUR, protocol.schedule))

@@ -39,7 +39,7 @@ from tests.notifications.people import webhook_directory
 from tests.waiting import poll
 from tests.workflows.journey_client import settle_then_terminate
 from tests.workflows.test_reconciliation import RecordingChannel
-from workers.time_skipping import skip_time
+from workers.time_skipping import server_time, skip_time
 from workers.worker import journey_worker
 
 DSMB = Actor(user_id="dsmb.chair", role=Role.DSMB)
@@ -110,7 +110,7 @@ async def site(own_time_skipping_env: WorkflowEnvironment, tmp_path: Path) -> As
     task_queue = f"gate-{uuid.uuid4()}"
     client = own_time_skipping_env.client
     # The shared server's clock has moved on from test to test: steps and signatures are dated by it.
-    offset = await own_time_skipping_env.get_current_time() - datetime.now(UTC)
+    offset = await server_time(own_time_skipping_env) - datetime.now(UTC)
 
     def clock() -> datetime:
         return datetime.now(UTC) + offset

@@ -32,7 +32,7 @@ from simulation.journey_steps import (
     thaw_before,
 )
 from tests.domain.journey_driver import COORDINATOR, screening
-from workers.time_skipping import skip_past_timers_due_now, skip_time
+from workers.time_skipping import server_time, skip_past_timers_due_now, skip_time
 from workflows.journey_messages import JourneyInput, JourneySummary, RecordResult
 from workflows.patient_journey import RESEND_TO_NEW_RUN, PatientJourneyWorkflow
 
@@ -64,7 +64,7 @@ class JourneyClient:
 
     async def now(self) -> datetime:
         assert self.env is not None
-        return await self.env.get_current_time()
+        return await server_time(self.env)
 
     async def today(self) -> date:
         return site_date(await self.now(), RULES)

@@ -46,6 +46,7 @@ from tests.waiting import poll
 from tests.workflows.journey_client import JourneyClient, settle_then_terminate
 from tests.workflows.lying_journey import FrozenJourneyWorkflow
 from workers.dev_server import DevServer
+from workers.time_skipping import server_time
 from workers.worker import journey_worker, run_worker
 from workflows.reconciliation import (
     RECONCILIATION_INTERVAL,
@@ -193,7 +194,7 @@ async def test_an_event_in_the_record_the_workflow_never_applied_alerts_supervis
 async def test_a_journey_whose_timer_never_fired_alerts_supervisors_at_once(reconciling: Reconciling) -> None:
     """The record of a journey to the end of lymphodepletion, two months ago; its workflow still shows what it
     showed then (its infusion-window timer never fired, as in the server bug this net is for)."""
-    server_now = await reconciling.env.get_current_time()
+    server_now = await server_time(reconciling.env)
     journey = JourneyDriver("TF-954")
     journey.now = server_now - timedelta(days=60)
     journey.enroll(screening_date=journey.today, date_of_birth=journey.today - timedelta(days=9 * 365 + 30))

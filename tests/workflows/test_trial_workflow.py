@@ -34,7 +34,7 @@ from tests.notifications.people import webhook_directory
 from tests.waiting import poll
 from tests.workflows.journey_client import JourneyClient, settle_then_terminate
 from tests.workflows.test_reconciliation import RecordingChannel
-from workers.time_skipping import skip_time
+from workers.time_skipping import server_time, skip_time
 from workers.worker import journey_worker
 from workflows.trial_messages import AdmissionBatch, AdmissionRequest, AdmissionResult, TrialInput, trial_workflow_id
 from workflows.trial_workflow import TrialWorkflow
@@ -59,7 +59,7 @@ class Trial:
         await self.handle.signal(TrialWorkflow.report, report)
 
     async def now(self) -> datetime:
-        return await self.env.get_current_time()
+        return await server_time(self.env)
 
     async def status(self) -> TrialStatus:
         return await self.handle.query(TrialWorkflow.status)
