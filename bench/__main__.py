@@ -48,6 +48,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the journeys alone on the dev server, no floor (a scale run, compared with the journeys of another N)",
     )
+    parser.add_argument(
+        "--floor-scale",
+        action="store_true",
+        help="the floor whose update waits for a no-op activity alone on the dev server (its scale run: what the "
+        "server charges a step at this N, compared with the journeys' scale runs)",
+    )
     parser.add_argument("--cohort", type=int, help=f"size of the simulated cohort (default {DEFAULTS.cohort})")
     parser.add_argument("--warm-up", type=int, help=f"workflows run before memory is read (default {DEFAULTS.warm_up})")
     parser.add_argument("--out", type=Path, help=f"where the JSON goes (default {DEFAULTS.out})")
@@ -71,6 +77,7 @@ def settings_from(args: argparse.Namespace) -> tuple[BenchSettings, list[str]]:
             "concurrency": args.concurrency,
             "workers": args.workers,
             "floors": False if args.no_floors else None,
+            "journeys": False if args.floor_scale else None,
             "cohort": args.cohort,
             "warm_up": args.warm_up,
             "out": args.out,
@@ -92,6 +99,8 @@ def settings_from(args: argparse.Namespace) -> tuple[BenchSettings, list[str]]:
         problems.append(f"--cohort must be at least {MIN_COHORT} (the demo's plan needs them), not {settings.cohort}")
     if settings.warm_up < 1:
         problems.append(f"--warm-up must be at least 1 (memory is read after it), not {settings.warm_up}")
+    if args.no_floors and args.floor_scale:
+        problems.append("--no-floors and --floor-scale leave nothing to run on the dev server; give one of them")
     unknown = sorted(set(settings.only) - set(SECTIONS))
     if unknown or (args.only is not None and not settings.only):
         problems.append(f"--only takes sections among {', '.join(SECTIONS)}, not {args.only!r}")

@@ -43,6 +43,9 @@ class BenchSettings:
     concurrency: int = 32
     workers: int = 1  # worker processes for each kind on the dev server (the floor's as many as the journeys')
     floors: bool = True  # False: the journeys alone on the dev server (a scale run, compared with another N's)
+    # False: the floor whose update waits for a no-op activity alone (its scale run: how the server's own cost per
+    # step grows with N, beside the journeys' scale runs)
+    journeys: bool = True
     warm_up: int = 10
     cohort: int = 100
     append_patients: int = 200
@@ -414,7 +417,10 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
         async def server_load() -> None:
             on = f"{settings.workers} workers" if settings.workers > 1 else "one worker"
             floors = "floor, floor with an activity, then " if settings.floors else ""
-            progress(f"dev server: {floors}{settings.patients} patients' journeys, on {on} ...")
+            what = f"{floors}{settings.patients} patients' journeys"
+            if not settings.journeys:
+                what = f"the floor with an activity alone, {settings.patients} workflows"
+            progress(f"dev server: {what}, on {on} ...")
             loads = await measure_on_dev_server(
                 settings.patients,
                 settings.concurrency,
@@ -423,6 +429,7 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
                 activity_floor=True,
                 workers=settings.workers,
                 floors=settings.floors,
+                journeys=settings.journeys,
             )
             run.add(*load_figures(loads, settings.patients))
             run.details["dev_server"] = {

@@ -52,9 +52,10 @@ async def measure_on_dev_server(
     activity_floor: bool = False,
     workers: int = 1,
     floors: bool = True,
+    journeys: bool = True,
 ) -> ServerLoadResults:
     """Floor first (unless not `floors`), then journeys, each on its own `workers` worker processes and task queue,
-    against one dev server."""
+    against one dev server. Not `journeys`: the floor with an activity alone (its scale run)."""
     infused_at = infusion_moment()
     updates_per_workflow = rehearse(infused_at)
     record_url = f"sqlite:///{work_dir / 'trial-record.db'}"
@@ -81,6 +82,13 @@ async def measure_on_dev_server(
                     result.kind = kind
                     return result
 
+                not_measured = LoadResult(kind=f"{FLOOR} (not measured)", workflows=0)
+                if not journeys:
+                    journey = LoadResult(kind=f"{JOURNEY} (not measured)", workflows=0)
+                    activity = await floor_run("activity")
+                    return ServerLoadResults(
+                        updates_per_workflow, concurrency, not_measured, journey, activity, None, workers
+                    )
                 if floors:
                     floor = await floor_run("none")
                     extra = await floor_run("activity") if activity_floor else None
@@ -88,7 +96,7 @@ async def measure_on_dev_server(
                         client, server.address, work_dir, workflows, warm_up, concurrency, workers
                     )
                 else:  # a scale run: the journeys alone, compared with the journeys of another N
-                    floor, extra, shaped = LoadResult(kind=f"{FLOOR} (not measured)", workflows=0), None, None
+                    floor, extra, shaped = not_measured, None, None
 
                 queue = f"bench-journeys-{uuid.uuid4()}"
                 # Every patient is infused: the trial must admit the whole load, not the protocol's 20.

@@ -147,10 +147,10 @@ def test_bad_options_are_refused_with_every_problem_and_nothing_written(tmp_path
     out = tmp_path / "never.json"
     finished = run_bench(
         "--patients", "0", "--concurrency", "0", "--workers", "0", "--cohort", "3", "--only", "replay,nonsense",
-        "--out", str(out),
+        "--no-floors", "--floor-scale", "--out", str(out),
     )  # fmt: skip
     assert finished.returncode == 2
-    for option in ("--patients", "--concurrency", "--workers", "--cohort", "--only"):
+    for option in ("--patients", "--concurrency", "--workers", "--cohort", "--only", "--floor-scale"):
         assert option in finished.stderr
     assert not out.exists()
 
@@ -202,3 +202,16 @@ def test_a_scale_run_measures_the_journeys_alone(tmp_path: Path) -> None:
     assert document["details"]["dev_server"]["floor"]["workflows"] == 0
     steps = document["figures"]["update_throughput"]
     assert steps["value"] is not None and steps["floor"] is None and steps["passed"] is None
+
+
+def test_the_floors_scale_run_measures_the_floor_with_an_activity_alone(tmp_path: Path) -> None:
+    """`--floor-scale`: the floor whose update waits for an activity at N, to set beside the journeys' scale runs."""
+    out = tmp_path / "floor-scale.json"
+    finished = run_bench("--quick", "--floor-scale", "--only", "dev-server", "--out", str(out))
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    server = json.loads(out.read_text())["details"]["dev_server"]
+    assert server["activity_floor"]["updates"]["succeeded"] == 5 * server["updates_per_workflow"]
+    assert server["journey"]["workflows"] == 0 and server["floor"]["workflows"] == 0
+    figures = json.loads(out.read_text())["figures"]
+    assert figures["activity_floor_update_throughput"]["value"] is not None
+    assert figures["update_throughput"]["value"] is None
