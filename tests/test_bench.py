@@ -209,9 +209,10 @@ def test_the_floors_scale_run_measures_the_floor_with_an_activity_alone(tmp_path
     out = tmp_path / "floor-scale.json"
     finished = run_bench("--quick", "--floor-scale", "--only", "dev-server", "--out", str(out))
     assert finished.returncode == 0, finished.stdout + finished.stderr
-    server = json.loads(out.read_text())["details"]["dev_server"]
+    document = json.loads(out.read_text())
+    server = document["details"]["dev_server"]
     assert server["activity_floor"]["updates"]["succeeded"] == 5 * server["updates_per_workflow"]
     assert server["journey"]["workflows"] == 0 and server["floor"]["workflows"] == 0
-    figures = json.loads(out.read_text())["figures"]
+    figures = document["figures"]
     assert figures["activity_floor_update_throughput"]["value"] is not None
     assert figures["update_throughput"]["value"] is None
