@@ -14,8 +14,9 @@ from domain.protocol import TrialProtocol
 from domain.roles import Role
 from domain.signature import signed_content_sha256
 from domain.statistics import StoppingRuleStatus, evaluate_stopping_rule, posterior_probability_rate_exceeds
+from domain.trial.census import Census, LastCounted
 from domain.trial.reports import DsmbDecision, DsmbOutcome, JourneyReport, ReportKind
-from domain.trial.state import DsmbRecord, Enrollment, PatientTally, Standing, TrialState
+from domain.trial.state import DsmbRecord, Enrollment, PatientTally, TrialState
 
 
 @dataclass(frozen=True)
@@ -28,34 +29,28 @@ class Outcome:
 # ---------------------------------------------------------------- the rule
 
 
-@dataclass(frozen=True)
-class Census:
-    """What the rule, admission and the trial's clock read of the patients, taken in one pass: the trial weighs every
-    report against them all (10,000 at the benchmark's scale), so it counts once, not once per question."""
-
-    dlts: int = 0
-    evaluable: int = 0
-    infused: int = 0
-    in_treatment: int = 0
-    next_window_end: datetime | None = None  # the earliest pending patient's
+# The counts of the patients last counted: the next report changes one patient, and only that change is counted.
+_LAST_COUNTED = LastCounted()
 
 
 def census(state: TrialState, now: datetime, protocol: TrialProtocol) -> Census:
+    """The patients counted at `now`: what the rule, admission and the trial's clock read of them."""
+    return _LAST_COUNTED.counts(state.patients, protocol.stopping_rule).at(now)
+
+
+def _with_changed_patients(
+    state: TrialState, changes: Sequence[tuple[PatientTally | None, PatientTally]], protocol: TrialProtocol
+) -> dict[str, PatientTally]:
+    """`state`'s patients with each change's after in its before's place (None: a new patient), counted by the
+    changes alone."""
     rule = protocol.stopping_rule
-    dlts = evaluable = infused = in_treatment = 0
-    next_end: datetime | None = None
-    for patient in state.patients.values():
-        dlts += patient.dlt_at is not None
-        infused += patient.infused_at is not None
-        in_treatment += patient.in_treatment()
-        standing = patient.standing(now, rule)
-        if standing is Standing.EVALUABLE:
-            evaluable += 1
-        elif standing is Standing.PENDING:
-            ends = patient.window_ends_at(rule)
-            if ends is not None and (next_end is None or ends < next_end):
-                next_end = ends
-    return Census(dlts, evaluable, infused, in_treatment, next_end)
+    patients = dict(state.patients)
+    counts = _LAST_COUNTED.counts(state.patients, rule)
+    for before, after in changes:
+        patients[after.study_id] = after
+        counts = counts.changed(before, after, rule)
+    _LAST_COUNTED.keep(patients, rule, counts)
+    return patients
 
 
 def evaluable_patients(state: TrialState, now: datetime, protocol: TrialProtocol) -> list[PatientTally]:
@@ -127,7 +122,8 @@ def apply_report(state: TrialState, report: JourneyReport, now: datetime, protoc
     journey enrolled before the trial workflow existed still counts)."""
     if report.event_id in state.seen_event_ids:
         return evaluate(state, now, protocol)  # changes nothing: the state was evaluated when it came first
-    patient = state.patients.get(report.study_id) or PatientTally(study_id=report.study_id)
+    before = state.patients.get(report.study_id)
+    patient = before or PatientTally(study_id=report.study_id)
     changed: dict[str, object]
     match report.kind:
         case ReportKind.INFUSED:
@@ -143,13 +139,13 @@ def apply_report(state: TrialState, report: JourneyReport, now: datetime, protoc
             changed = {"window_completed": True}
         case ReportKind.EXITED:
             changed = {"exited_at": patient.exited_at or report.at}
-    patients = {**state.patients, report.study_id: patient.model_copy(update=changed)}
+    patients = _with_changed_patients(state, [(before, patient.model_copy(update=changed))], protocol)
     seen = state.seen_event_ids | {report.event_id} if report.kind in TOGGLING else state.seen_event_ids
-    # A withdrawn DLT the DSMB had weighed is no longer among those it weighed: the next real one counts as new.
-    dlts = state.dlts_reviewed
+    updated = state.model_copy(update={"patients": patients, "seen_event_ids": seen})
     if report.kind is ReportKind.DLT_WITHDRAWN:
-        dlts = min(dlts, sum(1 for p in patients.values() if p.dlt_at is not None))
-    updated = state.model_copy(update={"patients": patients, "seen_event_ids": seen, "dlts_reviewed": dlts})
+        # A withdrawn DLT the DSMB had weighed is no longer among those it weighed: the next real one counts as new.
+        reviewed = min(state.dlts_reviewed, census(updated, now, protocol).dlts)
+        updated = updated.model_copy(update={"dlts_reviewed": reviewed})
     # A pause in force stays when the rule no longer fires: only the DSMB's decision moves the trial on.
     return evaluate(updated, now, protocol)
 
@@ -187,16 +183,18 @@ def admit_all(
     """Each of `study_ids` admitted as `admit` decides it, one after another (a place taken by one is gone for the
     next), counting the patients once for the whole batch; the reasons of each, in order."""
     counts = census(state, now, protocol)
-    patients = dict(state.patients)
+    admitted: dict[str, PatientTally] = {}
     answers: list[list[str]] = []
     for study_id in study_ids:
-        reasons = [] if study_id in patients else _refusals(state, protocol, counts)
-        if study_id not in patients and not reasons:
-            patients[study_id] = PatientTally(study_id=study_id)
+        known = study_id in state.patients or study_id in admitted
+        reasons = [] if known else _refusals(state, protocol, counts)
+        if not known and not reasons:
+            admitted[study_id] = PatientTally(study_id=study_id)
             counts = replace(counts, in_treatment=counts.in_treatment + 1)
         answers.append(reasons)
-    if len(patients) == len(state.patients):
+    if not admitted:
         return state, answers
+    patients = _with_changed_patients(state, [(None, p) for p in admitted.values()], protocol)
     return state.model_copy(update={"patients": patients}), answers
 
 

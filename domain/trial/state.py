@@ -55,6 +55,18 @@ class PatientTally(FrozenModel):
         """Evaluable at their DLT, or once the DLT observation window after infusion has passed (told, or by the
         clock); pending while infused, inside the window and on study; never evaluable if they left before it ended
         without a DLT."""
+        settled = self.standing_without_the_clock(rule)
+        if settled is not None:
+            return settled
+        ends = self.window_ends_at(rule)
+        assert ends is not None  # the clock has a say in an infused patient's window only
+        if now >= ends:
+            return Standing.EVALUABLE
+        return Standing.PENDING if self.exited_at is None else Standing.NEVER_EVALUABLE
+
+    def standing_without_the_clock(self, rule: StoppingRule) -> Standing | None:
+        """Their standing when the clock has no say in it; None when it has: infused, no DLT, the window's end not
+        told and not left before it (evaluable from the window's end; until then pending while on study)."""
         if self.dlt_at is not None:
             return Standing.EVALUABLE
         ends = self.window_ends_at(rule)
@@ -62,9 +74,9 @@ class PatientTally(FrozenModel):
             return Standing.NOT_INFUSED
         if self.exited_at is not None and self.exited_at < ends:
             return Standing.NEVER_EVALUABLE
-        if self.window_completed or now >= ends:
+        if self.window_completed:
             return Standing.EVALUABLE
-        return Standing.PENDING if self.exited_at is None else Standing.NEVER_EVALUABLE
+        return None
 
     def evaluable(self, now: datetime, rule: StoppingRule) -> bool:
         return self.standing(now, rule) is Standing.EVALUABLE

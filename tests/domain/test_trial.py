@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,10 +12,11 @@ from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain.amendment import amend
-from domain.protocol import PROTOCOL_V1
+from domain.protocol import PROTOCOL_V1, StoppingRule
 from domain.roles import Actor, Role
 from domain.signature import SignatureMeaning, sign
 from domain.statistics import evaluate_stopping_rule
+from domain.trial.census import PatientCounts
 from domain.trial.decide import (
     Census,
     admit,
@@ -200,24 +202,46 @@ def test_the_posterior_is_the_domain_computation_over_evaluable_patients_and_rep
     assert not set(status.evaluable) & {p.study_id for p in status.pending}
 
 
-@given(
-    st.lists(st.tuples(st.integers(1, 12), st.sampled_from(list(ReportKind)), st.integers(0, 60)), max_size=40),
-    st.integers(0, 80),
-)
-def test_the_census_of_one_pass_counts_what_each_patient_says(
-    raw: list[tuple[int, ReportKind, int]], now_days: int
-) -> None:
-    now = T0 + timedelta(days=now_days)
-    state, _ = fed([report(f"TF-{n:03d}", kind, T0 + timedelta(days=d)) for n, kind, d in raw], now)
+def counted_one_by_one(state: TrialState, now: datetime) -> Census:
+    """The census by its definition: each patient asked where they stand."""
     rule, patients = P.stopping_rule, list(state.patients.values())
     pending_ends = [p.window_ends_at(rule) for p in patients if p.pending(now, rule)]
-    assert census(state, now, P) == Census(
+    return Census(
         dlts=sum(p.dlt_at is not None for p in patients),
         evaluable=sum(p.evaluable(now, rule) for p in patients),
         infused=sum(p.infused_at is not None for p in patients),
         in_treatment=sum(p.in_treatment() for p in patients),
         next_window_end=min((e for e in pending_ends if e is not None), default=None),
     )
+
+
+ADMISSION = None  # in a step below: a batch of admissions rather than a report
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 12), st.sampled_from([*ReportKind, ADMISSION]), st.integers(0, 60)), max_size=40),
+    st.lists(st.integers(0, 80), min_size=1, max_size=4),
+)
+def test_the_census_kept_one_change_at_a_time_counts_what_each_patient_says(
+    steps: list[tuple[int, ReportKind | None, int]], read_on_days: list[int]
+) -> None:
+    """Reports and admissions interleaved, each counted by its change alone: at every step and at any later moment
+    the census is the one of asking each patient, and the same as counting the state afresh (a new run's carried
+    state, deserialized)."""
+    state, now = TrialState(trial_identifier="TF"), T0
+    for n, kind, days in steps:
+        now = max(now, T0 + timedelta(days=days))
+        if kind is ADMISSION:
+            state, _ = admit_all(state, [f"TF-{n:03d}", f"TF-{n + 1:03d}"], now, P)
+        else:
+            state = apply_report(state, report(f"TF-{n:03d}", kind, T0 + timedelta(days=days)), now, P).state
+        assert census(state, now, P) == counted_one_by_one(state, now)
+    carried = pydantic_data_converter.payload_converter.from_payload(
+        pydantic_data_converter.payload_converter.to_payload(state), TrialState
+    )
+    for days in read_on_days:
+        at = T0 + timedelta(days=days)
+        assert census(state, at, P) == counted_one_by_one(state, at) == census(carried, at, P)
 
 
 def test_the_trial_keeps_the_ids_of_dlt_reports_only_the_others_count_once_by_themselves() -> None:
@@ -408,3 +432,26 @@ def test_the_state_carried_into_a_new_run_stays_well_under_temporals_payload_lim
     assert len(payload.data) < 1_400_000  # 2.3 MB before (every field written, three ids a patient kept)
     assert b"dlt_at" not in payload.data  # never set: not written
     assert pydantic_data_converter.payload_converter.from_payloads([payload], [TrialState]) == [state]
+
+
+def test_a_report_and_an_admission_count_the_changed_patient_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trial weighs every report against all its patients: after the first census, a report or an admission is
+    counted by its own change, never by visiting every patient again (at 10,000 patients that pass cost 25 ms a
+    report). Counted by how many patients each count visits."""
+    roomy = amend(P, "1.0-roomy", accrual={"accrual_target_infused": 5_000})
+    state, _ = admit_all(TrialState(trial_identifier="TF"), [f"TF-{n:04d}" for n in range(1_000)], T0, roomy)
+    census(state, T0, roomy)
+    visited: list[int] = []
+    count = PatientCounts.of
+
+    def counting(patients: Iterable[PatientTally], rule: StoppingRule) -> PatientCounts:
+        patients = list(patients)
+        visited.append(len(patients))
+        return count(patients, rule)
+
+    monkeypatch.setattr(PatientCounts, "of", staticmethod(counting))
+    state = apply_report(state, report("TF-0007", ReportKind.INFUSED, T0), T0, roomy).state
+    state, _ = admit_all(state, ["TF-2000", "TF-2001"], T0, roomy)
+    state = evaluate(state, T0 + WINDOW, roomy).state
+    assert census(state, T0 + WINDOW, roomy) == counted_one_by_one(state, T0 + WINDOW)
+    assert visited and max(visited) <= 1
