@@ -17,6 +17,8 @@ FIGURE_KEYS: tuple[str, ...] = (
     "query_latency_p50_ms",
     "query_latency_p99_ms",
     "activity_floor_update_throughput",
+    "update_server_cpu_ms",
+    "update_worker_cpu_ms",
     "errors",
     "memory_per_cached_workflow_kib",
     "history_events_5_years",

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from bench.cpu import CpuSeconds
+
 T = TypeVar("T")
 ERROR_EXAMPLES_KEPT = 3
 _COUNTED = "_counted_by_bench"
@@ -34,6 +36,7 @@ class Phase:
     error_examples: dict[str, list[str]] = field(default_factory=dict)
     started: float | None = None
     ended: float | None = None
+    cpu: dict[str, CpuSeconds] | None = None  # by role (bench/cpu.py), over the phase; None: not metered
 
     async def timed(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run and time one operation; a failure is counted (type and first messages kept) and raised again."""
@@ -76,6 +79,12 @@ class Phase:
     def p(self, fraction: float) -> float | None:
         return percentile(self.latencies_ms, fraction)
 
+    def cpu_ms_per_operation(self, role: str) -> float | None:
+        """The CPU `role` spent over the phase, per operation that succeeded."""
+        if self.cpu is None or role not in self.cpu or not self.succeeded:
+            return None
+        return self.cpu[role].total * 1000 / self.succeeded
+
     def summary(self) -> dict[str, object]:
         return {
             "succeeded": self.succeeded,
@@ -86,6 +95,16 @@ class Phase:
             "p99_ms": _rounded(self.p(0.99)),
             "errors": dict(self.errors),
             "error_examples": self.error_examples,
+            "cpu": None
+            if self.cpu is None
+            else {
+                role: {
+                    "user_seconds": round(seconds.user, 2),
+                    "system_seconds": round(seconds.system, 2),
+                    "ms_per_operation": _rounded(self.cpu_ms_per_operation(role)),
+                }
+                for role, seconds in self.cpu.items()
+            },
         }
 
 

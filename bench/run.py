@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from bench.cli_latency import CLI_COMMANDS, CliTiming, measure_cli
 from bench.cli_server import served_trial
 from bench.cohort import simulate_cohort
+from bench.cpu import DRIVER, SERVER, WORKERS
 from bench.figures import FIGURE_KEYS, Figure, missing
 from bench.floor_workflow import FloorWorkflow
 from bench.histories import first_years, floor_history, full_journey, largest_run, time_replay, workflow_tasks
@@ -191,6 +192,7 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
                 "what Temporal itself charges for an update that waits for an activity (reference, no target)",
             )
         )
+    figures.extend(cpu_figures(journey, activity_floor, patients))
     journey_worker, floor_worker = _worker_problems(journey), _worker_problems(floor)
     figures.append(
         Figure(
@@ -219,6 +221,43 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
             f"{after and after.cached_workflows} cached, {before and before.rss_kib} -> {after and after.rss_kib} KiB)",
         )
     )
+    return figures
+
+
+def _cpu_split(phase: Phase, role: str) -> str:
+    if phase.cpu is None or role not in phase.cpu or not phase.succeeded:
+        return "not metered"
+    seconds = phase.cpu[role]
+    return (
+        f"{seconds.user * 1000 / phase.succeeded:.1f} ms user + {seconds.system * 1000 / phase.succeeded:.1f} ms kernel"
+    )
+
+
+def cpu_figures(journey: LoadResult, activity_floor: LoadResult | None, patients: int) -> list[Figure]:
+    """Whose work a recorded step is: the CPU the dev server and the workers spent per step, beside the floor whose
+    update waits for a no-op activity (what Temporal charges for a step that is an activity's round trip)."""
+    floor = None if activity_floor is None else activity_floor.updates
+    figures = []
+    for key, label, role in (
+        ("update_server_cpu_ms", "Dev server CPU per recorded step", SERVER),
+        ("update_worker_cpu_ms", "Workers' CPU per recorded step", WORKERS),
+    ):
+        note = f"journeys: {_cpu_split(journey.updates, role)}"
+        if floor is not None:
+            note += f"; floor (an update waiting for a no-op activity): {_cpu_split(floor, role)}"
+        if role == WORKERS:
+            note += f"; the driver (the clients) spent {_cpu_split(journey.updates, DRIVER)} per step"
+        figures.append(
+            Figure(
+                key,
+                label,
+                "ms",
+                journey.updates.cpu_ms_per_operation(role),
+                None if floor is None else floor.cpu_ms_per_operation(role),
+                patients,
+                note,
+            )
+        )
     return figures
 
 

@@ -78,6 +78,7 @@ async def measure_on_dev_server(
                             workflows,
                             warm_up,
                             concurrency,
+                            server.pid,
                         )
                     result.kind = kind
                     return result
@@ -111,6 +112,7 @@ async def measure_on_dev_server(
                         workflows,
                         warm_up,
                         concurrency,
+                        server.pid,
                     )
     finally:
         store.close()

@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from bench.cpu import CpuMeter, spent
 from bench.load import Phase, bounded
 from bench.subjects import Subject
 from bench.worker_handle import WorkerProcesses, WorkerStats
@@ -71,8 +72,11 @@ class LoadResult:
         }
 
 
-async def drive(subject: Subject, numbers: Sequence[int], concurrency: int, result: LoadResult) -> None:
-    """Start every workflow, wait until their first tasks are done, walk each, then query each once."""
+async def drive(
+    subject: Subject, numbers: Sequence[int], concurrency: int, result: LoadResult, meter: CpuMeter | None = None
+) -> None:
+    """Start every workflow, wait until their first tasks are done, walk each, then query each once; with a `meter`,
+    the CPU each process spent is kept with each of the three phases."""
 
     def tracked(work: Callable[[int], Awaitable[object]]) -> Callable[[int], Awaitable[None]]:
         async def run(number: int) -> None:
@@ -84,21 +88,26 @@ async def drive(subject: Subject, numbers: Sequence[int], concurrency: int, resu
 
         return run
 
-    await bounded(numbers, tracked(lambda n: result.starts.timed(lambda: subject.start(n))), concurrency, result.starts)
+    async def metered(phase: Phase, work: Awaitable[object]) -> None:
+        before = None if meter is None else meter.read()
+        try:
+            await work
+        finally:
+            if meter is not None and before is not None:
+                phase.cpu = spent(before, meter.read())
+
+    starting = tracked(lambda n: result.starts.timed(lambda: subject.start(n)))
+    await metered(result.starts, bounded(numbers, starting, concurrency, result.starts))
     result.settled = await subject.settle([n for n in numbers if n not in result.failed])
     assert result.starts.started is not None
     result.settle_seconds = time.perf_counter() - result.starts.started
-    await bounded(
-        [n for n in numbers if n not in result.failed],
-        tracked(lambda n: subject.walk(n, result.updates)),
-        concurrency,
-        result.updates,
+    walking = tracked(lambda n: subject.walk(n, result.updates))
+    await metered(
+        result.updates, bounded([n for n in numbers if n not in result.failed], walking, concurrency, result.updates)
     )
-    await bounded(
-        [n for n in numbers if n not in result.failed],
-        tracked(lambda n: result.queries.timed(lambda: subject.query(n))),
-        concurrency,
-        result.queries,
+    querying = tracked(lambda n: result.queries.timed(lambda: subject.query(n)))
+    await metered(
+        result.queries, bounded([n for n in numbers if n not in result.failed], querying, concurrency, result.queries)
     )
 
 
@@ -109,13 +118,16 @@ async def measure_kind(
     workflows: int,
     warm_up: int,
     concurrency: int,
+    server_pid: int | None = None,
 ) -> LoadResult:
-    """Warm the workers up (imports, sandbox, caches), read their memory, run the load, read their memory again."""
+    """Warm the workers up (imports, sandbox, caches), read their memory, run the load (its CPU metered by process:
+    the server at `server_pid`, the workers, this driver), read their memory again."""
     warm = LoadResult(kind=f"{subject.kind}-warm-up", workflows=warm_up)
     await drive(warm_up_subject, range(1, warm_up + 1), concurrency, warm)
     result = LoadResult(kind=subject.kind, workflows=workflows, warm_up_failed=len(warm.failed))
     result.memory_before = await workers.settled_stats()
-    await drive(subject, range(1, workflows + 1), concurrency, result)
+    meter = CpuMeter.of(server_pid, [process.pid for process in workers.processes])
+    await drive(subject, range(1, workflows + 1), concurrency, result, meter)
     result.memory_after = await workers.settled_stats()
     result.worker_log = workers.log_problems()
     return result

@@ -14,6 +14,7 @@ from temporalio.api.enums.v1 import EventType
 
 from bench.cli_latency import CLI_COMMANDS, measure_cli
 from bench.cli_server import served_trial
+from bench.cpu import DRIVER, SERVER, WORKERS, CpuMeter, spent
 from bench.figures import FIGURE_KEYS, Figure
 from bench.floor_workflow import FloorWorkflow
 from bench.histories import floor_history, time_replay
@@ -75,6 +76,39 @@ def test_the_dev_server_figures_stand_beside_the_floor(
     journey = document["details"]["dev_server"]["journey"]
     assert journey["failed_workflows"] == 0
     assert journey["updates"]["succeeded"] == 5 * document["details"]["dev_server"]["updates_per_workflow"]
+
+
+def test_each_phase_says_what_cpu_the_server_the_workers_and_the_driver_spent(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    """A step's cost split by process, for the journeys and for the floor whose update waits for an activity."""
+    _, document = quick_run
+    server = document["details"]["dev_server"]
+    for kind in ("journey", "activity_floor", "floor"):
+        for phase in ("starts", "updates", "queries"):
+            cpu = server[kind][phase]["cpu"]
+            assert set(cpu) == {SERVER, WORKERS, DRIVER}, (kind, phase)
+            assert all(c["user_seconds"] >= 0 and c["system_seconds"] >= 0 for c in cpu.values()), (kind, phase)
+        updates = server[kind]["updates"]["cpu"]
+        assert updates[SERVER]["ms_per_operation"] > 0 and updates[WORKERS]["ms_per_operation"] > 0, kind
+    figures = document["figures"]
+    for key in ("update_server_cpu_ms", "update_worker_cpu_ms"):
+        assert figures[key]["value"] > 0 and figures[key]["floor"] > 0, key
+    floor_server_ms = server["activity_floor"]["updates"]["cpu"][SERVER]["ms_per_operation"]
+    assert figures["update_server_cpu_ms"]["floor"] == pytest.approx(floor_server_ms, abs=0.01)
+
+
+def test_the_cpu_meter_counts_each_role_and_keeps_a_gone_process_last_reading(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "sum(range(3_000_000))"])
+    meter = CpuMeter.of(None, [child.pid])
+    before = meter.read()
+    child.wait()
+    sum(i * i for i in range(2_000_000))  # this process: the driver
+    used = spent(before, meter.read())
+    assert set(used) == {SERVER, WORKERS, DRIVER}
+    assert used[SERVER].total == 0
+    assert used[DRIVER].user > 0
+    assert used[WORKERS].user >= 0  # the child's time after its last reading is lost, never negative
 
 
 def test_the_quick_run_serves_each_kind_with_two_worker_processes(
