@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from temporalio.api.enums.v1 import EventType
 
@@ -236,6 +239,43 @@ def test_a_scale_run_measures_the_journeys_alone(tmp_path: Path) -> None:
     assert document["details"]["dev_server"]["floor"]["workflows"] == 0
     steps = document["figures"]["update_throughput"]
     assert steps["value"] is not None and steps["floor"] is None and steps["passed"] is None
+
+
+def test_a_benchmark_stopped_by_sigterm_stops_its_dev_server_and_removes_its_database(tmp_path: Path) -> None:
+    """A `kill` (or a CI job's timeout) unwinds the run as Ctrl-C does: its dev server left running, or its database
+    left in /dev/shm, would hold gigabytes of memory after a 10,000-patient run until the machine restarts."""
+    out = tmp_path / "stopped.json"
+    command = [sys.executable, "-m", "bench", "--quick", "--only", "dev-server", "--out", str(out)]
+    bench = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        server = _its_dev_server(bench)
+        database = Path(server.cmdline()[server.cmdline().index("--db-filename") + 1])
+        assert database.exists()
+        bench.send_signal(signal.SIGTERM)
+        _, stderr = bench.communicate(timeout=QUICK_RUN_TIMEOUT_SECONDS)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    assert bench.returncode == 128 + signal.SIGTERM, stderr
+    assert "stopped (SIGTERM)" in stderr
+    assert not server.is_running() or server.status() == psutil.STATUS_ZOMBIE
+    assert not database.exists() and not database.parent.exists()
+    assert not out.exists()
+
+
+def _its_dev_server(bench: subprocess.Popen[str]) -> psutil.Process:
+    """The dev server among the benchmark's children, once it is started (a hang guard, not a speed check)."""
+    deadline = time.monotonic() + QUICK_RUN_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        assert bench.poll() is None, bench.communicate()
+        for child in psutil.Process(bench.pid).children(recursive=True):
+            try:
+                if "start-dev" in child.cmdline():
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.2)
+    raise AssertionError("the benchmark's dev server never started")
 
 
 def test_the_floors_scale_run_measures_the_floor_with_an_activity_alone(tmp_path: Path) -> None:
