@@ -89,12 +89,14 @@ async def drive(
         return run
 
     async def metered(phase: Phase, work: Awaitable[object]) -> None:
-        before = None if meter is None else meter.read()
+        if meter is None:
+            await work
+            return
+        before = meter.read()
         try:
             await work
         finally:
-            if meter is not None and before is not None:
-                phase.cpu = spent(before, meter.read())
+            phase.cpu = spent(before, meter.read())
 
     starting = tracked(lambda n: result.starts.timed(lambda: subject.start(n)))
     await metered(result.starts, bounded(numbers, starting, concurrency, result.starts))

@@ -101,7 +101,7 @@ def test_each_phase_says_what_cpu_the_server_the_workers_and_the_driver_spent(
     assert figures["update_server_cpu_ms"]["floor"] == pytest.approx(floor_server_ms, abs=0.01)
 
 
-def test_the_cpu_meter_counts_each_role_and_keeps_a_gone_process_last_reading(tmp_path: Path) -> None:
+def test_the_cpu_meter_counts_each_role_and_keeps_a_gone_process_last_reading() -> None:
     child = subprocess.Popen([sys.executable, "-c", "sum(range(3_000_000))"])
     meter = CpuMeter.of(None, [child.pid])
     before = meter.read()
