@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         timeline_entry,
     )
     from workflows.journey_run_state import JourneyWorkflowState
+    from workflows.wake_timer import WakeTimer
 
 COMMAND_REJECTED = "CommandRejected"
 # The patch id under which the handler requires electronic signatures on the steps the registry marks signed.
@@ -96,6 +97,9 @@ TRIAL_REPORTS_PATCH = "trial-reports"
 # (docs/amendments.md). No history recorded before it holds a re-consent, so none reaches the move; the patch marks
 # the runs that may, should the move ever change again.
 AMENDMENT_MOVE_PATCH = "protocol-amendment-move"
+# The patch id under which the wake timer is kept across steps that leave its moment where it was (runs recorded
+# before it re-armed it at every step: a timer started and cancelled each time).
+WAKE_TIMER_KEPT_PATCH = "wake-timer-kept"
 TIMER_PATCHES = {
     "complete_dlt_window": "dlt-window-completed",
     "flag_late_infusion_after_thaw": "late-after-thaw-alert",
@@ -190,9 +194,11 @@ class PatientJourneyWorkflow:
         self._state = JourneyWorkflowState.starting(journey)
         if journey.protocol_version is not None:
             self._state.enrolling_under = protocol_for_version(journey.protocol_version)
-        # Not state: the lock that applies commands one at a time, and the notification deliveries in flight.
+        # Not state: the lock that applies commands one at a time, the notification deliveries in flight, and the
+        # timer for the next wake.
         self._lock = asyncio.Lock()
         self._notifications: set[asyncio.Task[None]] = set()
+        self._wake = WakeTimer()
         # Enrollment is decided here, so the first staff command can be validated against an enrolled patient;
         # run() records it before any command is applied (`ready`). With a carried state it is a screen failure's
         # new screening attempt: a new run started from the record (earlier histories never carry both).
@@ -237,9 +243,11 @@ class PatientJourneyWorkflow:
                 break
             if self._time_for_a_new_run():
                 self._state.moving_to_new_run = True  # no new commands here, or a busy patient would never move on
+                self._wake.cancel()
                 await self._drain()
                 workflow.continue_as_new(self._carry())
             await self._sleep_until_next_wake(due)
+        self._wake.cancel()
         await self._drain()
         return self._summary()
 
@@ -247,10 +255,15 @@ class PatientJourneyWorkflow:
         self._state.woken = False
         wake_at = self._next_wake(due)
         if wake_at is None:
+            self._wake.cancel()
             await workflow.wait_condition(self._should_wake)
             return
         delay = (wake_at - workflow.now()).total_seconds()
         if delay <= 0:
+            return
+        if workflow.patched(WAKE_TIMER_KEPT_PATCH):
+            timer = self._wake.until(wake_at)  # the timer already running when the moment has not moved
+            await workflow.wait_condition(lambda: self._should_wake() or timer.done())
             return
         with contextlib.suppress(TimeoutError):  # the timer came due: the loop fires it
             await workflow.wait_condition(self._should_wake, timeout=delay)

@@ -48,6 +48,7 @@ SCENARIOS: dict[str, str] = {
     "amendment-reconsent": "TF-906",
     "amendment-declined": "TF-907",
     "amendment-screening": "TF-908",
+    "late-entry": "TF-909",
 }
 
 
@@ -252,6 +253,17 @@ async def amendment_screening(journey: JourneyClient) -> None:
     await journey.start(protocol_version="1.1", blinatumomab_or_inotuzumab_last_given=today - timedelta(days=10))
 
 
+async def late_entry(journey: JourneyClient) -> None:
+    """The path to the last lymphodepletion dose entered late, every step sent at once: the wake timer kept across
+    the steps that leave the next wake where it was (patch `wake-timer-kept`); the infusion window then closes unused
+    (the kept timer fires), and the patient is taken off study."""
+    await journey.entered_late()
+    infusion = next(d for d in (await journey.status()).due if d.code == "INFUSION")
+    assert infusion.window_closes is not None
+    await journey.move_to(infusion.window_closes + timedelta(days=1))
+    await journey.do(cmd.TakeOffStudy(actor=INVESTIGATOR, reason="the infusion window closed"))
+
+
 JOURNEYS: dict[str, Callable[[JourneyClient], Awaitable[None]]] = {
     "full-journey": full_journey,
     "screen-failure": screen_failure,
@@ -261,6 +273,7 @@ JOURNEYS: dict[str, Callable[[JourneyClient], Awaitable[None]]] = {
     "amendment-reconsent": amendment_reconsent,
     "amendment-declined": amendment_declined,
     "amendment-screening": amendment_screening,
+    "late-entry": late_entry,
 }
 
 

@@ -25,6 +25,7 @@ from simulation.journey_steps import (
     Milestone,
     PathPatient,
     amended,
+    entered_late,
     infusion,
     path_to,
     send,
@@ -147,6 +148,17 @@ class JourneyClient:
         await self.start(protocol_version=protocol_version, **screening_overrides)
         steps = path_to(Milestone.LYMPHODEPLETED, PathPatient(study_id=self.study_id), await self.now(), PROTOCOL_V1)
         await send(steps, self.do, self.skip_to)
+
+    async def entered_late(self, milestone: Milestone = Milestone.LYMPHODEPLETED) -> int:
+        """Enrolled, then the path up to `milestone` as a site entering its records late (and the benchmark) sends
+        it: every step dated in the past (the infusion, or where it would fall, an hour ago), all sent now. The
+        number of steps sent."""
+        infused_at = await self.now() - timedelta(hours=1)
+        patient = PathPatient(study_id=self.study_id)
+        steps = entered_late(milestone, patient, site_date(infused_at, RULES), PROTOCOL_V1, infused_at=infused_at)
+        await self.start(screened_on=site_date(steps[0].at, RULES))
+        await send(steps, self.do)
+        return len(steps)
 
     async def thaw(self) -> None:
         """The bag thawed a little before now: the infusion may start at once."""
