@@ -104,6 +104,27 @@ TIMER_PATCHES = {
     "complete_dlt_window": "dlt-window-completed",
     "flag_late_infusion_after_thaw": "late-after-thaw-alert",
 }
+# Every patch above, known to the code from this one on. A run that starts on it records one marker for them all: each
+# patch called on its own records a marker and, by the SDK, an upsert of the TemporalChangeVersion search attribute
+# (a visibility write on the server), a dozen of each in every new run (docs/performance.md). Runs recorded before
+# it call each patch as they did. A patch added later is not bundled: it is called on its own.
+BUNDLED_PATCHES_PATCH = "journey-patches-bundled"
+BUNDLED_PATCHES = frozenset(
+    {
+        SIGNATURES_REQUIRED_PATCH,
+        CHAIN_OF_CUSTODY_PATCH,
+        INDUCTION_CRITERIA_PATCH,
+        DAILY_MONITORING_PATCH,
+        SLOT_BOOKING_PATCH,
+        SLOT_CANCELLING_PATCH,
+        SLOT_NOTICES_PATCH,
+        CLINICAL_REVIEW_PATCH,
+        TRIAL_REPORTS_PATCH,
+        AMENDMENT_MOVE_PATCH,
+        WAKE_TIMER_KEPT_PATCH,
+        *TIMER_PATCHES.values(),
+    }
+)
 
 # The permanent record must take every event: keep retrying while the database is away.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -191,6 +212,8 @@ def role_refusal(rejection: CommandRejected) -> ApplicationError | None:
 class PatientJourneyWorkflow:
     @workflow.init
     def __init__(self, journey: JourneyInput) -> None:
+        # First, before any other patch is asked for: whether this run began on code that knows the bundled ones.
+        self._bundled = workflow.patched(BUNDLED_PATCHES_PATCH)
         self._state = JourneyWorkflowState.starting(journey)
         if journey.protocol_version is not None:
             self._state.enrolling_under = protocol_for_version(journey.protocol_version)
@@ -205,8 +228,8 @@ class PatientJourneyWorkflow:
         rescreening = journey.screen_failure is not None or journey.carried is not None  # not parsed twice
         if journey.enrollment is not None and (self._state.journey.phase is Phase.NOT_ENROLLED or rescreening):
             try:
-                custody = workflow.patched(CHAIN_OF_CUSTODY_PATCH)
-                induction = workflow.patched(INDUCTION_CRITERIA_PATCH)
+                custody = self._patched(CHAIN_OF_CUSTODY_PATCH)
+                induction = self._patched(INDUCTION_CRITERIA_PATCH)
                 self._state.enrollment = self._decided(
                     journey.enrollment,
                     chain_of_custody=custody,
@@ -218,6 +241,11 @@ class PatientJourneyWorkflow:
             except CommandRejected as rejection:
                 self._state.enrollment_refused = rejection
             self._state.journey = fold(self._state.journey, self._state.enrollment)
+
+    def _patched(self, patch_id: str) -> bool:
+        """`workflow.patched`, answered without a marker of its own for a bundled patch in a run that began on code
+        knowing the bundle."""
+        return (self._bundled and patch_id in BUNDLED_PATCHES) or workflow.patched(patch_id)
 
     @property
     def _protocol(self) -> TrialProtocol:
@@ -261,7 +289,7 @@ class PatientJourneyWorkflow:
         delay = (wake_at - workflow.now()).total_seconds()
         if delay <= 0:
             return
-        if workflow.patched(WAKE_TIMER_KEPT_PATCH):
+        if self._patched(WAKE_TIMER_KEPT_PATCH):
             timer = self._wake.until(wake_at)  # the timer already running when the moment has not moved
             await workflow.wait_condition(lambda: self._should_wake() or timer.done())
             return
@@ -289,7 +317,7 @@ class PatientJourneyWorkflow:
             return
         version = self._state.journey.pending_protocol_version
         assert version is not None  # _amendment_move_due
-        if not workflow.patched(AMENDMENT_MOVE_PATCH):
+        if not self._patched(AMENDMENT_MOVE_PATCH):
             self._state.move_not_taken = version
             return
         async with self._lock:
@@ -326,10 +354,9 @@ class PatientJourneyWorkflow:
                     workflow.logger.error("timer command refused: %s", "; ".join(rejection.reasons))
                     return
 
-    @staticmethod
-    def _timers_left_out() -> frozenset[str]:
+    def _timers_left_out(self) -> frozenset[str]:
         """The timer kinds this run does not fire: those added after the run began (remembered per run by patch)."""
-        return frozenset(kind for kind, patch in TIMER_PATCHES.items() if not workflow.patched(patch))
+        return frozenset(kind for kind, patch in TIMER_PATCHES.items() if not self._patched(patch))
 
     def _finished(self) -> bool:
         # An ended journey stays open until its safety reports are confirmed: none may be forgotten.
@@ -411,7 +438,7 @@ class PatientJourneyWorkflow:
 
     def _report_to_trial(self, reports: list[JourneyReport]) -> None:
         """Tell the trial (its stopping rule and accrual); retried until it has them, drained like notifications."""
-        if not reports or not workflow.patched(TRIAL_REPORTS_PATCH):
+        if not reports or not self._patched(TRIAL_REPORTS_PATCH):
             return
         trial = self._protocol.accrual.trial_identifier
         for report in reports:
@@ -450,7 +477,7 @@ class PatientJourneyWorkflow:
 
     def _send(self, notification: Notification) -> None:
         # Slots booked in histories recorded before the notices replay without them.
-        if notification.topic in SLOT_NOTICE_TOPICS and not workflow.patched(SLOT_NOTICES_PATCH):
+        if notification.topic in SLOT_NOTICE_TOPICS and not self._patched(SLOT_NOTICES_PATCH):
             return
         send_notification(self._notifications, notification)
 
@@ -465,13 +492,13 @@ class PatientJourneyWorkflow:
         await workflow.wait_condition(lambda: self._state.ready)
         # Histories recorded before signatures were required replay as they ran; the validator (new commands
         # only) always requires them.
-        signatures_required = workflow.patched(SIGNATURES_REQUIRED_PATCH)
+        signatures_required = self._patched(SIGNATURES_REQUIRED_PATCH)
         # Likewise entries made before the clinical review's rules (the validator always applies them).
-        clinical_review = workflow.patched(CLINICAL_REVIEW_PATCH)
+        clinical_review = self._patched(CLINICAL_REVIEW_PATCH)
         # A screening corrected in a history recorded before the induction criteria replays as it ran.
-        induction = not isinstance(command, CorrectScreening) or workflow.patched(INDUCTION_CRITERIA_PATCH)
+        induction = not isinstance(command, CorrectScreening) or self._patched(INDUCTION_CRITERIA_PATCH)
         # So does an infusion recorded before daily monitoring was tracked.
-        daily = not isinstance(command, RecordInfusion) or workflow.patched(DAILY_MONITORING_PATCH)
+        daily = not isinstance(command, RecordInfusion) or self._patched(DAILY_MONITORING_PATCH)
         async with self._lock:
             try:
                 events = await self._apply(
@@ -484,9 +511,9 @@ class PatientJourneyWorkflow:
             except CommandRejected as rejection:  # the state moved on since validation
                 raise rejection_error(rejection) from role_refusal(rejection)
             # Histories recorded before the slot calendar replay without its bookings.
-            if _moves_slots(events) and workflow.patched(SLOT_BOOKING_PATCH):
+            if _moves_slots(events) and self._patched(SLOT_BOOKING_PATCH):
                 await self._book_slots(events)
-            if _leaves_slots(events) and workflow.patched(SLOT_CANCELLING_PATCH):
+            if _leaves_slots(events) and self._patched(SLOT_CANCELLING_PATCH):
                 await self._cancel_slots()
         return self._answered(update_id, events)
 
@@ -609,7 +636,7 @@ class PatientJourneyWorkflow:
         except ActivityError as failure:
             if isinstance(failure.cause, ApplicationError) and failure.cause.type == CALENDAR_FULL:
                 workflow.logger.error("no slot booked for %s: %s", study_id, failure.cause.message)
-                if workflow.patched(SLOT_NOTICES_PATCH):
+                if self._patched(SLOT_NOTICES_PATCH):
                     await self._record_no_slot(collection_number, not_before, failure.cause)
                 return
             raise

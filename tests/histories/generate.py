@@ -254,9 +254,9 @@ async def amendment_screening(journey: JourneyClient) -> None:
 
 
 async def late_entry(journey: JourneyClient) -> None:
-    """The path to the last lymphodepletion dose entered late, every step sent at once: the wake timer kept across
-    the steps that leave the next wake where it was (patch `wake-timer-kept`); the infusion window then closes unused
-    (the kept timer fires), and the patient is taken off study."""
+    """The path to the last lymphodepletion dose entered late, every step sent at once: one marker for the bundled
+    patches, the wake timer kept across the steps that leave the next wake where it was; the infusion window then
+    closes unused (the kept timer fires), and the patient is taken off study."""
     await journey.entered_late()
     infusion = next(d for d in (await journey.status()).due if d.code == "INFUSION")
     assert infusion.window_closes is not None
