@@ -19,6 +19,7 @@ FIGURE_KEYS: tuple[str, ...] = (
     "activity_floor_update_throughput",
     "update_server_cpu_ms",
     "update_worker_cpu_ms",
+    "update_history_events",
     "errors",
     "memory_per_cached_workflow_kib",
     "history_events_5_years",

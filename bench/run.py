@@ -27,6 +27,7 @@ from bench.load import Phase
 from bench.machine import describe_machine, load_average
 from bench.record_append import AppendResult, activity_append, path_batches, store_append
 from bench.server_load import ServerLoadResults, measure_on_dev_server
+from bench.step_events import StepEvents
 from bench.throughput import LoadResult
 from bench.worker_process import ACTIVITY_THREADS
 from records import EventStore
@@ -193,6 +194,7 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
             )
         )
     figures.extend(cpu_figures(journey, activity_floor, patients))
+    figures.append(step_event_figure(journey, activity_floor, patients))
     journey_worker, floor_worker = _worker_problems(journey), _worker_problems(floor)
     figures.append(
         Figure(
@@ -259,6 +261,32 @@ def cpu_figures(journey: LoadResult, activity_floor: LoadResult | None, patients
             )
         )
     return figures
+
+
+def _commonest(events: StepEvents | None, kinds: int = 6) -> str:
+    if events is None or not events.updates:
+        return "not counted"
+    ranked = sorted(events.by_type.items(), key=lambda item: -item[1])[:kinds]
+    return ", ".join(f"{kind} {count / events.updates:.2f}" for kind, count in ranked)
+
+
+def step_event_figure(journey: LoadResult, activity_floor: LoadResult | None, patients: int) -> Figure:
+    """The history a step leaves (bench/step_events.py), beside the floor whose update waits for an activity."""
+    floor = None if activity_floor is None else activity_floor.step_events
+    events = journey.step_events
+    note = f"over every run of {events.workflows if events else 0} workflows, their start included; journeys: "
+    note += _commonest(events)
+    if activity_floor is not None:
+        note += f"; floor (an update waiting for a no-op activity): {_commonest(floor)}"
+    return Figure(
+        "update_history_events",
+        "History events per recorded step",
+        "",
+        None if events is None else events.per_update,
+        None if floor is None else floor.per_update,
+        patients,
+        note,
+    )
 
 
 # ---------------------------------------------------------------- recorded histories and replay

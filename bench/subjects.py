@@ -17,6 +17,7 @@ from bench.floor_messages import FloorInput, FloorStep, UpdateWork
 from bench.floor_workflow import FloorWorkflow
 from bench.journey_steps import enrollment_for, study_id, walk_to_infusion
 from bench.load import Phase
+from config.journey_ids import journey_workflow_id
 from domain.journey.commands import StaffCommand
 from facade import TrialClient
 from workflows.journey_messages import RecordResult
@@ -28,6 +29,10 @@ SETTLE_POLL_SECONDS = 0.1
 
 class Subject(Protocol):
     kind: str
+
+    @property
+    def client(self) -> Client: ...
+    def workflow_id(self, number: int) -> str: ...
 
     async def start(self, number: int) -> None: ...
     async def settle(self, numbers: Sequence[int]) -> bool: ...
@@ -55,14 +60,18 @@ class FloorSubject:
         self._per_update = per_update
         self._prefix = f"{FLOOR_ID_PREFIX}{prefix.lower()}-"
 
-    def _id(self, number: int) -> str:
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    def workflow_id(self, number: int) -> str:
         return f"{self._prefix}{number:05d}"
 
     async def start(self, number: int) -> None:
         await self._client.start_workflow(
             FloorWorkflow.run,
-            FloorInput(key=self._id(number), per_update=self._per_update),
-            id=self._id(number),
+            FloorInput(key=self.workflow_id(number), per_update=self._per_update),
+            id=self.workflow_id(number),
             task_queue=self._task_queue,
         )
 
@@ -70,13 +79,14 @@ class FloorSubject:
         return True  # its first task records nothing: there is nothing to wait for
 
     async def walk(self, number: int, updates: Phase) -> None:
-        handle = self._client.get_workflow_handle_for(FloorWorkflow.run, self._id(number))
+        handle = self._client.get_workflow_handle_for(FloorWorkflow.run, self.workflow_id(number))
         for step in range(1, self._updates + 1):
             command = FloorStep(number=step)
             await updates.timed(lambda command=command: handle.execute_update(FloorWorkflow.step, command))  # type: ignore[misc]
 
     async def query(self, number: int) -> None:
-        await self._client.get_workflow_handle_for(FloorWorkflow.run, self._id(number)).query(FloorWorkflow.state)
+        handle = self._client.get_workflow_handle_for(FloorWorkflow.run, self.workflow_id(number))
+        await handle.query(FloorWorkflow.state)
 
 
 class JourneySubject:
@@ -91,6 +101,13 @@ class JourneySubject:
 
     def _study_id(self, number: int) -> str:
         return study_id(number, self._prefix)
+
+    @property
+    def client(self) -> Client:
+        return self._trial.temporal
+
+    def workflow_id(self, number: int) -> str:
+        return journey_workflow_id(self._study_id(number))
 
     async def start(self, number: int) -> None:
         await self._trial.enroll(enrollment_for(self._study_id(number), self._infused_at, self._trial.protocol))

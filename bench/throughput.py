@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bench.cpu import CpuMeter, spent
 from bench.load import Phase, bounded
+from bench.step_events import SAMPLED_WORKFLOWS, StepEvents, step_events
 from bench.subjects import Subject
 from bench.worker_handle import WorkerProcesses, WorkerStats
 
@@ -29,6 +30,7 @@ class LoadResult:
     memory_before: WorkerStats | None = None
     memory_after: WorkerStats | None = None
     worker_log: dict[str, int] = field(default_factory=dict)
+    step_events: StepEvents | None = None  # what a step left in the history of a few of the workflows
 
     @property
     def errors(self) -> int:
@@ -69,6 +71,7 @@ class LoadResult:
             "memory_after": None if self.memory_after is None else vars(self.memory_after),
             "kib_per_cached_workflow": self.kib_per_cached_workflow,
             "worker_log_lines_by_level": self.worker_log,
+            "step_events": None if self.step_events is None else self.step_events.summary(),
         }
 
 
@@ -123,7 +126,8 @@ async def measure_kind(
     server_pid: int | None = None,
 ) -> LoadResult:
     """Warm the workers up (imports, sandbox, caches), read their memory, run the load (its CPU metered by process:
-    the server at `server_pid`, the workers, this driver), read their memory again."""
+    the server at `server_pid`, the workers, this driver), read their memory again, then count what the steps of a
+    few of the workflows left in their histories."""
     warm = LoadResult(kind=f"{subject.kind}-warm-up", workflows=warm_up)
     await drive(warm_up_subject, range(1, warm_up + 1), concurrency, warm)
     result = LoadResult(kind=subject.kind, workflows=workflows, warm_up_failed=len(warm.failed))
@@ -132,4 +136,9 @@ async def measure_kind(
     await drive(subject, range(1, workflows + 1), concurrency, result, meter)
     result.memory_after = await workers.settled_stats()
     result.worker_log = workers.log_problems()
+    walked = [n for n in range(1, workflows + 1) if n not in result.failed]
+    if walked:
+        sample = walked[:SAMPLED_WORKFLOWS]
+        updates_each = round(result.updates.succeeded / len(walked))
+        result.step_events = await step_events(subject.client, [subject.workflow_id(n) for n in sample], updates_each)
     return result

@@ -101,6 +101,23 @@ def test_each_phase_says_what_cpu_the_server_the_workers_and_the_driver_spent(
     assert figures["update_server_cpu_ms"]["floor"] == pytest.approx(floor_server_ms, abs=0.01)
 
 
+def test_the_history_a_step_leaves_is_counted_beside_the_floor_with_an_activity(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    """Every run of a few workflows read back: each update accepted once, the floor's one activity per update, and
+    the journey's step leaving more than the floor's."""
+    _, document = quick_run
+    server = document["details"]["dev_server"]
+    floor = server["activity_floor"]["step_events"]["by_type_per_update"]
+    journey = server["journey"]["step_events"]["by_type_per_update"]
+    assert floor["workflow_execution_update_accepted"] == journey["workflow_execution_update_accepted"] == 1.0
+    assert floor["activity_task_scheduled"] == 1.0
+    assert journey["activity_task_scheduled"] > 1.0  # the append, the notifications, the slot booking
+    figure = document["figures"]["update_history_events"]
+    assert figure["value"] > figure["floor"] > 0, figure
+    assert figure["value"] == pytest.approx(server["journey"]["step_events"]["events_per_update"])
+
+
 def test_the_cpu_meter_counts_each_role_and_keeps_a_gone_process_last_reading() -> None:
     child = subprocess.Popen([sys.executable, "-c", "sum(range(3_000_000))"])
     meter = CpuMeter.of(None, [child.pid])
@@ -248,9 +265,7 @@ def test_a_benchmark_stopped_by_sigterm_stops_its_dev_server_and_removes_its_dat
     command = [sys.executable, "-m", "bench", "--quick", "--only", "dev-server", "--out", str(out)]
     bench = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        server = _its_dev_server(bench)
-        database = Path(server.cmdline()[server.cmdline().index("--db-filename") + 1])
-        assert database.exists()
+        server, database = _its_dev_server(bench)
         bench.send_signal(signal.SIGTERM)
         _, stderr = bench.communicate(timeout=QUICK_RUN_TIMEOUT_SECONDS)
     finally:
@@ -263,19 +278,23 @@ def test_a_benchmark_stopped_by_sigterm_stops_its_dev_server_and_removes_its_dat
     assert not out.exists()
 
 
-def _its_dev_server(bench: subprocess.Popen[str]) -> psutil.Process:
-    """The dev server among the benchmark's children, once it is started (a hang guard, not a speed check)."""
+def _its_dev_server(bench: subprocess.Popen[str]) -> tuple[psutil.Process, Path]:
+    """The dev server among the benchmark's children and its database, once the server has made it (a busy machine
+    starts the process well before its database; a hang guard, not a speed check)."""
     deadline = time.monotonic() + QUICK_RUN_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         assert bench.poll() is None, bench.communicate()
         for child in psutil.Process(bench.pid).children(recursive=True):
             try:
-                if "start-dev" in child.cmdline():
-                    return child
+                command = child.cmdline()
             except psutil.NoSuchProcess:
                 continue
+            if "start-dev" in command:
+                database = Path(command[command.index("--db-filename") + 1])
+                if database.exists():
+                    return child, database
         time.sleep(0.2)
-    raise AssertionError("the benchmark's dev server never started")
+    raise AssertionError("the benchmark's dev server never started with its database")
 
 
 def test_the_floors_scale_run_measures_the_floor_with_an_activity_alone(tmp_path: Path) -> None:
