@@ -107,7 +107,8 @@ TIMER_PATCHES = {
 # Every patch above, known to the code from this one on. A run that starts on it records one marker for them all: each
 # patch called on its own records a marker and, by the SDK, an upsert of the TemporalChangeVersion search attribute
 # (a visibility write on the server), a dozen of each in every new run (docs/performance.md). Runs recorded before
-# it call each patch as they did. A patch added later is not bundled: it is called on its own.
+# it call each patch as they did. The list is closed: a patch added to it would count as applied in runs that began
+# before it existed. A later patch is asked on its own (through `_patched`, like every patch here).
 BUNDLED_PATCHES_PATCH = "journey-patches-bundled"
 BUNDLED_PATCHES = frozenset(
     {
