@@ -7,13 +7,19 @@ task, which cancelled it; the server refused the cancel and never redelivered th
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import cast
 
+import pytest
+from google.protobuf.empty_pb2 import Empty
 from temporalio import workflow
+from temporalio.api.testservice.v1 import GetCurrentTimeResponse, SleepRequest
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from workers.time_skipping import PAST_THE_MOMENT, skip_time
+from workers.time_skipping import PAST_THE_MOMENT, SKIP_ATTEMPTS, skip_time
 
 LATE = timedelta(milliseconds=200)  # how late a loaded worker's task may start a timer
 
@@ -41,3 +47,60 @@ async def test_a_timer_started_late_for_the_moment_skipped_to_has_fired_when_the
         fired = [e for e in history.events if e.HasField("timer_fired_event_attributes")]
         assert len(fired) == 1, "the timer due just after the moment skipped to has not fired"
         await handle.result()
+
+
+class BreakingTestService:
+    """The test server's clock and skips, whose connection breaks under the first `breaks` skips: after the server
+    moved its clock (`moved_first`), or before."""
+
+    def __init__(self, breaks: int, moved_first: bool, status: RPCStatusCode = RPCStatusCode.INTERNAL) -> None:
+        self.now = datetime(2026, 12, 7, 9, tzinfo=UTC)
+        self.breaks = breaks
+        self.moved_first = moved_first
+        self.status = status
+        self.skips: list[timedelta] = []
+
+    async def get_current_time(self, _request: Empty, retry: bool = False) -> GetCurrentTimeResponse:
+        response = GetCurrentTimeResponse()
+        response.time.FromDatetime(self.now)
+        return response
+
+    async def unlock_time_skipping_with_sleep(self, request: SleepRequest, **_call_options: object) -> None:
+        duration = request.duration.ToTimedelta()
+        self.skips.append(duration)
+        broken = len(self.skips) <= self.breaks
+        if self.moved_first or not broken:
+            self.now += duration
+        if broken:
+            raise RPCError("h2 protocol error: http2 error", self.status, b"")
+
+
+def env_of(service: BreakingTestService) -> WorkflowEnvironment:
+    return cast(WorkflowEnvironment, SimpleNamespace(client=SimpleNamespace(test_service=service)))
+
+
+async def test_a_skip_whose_connection_broke_after_the_clock_moved_is_not_taken_twice() -> None:
+    service = BreakingTestService(breaks=1, moved_first=True)
+    began = service.now
+    await skip_time(env_of(service), timedelta(days=1))
+    assert service.now == began + timedelta(days=1) + PAST_THE_MOMENT
+    assert service.skips == [timedelta(days=1) + PAST_THE_MOMENT]
+
+
+async def test_a_skip_whose_connection_broke_before_the_clock_moved_is_asked_for_again() -> None:
+    service = BreakingTestService(breaks=2, moved_first=False)
+    began = service.now
+    await skip_time(env_of(service), timedelta(days=1))
+    assert service.now == began + timedelta(days=1) + PAST_THE_MOMENT
+    assert len(service.skips) == SKIP_ATTEMPTS
+
+
+async def test_a_skip_refused_otherwise_or_broken_every_time_raises() -> None:
+    refused = BreakingTestService(breaks=1, moved_first=False, status=RPCStatusCode.INVALID_ARGUMENT)
+    with pytest.raises(RPCError):
+        await skip_time(env_of(refused), timedelta(days=1))
+    assert len(refused.skips) == 1
+    broken = BreakingTestService(breaks=SKIP_ATTEMPTS, moved_first=False)
+    with pytest.raises(RPCError):
+        await skip_time(env_of(broken), timedelta(days=1))
+    assert len(broken.skips) == SKIP_ATTEMPTS
