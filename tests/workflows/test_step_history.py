@@ -37,7 +37,7 @@ async def walked_late(env: Env, study_id: str) -> tuple[int, list[HistoryEvent]]
 
 
 async def test_steps_that_leave_the_next_wake_where_it_was_keep_its_timer(journey_env: Env) -> None:
-    steps, events = await walked_late(journey_env, "TF-161")
+    steps, events = await walked_late(journey_env, "TF-171")
     started = [e for e in events if e.HasField("timer_started_event_attributes")]
     cancelled = [e for e in events if e.HasField("timer_canceled_event_attributes")]
     moments = [fires_at(e) for e in started]
@@ -48,7 +48,7 @@ async def test_steps_that_leave_the_next_wake_where_it_was_keep_its_timer(journe
 
 
 async def test_a_new_run_records_one_marker_for_the_bundled_patches(journey_env: Env) -> None:
-    steps, events = await walked_late(journey_env, "TF-162")
+    steps, events = await walked_late(journey_env, "TF-172")
     markers = [e.marker_recorded_event_attributes for e in events if e.HasField("marker_recorded_event_attributes")]
     patch_ids = [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers]
     change_versions = [
