@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -61,12 +61,15 @@ from simulation.journey_steps import (
 )
 from simulation.server_clock import ServerClock
 from simulation.stopping_rule_story import StoppingRuleStory, run_stopping_rule_story
-from workers.time_skipping import server_time, start_time_skipping
+from workers.time_skipping import TimeSkippingStalled, server_time, start_time_skipping
 from workers.worker import journey_worker
 from workflows.journey_messages import RecordResult
 
 DEFAULT_SEED = 2026
 DEFAULT_PATIENTS = 10
+T = TypeVar("T")
+# A run whose time-skipping server stalled is driven once more, from the start, on new servers (run_demo).
+STALLED_RUN_ATTEMPTS = 2
 # Staff act between 09:00 and 15:00 at the site: never at 00:00 or 08:00, when the workflows' timers fire
 # (the time-skipping server refuses an update landing at the very instant a timer of that workflow fires).
 ROUNDS_HOUR, VISIT_HOUR, GRADE_3_HOUR, REPORT_HOUR = 9, 10, 11, 15
@@ -409,8 +412,57 @@ async def run_demo(
 ) -> DemoResult:
     """Start a time-skipping server, a worker and a trial record (thrown away, or the one at `record_url`, kept);
     drive the cohort; report. `accrual_target_infused` replaces the protocol's (a cohort larger than the trial's, in
-    the benchmark)."""
+    the benchmark). A run whose server stopped skipping time is driven again on new servers, into a new throw-away
+    record (a kept record holds the first run's part: TimeSkippingStalled is raised)."""
     plan = plan_cohort(seed, patients, protocol)
+
+    async def cohort() -> tuple[TrialReport, datetime]:
+        return await _drive_into_record(plan, protocol, say, record_url, accrual_target_infused)
+
+    report, ended_at = await _again_if_stalled(cohort, say, record_url is None)
+
+    async def story() -> StoppingRuleStory:
+        # On a server of its own: the cohort's journeys, in follow-up, keep their timers out of the story's way.
+        story_env = await start_time_skipping(runtime=_quiet_runtime())
+        async with story_env:
+            await register_search_attributes(story_env.client)
+            return await run_stopping_rule_story(story_env, protocol, say, not_before=ended_at)
+
+    stopping_rule_story = await _again_if_stalled(story, say, can_retry=True)
+    expected = expected_report(plan, protocol)
+    mismatches = compare(expected, report)
+    return DemoResult(
+        cohort=plan,
+        expected=expected,
+        report=report,
+        report_matches_cohort=not mismatches,
+        mismatches=mismatches,
+        stopping_rule_story=stopping_rule_story,
+    )
+
+
+async def _again_if_stalled(run: Callable[[], Awaitable[T]], say: Callable[[str], None], can_retry: bool) -> T:
+    """`run`, once more from the start on new servers if its time-skipping server stopped skipping time (a failure
+    of that test server, not of the trial: workers/time_skipping.py, STALLED_AFTER)."""
+    attempt = 1
+    while True:
+        try:
+            return await run()
+        except TimeSkippingStalled as stall:
+            if not can_retry or attempt == STALLED_RUN_ATTEMPTS:
+                raise
+            say(f"{stall}: driven again from the start on a new one.")
+            attempt += 1
+
+
+async def _drive_into_record(
+    plan: CohortPlan,
+    protocol: TrialProtocol,
+    say: Callable[[str], None],
+    record_url: str | None,
+    accrual_target_infused: int | None,
+) -> tuple[TrialReport, datetime]:
+    """The cohort driven into a new throw-away trial record, or the empty one at `record_url`."""
     with tempfile.TemporaryDirectory(prefix="trial-demo-") as record_dir:
         if record_url is None:
             # Deleted with its directory at the end: no fsync at each commit (records/engine.py, `durable`).
@@ -427,24 +479,9 @@ async def run_demo(
                     f"the trial record at {record_url} already holds {len(held)} patient(s) ({shown}): the demo "
                     "keeps its cohort in an empty trial record only"
                 )
-            report, ended_at = await _drive(plan, store, protocol, say, accrual_target_infused)
+            return await _drive(plan, store, protocol, say, accrual_target_infused)
         finally:
             store.close()
-    # On a server of its own: the cohort's journeys, in follow-up, keep their timers out of the story's way.
-    story_env = await start_time_skipping(runtime=_quiet_runtime())
-    async with story_env:
-        await register_search_attributes(story_env.client)
-        story = await run_stopping_rule_story(story_env, protocol, say, not_before=ended_at)
-    expected = expected_report(plan, protocol)
-    mismatches = compare(expected, report)
-    return DemoResult(
-        cohort=plan,
-        expected=expected,
-        report=report,
-        report_matches_cohort=not mismatches,
-        mismatches=mismatches,
-        stopping_rule_story=story,
-    )
 
 
 async def _drive(
@@ -553,6 +590,10 @@ def demo(
     except RecordInUse as refusal:
         err.print(str(refusal), style="red", markup=False, soft_wrap=True)
         raise typer.Exit(USAGE_ERROR_EXIT_CODE) from None
+    except TimeSkippingStalled as stall:
+        again = "Run the demo again" if record_url is None else "Run the demo again with an empty trial record"
+        err.print(f"{stall}. {again}.", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     progress.print(f"Done in {time.monotonic() - started:.1f} s (wall clock).")
     if as_json:
         print_json(result)

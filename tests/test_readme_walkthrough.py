@@ -7,12 +7,16 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.make_run import REPO_ROOT, MakeRunSetup, make_run
 
 README = REPO_ROOT / "README.md"
 WALKTHROUGH = re.compile(r"<!-- walkthrough:begin -->\n```bash\n(.*?)```\n<!-- walkthrough:end -->", re.DOTALL)
 DOCUMENTED_API = "http://127.0.0.1:8000"
-WALKTHROUGH_SECONDS = 300
+# A bound on a hang, not a timing assertion: the walk-through took 122 s in CI and 315 s on a machine loaded
+# three times over (its commands' interpreters start slowly when the cores are shared).
+WALKTHROUGH_SECONDS = 600
 
 
 def walkthrough_script() -> str:
@@ -26,6 +30,27 @@ def test_the_walkthrough_is_a_bash_block_that_uses_the_documented_addresses() ->
     assert f"API={DOCUMENTED_API}" in script
     assert "trial enroll" in script and "trial record" in script and "trial report" in script
     assert "trial login" in script and "--by" not in script  # who acts comes from the credential alone
+
+
+async def output_within(process: asyncio.subprocess.Process, seconds: float) -> str:
+    """The process's whole output once it has ended; if it has not ended within `seconds`, it is killed and the
+    test fails with what it printed so far (the step it hung on)."""
+    stdout = process.stdout
+    assert stdout is not None
+    chunks: list[bytes] = []
+
+    async def read_to_the_end() -> None:
+        while chunk := await stdout.read(4096):
+            chunks.append(chunk)
+        await process.wait()
+
+    try:
+        await asyncio.wait_for(read_to_the_end(), timeout=seconds)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"the walk-through did not end within {seconds} s; it printed:\n{b''.join(chunks).decode()}")
+    return b"".join(chunks).decode()
 
 
 async def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
@@ -49,8 +74,7 @@ async def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        output_bytes, _ = await asyncio.wait_for(process.communicate(), timeout=WALKTHROUGH_SECONDS)
-    output = output_bytes.decode()
+        output = await output_within(process, WALKTHROUGH_SECONDS)
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
     assert "ELIGIBLE" in output

@@ -3,6 +3,9 @@ the workflow tests and the recorded histories run on it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +26,15 @@ TEST_SERVER = "temporal-test-server"
 SKIP_TIMEOUT = timedelta(minutes=10)
 # A skip whose connection broke is resumed (skip_time) at most this often before its error is raised.
 SKIP_ATTEMPTS = 3
+# A skip the server has stopped making. While something runs (a workflow task, an activity) its clock follows real
+# time; between them it jumps to the next timer. Under heavy load it has been seen to stop jumping for good, nothing
+# pending in any workflow: it lost count of what holds its clock (a workflow task completed twice, its response
+# broken by the server's own oversized error), or a workflow's state stayed locked (TimeSkippingStalled). Work holds
+# the clock for seconds; no jump for this long is a stall.
+STALLED_AFTER = timedelta(minutes=2)
+WATCH_EVERY = timedelta(seconds=5)
+# How far the clock must move beyond the real time that passed to count as a jump (its reads are a moment apart).
+JUMP = timedelta(seconds=1)
 # Every skip lands this far past the moment asked for. A workflow's timer due at that very moment (fixed in advance:
 # a site day's end, a report's deadline from the time staff entered) is started a few milliseconds late (its delay
 # counts from its task's start), so without the margin it fires in real time while the workflow task of the caller's
@@ -43,6 +55,20 @@ async def start_time_skipping(runtime: Runtime | None = None) -> WorkflowEnviron
     )
 
 
+class TimeSkippingStalled(RuntimeError):
+    """The time-skipping server stopped skipping time short of the moment asked for: the run on it cannot go on."""
+
+    def __init__(self, at: datetime, until: datetime, quiet_for: timedelta) -> None:
+        self.at = at
+        self.until = until
+        super().__init__(
+            f"the time-skipping test server stopped skipping time at {at:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{until - at} short of the moment asked for: its clock has not jumped for "
+            f"{quiet_for.total_seconds():.0f} s with the moment still ahead. A failure of that test server under "
+            "heavy load (temporalio/sdk-java#3088); nothing on it can be trusted after it, start again on a new one"
+        )
+
+
 async def server_time(env: WorkflowEnvironment) -> datetime:
     """The server's clock. Reading it is harmless to repeat, so it is asked with the SDK's retry: its connection
     to this server once broke mid-suite ("h2 protocol error", INTERNAL, which the SDK retries), failing the read the
@@ -51,13 +77,20 @@ async def server_time(env: WorkflowEnvironment) -> datetime:
     return response.time.ToDatetime().replace(tzinfo=UTC)
 
 
-async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
+async def skip_time(
+    env: WorkflowEnvironment,
+    duration: timedelta,
+    stalled_after: timedelta = STALLED_AFTER,
+    watch_every: timedelta = WATCH_EVERY,
+) -> None:
     """Move the server's clock on by `duration` and PAST_THE_MOMENT, firing every timer on the way (what `env.sleep`
     does, unhurried).
 
     The connection to this server has broken under a skip on a loaded machine ("h2 protocol error", INTERNAL, in
     two suites' processes at once). A skip is not sent again as it was: the server may have moved its clock before
-    the answer was lost. The rest of the way to the same moment is asked for instead, read from its clock."""
+    the answer was lost. The rest of the way to the same moment is asked for instead, read from its clock.
+
+    Raises TimeSkippingStalled when the server stops skipping before the moment (`_skip_watched`)."""
     now = await server_time(env)
     until = now + duration + PAST_THE_MOMENT
     for attempt in range(1, SKIP_ATTEMPTS + 1):
@@ -69,12 +102,44 @@ async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
         request = test_service.SleepRequest()
         request.duration.FromTimedelta(remaining)
         try:
-            await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
+            await _skip_watched(env, request, until, stalled_after, watch_every)
             return
         except RPCError as error:
             if error.status is not RPCStatusCode.INTERNAL or attempt == SKIP_ATTEMPTS:
                 raise
     # Queries on this server wait for `config.settling.settle`: one during a run's hand-over stops the clock.
+
+
+async def _skip_watched(
+    env: WorkflowEnvironment,
+    request: test_service.SleepRequest,
+    until: datetime,
+    stalled_after: timedelta,
+    watch_every: timedelta,
+) -> None:
+    """The skip, its server's clock read every `watch_every` meanwhile: TimeSkippingStalled when it has not jumped
+    for `stalled_after` (a stalled server would hold the caller for the whole SKIP_TIMEOUT, then say only "Timeout
+    expired")."""
+    skip = asyncio.ensure_future(env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT))
+    try:
+        last_read, read_at = await server_time(env), time.monotonic()
+        jumped_at = read_at
+        while not skip.done():
+            await asyncio.wait({skip}, timeout=watch_every.total_seconds())
+            if skip.done():
+                break
+            now, now_at = await server_time(env), time.monotonic()
+            if now - last_read > timedelta(seconds=now_at - read_at) + JUMP:
+                jumped_at = now_at
+            last_read, read_at = now, now_at
+            if now_at - jumped_at > stalled_after.total_seconds():
+                raise TimeSkippingStalled(now, until, timedelta(seconds=now_at - jumped_at))
+        skip.result()  # its error, if it failed
+    finally:
+        if not skip.done():
+            skip.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RPCError):
+                await skip
 
 
 async def skip_past_timers_due_now(env: WorkflowEnvironment, workflow_ids: Iterable[str]) -> None:

@@ -43,9 +43,21 @@ from simulation.cohort import (
     plan_cohort,
     screening_for,
 )
-from simulation.demo import DemoResult, app, compare, demo_lines, drive_in_time_order, run_demo, story_lines
+from simulation.demo import (
+    STALLED_RUN_ATTEMPTS,
+    DemoResult,
+    _again_if_stalled,
+    app,
+    compare,
+    demo_lines,
+    drive_in_time_order,
+    run_demo,
+    story_lines,
+)
 from simulation.stopping_rule_story import FIRST_DLT, LATECOMER, SECOND_DLT, WAITING
 from tests.cli.trial_cli import TrialCli, served
+from tests.simulation.kept_demo import KeptDemo, demo_with_kept_record
+from workers.time_skipping import STALLED_AFTER, TimeSkippingStalled
 
 SEED = 11
 SCREENED_ON = date(2026, 1, 5)
@@ -184,17 +196,20 @@ def test_screen_failures_follow_an_amended_threshold() -> None:
 # ---------------------------------------------------------------- the demo on a time-skipping server
 
 
-@pytest.fixture(scope="module")
-def kept_record(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('demo-record') / 'trial-record.db'}"
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def demo_run(kept_record: str) -> AsyncIterator[tuple[DemoResult, list[str]]]:
+async def kept_demo(tmp_path_factory: pytest.TempPathFactory) -> KeptDemo:
     """The demo, its trial record kept (`--record-url`)."""
-    lines: list[str] = []
-    result = await run_demo(seed=SEED, patients=10, say=lines.append, record_url=kept_record)
-    yield result, lines
+    return await demo_with_kept_record(tmp_path_factory, seed=SEED, patients=10)
+
+
+@pytest.fixture(scope="module")
+def demo_run(kept_demo: KeptDemo) -> tuple[DemoResult, list[str]]:
+    return kept_demo.result, kept_demo.lines
+
+
+@pytest.fixture(scope="module")
+def kept_record(kept_demo: KeptDemo) -> str:
+    return kept_demo.record_url
 
 
 def test_the_report_matches_the_cohort_the_demo_generated(demo_run: tuple[DemoResult, list[str]]) -> None:
@@ -415,3 +430,28 @@ async def test_a_cohort_larger_than_the_trials_target_is_admitted_when_the_targe
         seed=SEED, patients=MIN_COHORT, protocol=small_trial, say=lambda _line: None, accrual_target_infused=MIN_COHORT
     )
     assert lifted.report_matches_cohort, lifted.mismatches
+
+
+async def test_a_run_whose_server_stalled_is_driven_again_once_unless_its_record_is_kept() -> None:
+    at = datetime(2027, 2, 18, 9, tzinfo=UTC)
+    runs: list[int] = []
+
+    async def stalls_first(times: int) -> str:
+        runs.append(len(runs))
+        if len(runs) <= times:
+            raise TimeSkippingStalled(at, at + timedelta(days=1), STALLED_AFTER)
+        return "the report"
+
+    said: list[str] = []
+    assert await _again_if_stalled(lambda: stalls_first(1), said.append, can_retry=True) == "the report"
+    assert len(runs) == 2 and said == [
+        f"{TimeSkippingStalled(at, at + timedelta(days=1), STALLED_AFTER)}: driven again from the start on a new one."
+    ]
+    runs.clear()
+    with pytest.raises(TimeSkippingStalled):  # a kept record holds the stalled run's part
+        await _again_if_stalled(lambda: stalls_first(1), said.append, can_retry=False)
+    assert len(runs) == 1
+    runs.clear()
+    with pytest.raises(TimeSkippingStalled):
+        await _again_if_stalled(lambda: stalls_first(STALLED_RUN_ATTEMPTS), said.append, can_retry=True)
+    assert len(runs) == STALLED_RUN_ATTEMPTS

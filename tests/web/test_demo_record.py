@@ -33,7 +33,8 @@ from exports.sdtm import current_facts
 from facade import TrialClient, TrialReport
 from facade.trial_exports import trial_record
 from records import EventStore
-from simulation.demo import DemoResult, run_demo
+from simulation.demo import DemoResult
+from tests.simulation.kept_demo import demo_with_kept_record
 from tests.web.browser import MovableClock, RequestLog, accessibility_violations, chromium, served
 from tests.web.screenshots import screenshot
 from web import WebConfig
@@ -61,10 +62,10 @@ class KeptRecord:
 async def kept(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KeptRecord]:
     """The demo once, its record kept; then the API and web app over that record with no Temporal behind them (the
     demo's time-skipping server is gone), as `trial-demo --record-url` tells the user to serve it."""
-    record_url = f"sqlite:///{tmp_path_factory.mktemp('demo-record') / 'trial-record.db'}"
-    demo = await run_demo(seed=SEED, patients=PATIENTS, say=lambda _line: None, record_url=record_url)
+    kept_demo = await demo_with_kept_record(tmp_path_factory, seed=SEED, patients=PATIENTS)
+    demo = kept_demo.result
     assert demo.report_matches_cohort, demo.mismatches
-    store = EventStore(record_url)
+    store = EventStore(kept_demo.record_url)
     auth = TokenAuthenticator(
         [TokenEntry(sha256=hash_token(SUPERVISOR_TOKEN), user_id="demo.sv", role=Role.SUPERVISOR, name="Demo")]
     )

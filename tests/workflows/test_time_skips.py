@@ -6,10 +6,11 @@ task, which cancelled it; the server refused the cancel and never redelivered th
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from typing import cast
+from typing import Final, cast
 
 import pytest
 from google.protobuf.empty_pb2 import Empty
@@ -19,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from workers.time_skipping import PAST_THE_MOMENT, SKIP_ATTEMPTS, skip_time
+from workers.time_skipping import PAST_THE_MOMENT, SKIP_ATTEMPTS, TimeSkippingStalled, skip_time
 
 LATE = timedelta(milliseconds=200)  # how late a loaded worker's task may start a timer
 
@@ -104,3 +105,53 @@ async def test_a_skip_refused_otherwise_or_broken_every_time_raises() -> None:
     with pytest.raises(RPCError):
         await skip_time(env_of(broken), timedelta(days=1))
     assert len(broken.skips) == SKIP_ATTEMPTS
+
+
+class StallingTestService:
+    """A test server whose skip never returns: its clock stands still (`jumps` None), or jumps an hour at each read
+    while the skip completes after `completes_after` reads (a slow skip, still skipping)."""
+
+    def __init__(self, jumps: timedelta | None = None, completes_after: int | None = None) -> None:
+        self.now = datetime(2026, 12, 7, 9, tzinfo=UTC)
+        self.jumps = jumps
+        self.completes_after = completes_after
+        self.reads = 0
+        self.skip_cancelled = False
+        self._skipped = asyncio.Event()
+
+    async def get_current_time(self, _request: Empty, retry: bool = False) -> GetCurrentTimeResponse:
+        self.reads += 1
+        if self.jumps is not None:
+            self.now += self.jumps
+        if self.completes_after is not None and self.reads >= self.completes_after:
+            self._skipped.set()
+        response = GetCurrentTimeResponse()
+        response.time.FromDatetime(self.now)
+        return response
+
+    async def unlock_time_skipping_with_sleep(self, _request: SleepRequest, **_call_options: object) -> None:
+        try:
+            await self._skipped.wait()
+        except asyncio.CancelledError:
+            self.skip_cancelled = True
+            raise
+
+
+WATCHED: Final = {"stalled_after": timedelta(seconds=0.3), "watch_every": timedelta(seconds=0.05)}
+
+
+async def test_a_skip_whose_server_stopped_skipping_is_given_up_with_a_reason() -> None:
+    service = StallingTestService()
+    began = service.now
+    with pytest.raises(TimeSkippingStalled) as stalled:
+        await skip_time(env_of(service), timedelta(days=1), **WATCHED)
+    assert stalled.value.at == began
+    assert stalled.value.until == began + timedelta(days=1) + PAST_THE_MOMENT
+    assert "stopped skipping time" in str(stalled.value) and "1 day, 0:00:05 short" in str(stalled.value)
+    assert service.skip_cancelled  # the call is not left waiting on a server given up
+
+
+async def test_a_slow_skip_whose_clock_still_jumps_is_waited_for() -> None:
+    service = StallingTestService(jumps=timedelta(hours=1), completes_after=20)  # 20 reads: about 1 s of watching
+    await skip_time(env_of(service), timedelta(days=1), **WATCHED)
+    assert service.reads >= 20 and not service.skip_cancelled
