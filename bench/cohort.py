@@ -21,6 +21,7 @@ class CohortTiming:
     seconds: float
     report_matches_cohort: bool
     mismatches: tuple[str, ...]
+    restarts: int  # driven again after its time-skipping server stalled: the seconds include the stalled run
 
 
 class CohortFailed(RuntimeError):
@@ -50,4 +51,4 @@ async def simulate_cohort(size: int = BENCH_COHORT, seed: int = DEFAULT_SEED) ->
         except Exception as error:
             raise CohortFailed(size, time.perf_counter() - began, error) from error
         seconds = time.perf_counter() - began
-    return CohortTiming(size, seconds, result.report_matches_cohort, result.mismatches)
+    return CohortTiming(size, seconds, result.report_matches_cohort, result.mismatches, result.restarts)

@@ -549,6 +549,11 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
             progress(f"a cohort of {settings.cohort} through the whole protocol on the time-skipping server ...")
             timing = await simulate_cohort(settings.cohort)
             note = "trial-demo's driver (simulation.demo.run_demo), wall clock from server start to the trial report"
+            if timing.restarts:
+                note += (
+                    f"; DRIVEN AGAIN {timing.restarts} time(s) after the time-skipping server stalled: the time "
+                    "includes the stalled run"
+                )
             if not timing.report_matches_cohort:
                 run.problems.append(f"cohort simulation: the report differs from the plan: {timing.mismatches}")
                 note += f"; REPORT DIFFERS FROM THE PLAN: {'; '.join(timing.mismatches)}"

@@ -104,6 +104,8 @@ class DemoResult(FrozenModel):
     mismatches: tuple[str, ...]
     # A trial of its own where the stopping rule fires and the DSMB's signed decision resumes enrollment.
     stopping_rule_story: StoppingRuleStory
+    # How often a part was driven again from the start because its time-skipping server stalled (run_demo).
+    restarts: int = 0
 
 
 # ---------------------------------------------------------------- the server and its clock
@@ -419,7 +421,7 @@ async def run_demo(
     async def cohort() -> tuple[TrialReport, datetime]:
         return await _drive_into_record(plan, protocol, say, record_url, accrual_target_infused)
 
-    report, ended_at = await _again_if_stalled(cohort, say, record_url is None)
+    (report, ended_at), cohort_restarts = await _again_if_stalled(cohort, say, record_url is None)
 
     async def story() -> StoppingRuleStory:
         # On a server of its own: the cohort's journeys, in follow-up, keep their timers out of the story's way.
@@ -428,7 +430,7 @@ async def run_demo(
             await register_search_attributes(story_env.client)
             return await run_stopping_rule_story(story_env, protocol, say, not_before=ended_at)
 
-    stopping_rule_story = await _again_if_stalled(story, say, can_retry=True)
+    stopping_rule_story, story_restarts = await _again_if_stalled(story, say, can_retry=True)
     expected = expected_report(plan, protocol)
     mismatches = compare(expected, report)
     return DemoResult(
@@ -438,16 +440,19 @@ async def run_demo(
         report_matches_cohort=not mismatches,
         mismatches=mismatches,
         stopping_rule_story=stopping_rule_story,
+        restarts=cohort_restarts + story_restarts,
     )
 
 
-async def _again_if_stalled(run: Callable[[], Awaitable[T]], say: Callable[[str], None], can_retry: bool) -> T:
+async def _again_if_stalled(
+    run: Callable[[], Awaitable[T]], say: Callable[[str], None], can_retry: bool
+) -> tuple[T, int]:
     """`run`, once more from the start on new servers if its time-skipping server stopped skipping time (a failure
-    of that test server, not of the trial: workers/time_skipping.py, STALLED_AFTER)."""
+    of that test server, not of the trial: workers/time_skipping.py, STALLED_AFTER); and how often it began again."""
     attempt = 1
     while True:
         try:
-            return await run()
+            return await run(), attempt - 1
         except TimeSkippingStalled as stall:
             if not can_retry or attempt == STALLED_RUN_ATTEMPTS:
                 raise

@@ -443,7 +443,7 @@ async def test_a_run_whose_server_stalled_is_driven_again_once_unless_its_record
         return "the report"
 
     said: list[str] = []
-    assert await _again_if_stalled(lambda: stalls_first(1), said.append, can_retry=True) == "the report"
+    assert await _again_if_stalled(lambda: stalls_first(1), said.append, can_retry=True) == ("the report", 1)
     assert len(runs) == 2 and said == [
         f"{TimeSkippingStalled(at, at + timedelta(days=1), STALLED_AFTER)}: driven again from the start on a new one."
     ]
