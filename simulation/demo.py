@@ -456,7 +456,7 @@ async def _again_if_stalled(
         except TimeSkippingStalled as stall:
             if not can_retry or attempt == STALLED_RUN_ATTEMPTS:
                 raise
-            say(f"{stall}: driven again from the start on a new one.")
+            say(f"{stall}; driven again from the start on a new server.")
             attempt += 1
 
 

@@ -65,7 +65,7 @@ class TimeSkippingStalled(RuntimeError):
             f"the time-skipping test server stopped skipping time at {at:%Y-%m-%d %H:%M:%S} UTC, "
             f"{until - at} short of the moment asked for: its clock has not jumped for "
             f"{quiet_for.total_seconds():.0f} s with the moment still ahead. A failure of that test server under "
-            "heavy load (temporalio/sdk-java#3088); nothing on it can be trusted after it, start again on a new one"
+            "heavy load (temporalio/sdk-java#3088): nothing run on it can go on"
         )
 
 

@@ -444,9 +444,8 @@ async def test_a_run_whose_server_stalled_is_driven_again_once_unless_its_record
 
     said: list[str] = []
     assert await _again_if_stalled(lambda: stalls_first(1), said.append, can_retry=True) == ("the report", 1)
-    assert len(runs) == 2 and said == [
-        f"{TimeSkippingStalled(at, at + timedelta(days=1), STALLED_AFTER)}: driven again from the start on a new one."
-    ]
+    stalled = TimeSkippingStalled(at, at + timedelta(days=1), STALLED_AFTER)
+    assert len(runs) == 2 and said == [f"{stalled}; driven again from the start on a new server."]
     runs.clear()
     with pytest.raises(TimeSkippingStalled):  # a kept record holds the stalled run's part
         await _again_if_stalled(lambda: stalls_first(1), said.append, can_retry=False)
