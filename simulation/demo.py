@@ -421,7 +421,7 @@ async def run_demo(
     async def cohort() -> tuple[TrialReport, datetime]:
         return await _drive_into_record(plan, protocol, say, record_url, accrual_target_infused)
 
-    (report, ended_at), cohort_restarts = await _again_if_stalled(cohort, say, record_url is None)
+    (report, ended_at), cohort_restarts = await again_if_stalled(cohort, say, record_url is None)
 
     async def story() -> StoppingRuleStory:
         # On a server of its own: the cohort's journeys, in follow-up, keep their timers out of the story's way.
@@ -430,7 +430,7 @@ async def run_demo(
             await register_search_attributes(story_env.client)
             return await run_stopping_rule_story(story_env, protocol, say, not_before=ended_at)
 
-    stopping_rule_story, story_restarts = await _again_if_stalled(story, say, can_retry=True)
+    stopping_rule_story, story_restarts = await again_if_stalled(story, say, can_retry=True)
     expected = expected_report(plan, protocol)
     mismatches = compare(expected, report)
     return DemoResult(
@@ -444,7 +444,7 @@ async def run_demo(
     )
 
 
-async def _again_if_stalled(
+async def again_if_stalled(
     run: Callable[[], Awaitable[T]], say: Callable[[str], None], can_retry: bool
 ) -> tuple[T, int]:
     """`run`, once more from the start on new servers if its time-skipping server stopped skipping time (a failure

@@ -46,7 +46,7 @@ from simulation.cohort import (
 from simulation.demo import (
     STALLED_RUN_ATTEMPTS,
     DemoResult,
-    _again_if_stalled,
+    again_if_stalled,
     app,
     compare,
     demo_lines,
@@ -443,14 +443,14 @@ async def test_a_run_whose_server_stalled_is_driven_again_once_unless_its_record
         return "the report"
 
     said: list[str] = []
-    assert await _again_if_stalled(lambda: stalls_first(1), said.append, can_retry=True) == ("the report", 1)
+    assert await again_if_stalled(lambda: stalls_first(1), said.append, can_retry=True) == ("the report", 1)
     stalled = TimeSkippingStalled(at, at + timedelta(days=1), STALLED_AFTER)
     assert len(runs) == 2 and said == [f"{stalled}; driven again from the start on a new server."]
     runs.clear()
     with pytest.raises(TimeSkippingStalled):  # a kept record holds the stalled run's part
-        await _again_if_stalled(lambda: stalls_first(1), said.append, can_retry=False)
+        await again_if_stalled(lambda: stalls_first(1), said.append, can_retry=False)
     assert len(runs) == 1
     runs.clear()
     with pytest.raises(TimeSkippingStalled):
-        await _again_if_stalled(lambda: stalls_first(STALLED_RUN_ATTEMPTS), said.append, can_retry=True)
+        await again_if_stalled(lambda: stalls_first(STALLED_RUN_ATTEMPTS), said.append, can_retry=True)
     assert len(runs) == STALLED_RUN_ATTEMPTS
