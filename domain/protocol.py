@@ -9,15 +9,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-
-class FrozenModel(BaseModel):
-    """Immutable, strict-shaped model: the base of every domain contract."""
-
-    # NaN and infinity are never clinical values: refuse them everywhere.
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
+from domain.frozen_model import FrozenModel
 
 # ---------------------------------------------------------------- eligibility and consent
 
