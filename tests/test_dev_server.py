@@ -151,8 +151,10 @@ async def test_a_data_folder_whose_server_runs_is_refused_and_a_pid_file_of_a_de
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    running = DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port())
-    second = DevServer(data_dir=data_dir, port=free_port(), ui_port=free_port())
+    # Ports picked at each start: `second` starts long after it is made, and another test's server may have
+    # taken ports picked then (seen in a full run).
+    running = DevServer(data_dir=data_dir, pick_free_ports=True)
+    second = DevServer(data_dir=data_dir, pick_free_ports=True)
     async with running:
         recorded = read_pid_file(data_dir)
         assert recorded is not None and recorded.pid == running.pid and recorded.owner_pid == os.getpid()
