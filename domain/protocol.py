@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from domain.frozen_model import FrozenModel
+from domain.frozen_model import FrozenModel as FrozenModel  # re-exported: the contracts import it from here
 
 # ---------------------------------------------------------------- eligibility and consent
 
