@@ -268,6 +268,8 @@ class PatientJourneyWorkflow:
             await self._move_onto_amendment()
             due = self._due_now()  # one reading per wake: what supervisors see, and when to wake next
             self._upsert_search_attributes(due)
+            wake_at = self._next_wake(due)
+            del due  # not held while the journey waits in a worker's cache (days): the moment is all it needs
             if self._finished():
                 break
             if self._time_for_a_new_run():
@@ -275,14 +277,13 @@ class PatientJourneyWorkflow:
                 self._wake.cancel()
                 await self._drain()
                 workflow.continue_as_new(self._carry())
-            await self._sleep_until_next_wake(due)
+            await self._sleep_until_next_wake(wake_at)
         self._wake.cancel()
         await self._drain()
         return self._summary()
 
-    async def _sleep_until_next_wake(self, due: list[DueItem]) -> None:
+    async def _sleep_until_next_wake(self, wake_at: datetime | None) -> None:
         self._state.woken = False
-        wake_at = self._next_wake(due)
         if wake_at is None:
             self._wake.cancel()
             await workflow.wait_condition(self._should_wake)
@@ -489,7 +490,7 @@ class PatientJourneyWorkflow:
         command = message.root
         update_id = workflow.current_update_info().id  # type: ignore[union-attr]
         if update_id in self._state.recent_updates:
-            return self._state.recent_updates[update_id]
+            return self._answered_before(update_id)
         await workflow.wait_condition(lambda: self._state.ready)
         # Histories recorded before signatures were required replay as they ran; the validator (new commands
         # only) always requires them.
@@ -520,10 +521,13 @@ class PatientJourneyWorkflow:
 
     def _answered(self, update_id: str, events: tuple[Event, ...]) -> RecordResult:
         result = RecordResult(events=events)
-        self._state.recent_updates[update_id] = result
+        self._state.recent_updates[update_id] = result.model_dump_json()  # kept as text: see RecentUpdate
         self._state.updates_this_run += 1
         self._state.woken = True
         return result
+
+    def _answered_before(self, update_id: str) -> RecordResult:
+        return RecordResult.model_validate_json(self._state.recent_updates[update_id])
 
     async def _cancel_slots(self) -> None:
         await workflow.execute_activity_method(
@@ -567,7 +571,7 @@ class PatientJourneyWorkflow:
         decision: the update id is the decision's, and the decider records the stop once."""
         update_id = workflow.current_update_info().id  # type: ignore[union-attr]
         if update_id in self._state.recent_updates:
-            return self._state.recent_updates[update_id]
+            return self._answered_before(update_id)
         await workflow.wait_condition(lambda: self._state.ready)
         async with self._lock:
             try:
