@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import Field, RootModel
+from pydantic import Field, RootModel, model_validator
 
 from activities.journey_activities import RecordHead
 from domain.entered_content import added_later
@@ -86,8 +86,25 @@ class RecordResult(FrozenModel):
 
 
 class RecentUpdate(FrozenModel):
+    """An update's answer, carried so that a retry that reaches the next run is answered again, never reapplied."""
+
     update_id: str
-    result: RecordResult
+    # The answer as its JSON text: one string held for the run's life (the SDK keeps a run's decoded input) where
+    # the decoded answer was some twenty models, about 2 KiB (docs/performance.md, issue 19).
+    answer: str | None = None
+    result: RecordResult | None = None  # runs carried before answers were text
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> RecentUpdate:
+        if (self.answer is None) == (self.result is None):
+            raise ValueError("a recent update carries its answer as text or as a result, exactly one")
+        return self
+
+    def answer_text(self) -> str:
+        """The answer as JSON text, however it was carried."""
+        if self.result is not None:
+            return self.result.model_dump_json()
+        return self.answer or ""  # never empty: the validator requires one of the two
 
 
 class CarriedState(FrozenModel):

@@ -16,7 +16,6 @@ from workflows.journey_messages import (
     CarriedState,
     JourneyInput,
     RecentUpdate,
-    RecordResult,
     TimelineEntry,
 )
 
@@ -28,7 +27,8 @@ class JourneyWorkflowState:
 
     journey: JourneyState
     timeline: list[TimelineEntry]
-    recent_updates: dict[str, RecordResult]  # by update id: a retried command is answered again, never reapplied
+    # By update id, each answer as its JSON text: a retried command is answered again, never reapplied.
+    recent_updates: dict[str, str]
     runs: int
     era_at_start: Phase | None  # a new follow-up era starts a new run
     enrollment: tuple[Event, ...] = ()  # decided when the first run starts, recorded by run() before any command
@@ -58,7 +58,7 @@ class JourneyWorkflowState:
         return cls(
             journey=carried.state,
             timeline=list(carried.timeline),
-            recent_updates={u.update_id: u.result for u in carried.recent_updates},
+            recent_updates={u.update_id: u.answer_text() for u in carried.recent_updates},
             runs=carried.runs,
             era_at_start=carried.state.era,
             ready=journey.enrollment is None,  # a new screening attempt is recorded before any command
@@ -71,7 +71,7 @@ class JourneyWorkflowState:
         return CarriedState(
             state=self.journey,
             timeline=tuple(self.timeline),
-            recent_updates=tuple(RecentUpdate(update_id=k, result=v) for k, v in recent),
+            recent_updates=tuple(RecentUpdate(update_id=k, answer=v) for k, v in recent),
             runs=self.runs + 1,
             record_head=self.record_head,
         )
