@@ -35,7 +35,7 @@ from records import EventStore
 SCHEMA = "trialflow-bench/1"
 SECTIONS = ("cli", "dev-server", "histories", "replay", "appends", "cohort")
 WORKER_LOG_PROBLEM_LEVELS = ("warning", "error", "critical", "exception")
-DEV_SERVER_FIGURES = FIGURE_KEYS[: FIGURE_KEYS.index("memory_per_cached_workflow_kib") + 1]
+DEV_SERVER_FIGURES = FIGURE_KEYS[: FIGURE_KEYS.index("activity_floor_memory_kib") + 1]
 HISTORY_FIGURES = tuple(k for k in FIGURE_KEYS if k.startswith(("history_", "largest_run_")))
 
 
@@ -223,6 +223,20 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
             f"{after and after.cached_workflows} cached, {before and before.rss_kib} -> {after and after.rss_kib} KiB)",
         )
     )
+    if activity_floor is not None:
+        figures.append(
+            Figure(
+                "activity_floor_memory_kib",
+                "Worker RSS per cached workflow, floor with one no-op activity per update",
+                "KiB",
+                activity_floor.kib_per_cached_workflow,
+                floor.kib_per_cached_workflow,
+                patients,
+                "what the SDK keeps per cached run for its activities (outside Python: the SDK core's state of each "
+                "command of the run); a journey's run schedules about two activities a step (History events per "
+                "recorded step). Reference, no target",
+            )
+        )
     return figures
 
 

@@ -73,6 +73,7 @@ def test_the_dev_server_figures_stand_beside_the_floor(
         "update_latency_p99_ms",
         "query_latency_p50_ms",
         "memory_per_cached_workflow_kib",
+        "activity_floor_memory_kib",
     ):
         assert figures[key]["floor"] is not None and figures[key]["ratio"] is not None, key
     assert figures["errors"]["value"] == 0, figures["errors"]["note"]
