@@ -14,7 +14,7 @@ a set of its own). A change in place raises, so it can never alter another insta
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,11 +37,9 @@ class SharedFieldNames(set[str]):
     __ior__ = __iand__ = __isub__ = __ixor__ = _refuse
 
 
-# Each distinct set of names once; bounded by the models' fields, the same in every run (the sandbox passes the
-# domain through, so every run of a worker shares them).
+# Each distinct set of names once: strings only, bounded by the models' fields (no class is kept here: the sandbox
+# defines a workflow module's own models again in every run).
 _SHARED_NAMES: dict[frozenset[str], SharedFieldNames] = {}
-# By model class, the names of all its fields: what nearly every instance has (a decoded payload names them all).
-_ALL_FIELD_NAMES: dict[type[BaseModel], SharedFieldNames] = {}
 
 _set_attribute = object.__setattr__  # a frozen model's own __setattr__ refuses
 
@@ -62,14 +60,17 @@ class FrozenModel(BaseModel):
     # NaN and infinity are never clinical values: refuse them everywhere.
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
+    # The names of all the class's fields: what nearly every instance has (a decoded payload names them all).
+    _all_field_names: ClassVar[SharedFieldNames] = SharedFieldNames()
+
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        _ALL_FIELD_NAMES[cls] = shared_field_names(set(cls.__pydantic_fields__))
+        cls._all_field_names = shared_field_names(set(cls.__pydantic_fields__))
 
     def model_post_init(self, context: Any, /) -> None:
         names = self.__pydantic_fields_set__
-        shared = _ALL_FIELD_NAMES.get(type(self))
-        if shared is None or names != shared:  # a default left out: its own combination, shared all the same
+        shared = self._all_field_names
+        if names != shared:  # a default left out: its own combination, shared all the same
             shared = shared_field_names(names)
         _set_attribute(self, "__pydantic_fields_set__", shared)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import gc
 import pickle
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -92,3 +94,17 @@ def test_a_journey_decoded_holds_one_set_of_names_per_kind_of_model_not_per_inst
     assert decoded == journey.state
     assert len(models) > 3 * len(kinds)  # many instances of few kinds: what sharing saves
     assert len(names_held) <= len(kinds)
+
+
+def test_a_model_class_made_again_in_every_run_is_not_kept() -> None:
+    # The sandbox executes a workflow module afresh for every run: its own models are new classes each time.
+    def a_run() -> weakref.ref[type[FrozenModel]]:
+        class Report(FrozenModel):
+            study_id: str
+
+        Report(study_id="TF-001")
+        return weakref.ref(Report)
+
+    made = a_run()
+    gc.collect()
+    assert made() is None
