@@ -56,7 +56,7 @@ def test_an_update_carried_with_no_answer_or_two_is_refused(given: dict[str, obj
         RecentUpdate(update_id="u-1", **given)  # type: ignore[arg-type]
 
 
-def test_the_carried_state_holds_one_string_an_answer() -> None:
+def test_the_carried_state_holds_one_string_per_answer() -> None:
     _, answer = _infused()
     carried = CarriedState(
         state=JourneyDriver("TF-7302").state,
