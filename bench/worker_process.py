@@ -31,6 +31,8 @@ from workers import worker as journey_workers
 FLOOR, JOURNEY = "floor", "journey"
 # The journey worker's activity pool; the floor gets the same (the constant may move: read it where it lives).
 ACTIVITY_THREADS: int = getattr(journey_workers, "ACTIVITY_THREADS", 16)
+# And its activity slots (the SDK's default, 100, where the journey worker sets none).
+ACTIVITY_SLOTS: int = getattr(journey_workers, "ACTIVITY_SLOTS", 100)
 # And its workflow-task pollers (the SDK's default where the journey worker sets none).
 WORKFLOW_TASK_POLLERS: PollerBehavior = getattr(
     journey_workers, "WORKFLOW_TASK_POLLERS", PollerBehaviorSimpleMaximum(maximum=5)
@@ -45,8 +47,8 @@ class WorkerSetupError(RuntimeError):
 
 @asynccontextmanager
 async def floor_worker(client: Client, task_queue: str) -> AsyncIterator[Worker]:
-    """The floor's worker with the journey worker's settings: its thread pool for activities, its workflow-task
-    pollers, its cache size, the SDK's defaults otherwise."""
+    """The floor's worker with the journey worker's settings: its thread pool and slots for activities, its
+    workflow-task pollers, its cache size, the SDK's defaults otherwise."""
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = Worker(
             client,
@@ -54,6 +56,7 @@ async def floor_worker(client: Client, task_queue: str) -> AsyncIterator[Worker]
             workflows=[FloorWorkflow],
             activities=[floor_noop],
             activity_executor=executor,
+            max_concurrent_activities=ACTIVITY_SLOTS,
             workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
             max_cached_workflows=CACHED_JOURNEYS,
         )

@@ -53,6 +53,11 @@ from workflows.trial_workflow import TrialWorkflow
 log = get_logger("workers.worker")
 
 ACTIVITY_THREADS = 16
+# The worker takes an activity task only when one of those threads is free to run it. With the SDK's default of 100
+# slots it took 84 more, which Temporal counts as started while they wait in the pool, unbeaten (they heartbeat once
+# running): under load their 5 s heartbeat timeout ran out there and they were retried (N = 1,000,
+# docs/performance.md, "Activity slots").
+ACTIVITY_SLOTS = ACTIVITY_THREADS
 # At a clean stop, an append or a delivery in hand may finish before it is cancelled (the record is written once
 # either way; this spares a retry, and a cancellation raised into an activity's thread).
 ACTIVITY_SHUTDOWN_GRACE = timedelta(seconds=10)
@@ -114,6 +119,7 @@ async def journey_worker(
                 slots.cancel_slots,
             ],
             activity_executor=executor,
+            max_concurrent_activities=ACTIVITY_SLOTS,
             workflow_runner=workflow_runner(),  # the pure layers passed through, workflow code compiled once
             graceful_shutdown_timeout=ACTIVITY_SHUTDOWN_GRACE,
             workflow_task_poller_behavior=WORKFLOW_TASK_POLLERS,
