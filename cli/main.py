@@ -21,7 +21,10 @@ SUMMARY = "trialflow: the durable workflow engine of the pediatric CD19/CD22 CAR
 # `trial grade crs`); (module, name): its app is the sub-group `trial <name>`. tests/cli/test_lazy_commands.py
 # checks this against the modules' own commands.
 COMMAND_HOMES: dict[str, tuple[str, str | None]] = {
-    **dict.fromkeys(("dose", "schedule", "eligibility", "grade"), ("cli.calculators", None)),
+    "dose": ("cli.dose_calculator", None),
+    "schedule": ("cli.schedule_calculator", None),
+    "eligibility": ("cli.eligibility_calculator", None),
+    "grade": ("cli.grade_calculators", None),
     **dict.fromkeys(("enroll", "record"), ("cli.staff", None)),
     "status": ("cli.status", None),
     **dict.fromkeys(("timeline", "list", "report", "verify", "notifications", "slots"), ("cli.supervisor", None)),

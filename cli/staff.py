@@ -26,7 +26,6 @@ from cli.api_client import (
     new_idempotency_key,
     retry_command,
 )
-from cli.calculators import _read_text, _screening_document
 from cli.common import (
     COLLECT_UNKNOWN_OPTIONS,
     JsonOption,
@@ -39,6 +38,7 @@ from cli.common import (
     show,
 )
 from cli.credentials import DEFAULT_PROFILE
+from cli.eligibility_calculator import read_text, screening_document
 from cli.signing import MeaningOption, PinStdinOption, SignOption, signature_request
 from cli.steps import STEPS, RecordCommand
 from domain.journey.commands import EnrollPatient
@@ -123,8 +123,8 @@ def enroll(
     if file is None:
         problems.add("--file", "is required: the screening data as a JSON file, or - for stdin")
     else:
-        text = _read_text(file, problems)
-        document = _screening_document(text, problems) if text is not None else None
+        text = read_text(file, problems)
+        document = screening_document(text, problems) if text is not None else None
         if document is not None and study_id is not None:
             # No value from the file is quoted back: it holds a birth date (PHI).
             command = problems.validated(
@@ -158,7 +158,7 @@ COMMAND_MODELS: Final[dict[str, type[BaseModel]]] = {step: entry.model for step,
 
 def _document(source: str, problems: Problems) -> dict[str, Any] | None:
     """The JSON object of the command's fields in `source` (a file, or - for stdin)."""
-    text = _read_text(source, problems)
+    text = read_text(source, problems)
     if text is None:
         return None
     if not text.strip():

@@ -15,13 +15,11 @@ from typing import Literal
 from dateutil.relativedelta import relativedelta
 from pydantic import ConfigDict, Field, model_validator
 
+from domain.body_measurements import MAX_RECORDABLE_HEIGHT_CM, MAX_RECORDABLE_WEIGHT_KG
 from domain.entered_content import added_later
 from domain.free_text import RegimenName
 from domain.protocol import EligibilityRules, FrozenModel
 
-# Plausibility limits of what can be entered, not protocol thresholds: they catch typing errors.
-MAX_RECORDABLE_HEIGHT_CM = 250.0
-MAX_RECORDABLE_WEIGHT_KG = 250.0
 # Lansky and Karnofsky both run from 0 to 100 in steps of 10.
 MAX_PERFORMANCE_SCORE = 100
 PERFORMANCE_SCORE_STEP = 10

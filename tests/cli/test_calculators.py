@@ -13,16 +13,12 @@ from pydantic import BaseModel
 from typer.testing import CliRunner, Result
 
 import domain.protocol
-from cli.calculators import (
-    CrsGradeReport,
-    DoseReport,
-    EligibilityReport,
-    IcansGradeReport,
-    RenalCheck,
-    ScheduleReport,
-)
 from cli.common import USAGE_ERROR_EXIT_CODE, InputProblems, json_shape
+from cli.dose_calculator import DoseReport, RenalCheck
+from cli.eligibility_calculator import EligibilityReport
+from cli.grade_calculators import CrsGradeReport, IcansGradeReport
 from cli.main import app
+from cli.schedule_calculator import ScheduleReport
 from domain.amendment import amend
 from domain.dosing import ProductClassification
 from domain.protocol import PROTOCOL_V1, TrialProtocol

@@ -48,15 +48,17 @@ def test_a_lazily_found_command_runs_with_its_own_options() -> None:
     assert json.loads(answer.output)["protocol_version"]
 
 
-def modules_after(*arguments: str, env: dict[str, str] | None = None) -> tuple[int, str, list[str]]:
-    """`trial ARGUMENTS` in a new process: its exit code, its output, and which of HEAVY it imported."""
+def modules_after(
+    *arguments: str, env: dict[str, str] | None = None, watched: tuple[str, ...] = HEAVY
+) -> tuple[int, str, list[str]]:
+    """`trial ARGUMENTS` in a new process: its exit code, its output, and which of `watched` it imported."""
     script = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from cli.main import app\n"
         f"answer = CliRunner().invoke(app, {list(arguments)!r})\n"
         "print(answer.exit_code)\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"print(','.join(m for m in {watched!r} if m in sys.modules))\n"
         "print(answer.output, end='')\n"
     )
     finished = subprocess.run(
@@ -78,6 +80,14 @@ def modules_after(*arguments: str, env: dict[str, str] | None = None) -> tuple[i
 )
 def test_the_quick_commands_import_none_of_the_heavy_libraries(arguments: tuple[str, ...]) -> None:
     code, output, imported = modules_after(*arguments)
+    assert code == 0, output
+    assert imported == []
+
+
+def test_the_dose_calculator_builds_none_of_the_other_calculators_models() -> None:
+    # Each calculator's domain module builds its pydantic models on import: `dose` needs only the dosing ones.
+    others = ("domain.eligibility", "domain.toxicity", "domain.schedule")
+    code, output, imported = modules_after("dose", "--height-cm", "120", "--weight-kg", "25", watched=others)
     assert code == 0, output
     assert imported == []
 
