@@ -29,7 +29,7 @@ from domain.journey.reconciliation import (
     compare,
     expect_from_record,
 )
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.protocol import FrozenModel
 from records import EventStore, PatientSummary
 from records.event_rows import to_event

@@ -17,7 +17,7 @@ from cli.common import JsonOption, Problems, checked_study_id, json_help, show
 from cli.credentials import DEFAULT_PROFILE
 from cli.tables import facts_table as _facts
 from domain.journey.phases import Phase
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.signature import Signature
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 from config import search_attributes as sa
 from config.journey_ids import WORKFLOW_ID_PREFIX, journey_workflow_id
 from domain.journey.phases import Phase
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.protocol import TrialProtocol, protocol_for_version
 from domain.site_time import site_date
 from facade.models import PatientListing

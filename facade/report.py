@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
 from domain.journey.phases import ExitReason, Phase
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.protocol import TrialProtocol
 from domain.statistics import ProportionEstimate, estimate_proportion, evaluate_stopping_rule
 from domain.toxicity import ASTCT_MAX_GRADE

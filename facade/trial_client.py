@@ -40,7 +40,8 @@ from domain.journey.commands import (
 from domain.journey.handlers.enrollment import screen_failed
 from domain.journey.permissions import READ_ONLY_ROLES, role_problem
 from domain.journey.phases import Phase
-from domain.journey.views import PatientStatus, patient_status
+from domain.journey.status_view import PatientStatus
+from domain.journey.views import patient_status
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol, protocol_for_version, protocol_in_effect
 from domain.roles import Actor
 from domain.site_time import site_date

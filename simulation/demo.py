@@ -28,7 +28,7 @@ from config.search_attributes import register_search_attributes
 from config.settling import settle
 from domain.journey import commands as cmd
 from domain.journey.events import ExpeditedReportOpened
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, TrialProtocol
 from domain.roles import Actor, Role
 from domain.site_time import site_date, site_moment

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Final, TypeVar
 
 from domain.journey.phases import Phase
-from domain.journey.views import PatientStatus, ReportView
+from domain.journey.status_view import PatientStatus, ReportView
 from domain.roles import Role
 from domain.site_time import site_date
 from domain.slots import BookingStatus, SlotCalendarView

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from domain.journey.calendar import CHEMO_CODE, MRD_CODE
 from domain.journey.command_registry import STAFF_COMMANDS
 from domain.journey.commands import Drug
-from domain.journey.views import DueItem
+from domain.journey.status_view import DueItem
 from domain.roles import Role
 
 # The journey's own items (domain/journey/views.py) by code; anything else is a scheduled visit or a safety report.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from domain.journey.views import DueItem, PatientStatus
+from domain.journey.status_view import DueItem, PatientStatus
 from domain.roles import Role
 from domain.site_time import site_date
 from facade import TrialClient

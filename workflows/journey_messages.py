@@ -12,7 +12,8 @@ from domain.journey import events as ev
 from domain.journey.commands import EnrollPatient, StaffCommand
 from domain.journey.events import Event
 from domain.journey.phases import Phase
-from domain.journey.state import ExitRecord, JourneyState
+from domain.journey.state import JourneyState
+from domain.journey.status_view import ExitRecord
 from domain.protocol import FrozenModel
 from domain.signature import Signature
 

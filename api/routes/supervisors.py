@@ -11,7 +11,7 @@ from api.dependencies import Reader, StudyIdPath, TrialDep
 from api.problems import problem_responses
 from domain.identifiers import STUDY_ID_PATTERN
 from domain.journey.phases import Phase
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from facade import DeliveryRecord, PatientListing, Timeline, TrialReport, VerificationReport
 
 router = APIRouter(tags=["supervisors"])

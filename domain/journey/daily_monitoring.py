@@ -5,16 +5,15 @@ assessments as missed and reminds the day's: the workflow wakes once a day for b
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Literal
 
 from domain.journey.events import DailyAssessment
 from domain.journey.state import JourneyState
+from domain.journey.status_view import DayStatus
 from domain.protocol import TrialProtocol
 from domain.site_time import site_date, site_moment
 
 DAILY_ASSESSMENTS: tuple[DailyAssessment, ...] = ("crs", "icans")
 ASSESSMENT_WORDS: dict[DailyAssessment, str] = {"crs": "CRS", "icans": "ICANS"}
-DayStatus = Literal["done", "due", "late", "missed", "upcoming"]
 
 
 def daily_code(assessment: DailyAssessment, day_number: int) -> str:

@@ -4,16 +4,13 @@ the dates survival is measured by. The trial report counts these; supervisors se
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
 from domain.journey.calendar import EFFICACY_ITEMS, MRD_CODE, find_item, primary_endpoint_visit, scheduled_items
 from domain.journey.phases import ExitReason
 from domain.journey.state import DiseaseAssessmentRecord, JourneyState
+from domain.journey.status_view import MrdEvaluation, PrimaryEndpoint
 from domain.protocol import TrialProtocol
 from domain.response import ResponseCategory
-
-PrimaryEndpoint = Literal["cr", "not_cr", "pending", "not_evaluable"]
-MrdEvaluation = Literal["negative", "positive", "not_done", "pending"]
 
 
 def one_year_marrow(state: JourneyState, protocol: TrialProtocol) -> DiseaseAssessmentRecord | None:

@@ -19,7 +19,6 @@ from domain.journey.state import (
     CustodyRecord,
     DiseaseAssessmentRecord,
     DoseRecord,
-    ExitRecord,
     ExpeditedReport,
     GradedAssessment,
     Infusion,
@@ -29,9 +28,9 @@ from domain.journey.state import (
     RecordedAdverseEvent,
     RecordedMaskingDose,
     ScheduledItemRecord,
-    SignedEntry,
     initial_state,
 )
+from domain.journey.status_view import ExitRecord, SignedEntry
 from domain.protocol import FrozenModel
 from domain.toxicity import FeverMaskingDose
 

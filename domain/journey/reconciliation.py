@@ -15,8 +15,9 @@ from domain.journey.evolve import fold
 from domain.journey.notifications import SYSTEM_WORDS_MAX_LENGTH, Notification, NotificationFacts, Topic, Urgency
 from domain.journey.phases import Phase
 from domain.journey.state import initial_state
+from domain.journey.status_view import DueItem, PatientStatus
 from domain.journey.timers import TimedCommand, due_timers
-from domain.journey.views import DueItem, PatientStatus, due_items, next_due, next_due_moment
+from domain.journey.views import due_items, next_due, next_due_moment
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel, protocol_for_version
 from domain.roles import Role
 

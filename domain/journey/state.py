@@ -21,10 +21,10 @@ from domain.journey.events import (
     SlotNotBooked,
     TrialStopped,
 )
-from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, ExitReason, Phase
+from domain.journey.phases import FINAL_PHASES, POST_INFUSION_PHASES, Phase
+from domain.journey.status_view import ExitRecord, SignedEntry
 from domain.protocol import FrozenModel
 from domain.response import ResponseCategory
-from domain.signature import Signature
 from domain.toxicity import AdverseEvent, FeverMaskingDose
 
 
@@ -143,12 +143,6 @@ class MissedDailyAssessment(FrozenModel):
     on: date
 
 
-class ExitRecord(FrozenModel):
-    reason: ExitReason
-    on: date
-    details: str
-
-
 class CorrectableEntry(FrozenModel):
     """An entry that a correction may supersede (besides toxicity, disease and visit entries, which keep their own
     `superseded_by`): the command kind that corrects it, and the entry that did."""
@@ -157,14 +151,6 @@ class CorrectableEntry(FrozenModel):
     kind: str  # the command kind that made it, and that corrects it
     event_type: str
     superseded_by: int | None = None
-
-
-class SignedEntry(FrozenModel):
-    """An entry made with an electronic signature: the first event it recorded, and the signature's manifestation."""
-
-    sequence: int
-    event_type: str
-    signature: Signature
 
 
 class JourneyState(FrozenModel):

@@ -101,6 +101,15 @@ def test_a_patients_status_needs_the_http_client_and_nothing_heavier(tmp_path: P
     assert imported == ["httpx"]
 
 
+def test_a_patients_status_reads_the_answer_without_the_journeys_events_and_state(tmp_path: Path) -> None:
+    # The answer's models (domain/journey/status_view.py), not how a status is worked out from the events.
+    unreachable = {"TRIALFLOW_API_URL": "http://127.0.0.1:9", "TRIALFLOW_CONFIG_DIR": str(tmp_path)}
+    worked_out = ("domain.journey.events", "domain.journey.state", "domain.journey.views")
+    code, output, imported = modules_after("status", "TF-90001", env=unreachable, watched=worked_out)
+    assert code == 1, output
+    assert imported == []
+
+
 def test_the_check_sees_a_heavy_import_when_there_is_one() -> None:
     # `trial admin --help` loads the admin module, which reaches the trial record (SQLAlchemy).
     code, output, imported = modules_after("admin", "--help")

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from domain.journey import commands as cmd
 from domain.journey.calendar import primary_endpoint_visit
-from domain.journey.views import PatientStatus, patient_status
+from domain.journey.status_view import PatientStatus
+from domain.journey.views import patient_status
 from tests.domain.journey_driver import COORDINATOR, INVESTIGATOR, LAB, PHYSICIAN, JourneyDriver, marrow
 
 

@@ -15,10 +15,9 @@ from activities.projections import project_patient
 from domain.amendment import amend
 from domain.journey import commands as cmd
 from domain.journey.calendar import scheduled_items
-from domain.journey.endpoints import PrimaryEndpoint
 from domain.journey.phases import ExitReason, Phase
-from domain.journey.state import ExitRecord
-from domain.journey.views import PatientStatus, patient_status
+from domain.journey.status_view import ExitRecord, PatientStatus, PrimaryEndpoint
+from domain.journey.views import patient_status
 from domain.protocol import PROTOCOL_V1
 from domain.statistics import clopper_pearson_interval, evaluate_stopping_rule, stopping_boundary
 from domain.toxicity import ASTCT_MAX_GRADE

@@ -8,8 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from domain.journey.phases import ExitReason, Phase
-from domain.journey.state import ExitRecord
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import ExitRecord, PatientStatus
 from domain.protocol import PROTOCOL_V1
 from domain.statistics import estimate_proportion
 from facade import build_report

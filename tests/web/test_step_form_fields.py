@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from domain.journey import commands as cmd
 from domain.journey import events as ev
 from domain.journey.command_registry import STAFF_COMMANDS
-from domain.journey.views import DueItem
+from domain.journey.status_view import DueItem
 from domain.roles import Actor, Role
 from domain.schedule import VisitStatus
 from facade.audit import AuditEntry

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from domain.journey.views import DueItem, PatientStatus
+from domain.journey.status_view import DueItem, PatientStatus
 from domain.roles import Role
 from web.worklist import COMING_DAYS, WorkItem, worklist_of
 

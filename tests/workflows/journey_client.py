@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from config.journey_ids import journey_workflow_id
 from config.settling import settle
 from domain.journey import commands as cmd
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date, site_moment
 from simulation.journey_steps import (

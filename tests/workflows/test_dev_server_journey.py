@@ -32,7 +32,7 @@ from config.journey_ids import journey_workflow_id
 from config.settling import work_in_flight
 from domain.journey import commands as cmd
 from domain.journey.phases import Phase
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.protocol import PROTOCOL_V1
 from domain.site_time import site_date, site_moment
 from domain.toxicity import AdverseEvent

@@ -33,7 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 from config.settling import settle
 from domain.free_text import FREE_TEXT_RULE
 from domain.journey.commands import StaffCommand
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.roles import Role
 from domain.site_time import site_date
 from records import EventStore

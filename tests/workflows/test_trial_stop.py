@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.journey import commands as cmd
 from domain.journey.notifications import Notification, Topic, Urgency
 from domain.journey.phases import ExitReason, Phase
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.protocol import PROTOCOL_V1
 from domain.roles import Role
 from domain.trial.reports import DsmbOutcome

@@ -18,7 +18,7 @@ from domain.dosing import plan_lymphodepletion
 from domain.identifiers import STUDY_ID_PATTERN
 from domain.journey.command_registry import CommandEntry
 from domain.journey.permissions import role_problem
-from domain.journey.views import PatientStatus
+from domain.journey.status_view import PatientStatus
 from domain.signature import SignatureMeaning
 from domain.toxicity import CrsFindings, IcansFindings, grade_crs
 from facade.errors import TrialError, UnknownPatient
