@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import ssl
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, NoReturn, TypeVar
@@ -103,6 +104,15 @@ def new_idempotency_key() -> str:
     return str(uuid.uuid4())
 
 
+def tls_trust_for(api_url: str) -> ssl.SSLContext | bool:
+    """What the client trusts for TLS: for an https API, httpx's default (certifi's bundle, or SSL_CERT_FILE /
+    SSL_CERT_DIR). A plain-http API has no TLS to check, and reading that bundle cost every command 55-100 ms here:
+    it gets a client context with no certificate authority loaded, which would refuse any certificate."""
+    if httpx.URL(api_url).scheme == "https":
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names: trusts none
+
+
 class ApiClient:
     """Requests to one API with one profile's credential; an OIDC access token is renewed when it has expired."""
 
@@ -121,6 +131,7 @@ class ApiClient:
             timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
             transport=transport,
             follow_redirects=False,
+            verify=tls_trust_for(self.api_url),
         )
 
     def close(self) -> None:
