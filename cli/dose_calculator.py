@@ -23,9 +23,8 @@ from cli.common import (
     JsonOption,
     Problems,
     ProtocolVersionOption,
-    console,
     json_help,
-    print_json,
+    show,
 )
 from domain.body_measurements import MAX_RECORDABLE_HEIGHT_CM, MAX_RECORDABLE_WEIGHT_KG
 from domain.dosing import (
@@ -228,7 +227,4 @@ def dose(
     problems.exit_if_any(as_json)
     assert protocol is not None and request is not None
     report = dose_report(request, protocol)
-    if as_json:
-        print_json(report)
-        return
-    console().print(_dose_table(report, protocol))
+    show(report, lambda answer: [_dose_table(answer, protocol)], as_json)

@@ -17,9 +17,8 @@ from cli.common import (
     JsonOption,
     Problems,
     ProtocolVersionOption,
-    console,
     json_help,
-    print_json,
+    show,
     validated_with_stand_ins,
 )
 from domain.protocol import CURRENT_PROTOCOL, FrozenModel
@@ -218,10 +217,7 @@ def crs(
         expedited_report_due=bool(reasons),
         expedited_report_reasons=reasons,
     )
-    if as_json:
-        print_json(report)
-        return
-    console().print(_grade_table("CRS", report, protocol.safety.expedited_report_hours))
+    show(report, lambda answer: [_grade_table("CRS", answer, protocol.safety.expedited_report_hours)], as_json)
 
 
 class _PatientAge(FrozenModel):
@@ -319,9 +315,5 @@ def icans(
         expedited_report_due=bool(reasons),
         expedited_report_reasons=reasons,
     )
-    if as_json:
-        print_json(report)
-        return
-    console().print(
-        _grade_table(f"ICANS ({report.scale}, age {report.age_years})", report, protocol.safety.expedited_report_hours)
-    )
+    title = f"ICANS ({report.scale}, age {report.age_years})"
+    show(report, lambda answer: [_grade_table(title, answer, protocol.safety.expedited_report_hours)], as_json)

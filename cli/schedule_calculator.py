@@ -15,9 +15,8 @@ from cli.common import (
     JsonOption,
     Problems,
     ProtocolVersionOption,
-    console,
     json_help,
-    print_json,
+    show,
 )
 from domain.protocol import FrozenModel, TrialProtocol
 from domain.schedule import (
@@ -151,7 +150,4 @@ def schedule(
     problems.exit_if_any(as_json)
     assert protocol is not None and request is not None
     report = schedule_report(request, protocol)
-    if as_json:
-        print_json(report)
-        return
-    console().print(_schedule_table(report))
+    show(report, lambda answer: [_schedule_table(answer)], as_json)
