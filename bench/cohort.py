@@ -4,13 +4,13 @@ command line's MAX_COHORT cap, so the cohort is what a larger `trial-demo --pati
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from unittest import mock
 
 from simulation import cohort as demo_cohort
-from simulation.demo import DEFAULT_SEED, run_demo
+from simulation.demo import DEFAULT_SEED, DrivenStep, ignore_step, run_demo
 
 BENCH_COHORT = 100
 
@@ -41,13 +41,16 @@ def cohort_size_allowed(size: int) -> Iterator[None]:
         yield
 
 
-async def simulate_cohort(size: int = BENCH_COHORT, seed: int = DEFAULT_SEED) -> CohortTiming:
-    """Wall-clock seconds from starting the time-skipping server to the trial report of `size` children."""
+async def simulate_cohort(
+    size: int = BENCH_COHORT, seed: int = DEFAULT_SEED, on_step: Callable[[DrivenStep], None] = ignore_step
+) -> CohortTiming:
+    """Wall-clock seconds from starting the time-skipping server to the trial report of `size` children (and the
+    demo's safety story after it); `on_step` sees each call the drive makes to the trial."""
     with cohort_size_allowed(size):
         began = time.perf_counter()
         try:
             # The trial admits the whole cohort, not the protocol's target.
-            result = await run_demo(seed, size, say=lambda _line: None, accrual_target_infused=size)
+            result = await run_demo(seed, size, say=lambda _line: None, accrual_target_infused=size, on_step=on_step)
         except Exception as error:
             raise CohortFailed(size, time.perf_counter() - began, error) from error
         seconds = time.perf_counter() - began

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
-from bench.floor_messages import FloorInput, FloorStep
+from bench.floor_messages import FloorInput, FloorState, FloorStep, UpdateWork
 from bench.floor_workflow import FLOOR_ACTIVITY, FloorWorkflow
 from bench.load import Phase, bounded
 from bench.worker_handle import WorkerProcesses
@@ -25,6 +26,30 @@ from facade.enrollment_taken import completed_or_ended
 from facade.trial_gate import ADMISSIONS_IN_FLIGHT
 
 KIND = "enrollment-floor"
+
+
+@dataclass(frozen=True)
+class FloorGate:
+    """The admissions floor workflow and the bound on admissions in flight, as the trial gate has."""
+
+    admissions: WorkflowHandle[FloorWorkflow, FloorState]
+    in_flight: asyncio.Semaphore
+
+
+async def enroll_floor(
+    client: Client, gate: FloorGate, key: str, queue: str, number: int, per_update: UpdateWork = "none"
+) -> WorkflowHandle[FloorWorkflow, FloorState]:
+    """One enrollment's floor: admitted (a no-op update), started, answered once its first no-op activity is in the
+    history. `per_update`: what the started floor's later updates wait for."""
+    async with gate.in_flight:
+        await gate.admissions.execute_update(FloorWorkflow.step, FloorStep(number=number))
+    handle = await client.start_workflow(
+        FloorWorkflow.run, FloorInput(key=key, per_update=per_update, first_activity=True), id=key, task_queue=queue
+    )
+    ended = await completed_or_ended(client, handle, FLOOR_ACTIVITY)
+    if ended is not None:
+        raise RuntimeError(f"the floor {key} ended ({ended.name}) before its first activity completed")
+    return handle
 
 
 async def measure_enrollment_floor(
@@ -38,18 +63,10 @@ async def measure_enrollment_floor(
         admissions = await client.start_workflow(
             FloorWorkflow.run, FloorInput(key=admissions_id), id=admissions_id, task_queue=queue
         )
-        gate = asyncio.Semaphore(ADMISSIONS_IN_FLIGHT)
+        gate = FloorGate(admissions, asyncio.Semaphore(ADMISSIONS_IN_FLIGHT))
 
         async def enroll(number: int, prefix: str) -> None:
-            async with gate:
-                await admissions.execute_update(FloorWorkflow.step, FloorStep(number=number))
-            key = f"bench-{KIND}-{prefix}-{number:05d}"
-            handle = await client.start_workflow(
-                FloorWorkflow.run, FloorInput(key=key, first_activity=True), id=key, task_queue=queue
-            )
-            ended = await completed_or_ended(client, handle, FLOOR_ACTIVITY)
-            if ended is not None:
-                raise RuntimeError(f"the floor {key} ended ({ended.name}) before its first activity completed")
+            await enroll_floor(client, gate, f"bench-{KIND}-{prefix}-{number:05d}", queue, number)
 
         warm = Phase("warm-up")
         await bounded(range(1, warm_up + 1), lambda n: warm.timed(lambda: enroll(n, "warm")), concurrency, warm)

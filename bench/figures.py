@@ -36,6 +36,7 @@ FIGURE_KEYS: tuple[str, ...] = (
     "activity_append_sqlite",
     "activity_append_postgresql",
     "cohort_simulation_seconds",
+    "cohort_calls_seconds",
     "cli_version_ms",
     "cli_dose_ms",
     "cli_status_ms",

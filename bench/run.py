@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from bench.cli_latency import CLI_COMMANDS, CliTiming, measure_cli
 from bench.cli_server import served_trial
 from bench.cohort import simulate_cohort
+from bench.cohort_floor import TimedCalls, drive_cohort_floor
 from bench.cpu import DRIVER, SERVER, WORKERS
 from bench.figures import FIGURE_KEYS, Figure, missing
 from bench.floor_workflow import FloorWorkflow
@@ -561,7 +562,8 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
 
         async def cohort() -> None:
             progress(f"a cohort of {settings.cohort} through the whole protocol on the time-skipping server ...")
-            timing = await simulate_cohort(settings.cohort)
+            calls = TimedCalls()
+            timing = await simulate_cohort(settings.cohort, on_step=calls)
             note = "trial-demo's driver (simulation.demo.run_demo), wall clock from server start to the trial report"
             if timing.restarts:
                 note += (
@@ -582,6 +584,36 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
                 )
             )
             run.details["cohort"] = asdict(timing)
+            label = f"Cohort of {settings.cohort}: its calls to the trial, first to last"
+            if timing.restarts:
+                why = "the cohort was driven again after a stall: its calls are not one drive's"
+                run.add(missing("cohort_calls_seconds", label, "s", why))
+                return
+            progress(f"its {len(calls.calls):,} calls made again to floor workflows on a time-skipping server ...")
+            floor = await drive_cohort_floor(calls.calls)
+            run.add(
+                Figure(
+                    "cohort_calls_seconds",
+                    label,
+                    "s",
+                    calls.seconds,
+                    floor=floor.seconds,
+                    patients=timing.patients,
+                    note=(
+                        f"{len(calls.calls):,} calls (enrollments, steps, status queries) at {calls.moments:,} server "
+                        "moments; floor: the same calls to floor workflows (a step an update waiting for one no-op "
+                        "activity), the clock skipped alike (bench/cohort_floor.py)"
+                    ),
+                )
+            )
+            run.details["cohort_floor"] = {
+                "calls": len(calls.calls),
+                "moments": calls.moments,
+                "cohort_seconds": calls.seconds,
+                "floor_seconds": floor.seconds,
+                "steps_recorded": sum(1 for call in calls.calls if call.call == "record"),
+                "floor_steps_taken": sum(floor.steps_taken.values()),
+            }
 
         await run.section("command line", "cli", cli, tuple(CLI_COMMANDS))
         await run.section("dev server", "dev-server", server_load, DEV_SERVER_FIGURES)
@@ -596,7 +628,7 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
             postgres_appends,
             ("record_append_postgresql", "activity_append_postgresql"),
         )
-        await run.section("cohort", "cohort", cohort, ("cohort_simulation_seconds",))
+        await run.section("cohort", "cohort", cohort, ("cohort_simulation_seconds", "cohort_calls_seconds"))
         _keep_worker_logs(work_dir, settings.out)
 
     for key in FIGURE_KEYS:

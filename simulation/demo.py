@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from cli.common import USAGE_ERROR_EXIT_CODE, JsonOption, print_json, run_app
 from cli.report_view import print_report
@@ -61,7 +60,7 @@ from simulation.journey_steps import (
 )
 from simulation.server_clock import ServerClock
 from simulation.stopping_rule_story import StoppingRuleStory, run_stopping_rule_story
-from workers.time_skipping import TimeSkippingStalled, server_time, start_time_skipping
+from workers.time_skipping import TimeSkippingStalled, quiet_runtime, server_time, start_time_skipping
 from workers.worker import journey_worker
 from workflows.journey_messages import RecordResult
 
@@ -108,18 +107,24 @@ class DemoResult(FrozenModel):
     restarts: int = 0
 
 
-# ---------------------------------------------------------------- the server and its clock
-
-
-def _quiet_runtime() -> Runtime:
-    """The SDK core's own log lines (e.g. its test-server version warning) only from errors up."""
-    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR"))))
-
-
 # ---------------------------------------------------------------- one patient's script
 
 
 Steps = AsyncIterator[datetime]  # yields the moment of its next step; runs that step when resumed
+
+
+@dataclass(frozen=True)
+class DrivenStep:
+    """One call the demo makes to the trial, as it begins: when (the server's time), for whom, and what. The
+    benchmark drives its cohort floor through the same calls (bench/cohort_floor.py)."""
+
+    at: datetime
+    study_id: str
+    call: Literal["enroll", "record", "status"]
+
+
+def ignore_step(_step: DrivenStep) -> None:
+    return None
 
 
 @dataclass
@@ -129,6 +134,7 @@ class PatientRun:
     clock: ServerClock
     protocol: TrialProtocol
     say: Callable[[str], None]
+    on_step: Callable[[DrivenStep], None] = ignore_step
     open_reports: list[str] = field(default_factory=list)
 
     @property
@@ -145,6 +151,7 @@ class PatientRun:
     async def status(self) -> PatientStatus:
         """The patient's status, asked once the journey has nothing in flight (see `settle`: the time-skipping
         server would stop skipping time for good after a query during a run's hand-over)."""
+        self.on_step(DrivenStep(self.clock.now, self.study_id, "status"))
         await settle(self.trial.temporal, journey_workflow_id(self.study_id))
         return await self.trial.status(self.study_id)
 
@@ -152,6 +159,7 @@ class PatientRun:
         """Record `command`, signed now by its actor when its step may be signed (unless it already is)."""
         if command.signature is None:
             command = signed(command, self.clock.now)
+        self.on_step(DrivenStep(self.clock.now, self.study_id, "record"))
         result = await self.trial.record(self.study_id, command)
         self.open_reports += [
             e.payload.report_id for e in result.events if isinstance(e.payload, ExpeditedReportOpened)
@@ -219,6 +227,7 @@ class PatientRun:
 
     async def _enroll(self, screened_on: date) -> bool:
         screening = screening_for(self.plan, screened_on, self.protocol)
+        self.on_step(DrivenStep(self.clock.now, self.study_id, "enroll"))
         result = await self.trial.enroll(
             cmd.EnrollPatient(actor=COORDINATOR, study_id=self.study_id, screening=screening)
         )
@@ -411,21 +420,23 @@ async def run_demo(
     say: Callable[[str], None] = print,
     record_url: str | None = None,
     accrual_target_infused: int | None = None,
+    on_step: Callable[[DrivenStep], None] = ignore_step,
 ) -> DemoResult:
     """Start a time-skipping server, a worker and a trial record (thrown away, or the one at `record_url`, kept);
     drive the cohort; report. `accrual_target_infused` replaces the protocol's (a cohort larger than the trial's, in
-    the benchmark). A run whose server stopped skipping time is driven again on new servers, into a new throw-away
-    record (a kept record holds the first run's part: TimeSkippingStalled is raised)."""
+    the benchmark); `on_step` sees each call to the trial the cohort's drive makes, as it begins. A run whose server
+    stopped skipping time is driven again on new servers, into a new throw-away record (a kept record holds the
+    first run's part: TimeSkippingStalled is raised)."""
     plan = plan_cohort(seed, patients, protocol)
 
     async def cohort() -> tuple[TrialReport, datetime]:
-        return await _drive_into_record(plan, protocol, say, record_url, accrual_target_infused)
+        return await _drive_into_record(plan, protocol, say, record_url, accrual_target_infused, on_step)
 
     (report, ended_at), cohort_restarts = await again_if_stalled(cohort, say, record_url is None)
 
     async def story() -> StoppingRuleStory:
         # On a server of its own: the cohort's journeys, in follow-up, keep their timers out of the story's way.
-        story_env = await start_time_skipping(runtime=_quiet_runtime())
+        story_env = await start_time_skipping(runtime=quiet_runtime())
         async with story_env:
             await register_search_attributes(story_env.client)
             return await run_stopping_rule_story(story_env, protocol, say, not_before=ended_at)
@@ -466,6 +477,7 @@ async def _drive_into_record(
     say: Callable[[str], None],
     record_url: str | None,
     accrual_target_infused: int | None,
+    on_step: Callable[[DrivenStep], None],
 ) -> tuple[TrialReport, datetime]:
     """The cohort driven into a new throw-away trial record, or the empty one at `record_url`."""
     with tempfile.TemporaryDirectory(prefix="trial-demo-") as record_dir:
@@ -484,7 +496,7 @@ async def _drive_into_record(
                     f"the trial record at {record_url} already holds {len(held)} patient(s) ({shown}): the demo "
                     "keeps its cohort in an empty trial record only"
                 )
-            return await _drive(plan, store, protocol, say, accrual_target_infused)
+            return await _drive(plan, store, protocol, say, accrual_target_infused, on_step)
         finally:
             store.close()
 
@@ -495,9 +507,10 @@ async def _drive(
     protocol: TrialProtocol,
     say: Callable[[str], None],
     accrual_target_infused: int | None = None,
+    on_step: Callable[[DrivenStep], None] = ignore_step,
 ) -> tuple[TrialReport, datetime]:
     """The cohort's report, and the server's time when it was done (the safety story starts after it)."""
-    env = await start_time_skipping(runtime=_quiet_runtime())
+    env = await start_time_skipping(runtime=quiet_runtime())
     async with env:
         await register_search_attributes(env.client)
         task_queue = f"demo-{uuid.uuid4()}"
@@ -513,7 +526,7 @@ async def _drive(
             )
             first_day = site_date(clock.now, protocol.schedule) + timedelta(days=1)
             runs = [
-                PatientRun(p, trial, clock, protocol, _patient_voice(p.study_id, clock, protocol, say))
+                PatientRun(p, trial, clock, protocol, _patient_voice(p.study_id, clock, protocol, say), on_step)
                 for p in plan.patients
             ]
             await drive_in_time_order([run.steps(first_day) for run in runs], clock)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -17,6 +18,7 @@ from temporalio.api.enums.v1 import EventType
 
 from bench.cli_latency import CLI_COMMANDS, measure_cli
 from bench.cli_server import served_trial
+from bench.cohort_floor import drive_cohort_floor
 from bench.cpu import DRIVER, SERVER, WORKERS, CpuMeter, spent
 from bench.figures import FIGURE_KEYS, Figure
 from bench.floor_workflow import FloorWorkflow
@@ -26,6 +28,7 @@ from bench.report import table
 from bench.run import cli_figures
 from bench.targets import TARGETS, Target
 from bench.worker_handle import BYTECODE_CACHE, with_bytecode_cache
+from simulation.demo import DrivenStep
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 QUICK_RUN_TIMEOUT_SECONDS = 900  # a hang guard, not a speed check: about 100 s alone, over 300 s beside other suites
@@ -188,6 +191,16 @@ async def test_the_floor_history_has_about_the_tasks_asked_for() -> None:
     assert timing.failures == ()
 
 
+def test_the_quick_runs_cohort_floor_takes_every_step_the_cohort_took(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    _, document = quick_run
+    floor = document["details"]["cohort_floor"]
+    assert floor["steps_recorded"] > 0
+    assert floor["floor_steps_taken"] == floor["steps_recorded"]
+    assert document["figures"]["cohort_calls_seconds"]["floor"] == floor["floor_seconds"]
+
+
 def test_the_printed_table_names_every_figure_and_target(
     quick_run: tuple[subprocess.CompletedProcess[str], dict],
 ) -> None:
@@ -310,3 +323,23 @@ def test_the_floors_scale_run_measures_the_floor_with_an_activity_alone(tmp_path
     figures = document["figures"]
     assert figures["activity_floor_update_throughput"]["value"] is not None
     assert figures["update_throughput"]["value"] is None
+
+
+async def test_the_cohort_floor_makes_the_demos_calls_at_its_moments() -> None:
+    began = datetime(2027, 3, 1, 1, tzinfo=UTC)
+    later = began + timedelta(days=2)
+    calls = [
+        DrivenStep(began, "DEMO-001", "enroll"),
+        DrivenStep(began, "DEMO-002", "enroll"),
+        DrivenStep(began, "DEMO-001", "record"),
+        DrivenStep(later, "DEMO-001", "record"),
+        DrivenStep(later, "DEMO-002", "record"),
+        DrivenStep(later, "DEMO-001", "status"),
+        DrivenStep(later, "DEMO-001", "record"),
+    ]
+    floor = await drive_cohort_floor(calls)
+    assert floor.timed.calls == calls
+    assert floor.timed.moments == 2
+    assert floor.steps_taken == {"DEMO-001": 3, "DEMO-002": 1}
+    # From a day after the server's start to the last moment: the two days between the moments skipped too.
+    assert floor.clock_moved >= timedelta(days=3)

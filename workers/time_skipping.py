@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import temporalio.api.testservice.v1 as test_service
 from google.protobuf.empty_pb2 import Empty
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import Runtime
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -44,6 +44,11 @@ JUMP = timedelta(seconds=1)
 PAST_THE_MOMENT = timedelta(seconds=5)
 # How soon after a skip a workflow's pending timer counts as due now (skip_past_timers_due_now).
 TIMERS_DUE_NOW = timedelta(seconds=2)
+
+
+def quiet_runtime() -> Runtime:
+    """A runtime whose SDK core logs only from errors up (not, e.g., its warning about the test server's version)."""
+    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR"))))
 
 
 async def start_time_skipping(runtime: Runtime | None = None) -> WorkflowEnvironment:
