@@ -4,6 +4,7 @@ Temporal dev server with a worker (`stack`), the time-skipping test server (`tim
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -20,10 +21,18 @@ from tests.postgres import (
     wait_until_reachable,
 )
 from tests.servers import Stack, dev_stack, time_skipping_server
+from tests.unraisable import passing_sdk_deadlock_interruptions
 
 # Examples are judged by what they find, never by how fast a shared, loaded machine runs them.
 settings.register_profile("trialflow", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("trialflow")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """After pytest's own hook is in place: wrapped, so that the SDK's deadlock interruption of a workflow task on a
+    loaded machine is not an error (tests/unraisable.py); pytest puts the original hook back at the end."""
+    sys.unraisablehook = passing_sdk_deadlock_interruptions(sys.unraisablehook)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
