@@ -17,12 +17,11 @@ from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle
 
-from bench.enrollment_floor import FloorGate, enroll_floor
-from bench.floor_messages import FloorInput, FloorState, FloorStep
+from bench.enrollment_floor import FloorGate, enroll_floor, open_floor_gate
+from bench.floor_messages import FloorState, FloorStep
 from bench.floor_workflow import FloorWorkflow
 from bench.worker_process import floor_worker
 from config.settling import settle
-from facade.trial_gate import ADMISSIONS_IN_FLIGHT
 from simulation.demo import DrivenStep
 from simulation.server_clock import ServerClock
 from workers.time_skipping import quiet_runtime, server_time, start_time_skipping
@@ -79,11 +78,7 @@ async def drive_cohort_floor(calls: Sequence[DrivenStep]) -> CohortFloor:
         client = env.client
         queue = f"bench-{KIND}-{uuid.uuid4()}"
         async with floor_worker(client, queue):
-            admissions_id = f"bench-{KIND}-admissions-{uuid.uuid4()}"
-            admissions = await client.start_workflow(
-                FloorWorkflow.run, FloorInput(key=admissions_id), id=admissions_id, task_queue=queue
-            )
-            floor = _FloorTrial(client, queue, FloorGate(admissions, asyncio.Semaphore(ADMISSIONS_IN_FLIGHT)), timed)
+            floor = _FloorTrial(client, queue, await open_floor_gate(client, queue, KIND), timed)
             started_at = await server_time(env)
             clock = ServerClock(env, started_at)
             # The demo's moments, kept apart as they were, from a day after this server's start.

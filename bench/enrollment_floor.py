@@ -36,6 +36,15 @@ class FloorGate:
     in_flight: asyncio.Semaphore
 
 
+async def open_floor_gate(client: Client, queue: str, kind: str) -> FloorGate:
+    """A new admissions floor workflow on `queue`, behind the trial gate's bound on admissions in flight."""
+    admissions_id = f"bench-{kind}-admissions-{uuid.uuid4()}"
+    admissions = await client.start_workflow(
+        FloorWorkflow.run, FloorInput(key=admissions_id), id=admissions_id, task_queue=queue
+    )
+    return FloorGate(admissions, asyncio.Semaphore(ADMISSIONS_IN_FLIGHT))
+
+
 async def enroll_floor(
     client: Client, gate: FloorGate, key: str, queue: str, number: int, per_update: UpdateWork = "none"
 ) -> WorkflowHandle[FloorWorkflow, FloorState]:
@@ -59,11 +68,7 @@ async def measure_enrollment_floor(
     worker processes: the timed phase (each from its admission to its first activity's completion)."""
     queue = f"bench-{KIND}-{uuid.uuid4()}"
     async with WorkerProcesses(FLOOR, address, queue, work_dir / f"{KIND}-worker.log", workers):
-        admissions_id = f"bench-{KIND}-admissions-{uuid.uuid4()}"
-        admissions = await client.start_workflow(
-            FloorWorkflow.run, FloorInput(key=admissions_id), id=admissions_id, task_queue=queue
-        )
-        gate = FloorGate(admissions, asyncio.Semaphore(ADMISSIONS_IN_FLIGHT))
+        gate = await open_floor_gate(client, queue, KIND)
 
         async def enroll(number: int, prefix: str) -> None:
             await enroll_floor(client, gate, f"bench-{KIND}-{prefix}-{number:05d}", queue, number)
