@@ -3,7 +3,7 @@ bedside staff masks the fever of the CRS check after it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -11,7 +11,7 @@ import httpx
 from domain.roles import Role
 from tests.api.conftest import Api, as_role, with_signature
 from tests.api.test_api import SUPERVISOR, assert_problem
-from tests.facade.journeys import infused
+from tests.facade.journeys import infused, since
 
 NURSE = as_role(Role.NURSE)
 
@@ -33,9 +33,8 @@ def crs(assessed_at: datetime, **extra: Any) -> dict[str, Any]:
 
 
 async def test_the_fever_masked_box_is_refused_and_a_recorded_dose_masks_instead(api: Api) -> None:
-    await infused(api.stack.trial, "GS-1601")
-    now = datetime.now(UTC)
-    boxed = await post(api, "GS-1601", crs(now - timedelta(minutes=20), fever_masked_by_treatment=True))
+    given_at, boxed_at, assessed_at = since(await infused(api.stack.trial, "GS-1601"), 3)
+    boxed = await post(api, "GS-1601", crs(boxed_at, fever_masked_by_treatment=True))
     problem = assert_problem(boxed, 422, "invalid-input")
     assert problem["reasons"] == [
         "findings: 'fever masked' is no longer ticked by hand: it follows from the tocilizumab or corticosteroid "
@@ -43,10 +42,10 @@ async def test_the_fever_masked_box_is_refused_and_a_recorded_dose_masks_instead
         "given) and leave fever_masked_by_treatment out"
     ]
 
-    dose = {"kind": "record_fever_masking_dose", "drug": "tocilizumab", "dose_mg": 8, "given_at": now.isoformat()}
-    given = await post(api, "GS-1601", {**dose, "given_at": (now - timedelta(minutes=30)).isoformat()})
+    dose = {"kind": "record_fever_masking_dose", "drug": "tocilizumab", "dose_mg": 8, "given_at": given_at.isoformat()}
+    given = await post(api, "GS-1601", dose)
     assert given.status_code == 200, given.text
-    assessed = await post(api, "GS-1601", crs(now - timedelta(minutes=10)))
+    assessed = await post(api, "GS-1601", crs(assessed_at))
     assert assessed.status_code == 200, assessed.text
     [event] = assessed.json()["events"]
     assert event["payload"]["grade"] == 2

@@ -6,7 +6,7 @@ journey's update ids; enrollment too."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -16,7 +16,7 @@ from domain.roles import Role
 from facade import TrialClient
 from tests.api.conftest import Api, as_role, authenticator, with_signature
 from tests.api.test_api import COORDINATOR, INVESTIGATOR, SUPERVISOR, assert_problem, consent, enrolled, enrollment_body
-from tests.facade.journeys import infused, today
+from tests.facade.journeys import infused, since, today
 from workflows.journey_messages import RecordResult
 
 PHYSICIAN = as_role(Role.PHYSICIAN)
@@ -47,20 +47,19 @@ def crs(temperature: float, assessed_at: datetime) -> dict[str, Any]:
 
 
 async def test_a_key_reused_for_another_assessment_is_refused_and_records_nothing(api: Api) -> None:
-    await infused(api.stack.trial, "IK-1001")
-    at = datetime.now(UTC) - timedelta(minutes=10)
+    at, later = since(await infused(api.stack.trial, "IK-1001"), 2)
     first = await post(api, "IK-1001", crs(38.2, at), keyed(PHYSICIAN, "crs-IK-1001"))
     assert first.status_code == 200, first.text
     again = await post(api, "IK-1001", crs(38.2, at), keyed(PHYSICIAN, "crs-IK-1001"))
     assert (again.status_code, again.content) == (200, first.content)  # the first answer, byte for byte
 
-    fever = await post(api, "IK-1001", crs(39.5, at + timedelta(minutes=5)), keyed(PHYSICIAN, "crs-IK-1001"))
+    fever = await post(api, "IK-1001", crs(39.5, later), keyed(PHYSICIAN, "crs-IK-1001"))
     problem = assert_problem(fever, 422, "idempotency-key-reused")
     assert "this Idempotency-Key was used for a different request" in problem["detail"]
     assert (await event_types(api, "IK-1001")).count("crs_assessed") == 1
 
     # Under a key of its own the fever is recorded: nothing was lost, only refused.
-    fever = await post(api, "IK-1001", crs(39.5, at + timedelta(minutes=5)), keyed(PHYSICIAN, "crs-IK-1001-b"))
+    fever = await post(api, "IK-1001", crs(39.5, later), keyed(PHYSICIAN, "crs-IK-1001-b"))
     assert fever.status_code == 200, fever.text
     assert (await event_types(api, "IK-1001")).count("crs_assessed") == 2
 

@@ -11,7 +11,6 @@ import contextlib
 import json
 import shlex
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +21,7 @@ from cli.api_client import OUTCOME_UNKNOWN_EXIT_CODE, REFUSED_EXIT_CODE
 from domain.roles import Role
 from tests.cli.test_staff_supervisor import screening_file
 from tests.cli.trial_cli import TrialCli, trial_cli_over_api, worker_logs_kept_out_of_the_cli_output
-from tests.facade.journeys import infused
+from tests.facade.journeys import infused, since
 from tests.servers import Stack
 from tests.waiting import poll
 
@@ -99,7 +98,7 @@ async def test_a_lost_reply_exits_75_and_the_printed_retry_is_answered_from_the_
     stack: Stack, proxied: tuple[TrialCli, ReplyDroppingProxy], tmp_path: Path
 ) -> None:
     cli, proxy = proxied
-    await infused(stack.trial, "LR-3001")
+    [assessed_at] = since(await infused(stack.trial, "LR-3001"), 1)
     physician = await cli.signed_in("dr.amara", Role.PHYSICIAN)
     findings = {
         "max_temperature_c": 38.6,
@@ -109,8 +108,7 @@ async def test_a_lost_reply_exits_75_and_the_printed_retry_is_answered_from_the_
         "oxygen": "none",
     }
     crs = tmp_path / "crs.json"
-    assessed_at = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    crs.write_text(json.dumps({"assessed_at": assessed_at, "findings": findings}))
+    crs.write_text(json.dumps({"assessed_at": assessed_at.isoformat(), "findings": findings}))
     args = ("record", "LR-3001", "assess-crs", "--file", str(crs), "--json")
 
     proxy.drop = 1

@@ -98,11 +98,19 @@ async def signed_record(trial: TrialClient, study_id: str, command: cmd.StaffCom
     return await trial.record(study_id, command, signing=signing)
 
 
-async def infused(trial: TrialClient, study_id: str, crs: CrsFindings | None = None) -> None:
+async def infused(trial: TrialClient, study_id: str, crs: CrsFindings | None = None) -> datetime:
     """The whole path to an infusion an hour ago (since the site's midnight if that is sooner), then (if given) a CRS
-    assessment now, signed."""
+    assessment now, signed; the infusion's time."""
     infused_at = earlier_today(datetime.now(UTC), timedelta(hours=1), PROTOCOL_V1)
     await walk_late(trial, study_id, Milestone.INFUSED, site_date(infused_at, RULES), infused_at)
     if crs is not None:
         assessment = cmd.AssessCrs(actor=PHYSICIAN, assessed_at=datetime.now(UTC), findings=crs)
         await signed_record(trial, study_id, assessment)
+    return infused_at
+
+
+def since(start: datetime, count: int) -> list[datetime]:
+    """`count` moments, earliest first, evenly spaced after `start` and before now: steps after an infusion that may
+    have been only moments ago (just after the site's midnight, `infused` infuses no earlier than it)."""
+    gap = (datetime.now(UTC) - start) / (count + 1)
+    return [start + gap * number for number in range(1, count + 1)]

@@ -4,12 +4,12 @@ other the next slot, never both (the calendar serializes bookings; records/slot_
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from domain.journey import commands as cmd
 from domain.protocol import PROTOCOL_V1
-from domain.site_time import site_moment
+from domain.site_time import site_date, site_moment
 from domain.slots import SlotCapacity, book, earliest_free_slot
 from records.slot_bookings import SlotCalendar
 from simulation.journey_steps import STAFF_HOUR, Milestone, PathPatient, path_to, send
@@ -22,7 +22,7 @@ STUDIES = ("TF-1541", "TF-1542")
 async def test_two_concurrent_consents_for_one_free_slot_take_it_and_the_next(stack: Stack) -> None:
     trial = stack.trial
     screened_on = today() - timedelta(days=7)
-    consents: list[tuple[str, cmd.StaffCommand]] = []
+    consents: list[tuple[str, cmd.RecordConsent]] = []
     for study_id in STUDIES:
         await trial.enroll(enrollment(study_id, screened_on))
         enrolled_at = site_moment(screened_on, STAFF_HOUR, RULES)
@@ -34,8 +34,12 @@ async def test_two_concurrent_consents_for_one_free_slot_take_it_and_the_next(st
     capacity = SlotCapacity.of(PROTOCOL_V1.manufacturing)
     calendar = SlotCalendar(stack.store.engine, capacity)
     held = calendar.bookings()
-    free = earliest_free_slot(held, today(), capacity)  # the one free slot at the head of the calendar
-    after_it = earliest_free_slot([*held, book("TF-0000", 1, free)], today(), capacity)
+    # A journey books from its consent's day or the site's calendar day, whichever is later: in the site's small hours
+    # that is the day after today()'s staff day.
+    signed_on = max(consent.guardian_consent_signed_on for _, consent in consents)
+    not_before = max(signed_on, site_date(datetime.now(UTC), RULES))
+    free = earliest_free_slot(held, not_before, capacity)  # the one free slot at the head of the calendar
+    after_it = earliest_free_slot([*held, book("TF-0000", 1, free)], not_before, capacity)
 
     # Both updates in flight at once: each journey books in its own activity, on the worker's thread pool.
     await asyncio.gather(*(trial.record(study_id, consent) for study_id, consent in consents))
