@@ -1,5 +1,7 @@
 """How long a `trial` command takes from the shell's Enter to its exit: the entry point run as a new process, median
-of a few runs, beside the floor of the bare interpreter starting and stopping (what no command can go below)."""
+of a few runs, beside the floors no command can go below: the bare interpreter starting and stopping; the stack's, a
+typer command that prints one pydantic model (bench/cli_stack_floor.py); and, for `trial status`, the same command
+asking the served API's /healthz with httpx first."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.cli_server import BENCH_PATIENT
+from cli.api_client import API_URL_ENV
 
 REPETITIONS = 5
 # The commands people wait on (issue 19): figure key -> arguments of `trial`.
@@ -21,6 +24,7 @@ CLI_COMMANDS: dict[str, tuple[str, ...]] = {
     "cli_status_ms": ("status", BENCH_PATIENT),
 }
 FLOOR_COMMAND: tuple[str, ...] = ("-c", "pass")
+STACK_FLOOR_COMMAND: tuple[str, ...] = (str(Path(__file__).with_name("cli_stack_floor.py")),)
 COMMAND_TIMEOUT_SECONDS = 60  # a hang guard, not a speed check
 
 
@@ -56,9 +60,22 @@ def time_command(argv: list[str], repetitions: int, env: dict[str, str]) -> CliT
     return timing
 
 
-def measure_cli(served_env: dict[str, str], repetitions: int = REPETITIONS) -> tuple[CliTiming, dict[str, CliTiming]]:
-    """The floor, then each command, under `served_env` (bench/cli_server.py: the API's URL, a signed-in profile)."""
+@dataclass
+class CliFloors:
+    interpreter: CliTiming  # `python -c pass`
+    stack: CliTiming  # a typer command printing one pydantic model
+    api: CliTiming  # the same, after asking the served API's /healthz with httpx
+
+
+def measure_cli(served_env: dict[str, str], repetitions: int = REPETITIONS) -> tuple[CliFloors, dict[str, CliTiming]]:
+    """The floors, then each command, under `served_env` (bench/cli_server.py: the API's URL, a signed-in profile)."""
     env = {**os.environ, **served_env}
-    floor = time_command([sys.executable, *FLOOR_COMMAND], repetitions, env)
+    floors = CliFloors(
+        interpreter=time_command([sys.executable, *FLOOR_COMMAND], repetitions, env),
+        stack=time_command([sys.executable, *STACK_FLOOR_COMMAND], repetitions, env),
+        api=time_command(
+            [sys.executable, *STACK_FLOOR_COMMAND, "--url", f"{served_env[API_URL_ENV]}/healthz"], repetitions, env
+        ),
+    )
     trial = trial_command()
-    return floor, {key: time_command([*trial, *args], repetitions, env) for key, args in CLI_COMMANDS.items()}
+    return floors, {key: time_command([*trial, *args], repetitions, env) for key, args in CLI_COMMANDS.items()}

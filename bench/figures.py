@@ -40,6 +40,8 @@ FIGURE_KEYS: tuple[str, ...] = (
     "cli_version_ms",
     "cli_dose_ms",
     "cli_status_ms",
+    "cli_stack_floor_ms",
+    "cli_api_floor_ms",
 )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from bench.cli_latency import CLI_COMMANDS, CliTiming, measure_cli
+from bench.cli_latency import CLI_COMMANDS, CliFloors, CliTiming, measure_cli
 from bench.cli_server import served_trial
 from bench.cohort import simulate_cohort
 from bench.cohort_floor import TimedCalls, drive_cohort_floor
@@ -388,19 +388,36 @@ async def replay_figures(repetitions: int) -> tuple[list[Figure], dict[str, Any]
 # ---------------------------------------------------------------- the command line
 
 
-def cli_figures(floor: CliTiming, commands: dict[str, CliTiming]) -> list[Figure]:
-    """Each command's median wall time, beside the bare interpreter's (its floor); a failed run is said in the note."""
+CLI_FLOOR_FIGURES = ("cli_stack_floor_ms", "cli_api_floor_ms")
+
+
+def cli_figures(floors: CliFloors, commands: dict[str, CliTiming]) -> list[Figure]:
+    """Each command's median wall time beside the bare interpreter's (its floor) and, in its note, beside the stack's
+    (a typer command printing one pydantic model; for `trial status`, after asking the API with httpx); then those
+    two floors themselves. A failed run is said in the note."""
     figures = []
     for key, timing in commands.items():
         shown = " ".join(("trial", *CLI_COMMANDS[key]))
         codes = sorted(set(timing.exit_codes))
         note = (
             f"`{shown}` as a new process, median of {len(timing.samples_ms)} after a warm-up: {timing.samples_ms}; "
-            f"floor: `python -c pass`: {floor.samples_ms}; exit codes {codes}"
+            f"floor: `python -c pass`: {floors.interpreter.samples_ms}; exit codes {codes}"
         )
+        stack, which = (floors.api, "asking the API") if key == "cli_status_ms" else (floors.stack, "")
+        if timing.median_ms is not None and stack.median_ms:
+            note += f"; {timing.median_ms / stack.median_ms:.2f}x the stack's floor{' ' + which if which else ''}"
         if key == "cli_status_ms":
             note += "; against a served trial as under `make run` (dev server, worker, record, API), one patient"
-        figures.append(Figure(key, f"CLI: {shown}", "ms", timing.median_ms, floor.median_ms, note=note))
+        figures.append(Figure(key, f"CLI: {shown}", "ms", timing.median_ms, floors.interpreter.median_ms, note=note))
+    for key, floor, label in (
+        ("cli_stack_floor_ms", floors.stack, "CLI floor: a typer command printing one pydantic model"),
+        ("cli_api_floor_ms", floors.api, "CLI floor: the same after one httpx GET of the API's /healthz"),
+    ):
+        note = (
+            f"bench/cli_stack_floor.py, nothing of trialflow imported; median of {len(floor.samples_ms)}: "
+            f"{floor.samples_ms}; exit codes {sorted(set(floor.exit_codes))}; no `trial` command can answer sooner"
+        )
+        figures.append(Figure(key, label, "ms", floor.median_ms, floors.interpreter.median_ms, note=note))
     return figures
 
 
@@ -492,9 +509,14 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
             served_dir.mkdir()
             async with served_trial(served_dir) as served_env:
                 # In a thread: this loop serves the API and runs the worker while the commands ask.
-                floor, commands = await asyncio.to_thread(measure_cli, served_env)
-            run.add(*cli_figures(floor, commands))
-            run.details["cli"] = {"floor": asdict(floor), **{key: asdict(t) for key, t in commands.items()}}
+                floors, commands = await asyncio.to_thread(measure_cli, served_env)
+            run.add(*cli_figures(floors, commands))
+            run.details["cli"] = {
+                "floor": asdict(floors.interpreter),
+                "stack_floor": asdict(floors.stack),
+                "api_floor": asdict(floors.api),
+                **{key: asdict(t) for key, t in commands.items()},
+            }
 
         async def server_load() -> None:
             on = f"{settings.workers} workers" if settings.workers > 1 else "one worker"
@@ -615,7 +637,7 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
                 "floor_steps_taken": sum(floor.steps_taken.values()),
             }
 
-        await run.section("command line", "cli", cli, tuple(CLI_COMMANDS))
+        await run.section("command line", "cli", cli, (*CLI_COMMANDS, *CLI_FLOOR_FIGURES))
         await run.section("dev server", "dev-server", server_load, DEV_SERVER_FIGURES)
         await run.section("histories", "histories", histories, HISTORY_FIGURES)
         await run.section("replay", "replay", replay, ("replay_5_years_ms", "replay_largest_run_ms"))

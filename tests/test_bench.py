@@ -16,7 +16,7 @@ import psutil
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from bench.cli_latency import CLI_COMMANDS, measure_cli
+from bench.cli_latency import CLI_COMMANDS, STACK_FLOOR_COMMAND, measure_cli
 from bench.cli_server import served_trial
 from bench.cohort_floor import drive_cohort_floor
 from bench.cpu import DRIVER, SERVER, WORKERS, CpuMeter, spent
@@ -161,18 +161,36 @@ def test_the_replay_stands_beside_a_floor_of_as_many_workflow_tasks(
     assert details["floor"]["failures"] == []
 
 
-async def test_the_cli_figures_time_each_command_beside_the_bare_interpreter(tmp_path: Path) -> None:
+async def test_the_cli_figures_time_each_command_beside_the_interpreter_and_the_stack(tmp_path: Path) -> None:
     async with served_trial(tmp_path) as served_env:
-        floor, commands = await asyncio.to_thread(measure_cli, served_env, 1)
+        floors, commands = await asyncio.to_thread(measure_cli, served_env, 1)
     assert list(commands) == list(CLI_COMMANDS)
-    assert len(floor.samples_ms) == 1 and floor.exit_codes == [0]
+    for floor in (floors.interpreter, floors.stack, floors.api):
+        assert len(floor.samples_ms) == 1 and floor.exit_codes == [0], floor.argv
     for key, timing in commands.items():
         assert timing.exit_codes == [0], key  # `trial status` answered by the served API for its patient
-    figures = cli_figures(floor, commands)
-    assert [f.key for f in figures] == list(CLI_COMMANDS)
+    figures = cli_figures(floors, commands)
+    assert [f.key for f in figures] == [*CLI_COMMANDS, "cli_stack_floor_ms", "cli_api_floor_ms"]
     for figure in figures:
         assert figure.value is not None and figure.floor is not None and figure.ratio is not None, figure.key
+    for figure in figures[:3]:
         assert figure.target == TARGETS[figure.key].describe("ms")
+        assert "x the stack's floor" in figure.note, figure.key
+    assert "x the stack's floor asking the API" in figures[2].note
+    stack, api = figures[3:]
+    assert (stack.value, api.value) == (floors.stack.median_ms, floors.api.median_ms)
+    assert stack.floor == api.floor == floors.interpreter.median_ms
+
+
+def test_the_stack_floor_prints_its_model_and_imports_nothing_of_trialflow() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-X", "importtime", *STACK_FLOOR_COMMAND], capture_output=True, text=True, check=False
+    )
+    assert (shown.returncode, shown.stdout) == (0, '{"word":"floor"}\n'), shown.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in shown.stderr.splitlines() if line.startswith("import time")}
+    assert {"pydantic", "typer"} <= imported
+    ours = {"domain", "cli", "bench", "facade", "config", "workflows", "activities", "records", "api"}
+    assert not {name for name in imported if name.split(".")[0] in ours}
 
 
 def test_the_quick_run_measures_the_cli(quick_run: tuple[subprocess.CompletedProcess[str], dict]) -> None:
@@ -180,6 +198,9 @@ def test_the_quick_run_measures_the_cli(quick_run: tuple[subprocess.CompletedPro
     for key in CLI_COMMANDS:
         assert document["figures"][key]["floor"] is not None, key
         assert len(document["details"]["cli"][key]["samples_ms"]) == 5, key
+    for floor in ("stack_floor", "api_floor"):
+        assert document["figures"][f"cli_{floor}_ms"]["value"] is not None, floor
+        assert len(document["details"]["cli"][floor]["samples_ms"]) == 5, floor
 
 
 async def test_the_floor_history_has_about_the_tasks_asked_for() -> None:
