@@ -13,8 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.cli_server import BENCH_PATIENT
-from cli.api_client import API_URL_ENV
+from bench.cli_server import BENCH_PATIENT, ServedTrial
 
 REPETITIONS = 5
 # The commands people wait on (issue 19): figure key -> arguments of `trial`.
@@ -67,14 +66,14 @@ class CliFloors:
     api: CliTiming  # the same, after asking the served API's /healthz with httpx
 
 
-def measure_cli(served_env: dict[str, str], repetitions: int = REPETITIONS) -> tuple[CliFloors, dict[str, CliTiming]]:
-    """The floors, then each command, under `served_env` (bench/cli_server.py: the API's URL, a signed-in profile)."""
-    env = {**os.environ, **served_env}
+def measure_cli(served: ServedTrial, repetitions: int = REPETITIONS) -> tuple[CliFloors, dict[str, CliTiming]]:
+    """The floors, then each command, under the served trial's environment (its API's URL, a signed-in profile)."""
+    env = {**os.environ, **served.env}
     floors = CliFloors(
         interpreter=time_command([sys.executable, *FLOOR_COMMAND], repetitions, env),
         stack=time_command([sys.executable, *STACK_FLOOR_COMMAND], repetitions, env),
         api=time_command(
-            [sys.executable, *STACK_FLOOR_COMMAND, "--url", f"{served_env[API_URL_ENV]}/healthz"], repetitions, env
+            [sys.executable, *STACK_FLOOR_COMMAND, "--url", f"{served.api_url}/healthz"], repetitions, env
         ),
     )
     trial = trial_command()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from domain.roles import Role
@@ -14,9 +15,15 @@ BENCH_PATIENT = "TF-90001"
 BENCH_USER = "dr.bench"
 
 
+@dataclass(frozen=True)
+class ServedTrial:
+    env: dict[str, str]  # under which `trial status BENCH_PATIENT` asks the API as a signed-in investigator
+    api_url: str
+
+
 @asynccontextmanager
-async def served_trial(directory: Path) -> AsyncIterator[dict[str, str]]:
-    """The environment under which `trial status BENCH_PATIENT` asks the served API as a signed-in investigator."""
+async def served_trial(directory: Path) -> AsyncIterator[ServedTrial]:
+    """The served trial, with one enrolled patient and a signed-in investigator's environment."""
     from tests.cli.trial_cli import trial_cli_over_api  # the suite's starters: dev tools, as tests.postgres is
     from tests.facade.journeys import enrollment
     from tests.servers import dev_stack
@@ -25,4 +32,4 @@ async def served_trial(directory: Path) -> AsyncIterator[dict[str, str]]:
         await stack.trial.enroll(enrollment(BENCH_PATIENT))
         async with trial_cli_over_api(stack, directory / "api") as anonymous:
             signed_in = await anonymous.signed_in(BENCH_USER, Role.INVESTIGATOR)
-            yield signed_in.env
+            yield ServedTrial(env=signed_in.env, api_url=signed_in.api_url)

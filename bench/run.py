@@ -507,9 +507,9 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
             progress("the command line: trial version, dose, and status against a served trial ...")
             served_dir = work_dir / "cli-served"
             served_dir.mkdir()
-            async with served_trial(served_dir) as served_env:
+            async with served_trial(served_dir) as served:
                 # In a thread: this loop serves the API and runs the worker while the commands ask.
-                floors, commands = await asyncio.to_thread(measure_cli, served_env)
+                floors, commands = await asyncio.to_thread(measure_cli, served)
             run.add(*cli_figures(floors, commands))
             run.details["cli"] = {
                 "floor": asdict(floors.interpreter),

@@ -162,8 +162,8 @@ def test_the_replay_stands_beside_a_floor_of_as_many_workflow_tasks(
 
 
 async def test_the_cli_figures_time_each_command_beside_the_interpreter_and_the_stack(tmp_path: Path) -> None:
-    async with served_trial(tmp_path) as served_env:
-        floors, commands = await asyncio.to_thread(measure_cli, served_env, 1)
+    async with served_trial(tmp_path) as served:
+        floors, commands = await asyncio.to_thread(measure_cli, served, 1)
     assert list(commands) == list(CLI_COMMANDS)
     for floor in (floors.interpreter, floors.stack, floors.api):
         assert len(floor.samples_ms) == 1 and floor.exit_codes == [0], floor.argv

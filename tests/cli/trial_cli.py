@@ -90,6 +90,10 @@ class TrialCli:
     config_dir: Path | None = None
     profiles: dict[str, str] = field(default_factory=dict)  # user id -> profile signed in
 
+    @property
+    def api_url(self) -> str:
+        return self.env["TRIALFLOW_API_URL"]
+
     async def __call__(self, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
         def run() -> Result:
             with logging_restored():
