@@ -31,6 +31,7 @@ from workers.dev_server import (
     DevServer,
     DevServerError,
     PortCollision,
+    StartPanicked,
     dev_server_command,
     find_temporal_binary,
     free_port,
@@ -223,6 +224,64 @@ async def test_a_port_taken_while_starting_is_tried_again_on_fresh_ports(
     fixed = DevServer(data_dir=tmp_path / "data", binary=binary, port=free_port(), ui_port=free_port())
     with pytest.raises(PortCollision, match="address already in use"):
         await fixed.start()
+    assert (tmp_path / "attempts").read_text() == "-2"
+
+
+# The same collision as Go reports it for a port the server picked for itself: a panic whose first line says why,
+# then a trace longer than the output the server keeps (exit code 2, Go's for a panic).
+PANICS_ONCE_WITH_A_LONG_TRACE = (
+    "import pathlib, socket, sys, time\n"
+    "count = pathlib.Path(sys.argv[0]).with_name('attempts')\n"
+    "attempt = int(count.read_text()) + 1 if count.exists() else 1\n"
+    "count.write_text(str(attempt))\n"
+    "if attempt < 2:\n"
+    "    print('panic: listen tcp 127.0.0.1:40002: bind: address already in use', file=sys.stderr)\n"
+    "    for frame in range(100):\n"
+    "        print(f'go.uber.org/fx.frame{frame}(...)', file=sys.stderr)\n"
+    "    sys.exit(2)\n"
+    "port = int(sys.argv[sys.argv.index('--port') + 1])\n"
+    "listener = socket.create_server(('127.0.0.1', port))\n"
+    "time.sleep(60)\n"
+)
+
+
+async def test_a_panic_whose_trace_hides_the_collision_is_still_tried_again_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DevServer, "_serving", lambda self: _always_serving())
+    binary = write_script(tmp_path / "temporal", PANICS_ONCE_WITH_A_LONG_TRACE)
+    server = DevServer(data_dir=tmp_path / "data", binary=binary, pick_free_ports=True, stop_timeout=1)
+    try:
+        await server.start()
+        assert server.running and (tmp_path / "attempts").read_text() == "2"
+    finally:
+        await server.stop()
+
+    # Given fixed ports and no attempts left, the error leads with the panic's own line.
+    (tmp_path / "attempts").write_text("-5")
+    fixed = DevServer(data_dir=tmp_path / "data", binary=binary, port=free_port(), ui_port=free_port())
+    with pytest.raises(PortCollision) as raised:
+        await fixed.start()
+    assert "exited with code 2 while starting; panic: listen tcp 127.0.0.1:40002: bind" in str(raised.value)
+
+
+async def test_a_panic_for_another_reason_is_tried_again_then_reported_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DevServer, "_serving", lambda self: _always_serving())
+    script = PANICS_ONCE_WITH_A_LONG_TRACE.replace("listen tcp 127.0.0.1:40002: bind: address already in use", "boom")
+    binary = write_script(tmp_path / "temporal", script)
+    server = DevServer(data_dir=tmp_path / "data", binary=binary, pick_free_ports=True, stop_timeout=1)
+    try:
+        await server.start()
+        assert server.running and (tmp_path / "attempts").read_text() == "2"
+    finally:
+        await server.stop()
+
+    (tmp_path / "attempts").write_text("-5")  # panics every time: three starts, then its own words
+    again = DevServer(data_dir=tmp_path / "data", binary=binary, pick_free_ports=True)
+    with pytest.raises(StartPanicked, match="exited with code 2 while starting; panic: boom"):
+        await again.start()
     assert (tmp_path / "attempts").read_text() == "-2"
 
 

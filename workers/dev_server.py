@@ -54,6 +54,11 @@ class PortCollision(DevServerError):
         self.ours = ours
 
 
+class StartPanicked(DevServerError):
+    """The server panicked while starting (Go's exit code 2, a "panic:" line), for a reason it did not say was a
+    taken port: a fresh start is tried, as for a collision (seen once under a loaded test run, its cause cut off)."""
+
+
 # How Go says a port was taken between its choice and the bind; a start that meets it is tried again.
 BIND_COLLISION = "address already in use"
 START_ATTEMPTS = 3
@@ -153,6 +158,10 @@ class DevServer:
     pick_free_ports: bool = False
     _process: asyncio.subprocess.Process | None = field(default=None, init=False, repr=False)
     _output_tail: deque[str] = field(default_factory=lambda: deque(maxlen=40), init=False, repr=False)
+    # Read from every line, not the tail: a Go panic's trace (a port the server picked for itself, taken before its
+    # bind) is longer than the tail and pushes its first line, the one that says why, out of it.
+    _collided: bool = field(default=False, init=False, repr=False)
+    _panic: str | None = field(default=None, init=False, repr=False)
     _readers: list[asyncio.Task[None]] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
@@ -208,15 +217,20 @@ class DevServer:
             try:
                 await self._start_once(binary)
                 return
-            except PortCollision as collision:
+            except (PortCollision, StartPanicked) as failed:
                 # Another process took a port between its choice and the server's bind (the server also picks
-                # some of its own): on a busy machine this happens; a fresh start picks again.
-                if attempt == START_ATTEMPTS or (collision.ours and not self.pick_free_ports):
+                # some of its own): on a busy machine this happens; a fresh start picks again. A panic while
+                # starting is tried again too: its cause may be the same, and a start changes nothing recorded.
+                ours = isinstance(failed, PortCollision) and failed.ours
+                if attempt == START_ATTEMPTS or (ours and not self.pick_free_ports):
                     raise
-                log.warning("dev_server_port_collision", attempt=attempt, reason=str(collision).splitlines()[0])
+                collided = isinstance(failed, PortCollision)
+                event = "dev_server_port_collision" if collided else "dev_server_start_panicked"
+                log.warning(event, attempt=attempt, reason=str(failed).splitlines()[0])
 
     async def _start_once(self, binary: Path) -> None:
         self._output_tail.clear()
+        self._collided, self._panic = False, None
         for name, port in (("gRPC", self.port), ("Web UI", self.ui_port)):
             # Checked first: otherwise another server on the port would look like ours coming up.
             if not _port_is_free(self.ip, port):
@@ -266,6 +280,9 @@ class DevServer:
             text = line.decode(errors="replace").rstrip()
             if text:
                 self._output_tail.append(text)
+                self._collided = self._collided or BIND_COLLISION in text
+                if self._panic is None and text.startswith("panic:"):
+                    self._panic = text
                 log.debug("dev_server_output", stream=name, line=text)
 
     async def _wait_until_ready(self) -> None:
@@ -279,8 +296,10 @@ class DevServer:
                     f"the Temporal dev server exited with code {self._process.returncode} while starting"
                     f"{self._tail_text()}"
                 )
-                if any(BIND_COLLISION in line for line in self._output_tail):
+                if self._collided:
                     raise PortCollision(message, ours=False)
+                if self._panic is not None:
+                    raise StartPanicked(message)
                 raise DevServerError(message)
             # The port opens before the frontend serves ("Frontend is not healthy yet"): ready means serving.
             if await asyncio.to_thread(port_accepts_connections, self.ip, self.port) and await self._serving():
@@ -308,7 +327,8 @@ class DevServer:
     def _tail_text(self) -> str:
         if not self._output_tail:
             return " (it printed nothing)"
-        return "; its last output:\n  " + "\n  ".join(self._output_tail)
+        panicked = f"; {self._panic}" if self._panic and self._panic not in self._output_tail else ""
+        return f"{panicked}; its last output:\n  " + "\n  ".join(self._output_tail)
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL if it has not exited within `stop_timeout` seconds."""
