@@ -206,18 +206,24 @@ COLLIDES_TWICE = (
 )
 
 
+async def _serves_at_attempt(tmp_path: Path, script: str, attempt: int) -> Path:
+    """The fake server `script`, started on fresh ports: it serves at start `attempt` (counted beside it); its path."""
+    binary = write_script(tmp_path / "temporal", script)
+    server = DevServer(data_dir=tmp_path / "data", binary=binary, pick_free_ports=True, stop_timeout=1)
+    try:
+        await server.start()
+        assert server.running and (tmp_path / "attempts").read_text() == str(attempt)
+        assert port_accepts_connections(LOOPBACK, server.port)
+    finally:
+        await server.stop()
+    return binary
+
+
 async def test_a_port_taken_while_starting_is_tried_again_on_fresh_ports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(DevServer, "_serving", lambda self: _always_serving())
-    binary = write_script(tmp_path / "temporal", COLLIDES_TWICE)
-    server = DevServer(data_dir=tmp_path / "data", binary=binary, pick_free_ports=True, stop_timeout=1)
-    try:
-        await server.start()
-        assert server.running and (tmp_path / "attempts").read_text() == "3"
-        assert port_accepts_connections(LOOPBACK, server.port)
-    finally:
-        await server.stop()
+    binary = await _serves_at_attempt(tmp_path, COLLIDES_TWICE, 3)
 
     # Given fixed ports, a collision on one of the server's own is still tried again; three in a row are reported.
     (tmp_path / "attempts").write_text("-5")
@@ -249,13 +255,7 @@ async def test_a_panic_whose_trace_hides_the_collision_is_still_tried_again_and_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(DevServer, "_serving", lambda self: _always_serving())
-    binary = write_script(tmp_path / "temporal", PANICS_ONCE_WITH_A_LONG_TRACE)
-    server = DevServer(data_dir=tmp_path / "data", binary=binary, pick_free_ports=True, stop_timeout=1)
-    try:
-        await server.start()
-        assert server.running and (tmp_path / "attempts").read_text() == "2"
-    finally:
-        await server.stop()
+    binary = await _serves_at_attempt(tmp_path, PANICS_ONCE_WITH_A_LONG_TRACE, 2)
 
     # Given fixed ports and no attempts left, the error leads with the panic's own line.
     (tmp_path / "attempts").write_text("-5")
@@ -270,13 +270,7 @@ async def test_a_panic_for_another_reason_is_tried_again_then_reported_with_its_
 ) -> None:
     monkeypatch.setattr(DevServer, "_serving", lambda self: _always_serving())
     script = PANICS_ONCE_WITH_A_LONG_TRACE.replace("listen tcp 127.0.0.1:40002: bind: address already in use", "boom")
-    binary = write_script(tmp_path / "temporal", script)
-    server = DevServer(data_dir=tmp_path / "data", binary=binary, pick_free_ports=True, stop_timeout=1)
-    try:
-        await server.start()
-        assert server.running and (tmp_path / "attempts").read_text() == "2"
-    finally:
-        await server.stop()
+    binary = await _serves_at_attempt(tmp_path, script, 2)
 
     (tmp_path / "attempts").write_text("-5")  # panics every time: three starts, then its own words
     again = DevServer(data_dir=tmp_path / "data", binary=binary, pick_free_ports=True)
