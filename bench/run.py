@@ -221,7 +221,8 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
             patients,
             "VmRSS of the worker processes (their own, /proc/<pid>/status, summed) after the load minus after the "
             f"warm-up, over the workflows added to their caches (journey: {before and before.cached_workflows} -> "
-            f"{after and after.cached_workflows} cached, {before and before.rss_kib} -> {after and after.rss_kib} KiB)",
+            f"{after and after.cached_workflows} cached, {before and before.rss_kib} -> {after and after.rss_kib} "
+            f"KiB); by allocator, KiB a cached workflow: journey {heap_split(journey)}; floor {heap_split(floor)}",
         )
     )
     if activity_floor is not None:
@@ -235,10 +236,27 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
                 patients,
                 "what the SDK keeps per cached run for its activities (outside Python: the SDK core's state of each "
                 "command of the run); a journey's run schedules about two activities a step (History events per "
-                "recorded step). Reference, no target",
+                f"recorded step). By allocator, KiB a cached workflow: {heap_split(activity_floor)}. "
+                "Reference, no target",
             )
         )
     return figures
+
+
+def heap_split(result: LoadResult) -> str:
+    """What each allocator gained a cached workflow (bench/worker_heap.py), for the memory figures' notes."""
+    gained = result.heap_kib_per_cached_workflow
+    if not gained:
+        return "not read"
+
+    def kib(part: str) -> str:
+        value = gained.get(part)
+        return "unknown" if value is None else f"{value:.0f}"
+
+    return (
+        f"Python objects {kib('python_objects')}, C heap in use {kib('malloc_in_use')} (SQLite {kib('sqlite')}), "
+        f"C heap held free {kib('malloc_free')}"
+    )
 
 
 def _cpu_split(phase: Phase, role: str) -> str:

@@ -43,15 +43,33 @@ class LoadResult:
 
     @property
     def kib_per_cached_workflow(self) -> float | None:
+        before, after, cached = self.memory_before, self.memory_after, self._cached_added
+        if before is None or after is None or not cached:
+            return None
+        return (after.rss_kib - before.rss_kib) / cached
+
+    @property
+    def heap_kib_per_cached_workflow(self) -> dict[str, float | None]:
+        """What each allocator gained (bench/worker_heap.py) over the workflows added to the caches."""
+        before, after, cached = self.memory_before, self.memory_after, self._cached_added
+        if before is None or after is None or not cached:
+            return {}
+        gained: dict[str, float | None] = {}
+        for part, now in after.heap_kib.items():
+            then = before.heap_kib.get(part)
+            gained[part] = None if now is None or then is None else (now - then) / cached
+        return gained
+
+    @property
+    def _cached_added(self) -> int | None:
         before, after = self.memory_before, self.memory_after
         if before is None or after is None:
             return None
-        cached = (
-            after.cached_workflows - before.cached_workflows
-            if after.cached_workflows is not None and before.cached_workflows is not None
-            else self.workflows
-        )
-        return (after.rss_kib - before.rss_kib) / cached if cached > 0 else None
+        if after.cached_workflows is not None and before.cached_workflows is not None:
+            added = after.cached_workflows - before.cached_workflows
+        else:
+            added = self.workflows
+        return added if added > 0 else None
 
     def summary(self) -> dict[str, object]:
         return {
@@ -70,6 +88,7 @@ class LoadResult:
             "memory_before": None if self.memory_before is None else vars(self.memory_before),
             "memory_after": None if self.memory_after is None else vars(self.memory_after),
             "kib_per_cached_workflow": self.kib_per_cached_workflow,
+            "heap_kib_per_cached_workflow": self.heap_kib_per_cached_workflow,
             "worker_log_lines_by_level": self.worker_log,
             "step_events": None if self.step_events is None else self.step_events.summary(),
         }

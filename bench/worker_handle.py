@@ -9,10 +9,12 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from bench.worker_heap import HEAP_PARTS, Heap
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_SECONDS = 60
@@ -64,6 +66,16 @@ def _level_of(line: str) -> str:
 class WorkerStats:
     rss_kib: int
     cached_workflows: int | None
+    heap_kib: Heap = field(default_factory=dict)  # by allocator, as the worker reads it (bench/worker_heap.py)
+
+
+def summed_heaps(heaps: list[Heap]) -> Heap:
+    """Each part summed over the workers; None where any worker could not read it."""
+    parts = [[heap.get(part) for heap in heaps] for part in HEAP_PARTS]
+    return {
+        part: None if None in values else sum(v for v in values if v is not None)
+        for part, values in zip(HEAP_PARTS, parts, strict=True)
+    }
 
 
 class WorkerProcess:
@@ -138,7 +150,11 @@ class WorkerProcess:
         self._process.stdin.write(b"stats\n")
         await self._process.stdin.drain()
         message = await asyncio.wait_for(self._next_message(), READY_TIMEOUT_SECONDS)
-        return WorkerStats(rss_kib=rss_kib(self.pid), cached_workflows=message.get("cached_workflows"))
+        return WorkerStats(
+            rss_kib=rss_kib(self.pid),
+            cached_workflows=message.get("cached_workflows"),
+            heap_kib=dict(message.get("heap_kib") or {}),
+        )
 
     async def settled_stats(self, interval: float = 0.5, steady_reads: int = 3, within: float = 30.0) -> WorkerStats:
         """Stats once the cache has stopped changing: a journey continuing-as-new is briefly out of the cache
@@ -216,6 +232,7 @@ class WorkerProcesses:
         return WorkerStats(
             rss_kib=sum(stats.rss_kib for stats in each),
             cached_workflows=None if None in cached else sum(n for n in cached if n is not None),
+            heap_kib=summed_heaps([stats.heap_kib for stats in each]),
         )
 
     def log_problems(self) -> dict[str, int]:

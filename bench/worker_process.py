@@ -23,6 +23,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import PollerBehavior, PollerBehaviorSimpleMaximum, Worker
 
 from bench.floor_workflow import FloorWorkflow, floor_noop
+from bench.worker_heap import heap_kib
 from config.process_exit import exit_without_finalizing
 from observability.logging import configure_logging
 from records import EventStore
@@ -120,7 +121,7 @@ async def serve(kind: str, address: str, namespace: str, task_queue: str, record
                     break
                 if command == "stats":
                     gc.collect()  # the same state for both kinds before the parent reads VmRSS
-                    say(event="stats", cached_workflows=cached_workflows(worker))
+                    say(event="stats", cached_workflows=cached_workflows(worker), heap_kib=heap_kib())
                 else:
                     say(event="error", error=f"unknown command {command!r}")
     finally:

@@ -28,6 +28,7 @@ from bench.report import table
 from bench.run import cli_figures
 from bench.targets import TARGETS, Target
 from bench.worker_handle import BYTECODE_CACHE, with_bytecode_cache
+from bench.worker_heap import HEAP_PARTS
 from simulation.demo import DrivenStep
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -148,6 +149,21 @@ def test_the_quick_run_serves_each_kind_with_two_worker_processes(
     for kind in ("floor", "journey"):
         expected = {f"{kind}-worker-1.log", f"{kind}-worker-2.log"}
         assert {log.name for log in logs.glob(f"{kind}-worker-*.log")} == expected
+
+
+def test_the_memory_figures_say_what_each_allocator_gained_a_cached_workflow(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    """Whose a cached journey's memory is (bench/worker_heap.py): each worker's heap read by allocator, summed."""
+    _, document = quick_run
+    server = document["details"]["dev_server"]
+    for kind in ("floor", "journey", "activity_floor"):
+        after = server[kind]["memory_after"]["heap_kib"]
+        assert set(after) == set(HEAP_PARTS) and None not in after.values(), (kind, after)
+        gained = server[kind]["heap_kib_per_cached_workflow"]
+        assert set(gained) == set(HEAP_PARTS) and None not in gained.values(), (kind, gained)
+    assert "journey Python objects" in document["figures"]["memory_per_cached_workflow_kib"]["note"]
+    assert "Python objects" in document["figures"]["activity_floor_memory_kib"]["note"]
 
 
 def test_the_replay_stands_beside_a_floor_of_as_many_workflow_tasks(

@@ -1,0 +1,71 @@
+"""bench/worker_heap.py: each part of a worker's heap is read from its own allocator and moves with what that
+allocator holds, so the memory figures can say whose a cached workflow's memory is."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bench.worker_handle import summed_heaps
+from bench.worker_heap import HEAP_PARTS, heap_kib, parse_pymalloc_stats
+
+MIB = 1024  # KiB
+
+REPORT = """Small block threshold = 512, in 32 size classes.
+
+# arenas allocated total           =                    3
+# arenas allocated current         =                    3
+# bytes in allocated blocks        =            2,198,352
+# bytes in available blocks        =              290,640
+Total                              =            3,145,728
+"""
+
+
+def test_the_small_object_allocators_bytes_in_use_are_read_from_its_report() -> None:
+    assert parse_pymalloc_stats(REPORT) == 2_198_352
+    assert parse_pymalloc_stats("no such line") is None
+
+
+def test_every_part_is_read_on_this_machine() -> None:
+    heap = heap_kib()
+    assert set(heap) == set(HEAP_PARTS)
+    assert all(isinstance(heap[part], int) and heap[part] >= 0 for part in HEAP_PARTS), heap
+
+
+def test_small_python_objects_count_as_python_objects_not_as_the_c_heap() -> None:
+    before = heap_kib()
+    kept = [(n, str(n)) for n in range(200_000)]  # about 20 MiB of tuples, ints and short strings
+    after = heap_kib()
+    assert after["python_objects"] - before["python_objects"] > 10 * MIB, (before, after)
+    assert after["malloc_in_use"] - before["malloc_in_use"] < 5 * MIB, (before, after)
+    assert len(kept) == 200_000
+
+
+def test_large_allocations_count_as_the_c_heap() -> None:
+    before = heap_kib()
+    kept = [bytearray(4_000) for _ in range(5_000)]  # 20 MB in blocks over the small-object threshold
+    after = heap_kib()
+    assert after["malloc_in_use"] - before["malloc_in_use"] > 15 * MIB, (before, after)
+    assert after["python_objects"] - before["python_objects"] < 5 * MIB, (before, after)
+    assert len(kept) == 5_000
+
+
+def test_sqlites_own_heap_is_read_from_the_library_python_loaded() -> None:
+    before = heap_kib()
+    database = sqlite3.connect(":memory:")
+    database.execute("CREATE TABLE t (x BLOB)")
+    database.executemany("INSERT INTO t VALUES (?)", ((bytes(1_000),) for _ in range(5_000)))
+    after = heap_kib()
+    database.close()
+    assert after["sqlite"] - before["sqlite"] > 2 * MIB, (before, after)
+
+
+def test_the_workers_parts_are_summed_and_a_part_one_could_not_read_is_unknown() -> None:
+    first = {"python_objects": 10, "malloc_in_use": 20, "malloc_free": 1, "sqlite": 5}
+    second = {"python_objects": 30, "malloc_in_use": 40, "malloc_free": 2, "sqlite": None}
+    assert summed_heaps([first, second]) == {
+        "python_objects": 40,
+        "malloc_in_use": 60,
+        "malloc_free": 3,
+        "sqlite": None,
+    }
+    assert summed_heaps([first, {}]) == dict.fromkeys(HEAP_PARTS)
