@@ -3,8 +3,9 @@
 The benchmark's memory target compares RSS per cached workflow with the floor's; this says whose the difference is:
 - `python_objects`: bytes in CPython's small-object allocator's blocks in use: every Python object of up to 512
   bytes (model instances, their dicts, strings, the workflow's own state).
-- `malloc_in_use`: glibc's heap in use: the SDK core's native state (Rust), SQLite, the C libraries, and the few
-  Python objects over 512 bytes. `sqlite` is SQLite's own part of it (the trial record's page caches).
+- `malloc_in_use`: glibc's heap in use: the SDK core's native state (its Rust bridge allocates with glibc's malloc),
+  SQLite, the C libraries, and the Python objects over 512 bytes. `sqlite` is SQLite's own part of it (the trial
+  record's page caches).
 - `malloc_free`: freed memory glibc still holds (fragmentation), resident but in nobody's use.
 A part is None where this platform has no such allocator to ask (not glibc, no shared libsqlite3).
 """
@@ -22,8 +23,6 @@ HEAP_PARTS = ("python_objects", "malloc_in_use", "malloc_free", "sqlite")
 Heap = dict[str, int | None]  # KiB per part
 
 _PYMALLOC_IN_USE = re.compile(r"^# bytes in allocated blocks\s*=\s*([\d,]+)\s*$", re.MULTILINE)
-
-
 _MALLINFO2_FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
 
 
