@@ -4,6 +4,9 @@ allocator holds, so the memory figures can say whose a cached workflow's memory 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+
+import pytest
 
 from bench.worker_handle import summed_heaps
 from bench.worker_heap import HEAP_PARTS, heap_kib, parse_pymalloc_stats
@@ -31,22 +34,28 @@ def test_every_part_is_read_on_this_machine() -> None:
     assert all(isinstance(heap[part], int) and heap[part] >= 0 for part in HEAP_PARTS), heap
 
 
-def test_small_python_objects_count_as_python_objects_not_as_the_c_heap() -> None:
-    before = heap_kib()
-    kept = [(n, str(n)) for n in range(200_000)]  # about 20 MiB of tuples, ints and short strings
-    after = heap_kib()
-    assert after["python_objects"] - before["python_objects"] > 10 * MIB, (before, after)
-    assert after["malloc_in_use"] - before["malloc_in_use"] < 5 * MIB, (before, after)
-    assert len(kept) == 200_000
+def _small_objects() -> list[object]:
+    return [(n, str(n)) for n in range(200_000)]  # about 20 MiB of tuples, ints and short strings
 
 
-def test_large_allocations_count_as_the_c_heap() -> None:
+def _large_blocks() -> list[object]:
+    return [bytearray(4_000) for _ in range(5_000)]  # 20 MB in blocks over the small-object threshold
+
+
+@pytest.mark.parametrize(
+    ("make", "grows", "stays"),
+    [(_small_objects, "python_objects", "malloc_in_use"), (_large_blocks, "malloc_in_use", "python_objects")],
+    ids=["small Python objects", "large blocks"],
+)
+def test_each_kind_of_allocation_counts_in_its_own_allocators_part(
+    make: Callable[[], list[object]], grows: str, stays: str
+) -> None:
     before = heap_kib()
-    kept = [bytearray(4_000) for _ in range(5_000)]  # 20 MB in blocks over the small-object threshold
+    kept = make()
     after = heap_kib()
-    assert after["malloc_in_use"] - before["malloc_in_use"] > 15 * MIB, (before, after)
-    assert after["python_objects"] - before["python_objects"] < 5 * MIB, (before, after)
-    assert len(kept) == 5_000
+    assert after[grows] - before[grows] > 10 * MIB, (before, after)
+    assert after[stays] - before[stays] < 5 * MIB, (before, after)
+    assert kept
 
 
 def test_sqlites_own_heap_is_read_from_the_library_python_loaded() -> None:
