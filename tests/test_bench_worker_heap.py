@@ -3,6 +3,7 @@ allocator holds, so the memory figures can say whose a cached workflow's memory 
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections.abc import Callable
 
@@ -50,6 +51,7 @@ def _large_blocks() -> list[object]:
 def test_each_kind_of_allocation_counts_in_its_own_allocators_part(
     make: Callable[[], list[object]], grows: str, stays: str
 ) -> None:
+    gc.collect()  # no earlier test's garbage freed while this one measures
     before = heap_kib()
     kept = make()
     after = heap_kib()
