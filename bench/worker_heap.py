@@ -23,6 +23,11 @@ HEAP_PARTS = ("python_objects", "malloc_in_use", "malloc_free", "sqlite")
 Heap = dict[str, int | None]  # KiB per part
 
 _PYMALLOC_IN_USE = re.compile(r"^# bytes in allocated blocks\s*=\s*([\d,]+)\s*$", re.MULTILINE)
+# Every shape of line in `sys._debugmallocstats()`'s report (CPython 3.11 to 3.13).
+_REPORT_LINE = re.compile(
+    r"^(\s*$|Small block threshold = |class\s+size|-----|\s*(\d+\s+){4}\d+\s*$|# |Total\s+=|\d+ arenas \* "
+    r"|\d+ unused pools \* |arena map counts|\s*\d+ free .* bytes each\s+=)"
+)
 _MALLINFO2_FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
 
 
@@ -51,13 +56,25 @@ def parse_pymalloc_stats(text: str) -> int | None:
     return int(found.group(1).replace(",", "")) if found else None
 
 
+def lines_not_in_report(text: str) -> list[str]:
+    """The lines of `text` that are not the allocator's report: another thread's, written while it was caught."""
+    return [line for line in text.splitlines(keepends=True) if not _REPORT_LINE.match(line)]
+
+
 def _kib(size: int | None) -> int | None:
     return None if size is None else size // 1024
 
 
 def _python_object_bytes() -> int | None:
-    """CPython prints its allocator's statistics only to the C stderr: caught in a file for the moment it takes
-    (another thread's line written in that moment would land there too: the workers are idle when asked)."""
+    text = allocator_report()
+    for line in lines_not_in_report(text):  # the worker's log must lose no line: it is counted for errors
+        os.write(2, line.encode())
+    return parse_pymalloc_stats(text)
+
+
+def allocator_report() -> str:
+    """`sys._debugmallocstats()`'s report: CPython prints it only to the C stderr, so it is caught in a file for
+    the moment it takes. Another thread's line written in that moment lands there too (see lines_not_in_report)."""
     sys.stderr.flush()
     with tempfile.TemporaryFile() as caught:
         saved = os.dup(2)
@@ -68,7 +85,7 @@ def _python_object_bytes() -> int | None:
             os.dup2(saved, 2)
             os.close(saved)
         caught.seek(0)
-        return parse_pymalloc_stats(caught.read().decode(errors="replace"))
+        return caught.read().decode(errors="replace")
 
 
 def _malloc_bytes() -> tuple[int, int] | None:

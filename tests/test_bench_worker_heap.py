@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from bench.worker_handle import summed_heaps
-from bench.worker_heap import HEAP_PARTS, heap_kib, parse_pymalloc_stats
+from bench.worker_heap import HEAP_PARTS, allocator_report, heap_kib, lines_not_in_report, parse_pymalloc_stats
 
 MIB = 1024  # KiB
 
@@ -27,6 +27,22 @@ Total                              =            3,145,728
 def test_the_small_object_allocators_bytes_in_use_are_read_from_its_report() -> None:
     assert parse_pymalloc_stats(REPORT) == 2_198_352
     assert parse_pymalloc_stats("no such line") is None
+
+
+def test_another_threads_lines_caught_with_the_report_are_kept_for_the_log() -> None:
+    """The worker's log is counted for errors: a line written while the report is caught must not be lost."""
+    report = allocator_report().splitlines(keepends=True)
+    assert report and lines_not_in_report("".join(report)) == []
+    warning = '{"event": "activity failed", "level": "warning"}\n'
+    core = "2026-12-07T21:00:00Z  WARN temporal_sdk_core: poll failed\n"
+    middle = len(report) // 2
+    mixed = [*report[:middle], warning, *report[middle:], core]
+    assert lines_not_in_report("".join(mixed)) == [warning, core]
+
+
+def test_reading_the_heap_writes_nothing_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    heap_kib()
+    assert capfd.readouterr().err == ""
 
 
 def test_every_part_is_read_on_this_machine() -> None:
