@@ -27,6 +27,7 @@ from domain.roles import Actor, Role
 from observability.logging import configure_logging, get_logger
 from security.auth import Authenticator, TokenConfigurationError
 from security.codec import KEY_ID_METADATA_KEY, EncryptionCodec, PayloadDecryptionError, is_encrypted, is_refused
+from security.compression import PayloadDecompressionError, compress, decompress
 from security.keys import KEYS_ENV, KEYS_FILE_ENV, KeyringConfigurationError, PayloadKeyring
 
 # Those who may read a child's whole record: the care team who treat and document the child, and the
@@ -178,7 +179,7 @@ def create_codec_app(
 
     async def encode(request: Request, actor: Reader) -> JSONResponse:
         payloads = await _payloads_in(request)
-        encoded = await codec.encode(payloads)
+        encoded = await codec.encode([compress(payload) for payload in payloads])  # as the workers' converter
         _audit("info", "codec_encode", request, actor, payloads=len(payloads), key_ids=[keyring.active_key_id])
         return _payloads_out(encoded)
 
@@ -187,8 +188,8 @@ def create_codec_app(
         decoded, problems = [], []
         for index, payload in enumerate(payloads):
             try:
-                decoded.append(codec.decrypt(payload))
-            except PayloadDecryptionError as error:
+                decoded.append(decompress(codec.decrypt(payload)))  # large payloads are compressed first
+            except (PayloadDecryptionError, PayloadDecompressionError) as error:
                 problems.append(f"payloads[{index}]: {error}")
         key_ids = _key_ids(payloads)
         if problems:

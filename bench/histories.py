@@ -14,13 +14,13 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from bench.floor_messages import FloorInput, FloorStep
 from bench.floor_workflow import FloorWorkflow
 from bench.worker_process import floor_worker
+from security import plain_data_converter
 from workers.time_skipping import start_time_skipping
 from workers.workflow_runner import workflow_runner
 from workflows.patient_journey import PatientJourneyWorkflow
@@ -137,7 +137,7 @@ async def time_replay(
     """
     # The journey worker's runner, as a worker replaying a patient has it (the floor's worker keeps the SDK's).
     runner = workflow_runner() if workflow is PatientJourneyWorkflow else SandboxedWorkflowRunner()
-    replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter, workflow_runner=runner)
+    replayer = Replayer(workflows=[workflow], data_converter=plain_data_converter(), workflow_runner=runner)
 
     async def in_order() -> AsyncIterator[WorkflowHistory]:
         for history in histories:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.enrollment_floor import measure_enrollment_floor
 from bench.floor_messages import UpdateWork
@@ -20,6 +19,7 @@ from bench.worker_handle import WorkerProcesses
 from bench.worker_process import FLOOR, JOURNEY
 from facade import TrialClient
 from records import EventStore
+from security import plain_data_converter
 from workers.dev_server import DevServer, free_port
 
 JOURNEY_PREFIX, JOURNEY_WARM_UP_PREFIX = "BN", "WARM"
@@ -64,7 +64,7 @@ async def measure_on_dev_server(
     try:
         with server_directory() as server_dir:
             async with DevServer(data_dir=Path(server_dir), port=free_port(), ui_port=free_port()) as server:
-                client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+                client = await Client.connect(server.address, data_converter=plain_data_converter())
 
                 async def floor_run(per_update: UpdateWork) -> LoadResult:
                     kind = FLOOR if per_update == "none" else f"{per_update.replace('_', '-')}-floor"

@@ -19,7 +19,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import PollerBehavior, PollerBehaviorSimpleMaximum, Worker
 
 from bench.floor_workflow import FloorWorkflow, floor_noop
@@ -27,6 +26,7 @@ from bench.worker_heap import heap_kib
 from config.process_exit import exit_without_finalizing
 from observability.logging import configure_logging
 from records import EventStore
+from security import plain_data_converter
 from workers import worker as journey_workers
 
 FLOOR, JOURNEY = "floor", "journey"
@@ -109,7 +109,7 @@ def say(**message: object) -> None:
 
 
 async def serve(kind: str, address: str, namespace: str, task_queue: str, record_url: str | None) -> None:
-    client = await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
+    client = await Client.connect(address, namespace=namespace, data_converter=plain_data_converter())
     store = EventStore(record_url) if kind == JOURNEY and record_url else None
     try:
         context = floor_worker(client, task_queue) if store is None else journey_worker_for(client, store, task_queue)

@@ -15,6 +15,7 @@ from security.data_converter import (
     UNENCRYPTED_PAYLOAD_REFUSED,
     data_converter_for,
     encrypted_data_converter,
+    plain_data_converter,
     replay_data_converter,
 )
 from security.keys import (
@@ -50,6 +51,7 @@ __all__ = [
     "load_keyring",
     "new_key",
     "payload_keyring",
+    "plain_data_converter",
     "replay_data_converter",
     "rotate_key_file",
 ]

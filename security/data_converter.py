@@ -1,6 +1,7 @@
-"""The data converter every Temporal client, worker and test environment uses when payload keys are configured:
-pydantic payloads, encrypted by the codec, with failure messages and stack traces encrypted too; a payload that came
-in clear (the codec's refusal marker) cannot be read as a value.
+"""The data converter every Temporal client, worker and test environment uses: pydantic payloads, the large ones
+compressed (security/compression.py); when payload keys are configured, encrypted by the codec, with failure messages
+and stack traces encrypted too, and a payload that came in clear (the codec's refusal marker) cannot be read as a
+value.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.exceptions import ApplicationError
 
 from security.codec import REFUSED_ENCODING, EncryptionCodec
+from security.compression import CompressionCodec
 from security.keys import PayloadKeyring
 
 # The failure type a payload in clear raises where it is read: a client tells it apart from a protocol refusal.
@@ -52,11 +54,12 @@ class RefusingPayloadConverter(PydanticPayloadConverter):
 def encrypted_data_converter(keyring: PayloadKeyring) -> DataConverter:
     """The pydantic data converter with the encryption codec; failure messages and stack traces are encrypted too.
 
-    In clear stay a failure's type name (e.g. ApplicationError's `type`) and "Encoded failure"."""
+    In clear stay a failure's type name (e.g. ApplicationError's `type`) and "Encoded failure". Large payloads are
+    compressed before they are encrypted."""
     return dataclasses.replace(
         pydantic_data_converter,
         payload_converter_class=RefusingPayloadConverter,
-        payload_codec=EncryptionCodec(keyring),
+        payload_codec=CompressionCodec(then=EncryptionCodec(keyring)),
         # A Failure's message and stack trace are strings out of the codec's reach: this moves them into a payload.
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
@@ -67,10 +70,16 @@ def replay_data_converter(keyring: PayloadKeyring) -> DataConverter:
     so histories recorded before encryption (tests/histories) still replay. A worker that accepted them would let
     anyone who reaches Temporal hand the journey a command."""
     return dataclasses.replace(
-        encrypted_data_converter(keyring), payload_codec=EncryptionCodec(keyring, accept_unencrypted=True)
+        encrypted_data_converter(keyring),
+        payload_codec=CompressionCodec(then=EncryptionCodec(keyring, accept_unencrypted=True)),
     )
 
 
+def plain_data_converter() -> DataConverter:
+    """The pydantic data converter with large payloads compressed: no encryption (none set up)."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=CompressionCodec())
+
+
 def data_converter_for(keyring: PayloadKeyring | None) -> DataConverter:
-    """Encrypting when a keyring is configured; the plain pydantic converter when not (encryption not set up)."""
-    return pydantic_data_converter if keyring is None else encrypted_data_converter(keyring)
+    """Encrypting when a keyring is configured; not when none is (encryption not set up). Compressing either way."""
+    return plain_data_converter() if keyring is None else encrypted_data_converter(keyring)

@@ -24,6 +24,7 @@ from security import (
     replay_data_converter,
 )
 from security.codec import NONCE_BYTES
+from security.compression import CompressionCodec
 from tests.security.marker_workflows import Marked
 
 KEY_1 = bytes(range(32))
@@ -157,9 +158,14 @@ async def test_the_data_converter_encrypts_values_and_failure_messages(keyring: 
     assert decoded.details == (Marked(marker=MARKER).model_dump(),)
 
 
-def test_without_keys_the_converter_is_the_plain_pydantic_one(keyring: PayloadKeyring) -> None:
-    assert data_converter_for(None) is pydantic_data_converter
-    assert isinstance(data_converter_for(keyring).payload_codec, EncryptionCodec)
+def test_without_keys_the_converter_compresses_only_and_with_keys_it_compresses_then_encrypts(
+    keyring: PayloadKeyring,
+) -> None:
+    plain = data_converter_for(None).payload_codec
+    assert isinstance(plain, CompressionCodec) and plain.then is None
+    assert data_converter_for(None).payload_converter_class is pydantic_data_converter.payload_converter_class
+    encrypting = data_converter_for(keyring).payload_codec
+    assert isinstance(encrypting, CompressionCodec) and isinstance(encrypting.then, EncryptionCodec)
 
 
 def test_the_codec_and_keyring_never_show_a_key(keyring: PayloadKeyring) -> None:

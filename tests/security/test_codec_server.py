@@ -32,6 +32,7 @@ from domain.roles import Role
 from observability.logging import configure_logging
 from security import KEYS_ENV, REFUSED_ENCODING, EncryptionCodec, PayloadKeyring
 from security.auth import TokenAuthenticator, TokenEntry, hash_token
+from security.compression import CompressionCodec
 
 UI_ORIGIN = "https://temporal-ui.hospital.example"
 MARKER = "Grace Hopper, MRN 4417"
@@ -108,6 +109,19 @@ async def test_encode_then_decode_round_trips_under_the_active_key(
     ]
     assert lines[1]["key_ids"] == ["k2"] and lines[1]["namespace"] == "default"
     assert MARKER not in log_lines.getvalue()
+
+
+async def test_a_large_payload_is_compressed_before_it_is_encrypted_and_decoded_whole(http: httpx.AsyncClient) -> None:
+    large = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps({"notes": [MARKER] * 400}).encode())
+    [from_a_worker] = await CompressionCodec(then=EncryptionCodec(KEYRING)).encode([large])
+
+    decoded = await http.post("/decode", json=as_json(from_a_worker), headers=bearer(Role.INVESTIGATOR))
+    encoded = await http.post("/encode", json=as_json(large), headers=bearer(Role.INVESTIGATOR))
+
+    assert from_json(decoded.json()) == [large]  # what the Web UI shows: the value, not zlib's bytes
+    [from_the_ui] = from_json(encoded.json())
+    assert len(from_the_ui.data) < len(large.data) / 4  # compressed as the workers' converter does
+    assert await CompressionCodec(then=EncryptionCodec(KEYRING)).decode([from_the_ui]) == [large]
 
 
 async def test_payloads_under_an_old_key_decode_and_payloads_in_clear_never_look_decoded(
