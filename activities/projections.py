@@ -18,8 +18,12 @@ from records.patient_projection import project_patient, summary_of
 
 __all__ = ["FOLDED_PATIENTS_KEPT", "FoldedPatients", "project_cohort", "project_patient", "summary_of"]
 
-# More than the trial's patients: a single centre enrolls tens a year. Each state is a few tens of KiB.
-FOLDED_PATIENTS_KEPT = 1_000
+# The patients whose steps staff are entering now: an append follows on from the last one of the same patient within
+# minutes, while a patient waiting days for a visit is folded again from the record then (about 50 ms for fifteen
+# years' thousand events, 7 ms for five years' 130). Each state is about 21 KiB at infusion, in every worker beside
+# its cached journeys: kept for 1,000 patients a worker, they were two a cached journey in the benchmark
+# (docs/performance.md, issue 19).
+FOLDED_PATIENTS_KEPT = 128
 
 
 class FoldedPatients:
@@ -29,8 +33,8 @@ class FoldedPatients:
     same sequence numbers, in the record already); otherwise (another worker appended, or a restart) the patient
     is folded again from the record. The least recently appended patients are forgotten first."""
 
-    def __init__(self, capacity: int = FOLDED_PATIENTS_KEPT) -> None:
-        self._capacity = capacity
+    def __init__(self, capacity: int | None = None) -> None:
+        self._capacity = FOLDED_PATIENTS_KEPT if capacity is None else capacity
         self._states: OrderedDict[str, JourneyState] = OrderedDict()
         self._lock = threading.Lock()  # activities run on a thread pool
 

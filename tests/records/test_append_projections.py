@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import ActivityEnvironment
 
+from activities import projections
 from activities.journey_activities import AppendEventsInput, JourneyActivities
 from activities.projections import project_patient
 from domain.journey.events import Event
@@ -84,3 +85,29 @@ def test_an_append_that_follows_on_from_the_last_folds_only_its_own_events(
     assert read_back == []  # the record was not read again: each append folded its own events only
     monkeypatch.undo()
     assert_summary_is_the_whole_records(store, "TF-503")
+
+
+def test_a_worker_keeps_the_last_patients_it_appended_and_folds_a_forgotten_one_again_from_the_record(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projections, "FOLDED_PATIENTS_KEPT", 2)
+    patients = {study_id: a_year_after_infusion(study_id) for study_id in ("TF-511", "TF-512", "TF-513")}
+    worker = JourneyActivities(store)
+    for events in patients.values():
+        append(worker, events[:5])  # TF-511 is now the least recently appended of three: forgotten
+    read_back: list[str] = []
+    whole_record = store.events_for
+
+    def counted(study_id: str, after_sequence: int = 0) -> list[RecordedEvent]:
+        read_back.append(study_id)
+        return whole_record(study_id, after_sequence)
+
+    monkeypatch.setattr(store, "events_for", counted)
+    append(worker, patients["TF-513"][5:8])
+    append(worker, patients["TF-512"][5:8])
+    append(worker, patients["TF-511"][5:8])
+
+    assert read_back == ["TF-511"]  # only the forgotten patient was folded again from the record
+    monkeypatch.undo()
+    for study_id in patients:
+        assert_summary_is_the_whole_records(store, study_id)
