@@ -23,6 +23,7 @@ FIGURE_KEYS: tuple[str, ...] = (
     "errors",
     "memory_per_cached_workflow_kib",
     "activity_floor_memory_kib",
+    "carrying_floor_memory_kib",
     "history_events_5_years",
     "history_bytes_5_years",
     "history_events_15_years",

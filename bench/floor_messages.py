@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from domain.protocol import FrozenModel
 
@@ -15,6 +15,9 @@ class FloorInput(FrozenModel):
     key: str
     per_update: UpdateWork = "none"
     first_activity: bool = False  # run a no-op activity first, as a journey appends its enrollment first
+    # A journey's carried state (its JSON), held for the run's life as a journey's later runs hold theirs: what the
+    # SDK keeps of a run that starts from a large input.
+    carried: dict[str, Any] | None = None
 
 
 class FloorStep(FrozenModel):

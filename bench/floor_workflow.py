@@ -29,6 +29,7 @@ class FloorWorkflow:
     def __init__(self, floor: FloorInput) -> None:
         self._key = floor.key
         self._per_update = floor.per_update
+        self._carried = floor.carried  # held, as a journey holds the state its run started from
         self._steps = 0
         self._finished = False
 

@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from domain.journey import commands as cmd
+from domain.journey.events import Event
 from domain.protocol import CURRENT_PROTOCOL, TrialProtocol
 from domain.site_time import site_date
 from simulation.journey_steps import DecidedJourney, Milestone, PathPatient, Step, enrollment, entered_late, send
-from workflows.journey_messages import RecordResult
+from workflows.journey_messages import JourneyInput, RecordResult, timeline_entry
+from workflows.journey_run_state import JourneyWorkflowState
 
 STUDY_ID_PREFIX = "BN"
 MAX_PATIENTS = 99_999  # study ids carry at most five digits
@@ -56,10 +58,31 @@ def rehearse(infused_at: datetime, protocol: TrialProtocol = CURRENT_PROTOCOL) -
     Cheap (no server), and a path the protocol no longer accepts fails here with the decider's own reasons
     instead of as a thousand identical errors under load.
     """
+    return len(_walked(infused_at, protocol)[1])
+
+
+def carried_at_infusion(infused_at: datetime, protocol: TrialProtocol = CURRENT_PROTOCOL) -> JourneyInput:
+    """What a journey on this path carries into its run after infusion (the run before continues as new there): its
+    folded state, its timeline and each step's answer, as the workflow builds them."""
+    journey, steps = _walked(infused_at, protocol)
+    state = JourneyWorkflowState(
+        journey=journey.state,
+        timeline=[timeline_entry(event) for event in journey.events],
+        recent_updates={
+            f"step-{n}": RecordResult(events=tuple(events)).model_dump_json() for n, events in enumerate(steps)
+        },
+        runs=1,
+        era_at_start=None,
+    )
+    return JourneyInput(study_id=journey.state.study_id, carried=state.carried())
+
+
+def _walked(infused_at: datetime, protocol: TrialProtocol) -> tuple[DecidedJourney, list[list[Event]]]:
+    """One patient enrolled and walked to infusion by the pure decider; the events of each step."""
     patient = study_id(0)
     journey = DecidedJourney(patient, datetime.now(UTC), protocol)
     journey.do(enrollment_for(patient, infused_at, protocol))
-    return len(journey.walk(path(patient, infused_at, protocol), entered_late=True))
+    return journey, journey.walk(path(patient, infused_at, protocol), entered_late=True)
 
 
 def _patient(patient: str) -> PathPatient:

@@ -36,7 +36,7 @@ from records import EventStore
 SCHEMA = "trialflow-bench/1"
 SECTIONS = ("cli", "dev-server", "histories", "replay", "appends", "cohort")
 WORKER_LOG_PROBLEM_LEVELS = ("warning", "error", "critical", "exception")
-DEV_SERVER_FIGURES = FIGURE_KEYS[: FIGURE_KEYS.index("activity_floor_memory_kib") + 1]
+DEV_SERVER_FIGURES = FIGURE_KEYS[: FIGURE_KEYS.index("carrying_floor_memory_kib") + 1]
 HISTORY_FIGURES = tuple(k for k in FIGURE_KEYS if k.startswith(("history_", "largest_run_")))
 
 
@@ -234,9 +234,25 @@ def load_figures(loads: ServerLoadResults, patients: int) -> list[Figure]:
                 activity_floor.kib_per_cached_workflow,
                 floor.kib_per_cached_workflow,
                 patients,
-                "what the SDK keeps per cached run for its activities (outside Python: the SDK core's state of each "
-                "command of the run); a journey's run schedules about two activities a step (History events per "
-                f"recorded step). By allocator, KiB a cached workflow: {heap_split(activity_floor)}. "
+                "what the SDK keeps of a cached run whose every update waited for an activity (outside Python: the "
+                "SDK core's state of each command of the run). A journey's cached run is not such a run: the run "
+                "before it continued as new at infusion, so it began there from its carried state. By allocator, "
+                f"KiB a cached workflow: {heap_split(activity_floor)}. Reference, no target",
+            )
+        )
+    carrying = loads.carrying_floor
+    if carrying is not None:
+        figures.append(
+            Figure(
+                "carrying_floor_memory_kib",
+                "Worker RSS per cached workflow, floor holding a journey's carried state",
+                "KiB",
+                carrying.kib_per_cached_workflow,
+                floor.kib_per_cached_workflow,
+                patients,
+                "the bare floor, each workflow started from the state a journey on this path carries into its run "
+                "after infusion (its JSON, through the same data converter) and holding it: what the SDK keeps of a "
+                f"run's input for the run's life. By allocator, KiB a cached workflow: {heap_split(carrying)}. "
                 "Reference, no target",
             )
         )
@@ -538,7 +554,7 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
 
         async def server_load() -> None:
             on = f"{settings.workers} workers" if settings.workers > 1 else "one worker"
-            floors = "floor, floor with an activity, then " if settings.floors else ""
+            floors = "floor, floor with an activity, floor carrying a journey's state, then " if settings.floors else ""
             what = f"{floors}{settings.patients} patients' journeys"
             if not settings.journeys:
                 what = f"the floor with an activity alone, {settings.patients} workflows"
@@ -560,6 +576,7 @@ async def run_benchmark(settings: BenchSettings, progress: Callable[[str], None]
                 "concurrency": loads.concurrency,
                 "floor": loads.floor.summary(),
                 "activity_floor": None if loads.activity_floor is None else loads.activity_floor.summary(),
+                "carrying_floor": None if loads.carrying_floor is None else loads.carrying_floor.summary(),
                 "enrollment_floor": None if loads.enrollment_floor is None else loads.enrollment_floor.summary(),
                 "journey": loads.journey.summary(),
             }

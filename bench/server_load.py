@@ -5,13 +5,15 @@ from __future__ import annotations
 import tempfile
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 
 from bench.enrollment_floor import measure_enrollment_floor
 from bench.floor_messages import UpdateWork
-from bench.journey_steps import infusion_moment, rehearse
+from bench.journey_steps import carried_at_infusion, infusion_moment, rehearse
 from bench.load import Phase
 from bench.subjects import FloorSubject, JourneySubject
 from bench.throughput import LoadResult, measure_kind
@@ -24,6 +26,7 @@ from workers.dev_server import DevServer, free_port
 
 JOURNEY_PREFIX, JOURNEY_WARM_UP_PREFIX = "BN", "WARM"
 SHARED_MEMORY = Path("/dev/shm")
+CARRYING_FLOOR = "carrying-floor"  # the bare floor, each workflow holding a journey's carried state
 
 
 @dataclass
@@ -35,6 +38,7 @@ class ServerLoadResults:
     activity_floor: LoadResult | None = None
     enrollment_floor: Phase | None = None  # bench/enrollment_floor.py
     workers: int = 1
+    carrying_floor: LoadResult | None = None  # the floor holding a journey's carried state (its memory)
 
 
 def server_directory() -> tempfile.TemporaryDirectory[str]:
@@ -66,15 +70,18 @@ async def measure_on_dev_server(
             async with DevServer(data_dir=Path(server_dir), port=free_port(), ui_port=free_port()) as server:
                 client = await Client.connect(server.address, data_converter=plain_data_converter())
 
-                async def floor_run(per_update: UpdateWork) -> LoadResult:
-                    kind = FLOOR if per_update == "none" else f"{per_update.replace('_', '-')}-floor"
+                async def floor_run(work: UpdateWork, carried: dict[str, Any] | None = None) -> LoadResult:
+                    kind = FLOOR if work == "none" else f"{work.replace('_', '-')}-floor"
+                    kind = CARRYING_FLOOR if carried is not None else kind
                     queue = f"bench-{kind}-{uuid.uuid4()}"
                     log = work_dir / f"{kind}-worker.log"
                     async with WorkerProcesses(FLOOR, server.address, queue, log, workers) as floor_workers:
                         result = await measure_kind(
                             floor_workers,
-                            FloorSubject(client, queue, updates_per_workflow, kind, per_update=per_update),
-                            FloorSubject(client, queue, updates_per_workflow, f"{kind}-warm", per_update=per_update),
+                            FloorSubject(client, queue, updates_per_workflow, kind, per_update=work, carried=carried),
+                            FloorSubject(
+                                client, queue, updates_per_workflow, f"{kind}-warm", per_update=work, carried=carried
+                            ),
                             workflows,
                             warm_up,
                             concurrency,
@@ -93,11 +100,12 @@ async def measure_on_dev_server(
                 if floors:
                     floor = await floor_run("none")
                     extra = await floor_run("activity") if activity_floor else None
+                    carrying = await floor_run("none", journey_carried_state(infused_at)) if activity_floor else None
                     shaped = await measure_enrollment_floor(
                         client, server.address, work_dir, workflows, warm_up, concurrency, workers
                     )
                 else:  # a scale run: the journeys alone, compared with the journeys of another N
-                    floor, extra, shaped = not_measured, None, None
+                    floor, extra, shaped, carrying = not_measured, None, None, None
 
                 queue = f"bench-journeys-{uuid.uuid4()}"
                 # Every patient is infused: the trial must admit the whole load, not the protocol's 20.
@@ -116,4 +124,9 @@ async def measure_on_dev_server(
                     )
     finally:
         store.close()
-    return ServerLoadResults(updates_per_workflow, concurrency, floor, journey, extra, shaped, workers)
+    return ServerLoadResults(updates_per_workflow, concurrency, floor, journey, extra, shaped, workers, carrying)
+
+
+def journey_carried_state(infused_at: datetime) -> dict[str, Any]:
+    """The JSON a journey on the benchmark's path carries into its run after infusion (about 27 KB)."""
+    return carried_at_infusion(infused_at).model_dump(mode="json")

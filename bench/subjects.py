@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from temporalio.client import Client
 
@@ -53,11 +53,13 @@ class FloorSubject:
         prefix: str,
         *,
         per_update: UpdateWork = "none",
+        carried: dict[str, Any] | None = None,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._updates = updates_per_workflow
         self._per_update = per_update
+        self._carried = carried
         self._prefix = f"{FLOOR_ID_PREFIX}{prefix.lower()}-"
 
     @property
@@ -70,7 +72,7 @@ class FloorSubject:
     async def start(self, number: int) -> None:
         await self._client.start_workflow(
             FloorWorkflow.run,
-            FloorInput(key=self.workflow_id(number), per_update=self._per_update),
+            FloorInput(key=self.workflow_id(number), per_update=self._per_update, carried=self._carried),
             id=self.workflow_id(number),
             task_queue=self._task_queue,
         )

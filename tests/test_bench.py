@@ -23,9 +23,11 @@ from bench.cpu import DRIVER, SERVER, WORKERS, CpuMeter, spent
 from bench.figures import FIGURE_KEYS, Figure
 from bench.floor_workflow import FloorWorkflow
 from bench.histories import floor_history, time_replay
+from bench.journey_steps import infusion_moment
 from bench.load import percentile
 from bench.report import table
 from bench.run import cli_figures
+from bench.server_load import journey_carried_state
 from bench.targets import TARGETS, Target
 from bench.worker_handle import BYTECODE_CACHE, with_bytecode_cache
 from bench.worker_heap import HEAP_PARTS
@@ -78,6 +80,7 @@ def test_the_dev_server_figures_stand_beside_the_floor(
         "query_latency_p50_ms",
         "memory_per_cached_workflow_kib",
         "activity_floor_memory_kib",
+        "carrying_floor_memory_kib",
     ):
         assert figures[key]["floor"] is not None and figures[key]["ratio"] is not None, key
     assert figures["errors"]["value"] == 0, figures["errors"]["note"]
@@ -157,13 +160,29 @@ def test_the_memory_figures_say_what_each_allocator_gained_a_cached_workflow(
     """Whose a cached journey's memory is (bench/worker_heap.py): each worker's heap read by allocator, summed."""
     _, document = quick_run
     server = document["details"]["dev_server"]
-    for kind in ("floor", "journey", "activity_floor"):
+    for kind in ("floor", "journey", "activity_floor", "carrying_floor"):
         after = server[kind]["memory_after"]["heap_kib"]
         assert set(after) == set(HEAP_PARTS) and None not in after.values(), (kind, after)
         gained = server[kind]["heap_kib_per_cached_workflow"]
         assert set(gained) == set(HEAP_PARTS) and None not in gained.values(), (kind, gained)
     assert "journey Python objects" in document["figures"]["memory_per_cached_workflow_kib"]["note"]
     assert "Python objects" in document["figures"]["activity_floor_memory_kib"]["note"]
+    assert "Python objects" in document["figures"]["carrying_floor_memory_kib"]["note"]
+
+
+def test_the_carrying_floor_holds_a_journeys_carried_state_through_the_trials_converter(
+    quick_run: tuple[subprocess.CompletedProcess[str], dict],
+) -> None:
+    """The floor that tells what the SDK keeps of a run's input: walked like the bare floor, each workflow started
+    from the state a journey carries into its run after infusion."""
+    _, document = quick_run
+    server = document["details"]["dev_server"]
+    carrying = server["carrying_floor"]
+    assert carrying["kind"] == "carrying-floor" and carrying["failed_workflows"] == 0
+    assert carrying["updates"]["succeeded"] == server["floor"]["updates"]["succeeded"]
+    carried = journey_carried_state(infusion_moment())
+    assert carried["carried"]["state"]["infusion"] is not None
+    assert len(json.dumps(carried)) > 20_000  # the benchmark's path to infusion: about 27 KB of JSON
 
 
 def test_the_replay_stands_beside_a_floor_of_as_many_workflow_tasks(

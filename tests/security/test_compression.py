@@ -5,13 +5,12 @@ written before compression still reads; a payload that cannot be inflated safely
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, datetime
 
 import pytest
 from temporalio.api.common.v1 import Payload
 
 import security.compression as compression
-from bench.journey_steps import enrollment_for, infusion_moment, path, study_id
+from bench.journey_steps import carried_at_infusion, infusion_moment
 from security import (
     REFUSED_ENCODING,
     EncryptionCodec,
@@ -28,32 +27,9 @@ from security.compression import (
     compress,
     decompress,
 )
-from simulation.journey_steps import DecidedJourney
-from workflows.journey_messages import JourneyInput, RecordResult
-from workflows.journey_run_state import JourneyWorkflowState
-from workflows.patient_journey import timeline_entry
 
 KEYRING = PayloadKeyring("k1", {"k1": bytes(range(32))})
 MARKER = "Ada Lovelace, born 2017-12-10"
-
-
-def carried_at_infusion() -> JourneyInput:
-    """What a journey carries into the run after its infusion, on the benchmark's path (enrollment to infusion)."""
-    now = datetime.now(UTC)
-    patient = study_id(1)
-    journey = DecidedJourney(patient, now)
-    journey.do(enrollment_for(patient, infusion_moment(now)))
-    steps = journey.walk(path(patient, infusion_moment(now)), entered_late=True)
-    state = JourneyWorkflowState(
-        journey=journey.state,
-        timeline=[timeline_entry(event) for event in journey.events],
-        recent_updates={
-            f"update-{n}": RecordResult(events=tuple(events)).model_dump_json() for n, events in enumerate(steps)
-        },
-        runs=1,
-        era_at_start=None,
-    )
-    return JourneyInput(study_id=patient, carried=state.carried())
 
 
 def large_text() -> str:
@@ -61,14 +37,14 @@ def large_text() -> str:
 
 
 async def test_a_journeys_carried_state_is_stored_at_a_fraction_of_its_json_and_reads_back_whole() -> None:
-    carried = carried_at_infusion()
+    carried = carried_at_infusion(infusion_moment())
     converter = plain_data_converter()
 
     [payload] = await converter.encode([carried])
 
     assert payload.metadata["encoding"] == COMPRESSED_ENCODING
     assert len(payload.data) < len(carried.model_dump_json()) / 4  # about an eighth, measured
-    assert await converter.decode([payload], [JourneyInput]) == [carried]
+    assert await converter.decode([payload], [type(carried)]) == [carried]
 
 
 async def test_small_payloads_stay_as_they_were() -> None:
