@@ -11,7 +11,6 @@ import pytest
 from structlog.testing import capture_logs
 from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -34,6 +33,7 @@ from facade import (
     trial_client,
 )
 from records.event_rows import to_row
+from security.compression import CompressionCodec
 from tests.domain.journey_driver import APHERESIS, INVESTIGATOR, NURSE
 from tests.facade.journeys import (
     GRADE_1_CRS,
@@ -399,7 +399,8 @@ async def test_a_client_built_from_the_settings_reaches_temporal_and_the_record(
         data_dir=stack.data_dir,
     )
     async with open_trial_client(settings) as trial:
-        assert trial.temporal.data_converter is pydantic_data_converter
+        codec = trial.temporal.data_converter.payload_codec  # no keys configured: compressing, not encrypting
+        assert isinstance(codec, CompressionCodec) and codec.then is None
         assert trial.store.study_ids() == stack.store.study_ids()
         assert (await trial.report()).enrollment.patients == len(stack.store.patient_summaries())
         status = await trial.status("TF-1001")
