@@ -2,10 +2,10 @@
 compress).
 
 Why: a journey's later runs start from the state the run before carried (about 27 KB of JSON at infusion, more with
-every year), and the SDK keeps a run's input for the run's life in several forms (the payload as received, as
-decoded, the decoded value): about 5 bytes of worker memory for each byte of input, for every cached journey
-(docs/performance.md, issue 19). JSON compresses about eightfold, so do the histories holding it, and the trial's
-own carried state stays under Temporal's 2 MB payload limit for far more patients.
+every year), and the SDK keeps what it received of a run's input for the run's life, in more than one copy: a
+worker's memory grew by about 6.7 KiB for each KB of a cached run's input, 4.0 KiB with the input compressed (a
+probe; docs/performance.md, issue 19). JSON compresses about eightfold, so do the histories holding it, and the
+trial's own carried state stays under Temporal's 2 MB payload limit for far more patients.
 
 Small payloads (a staff command, an answer) stay as they are: compressing them saves nothing worth the CPU. A
 payload that would decompress past `MAX_DECOMPRESSED_BYTES` is refused with an error, never inflated.
