@@ -35,6 +35,19 @@ def assert_summary_is_the_whole_records(store: EventStore, study_id: str) -> Non
     assert summary.summary == project_patient(study_id, recorded)
 
 
+def record_reads(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the study id of each whole-record read the store is asked for (`monkeypatch.undo()` ends it)."""
+    read_back: list[str] = []
+    whole_record = store.events_for
+
+    def counted(study_id: str, after_sequence: int = 0) -> list[RecordedEvent]:
+        read_back.append(study_id)
+        return whole_record(study_id, after_sequence)
+
+    monkeypatch.setattr(store, "events_for", counted)
+    return read_back
+
+
 def test_summaries_follow_the_record_through_other_workers_restarts_and_retries(store: EventStore) -> None:
     events = a_year_after_infusion("TF-501")
     assert len(events) > 40
@@ -72,14 +85,7 @@ def test_an_append_that_follows_on_from_the_last_folds_only_its_own_events(
     events = a_year_after_infusion("TF-503")
     worker = JourneyActivities(store)
     append(worker, events[:3])
-    read_back: list[str] = []
-    whole_record = store.events_for
-
-    def counted(study_id: str, after_sequence: int = 0) -> list[RecordedEvent]:
-        read_back.append(study_id)
-        return whole_record(study_id, after_sequence)
-
-    monkeypatch.setattr(store, "events_for", counted)
+    read_back = record_reads(store, monkeypatch)
     for start in range(3, 15, 3):
         append(worker, events[start : start + 3])
     assert read_back == []  # the record was not read again: each append folded its own events only
@@ -95,14 +101,7 @@ def test_a_worker_keeps_the_last_patients_it_appended_and_folds_a_forgotten_one_
     worker = JourneyActivities(store)
     for events in patients.values():
         append(worker, events[:5])  # TF-511 is now the least recently appended of three: forgotten
-    read_back: list[str] = []
-    whole_record = store.events_for
-
-    def counted(study_id: str, after_sequence: int = 0) -> list[RecordedEvent]:
-        read_back.append(study_id)
-        return whole_record(study_id, after_sequence)
-
-    monkeypatch.setattr(store, "events_for", counted)
+    read_back = record_reads(store, monkeypatch)
     append(worker, patients["TF-513"][5:8])
     append(worker, patients["TF-512"][5:8])
     append(worker, patients["TF-511"][5:8])
