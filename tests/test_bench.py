@@ -170,7 +170,7 @@ def test_the_memory_figures_say_what_each_allocator_gained_a_cached_workflow(
     assert "Python objects" in document["figures"]["carrying_floor_memory_kib"]["note"]
 
 
-def test_the_carrying_floor_holds_a_journeys_carried_state_through_the_trials_converter(
+def test_the_carrying_floor_is_walked_like_the_floor_from_a_journeys_carried_state(
     quick_run: tuple[subprocess.CompletedProcess[str], dict],
 ) -> None:
     """The floor that tells what the SDK keeps of a run's input: walked like the bare floor, each workflow started
