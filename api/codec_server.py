@@ -27,7 +27,7 @@ from domain.roles import Actor, Role
 from observability.logging import configure_logging, get_logger
 from security.auth import Authenticator, TokenConfigurationError
 from security.codec import KEY_ID_METADATA_KEY, EncryptionCodec, PayloadDecryptionError, is_encrypted, is_refused
-from security.compression import PayloadDecompressionError, compress, decompress
+from security.compression import CompressionCodec, PayloadDecompressionError, decompress
 from security.keys import KEYS_ENV, KEYS_FILE_ENV, KeyringConfigurationError, PayloadKeyring
 
 # Those who may read a child's whole record: the care team who treat and document the child, and the
@@ -155,6 +155,7 @@ def create_codec_app(
     if problems := [f"{origin!r}: {problem}" for origin in cors_origins if (problem := origin_problem(origin))]:
         raise ValueError("invalid CORS origins: " + "; ".join(problems))
     codec = EncryptionCodec(keyring)
+    compressing = CompressionCodec(then=codec)  # as the workers' converter encodes
     app = FastAPI(
         title="trialflow codec server",
         summary="Temporal's remote codec protocol over the payload keys.",
@@ -179,7 +180,7 @@ def create_codec_app(
 
     async def encode(request: Request, actor: Reader) -> JSONResponse:
         payloads = await _payloads_in(request)
-        encoded = await codec.encode([compress(payload) for payload in payloads])  # as the workers' converter
+        encoded = await compressing.encode(payloads)
         _audit("info", "codec_encode", request, actor, payloads=len(payloads), key_ids=[keyring.active_key_id])
         return _payloads_out(encoded)
 
